@@ -1,0 +1,173 @@
+"""reenact's checkpoint format: a directory, never a pickle.
+
+    DIR/config.json                   format name + version, MotionModelConfig, preprocessing, metadata
+    DIR/index.json                    per component: file name, sha256, tensor count
+    DIR/<component>.safetensors       keypoint_detector, dense_motion, generator
+
+Release checkpoints hold weights only; training state lives in the run directory.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+
+from reenact.config import ConfigError, MotionModelConfig, config_from_dict, config_to_dict
+from reenact.models import COMPONENTS, MotionModel
+
+logger = logging.getLogger(__name__)
+
+FORMAT_NAME = "reenact-motion-model"
+FORMAT_VERSION = 1
+CONFIG_FILE = "config.json"
+INDEX_FILE = "index.json"
+# what the pipelines feed the networks; stored so that no pipeline hard-codes it
+PREPROCESSING = {"value_range": [0.0, 1.0], "channel_order": "RGB", "layout": "NCHW"}
+
+
+class CheckpointError(ValueError):
+    """A checkpoint is missing, malformed, or does not fit the model it describes."""
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def check_state_dict(component: str, expected: dict[str, torch.Tensor],
+                     actual: dict[str, torch.Tensor], *, source: str) -> None:
+    """Raise CheckpointError listing every missing key, unexpected key and shape mismatch."""
+    missing = sorted(set(expected) - set(actual))
+    unexpected = sorted(set(actual) - set(expected))
+    wrong_shape = sorted(
+        f"{key} (checkpoint {list(actual[key].shape)}, model {list(expected[key].shape)})"
+        for key in set(expected) & set(actual) if actual[key].shape != expected[key].shape)
+    problems = []
+    if missing:
+        problems.append(f"missing keys: {', '.join(missing)}")
+    if unexpected:
+        problems.append(f"unexpected keys: {', '.join(unexpected)}")
+    if wrong_shape:
+        problems.append(f"wrong shapes: {', '.join(wrong_shape)}")
+    if problems:
+        raise CheckpointError(f"{source}: {component} does not fit the model config; "
+                              + "; ".join(problems))
+
+
+def save_checkpoint(model: MotionModel, directory: str | os.PathLike, *,
+                    metadata: dict[str, Any] | None = None, overwrite: bool = False) -> Path:
+    """Write `model` as a checkpoint directory, atomically (a temp directory renamed into place)."""
+    target = Path(directory)
+    if target.exists() and not overwrite:
+        raise CheckpointError(f"{target}: already exists (pass overwrite=True to replace it)")
+    if target.exists() and not (target / CONFIG_FILE).is_file():
+        raise CheckpointError(f"{target}: exists and is not a reenact checkpoint; refusing to replace it")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    try:
+        index: dict[str, Any] = {"format_version": FORMAT_VERSION, "components": {}}
+        for name in COMPONENTS:
+            state = {k: v.detach().cpu().contiguous() for k, v in
+                     getattr(model, name).state_dict().items()}
+            file_name = f"{name}.safetensors"
+            save_file(state, str(staging / file_name), metadata={"component": name})
+            index["components"][name] = {"file": file_name, "sha256": _sha256(staging / file_name),
+                                         "tensors": len(state)}
+        config = {"format": FORMAT_NAME, "format_version": FORMAT_VERSION,
+                  "model": config_to_dict(model.config), "preprocessing": PREPROCESSING,
+                  "metadata": metadata or {}}
+        (staging / CONFIG_FILE).write_text(json.dumps(config, indent=2) + "\n")
+        (staging / INDEX_FILE).write_text(json.dumps(index, indent=2) + "\n")
+        if target.exists():
+            shutil.rmtree(target)
+        os.replace(staging, target)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    logger.info("saved checkpoint %s", target)
+    return target
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        raise CheckpointError(f"{path.parent}: not a reenact checkpoint (no {path.name})")
+    try:
+        data = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise CheckpointError(f"{path}: not valid JSON ({error})") from None
+    if not isinstance(data, dict):
+        raise CheckpointError(f"{path}: expected a JSON object")
+    return data
+
+
+def read_checkpoint_config(directory: str | os.PathLike) -> tuple[MotionModelConfig, dict[str, Any]]:
+    """The model config and the whole config.json of a checkpoint directory."""
+    root = Path(directory)
+    if not root.is_dir():
+        raise CheckpointError(f"{root}: checkpoint directory not found")
+    data = _read_json(root / CONFIG_FILE)
+    if data.get("format") != FORMAT_NAME:
+        raise CheckpointError(f"{root / CONFIG_FILE}: format is {data.get('format')!r}, "
+                              f"expected {FORMAT_NAME!r}")
+    if data.get("format_version") != FORMAT_VERSION:
+        raise CheckpointError(f"{root / CONFIG_FILE}: format_version {data.get('format_version')!r} "
+                              f"is not supported (this reenact reads {FORMAT_VERSION})")
+    try:
+        config = config_from_dict(MotionModelConfig, data.get("model"))
+    except (ConfigError, TypeError) as error:
+        raise CheckpointError(f"{root / CONFIG_FILE}: {error}") from None
+    return config, data
+
+
+def load_state_dicts(directory: str | os.PathLike) -> dict[str, dict[str, torch.Tensor]]:
+    """Each component's tensors, after checking the index's file names and sha256."""
+    root = Path(directory)
+    index = _read_json(root / INDEX_FILE)
+    components = index.get("components")
+    if not isinstance(components, dict) or set(components) != set(COMPONENTS):
+        raise CheckpointError(f"{root / INDEX_FILE}: expected components {', '.join(COMPONENTS)}, "
+                              f"got {', '.join(sorted(components or {}))}")
+    states = {}
+    for name in COMPONENTS:
+        entry = components[name]
+        path = root / Path(str(entry.get("file", ""))).name
+        if not path.is_file():
+            raise CheckpointError(f"{root}: {name} weights file {path.name} is missing")
+        if _sha256(path) != entry.get("sha256"):
+            raise CheckpointError(f"{path}: sha256 does not match {INDEX_FILE}; the file is corrupt "
+                                  "or was changed")
+        try:
+            states[name] = load_file(str(path))
+        except (SafetensorError, OSError) as error:
+            raise CheckpointError(f"{path}: not a readable safetensors file ({error})") from None
+    return states
+
+
+def build_model(config: MotionModelConfig, states: dict[str, dict[str, torch.Tensor]], *,
+                source: str) -> MotionModel:
+    """A MotionModel in eval mode with `states` loaded under strict key and shape checks."""
+    model = MotionModel(config)
+    for name in COMPONENTS:
+        module = getattr(model, name)
+        check_state_dict(name, module.state_dict(), states[name], source=source)
+        module.load_state_dict(states[name], strict=True)
+    return model.eval()
+
+
+def load_checkpoint(directory: str | os.PathLike) -> MotionModel:
+    """Load a reenact checkpoint directory into a MotionModel (CPU, float32, eval mode)."""
+    config, _ = read_checkpoint_config(directory)
+    return build_model(config, load_state_dicts(directory), source=str(directory))

@@ -1,0 +1,68 @@
+"""Named model architectures. An unknown name raises and lists the valid ones."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from reenact.config import (
+    DenseMotionConfig,
+    GeneratorConfig,
+    HourglassConfig,
+    KeypointDetectorConfig,
+    MotionModelConfig,
+)
+
+
+@dataclass(frozen=True)
+class Preset:
+    name: str
+    description: str
+    config: MotionModelConfig
+
+
+def _vox_256() -> MotionModelConfig:
+    """Exactly the released FOMM face model (vox-cpk.pth.tar)."""
+    return MotionModelConfig(
+        image_size=256, num_channels=3, num_kp=10, estimate_jacobian=True, align_corners=True,
+        keypoint_detector=KeypointDetectorConfig(HourglassConfig(32, 1024, 5), scale_factor=0.25,
+                                                 temperature=0.1),
+        dense_motion=DenseMotionConfig(HourglassConfig(64, 1024, 5), scale_factor=0.25),
+        generator=GeneratorConfig(block_expansion=64, max_features=512, num_down_blocks=2,
+                                  num_bottleneck_blocks=6))
+
+
+def _fast_256() -> MotionModelConfig:
+    """Same topology, a quarter of the channels and two bottleneck blocks: CPU real time."""
+    return MotionModelConfig(
+        image_size=256, num_channels=3, num_kp=10, estimate_jacobian=True, align_corners=True,
+        keypoint_detector=KeypointDetectorConfig(HourglassConfig(16, 256, 5), scale_factor=0.25,
+                                                 temperature=0.1),
+        dense_motion=DenseMotionConfig(HourglassConfig(16, 256, 5), scale_factor=0.25),
+        generator=GeneratorConfig(block_expansion=16, max_features=128, num_down_blocks=2,
+                                  num_bottleneck_blocks=2))
+
+
+def _tiny_64() -> MotionModelConfig:
+    """A few thousand parameters at 64x64: for tests and smoke runs, not for faces."""
+    return MotionModelConfig(
+        image_size=64, num_channels=3, num_kp=4, estimate_jacobian=True, align_corners=True,
+        keypoint_detector=KeypointDetectorConfig(HourglassConfig(4, 16, 3), scale_factor=0.5,
+                                                 temperature=0.1),
+        dense_motion=DenseMotionConfig(HourglassConfig(4, 16, 3), scale_factor=0.5),
+        generator=GeneratorConfig(block_expansion=4, max_features=16, num_down_blocks=2,
+                                  num_bottleneck_blocks=1))
+
+
+PRESETS: dict[str, Preset] = {
+    "vox-256": Preset("vox-256", "the released FOMM face model's architecture (vox-cpk), 256x256",
+                      _vox_256()),
+    "fast-256": Preset("fast-256", "a CPU-sized face model, 256x256", _fast_256()),
+    "tiny-64": Preset("tiny-64", "a toy model for tests, 64x64", _tiny_64()),
+}
+
+
+def get_preset(name: str) -> MotionModelConfig:
+    """The config of a named preset."""
+    if name not in PRESETS:
+        raise ValueError(f"unknown preset {name!r}; valid presets: {', '.join(PRESETS)}")
+    return PRESETS[name].config
