@@ -92,7 +92,7 @@ def sparse_motions(height: int, width: int, kp_source: Keypoints, kp_driving: Ke
 
     Around driving keypoint k, a pixel z maps to kp_source_k + J_k (z - kp_driving_k) with
     J_k = J_source_k @ inverse(J_driving_k) (first-order Taylor expansion of the motion).
-    Returns (B, K+1, H, W, 2).
+    kp_source may have batch 1 for a driving batch of B (one portrait). Returns (B, K+1, H, W, 2).
     """
     value_d, value_s = kp_driving.value, kp_source.value
     batch, num_kp = value_d.shape[:2]
@@ -103,7 +103,7 @@ def sparse_motions(height: int, width: int, kp_source: Keypoints, kp_driving: Ke
         jacobian = torch.matmul(kp_source.jacobian, inverse_2x2(kp_driving.jacobian))  # (B, K, 2, 2)
         # (B, K, 1, 1, 2, 2) @ (B, K, H, W, 2, 1) -> (B, K, H, W, 2)
         offsets = torch.matmul(jacobian[:, :, None, None], offsets.unsqueeze(-1)).squeeze(-1)
-    driving_to_source = offsets + value_s.view(batch, num_kp, 1, 1, 2)
+    driving_to_source = offsets + value_s[:, :, None, None, :]  # broadcasts a source batch of 1
     background = identity.expand(batch, 1, height, width, 2)
     return torch.cat([background, driving_to_source], dim=1)  # (B, K+1, H, W, 2)
 

@@ -11,7 +11,6 @@ import logging
 import os
 import pickle
 import re
-import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -177,8 +176,9 @@ def read_fomm_checkpoint(path: str | os.PathLike) -> dict[str, dict[str, torch.T
         raise CheckpointError(
             f"{file}: refused to load: the pickle holds code or objects other than tensors "
             f"(torch.load weights_only=True said: {str(error).splitlines()[0]})") from None
-    except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError) as error:
-        raise CheckpointError(f"{file}: not a readable PyTorch checkpoint ({error})") from None
+    except Exception as error:  # torch's legacy unpickler raises anything on garbage bytes
+        raise CheckpointError(f"{file}: not a readable PyTorch checkpoint "
+                              f"({type(error).__name__}: {error})") from None
     if not isinstance(data, dict) or not all(isinstance(data.get(e), dict) for e in FOMM_MODEL_ENTRIES):
         found = ", ".join(sorted(map(str, data))) if isinstance(data, dict) else type(data).__name__
         raise CheckpointError(f"{file}: not a first-order-motion checkpoint "

@@ -91,6 +91,10 @@ def save_checkpoint(model: MotionModel, directory: str | os.PathLike, *,
                   "metadata": metadata or {}}
         (staging / CONFIG_FILE).write_text(json.dumps(config, indent=2) + "\n")
         (staging / INDEX_FILE).write_text(json.dumps(index, indent=2) + "\n")
+        # mkdtemp makes a private directory; a checkpoint is meant to be shared
+        os.chmod(staging, 0o755)
+        for file in staging.iterdir():
+            os.chmod(file, 0o644)
         if target.exists():
             shutil.rmtree(target)
         os.replace(staging, target)

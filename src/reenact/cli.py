@@ -1,0 +1,137 @@
+"""The `reenact` command. Thin: parses arguments into the library's calls; owns logging setup."""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import logging
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+logger = logging.getLogger("reenact")
+
+
+class UsageError(Exception):
+    """A problem with what the user asked for; printed as one line, exit code 2."""
+
+
+def _parse_bool(text: str) -> bool:
+    lowered = text.lower()
+    if lowered in ("true", "1", "yes"):
+        return True
+    if lowered in ("false", "0", "no"):
+        return False
+    raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
+
+
+def _file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def cmd_convert(args: argparse.Namespace) -> int:
+    from reenact.checkpoint import load_fomm_checkpoint, save_checkpoint
+
+    checkpoint, output = Path(args.checkpoint), Path(args.output)
+    if output.exists() and not args.overwrite:
+        raise UsageError(f"{output}: already exists (use --overwrite to replace it)")
+    if output.resolve() in (checkpoint.resolve(), Path(args.config).resolve()):
+        raise UsageError(f"{output}: output must not be one of the inputs")
+    model = load_fomm_checkpoint(checkpoint, args.config, align_corners=args.align_corners)
+    metadata = {"converted_from": checkpoint.name, "source_sha256": _file_sha256(checkpoint),
+                "source_config": Path(args.config).name, "align_corners": args.align_corners}
+    save_checkpoint(model, output, metadata=metadata, overwrite=args.overwrite)
+    count = sum(p.numel() for p in model.parameters())
+    logger.info("converted %s -> %s (%.2f M parameters, align_corners=%s)", checkpoint, output,
+                count / 1e6, args.align_corners)
+    return 0
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    from reenact.api import create_model
+    from reenact.checkpoint import save_checkpoint
+
+    model = create_model(args.preset, seed=args.seed)
+    save_checkpoint(model, args.output, metadata={"preset": args.preset, "weights": "random",
+                                                  "seed": args.seed}, overwrite=args.overwrite)
+    logger.info("wrote a random-weight %s checkpoint to %s", args.preset, args.output)
+    return 0
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    import json
+
+    from reenact.checkpoint import read_checkpoint_config
+    from reenact.checkpoint.format import load_state_dicts
+
+    _, data = read_checkpoint_config(args.checkpoint)
+    states = load_state_dicts(args.checkpoint)
+    data["numel"] = {name: sum(t.numel() for t in state.values()) for name, state in states.items()}
+    sys.stdout.write(json.dumps(data, indent=2) + "\n")
+    return 0
+
+
+def cmd_presets(args: argparse.Namespace) -> int:
+    from reenact.presets import PRESETS
+
+    for preset in PRESETS.values():
+        sys.stdout.write(f"{preset.name:10s} {preset.description}\n")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="reenact", description=__doc__)
+    parser.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    convert = commands.add_parser("convert", help="convert a reference FOMM .pth.tar checkpoint")
+    convert.add_argument("checkpoint", help="the reference checkpoint, e.g. vox-cpk.pth.tar")
+    convert.add_argument("--config", required=True, help="its yaml config, e.g. vox-256.yaml")
+    convert.add_argument("-o", "--output", required=True, help="checkpoint directory to write")
+    convert.add_argument("--align-corners", type=_parse_bool, default=True, metavar="{true,false}",
+                         help="grid_sample convention the weights were trained with (default true: "
+                              "the released checkpoints were trained on torch 1.0)")
+    convert.add_argument("--overwrite", action="store_true", help="replace an existing output")
+    convert.set_defaults(handler=cmd_convert)
+
+    init = commands.add_parser("init", help="write a random-weight checkpoint of a preset")
+    init.add_argument("--preset", required=True)
+    init.add_argument("-o", "--output", required=True)
+    init.add_argument("--seed", type=int, default=0)
+    init.add_argument("--overwrite", action="store_true")
+    init.set_defaults(handler=cmd_init)
+
+    info = commands.add_parser("info", help="print a checkpoint's config and parameter counts")
+    info.add_argument("checkpoint")
+    info.set_defaults(handler=cmd_info)
+
+    presets = commands.add_parser("presets", help="list the model presets")
+    presets.set_defaults(handler=cmd_presets)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    level = logging.WARNING if args.quiet else logging.DEBUG if args.verbose else logging.INFO
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    from reenact.checkpoint import CheckpointError
+    from reenact.config import ConfigError
+
+    handler: Callable[[argparse.Namespace], int] = args.handler
+    try:
+        return handler(args)
+    except (UsageError, CheckpointError, ConfigError, ValueError, FileNotFoundError) as error:
+        logger.error("%s", error)
+        return 2
+    except KeyboardInterrupt:
+        logger.error("interrupted")
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

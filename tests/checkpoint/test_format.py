@@ -1,0 +1,74 @@
+import json
+import stat
+
+import pytest
+
+from reenact.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+
+
+@pytest.fixture
+def saved(tiny_model, tmp_path):
+    return save_checkpoint(tiny_model, tmp_path / "ckpt")
+
+
+def test_layout(saved):
+    names = sorted(p.name for p in saved.iterdir())
+    assert names == ["config.json", "dense_motion.safetensors", "generator.safetensors", "index.json",
+                     "keypoint_detector.safetensors"]
+    config = json.loads((saved / "config.json").read_text())
+    assert config["format"] == "reenact-motion-model" and config["model"]["image_size"] == 64
+    assert config["preprocessing"]["value_range"] == [0.0, 1.0]
+    assert stat.S_IMODE((saved / "generator.safetensors").stat().st_mode) == 0o644
+    assert not [p for p in saved.parent.iterdir() if p.name.startswith(".")], "no staging left behind"
+
+
+def test_existing_target_is_not_overwritten(tiny_model, saved):
+    with pytest.raises(CheckpointError, match=r"already exists"):
+        save_checkpoint(tiny_model, saved)
+    save_checkpoint(tiny_model, saved, overwrite=True)
+    load_checkpoint(saved)
+
+
+def test_refuses_to_replace_a_foreign_directory(tiny_model, tmp_path):
+    (tmp_path / "photos").mkdir()
+    with pytest.raises(CheckpointError, match=r"is not a reenact checkpoint; refusing to replace it"):
+        save_checkpoint(tiny_model, tmp_path / "photos", overwrite=True)
+
+
+def test_corrupt_weights_are_detected(saved):
+    path = saved / "generator.safetensors"
+    data = bytearray(path.read_bytes())
+    data[-1] ^= 0xFF
+    path.write_bytes(bytes(data))
+    with pytest.raises(CheckpointError, match=r"generator.safetensors: sha256 does not match"):
+        load_checkpoint(saved)
+
+
+def test_missing_weights_file(saved):
+    (saved / "dense_motion.safetensors").unlink()
+    with pytest.raises(CheckpointError, match=r"dense_motion weights file dense_motion.safetensors is missing"):
+        load_checkpoint(saved)
+
+
+def test_unknown_config_key_is_named(saved):
+    config = json.loads((saved / "config.json").read_text())
+    config["model"]["dense_motion"]["kp_varience"] = 0.01
+    (saved / "config.json").write_text(json.dumps(config))
+    with pytest.raises(CheckpointError, match=r"DenseMotionConfig: unknown key\(s\) kp_varience"):
+        load_checkpoint(saved)
+
+
+def test_config_that_does_not_fit_the_weights(saved):
+    config = json.loads((saved / "config.json").read_text())
+    config["model"]["num_kp"] = 5
+    (saved / "config.json").write_text(json.dumps(config))
+    with pytest.raises(CheckpointError, match=r"keypoint_detector does not fit the model config; "
+                                              r"wrong shapes: heatmap_head"):
+        load_checkpoint(saved)
+
+
+def test_not_a_checkpoint(tmp_path):
+    with pytest.raises(CheckpointError, match=r"checkpoint directory not found"):
+        load_checkpoint(tmp_path / "nothing")
+    with pytest.raises(CheckpointError, match=r"not a reenact checkpoint \(no config.json\)"):
+        load_checkpoint(tmp_path)

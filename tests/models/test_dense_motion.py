@@ -1,0 +1,68 @@
+import torch
+
+from reenact.containers import Keypoints
+from reenact.geometry import coordinate_grid
+from reenact.models import DenseMotionNetwork
+from reenact.presets import get_preset
+
+
+def make_network(align_corners=True, occlusion=True) -> DenseMotionNetwork:
+    config = get_preset("tiny-64")
+    dense = config.dense_motion
+    if not occlusion:
+        from dataclasses import replace
+        dense = replace(dense, estimate_occlusion_map=False)
+    torch.manual_seed(0)
+    return DenseMotionNetwork(dense, num_kp=config.num_kp, num_channels=3, align_corners=align_corners)
+
+
+def keypoints(batch, seed):
+    generator = torch.Generator().manual_seed(seed)
+    value = torch.rand(batch, 4, 2, generator=generator) * 1.2 - 0.6
+    jacobian = torch.eye(2) + 0.1 * torch.randn(batch, 4, 2, 2, generator=generator)
+    return Keypoints(value, jacobian)
+
+
+def test_shapes_and_ranges(images):
+    net = make_network().eval()
+    motion_image = net.prepare_source(images[:1])
+    assert motion_image.shape == (1, 3, 32, 32)
+    out = net(motion_image, keypoints(1, 0), keypoints(3, 1))  # one source, three frames
+    assert out.deformation.shape == (3, 32, 32, 2)
+    assert out.mask.shape == (3, 5, 32, 32)
+    assert torch.allclose(out.mask.sum(1), torch.ones(3, 32, 32), atol=1e-5)
+    assert out.occlusion_map.shape == (3, 1, 32, 32)
+    assert 0 <= out.occlusion_map.min() and out.occlusion_map.max() <= 1
+    assert out.sparse_deformed.shape == (3, 5, 3, 32, 32)
+    assert all(torch.isfinite(t).all() for t in (out.deformation, out.mask, out.occlusion_map))
+
+
+def test_without_occlusion(images):
+    net = make_network(occlusion=False).eval()
+    out = net(net.prepare_source(images[:1]), keypoints(1, 0), keypoints(1, 1))
+    assert out.occlusion_map is None and net.occlusion_head is None
+
+
+def test_zero_motion_gives_identity_deformation(images):
+    net = make_network().eval()
+    kp = keypoints(2, 3)
+    out = net(net.prepare_source(images[:2]), kp, kp)
+    identity = coordinate_grid(32, 32).expand(2, 32, 32, 2)
+    assert torch.allclose(out.deformation, identity, atol=1e-5)
+
+
+def test_gradient_reaches_every_parameter(images):
+    net = make_network().train()
+    source, driving = keypoints(2, 0), keypoints(2, 1)
+    driving = Keypoints(driving.value.requires_grad_(), driving.jacobian.requires_grad_())
+    out = net(net.prepare_source(images[:2]), source, driving)
+    (out.deformation.sum() + out.occlusion_map.sum()).backward()
+    for name, parameter in net.named_parameters():
+        assert parameter.grad is not None and parameter.grad.abs().sum() > 0, name
+    assert driving.value.grad.abs().sum() > 0 and driving.jacobian.grad.abs().sum() > 0
+
+
+def test_deterministic(images):
+    net = make_network().eval()
+    args = (net.prepare_source(images[:1]), keypoints(1, 0), keypoints(2, 1))
+    assert torch.equal(net(*args).deformation, net(*args).deformation)
