@@ -1,0 +1,116 @@
+"""Outputs that appear whole or not at all.
+
+A writer fills a temporary file in the target's own directory (`.NAME.partial-XXXXXXXX.EXT`, same
+file system, so the final `os.replace` is atomic) and the file takes the target's name only when
+the writer finishes cleanly. On any exception, KeyboardInterrupt included, or when the object is
+garbage collected without being committed, the temporary file is deleted.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import logging
+import os
+import secrets
+import weakref
+from collections.abc import Iterator
+from pathlib import Path
+
+from reenact.io.errors import media_error
+
+logger = logging.getLogger(__name__)
+
+_PARTIAL_TAG = ".partial-"
+
+
+def _remove_quietly(path: str) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        os.remove(path)
+
+
+def check_output_directory(path: str | os.PathLike[str]) -> Path:
+    """`path` as a Path, after checking that it is not a directory and its directory is writable."""
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"path: expected a str or os.PathLike, got {type(path).__name__}")
+    path = Path(path)
+    if path.is_dir():
+        raise media_error(path, "is a directory; give a file name for the output")
+    directory = path.absolute().parent
+    if not directory.is_dir():
+        raise media_error(path, f"output directory {directory} does not exist")
+    if not os.access(directory, os.W_OK | os.X_OK):
+        raise media_error(path, f"output directory {directory} is not writable")
+    return path
+
+
+class AtomicOutput:
+    """A reserved temporary file next to `path`; `commit()` renames it into place.
+
+    `temp_path` exists (empty) from construction on, keeps the target's suffix so that writers
+    which pick a format from the extension still work, and is removed by `discard()`, by a failed
+    `commit()`, or when this object is garbage collected uncommitted.
+    """
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = check_output_directory(path)
+        directory = self.path.absolute().parent
+        stem = self.path.stem if self.path.suffix else self.path.name
+        while True:
+            candidate = directory / f".{stem}{_PARTIAL_TAG}{secrets.token_hex(4)}{self.path.suffix}"
+            try:
+                # O_EXCL reserves the name; mode 0o666 lets the umask decide the final permissions
+                fd = os.open(candidate, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+            except FileExistsError:
+                continue
+            except OSError as error:
+                reason = "permission denied" if error.errno in (errno.EACCES, errno.EPERM) \
+                    else error.strerror
+                raise media_error(self.path, f"cannot create a file in {directory} ({reason})") \
+                    from None
+            os.close(fd)
+            break
+        self.temp_path = candidate
+        self._cleanup = weakref.finalize(self, _remove_quietly, str(candidate))
+        self.committed = False
+
+    @property
+    def finished(self) -> bool:
+        """True once the output was committed or discarded."""
+        return not self._cleanup.alive
+
+    def commit(self) -> Path:
+        """Rename the temporary file to `path` (replacing any file there) and return `path`."""
+        if self.finished:
+            raise RuntimeError(f"{self.path}: output was already committed or discarded")
+        try:
+            os.replace(self.temp_path, self.path)
+        except BaseException:
+            self._cleanup()
+            raise
+        self._cleanup.detach()
+        self.committed = True
+        logger.debug("wrote %s", self.path)
+        return self.path
+
+    def discard(self) -> None:
+        """Delete the temporary file; `path` is left untouched. Safe to call more than once."""
+        self._cleanup()
+
+
+@contextlib.contextmanager
+def atomic_output(path: str | os.PathLike[str]) -> Iterator[Path]:
+    """Yield a temporary path next to `path`; it becomes `path` only if the block succeeds.
+
+    ```
+    with atomic_output("out.png") as temp:
+        image.save(temp)
+    ```
+    """
+    output = AtomicOutput(path)
+    try:
+        yield output.temp_path
+    except BaseException:
+        output.discard()
+        raise
+    output.commit()
