@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 
@@ -10,6 +11,12 @@ import torch
 from reenact.checkpoint import CheckpointError, load_checkpoint, load_fomm_checkpoint
 from reenact.models import MotionModel
 from reenact.presets import get_preset
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_CHECKPOINT = Path(__file__).resolve().parent / "checkpoints" / "default"
+# until a trained default checkpoint is bundled, "default" falls back to this preset, untrained
+FALLBACK_PRESET = "fast-256"
 
 
 def load_model(path: str | os.PathLike, *, config: str | os.PathLike | None = None,
@@ -39,3 +46,21 @@ def create_model(preset: str, *, seed: int | None = None) -> MotionModel:
     if seed is not None:
         torch.manual_seed(seed)
     return MotionModel(get_preset(preset)).eval()
+
+
+def load_default_model() -> MotionModel:
+    """The checkpoint bundled with the package, or an untrained fast preset (with a warning)."""
+    if (DEFAULT_CHECKPOINT / "config.json").is_file():
+        return load_checkpoint(DEFAULT_CHECKPOINT)
+    logger.warning("no trained default checkpoint is bundled with this version; using an untrained "
+                   "%s model: the output shows the pipeline, not a likeness. Pass --checkpoint DIR "
+                   "(e.g. one made by `reenact convert`).", FALLBACK_PRESET)
+    return create_model(FALLBACK_PRESET, seed=0)
+
+
+def resolve_model(checkpoint: str | os.PathLike = "default", *, config: str | os.PathLike | None = None,
+                  align_corners: bool | None = None) -> MotionModel:
+    """`default`, a reenact checkpoint directory, or a reference .pth.tar with its yaml `config`."""
+    if str(checkpoint) == "default":
+        return load_default_model()
+    return load_model(checkpoint, config=config, align_corners=align_corners)

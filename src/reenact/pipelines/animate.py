@@ -1,0 +1,328 @@
+"""animate: a portrait and a driving video in, a video of the portrait making the driving motion out.
+
+    source image -> face crop ----------------------------> keypoints, encoding (once)
+    driving video -> pass 1: face track (boxes, best frame)
+                  -> pass 2: crop -> keypoints -> smooth -> normalize -> render -> paste back -> video
+
+Memory does not grow with the video's length: both passes stream frames, pass 1 keeps one crop box
+per frame.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import os
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+
+from reenact.containers import Keypoints
+from reenact.geometry import convex_hull_area, normalize_keypoints
+from reenact.io import VideoReader, VideoWriter, check_output_path, probe_video, read_image
+from reenact.postprocess.paste import paste_back
+from reenact.preprocess.crop import CropBox, crop_box, crop_image, smooth_boxes
+from reenact.preprocess.face import Face, FaceAnalyzer, NoFaceError, create_face_analyzer
+from reenact.smoothing import KeypointSmoother
+
+logger = logging.getLogger(__name__)
+
+CROP_MODES = ("face", "none")
+
+
+@dataclass(frozen=True)
+class AnimateOptions:
+    """What `animate` does; every field has the default a user of the reference would expect.
+
+    relative: transfer the driving motion relative to its initial frame (else absolute keypoints).
+    adapt_scale: scale the motion by the ratio of the faces' keypoint-hull sizes (relative only).
+    find_best_frame: use the driving frame whose face pose is closest to the source's as the
+        initial frame (needs face landmarks).
+    crop: "face" finds and follows the face in source and driving; "none" takes the centre square
+        of each (inputs that are already face crops).
+    crop_only: write the model-size crop instead of pasting the face back into the source image.
+    face_index: which source face to animate (0 = largest); default the largest.
+    kp_smoothing: strength of the driving keypoints' temporal smoothing, in [0, 1).
+    max_output_side: a larger source image is downscaled to this long side for the output video.
+    max_frames: render only the first N driving frames (a preview); None renders all.
+    """
+
+    relative: bool = True
+    adapt_scale: bool = True
+    find_best_frame: bool = False
+    crop: str = "face"
+    crop_only: bool = False
+    face_index: int | None = None
+    face_backend: str = "dlib"
+    crop_margin: float = 0.4
+    kp_smoothing: float = 0.25
+    batch_size: int = 8
+    max_output_side: int = 1920
+    feather: float = 0.12
+    color_match: bool = True
+    max_frames: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.max_frames is not None and self.max_frames < 1:
+            raise ValueError(f"max_frames: expected an integer >= 1, got {self.max_frames}")
+        if self.crop not in CROP_MODES:
+            raise ValueError(f"crop: expected one of {', '.join(CROP_MODES)}, got {self.crop!r}")
+        if self.batch_size < 1:
+            raise ValueError(f"batch_size: expected an integer >= 1, got {self.batch_size}")
+        if self.face_index is not None and self.face_index < 0:
+            raise ValueError(f"face_index: expected an integer >= 0, got {self.face_index}")
+        if self.max_output_side < 64:
+            raise ValueError(f"max_output_side: expected at least 64, got {self.max_output_side}")
+        if not 0 <= self.kp_smoothing < 1:
+            raise ValueError(f"kp_smoothing: expected a number in [0, 1), got {self.kp_smoothing}")
+
+
+@dataclass(frozen=True)
+class PreparedSource:
+    """The source portrait, ready for rendering.
+
+    image: (H, W, 3) uint8, the background of the output (downscaled and trimmed to even sides).
+    box: where the model-size crop was cut from `image`.
+    crop: (S, S, 3) uint8.
+    landmarks: (68, 2) face landmarks in `image` pixels, or None.
+    """
+
+    image: np.ndarray
+    box: CropBox
+    crop: np.ndarray
+    landmarks: np.ndarray | None
+
+
+@dataclass(frozen=True)
+class DrivingTrack:
+    """Pass 1's result: a crop box per driving frame; the best-matching pose's frame, if searched."""
+
+    boxes: list[CropBox]
+    best_index: int | None = None
+
+
+@dataclass(frozen=True)
+class AnimateResult:
+    output: Path
+    num_frames: int
+    fps: Fraction
+    width: int
+    height: int
+    has_audio: bool
+    seconds: float
+
+
+def center_box(width: int, height: int) -> CropBox:
+    """The largest centred square of a width x height image."""
+    return CropBox(width / 2, height / 2, float(min(width, height)))
+
+
+def _downscale(image: np.ndarray, max_side: int) -> np.ndarray:
+    from PIL import Image
+
+    height, width = image.shape[:2]
+    scale = max_side / max(height, width)
+    if scale < 1:
+        size = (max(2, round(width * scale)), max(2, round(height * scale)))
+        logger.info("source is %dx%d; the output uses it downscaled to %dx%d", width, height, *size)
+        image = np.asarray(Image.fromarray(image).resize(size, Image.Resampling.LANCZOS))
+    # H.264 in yuv420p needs even sides: drop the last row / column if odd
+    return image[: image.shape[0] // 2 * 2, : image.shape[1] // 2 * 2]
+
+
+def _choose_source_face(faces: list[Face], options: AnimateOptions, name: str) -> Face:
+    if options.face_index is not None:
+        if options.face_index >= len(faces):
+            raise NoFaceError(f"{name}: --face-index {options.face_index} asked for, but only "
+                              f"{len(faces)} face(s) found")
+        return faces[options.face_index]
+    if len(faces) > 1:
+        logger.warning("%s: %d faces found; animating the largest (choose another with --face-index)",
+                       name, len(faces))
+    return faces[0]
+
+
+def prepare_source(image: np.ndarray, size: int, options: AnimateOptions,
+                   analyzer: FaceAnalyzer | None, *, name: str = "source") -> PreparedSource:
+    """Downscale for output, find the face (crop="face") and cut the model-size crop."""
+    image = _downscale(image, options.max_output_side)
+    height, width = image.shape[:2]
+    landmarks = None
+    if options.crop == "face":
+        assert analyzer is not None
+        faces = analyzer.detect(image)
+        if not faces:
+            raise NoFaceError(f"{name}: no face found; if the image is already a face crop, use "
+                              "--crop none")
+        face = _choose_source_face(faces, options, name)
+        box = crop_box(face, width, height, margin=options.crop_margin)
+        landmarks = face.landmarks
+    else:
+        box = center_box(width, height)
+        if options.find_best_frame and analyzer is not None:
+            faces = analyzer.detect(image)
+            landmarks = faces[0].landmarks if faces else None
+    return PreparedSource(image=image, box=box, crop=crop_image(image, box, size), landmarks=landmarks)
+
+
+def pose_signature(landmarks: np.ndarray) -> np.ndarray:
+    """Landmarks centred and scaled to unit hull area: comparable across face sizes and positions."""
+    centred = landmarks - landmarks.mean(axis=0)
+    return centred / np.sqrt(max(convex_hull_area(centred), 1e-12))
+
+
+def _nearest_face(faces: list[Face], previous: CropBox | None) -> Face:
+    if previous is None or len(faces) == 1:
+        return faces[0]
+    return min(faces, key=lambda f: (f.center[0] - previous.center_x) ** 2
+               + (f.center[1] - previous.center_y) ** 2)
+
+
+def track_driving(frames: Iterable[np.ndarray], fps: float, size: int, source: PreparedSource,
+                  options: AnimateOptions, analyzer: FaceAnalyzer | None, *,
+                  name: str = "driving") -> DrivingTrack:
+    """Pass 1: a smoothed crop box per frame, and the initial frame (0, or the best-matching pose)."""
+    want_faces = options.crop == "face" or options.find_best_frame
+    target = (pose_signature(source.landmarks)
+              if options.find_best_frame and source.landmarks is not None else None)
+    if options.find_best_frame and target is None:
+        logger.warning("find-best-frame: no landmarks in the source; using the first driving frame")
+    raw: list[CropBox | None] = []
+    best_index, best_distance = None, np.inf
+    previous = None
+    for index, frame in enumerate(frames):
+        height, width = frame.shape[:2]
+        faces = analyzer.detect(frame) if want_faces and analyzer is not None else []
+        face = _nearest_face(faces, previous) if faces else None
+        if options.crop == "face":
+            previous = crop_box(face, width, height, margin=options.crop_margin) if face else None
+            raw.append(previous)
+        else:
+            raw.append(center_box(width, height))
+        if target is not None and face is not None and face.landmarks is not None:
+            distance = float(((pose_signature(face.landmarks) - target) ** 2).sum())
+            if distance < best_distance:
+                best_index, best_distance = index, distance
+    if not raw:
+        raise NoFaceError(f"{name}: the video has no frames")
+    found = [i for i, box in enumerate(raw) if box is not None]
+    if not found:
+        raise NoFaceError(f"{name}: no face found in any frame; if the video is already a face crop, "
+                          "use --crop none")
+    if len(found) < len(raw):
+        logger.warning("%s: no face in %d of %d frames; holding the nearest face's crop there", name,
+                       len(raw) - len(found), len(raw))
+    filled = _fill_gaps(raw)
+    boxes = smooth_boxes(filled, fps) if options.crop == "face" else filled
+    if best_index is not None:
+        logger.info("find-best-frame: driving frame %d matches the source pose best", best_index)
+    return DrivingTrack(boxes=boxes, best_index=best_index)
+
+
+def _fill_gaps(boxes: list[CropBox | None]) -> list[CropBox]:
+    """Frames without a face take the box of the nearest frame with one."""
+    found = [i for i, box in enumerate(boxes) if box is not None]
+    filled = []
+    for index, box in enumerate(boxes):
+        if box is None:
+            nearest = min(found, key=lambda i: abs(i - index))
+            box = boxes[nearest]
+        filled.append(box)
+    return filled  # type: ignore[return-value]
+
+
+def _batches(frames: Iterable[np.ndarray], size: int) -> Iterator[list[np.ndarray]]:
+    batch: list[np.ndarray] = []
+    for frame in frames:
+        batch.append(frame)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def animate_frames(source: PreparedSource, frames: Iterable[np.ndarray], track: DrivingTrack,
+                   backend, options: AnimateOptions,
+                   initial_crop: np.ndarray | None = None) -> Iterator[np.ndarray]:
+    """Pass 2: yield one output frame (uint8 RGB) per driving frame, in order.
+
+    initial_crop: (S, S, 3) the driving frame relative motion is measured from; default the first.
+    """
+    size = backend.image_size
+    kp_source = backend.detect(source.crop[None])
+    encoded = backend.encode_source(source.crop)
+    smoother = KeypointSmoother(options.kp_smoothing)
+    kp_initial: Keypoints | None = (backend.detect(initial_crop[None])
+                                    if initial_crop is not None else None)
+    index = 0
+    for batch in _batches(frames, options.batch_size):
+        crops = np.stack([crop_image(frame, track.boxes[index + i], size)
+                          for i, frame in enumerate(batch)])
+        kp_driving = smoother(backend.detect(crops))
+        if kp_initial is None:
+            kp_initial = kp_driving[0]
+        kp = normalize_keypoints(kp_source, kp_driving, kp_initial, relative_movement=options.relative,
+                                 relative_jacobian=options.relative,
+                                 adapt_movement_scale=options.relative and options.adapt_scale)
+        for rendered in backend.render(encoded, kp_source, kp):
+            if options.crop_only:
+                yield rendered
+            else:
+                yield paste_back(source.image, rendered, source.box, feather=options.feather,
+                                 color_match=options.color_match)
+        index += len(batch)
+
+
+def animate(source_path: str | os.PathLike, driving_path: str | os.PathLike,
+            output_path: str | os.PathLike, *, backend, options: AnimateOptions | None = None,
+            analyzer: FaceAnalyzer | None = None, progress: bool = True) -> AnimateResult:
+    """Render `output_path` (mp4, H.264, the driving video's fps and audio) from a portrait and a
+    driving video. Nothing is written unless the whole video renders."""
+    from tqdm import tqdm
+
+    options = options or AnimateOptions()
+    started = time.perf_counter()
+    source_path, driving_path, output_path = Path(source_path), Path(driving_path), Path(output_path)
+    check_output_path(output_path, [source_path, driving_path])
+    image = read_image(source_path)
+    info = probe_video(driving_path)
+    if analyzer is None and (options.crop == "face" or options.find_best_frame):
+        analyzer = create_face_analyzer(options.face_backend)
+    size = backend.image_size
+    source = prepare_source(image, size, options, analyzer, name=str(source_path))
+
+    total = info.num_frames if options.max_frames is None else min(info.num_frames or options.max_frames,
+                                                                   options.max_frames)
+    with VideoReader(driving_path) as reader, tqdm(
+            itertools.islice(reader, options.max_frames), total=total, unit="frame",
+            desc="tracking faces", disable=not progress, leave=False) as frames:
+        track = track_driving(frames, float(info.fps), size, source, options, analyzer,
+                              name=str(driving_path))
+    initial_crop = None
+    if track.best_index is not None:  # cut the best frame with its smoothed box
+        with VideoReader(driving_path) as reader:
+            for index, frame in enumerate(reader):
+                if index == track.best_index:
+                    initial_crop = crop_image(frame, track.boxes[index], size)
+                    break
+
+    height, width = (size, size) if options.crop_only else source.image.shape[:2]
+    written = 0
+    with VideoReader(driving_path) as reader, VideoWriter(
+            output_path, info.fps, width, height, audio_from=driving_path) as writer, tqdm(
+            total=len(track.boxes), unit="frame", desc="animating", disable=not progress) as bar:
+        frames = itertools.islice(reader, len(track.boxes))
+        for frame in animate_frames(source, frames, track, backend, options, initial_crop):
+            writer.write(frame)
+            written += 1
+            bar.update(1)
+    seconds = time.perf_counter() - started
+    logger.info("wrote %s: %d frames, %dx%d at %s fps, %.1f s (%.1f frames/s)", output_path, written,
+                width, height, float(info.fps), seconds, written / max(seconds, 1e-9))
+    return AnimateResult(output=output_path, num_frames=written, fps=info.fps, width=width,
+                         height=height, has_audio=info.has_audio, seconds=seconds)

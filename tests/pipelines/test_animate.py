@@ -1,0 +1,268 @@
+"""animate end to end on real media (random-weight tiny model), and every bad input."""
+
+import logging
+from fractions import Fraction
+
+import av
+import numpy as np
+import pytest
+from PIL import Image
+
+from conftest import MEDIA, require
+from reenact.api import create_model
+from reenact.checkpoint import save_checkpoint
+from reenact.cli import main
+from reenact.engine import TorchBackend
+from reenact.io import VideoReader, probe_video, read_image
+from reenact.pipelines.animate import (
+    AnimateOptions,
+    DrivingTrack,
+    animate,
+    animate_frames,
+    prepare_source,
+)
+from reenact.preprocess.face import create_face_analyzer
+
+PORTRAIT = MEDIA / "portraits" / "woman_smiling.png"  # 256x256
+DRIVING_AUDIO = MEDIA / "driving" / "lp_d12.mp4"  # 512x512, 25 fps, with audio
+DRIVING_TALL = MEDIA / "driving" / "lp_d13.mp4"  # 720x1280 uncropped, 30 fps, no audio
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory):
+    path = tmp_path_factory.mktemp("ckpt") / "tiny"
+    save_checkpoint(create_model("tiny-64", seed=0), path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def backend():
+    return TorchBackend(create_model("tiny-64", seed=0), device="cpu")
+
+
+def decode(path):
+    with av.open(str(path)) as container:
+        frames = [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
+    return np.stack(frames)
+
+
+def run(args, caplog):
+    caplog.set_level(logging.INFO)
+    return main(["animate", "-q", *map(str, args)])
+
+
+def test_tall_uncropped_driving_pasted_into_the_source(tmp_path, checkpoint, caplog):
+    source = require(MEDIA / "portraits" / "monalisa.jpg")  # 720x1280
+    out = tmp_path / "out.mp4"
+    assert run(["--source", source, "--driving", require(DRIVING_TALL), "-o", out,
+                "--checkpoint", checkpoint, "--max-frames", 24], caplog) == 0
+    info = probe_video(out)
+    assert (info.width, info.height) == (720, 1280)
+    assert info.num_frames == 24 and info.fps == Fraction(30)
+    assert info.duration_s == pytest.approx(24 / 30, abs=0.05)
+    assert not info.has_audio  # the driving video has none
+
+
+def test_audio_fps_duration_carried(tmp_path, checkpoint, caplog):
+    out = tmp_path / "out.mp4"
+    assert run(["--source", require(PORTRAIT), "--driving", require(DRIVING_AUDIO), "-o", out,
+                "--checkpoint", checkpoint, "--max-frames", 50], caplog) == 0
+    info = probe_video(out)
+    assert info.num_frames == 50 and info.fps == Fraction(25) and info.has_audio
+    assert info.duration_s == pytest.approx(2.0, abs=0.05)
+    with av.open(str(out)) as container:
+        audio = container.streams.audio[0]
+        audio_seconds = float(audio.duration * audio.time_base)
+    assert audio_seconds == pytest.approx(2.0, abs=0.05)
+
+
+def test_whole_video_frame_count(tmp_path, checkpoint, caplog):
+    driving = require(MEDIA / "driving" / "lp_d0.mp4")  # 78 frames
+    out = tmp_path / "out.mp4"
+    assert run(["--source", require(PORTRAIT), "--driving", driving, "-o", out, "--checkpoint",
+                checkpoint, "--crop-only", "--batch-size", 16], caplog) == 0
+    info = probe_video(out)
+    assert info.num_frames == probe_video(driving).num_frames == 78
+    assert (info.width, info.height) == (64, 64)
+
+
+def test_paste_back_leaves_outside_of_face_unchanged(backend, tmp_path):
+    image = read_image(require(MEDIA / "portraits" / "girl_painting.jpg"))
+    options = AnimateOptions(max_frames=6)
+    source = prepare_source(image, 64, options, create_face_analyzer("dlib"))
+    outside = np.ones(source.image.shape[:2], dtype=bool)
+    x0, y0, x1, y1 = (int(np.floor(v)) for v in source.box.bounds)
+    outside[max(y0, 0):y1 + 1, max(x0, 0):x1 + 1] = False
+    assert outside.mean() > 0.3
+    with VideoReader(require(DRIVING_AUDIO)) as reader:
+        frames = [next(iter(reader)) for _ in range(1)] * 6
+    track = DrivingTrack(boxes=[source.box.__class__(256, 256, 400)] * 6)
+    rendered = list(animate_frames(source, frames, track, backend, options))
+    assert len(rendered) == 6
+    for frame in rendered:
+        assert frame.shape == source.image.shape
+        assert np.array_equal(frame[outside], source.image[outside])
+        assert not np.array_equal(frame[~outside], source.image[~outside])
+
+    # and after H.264 encoding, outside pixels stay within compression error
+    out = tmp_path / "paste.mp4"
+    animate(MEDIA / "portraits" / "girl_painting.jpg", DRIVING_AUDIO, out, backend=backend,
+            options=options, progress=False)
+    decoded = decode(out).astype(np.int16)
+    assert decoded.shape[1:3] == source.image.shape[:2]
+    difference = np.abs(decoded - source.image.astype(np.int16))[:, outside]
+    assert difference.mean() < 2.5
+
+
+def test_find_best_frame_and_absolute_mode(tmp_path, checkpoint, caplog):
+    out = tmp_path / "out.mp4"
+    assert run(["--source", require(PORTRAIT), "--driving", require(DRIVING_AUDIO), "-o", out,
+                "--checkpoint", checkpoint, "--max-frames", 30, "--find-best-frame", "--mode",
+                "absolute"], caplog) == 0
+    assert "matches the source pose best" in caplog.text
+    assert probe_video(out).num_frames == 30
+
+
+# -- bad inputs: one clear line, exit code 2, no output file -------------------------------------
+
+
+def expect_error(tmp_path, caplog, args, message, output=None):
+    output = output or tmp_path / "out.mp4"
+    caplog.clear()
+    code = run([*args, "-o", output], caplog)
+    errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+    assert code == 2
+    assert len(errors) == 1 and "\n" not in errors[0]
+    assert message in errors[0], errors[0]
+    leftovers = [p.name for p in output.parent.iterdir() if p.name.startswith(".") or p == output]
+    assert not leftovers and not output.exists()
+    return errors[0]
+
+
+@pytest.fixture
+def args(checkpoint):
+    return lambda source, driving: ["--source", source, "--driving", driving, "--checkpoint",
+                                    checkpoint, "--max-frames", 8]
+
+
+def test_missing_files(tmp_path, caplog, args):
+    expect_error(tmp_path, caplog, args(tmp_path / "nope.png", require(DRIVING_AUDIO)),
+                 "nope.png: image not found")
+    expect_error(tmp_path, caplog, args(require(PORTRAIT), tmp_path / "nope.mp4"),
+                 "nope.mp4: video not found")
+
+
+def test_not_an_image_and_not_a_video(tmp_path, caplog, args):
+    expect_error(tmp_path, caplog, args(require(DRIVING_AUDIO), DRIVING_AUDIO), "not an image")
+    expect_error(tmp_path, caplog, args(PORTRAIT, PORTRAIT), "not a video")
+
+
+def test_truncated_video(tmp_path, caplog, args):
+    data = require(DRIVING_AUDIO).read_bytes()
+    (tmp_path / "cut.mp4").write_bytes(data[: len(data) // 2])
+    expect_error(tmp_path, caplog, args(PORTRAIT, tmp_path / "cut.mp4"), "truncated")
+
+
+def test_zero_frame_video(tmp_path, caplog, args):
+    # Matroska keeps a video track without packets; a file needs one packet of some stream to exist
+    with av.open(str(tmp_path / "empty.mkv"), "w") as container:
+        video = container.add_stream("libx264", rate=25)
+        video.width, video.height, video.pix_fmt = 64, 64, "yuv420p"
+        audio = container.add_stream("aac", rate=16000)
+        samples = np.zeros((1, 4096), dtype=np.float32)
+        frame = av.AudioFrame.from_ndarray(samples, format="fltp", layout="mono")
+        frame.sample_rate = 16000
+        for packet in [*audio.encode(frame), *audio.encode(None)]:
+            container.mux(packet)
+    expect_error(tmp_path, caplog, args(PORTRAIT, tmp_path / "empty.mkv"), "the video has no frames")
+
+
+def test_no_face(tmp_path, caplog, args):
+    gradient = np.tile(np.linspace(0, 255, 256, dtype=np.uint8)[None, :, None], (256, 1, 3))
+    Image.fromarray(gradient).save(tmp_path / "wall.png")
+    expect_error(tmp_path, caplog, args(tmp_path / "wall.png", DRIVING_AUDIO),
+                 "no face found; if the image is already a face crop, use --crop none")
+    out = tmp_path / "ok.mp4"
+    assert run([*args(tmp_path / "wall.png", DRIVING_AUDIO), "--crop", "none", "-o", out], caplog) == 0
+    assert out.exists()
+
+
+def test_several_faces_use_the_largest(tmp_path, caplog, args):
+    big = Image.open(require(MEDIA / "portraits" / "girl_painting.jpg")).convert("RGB").resize((400, 400))
+    small = Image.open(PORTRAIT).convert("RGB").resize((240, 240))
+    canvas = Image.new("RGB", (700, 420), "white")
+    canvas.paste(big, (0, 10))
+    canvas.paste(small, (440, 90))
+    canvas.save(tmp_path / "two.png")
+    out = tmp_path / "two.mp4"
+    assert run([*args(tmp_path / "two.png", DRIVING_AUDIO), "-o", out], caplog) == 0
+    assert "2 faces found; animating the largest (choose another with --face-index)" in caplog.text
+    expect_error(tmp_path, caplog, [*args(tmp_path / "two.png", DRIVING_AUDIO), "--face-index", "5"],
+                 "--face-index 5 asked for, but only 2 face(s) found")
+
+
+@pytest.mark.parametrize("mode", ["L", "RGBA", "I;16", "P"])
+def test_unusual_image_modes_are_converted(tmp_path, caplog, args, mode):
+    image = Image.open(require(PORTRAIT)).convert("RGB")
+    if mode == "I;16":
+        image = Image.fromarray((np.asarray(image.convert("L")).astype(np.uint16) * 257))
+    else:
+        image = image.convert(mode)
+    image.save(tmp_path / "odd.png")
+    out = tmp_path / f"{mode.replace(';', '')}.mp4"
+    assert run([*args(tmp_path / "odd.png", DRIVING_AUDIO), "-o", out], caplog) == 0
+    assert probe_video(out).num_frames == 8
+
+
+def test_tiny_and_huge_images(tmp_path, caplog, args):
+    Image.new("RGB", (40, 30)).save(tmp_path / "tiny.png")
+    expect_error(tmp_path, caplog, args(tmp_path / "tiny.png", DRIVING_AUDIO), "40x30")
+    Image.new("RGB", (9000, 64)).save(tmp_path / "huge.png")
+    expect_error(tmp_path, caplog, args(tmp_path / "huge.png", DRIVING_AUDIO), "9000x64")
+
+
+def test_output_must_not_be_an_input(tmp_path, caplog, args):
+    copy = tmp_path / "drive.mp4"
+    copy.write_bytes(require(DRIVING_AUDIO).read_bytes())
+    before = copy.read_bytes()
+    caplog.clear()
+    assert run([*args(PORTRAIT, copy), "-o", copy], caplog) == 2
+    assert "overwrite an input" in caplog.text
+    assert copy.read_bytes() == before
+
+
+def test_output_directory_problems(tmp_path, caplog, args):
+    caplog.clear()
+    assert run([*args(PORTRAIT, DRIVING_AUDIO), "-o", tmp_path / "missing" / "out.mp4"], caplog) == 2
+    assert "does not exist" in caplog.text
+    (tmp_path / "file").write_text("x")
+    caplog.clear()
+    assert run([*args(PORTRAIT, DRIVING_AUDIO), "-o", tmp_path / "file" / "out.mp4"], caplog) == 2
+    assert not (tmp_path / "file" / "out.mp4").exists()
+
+
+class _InterruptingBackend:
+    """Raises KeyboardInterrupt (Ctrl-C) in the middle of the render."""
+
+    def __init__(self, inner, after):
+        self.inner, self.after, self.image_size, self.calls = inner, after, inner.image_size, 0
+
+    def detect(self, frames):
+        return self.inner.detect(frames)
+
+    def encode_source(self, image):
+        return self.inner.encode_source(image)
+
+    def render(self, source, kp_source, kp_driving):
+        self.calls += 1
+        if self.calls > self.after:
+            raise KeyboardInterrupt
+        return self.inner.render(source, kp_source, kp_driving)
+
+
+def test_interrupt_leaves_no_file(tmp_path, backend):
+    out = tmp_path / "out.mp4"
+    with pytest.raises(KeyboardInterrupt):
+        animate(require(PORTRAIT), require(DRIVING_AUDIO), out, backend=_InterruptingBackend(backend, 2),
+                options=AnimateOptions(max_frames=40, batch_size=4), progress=False)
+    assert list(tmp_path.iterdir()) == []
