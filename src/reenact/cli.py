@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import hashlib
 import logging
 import sys
 from collections.abc import Callable, Sequence
@@ -25,16 +24,9 @@ def _parse_bool(text: str) -> bool:
     raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
 
 
-def _file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def cmd_convert(args: argparse.Namespace) -> int:
     from reenact.checkpoint import load_fomm_checkpoint, save_checkpoint
+    from reenact.checkpoint.format import file_sha256
 
     checkpoint, output = Path(args.checkpoint), Path(args.output)
     if output.exists() and not args.overwrite:
@@ -42,7 +34,7 @@ def cmd_convert(args: argparse.Namespace) -> int:
     if output.resolve() in (checkpoint.resolve(), Path(args.config).resolve()):
         raise UsageError(f"{output}: output must not be one of the inputs")
     model = load_fomm_checkpoint(checkpoint, args.config, align_corners=args.align_corners)
-    metadata = {"converted_from": checkpoint.name, "source_sha256": _file_sha256(checkpoint),
+    metadata = {"converted_from": checkpoint.name, "source_sha256": file_sha256(checkpoint),
                 "source_config": Path(args.config).name, "align_corners": args.align_corners}
     save_checkpoint(model, output, metadata=metadata, overwrite=args.overwrite)
     count = sum(p.numel() for p in model.parameters())

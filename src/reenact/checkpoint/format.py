@@ -39,7 +39,8 @@ class CheckpointError(ValueError):
     """A checkpoint is missing, malformed, or does not fit the model it describes."""
 
 
-def _sha256(path: Path) -> str:
+def file_sha256(path: Path) -> str:
+    """Hex sha256 of a file, read in 1 MiB blocks."""
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
@@ -84,7 +85,7 @@ def save_checkpoint(model: MotionModel, directory: str | os.PathLike, *,
                      getattr(model, name).state_dict().items()}
             file_name = f"{name}.safetensors"
             save_file(state, str(staging / file_name), metadata={"component": name})
-            index["components"][name] = {"file": file_name, "sha256": _sha256(staging / file_name),
+            index["components"][name] = {"file": file_name, "sha256": file_sha256(staging / file_name),
                                          "tensors": len(state)}
         config = {"format": FORMAT_NAME, "format_version": FORMAT_VERSION,
                   "model": config_to_dict(model.config), "preprocessing": PREPROCESSING,
@@ -150,7 +151,7 @@ def load_state_dicts(directory: str | os.PathLike) -> dict[str, dict[str, torch.
         path = root / Path(str(entry.get("file", ""))).name
         if not path.is_file():
             raise CheckpointError(f"{root}: {name} weights file {path.name} is missing")
-        if _sha256(path) != entry.get("sha256"):
+        if file_sha256(path) != entry.get("sha256"):
             raise CheckpointError(f"{path}: sha256 does not match {INDEX_FILE}; the file is corrupt "
                                   "or was changed")
         try:
