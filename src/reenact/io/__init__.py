@@ -13,10 +13,11 @@ from reenact.io.video import (
     VideoInfo,
     VideoReader,
     VideoWriter,
+    batched,
     check_output_path,
     probe_video,
 )
 
 __all__ = ["MAX_IMAGE_SIDE", "MIN_IMAGE_SIDE", "AtomicOutput", "MediaError", "VideoInfo",
-           "VideoReader", "VideoWriter", "atomic_output", "check_output_path", "probe_video",
+           "VideoReader", "VideoWriter", "atomic_output", "batched", "check_output_path", "probe_video",
            "read_image", "write_image"]

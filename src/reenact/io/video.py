@@ -278,6 +278,20 @@ def probe_video(path: str | os.PathLike[str]) -> VideoInfo:
         return _video_info(container, stream, first, path)
 
 
+def batched(frames: Iterable[np.ndarray], batch_size: int) -> Iterator[np.ndarray]:
+    """Group (H, W, 3) frames into (N, H, W, 3) arrays, N = batch_size except for the last."""
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"batch_size: expected an integer >= 1, got {batch_size!r}")
+    batch: list[np.ndarray] = []
+    for frame in frames:
+        batch.append(frame)
+        if len(batch) == batch_size:
+            yield np.stack(batch)
+            batch = []
+    if batch:
+        yield np.stack(batch)
+
+
 class VideoReader:
     """Frames of a video file, decoded one at a time.
 
@@ -339,16 +353,7 @@ class VideoReader:
 
     def iter_batches(self, batch_size: int) -> Iterator[np.ndarray]:
         """Frames in batches: (N, H, W, 3) uint8 RGB, N = batch_size except for the last."""
-        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-            raise ValueError(f"batch_size: expected an integer >= 1, got {batch_size!r}")
-        batch: list[np.ndarray] = []
-        for frame in self:
-            batch.append(frame)
-            if len(batch) == batch_size:
-                yield np.stack(batch)
-                batch = []
-        if batch:
-            yield np.stack(batch)
+        return batched(self, batch_size)
 
 
 # ---------------------------------------------------------------------------------------- writing

@@ -23,7 +23,7 @@ import numpy as np
 
 from reenact.containers import Keypoints
 from reenact.geometry import convex_hull_area, normalize_keypoints
-from reenact.io import VideoReader, VideoWriter, check_output_path, probe_video, read_image
+from reenact.io import VideoReader, VideoWriter, batched, check_output_path, probe_video, read_image
 from reenact.postprocess.paste import paste_back
 from reenact.preprocess.crop import CropBox, crop_box, crop_image, smooth_boxes
 from reenact.preprocess.face import Face, FaceAnalyzer, NoFaceError, create_face_analyzer
@@ -235,17 +235,6 @@ def _fill_gaps(boxes: list[CropBox | None]) -> list[CropBox]:
     return filled  # type: ignore[return-value]
 
 
-def _batches(frames: Iterable[np.ndarray], size: int) -> Iterator[list[np.ndarray]]:
-    batch: list[np.ndarray] = []
-    for frame in frames:
-        batch.append(frame)
-        if len(batch) == size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
-
-
 def animate_frames(source: PreparedSource, frames: Iterable[np.ndarray], track: DrivingTrack,
                    backend, options: AnimateOptions,
                    initial_crop: np.ndarray | None = None) -> Iterator[np.ndarray]:
@@ -260,7 +249,7 @@ def animate_frames(source: PreparedSource, frames: Iterable[np.ndarray], track: 
     kp_initial: Keypoints | None = (backend.detect(initial_crop[None])
                                     if initial_crop is not None else None)
     index = 0
-    for batch in _batches(frames, options.batch_size):
+    for batch in batched(frames, options.batch_size):
         crops = np.stack([crop_image(frame, track.boxes[index + i], size)
                           for i, frame in enumerate(batch)])
         kp_driving = smoother(backend.detect(crops))
