@@ -1,0 +1,149 @@
+"""The motion model as ONNX graphs in onnxruntime (CPU), behind the same interface as TorchBackend.
+
+Loads a directory written by `reenact.export.export_onnx` (`reenact export-onnx`): the keypoint
+detector, the source encoder (run once per video) and the renderer (run per batch of frames).
+onnxruntime is optional and imported when a backend is made: `pip install 'reenact[onnx]'`.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from reenact.containers import Keypoints
+from reenact.engine.frames import array_to_frames, check_crops, frames_to_array
+from reenact.export.format import OnnxExport, OnnxExportError, read_onnx_export
+
+logger = logging.getLogger(__name__)
+
+OPTIMIZATION_LEVELS = ("none", "basic", "extended", "all")
+_ORT_LEVELS = {"none": "ORT_DISABLE_ALL", "basic": "ORT_ENABLE_BASIC",
+               "extended": "ORT_ENABLE_EXTENDED", "all": "ORT_ENABLE_ALL"}
+_ORT_LOAD_ERRORS = ("InvalidProtobuf", "InvalidGraph", "InvalidArgument", "NoSuchFile", "Fail",
+                    "NotImplemented", "RuntimeException")
+
+
+def import_onnxruntime() -> Any:
+    try:
+        import onnxruntime
+    except ImportError as error:
+        raise ImportError("the onnx backend needs onnxruntime: pip install 'reenact[onnx]'") from error
+    return onnxruntime
+
+
+def create_session(path: Path, *, threads: int | None = None, optimization: str = "all") -> Any:
+    """An onnxruntime CPU session for one graph.
+
+    threads: intra-op threads (None: onnxruntime's choice, one per physical core).
+    optimization: graph optimization level, none | basic (constant folding, redundant nodes) |
+        extended (fusions) | all (also NCHWc memory layouts).
+    """
+    if optimization not in OPTIMIZATION_LEVELS:
+        raise ValueError(f"optimization: expected one of {', '.join(OPTIMIZATION_LEVELS)}, "
+                         f"got {optimization!r}")
+    if threads is not None and threads < 1:
+        raise ValueError(f"threads: expected an integer >= 1, got {threads}")
+    ort = import_onnxruntime()
+    options = ort.SessionOptions()
+    options.graph_optimization_level = getattr(ort.GraphOptimizationLevel, _ORT_LEVELS[optimization])
+    options.intra_op_num_threads = threads or 0
+    options.inter_op_num_threads = 1  # the graphs are one chain of convolutions: nothing to overlap
+    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    options.log_severity_level = 3  # errors only: "unused initializer" notes are not the user's business
+    # onnxruntime's load errors (InvalidProtobuf, InvalidGraph, Fail, ...) derive from Exception alone
+    state = ort.capi.onnxruntime_pybind11_state
+    load_errors = tuple(getattr(state, name) for name in _ORT_LOAD_ERRORS if hasattr(state, name))
+    try:
+        return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    except (*load_errors, RuntimeError) as error:
+        raise OnnxExportError(f"{path}: onnxruntime cannot load this graph ({error})") from None
+
+
+@dataclass(frozen=True)
+class OnnxSourceEncoding:
+    """The source as the renderer graph takes it (float32, batch 1).
+
+    features: (1, F, S / 4, S / 4) the generator's encoder output.
+    motion_image: (1, C, h, w) the source at the dense-motion resolution.
+    """
+
+    features: np.ndarray
+    motion_image: np.ndarray
+
+
+def _keypoint_arrays(kp: Keypoints, has_jacobian: bool, name: str) -> list[np.ndarray]:
+    if has_jacobian and kp.jacobian is None:
+        raise ValueError(f"{name}: the exported model takes jacobians, these keypoints have none")
+    tensors = [kp.value, kp.jacobian] if has_jacobian else [kp.value]
+    return [t.detach().to("cpu", torch.float32).numpy() for t in tensors]  # type: ignore[union-attr]
+
+
+class OnnxBackend:
+    """The three exported graphs in onnxruntime sessions on the CPU."""
+
+    def __init__(self, directory: str | os.PathLike, *, threads: int | None = None,
+                 optimization: str = "all") -> None:
+        self.export: OnnxExport = read_onnx_export(directory)
+        self.image_size = self.export.image_size
+        self._sessions = {name: create_session(self.export.path(name), threads=threads,
+                                               optimization=optimization)
+                          for name in self.export.graphs}
+        logger.debug("onnx backend: %s, %s optimizations, %s threads", self.export.directory,
+                     optimization, threads or "default")
+
+    @classmethod
+    def from_model(cls, model: Any, *, threads: int | None = None, optimization: str = "all",
+                   opset: int | None = None) -> OnnxBackend:
+        """Export `model` (a MotionModel) to a temporary directory and load it from there.
+
+        The graphs live in the sessions once loaded, so the directory is deleted right away; each
+        call exports again (seconds for a full-size model). `reenact export-onnx` keeps an export.
+        """
+        from reenact.export.onnx import DEFAULT_OPSET, export_onnx
+
+        with tempfile.TemporaryDirectory(prefix="reenact-onnx-") as temp:
+            directory = export_onnx(model, Path(temp) / "model", opset=opset or DEFAULT_OPSET)
+            return cls(directory, threads=threads, optimization=optimization)
+
+    def _run(self, graph: str, inputs: list[np.ndarray]) -> list[np.ndarray]:
+        spec = self.export.graphs[graph]
+        return self._sessions[graph].run(list(spec.outputs), dict(zip(spec.inputs, inputs)))
+
+    def detect(self, frames: np.ndarray) -> Keypoints:
+        """(B, S, S, 3) uint8 crops -> keypoints on the CPU, float32."""
+        check_crops(frames, self.image_size)
+        outputs = self._run("keypoint_detector", [frames_to_array(frames)])
+        value = torch.from_numpy(outputs[0])
+        return Keypoints(value, torch.from_numpy(outputs[1]) if self.export.has_jacobian else None)
+
+    def encode_source(self, image: np.ndarray) -> OnnxSourceEncoding:
+        """(S, S, 3) uint8 source crop -> its encoding, computed once per video."""
+        check_crops(image[None], self.image_size, name="image")
+        features, motion_image = self._run("source_encoder", [frames_to_array(image[None])])
+        return OnnxSourceEncoding(features=features, motion_image=motion_image)
+
+    def predict(self, source: OnnxSourceEncoding, kp_source: Keypoints,
+                kp_driving: Keypoints) -> np.ndarray:
+        """A batch of B driving keypoints (source: batch 1 or B) -> (B, 3, S, S) float32 in [0, 1]."""
+        if not isinstance(source, OnnxSourceEncoding):
+            raise ValueError(f"source: expected the OnnxSourceEncoding of this backend's "
+                             f"encode_source, got {type(source).__name__}")
+        if kp_source.batch_size not in (1, kp_driving.batch_size):
+            raise ValueError(f"kp_source: expected batch 1 or {kp_driving.batch_size} (the driving "
+                             f"batch), got {kp_source.batch_size}")
+        inputs = [source.features, source.motion_image,
+                  *_keypoint_arrays(kp_source, self.export.has_jacobian, "kp_source"),
+                  *_keypoint_arrays(kp_driving, self.export.has_jacobian, "kp_driving")]
+        return self._run("renderer", inputs)[0]
+
+    def render(self, source: OnnxSourceEncoding, kp_source: Keypoints,
+               kp_driving: Keypoints) -> np.ndarray:
+        """A batch of B driving keypoints -> (B, S, S, 3) uint8 frames."""
+        return array_to_frames(self.predict(source, kp_source, kp_driving))
