@@ -107,18 +107,27 @@ class DenseMotionConfig:
 
 @dataclass(frozen=True)
 class GeneratorConfig:
-    """Encoder, feature warp + occlusion, residual bottleneck, decoder."""
+    """Encoder, feature warp + occlusion, residual bottleneck, decoder.
+
+    pixel_skip: also warp the source image itself at full resolution and let the decoder predict,
+        per pixel, how much of it to keep (a sigmoid mix with the decoded image). Not in the
+        reference: it carries the source's fine detail past the feature bottleneck, which a small
+        decoder trained briefly cannot reproduce on its own.
+    """
 
     block_expansion: int = 64
     max_features: int = 512
     num_down_blocks: int = 2
     num_bottleneck_blocks: int = 6
+    pixel_skip: bool = False
 
     def __post_init__(self) -> None:
         _check_int(self, "block_expansion", 1)
         _check_int(self, "max_features", 1)
         _check_int(self, "num_down_blocks", 0)
         _check_int(self, "num_bottleneck_blocks", 0)
+        if not isinstance(self.pixel_skip, bool):
+            raise ConfigError(f"GeneratorConfig.pixel_skip: expected true or false, got {self.pixel_skip!r}")
 
 
 @dataclass(frozen=True)

@@ -61,3 +61,26 @@ def test_deterministic(images):
     source = encode(generator, images[:1])
     assert torch.equal(generator.decode(source, motion(2)).prediction,
                        generator.decode(source, motion(2)).prediction)
+
+
+def test_pixel_skip_starts_close_to_the_warped_source(images) -> None:
+    """With the pixel skip, the output is a per-pixel mix of the decoded image and the warped source
+    (88% warped source at initialization), and every new weight gets a gradient."""
+    from dataclasses import replace
+
+    from reenact.models import MotionModel
+    from reenact.presets import get_preset
+
+    config = get_preset("tiny-64")
+    config = replace(config, generator=replace(config.generator, pixel_skip=True))
+    torch.manual_seed(0)
+    model = MotionModel(config)
+    source, driving = images[:1], images[1:2]
+    rendered = model(source, model.detect(source), model.detect(driving), return_deformed=True)
+    plain = model.generator.decode(model.encode_source(source), rendered.motion)
+    assert rendered.deformed is not None
+    decoded_only = (plain.prediction - 0.88079708 * rendered.deformed) / (1 - 0.88079708)
+    assert decoded_only.min() > -1e-4 and decoded_only.max() < 1 + 1e-4
+    rendered.prediction.mean().backward()
+    assert model.generator.skip_weight.bias.grad is not None
+    assert "skip_weight.weight" in dict(model.generator.named_parameters())

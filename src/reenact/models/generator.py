@@ -38,6 +38,11 @@ class OcclusionAwareGenerator(nn.Module):
         self.up_blocks = nn.ModuleList(
             UpBlock(width(depth - i), width(depth - i - 1)) for i in range(depth))
         self.final = nn.Conv2d(expansion, num_channels, FINAL_KERNEL, padding=FINAL_KERNEL // 2)
+        if config.pixel_skip:
+            self.skip_weight = nn.Conv2d(expansion, 1, FINAL_KERNEL, padding=FINAL_KERNEL // 2)
+            # start out trusting the warped source (sigmoid(2) = 0.88): sharp from the first step
+            nn.init.zeros_(self.skip_weight.weight)
+            nn.init.constant_(self.skip_weight.bias, 2.0)
 
     def encode(self, source_image: Tensor) -> Tensor:
         """(B, C, H, W) in [0, 1] -> (B, F, H / 2**d, W / 2**d) features."""
@@ -68,8 +73,12 @@ class OcclusionAwareGenerator(nn.Module):
             out = block(out)
         prediction = torch.sigmoid(self.final(out))
         deformed = None
-        if return_deformed:
+        if return_deformed or self.config.pixel_skip:
             image = source.image.expand(batch, *source.image.shape[1:])
             full_grid = resize_grid(motion.deformation, *image.shape[2:])
             deformed = warp(image, full_grid, align_corners=self.align_corners)
-        return Rendered(prediction=prediction, motion=motion, deformed=deformed)
+        if self.config.pixel_skip:
+            keep = torch.sigmoid(self.skip_weight(out))  # (B, 1, H, W)
+            prediction = keep * deformed + (1 - keep) * prediction
+        return Rendered(prediction=prediction, motion=motion,
+                        deformed=deformed if return_deformed else None)

@@ -1,0 +1,193 @@
+"""Training data: face clips stored as uint8 arrays, pairs of frames from one clip, augmentation.
+
+A data directory holds `index.json` and one `clip-NNNNN.npy` per clip, (N, S, S, 3) uint8 RGB, read
+memory-mapped so that a training step never decodes video.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from reenact.preprocess.clip import face_clips, find_videos
+from reenact.preprocess.face import FaceAnalyzer
+
+logger = logging.getLogger(__name__)
+
+INDEX_FILE = "index.json"
+DATA_FORMAT = "reenact-training-data"
+
+
+def prepare_data(videos_dir: str | os.PathLike, output_dir: str | os.PathLike, *, size: int,
+                 analyzer: FaceAnalyzer, run_seconds: float = 4.0, max_frames: int | None = None,
+                 exclude: tuple[str, ...] = (), progress: bool = True) -> Path:
+    """Face-crop every video under `videos_dir` into `output_dir` (written atomically).
+
+    run_seconds: each video is cut into runs of this length, each with its own fixed crop.
+    exclude: names of sub-directories to skip (e.g. ("eval",) for held-out data).
+    """
+    from tqdm import tqdm
+
+    output = Path(output_dir)
+    if output.exists():
+        raise ValueError(f"{output}: already exists; choose a new data directory")
+    videos = [v for v in find_videos(videos_dir)
+              if not set(v.relative_to(videos_dir).parts[:-1]) & set(exclude)]
+    if not videos:
+        raise ValueError(f"{videos_dir}: no video files left after excluding {list(exclude)}")
+    output.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{output.name}.", dir=output.parent))
+    try:
+        clips = _write_clips(videos, staging, size, analyzer, run_seconds, max_frames,
+                             progress and tqdm is not None)
+        if not clips:
+            raise ValueError(f"{videos_dir}: no faces found in any video")
+        index = {"format": DATA_FORMAT, "image_size": size, "source": str(videos_dir),
+                 "clips": clips}
+        (staging / INDEX_FILE).write_text(json.dumps(index, indent=2) + "\n")
+        os.chmod(staging, 0o755)
+        os.replace(staging, output)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    frames = sum(c["frames"] for c in clips)
+    logger.info("wrote %d clips (%d frames) from %d videos to %s", len(clips), frames, len(videos),
+                output)
+    return output
+
+
+def _write_clips(videos: list[Path], staging: Path, size: int, analyzer: FaceAnalyzer,
+                 run_seconds: float, max_frames: int | None, progress: bool) -> list[dict]:
+    from tqdm import tqdm
+
+    from reenact.io.video import probe_video
+
+    clips: list[dict] = []
+    for video in tqdm(videos, desc="preparing", unit="video", disable=not progress):
+        run_length = max(2, round(run_seconds * float(probe_video(video).fps)))
+        for clip in face_clips(video, size, analyzer, run_length=run_length, max_frames=max_frames):
+            name = f"clip-{len(clips):05d}.npy"
+            np.save(staging / name, clip.frames)
+            clips.append({"file": name, "video": video.name, "start": clip.start,
+                          "frames": len(clip.frames),
+                          "box": [clip.box.center_x, clip.box.center_y, clip.box.side]})
+    return clips
+
+
+class FrameDataset:
+    """The clips of a prepared data directory, memory-mapped."""
+
+    def __init__(self, data_dir: str | os.PathLike) -> None:
+        root = Path(data_dir)
+        index_path = root / INDEX_FILE
+        if not index_path.is_file():
+            raise ValueError(f"{root}: not a prepared data directory (no {INDEX_FILE}); "
+                             "run `reenact prepare-data` first")
+        index = json.loads(index_path.read_text())
+        if index.get("format") != DATA_FORMAT:
+            raise ValueError(f"{index_path}: expected format {DATA_FORMAT!r}, got {index.get('format')!r}")
+        self.image_size: int = index["image_size"]
+        self.clips = [np.load(root / c["file"], mmap_mode="r") for c in index["clips"]]
+        if not self.clips:
+            raise ValueError(f"{root}: holds no clips")
+        self.names = [f'{c["video"]}@{c["start"]}' for c in index["clips"]]
+
+    def __len__(self) -> int:
+        return len(self.clips)
+
+    @property
+    def num_frames(self) -> int:
+        return sum(len(c) for c in self.clips)
+
+    def sample_pairs(self, batch_size: int, generator: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        """`batch_size` (source, driving) frame pairs, each from one clip: two (B, S, S, 3) uint8.
+
+        Clips are drawn with probability proportional to their length, then two distinct frames.
+        """
+        lengths = np.array([len(c) for c in self.clips], dtype=np.float64)
+        chosen = generator.choice(len(self.clips), size=batch_size, p=lengths / lengths.sum())
+        sources, drivings = [], []
+        for index in chosen:
+            clip = self.clips[index]
+            first, second = generator.choice(len(clip), size=2, replace=False)
+            sources.append(clip[first])
+            drivings.append(clip[second])
+        return np.stack(sources), np.stack(drivings)
+
+
+@dataclass(frozen=True)
+class AugmentConfig:
+    """Random changes applied identically to both frames of a pair (time flip swaps them)."""
+
+    flip: bool = True
+    time_flip: bool = True
+    brightness: float = 0.1
+    contrast: float = 0.1
+    saturation: float = 0.1
+    hue: float = 0.05
+
+    def __post_init__(self) -> None:
+        for name in ("brightness", "contrast", "saturation", "hue"):
+            value = getattr(self, name)
+            if not 0 <= value < 1:
+                raise ValueError(f"AugmentConfig.{name}: expected a number in [0, 1), got {value}")
+
+
+def _rgb_to_gray(image: Tensor) -> Tensor:
+    """(B, 3, H, W) -> (B, 1, H, W), ITU-R BT.601 luma weights."""
+    weights = image.new_tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)
+    return (image * weights).sum(dim=1, keepdim=True)
+
+
+def _rotate_hue(image: Tensor, angle: Tensor) -> Tensor:
+    """Rotate colours about the grey axis by `angle` (B,) radians (a linear approximation of a hue
+    shift that keeps luminance roughly and costs one 3x3 matrix per image)."""
+    cos, sin = torch.cos(angle), torch.sin(angle)
+    third, root = 1 / 3, (1 / 3) ** 0.5
+    # Rodrigues' rotation about (1, 1, 1) / sqrt(3)
+    a = cos + (1 - cos) * third
+    b = third * (1 - cos) - root * sin
+    c = third * (1 - cos) + root * sin
+    matrix = torch.stack([torch.stack([a, b, c], -1), torch.stack([c, a, b], -1),
+                          torch.stack([b, c, a], -1)], -2)  # (B, 3, 3)
+    return torch.einsum("bij,bjhw->bihw", matrix, image)
+
+
+def augment_pair(source: Tensor, driving: Tensor, config: AugmentConfig,
+                 generator: torch.Generator) -> tuple[Tensor, Tensor]:
+    """Augment (B, 3, H, W) float pairs in [0, 1]; each pair gets its own random draw."""
+    batch = source.shape[0]
+
+    def uniform(spread: float) -> Tensor:
+        return (torch.rand(batch, generator=generator) * 2 - 1) * spread
+
+    if config.time_flip:
+        swap = (torch.rand(batch, generator=generator) < 0.5).view(batch, 1, 1, 1)
+        source, driving = torch.where(swap, driving, source), torch.where(swap, source, driving)
+    if config.flip:
+        flip = (torch.rand(batch, generator=generator) < 0.5).view(batch, 1, 1, 1)
+        source = torch.where(flip, source.flip(-1), source)
+        driving = torch.where(flip, driving.flip(-1), driving)
+    brightness = (1 + uniform(config.brightness)).view(batch, 1, 1, 1)
+    contrast = (1 + uniform(config.contrast)).view(batch, 1, 1, 1)
+    saturation = (1 + uniform(config.saturation)).view(batch, 1, 1, 1)
+    hue = uniform(config.hue) * 2 * torch.pi
+
+    def jitter(image: Tensor) -> Tensor:
+        image = image * brightness
+        mean = _rgb_to_gray(image).mean(dim=(2, 3), keepdim=True)
+        image = (image - mean) * contrast + mean
+        gray = _rgb_to_gray(image)
+        image = (image - gray) * saturation + gray
+        return _rotate_hue(image, hue).clamp(0, 1)
+
+    return jitter(source), jitter(driving)

@@ -1,0 +1,182 @@
+"""Training losses: pure functions of model outputs and the batch (plus the frozen feature network).
+
+Reconstruction is compared at several scales of an image pyramid, through either VGG19 features (as
+the reference does, when torchvision's VGG19 weights are in the local torch cache) or, offline,
+through the pixels and their gradients.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from reenact.containers import Keypoints
+from reenact.geometry import antialias_kernel, antialias_downscale, inverse_2x2
+from reenact.training.transforms import TpsWarp
+
+logger = logging.getLogger(__name__)
+
+VGG19_FILE = "vgg19-dcbb9e9d.pth"  # torchvision's ImageNet VGG19 weights, as cached by torch.hub
+# torchvision's features[...] indices of the convolutions, in order; "M" = max pool
+_VGG19_LAYOUT = (64, 64, "M", 128, 128, "M", 256, 256, 256, 256, "M", 512, 512, 512, 512, "M", 512)
+_VGG19_TAPS = (1, 6, 11, 20, 29)  # relu1_1, relu2_1, relu3_1, relu4_1, relu5_1 (torchvision indices)
+_IMAGENET_MEAN = (0.485, 0.456, 0.406)
+_IMAGENET_STD = (0.229, 0.224, 0.225)
+# the reference's weights for the 5 VGG taps
+VGG_LAYER_WEIGHTS = (10.0, 10.0, 10.0, 10.0, 10.0)
+# brings the pixel loss to roughly the VGG loss's size next to the equivariance terms, so that the
+# reference's loss weights keep their balance
+PIXEL_LOSS_SCALE = 10.0
+
+
+class Vgg19Features(nn.Module):
+    """VGG19's convolutional trunk up to relu5_1, frozen; returns the 5 relu_x_1 activations.
+
+    image: (B, 3, H, W) in [0, 1] (normalized with ImageNet statistics inside).
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        layers: list[nn.Module] = []
+        channels = 3
+        for item in _VGG19_LAYOUT:
+            if item == "M":
+                layers.append(nn.MaxPool2d(2, 2))
+            else:
+                layers += [nn.Conv2d(channels, int(item), 3, padding=1), nn.ReLU()]
+                channels = int(item)
+        self.features = nn.Sequential(*layers)
+        self.register_buffer("mean", torch.tensor(_IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("std", torch.tensor(_IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
+        self.requires_grad_(False)
+
+    def forward(self, image: Tensor) -> list[Tensor]:
+        x = (image - self.mean) / self.std
+        taps = []
+        for index, layer in enumerate(self.features):
+            x = layer(x)
+            if index in _VGG19_TAPS:
+                taps.append(x)
+        return taps
+
+
+def vgg19_weights_path() -> Path:
+    """Where torch.hub (and so torchvision) caches VGG19: $TORCH_HOME/hub/checkpoints."""
+    torch_home = os.environ.get("TORCH_HOME") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache")), "torch")
+    return Path(torch_home) / "hub" / "checkpoints" / VGG19_FILE
+
+
+def load_vgg19(path: Path | None = None) -> Vgg19Features | None:
+    """VGG19 features from torchvision's cached weights, or None when the file is not there.
+
+    Read with weights_only=True; only the `features.*` entries are used.
+    """
+    path = path or vgg19_weights_path()
+    if not path.is_file():
+        return None
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    model = Vgg19Features()
+    wanted = {k: v for k, v in state.items() if k.startswith("features.")}
+    model.load_state_dict(wanted, strict=False)
+    missing = set(model.state_dict()) - set(wanted)
+    if missing:
+        raise ValueError(f"{path}: not torchvision's VGG19 weights; missing {sorted(missing)[:3]}")
+    return model.eval()
+
+
+class ImagePyramid(nn.Module):
+    """Anti-aliased downscales of an image: scale -> (B, C, H * scale, W * scale)."""
+
+    def __init__(self, scales: tuple[float, ...], channels: int) -> None:
+        super().__init__()
+        self.scales = scales
+        for scale in scales:
+            if scale != 1:
+                kernel = antialias_kernel(scale).repeat(channels, 1, 1, 1)
+                self.register_buffer(f"kernel_{str(scale).replace('.', '_')}", kernel,
+                                     persistent=False)
+
+    def forward(self, image: Tensor) -> dict[float, Tensor]:
+        levels = {}
+        for scale in self.scales:
+            if scale == 1:
+                levels[scale] = image
+            else:
+                kernel = getattr(self, f"kernel_{str(scale).replace('.', '_')}")
+                levels[scale] = antialias_downscale(image, kernel.to(image.dtype), scale)
+        return levels
+
+
+def _gradients(image: Tensor) -> tuple[Tensor, Tensor]:
+    return image[..., :, 1:] - image[..., :, :-1], image[..., 1:, :] - image[..., :-1, :]
+
+
+def pixel_pyramid_loss(prediction: dict[float, Tensor], target: dict[float, Tensor]) -> Tensor:
+    """Offline stand-in for the perceptual loss: L1 on pixels and on their x/y differences at every
+    pyramid scale (the gradient term rewards sharp edges, which plain L1 lets blur)."""
+    total = prediction[next(iter(prediction))].new_zeros(())
+    for scale, predicted in prediction.items():
+        expected = target[scale]
+        total = total + (predicted - expected).abs().mean()
+        for a, b in zip(_gradients(predicted), _gradients(expected)):
+            total = total + 2 * (a - b).abs().mean()
+    return PIXEL_LOSS_SCALE * total
+
+
+def vgg_pyramid_loss(vgg: Vgg19Features, prediction: dict[float, Tensor],
+                     target: dict[float, Tensor]) -> Tensor:
+    """The reference's perceptual loss: weighted L1 between VGG19 activations at every scale."""
+    total = prediction[next(iter(prediction))].new_zeros(())
+    for scale, predicted in prediction.items():
+        with torch.no_grad():
+            expected = vgg(target[scale])
+        for weight, a, b in zip(VGG_LAYER_WEIGHTS, vgg(predicted), expected):
+            total = total + weight * (a - b).abs().mean()
+    return total
+
+
+def equivariance_value_loss(kp_driving: Keypoints, kp_transformed: Keypoints, warp: TpsWarp) -> Tensor:
+    """|kp_driving - T(kp_transformed)|_1: keypoints must move with the image."""
+    return (kp_driving.value - warp.apply(kp_transformed.value)).abs().mean()
+
+
+def equivariance_jacobian_loss(kp_driving: Keypoints, kp_transformed: Keypoints,
+                               warp: TpsWarp) -> Tensor:
+    """|I - J_driving^-1 dT(kp') J'|_1: jacobians must transform with the image."""
+    assert kp_driving.jacobian is not None and kp_transformed.jacobian is not None
+    mapped = warp.jacobian(kp_transformed.value) @ kp_transformed.jacobian  # (B, K, 2, 2)
+    product = inverse_2x2(kp_driving.jacobian) @ mapped
+    identity = torch.eye(2, dtype=product.dtype, device=product.device)
+    return (identity - product).abs().mean()
+
+
+def generator_gan_loss(fake_scores: list[Tensor]) -> Tensor:
+    """Least-squares GAN, generator side: (1 - D(fake))^2."""
+    return sum(((1 - s) ** 2).mean() for s in fake_scores)  # type: ignore[return-value]
+
+
+def discriminator_gan_loss(real_scores: list[Tensor], fake_scores: list[Tensor]) -> Tensor:
+    """Least-squares GAN, discriminator side: (1 - D(real))^2 + D(fake)^2."""
+    return sum(((1 - r) ** 2).mean() + (f ** 2).mean()  # type: ignore[return-value]
+               for r, f in zip(real_scores, fake_scores))
+
+
+def feature_matching_loss(real_features: list[Tensor], fake_features: list[Tensor]) -> Tensor:
+    """L1 between the discriminator's features of the real and the generated image."""
+    return sum((r.detach() - f).abs().mean()  # type: ignore[return-value]
+               for r, f in zip(real_features, fake_features))
+
+
+def describe_perceptual(vgg: Vgg19Features | None) -> str:
+    return ("VGG19 perceptual (torchvision weights from the local torch cache)" if vgg is not None
+            else f"pixel+gradient pyramid L1 (offline fallback: no {VGG19_FILE} in the torch cache)")
+
+
+def resize_like(image: Tensor, size: int) -> Tensor:
+    return F.interpolate(image, size=(size, size), mode="bilinear", align_corners=False)

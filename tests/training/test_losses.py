@@ -1,0 +1,83 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from reenact.containers import Keypoints
+from reenact.training import losses
+from reenact.training.transforms import TpsConfig, TpsWarp
+
+
+def test_pixel_pyramid_loss_is_zero_only_for_equal_images() -> None:
+    pyramid = losses.ImagePyramid((1.0, 0.5, 0.25), 3)
+    image = torch.rand(2, 3, 32, 32)
+    levels = pyramid(image)
+    assert [tuple(v.shape[2:]) for v in levels.values()] == [(32, 32), (16, 16), (8, 8)]
+    assert float(losses.pixel_pyramid_loss(levels, pyramid(image))) == 0
+    assert float(losses.pixel_pyramid_loss(levels, pyramid(image.flip(-1)))) > 0
+
+
+def test_blur_costs_more_than_l1_alone() -> None:
+    """The gradient term penalizes a blurred reconstruction beyond its pixel error."""
+    pyramid = losses.ImagePyramid((1.0,), 1)
+    sharp = (torch.arange(32).view(1, 1, 1, 32) % 4 < 2).float().expand(1, 1, 32, 32)
+    blurred = torch.nn.functional.avg_pool2d(sharp, 3, 1, 1, count_include_pad=False)
+    full = losses.pixel_pyramid_loss(pyramid(blurred), pyramid(sharp))
+    pixel_only = losses.PIXEL_LOSS_SCALE * (blurred - sharp).abs().mean()
+    assert float(full) > 2 * float(pixel_only)
+
+
+def _write_fake_vgg(path: Path) -> None:
+    reference = losses.Vgg19Features()
+    state = {f"features.{k.split('.', 1)[1]}": v for k, v in reference.state_dict().items()}
+    state["classifier.0.weight"] = torch.zeros(2, 2)  # torchvision's file has the classifier too
+    path.parent.mkdir(parents=True)
+    torch.save(state, path)
+
+
+def test_vgg_weights_from_the_torch_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    assert losses.load_vgg19() is None
+    assert "offline fallback" in losses.describe_perceptual(None)
+    _write_fake_vgg(tmp_path / "hub" / "checkpoints" / losses.VGG19_FILE)
+    vgg = losses.load_vgg19()
+    assert vgg is not None and "VGG19" in losses.describe_perceptual(vgg)
+    taps = vgg(torch.rand(1, 3, 32, 32))
+    assert [t.shape[1] for t in taps] == [64, 128, 256, 512, 512]
+    pyramid = losses.ImagePyramid((1.0, 0.5), 3)
+    image = torch.rand(1, 3, 32, 32, requires_grad=True)
+    loss = losses.vgg_pyramid_loss(vgg, pyramid(image), pyramid(torch.rand(1, 3, 32, 32)))
+    loss.backward()
+    assert image.grad is not None and all(p.grad is None for p in vgg.parameters())
+
+
+def test_vgg_file_with_other_weights_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "vgg.pth"
+    torch.save({"features.0.weight": torch.zeros(64, 3, 3, 3)}, path)
+    with pytest.raises(ValueError, match="not torchvision's VGG19 weights"):
+        losses.load_vgg19(path)
+
+
+def test_equivariance_losses_vanish_for_consistent_keypoints() -> None:
+    warp = TpsWarp.random(2, TpsConfig(sigma_affine=0.1, sigma_tps=0.01),
+                          generator=torch.Generator().manual_seed(0))
+    transformed = Keypoints(torch.rand(2, 4, 2) - 0.5, torch.eye(2).repeat(2, 4, 1, 1) * 1.3)
+    # the keypoints the original image must have if detection is equivariant
+    driving = Keypoints(warp.apply(transformed.value),
+                        warp.jacobian(transformed.value) @ transformed.jacobian)
+    assert float(losses.equivariance_value_loss(driving, transformed, warp)) < 1e-6
+    assert float(losses.equivariance_jacobian_loss(driving, transformed, warp)) < 1e-5
+    shifted = Keypoints(driving.value + 0.1, driving.jacobian * 1.5)
+    assert float(losses.equivariance_value_loss(shifted, transformed, warp)) > 0.09
+    assert float(losses.equivariance_jacobian_loss(shifted, transformed, warp)) > 0.1
+
+
+def test_gan_losses() -> None:
+    ones, zeros = [torch.ones(2, 1, 4, 4)], [torch.zeros(2, 1, 4, 4)]
+    assert float(losses.generator_gan_loss(ones)) == 0
+    assert float(losses.discriminator_gan_loss(ones, zeros)) == 0
+    assert float(losses.discriminator_gan_loss(zeros, ones)) == 2
+    features = [torch.rand(2, 3, 4, 4)]
+    assert float(losses.feature_matching_loss(features, features)) == 0
