@@ -1,0 +1,216 @@
+"""dub: a video and new speech in, the same video with the lips following the new speech out.
+
+    pass 1: follow the face (crop box + landmarks per frame)
+    pass 2: keypoints of every frame's crop; the video's rest face = the median keypoints of its
+            most closed-mouth frames; each frame's motion d_j from the rest face
+    speech -> audio model -> motion A_i per output frame (x voice gate: closed in silence)
+    pass 3, output frame i showing video frame j (see the length policy):
+        source = frame j's own crop, kp_source = its keypoints,
+        kp_driving = rest face moved by d_j + P (A_i - d_j), P the projection onto the mouth
+                     directions: the frame's own motion everywhere but in the mouth subspace, where
+                     it becomes the speech's;
+        render, then paste back through a feathered lower-face mask (from frame j's landmarks).
+    Pixels outside the mask, and whole frames without a face, keep their original bytes up to the
+    encoder; the output carries the new speech.
+
+Rendering each frame from itself keeps its identity, lighting, pose and background: only the mouth
+moves. Memory is bounded: passes stream, and per frame only a box, landmarks and keypoints are kept.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from reenact.audio.activity import VoiceActivityConfig
+from reenact.audio.features import num_video_frames
+from reenact.checkpoint.audio_format import MOUTH_DIRECTIONS, AudioCheckpoint
+from reenact.containers import Keypoints
+from reenact.io import VideoReader, VideoWriter, batched, check_output_path
+from reenact.io.audio import load_audio
+from reenact.io.frame_order import (
+    check_length_policy,
+    ordered_frames,
+    output_length,
+    source_indices,
+)
+from reenact.motion import (
+    KeypointMotion,
+    apply_motion,
+    motion_between,
+    replace_subspace,
+    rest_keypoints,
+)
+from reenact.pipelines.audio_motion import speech_motion
+from reenact.postprocess.mouth_mask import lower_face_mask
+from reenact.postprocess.paste import paste_back
+from reenact.preprocess.crop import crop_image
+from reenact.preprocess.expressions import mouth_opening
+from reenact.preprocess.face import FaceAnalyzer, create_face_analyzer
+from reenact.preprocess.face_track import FaceTrack, track_face
+
+logger = logging.getLogger(__name__)
+
+_FRAME_CACHE_BYTES = 256 << 20
+
+
+@dataclass(frozen=True)
+class DubOptions:
+    """What `dub` does.
+
+    length_policy: pingpong (default), loop, trim or pad; see `reenact.io.frame_order`.
+    voice_gate: mouth at rest where the new audio is silent.
+    mouth_scale: multiplies the speech motion (1 = as learned).
+    rest_quantile: the rest face is the median over the frames whose mouth opening is at or below
+        this quantile.
+    mask_dilation, mask_feather: growth and softness of the lower-face mask, fractions of the crop.
+    """
+
+    length_policy: str = "pingpong"
+    voice_gate: bool = True
+    voice_activity: VoiceActivityConfig = field(default_factory=VoiceActivityConfig)
+    mouth_scale: float = 1.0
+    face_backend: str = "dlib"
+    crop_margin: float = 0.4
+    rest_quantile: float = 0.2
+    mask_dilation: float = 0.05
+    mask_feather: float = 0.02
+    batch_size: int = 8
+    max_frames: int | None = None
+
+    def __post_init__(self) -> None:
+        check_length_policy(self.length_policy)
+        if not 0 <= self.mouth_scale <= 10:
+            raise ValueError(f"mouth_scale: expected a number in [0, 10], got {self.mouth_scale!r}")
+        if not 0 < self.rest_quantile <= 1:
+            raise ValueError(f"rest_quantile: expected a number in (0, 1], got {self.rest_quantile!r}")
+        if self.batch_size < 1:
+            raise ValueError(f"batch_size: expected an integer >= 1, got {self.batch_size}")
+        if self.max_frames is not None and self.max_frames < 1:
+            raise ValueError(f"max_frames: expected an integer >= 1, got {self.max_frames}")
+
+
+@dataclass(frozen=True)
+class DubResult:
+    output: Path
+    num_frames: int
+    fps: Fraction
+    width: int
+    height: int
+    faces: int
+    seconds: float
+
+
+@dataclass(frozen=True)
+class VideoFaces:
+    """Passes 1 and 2: the face track, every frame's keypoints (batch T, CPU) and the rest face."""
+
+    track: FaceTrack
+    keypoints: Keypoints
+    rest: Keypoints
+
+    def motion(self) -> torch.Tensor:
+        """(T, K * 6) each frame's motion from the rest face."""
+        return motion_between(self.keypoints, self.rest).flat()
+
+
+def analyze_video(open_frames, fps: Fraction, backend, analyzer: FaceAnalyzer,
+                  options: DubOptions, name: str) -> VideoFaces:
+    """Face track, keypoints and rest face of a video (`open_frames()` starts a decoding pass)."""
+    track = track_face(open_frames(), float(fps), analyzer, margin=options.crop_margin, name=name,
+                       require_face=False)
+    size = backend.image_size
+    batches = []
+    index = 0
+    for batch in batched(open_frames(), options.batch_size):
+        crops = np.stack([crop_image(frame, track.boxes[index + i], size)
+                          for i, frame in enumerate(batch)])
+        batches.append(backend.detect(crops))
+        index += len(batch)
+    keypoints = Keypoints.cat(batches)
+    opening = np.full(len(track), np.nan)
+    if track.found.any():
+        opening[track.found] = mouth_opening(track.landmark_array()[track.found])
+    rest = rest_keypoints(keypoints, opening, options.rest_quantile)
+    return VideoFaces(track, keypoints, rest)
+
+
+def dub_frames(frames: Iterator[np.ndarray], indices: np.ndarray, faces: VideoFaces,
+               speech: np.ndarray, backend, checkpoint: AudioCheckpoint,
+               options: DubOptions) -> Iterator[np.ndarray]:
+    """Output frames in order: `frames` yields video frame indices[i] as output frame i."""
+    projector = checkpoint.directions.projector(MOUTH_DIRECTIONS)
+    own = faces.motion()
+    size = backend.image_size
+    for i, (j, frame) in enumerate(zip(indices.tolist(), frames, strict=True)):
+        if not faces.track.found[j]:
+            yield frame
+            continue
+        box, landmarks = faces.track.boxes[j], faces.track.landmarks[j]
+        crop = crop_image(frame, box, size)
+        kp_source = faces.keypoints[j]
+        flat = replace_subspace(own[j:j + 1], torch.from_numpy(speech[i:i + 1]), projector)
+        kp_driving = apply_motion(faces.rest, KeypointMotion.from_flat(flat, kp_source.num_kp))
+        rendered = backend.render(backend.encode_source(crop), kp_source, kp_driving)[0]
+        mask = lower_face_mask(landmarks, box, size, dilation=options.mask_dilation,
+                               feather=options.mask_feather)
+        yield paste_back(frame, rendered, box, feather=0.0, color_match=False, mask=mask)
+
+
+def _even(frames: Iterator[np.ndarray]) -> Iterator[np.ndarray]:
+    """H.264 in yuv420p needs even sides: drop a last odd row / column."""
+    for frame in frames:
+        yield frame[: frame.shape[0] // 2 * 2, : frame.shape[1] // 2 * 2]
+
+
+def dub(video_path: str | os.PathLike, audio_path: str | os.PathLike,
+        output_path: str | os.PathLike, *, backend, checkpoint: AudioCheckpoint,
+        options: DubOptions | None = None, analyzer: FaceAnalyzer | None = None,
+        progress: bool = True) -> DubResult:
+    """Render `output_path` (mp4, H.264, the video's fps, the new speech as its audio). Nothing is
+    written unless the whole video renders."""
+    from tqdm import tqdm
+
+    options = options or DubOptions()
+    started = time.perf_counter()
+    video_path, audio_path = Path(video_path), Path(audio_path)
+    output_path = check_output_path(output_path, [video_path, audio_path])
+    clip = load_audio(audio_path, checkpoint.features.sample_rate)
+    analyzer = analyzer or create_face_analyzer(options.face_backend)
+    with VideoReader(video_path) as reader:
+        info = reader.info
+        faces = analyze_video(lambda: iter(reader), info.fps, backend, analyzer, options,
+                              str(video_path))
+        if not faces.track.found.any():
+            logger.warning("%s: no face in any frame; the video is kept as it is, with the new "
+                           "audio", video_path)
+        num_video = len(faces.track)
+        num_out = output_length(num_video, num_video_frames(clip.num_samples, clip.sample_rate,
+                                                            info.fps), options.length_policy)
+        num_out = min(num_out, options.max_frames or num_out)
+        indices = source_indices(num_video, num_out, options.length_policy)
+        speech, _ = speech_motion(clip, checkpoint, info.fps, num_out, device=torch.device("cpu"),
+                                  gate=options.voice_gate, activity=options.voice_activity)
+        speech = speech * np.float32(options.mouth_scale)
+        cached = max(1, _FRAME_CACHE_BYTES // (info.width * info.height * 3))
+        frames = ordered_frames(lambda: iter(reader), indices, max_cached=cached)
+        width, height = info.width // 2 * 2, info.height // 2 * 2
+        with VideoWriter(output_path, info.fps, width, height, audio_from=audio_path) as writer, \
+                tqdm(total=num_out, unit="frame", desc="dubbing", disable=not progress) as bar:
+            for frame in _even(dub_frames(frames, indices, faces, speech, backend, checkpoint,
+                                          options)):
+                writer.write(frame)
+                bar.update(1)
+    seconds = time.perf_counter() - started
+    logger.info("wrote %s: %d frames (%d with a face) at %s fps, %.1f s", output_path, num_out,
+                int(faces.track.found[indices].sum()), info.fps, seconds)
+    return DubResult(output=output_path, num_frames=num_out, fps=info.fps, width=width,
+                     height=height, faces=int(faces.track.found[indices].sum()), seconds=seconds)

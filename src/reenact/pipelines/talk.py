@@ -1,0 +1,300 @@
+"""talk: a portrait and a speech clip in, a talking-head video with the speech out.
+
+    speech -> audio model -> mouth motion per frame (x voice gate: still in silence)
+    portrait -> face crop -> keypoints, encoding (once)
+    keypoints of frame i = portrait's keypoints moved by
+        without --driving: the speech motion + a blink curve along the blink direction, then a slow
+                           random head sway (rotation, shift, zoom about the keypoints' centre);
+        with --driving:    the driving video's relative motion with its mouth part (its component
+                           in the span of the mouth directions) replaced by the speech's.
+    -> render -> paste back -> video at the audio model's fps, as long as the speech, speech muxed.
+
+Memory does not grow with the clip beyond the log-mel and one row of motion per frame.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from reenact.audio.activity import VoiceActivityConfig
+from reenact.audio.features import check_fps, num_video_frames
+from reenact.checkpoint.audio_format import MOUTH_DIRECTIONS, AudioCheckpoint
+from reenact.containers import Keypoints
+from reenact.geometry import normalize_keypoints
+from reenact.idle_motion import IdleMotionConfig, blink_curve, head_sway
+from reenact.io import (
+    VideoReader,
+    VideoWriter,
+    batched,
+    check_output_path,
+    probe_video,
+    read_image,
+)
+from reenact.io.audio import AudioClip, load_audio
+from reenact.io.frame_order import ordered_frames, source_indices
+from reenact.motion import (
+    KeypointMotion,
+    apply_motion,
+    motion_between,
+    replace_subspace,
+    similarity_transform,
+)
+from reenact.pipelines.animate import (
+    AnimateOptions,
+    PreparedSource,
+    prepare_source,
+    track_driving,
+)
+from reenact.pipelines.audio_motion import speech_motion
+from reenact.postprocess.paste import paste_back
+from reenact.preprocess.crop import crop_image
+from reenact.preprocess.face import FaceAnalyzer, create_face_analyzer
+from reenact.smoothing import KeypointSmoother
+
+logger = logging.getLogger(__name__)
+
+# a backward pass over a driving video keeps at most this many bytes of frames
+_FRAME_CACHE_BYTES = 256 << 20
+DRIVING_POLICIES = ("pingpong", "loop", "pad")
+
+
+@dataclass(frozen=True)
+class TalkOptions:
+    """What `talk` does.
+
+    fps: of the output; None takes the driving video's, else the audio model's (the speech motion
+        is interpolated to other rates).
+    seed: of the blinks and the head sway.
+    idle: blinks and head sway (without a driving video).
+    voice_gate: no speech motion where the audio is silent (energy-based voice activity).
+    mouth_scale: multiplies the speech motion (1 = as learned).
+    driving_policy: how a driving video shorter than the speech is extended: pingpong, loop, or
+        pad (hold its last frame); the output is always as long as the speech.
+    crop, crop_only, face_index, face_backend, crop_margin, kp_smoothing, batch_size,
+    max_output_side, feather, color_match, adapt_scale, max_frames: as in `AnimateOptions`.
+    """
+
+    fps: Fraction | None = None
+    seed: int = 0
+    idle: bool = True
+    idle_motion: IdleMotionConfig = field(default_factory=IdleMotionConfig)
+    voice_gate: bool = True
+    voice_activity: VoiceActivityConfig = field(default_factory=VoiceActivityConfig)
+    mouth_scale: float = 1.0
+    driving_policy: str = "pingpong"
+    crop: str = "face"
+    crop_only: bool = False
+    face_index: int | None = None
+    face_backend: str = "dlib"
+    crop_margin: float = 0.4
+    kp_smoothing: float = 0.25
+    adapt_scale: bool = True
+    batch_size: int = 8
+    max_output_side: int = 1920
+    feather: float = 0.12
+    color_match: bool = True
+    max_frames: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.fps is not None:
+            check_fps(self.fps)
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int):
+            raise ValueError(f"seed: expected an integer, got {self.seed!r}")
+        if not 0 <= self.mouth_scale <= 10:
+            raise ValueError(f"mouth_scale: expected a number in [0, 10], got {self.mouth_scale!r}")
+        if self.driving_policy not in DRIVING_POLICIES:
+            raise ValueError(f"driving_policy: expected one of {', '.join(DRIVING_POLICIES)}, got "
+                             f"{self.driving_policy!r}")
+        self.animate_options()  # validates the shared fields
+
+    def animate_options(self) -> AnimateOptions:
+        return AnimateOptions(
+            relative=True, adapt_scale=self.adapt_scale, crop=self.crop, crop_only=self.crop_only,
+            face_index=self.face_index, face_backend=self.face_backend,
+            crop_margin=self.crop_margin, kp_smoothing=self.kp_smoothing,
+            batch_size=self.batch_size, max_output_side=self.max_output_side,
+            feather=self.feather, color_match=self.color_match, max_frames=self.max_frames)
+
+
+@dataclass(frozen=True)
+class TalkResult:
+    output: Path
+    num_frames: int
+    fps: Fraction
+    width: int
+    height: int
+    seconds: float
+
+
+@dataclass(frozen=True)
+class TalkPlan:
+    """Per output frame: speech motion (T, K * 6) float32, the voice gate (T,), and the idle motion:
+    eye closure (T,), head rotation (T,) radians, shift (T, 2), scale (T,)."""
+
+    motion: np.ndarray
+    gate: np.ndarray
+    blink: np.ndarray
+    angle: np.ndarray
+    shift: np.ndarray
+    scale: np.ndarray
+
+    def __len__(self) -> int:
+        return self.motion.shape[0]
+
+
+def plan_talk(clip: AudioClip, checkpoint: AudioCheckpoint, fps: Fraction, num_frames: int,
+              options: TalkOptions) -> TalkPlan:
+    """Everything per frame that does not depend on pixels."""
+    motion, gate = speech_motion(clip, checkpoint, fps, num_frames, device=torch.device("cpu"),
+                                 gate=options.voice_gate, activity=options.voice_activity)
+    rng = np.random.default_rng(options.seed)
+    if options.idle:
+        blink = blink_curve(num_frames, fps, rng, options.idle_motion)
+        angle, shift, scale = head_sway(num_frames, fps, rng, options.idle_motion)
+    else:
+        blink, angle = np.zeros(num_frames), np.zeros(num_frames)
+        shift, scale = np.zeros((num_frames, 2)), np.ones(num_frames)
+    return TalkPlan(motion * np.float32(options.mouth_scale), gate, blink, angle, shift, scale)
+
+
+def idle_keypoints(kp_source: Keypoints, plan: TalkPlan, start: int, stop: int,
+                   checkpoint: AudioCheckpoint) -> Keypoints:
+    """Driving keypoints of frames [start, stop) without a driving video: speech + blink + sway."""
+    blink = torch.from_numpy(plan.blink[start:stop]).float()
+    flat = torch.from_numpy(plan.motion[start:stop]) \
+        + blink[:, None] * checkpoint.directions.vector("blink")[None]
+    moved = apply_motion(kp_source, KeypointMotion.from_flat(flat, kp_source.num_kp))
+    return similarity_transform(moved, torch.from_numpy(plan.angle[start:stop]).float(),
+                                torch.from_numpy(plan.shift[start:stop]).float(),
+                                torch.from_numpy(plan.scale[start:stop]).float())
+
+
+def replace_mouth(kp_source: Keypoints, kp_head: Keypoints, speech: torch.Tensor,
+                  projector: torch.Tensor) -> Keypoints:
+    """kp_head's motion from the source, with its mouth component replaced by `speech`'s.
+
+    speech: (B, K * 6) flat motion; projector: (D, D) onto the mouth directions.
+    m = m_head + P (speech - m_head): outside the mouth subspace m is the head's motion, inside it
+    the speech's.
+    """
+    flat = replace_subspace(motion_between(kp_head, kp_source).flat(), speech, projector)
+    return apply_motion(kp_source, KeypointMotion.from_flat(flat, kp_source.num_kp))
+
+
+def _render(backend, source: PreparedSource, encoded, kp_source: Keypoints, kp: Keypoints,
+            options: TalkOptions) -> Iterator[np.ndarray]:
+    for rendered in backend.render(encoded, kp_source, kp):
+        if options.crop_only:
+            yield rendered
+        else:
+            yield paste_back(source.image, rendered, source.box, feather=options.feather,
+                             color_match=options.color_match)
+
+
+def talk_frames(source: PreparedSource, plan: TalkPlan, backend, checkpoint: AudioCheckpoint,
+                options: TalkOptions) -> Iterator[np.ndarray]:
+    """Output frames (uint8 RGB) without a driving video, in order."""
+    kp_source = backend.detect(source.crop[None])
+    encoded = backend.encode_source(source.crop)
+    for start in range(0, len(plan), options.batch_size):
+        stop = min(start + options.batch_size, len(plan))
+        kp = idle_keypoints(kp_source, plan, start, stop, checkpoint)
+        yield from _render(backend, source, encoded, kp_source, kp, options)
+
+
+def driven_talk_frames(source: PreparedSource, plan: TalkPlan, frames: Iterator[np.ndarray],
+                       boxes: list, backend, checkpoint: AudioCheckpoint,
+                       options: TalkOptions) -> Iterator[np.ndarray]:
+    """Output frames with head motion from driving `frames` (already in output order, one per
+    output frame, with their crop `boxes`) and the mouth from the speech."""
+    kp_source = backend.detect(source.crop[None])
+    encoded = backend.encode_source(source.crop)
+    smoother = KeypointSmoother(options.kp_smoothing)
+    projector = checkpoint.directions.projector(MOUTH_DIRECTIONS)
+    kp_initial: Keypoints | None = None
+    start = 0
+    for batch in batched(frames, options.batch_size):
+        crops = np.stack([crop_image(frame, boxes[start + i], backend.image_size)
+                          for i, frame in enumerate(batch)])
+        kp_driving = smoother(backend.detect(crops))
+        kp_initial = kp_driving[0] if kp_initial is None else kp_initial
+        kp_head = normalize_keypoints(kp_source, kp_driving, kp_initial, relative_movement=True,
+                                      relative_jacobian=True, adapt_movement_scale=options.adapt_scale)
+        speech = torch.from_numpy(plan.motion[start:start + len(batch)])
+        kp = replace_mouth(kp_source, kp_head, speech, projector)
+        yield from _render(backend, source, encoded, kp_source, kp, options)
+        start += len(batch)
+
+
+def talk(source_path: str | os.PathLike, audio_path: str | os.PathLike,
+         output_path: str | os.PathLike, *, backend, checkpoint: AudioCheckpoint,
+         options: TalkOptions | None = None, driving_path: str | os.PathLike | None = None,
+         analyzer: FaceAnalyzer | None = None, progress: bool = True) -> TalkResult:
+    """Render `output_path` (mp4, H.264, the speech as its audio). Nothing is written unless the
+    whole video renders."""
+    from tqdm import tqdm
+
+    options = options or TalkOptions()
+    started = time.perf_counter()
+    paths = [Path(p) for p in (source_path, audio_path)]
+    output_path = check_output_path(output_path, [*paths, driving_path])
+    image = read_image(paths[0])
+    clip = load_audio(paths[1], checkpoint.features.sample_rate)
+    driving_fps = probe_video(driving_path).fps if driving_path is not None else None
+    fps = options.fps or driving_fps or checkpoint.fps
+    num_frames = num_video_frames(clip.num_samples, clip.sample_rate, fps)
+    if options.max_frames is not None:
+        num_frames = min(num_frames, options.max_frames)
+    if analyzer is None and options.crop == "face":
+        analyzer = create_face_analyzer(options.face_backend)
+    source = prepare_source(image, backend.image_size, options.animate_options(), analyzer,
+                            name=str(paths[0]))
+    plan = plan_talk(clip, checkpoint, fps, num_frames, options)
+    size = backend.image_size
+    height, width = (size, size) if options.crop_only else source.image.shape[:2]
+    with VideoWriter(output_path, fps, width, height, audio_from=paths[1]) as writer, tqdm(
+            total=num_frames, unit="frame", desc="talking", disable=not progress) as bar:
+        if driving_path is None:
+            frames = talk_frames(source, plan, backend, checkpoint, options)
+            _write(writer, frames, bar)
+        else:
+            _write_driven(writer, bar, source, plan, Path(driving_path), backend, checkpoint,
+                          options, analyzer)
+    seconds = time.perf_counter() - started
+    logger.info("wrote %s: %d frames at %s fps, %.1f s", output_path, num_frames, fps, seconds)
+    return TalkResult(output=output_path, num_frames=num_frames, fps=fps, width=width,
+                      height=height, seconds=seconds)
+
+
+def _write(writer: VideoWriter, frames: Iterator[np.ndarray], bar) -> None:
+    for frame in frames:
+        writer.write(frame)
+        bar.update(1)
+
+
+def _write_driven(writer: VideoWriter, bar, source: PreparedSource, plan: TalkPlan,
+                  driving_path: Path, backend, checkpoint: AudioCheckpoint, options: TalkOptions,
+                  analyzer: FaceAnalyzer | None) -> None:
+    info = probe_video(driving_path)
+    animate_options = options.animate_options()
+    with VideoReader(driving_path) as reader:
+        track = track_driving(iter(reader), float(info.fps), backend.image_size, source,
+                              animate_options, analyzer, name=str(driving_path))
+        indices = source_indices(len(track.boxes), len(plan), options.driving_policy)
+        boxes = [track.boxes[i] for i in indices]
+        cached = max(1, _FRAME_CACHE_BYTES // (info.width * info.height * 3))
+        frames = ordered_frames(lambda: iter(reader), indices, max_cached=cached)
+        _write(writer, driven_talk_frames(source, plan, frames, boxes, backend, checkpoint, options),
+               bar)
+    if info.fps != writer.fps:
+        logger.info("%s runs at %s fps, the output at %s fps: its frames are shown one per output "
+                    "frame", driving_path, info.fps, writer.fps)

@@ -1,0 +1,74 @@
+"""Expression measurements from 68-point landmarks (iBUG 300-W order, see `reenact.preprocess.face`).
+
+All lengths are divided by the interocular distance (between the two eye centres), which does not
+change when the mouth or the eyelids move, so the numbers compare across face sizes and distances:
+- mouth opening: mean gap between the inner lips (61-67, 62-66, 63-65); about 0 closed, 0.3-0.5
+  wide open;
+- mouth width: between the mouth corners (48-54); about 0.8-1.0 at rest;
+- eye aspect ratio (Soukupova & Cech 2016): eyelid gap over eye width, both eyes averaged; about
+  0.25-0.35 open, under 0.1 closed. `eye_closure` turns it into 0 (open) .. 1 (closed).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from reenact.preprocess.face import NUM_LANDMARKS
+
+_INNER_LIP_PAIRS = ((61, 67), (62, 66), (63, 65))
+_MOUTH_CORNERS = (48, 54)
+_RIGHT_EYE = tuple(range(36, 42))  # the subject's right eye: 36 outer corner .. 39 inner corner
+_LEFT_EYE = tuple(range(42, 48))
+
+
+def _check_landmarks(landmarks: object) -> np.ndarray:
+    points = np.asarray(landmarks, dtype=np.float64)
+    if points.ndim < 2 or points.shape[-2:] != (NUM_LANDMARKS, 2):
+        raise ValueError(f"landmarks: expected (..., {NUM_LANDMARKS}, 2) points, got "
+                         f"{getattr(landmarks, 'shape', type(landmarks).__name__)}")
+    return points
+
+
+def _distance(points: np.ndarray, a: int, b: int) -> np.ndarray:
+    return np.linalg.norm(points[..., a, :] - points[..., b, :], axis=-1)
+
+
+def interocular_distance(landmarks: np.ndarray) -> np.ndarray:
+    """(...,) distance between the eye centres, in the landmarks' units."""
+    points = _check_landmarks(landmarks)
+    right = points[..., list(_RIGHT_EYE), :].mean(axis=-2)
+    left = points[..., list(_LEFT_EYE), :].mean(axis=-2)
+    return np.linalg.norm(left - right, axis=-1)
+
+
+def mouth_opening(landmarks: np.ndarray) -> np.ndarray:
+    """(...,) mean inner-lip gap / interocular distance."""
+    points = _check_landmarks(landmarks)
+    gap = np.mean([_distance(points, a, b) for a, b in _INNER_LIP_PAIRS], axis=0)
+    return gap / np.maximum(interocular_distance(points), 1e-9)
+
+
+def mouth_width(landmarks: np.ndarray) -> np.ndarray:
+    """(...,) mouth-corner distance / interocular distance."""
+    points = _check_landmarks(landmarks)
+    return _distance(points, *_MOUTH_CORNERS) / np.maximum(interocular_distance(points), 1e-9)
+
+
+def _eye_ratio(points: np.ndarray, eye: tuple[int, ...]) -> np.ndarray:
+    p0, p1, p2, p3, p4, p5 = eye
+    vertical = _distance(points, p1, p5) + _distance(points, p2, p4)
+    return vertical / np.maximum(2 * _distance(points, p0, p3), 1e-9)
+
+
+def eye_aspect_ratio(landmarks: np.ndarray) -> np.ndarray:
+    """(...,) eyelid gap / eye width, averaged over both eyes."""
+    points = _check_landmarks(landmarks)
+    return (_eye_ratio(points, _RIGHT_EYE) + _eye_ratio(points, _LEFT_EYE)) / 2
+
+
+def eye_closure(aspect_ratio: np.ndarray, open_ratio: float) -> np.ndarray:
+    """(...,) 1 - aspect_ratio / open_ratio clipped to [0, 1]: 0 for eyes as open as `open_ratio`
+    (a person's usual open-eye ratio, e.g. a high percentile over a video), 1 for closed."""
+    if not open_ratio > 0:
+        raise ValueError(f"open_ratio: expected a number > 0, got {open_ratio!r}")
+    return np.clip(1 - np.asarray(aspect_ratio, dtype=np.float64) / open_ratio, 0.0, 1.0)

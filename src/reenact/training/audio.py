@@ -1,0 +1,336 @@
+"""Training the audio model: `reenact train-audio --data DIR --checkpoint MOTION -o RUN`.
+
+    RUN/config.json              the run's AudioTrainConfig
+    RUN/cache/*.npz              per-video extracted data (reused by later runs on the same videos)
+    RUN/log.jsonl                one JSON object per logged step (losses, learning rate, time)
+    RUN/training_state.pt        model + optimizer + step, to resume (`--resume`); never released
+    RUN/audio-checkpoint/        the release checkpoint (`reenact.checkpoint.audio_format`)
+
+Loss (pure function of prediction and batch): L1 of the motion error in units of each feature's
+training spread (`motion_scale`), keypoint values and jacobian changes weighed separately, plus an
+L1 on frame-to-frame velocity so that the mouth moves as briskly as the data, not as a smoothed
+average.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import math
+import time
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from reenact.audio.features import AudioFeatureConfig
+from reenact.checkpoint.audio_format import (
+    AudioCheckpoint,
+    keypoint_space_id,
+    save_audio_checkpoint,
+)
+from reenact.config import ConfigError, config_from_dict, config_to_dict
+from reenact.models import MotionModel
+from reenact.models.audio_to_motion import AudioToMotion, AudioToMotionConfig
+from reenact.motion import FEATURES_PER_KEYPOINT
+from reenact.preprocess.face import FaceAnalyzer
+from reenact.training.audio_data import (
+    AudioBatch,
+    TalkingClip,
+    feature_statistics,
+    find_videos,
+    fit_directions,
+    load_or_extract,
+    motion_scale,
+    sample_batch,
+    whole_clip_batch,
+)
+
+logger = logging.getLogger(__name__)
+
+RUN_CONFIG_FILE = "config.json"
+LOG_FILE = "log.jsonl"
+STATE_FILE = "training_state.pt"
+CHECKPOINT_DIR = "audio-checkpoint"
+
+
+@dataclass(frozen=True)
+class AudioTrainConfig:
+    """One training run. `model` and `features` become the checkpoint's; fps is a string ("25")."""
+
+    model: AudioToMotionConfig = field(default_factory=AudioToMotionConfig)
+    features: AudioFeatureConfig = field(default_factory=AudioFeatureConfig)
+    fps: str = "25"
+    steps: int = 3000
+    batch_size: int = 16
+    sequence_frames: int = 50
+    learning_rate: float = 1e-3
+    weight_decay: float = 1e-4
+    jacobian_weight: float = 0.5
+    velocity_weight: float = 1.0
+    gain_jitter_db: float = 6.0
+    crop_margin: float = 0.4
+    rest_quantile: float = 0.2
+    seed: int = 0
+    log_every: int = 50
+    save_every: int = 500
+
+    def __post_init__(self) -> None:
+        for key in ("steps", "batch_size", "sequence_frames", "log_every", "save_every"):
+            value = getattr(self, key)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ConfigError(f"AudioTrainConfig.{key}: expected an integer >= 1, got {value!r}")
+        if self.sequence_frames < 2:
+            raise ConfigError("AudioTrainConfig.sequence_frames: expected >= 2 (velocity needs two)")
+        for key in ("learning_rate", "weight_decay", "jacobian_weight", "velocity_weight",
+                    "gain_jitter_db"):
+            value = getattr(self, key)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+                raise ConfigError(f"AudioTrainConfig.{key}: expected a number >= 0, got {value!r}")
+        if self.model.n_mels != self.features.n_mels or self.model.window != self.features.window_frames:
+            raise ConfigError(f"AudioTrainConfig.model: n_mels / window ({self.model.n_mels}, "
+                              f"{self.model.window}) must match the features' ({self.features.n_mels}, "
+                              f"{self.features.window_frames})")
+        _ = self.frame_rate  # validates fps
+
+    @property
+    def frame_rate(self) -> Fraction:
+        try:
+            fps = Fraction(self.fps)
+        except (ValueError, ZeroDivisionError):
+            raise ConfigError(f"AudioTrainConfig.fps: expected a frame rate like \"25\", got "
+                              f"{self.fps!r}") from None
+        if not 0 < fps <= 1000:
+            raise ConfigError(f"AudioTrainConfig.fps: expected (0, 1000], got {self.fps!r}")
+        return fps
+
+
+# -- loss ---------------------------------------------------------------------------------------
+
+
+def _masked_mean(values: Tensor, mask: Tensor) -> Tensor:
+    """Mean of (B, T, ...) values over the frames where mask (B, T) is true."""
+    weight = mask.to(values.dtype).view(*mask.shape, *([1] * (values.ndim - 2)))
+    count = weight.sum() * (values[0, 0].numel())
+    return (values.abs() * weight).sum() / count.clamp(min=1)
+
+
+def audio_motion_loss(prediction: Tensor, batch: AudioBatch, scale: Tensor,
+                      config: AudioTrainConfig) -> dict[str, Tensor]:
+    """prediction, batch.motion: (B, T, K * 6); scale: (K * 6,). Returns the parts and `total`."""
+    error = (prediction - batch.motion) / scale  # (B, T, D) in units of the data's spread
+    per_kp = error.view(*error.shape[:2], -1, FEATURES_PER_KEYPOINT)  # (B, T, K, 6)
+    keypoints = _masked_mean(per_kp[..., :2], batch.mask)
+    jacobian = _masked_mean(per_kp[..., 2:], batch.mask)
+    both = batch.mask[:, 1:] & batch.mask[:, :-1]
+    velocity = _masked_mean(error[:, 1:] - error[:, :-1], both)
+    total = keypoints + config.jacobian_weight * jacobian + config.velocity_weight * velocity
+    return {"total": total, "keypoints": keypoints, "jacobian": jacobian, "velocity": velocity}
+
+
+# -- trainer ------------------------------------------------------------------------------------
+
+
+class AudioTrainer:
+    """Owns the model, optimizer, logging, resume and the final checkpoint of one run."""
+
+    def __init__(self, config: AudioTrainConfig, clips: list[TalkingClip], run_dir: str | Path, *,
+                 motion_model: dict[str, Any], device: torch.device,
+                 validation: list[TalkingClip] | None = None) -> None:
+        if not clips:
+            raise ValueError("data: no usable training videos (each needs a face and an audio track)")
+        self.config = config
+        self.clips = clips
+        self.validation = validation or []
+        self.run_dir = Path(run_dir)
+        self.motion_model = motion_model
+        self.device = device
+        torch.manual_seed(config.seed)
+        self.rng = np.random.default_rng(config.seed)
+        self.model = AudioToMotion(config.model)
+        mean, std = feature_statistics(clips)
+        self.scale = motion_scale(clips)
+        with torch.no_grad():
+            self.model.feature_mean.copy_(torch.from_numpy(mean))
+            self.model.feature_std.copy_(torch.from_numpy(std))
+            self.model.motion_scale.copy_(torch.from_numpy(self.scale))
+        self.model.to(device)
+        self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=config.learning_rate,
+                                           weight_decay=config.weight_decay)
+        self.step = 0
+
+    def learning_rate(self) -> float:
+        """Cosine decay to 5% over the run, after 100 warm-up steps."""
+        warm = min(1.0, (self.step + 1) / 100)
+        progress = self.step / max(self.config.steps, 1)
+        return self.config.learning_rate * warm * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * progress)))
+
+    def _to_device(self, batch: AudioBatch) -> AudioBatch:
+        return AudioBatch(batch.windows.to(self.device), batch.motion.to(self.device),
+                          batch.mask.to(self.device))
+
+    def train_step(self) -> dict[str, float]:
+        self.model.train()
+        config = self.config
+        batch = self._to_device(sample_batch(self.clips, config.features, config.frame_rate,
+                                             config.batch_size, config.sequence_frames, self.rng,
+                                             config.gain_jitter_db))
+        for group in self.optimizer.param_groups:
+            group["lr"] = self.learning_rate()
+        prediction, _ = self.model.forward_flat(batch.windows)
+        losses = audio_motion_loss(prediction, batch, self.model.motion_scale, config)
+        self.optimizer.zero_grad(set_to_none=True)
+        losses["total"].backward()
+        torch.nn.utils.clip_grad_norm_(self.model.parameters(), 1.0)
+        self.optimizer.step()
+        self.step += 1
+        return {name: float(value.detach()) for name, value in losses.items()}
+
+    @torch.no_grad()
+    def validate(self) -> float | None:
+        if not self.validation:
+            return None
+        self.model.eval()
+        totals = []
+        for clip in self.validation:
+            batch = self._to_device(whole_clip_batch(clip, self.config.features,
+                                                     self.config.frame_rate))
+            prediction, _ = self.model.forward_flat(batch.windows)
+            totals.append(float(audio_motion_loss(prediction, batch, self.model.motion_scale,
+                                                  self.config)["total"]))
+        return float(np.mean(totals))
+
+    def save_state(self) -> None:
+        """Training state (weights, optimizer, step, rng) for --resume; not a release checkpoint."""
+        state = {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
+                 "step": self.step, "rng": json.dumps(self.rng.bit_generator.state)}
+        temp = self.run_dir / f".{STATE_FILE}.partial"
+        torch.save(state, temp)
+        temp.replace(self.run_dir / STATE_FILE)
+
+    def load_state(self) -> bool:
+        path = self.run_dir / STATE_FILE
+        if not path.is_file():
+            return False
+        state = torch.load(path, map_location=self.device, weights_only=True)
+        self.model.load_state_dict(state["model"], strict=True)
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.step = int(state["step"])
+        self.rng.bit_generator.state = json.loads(state["rng"])
+        logger.info("resumed %s at step %d", self.run_dir, self.step)
+        return True
+
+    def _log(self, record: dict[str, Any]) -> None:
+        with open(self.run_dir / LOG_FILE, "a") as handle:
+            handle.write(json.dumps(record) + "\n")
+
+    def fit(self, progress: bool = True) -> Path:
+        """Train to `config.steps`, then write RUN/audio-checkpoint; returns its path."""
+        from tqdm import tqdm
+
+        started = time.perf_counter()
+        with tqdm(total=self.config.steps, initial=self.step, unit="step", desc="train-audio",
+                  disable=not progress) as bar:
+            while self.step < self.config.steps:
+                losses = self.train_step()
+                bar.update(1)
+                bar.set_postfix(loss=f"{losses['total']:.3f}")
+                if self.step % self.config.log_every == 0 or self.step == self.config.steps:
+                    record = {"step": self.step, **losses, "lr": self.learning_rate(),
+                              "seconds": round(time.perf_counter() - started, 2)}
+                    validation = self.validate()
+                    if validation is not None:
+                        record["validation"] = validation
+                    self._log(record)
+                if self.step % self.config.save_every == 0:
+                    self.save_state()
+        self.save_state()
+        return self.write_checkpoint()
+
+    def write_checkpoint(self) -> Path:
+        directions, stats = fit_directions(self.clips + self.validation, self.scale)
+        logger.info("directions fitted on %d frames: %.1f%% of the motion variance explained by "
+                    "mouth opening, mouth width and eye closure", stats["frames"],
+                    100 * stats["explained_variance"])
+        model = AudioToMotion(self.config.model)
+        model.load_state_dict({k: v.cpu() for k, v in self.model.state_dict().items()})
+        metadata = {"steps": self.step, "videos": [c.name for c in self.clips],
+                    "validation_videos": [c.name for c in self.validation],
+                    "directions_fit": stats, "train_config": config_to_dict(self.config)}
+        checkpoint = AudioCheckpoint(model=model.eval(), features=self.config.features,
+                                     fps=self.config.frame_rate, directions=directions,
+                                     motion_model=self.motion_model, metadata=metadata)
+        return save_audio_checkpoint(checkpoint, self.run_dir / CHECKPOINT_DIR, overwrite=True)
+
+
+# -- the command --------------------------------------------------------------------------------
+
+
+def prepare_run(run_dir: Path, config: AudioTrainConfig, *, resume: bool) -> AudioTrainConfig:
+    """Create RUN (refusing a non-empty one unless resuming); on resume, the run's own config."""
+    config_path = run_dir / RUN_CONFIG_FILE
+    if resume and config_path.is_file():
+        saved = json.loads(config_path.read_text())
+        steps = config.steps
+        config = config_from_dict(AudioTrainConfig, saved)
+        return dataclasses.replace(config, steps=max(steps, config.steps))
+    if run_dir.exists() and any(p.name != "cache" for p in run_dir.iterdir()):
+        raise ValueError(f"output: {run_dir} exists and holds a run (pass --resume to continue it, "
+                         "or choose another directory)")
+    run_dir.mkdir(parents=True, exist_ok=True)
+    config_path.write_text(json.dumps(config_to_dict(config), indent=2) + "\n")
+    return config
+
+
+def collect_clips(videos: list[Path], motion: MotionModel, analyzer: FaceAnalyzer,
+                  config: AudioTrainConfig, cache_dir: Path | None, device: torch.device,
+                  progress: bool = True) -> list[TalkingClip]:
+    from tqdm import tqdm
+
+    from reenact.engine import TorchBackend
+
+    backend = TorchBackend(motion, device=str(device))
+    space = keypoint_space_id(motion)
+    clips = []
+    for path in tqdm(videos, unit="video", desc="extracting", disable=not progress):
+        clip = load_or_extract(path, cache_dir, space, backend=backend, analyzer=analyzer,
+                               features=config.features, fps=config.frame_rate,
+                               crop_margin=config.crop_margin, rest_quantile=config.rest_quantile)
+        if clip is not None and clip.valid.sum() >= 2:
+            clips.append(clip)
+    return clips
+
+
+def split_validation(clips: list[TalkingClip]) -> tuple[list[TalkingClip], list[TalkingClip]]:
+    """With 4 or more videos, the last one (by name) is held out for a validation loss."""
+    if len(clips) < 4:
+        return clips, []
+    return clips[:-1], clips[-1:]
+
+
+def train_audio(data: str | Path, motion: MotionModel, run_dir: str | Path, *,
+                config: AudioTrainConfig, analyzer: FaceAnalyzer, device: torch.device,
+                motion_name: str = "", resume: bool = False, progress: bool = True) -> Path:
+    """Extract the data, train, write RUN/audio-checkpoint; returns its path."""
+    run_dir = Path(run_dir)
+    videos = find_videos(data)
+    if config.model.num_kp != motion.config.num_kp:
+        config = dataclasses.replace(
+            config, model=dataclasses.replace(config.model, num_kp=motion.config.num_kp))
+    config = prepare_run(run_dir, config, resume=resume)
+    clips = collect_clips(videos, motion, analyzer, config, run_dir / "cache", device, progress)
+    train, validation = split_validation(clips)
+    logger.info("training on %d videos (%d frames), validating on %d", len(train),
+                sum(len(c) for c in train), len(validation))
+    identity = {"keypoint_space_id": keypoint_space_id(motion), "num_kp": motion.config.num_kp,
+                "image_size": motion.config.image_size, "name": motion_name}
+    trainer = AudioTrainer(config, train, run_dir, motion_model=identity, device=device,
+                           validation=validation)
+    if resume:
+        trainer.load_state()
+    return trainer.fit(progress=progress)

@@ -1,0 +1,73 @@
+"""Reading audio: any container, resampling that keeps frequencies, alignment, bad files."""
+
+from fractions import Fraction
+
+import numpy as np
+import pytest
+from conftest import MEDIA, require
+
+from reenact.io import MediaError, VideoWriter
+from reenact.io.audio import AudioClip, load_audio, resample, write_wav
+
+
+def tone(frequency, seconds, rate):
+    return (0.5 * np.sin(2 * np.pi * frequency * np.arange(round(seconds * rate)) / rate)).astype(np.float32)
+
+
+def peak_frequency(samples, rate):
+    spectrum = np.abs(np.fft.rfft(samples * np.hanning(samples.size)))
+    return np.argmax(spectrum) * rate / samples.size
+
+
+@pytest.mark.parametrize("source, target", [(44100, 16000), (16000, 48000), (22050, 16000)])
+def test_resample_keeps_frequency_and_duration(source, target):
+    out = resample(tone(440, 1.0, source), source, target)
+    assert out.dtype == np.float32 and abs(out.size - target) <= 2
+    assert peak_frequency(out, target) == pytest.approx(440, abs=2)
+    ideal = tone(440, 1.0, target)[: out.size]
+    assert np.corrcoef(out[200:-200], ideal[200:-200])[0, 1] > 0.999  # no delay
+
+
+def test_load_wav_at_another_rate(tmp_path):
+    path = write_wav(tmp_path / "a.wav", AudioClip(tone(1000, 1.5, 44100), 44100))
+    clip = load_audio(path, 16000)
+    assert clip.sample_rate == 16000 and clip.duration_s == pytest.approx(1.5, abs=0.002)
+    assert peak_frequency(clip.samples, 16000) == pytest.approx(1000, abs=2)
+
+
+def test_video_audio_track_is_aligned_to_the_first_frame(tmp_path):
+    wav = write_wav(tmp_path / "a.wav", AudioClip(tone(300, 2.0, 16000), 16000))
+    video = tmp_path / "v.mp4"
+    with VideoWriter(video, Fraction(25), 32, 32, audio_from=wav) as writer:
+        for _ in range(50):
+            writer.write(np.zeros((32, 32, 3), np.uint8))
+    clip = load_audio(video, 16000)
+    assert clip.duration_s == pytest.approx(2.0, abs=0.05)
+    assert peak_frequency(clip.samples, 16000) == pytest.approx(300, abs=3)
+    onset = np.flatnonzero(np.abs(clip.samples) > 0.1)[0] / 16000
+    assert onset < 0.01  # AAC priming samples are dropped, not shifted in
+
+
+def test_real_stereo_48k_speech():
+    clip = load_audio(require(MEDIA / "speech" / "zh_bus.wav"), 16000)
+    assert clip.duration_s == pytest.approx(3.376, abs=0.01)
+    assert 0.01 < np.abs(clip.samples).max() <= 2
+
+
+def test_bad_files(tmp_path):
+    empty = write_wav(tmp_path / "empty.wav", AudioClip(np.zeros(0, np.float32), 16000))
+    with pytest.raises(MediaError, match=r"empty\.wav: the audio is empty \(0 s\)"):
+        load_audio(empty, 16000)
+    garbage = tmp_path / "noise.wav"
+    garbage.write_bytes(np.random.default_rng(0).bytes(4000))
+    with pytest.raises(MediaError, match=r"noise\.wav: not an audio or video file"):
+        load_audio(garbage, 16000)
+    with pytest.raises(MediaError, match="missing.wav: audio file not found"):
+        load_audio(tmp_path / "missing.wav", 16000)
+    silent_video = tmp_path / "silent.mp4"
+    with VideoWriter(silent_video, 25, 32, 32) as writer:
+        writer.write(np.zeros((32, 32, 3), np.uint8))
+    with pytest.raises(MediaError, match="silent.mp4: has no audio track"):
+        load_audio(silent_video, 16000)
+    with pytest.raises(ValueError, match="sample_rate: expected an integer"):
+        load_audio(empty, 16000.0)

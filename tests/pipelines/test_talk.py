@@ -1,0 +1,140 @@
+"""talk end to end with tiny random models, silence, and bad audio."""
+
+import logging
+from fractions import Fraction
+
+import av
+import numpy as np
+import pytest
+import torch
+from conftest import MEDIA, require
+from speech_fixtures import synthetic_frames, tiny_audio_checkpoint, write_silence, write_speech
+
+from reenact.api import create_model
+from reenact.checkpoint import save_checkpoint
+from reenact.checkpoint.audio_format import save_audio_checkpoint
+from reenact.cli import main
+from reenact.engine import TorchBackend
+from reenact.io import VideoWriter, probe_video, write_image
+from reenact.io.audio import load_audio
+from reenact.motion import motion_between
+from reenact.pipelines.talk import TalkOptions, idle_keypoints, plan_talk, replace_mouth
+
+PORTRAIT = MEDIA / "portraits" / "woman_smiling.png"
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory):
+    root = tmp_path_factory.mktemp("models")
+    motion = create_model("tiny-64", seed=0)
+    save_checkpoint(motion, root / "motion")
+    save_audio_checkpoint(tiny_audio_checkpoint(motion), root / "audio")
+    return root / "motion", root / "audio"
+
+
+@pytest.fixture(scope="module")
+def photo(tmp_path_factory):
+    """A 96x96 image treated as a face crop (--crop none): no face detection needed."""
+    return write_image(tmp_path_factory.mktemp("photo") / "photo.png", synthetic_frames(1, (96, 96))[0])
+
+
+def run(args, caplog):
+    caplog.set_level(logging.INFO)
+    return main(["talk", "-q", *map(str, args)])
+
+
+def test_length_follows_the_audio_with_speech_muxed(tmp_path, models, photo, caplog):
+    speech = write_speech(tmp_path / "speech.wav", 1.02)
+    out = tmp_path / "out.mp4"
+    assert run(["--source", photo, "--audio", speech, "-o", out, "--checkpoint", models[0],
+                "--audio-checkpoint", models[1], "--crop", "none"], caplog) == 0
+    info = probe_video(out)
+    assert info.fps == 25 and info.num_frames == 26  # ceil(1.02 * 25)
+    assert (info.width, info.height) == (96, 96) and info.has_audio
+    with av.open(str(out)) as container:
+        audio = container.streams.audio[0]
+        assert float(audio.duration * audio.time_base) == pytest.approx(1.02, abs=0.05)
+
+
+def test_fps_override_and_real_portrait(tmp_path, models, caplog):
+    speech = write_speech(tmp_path / "speech.wav", 0.5)
+    out = tmp_path / "out.mp4"
+    assert run(["--source", require(PORTRAIT), "--audio", speech, "-o", out, "--checkpoint",
+                models[0], "--audio-checkpoint", models[1], "--fps", "30000/1001"], caplog) == 0
+    info = probe_video(out)
+    assert info.fps == Fraction(30000, 1001) and info.num_frames == 15  # ceil(0.5 * 29.97)
+    assert (info.width, info.height) == (256, 256)
+
+
+def test_silent_audio_keeps_the_mouth_still(tmp_path, models, photo, caplog):
+    from reenact.checkpoint.audio_format import load_audio_checkpoint
+
+    checkpoint = load_audio_checkpoint(models[1])
+    silence = write_silence(tmp_path / "silence.wav", 1.0)
+    clip = load_audio(silence, 16000)
+    plan = plan_talk(clip, checkpoint, Fraction(25), 25, TalkOptions(idle=False))
+    assert not plan.motion.any() and not plan.gate.any()
+    backend = TorchBackend(create_model("tiny-64", seed=0), "cpu")
+    kp_source = backend.detect(synthetic_frames(1, (64, 64))[0][None])
+    driving = idle_keypoints(kp_source, plan, 0, 25, checkpoint)
+    assert torch.allclose(driving.value, kp_source.value.expand(25, -1, -1), atol=1e-6)
+    out = tmp_path / "out.mp4"
+    assert run(["--source", photo, "--audio", silence, "-o", out, "--checkpoint", models[0],
+                "--audio-checkpoint", models[1], "--crop", "none"], caplog) == 0
+    assert probe_video(out).num_frames == 25
+
+
+def test_idle_motion_blinks_and_sways_deterministically(tmp_path, models):
+    from reenact.checkpoint.audio_format import load_audio_checkpoint
+
+    checkpoint = load_audio_checkpoint(models[1])
+    clip = load_audio(write_silence(tmp_path / "s.wav", 8.0), 16000)
+    plan = plan_talk(clip, checkpoint, Fraction(25), 200, TalkOptions(seed=3))
+    again = plan_talk(clip, checkpoint, Fraction(25), 200, TalkOptions(seed=3))
+    assert np.array_equal(plan.blink, again.blink) and np.array_equal(plan.angle, again.angle)
+    assert plan.blink.max() == pytest.approx(1, abs=0.05) and np.abs(plan.angle).max() > 0
+
+
+def test_replace_mouth_keeps_head_motion_outside_the_mouth_subspace():
+    generator = torch.Generator().manual_seed(0)
+    kp = TorchBackend(create_model("tiny-64", seed=0), "cpu").detect(
+        np.stack(synthetic_frames(3, (64, 64))))
+    source, head = kp[0], kp[1:]
+    speech = 0.01 * torch.randn(2, 24, generator=generator)
+    nothing = replace_mouth(source, head, speech, torch.zeros(24, 24))
+    assert torch.allclose(nothing.value, head.value, atol=1e-5)
+    everything = replace_mouth(source, head, speech, torch.eye(24))
+    assert torch.allclose(motion_between(everything, source).flat(), speech, atol=1e-5)
+
+
+def test_driving_video_gives_the_head_motion(tmp_path, models, photo, caplog):
+    driving = tmp_path / "driving.mp4"
+    with VideoWriter(driving, 25, 64, 64) as writer:
+        for frame in synthetic_frames(10, (64, 64)):
+            writer.write(frame)
+    speech = write_speech(tmp_path / "speech.wav", 0.8)
+    out = tmp_path / "out.mp4"
+    assert run(["--source", photo, "--audio", speech, "--driving", driving, "-o", out,
+                "--checkpoint", models[0], "--audio-checkpoint", models[1], "--crop", "none"],
+               caplog) == 0
+    assert probe_video(out).num_frames == 20  # the speech's length: the driving video pingpongs
+
+
+@pytest.mark.parametrize("content, message", [
+    (None, "the audio is empty (0 s)"),
+    (b"\x00garbage" * 100, "not an audio or video file"),
+])
+def test_bad_audio_is_one_line_exit_2_no_output(tmp_path, models, photo, caplog, content, message):
+    from reenact.io.audio import AudioClip, write_wav
+
+    bad = tmp_path / "bad.wav"
+    if content is None:
+        write_wav(bad, AudioClip(np.zeros(0, np.float32), 16000))
+    else:
+        bad.write_bytes(content)
+    before = set(tmp_path.iterdir())
+    assert run(["--source", photo, "--audio", bad, "-o", tmp_path / "out.mp4", "--checkpoint",
+                models[0], "--audio-checkpoint", models[1], "--crop", "none"], caplog) == 2
+    errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert len(errors) == 1 and message in errors[0].getMessage() and "\n" not in errors[0].getMessage()
+    assert set(tmp_path.iterdir()) == before

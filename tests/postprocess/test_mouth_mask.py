@@ -1,0 +1,28 @@
+"""The lower-face mask of dubbing."""
+
+import numpy as np
+import pytest
+from speech_fixtures import face_landmarks
+
+from reenact.postprocess.mouth_mask import lower_face_mask
+from reenact.preprocess.crop import CropBox
+
+
+def test_covers_the_mouth_and_is_exactly_zero_far_from_it():
+    landmarks = face_landmarks(128, 128, 120, mouth_open=0.2)
+    mask = lower_face_mask(landmarks, CropBox(128, 128, 256), 256)
+    assert mask.shape == (256, 256) and mask.dtype == np.float32
+    mouth = np.round(landmarks[48:68].mean(axis=0)).astype(int)
+    assert mask[mouth[1], mouth[0]] == 1
+    eye = np.round(landmarks[36:42].mean(axis=0)).astype(int)
+    assert mask[eye[1], eye[0]] == 0
+    assert (mask[:40] == 0).all() and 0 <= mask.min() and mask.max() <= 1
+    soft = (mask > 0) & (mask < 1)
+    assert soft.any()  # feathered edge
+
+
+def test_errors_name_the_argument():
+    with pytest.raises(ValueError, match=r"landmarks: expected \(68, 2\)"):
+        lower_face_mask(np.zeros((5, 2)), CropBox(10, 10, 20), 16)
+    with pytest.raises(ValueError, match="dilation, feather"):
+        lower_face_mask(face_landmarks(8, 8, 10), CropBox(8, 8, 16), 16, dilation=0.9)

@@ -1,0 +1,117 @@
+"""train-audio: extraction, two training steps, resume, directions, the command on a generated video."""
+
+import json
+import logging
+
+import numpy as np
+import pytest
+import torch
+from speech_fixtures import (
+    MEDIA,
+    TINY_AUDIO,
+    FakeAnalyzer,
+    require,
+    syllable_envelope,
+    synthetic_frames,
+    write_speech,
+)
+
+from reenact.api import create_model
+from reenact.checkpoint import save_checkpoint
+from reenact.checkpoint.audio_format import load_audio_checkpoint
+from reenact.cli import main
+from reenact.io import VideoWriter, read_image
+from reenact.models.audio_to_motion import AudioToMotionConfig
+from reenact.training.audio import AudioTrainConfig, audio_motion_loss, train_audio
+from reenact.training.audio_data import AudioBatch, TalkingClip, fit_directions
+
+TINY_RUN = dict(steps=2, batch_size=2, sequence_frames=8, log_every=1, save_every=1)
+
+
+def fake_talking_video(path, seconds=1.2, seed=0):
+    """Synthetic frames whose red level in a strip drives the fake analyzer's mouth opening."""
+    wav = write_speech(path.with_suffix(".wav"), seconds, seed=seed)
+    envelope = syllable_envelope(seconds, 25, seed=seed)
+    frames = synthetic_frames(len(envelope), seed=seed)
+    with VideoWriter(path, 25, 128, 96, audio_from=wav) as writer:
+        for frame, value in zip(frames, envelope, strict=True):
+            frame[:8, 16:] = int(255 * value)
+            writer.write(frame)
+    return path
+
+
+def config(**kwargs):
+    return AudioTrainConfig(model=AudioToMotionConfig(num_kp=4, **TINY_AUDIO), **{**TINY_RUN, **kwargs})
+
+
+def test_two_steps_resume_and_checkpoint(tmp_path):
+    data = tmp_path / "data"
+    data.mkdir()
+    for seed in range(2):
+        fake_talking_video(data / f"clip{seed}.mp4", seed=seed)
+    (data / "clip0.wav").unlink()
+    (data / "clip1.wav").unlink()
+    motion = create_model("tiny-64", seed=0)
+    run = tmp_path / "run"
+    kwargs = dict(analyzer=FakeAnalyzer((40.0, 20.0, 88.0, 76.0)), device=torch.device("cpu"),
+                  progress=False)
+    path = train_audio(data, motion, run, config=config(), **kwargs)
+    log = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in log] == [1, 2] and all(np.isfinite(r["total"]) for r in log)
+    checkpoint = load_audio_checkpoint(path)
+    assert checkpoint.fps == 25 and checkpoint.model.config.num_kp == 4
+    assert checkpoint.directions.vector("mouth_open").abs().sum() > 0
+    assert len(list((run / "cache").glob("*.npz"))) == 2
+    with pytest.raises(ValueError, match="exists and holds a run"):
+        train_audio(data, motion, run, config=config(), **kwargs)
+    train_audio(data, motion, run, config=config(steps=3), resume=True, **kwargs)
+    assert json.loads((run / "log.jsonl").read_text().splitlines()[-1])["step"] == 3
+
+
+def test_loss_is_zero_for_a_perfect_prediction_and_masks_frames():
+    motion = torch.randn(2, 5, 24)
+    mask = torch.ones(2, 5, dtype=torch.bool)
+    batch = AudioBatch(torch.zeros(2, 5, 17, 80), motion, mask)
+    losses = audio_motion_loss(motion.clone(), batch, torch.ones(24), AudioTrainConfig())
+    assert float(losses["total"]) == 0
+    wrong = motion.clone()
+    wrong[1, 2] += 5
+    partial = mask.clone()
+    partial[1, 2] = False
+    masked = AudioBatch(batch.windows, motion, partial)
+    assert float(audio_motion_loss(wrong, masked, torch.ones(24), AudioTrainConfig())["keypoints"]) == 0
+    assert float(audio_motion_loss(wrong, batch, torch.ones(24), AudioTrainConfig())["velocity"]) > 0
+
+
+def test_directions_recover_a_planted_linear_relation():
+    rng = np.random.default_rng(0)
+    truth = rng.normal(0, 0.01, (3, 24))
+    clips = []
+    for _ in range(3):
+        measures = np.stack([rng.uniform(0, 0.4, 100), rng.uniform(0.8, 1.0, 100),
+                             (rng.uniform(0, 1, 100) > 0.9).astype(float)], 1)
+        motion = measures @ truth + rng.normal(0, 1e-4, (100, 24)) + rng.normal(0, 0.01, 24)
+        clips.append(TalkingClip("c", np.zeros((10, 80), np.float32), motion.astype(np.float32),
+                                 measures.astype(np.float32), np.ones(100, bool)))
+    directions, stats = fit_directions(clips, np.full(24, 0.01, np.float32))
+    assert np.allclose(directions.vectors.numpy(), truth, atol=2e-3)
+    assert stats["explained_variance"] > 0.95 and stats["zeroed"] == []
+
+
+def test_command_on_a_generated_talking_portrait(tmp_path, caplog):
+    from speech_fixtures import talking_portrait_video
+
+    portrait = read_image(require(MEDIA / "portraits" / "woman_smiling.png"))
+    data = tmp_path / "data"
+    data.mkdir()
+    talking_portrait_video(data / "talk.mp4", portrait, 1.2)
+    (data / "talk.wav").unlink()
+    save_checkpoint(create_model("tiny-64", seed=0), tmp_path / "motion")
+    caplog.set_level(logging.INFO)
+    args = ["train-audio", "-q", "--data", data, "--checkpoint", tmp_path / "motion", "-o",
+            tmp_path / "run", "--steps", 2, "--batch-size", 2, "--sequence-frames", 8,
+            "--hidden-size", 8, "--channels", 8, "--layers", 1]
+    assert main([str(a) for a in args]) == 0
+    checkpoint = load_audio_checkpoint(tmp_path / "run" / "audio-checkpoint")
+    assert checkpoint.metadata["videos"] == ["talk.mp4"]
+    assert checkpoint.motion_model["name"] == str(tmp_path / "motion")
