@@ -3,8 +3,11 @@ import logging
 import subprocess
 import sys
 
-from conftest import FOMM
+import pytest
+
+from conftest import FOMM, MEDIA, require
 from reenact.cli import main
+from reenact.io import probe_video
 
 
 def test_init_info_presets(tmp_path, capsys):
@@ -39,3 +42,46 @@ def test_console_script_reports_one_line_error(tmp_path):
                             capture_output=True, text=True)
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [f"ERROR reenact: {tmp_path / 'x.yaml'}: config file not found"]
+
+
+def test_export_onnx_and_animate_with_onnx_backend(tmp_path, caplog):
+    pytest.importorskip("onnxruntime")
+    caplog.set_level(logging.INFO)
+    export = tmp_path / "onnx"
+    assert main(["export-onnx", "--preset", "tiny-64", "-o", str(export)]) == 0
+    assert "onnxruntime vs torch, max abs difference: keypoint_detector" in caplog.text
+    assert json.loads((export / "export.json").read_text())["metadata"]["preset"] == "tiny-64"
+    caplog.clear()
+    assert main(["export-onnx", "--preset", "tiny-64", "-o", str(export)]) == 2
+    assert "already exists (use --overwrite to replace it)" in caplog.text
+    assert main(["-q", "export-onnx", "--preset", "tiny-64", "-o", str(export), "--overwrite",
+                 "--no-verify"]) == 0
+
+    media = ["--source", str(require(MEDIA / "portraits" / "woman_smiling.png")), "--driving",
+             str(require(MEDIA / "driving" / "lp_d12.mp4")), "--crop", "none", "--crop-only",
+             "--max-frames", "8", "--backend", "onnx", "--threads", "1"]
+    assert main(["animate", "-q", *media, "--checkpoint", str(export), "-o", str(tmp_path / "a.mp4")]) == 0
+    assert probe_video(tmp_path / "a.mp4").num_frames == 8
+    # a checkpoint that is not an export is exported for the run
+    assert main(["-q", "init", "--preset", "tiny-64", "-o", str(tmp_path / "tiny")]) == 0
+    assert main(["animate", "-q", *media, "--checkpoint", str(tmp_path / "tiny"), "--onnx-optimization",
+                 "basic", "-o", str(tmp_path / "b.mp4")]) == 0
+    assert probe_video(tmp_path / "b.mp4").num_frames == 8
+
+
+@pytest.mark.parametrize("args, message", [
+    (["export-onnx", "-o", "x"], "give either a CHECKPOINT or --preset NAME (random weights)"),
+    (["export-onnx", "default", "--preset", "tiny-64", "-o", "x"], "give either a CHECKPOINT or --preset"),
+    (["animate", "--backend", "onnx", "--precision", "bf16"], "--precision and --channels-last apply to "
+                                                              "--backend torch"),
+    (["animate", "--backend", "onnx", "--channels-last"], "--precision and --channels-last apply to"),
+    (["animate", "--backend", "onnx", "--device", "cuda"], "--backend onnx runs on the CPU; got --device cuda"),
+    (["animate", "--onnx-optimization", "all"], "--onnx-optimization applies to --backend onnx"),
+])
+def test_backend_and_export_usage_errors(tmp_path, caplog, args, message):
+    if args[0] == "animate":
+        args = [*args, "--source", "s.png", "--driving", "d.mp4", "-o", str(tmp_path / "o.mp4")]
+    caplog.set_level(logging.ERROR)
+    assert main(args) == 2
+    assert message in caplog.text
+    assert list(tmp_path.iterdir()) == []

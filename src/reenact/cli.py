@@ -75,9 +75,39 @@ def cmd_presets(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_animate(args: argparse.Namespace) -> int:
+def build_backend(args: argparse.Namespace):
+    """The backend `--backend` names, with the model `--checkpoint` names.
+
+    onnx: --checkpoint is an export directory (`reenact export-onnx`), or any model, which is then
+    exported to a temporary directory for this run.
+    """
     from reenact.api import resolve_model
-    from reenact.engine import TorchBackend
+    from reenact.engine import OnnxBackend, TorchBackend
+    from reenact.export import is_onnx_export
+
+    if args.backend == "torch":
+        if args.onnx_optimization is not None:
+            raise UsageError("--onnx-optimization applies to --backend onnx")
+        model = resolve_model(args.checkpoint, config=args.config, align_corners=args.align_corners)
+        return TorchBackend(model, device=args.device, precision=args.precision,
+                            channels_last=args.channels_last)
+    if args.precision != "fp32" or args.channels_last:
+        raise UsageError("--precision and --channels-last apply to --backend torch")
+    if args.device not in ("auto", "cpu"):
+        raise UsageError(f"--backend onnx runs on the CPU; got --device {args.device}")
+    optimization = args.onnx_optimization or "all"
+    try:
+        if is_onnx_export(args.checkpoint):
+            return OnnxBackend(args.checkpoint, threads=args.threads, optimization=optimization)
+        model = resolve_model(args.checkpoint, config=args.config, align_corners=args.align_corners)
+        logger.info("exporting the model to ONNX for this run (keep an export with `reenact "
+                    "export-onnx` and pass it as --checkpoint to skip this)")
+        return OnnxBackend.from_model(model, threads=args.threads, optimization=optimization)
+    except ImportError as error:
+        raise UsageError(str(error)) from None
+
+
+def cmd_animate(args: argparse.Namespace) -> int:
     from reenact.pipelines.animate import AnimateOptions, animate
 
     if args.threads is not None:
@@ -88,13 +118,163 @@ def cmd_animate(args: argparse.Namespace) -> int:
         relative=args.mode == "relative", adapt_scale=args.adapt_scale,
         find_best_frame=args.find_best_frame, crop=args.crop, crop_only=args.crop_only,
         face_index=args.face_index, face_backend=args.face_backend, kp_smoothing=args.kp_smoothing,
-        batch_size=args.batch_size, max_output_side=args.max_size, max_frames=args.max_frames)
-    model = resolve_model(args.checkpoint, config=args.config, align_corners=args.align_corners)
-    backend = TorchBackend(model, device=args.device)
+        batch_size=args.batch_size, max_output_side=args.max_size, max_frames=args.max_frames,
+        label=args.label)
+    backend = build_backend(args)
     result = animate(args.source, args.driving, args.output, backend=backend, options=options,
-                     progress=not args.quiet)
+                     progress=not args.quiet, model=model_record(args))
     logger.info("done: %s (%d frames, %.2f s of video%s)", result.output, result.num_frames,
                 result.num_frames / float(result.fps), ", with audio" if result.has_audio else "")
+    return 0
+
+
+def model_record(args: argparse.Namespace) -> dict[str, str]:
+    """What the provenance record says about the model: name, path, sha256, backend."""
+    from reenact.api import DEFAULT_CHECKPOINT, FALLBACK_PRESET
+    from reenact.provenance import describe_checkpoint
+
+    if str(args.checkpoint) == "default":
+        if (DEFAULT_CHECKPOINT / "config.json").is_file():
+            record = describe_checkpoint(DEFAULT_CHECKPOINT, name="default")
+        else:
+            record = {"name": f"{FALLBACK_PRESET} (untrained default)"}
+    else:
+        record = describe_checkpoint(args.checkpoint)
+    for option in ("backend", "precision"):
+        if getattr(args, option, None) is not None:
+            record[option] = str(getattr(args, option))
+    return record
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    """0: every file is marked; 1: some file is not; 2: some file could not be read."""
+    import json
+
+    from reenact.provenance.verify import describe, verify_file
+
+    results: list[dict[str, object]] = []
+    unmarked = errors = 0
+    for name in args.files:
+        try:
+            verification = verify_file(name)
+        except (ValueError, OSError) as error:
+            logger.error("%s", error)
+            results.append({"path": name, "error": str(error)})
+            errors += 1
+            continue
+        unmarked += not verification.marked
+        if args.json:
+            results.append(verification.to_dict())
+        else:
+            sys.stdout.write(describe(verification) + "\n")
+    if args.json:
+        sys.stdout.write(json.dumps(results, indent=2) + "\n")
+    return 2 if errors else 1 if unmarked else 0
+
+
+def cmd_export_onnx(args: argparse.Namespace) -> int:
+    from reenact.api import create_model, resolve_model
+    from reenact.export import export_onnx, verify_export
+
+    if (args.checkpoint is None) == (args.preset is None):
+        raise UsageError("give either a CHECKPOINT or --preset NAME (random weights)")
+    output = Path(args.output)
+    if output.exists() and not args.overwrite:
+        raise UsageError(f"{output}: already exists (use --overwrite to replace it)")
+    if args.preset is not None:
+        model = create_model(args.preset, seed=args.seed)
+        metadata = {"preset": args.preset, "weights": "random", "seed": args.seed}
+    else:
+        model = resolve_model(args.checkpoint, config=args.config, align_corners=args.align_corners)
+        metadata = {"checkpoint": str(args.checkpoint)}
+    try:
+        export_onnx(model, output, opset=args.opset, overwrite=args.overwrite, metadata=metadata)
+        if args.verify:
+            differences = verify_export(model, output)
+            summary = ", ".join(f"{graph} {value:.1e}" for graph, value in differences.items())
+            if max(differences.values()) > 1e-4:  # float rounding alone stays near 1e-6
+                logger.warning("onnxruntime and torch disagree, max abs difference: %s", summary)
+            else:
+                logger.info("onnxruntime vs torch, max abs difference: %s", summary)
+    except ImportError as error:
+        raise UsageError(str(error)) from None
+    return 0
+
+
+def cmd_prepare_data(args: argparse.Namespace) -> int:
+    from reenact.preprocess.face import create_face_analyzer
+    from reenact.training.data import prepare_data
+
+    size = args.size
+    if size is None:
+        from reenact.presets import get_preset
+
+        size = get_preset(args.preset).image_size
+    prepare_data(args.videos, args.output, size=size, analyzer=create_face_analyzer(args.face_backend),
+                 run_seconds=args.run_seconds, max_frames=args.max_frames,
+                 exclude=tuple(args.exclude), progress=not args.quiet)
+    return 0
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    import json
+
+    import torch
+
+    from reenact.engine import resolve_device
+    from reenact.training.data import FrameDataset
+    from reenact.training.trainer import CONFIG_FILE, TrainConfig, Trainer, init_distributed_from_env
+
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
+    distributed = init_distributed_from_env()
+    config_path = Path(args.output) / CONFIG_FILE
+    if args.resume_config and config_path.is_file():  # resume: the run's own options, new --steps
+        saved = json.loads(config_path.read_text())
+        saved["steps"] = args.steps if args.steps is not None else saved["steps"]
+        config = TrainConfig.from_dict(saved)
+    else:
+        config = TrainConfig(
+            preset=args.preset, steps=args.steps or 10000, batch_size=args.batch_size,
+            learning_rate=args.lr, adversarial=args.adversarial, precision=args.precision,
+            seed=args.seed, log_every=args.log_every, preview_every=args.preview_every,
+            checkpoint_every=args.checkpoint_every)
+    device = resolve_device(args.device)
+    if distributed and device.type == "cuda":
+        device = torch.device("cuda", torch.cuda.current_device())
+    trainer = Trainer(config, FrameDataset(args.data), args.output, device=device, init_from=args.init)
+    trainer.fit(progress=not args.quiet)
+    if distributed:
+        torch.distributed.destroy_process_group()
+    return 0
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    import json
+
+    from reenact.api import resolve_model
+    from reenact.engine import resolve_device
+    from reenact.pipelines.evaluate import evaluate_videos, format_table, summarize
+    from reenact.preprocess.face import create_face_analyzer
+
+    if args.threads is not None:
+        import torch
+
+        torch.set_num_threads(args.threads)
+    model = resolve_model(args.checkpoint)
+    results = list(evaluate_videos(model, args.data, create_face_analyzer(args.face_backend),
+                                   max_frames=args.max_frames, batch_size=args.batch_size,
+                                   device=resolve_device(args.device)))
+    summary = summarize(results)
+    sys.stdout.write(format_table(summary) + "\n")
+    if args.json:
+        from reenact.io.atomic import atomic_output
+
+        with atomic_output(args.json) as temporary:
+            Path(temporary).write_text(json.dumps(summary, indent=2) + "\n")
+    if not summary["beats_static_l1"]:
+        logger.warning("the model does not beat the static baseline (L1 %.4f vs %.4f)",
+                       summary["mean"]["model"]["l1"], summary["mean"]["static"]["l1"])
     return 0
 
 
@@ -107,7 +287,22 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
                         help="grid_sample convention of a reference .pth.tar (default true)")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default auto)")
     parser.add_argument("--batch-size", type=int, default=8, help="frames rendered at once (default 8)")
-    parser.add_argument("--threads", type=int, help="CPU threads for torch (default: torch's choice)")
+    parser.add_argument("--threads", type=int,
+                        help="CPU threads for torch and onnxruntime (default: the library's choice)")
+
+
+def add_backend_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--backend", choices=("torch", "onnx"), default="torch",
+                        help="torch (default), or onnx: onnxruntime on the CPU; --checkpoint may then "
+                             "be a `reenact export-onnx` directory (any other model is exported for "
+                             "the run)")
+    parser.add_argument("--precision", choices=("fp32", "bf16"), default="fp32",
+                        help="torch: bf16 autocast, about 2x faster on CPUs with AVX-512 BF16 or AMX, "
+                             "not bit-exact (default fp32)")
+    parser.add_argument("--channels-last", action="store_true",
+                        help="torch: NHWC memory layout for convolutions (often faster on CPUs)")
+    parser.add_argument("--onnx-optimization", choices=("none", "basic", "extended", "all"),
+                        help="onnx: onnxruntime graph optimization level (default all)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -144,7 +339,11 @@ def build_parser() -> argparse.ArgumentParser:
     animate.add_argument("--max-size", type=int, default=1920,
                          help="long side of the output when pasting into a larger photo (default 1920)")
     animate.add_argument("--max-frames", type=int, help="render only the first N driving frames")
+    animate.add_argument("--label", metavar="TEXT",
+                         help="also draw TEXT (e.g. 'AI-generated') in a corner of every frame; the "
+                              "invisible watermark and the metadata are always there")
     add_model_arguments(animate)
+    add_backend_arguments(animate)
     animate.set_defaults(handler=cmd_animate)
 
     convert = commands.add_parser("convert", parents=[common], help="convert a reference FOMM .pth.tar checkpoint")
@@ -170,6 +369,88 @@ def build_parser() -> argparse.ArgumentParser:
 
     presets = commands.add_parser("presets", parents=[common], help="list the model presets")
     presets.set_defaults(handler=cmd_presets)
+
+    verify = commands.add_parser(
+        "verify", parents=[common], help="tell whether videos or images were made by reenact",
+        description="Report the invisible watermark (survives re-encoding and rescaling), the "
+                    "container metadata and the sidecar manifest of each FILE. Exit code 0: "
+                    "every file is marked; 1: at least one is not; 2: a file could not be read.")
+    verify.add_argument("files", nargs="+", metavar="FILE", help="videos or images")
+    verify.add_argument("--json", action="store_true", help="print a JSON list instead of text")
+    verify.set_defaults(handler=cmd_verify)
+
+    export = commands.add_parser("export-onnx", parents=[common],
+                                 help="export a model as ONNX graphs for onnxruntime")
+    export.add_argument("checkpoint", nargs="?",
+                        help="'default', a reenact checkpoint directory, or a reference .pth.tar "
+                             "(with --config)")
+    export.add_argument("--preset", help="export a random-weight model of this preset instead "
+                                         "(for benchmarks)")
+    export.add_argument("--seed", type=int, default=0, help="the random weights' seed (--preset)")
+    export.add_argument("--config", help="the yaml of a reference .pth.tar checkpoint")
+    export.add_argument("--align-corners", type=_parse_bool, default=None, metavar="{true,false}",
+                        help="grid_sample convention of a reference .pth.tar (default true)")
+    export.add_argument("-o", "--output", required=True, help="the export directory to write")
+    export.add_argument("--opset", type=int, default=17, help="ONNX opset, 16 to 20 (default 17)")
+    export.add_argument("--no-verify", dest="verify", action="store_false",
+                        help="skip running the graphs in onnxruntime against torch after export")
+    export.add_argument("--overwrite", action="store_true", help="replace an existing export")
+    export.set_defaults(handler=cmd_export_onnx)
+
+    prepare = commands.add_parser("prepare-data", parents=[common],
+                                  help="face-crop a folder of videos into training data")
+    prepare.add_argument("videos", help="a directory of videos (searched recursively)")
+    prepare.add_argument("-o", "--output", required=True, help="the data directory to create")
+    prepare.add_argument("--preset", default="fast-256", help="crop to this preset's image size")
+    prepare.add_argument("--size", type=int, help="crop size in pixels (overrides --preset)")
+    prepare.add_argument("--run-seconds", type=float, default=4.0,
+                         help="each video is cut into runs this long, each with one fixed crop")
+    prepare.add_argument("--max-frames", type=int, help="read at most N frames of each video")
+    prepare.add_argument("--exclude", action="append", default=[], metavar="DIR_NAME",
+                         help="skip videos under sub-directories of this name (repeatable)")
+    prepare.add_argument("--face-backend", choices=("dlib", "face-alignment"), default="dlib")
+    prepare.set_defaults(handler=cmd_prepare_data)
+
+    train = commands.add_parser("train", parents=[common], help="train a motion model on prepared data")
+    train.add_argument("--data", required=True, help="a directory made by `reenact prepare-data`")
+    train.add_argument("-o", "--output", required=True,
+                       help="the run directory; an existing run there is resumed")
+    train.add_argument("--preset", default="fast-256")
+    train.add_argument("--steps", type=int, help="train up to this many steps (default 10000)")
+    train.add_argument("--batch-size", type=int, default=8, help="per process (default 8)")
+    train.add_argument("--lr", type=float, default=2e-4)
+    train.add_argument("--adversarial", action="store_true",
+                       help="add a patch discriminator: GAN and feature-matching losses")
+    train.add_argument("--precision", choices=("fp32", "bf16"), default="fp32",
+                       help="bf16 autocast (fast on CPUs with AMX / AVX-512 bf16)")
+    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--init", help="start from these weights (a reenact checkpoint directory of the "
+                                      "same architecture, or one that lacks only new layers)")
+    train.add_argument("--log-every", type=int, default=10)
+    train.add_argument("--preview-every", type=int, default=200)
+    train.add_argument("--checkpoint-every", type=int, default=200)
+    train.add_argument("--no-resume-config", dest="resume_config", action="store_false",
+                       help="when resuming, check the given options against the run's instead of "
+                            "taking the run's own")
+    train.add_argument("--device", default="auto")
+    train.add_argument("--threads", type=int, help="CPU threads for torch")
+    train.set_defaults(handler=cmd_train)
+
+    evaluate = commands.add_parser("evaluate", parents=[common],
+                                   help="self-reenactment scores of a checkpoint on a folder of videos")
+    evaluate.add_argument("checkpoint", help="'default' or a reenact checkpoint directory")
+    evaluate.add_argument("--data", required=True, help="a directory of videos (searched recursively)")
+    evaluate.add_argument("--max-frames", type=int, help="use at most N frames of each video")
+    evaluate.add_argument("--json", help="also write the scores to this JSON file")
+    evaluate.add_argument("--face-backend", choices=("dlib", "face-alignment"), default="dlib")
+    evaluate.add_argument("--batch-size", type=int, default=16)
+    evaluate.add_argument("--device", default="auto")
+    evaluate.add_argument("--threads", type=int, help="CPU threads for torch")
+    evaluate.set_defaults(handler=cmd_evaluate)
+
+    from reenact.cli_audio import add_audio_commands  # talk, dub, train-audio, sync-score
+
+    add_audio_commands(commands, common)
     return parser
 
 

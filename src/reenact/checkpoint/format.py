@@ -9,7 +9,6 @@ Release checkpoints hold weights only; training state lives in the run directory
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
@@ -23,6 +22,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from reenact.config import ConfigError, MotionModelConfig, config_from_dict, config_to_dict
+from reenact.io.digest import file_sha256  # re-exported: the one sha256 helper
 from reenact.models import COMPONENTS, MotionModel
 
 logger = logging.getLogger(__name__)
@@ -37,15 +37,6 @@ PREPROCESSING = {"value_range": [0.0, 1.0], "channel_order": "RGB", "layout": "N
 
 class CheckpointError(ValueError):
     """A checkpoint is missing, malformed, or does not fit the model it describes."""
-
-
-def file_sha256(path: Path) -> str:
-    """Hex sha256 of a file, read in 1 MiB blocks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def check_state_dict(component: str, expected: dict[str, torch.Tensor],

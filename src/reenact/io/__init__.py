@@ -2,7 +2,8 @@
 
 Frames and images are (H, W, 3) uint8 RGB, upright; batches are (N, H, W, 3); frame rates are
 exact `fractions.Fraction`s. Every unusable input raises `MediaError` (a ValueError) with a one-line
-message that names the file. Outputs appear only once completely written. PyAV and Pillow are
+message that names the file. Outputs appear only once completely written, and always marked as
+synthetic (watermark in every frame, metadata; see `reenact.provenance`). PyAV and Pillow are
 imported on first use, not here.
 """
 

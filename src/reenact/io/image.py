@@ -12,12 +12,15 @@ import os
 import warnings
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from reenact.io.atomic import atomic_output, check_output_directory
 from reenact.io.errors import check_input_file, media_error
+
+if TYPE_CHECKING:
+    from reenact.provenance.record import Provenance
 
 logger = logging.getLogger(__name__)
 
@@ -35,6 +38,7 @@ def _import_pil() -> ModuleType:
     try:
         import PIL.Image
         import PIL.ImageOps
+        import PIL.PngImagePlugin
     except ImportError as error:
         raise ImportError("reading and writing images needs Pillow: pip install pillow") from error
     return PIL
@@ -161,11 +165,29 @@ def _check_image_array(image: object) -> np.ndarray:
     return np.ascontiguousarray(image)
 
 
-def write_image(path: str | os.PathLike[str], image: np.ndarray) -> Path:
+def _provenance_options(pil: ModuleType, image_format: str,
+                        provenance: Provenance) -> dict[str, Any]:
+    """Save options that say the image is synthetic: PNG text chunks, a JPEG comment."""
+    if image_format == "PNG":
+        info = pil.PngImagePlugin.PngInfo()
+        for key, value in provenance.image_text().items():
+            info.add_text(key, value)
+        return {"pnginfo": info}
+    if image_format == "JPEG":
+        return {"comment": provenance.comment()}
+    return {}
+
+
+def write_image(path: str | os.PathLike[str], image: np.ndarray, *,
+                provenance: Provenance | None = None) -> Path:
     """Write (H, W, 3) uint8 RGB to `path` atomically; the format follows the extension.
 
     The file appears only once it is completely written (see `reenact.io.atomic`); an existing
     file of that name is replaced. JPEG is written at quality 95. Returns the path written.
+
+    The image is marked as synthetic, always: it carries the invisible watermark of
+    `provenance` (a fresh `reenact.provenance.Provenance` if None) and its visible label if it
+    has one, and PNG text chunks / a JPEG comment say it was made by reenact.
     """
     array = _check_image_array(image)
     pil = _import_pil()
@@ -174,7 +196,13 @@ def write_image(path: str | os.PathLike[str], image: np.ndarray) -> Path:
     if image_format is None or image_format not in pil.Image.SAVE:
         raise ValueError(f"path: cannot tell an image format from the extension of "
                          f"{str(target)!r}; use .png, .jpg, .webp, .bmp or .tif")
+    from reenact.provenance.marking import FrameMarker  # lazily: it imports reenact.io
+    from reenact.provenance.record import Provenance
+
+    provenance = provenance if provenance is not None else Provenance.new()
+    marked = FrameMarker(provenance).mark(array)
     options = {"quality": _JPEG_QUALITY} if image_format == "JPEG" else {}
+    options.update(_provenance_options(pil, image_format, provenance))
     with atomic_output(target) as temp:
-        pil.Image.fromarray(array).save(temp, format=image_format, **options)
+        pil.Image.fromarray(marked).save(temp, format=image_format, **options)
     return target

@@ -26,12 +26,15 @@ from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 from types import ModuleType, TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from reenact.io.atomic import AtomicOutput, check_output_directory
 from reenact.io.errors import check_input_file, media_error
+
+if TYPE_CHECKING:
+    from reenact.provenance.record import Provenance
 
 logger = logging.getLogger(__name__)
 
@@ -41,6 +44,10 @@ DEFAULT_CRF = 18
 # encoders tried in order; the PyPI wheels of PyAV ship libx264
 _VIDEO_ENCODERS = ("libx264", "libopenh264", "mpeg4")
 _WRITER_SUFFIXES = (".mp4", ".m4v")
+# edit lists and track durations are stored in the movie timescale (1/1000 s by default): 90 kHz
+# holds the frame times of 23.976-60 fps exactly, so durations do not depend on the encoder's
+# B-frame choices (which decide the initial delay the edit list removes)
+_MP4_OPTIONS = {"movflags": "+faststart", "movie_timescale": "90000"}
 # sample rates the AAC encoder accepts; anything else is resampled to _FALLBACK_AUDIO_RATE
 _AAC_SAMPLE_RATES = frozenset({96000, 88200, 64000, 48000, 44100, 32000, 24000, 22050, 16000,
                                12000, 11025, 8000, 7350})
@@ -598,11 +605,15 @@ class VideoWriter:
         that the source's first video frame (or its audio start) is t = 0, and cut at the
         video's end. A file without audio is logged at INFO and the output has no audio.
     crf: x264 constant rate factor, 0 (lossless) - 51; 18 is visually near lossless.
+    provenance: the run's record (`reenact.provenance.Provenance`); a fresh one (model unknown)
+        if None. Every frame written carries its invisible watermark (and its visible label, if
+        it has one), and the MP4 tags say the video is synthetic: there is no way to write an
+        unmarked video with this class.
     """
 
     def __init__(self, path: str | os.PathLike[str], fps: Fraction | int, width: int,
                  height: int, *, audio_from: str | os.PathLike[str] | None = None,
-                 crf: int = DEFAULT_CRF) -> None:
+                 crf: int = DEFAULT_CRF, provenance: Provenance | None = None) -> None:
         self.fps = _check_fps(fps)
         self.width = _check_side("width", width)
         self.height = _check_side("height", height)
@@ -614,6 +625,11 @@ class VideoWriter:
         audio_source = None if audio_from is None else check_input_file(audio_from,
                                                                          what="audio source")
         av = _import_av()
+        from reenact.provenance.marking import FrameMarker  # lazily: it imports reenact.io
+        from reenact.provenance.record import Provenance
+
+        self.provenance = provenance if provenance is not None else Provenance.new()
+        self._marker = FrameMarker(self.provenance)
         self._av = av
         self.path = target
         self.frames_written = 0
@@ -622,7 +638,8 @@ class VideoWriter:
         self._audio: _AudioCarry | None = None
         try:
             self._container = av.open(str(self._output.temp_path.absolute()), "w", format="mp4",
-                                      container_options={"movflags": "+faststart"})
+                                      container_options=_MP4_OPTIONS)
+            self._container.metadata.update(self.provenance.container_metadata())
             self._video = _add_video_stream(av, self._container, self.fps, width, height, crf)
             if audio_source is not None:
                 self._audio = _AudioCarry.open(av, audio_source, self._container)
@@ -670,15 +687,25 @@ class VideoWriter:
         return int(frames * self._audio.rate / self.fps)
 
     def _encode_frame(self, frame: np.ndarray) -> None:
+        frame = self._marker.label(frame)
         av_frame = self._av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="rgb24")
         # BT.709 limited range, matching the tags set on the stream
         yuv = av_frame.reformat(format="yuv420p", dst_colorspace="ITU709",
                                 dst_color_range="MPEG")
+        self._watermark(yuv)
         yuv.pts = self.frames_written
         self._mux(self._video.encode(yuv))
         self.frames_written += 1
         if self._audio is not None:
             self._mux(self._audio.pump(self._audio_samples_at(self.frames_written)))
+
+    def _watermark(self, yuv: Any) -> None:
+        """Mark the Y' plane in place: the same as marking R, G and B, on a third of the data."""
+        plane = yuv.planes[0]
+        rows = np.frombuffer(plane, dtype=np.uint8, count=self.height * plane.line_size)
+        rows = rows.reshape(self.height, plane.line_size)
+        luma = rows[:, :self.width]
+        luma[...] = self._marker.mark_luma_plane(np.ascontiguousarray(luma))
 
     def write(self, frame: np.ndarray) -> None:
         """Append one (H, W, 3) uint8 RGB frame."""

@@ -10,11 +10,13 @@ per frame.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
+import json
 import logging
 import os
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -22,11 +24,15 @@ from pathlib import Path
 import numpy as np
 
 from reenact.containers import Keypoints
+from reenact.engine.backend import Backend
 from reenact.geometry import convex_hull_area, normalize_keypoints
 from reenact.io import VideoReader, VideoWriter, batched, check_output_path, probe_video, read_image
 from reenact.postprocess.paste import paste_back
 from reenact.preprocess.crop import CropBox, crop_box, crop_image, smooth_boxes
 from reenact.preprocess.face import Face, FaceAnalyzer, NoFaceError, create_face_analyzer
+from reenact.provenance.label import check_label
+from reenact.provenance.manifest import write_manifest
+from reenact.provenance.record import Provenance
 from reenact.smoothing import KeypointSmoother
 
 logger = logging.getLogger(__name__)
@@ -49,6 +55,8 @@ class AnimateOptions:
     kp_smoothing: strength of the driving keypoints' temporal smoothing, in [0, 1).
     max_output_side: a larger source image is downscaled to this long side for the output video.
     max_frames: render only the first N driving frames (a preview); None renders all.
+    label: a short text drawn in a corner of every output frame (the invisible watermark and the
+        metadata that mark the video as synthetic are always there, label or not).
     """
 
     relative: bool = True
@@ -65,8 +73,11 @@ class AnimateOptions:
     feather: float = 0.12
     color_match: bool = True
     max_frames: int | None = None
+    label: str | None = None
 
     def __post_init__(self) -> None:
+        if self.label is not None:
+            check_label(self.label)
         if self.max_frames is not None and self.max_frames < 1:
             raise ValueError(f"max_frames: expected an integer >= 1, got {self.max_frames}")
         if self.crop not in CROP_MODES:
@@ -114,6 +125,8 @@ class AnimateResult:
     height: int
     has_audio: bool
     seconds: float
+    run_id: str = ""  # the provenance record's run id (the watermark carries its first 4 digits)
+    manifest: Path | None = None  # the sidecar manifest written next to the output
 
 
 def center_box(width: int, height: int) -> CropBox:
@@ -236,7 +249,7 @@ def _fill_gaps(boxes: list[CropBox | None]) -> list[CropBox]:
 
 
 def animate_frames(source: PreparedSource, frames: Iterable[np.ndarray], track: DrivingTrack,
-                   backend, options: AnimateOptions,
+                   backend: Backend, options: AnimateOptions,
                    initial_crop: np.ndarray | None = None) -> Iterator[np.ndarray]:
     """Pass 2: yield one output frame (uint8 RGB) per driving frame, in order.
 
@@ -268,10 +281,16 @@ def animate_frames(source: PreparedSource, frames: Iterable[np.ndarray], track: 
 
 
 def animate(source_path: str | os.PathLike, driving_path: str | os.PathLike,
-            output_path: str | os.PathLike, *, backend, options: AnimateOptions | None = None,
-            analyzer: FaceAnalyzer | None = None, progress: bool = True) -> AnimateResult:
+            output_path: str | os.PathLike, *, backend: Backend, options: AnimateOptions | None = None,
+            analyzer: FaceAnalyzer | None = None, progress: bool = True,
+            model: Mapping[str, str] | None = None) -> AnimateResult:
     """Render `output_path` (mp4, H.264, the driving video's fps and audio) from a portrait and a
-    driving video. Nothing is written unless the whole video renders."""
+    driving video. Nothing is written unless the whole video renders.
+
+    The video is marked as synthetic (watermark in every frame, MP4 tags) and a manifest
+    `OUTPUT.reenact.json` records the inputs' and output's sha256, `model` (e.g. from
+    `reenact.provenance.describe_checkpoint`), the options and the run id.
+    """
     from tqdm import tqdm
 
     options = options or AnimateOptions()
@@ -301,17 +320,27 @@ def animate(source_path: str | os.PathLike, driving_path: str | os.PathLike,
                     break
 
     height, width = (size, size) if options.crop_only else source.image.shape[:2]
+    provenance = Provenance.new(model=model, inputs={"source": source_path, "driving": driving_path},
+                                options=_options_record(options), label=options.label)
     written = 0
     with VideoReader(driving_path) as reader, VideoWriter(
-            output_path, info.fps, width, height, audio_from=driving_path) as writer, tqdm(
+            output_path, info.fps, width, height, audio_from=driving_path,
+            provenance=provenance) as writer, tqdm(
             total=len(track.boxes), unit="frame", desc="animating", disable=not progress) as bar:
         frames = itertools.islice(reader, len(track.boxes))
         for frame in animate_frames(source, frames, track, backend, options, initial_crop):
             writer.write(frame)
             written += 1
             bar.update(1)
+    manifest = write_manifest(output_path, provenance)
     seconds = time.perf_counter() - started
     logger.info("wrote %s: %d frames, %dx%d at %s fps, %.1f s (%.1f frames/s)", output_path, written,
                 width, height, float(info.fps), seconds, written / max(seconds, 1e-9))
     return AnimateResult(output=output_path, num_frames=written, fps=info.fps, width=width,
-                         height=height, has_audio=info.has_audio, seconds=seconds)
+                         height=height, has_audio=info.has_audio, seconds=seconds,
+                         run_id=provenance.run_id, manifest=manifest)
+
+
+def _options_record(options: AnimateOptions) -> dict[str, object]:
+    """The options as plain JSON values, for the provenance manifest."""
+    return json.loads(json.dumps(dataclasses.asdict(options), default=str))

@@ -1,0 +1,41 @@
+"""What the writers do to every frame of a run: the visible label (if asked for), then the
+invisible watermark. `reenact.io` owns one `FrameMarker` per output file and has no switch to skip
+it, so no pipeline can write an unmarked video or image."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from reenact.provenance.label import LabelPainter
+from reenact.provenance.record import Provenance
+from reenact.provenance.watermark import WatermarkConfig, Watermarker
+
+
+class FrameMarker:
+    """Marks frames for one run.
+
+    ```
+    marker = FrameMarker(Provenance.new(model={"name": "vox-256"}, label="AI-generated"))
+    frame = marker.mark(frame)                  # (H, W, 3) uint8 RGB -> marked copy
+    ```
+    The video writer splits the work: `label` on the RGB frame, `mark_luma_plane` on its Y'
+    plane after the colour conversion (cheaper, the same result).
+    """
+
+    def __init__(self, provenance: Provenance, config: WatermarkConfig | None = None) -> None:
+        self.provenance = provenance
+        self.payload = provenance.payload()
+        self._watermarker = Watermarker(config)
+        self._painter = LabelPainter(provenance.label) if provenance.label else None
+
+    def label(self, frame: np.ndarray) -> np.ndarray:
+        """The frame with the visible label, or the frame itself when the run has none."""
+        return frame if self._painter is None else self._painter.paint(frame)
+
+    def mark(self, frame: np.ndarray) -> np.ndarray:
+        """(H, W, 3) uint8 RGB -> labelled and watermarked copy."""
+        return self._watermarker.mark(self.label(frame), self.payload)
+
+    def mark_luma_plane(self, plane: np.ndarray) -> np.ndarray:
+        """(H, W) uint8 limited-range BT.709 Y' -> watermarked copy."""
+        return self._watermarker.mark_luma_plane(plane, self.payload)

@@ -1,0 +1,221 @@
+"""`reenact verify`: is this video or image marked as made by reenact, and what else does it say?
+
+Three sources, in decreasing robustness: the invisible watermark (survives re-encoding and
+rescaling; decides "marked"), the container metadata (lost when another tool re-encodes), and the
+sidecar manifest (only next to the original file; its output sha256 tells whether the file is
+still the one written).
+"""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from reenact.io import VideoReader, read_image
+from reenact.io.errors import check_input_file
+from reenact.provenance.manifest import ManifestError, manifest_path, output_matches, read_manifest
+from reenact.provenance.record import parse_comment
+from reenact.provenance.watermark import Detection, WatermarkConfig, Watermarker
+
+IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff", ".gif"})
+_VIDEO_TAGS = ("comment", "description", "keywords", "encoder")
+_IMAGE_TAGS = ("Comment", "comment", "Description", "Software")
+_MAX_TAG_CHARS = 300
+
+
+@dataclass(frozen=True)
+class ClipResult:
+    """The watermark as read from one clip of a video, [start_s, end_s)."""
+
+    start_s: float
+    end_s: float
+    detection: Detection
+
+
+@dataclass(frozen=True)
+class Verification:
+    """What a file says about its origin.
+
+    detection: the watermark over the whole file (for a video: the whole, or its clips).
+    clips: per-clip results of a video (empty for an image).
+    metadata: the container tags / image text chunks that bear on provenance.
+    manifest: the sidecar manifest, if one is next to the file; manifest_error if unreadable.
+    output_matches: whether the file's sha256 is the one the manifest recorded (None: no manifest).
+    """
+
+    path: Path
+    kind: str
+    detection: Detection
+    clips: tuple[ClipResult, ...]
+    metadata: dict[str, str]
+    manifest: dict[str, Any] | None
+    manifest_error: str | None
+    output_matches: bool | None
+
+    @property
+    def marked(self) -> bool:
+        return self.detection.present
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"path": str(self.path), "kind": self.kind, "marked": self.marked,
+                "watermark": self.detection.to_dict(),
+                "clips": [{"start_s": round(clip.start_s, 3), "end_s": round(clip.end_s, 3),
+                           "present": clip.detection.present,
+                           "run_id": None if clip.detection.payload is None
+                           else clip.detection.payload.short_run_id}
+                          for clip in self.clips],
+                "metadata": self.metadata, "metadata_fields": parse_comment(
+                    self.metadata.get("comment", self.metadata.get("Comment", ""))),
+                "manifest": self.manifest, "manifest_error": self.manifest_error,
+                "output_sha256_matches": self.output_matches}
+
+
+def _soft_bits(frames: Iterator[np.ndarray], watermarker: Watermarker) -> Iterator[np.ndarray]:
+    for frame in frames:
+        yield watermarker.soft_bits(frame)
+
+
+def _verify_video(path: Path, watermarker: Watermarker) -> tuple[Detection, tuple[ClipResult, ...]]:
+    """Evidence per clip of `clip_seconds`, and over the whole video; the whole decides unless
+    only some clips carry the mark (an edited video)."""
+    with VideoReader(path) as reader:
+        fps = float(reader.info.fps)
+        clip_frames = max(1, round(watermarker.config.clip_seconds * fps))
+        sums: list[np.ndarray] = []
+        counts: list[int] = []
+        for index, soft in enumerate(_soft_bits(iter(reader), watermarker)):
+            if index % clip_frames == 0:
+                sums.append(np.zeros_like(soft))
+                counts.append(0)
+            sums[-1] += soft
+            counts[-1] += 1
+    # a last clip shorter than half a clip is evidence for the whole only
+    clips_used = [i for i, count in enumerate(counts) if count * 2 >= clip_frames or i == 0]
+    tests = 1 + len(clips_used)
+    frames = sum(counts)
+    whole = watermarker.decode(np.sum(sums, axis=0) / frames, frames, tests=tests)
+    clips = tuple(ClipResult(start_s=i * clip_frames / fps,
+                             end_s=(i * clip_frames + counts[i]) / fps,
+                             detection=watermarker.decode(sums[i] / counts[i], counts[i],
+                                                          tests=tests))
+                  for i in clips_used)
+    if whole.present:
+        return whole, clips
+    found = [clip.detection for clip in clips if clip.detection.present]
+    if not found:
+        return whole, clips
+    payload, _ = Counter(detection.payload for detection in found).most_common(1)[0]
+    best = max((d for d in found if d.payload == payload), key=lambda d: d.strength)
+    return best, clips
+
+
+def _video_metadata(path: Path) -> dict[str, str]:
+    import av
+
+    try:
+        with av.open(str(path.absolute()), metadata_errors="replace") as container:
+            tags = dict(container.metadata)
+    except av.error.FFmpegError:
+        return {}
+    return {key: str(tags[key])[:_MAX_TAG_CHARS] for key in _VIDEO_TAGS if key in tags}
+
+
+def _image_metadata(path: Path) -> dict[str, str]:
+    from PIL import Image
+
+    with Image.open(path) as image:
+        info = dict(image.info)
+    found = {}
+    for key in _IMAGE_TAGS:
+        value = info.get(key)
+        if isinstance(value, bytes):  # JPEG comments are raw bytes
+            value = value.decode("utf-8", errors="replace")
+        if isinstance(value, str):
+            found["Comment" if key == "comment" else key] = value[:_MAX_TAG_CHARS]
+    return found
+
+
+def _manifest(path: Path) -> tuple[dict[str, Any] | None, str | None, bool | None]:
+    try:
+        manifest = read_manifest(path)
+    except ManifestError as error:
+        return None, str(error), None
+    if manifest is None:
+        return None, None, None
+    return manifest, None, output_matches(path, manifest)
+
+
+def verify_file(path: str | os.PathLike[str],
+                config: WatermarkConfig | None = None) -> Verification:
+    """Read the watermark, metadata and manifest of a video or image file.
+
+    Raises MediaError (a ValueError, one line naming the file) if the file is missing or is
+    neither a readable video nor a readable image.
+    """
+    path = check_input_file(path, what="file")
+    watermarker = Watermarker(config)
+    clips: tuple[ClipResult, ...] = ()
+    if path.suffix.lower() in IMAGE_SUFFIXES:
+        detection = watermarker.decode(watermarker.soft_bits(read_image(path)), 1)
+        kind, metadata = "image", _image_metadata(path)
+    else:
+        detection, clips = _verify_video(path, watermarker)
+        kind, metadata = "video", _video_metadata(path)
+    manifest, manifest_error, matches = _manifest(path)
+    return Verification(path=path, kind=kind, detection=detection, clips=clips,
+                        metadata=metadata, manifest=manifest, manifest_error=manifest_error,
+                        output_matches=matches)
+
+
+def _watermark_line(verification: Verification) -> str:
+    detection = verification.detection
+    if not detection.present:
+        unit = "frame" if verification.kind == "image" else "frames"
+        return f"  watermark: none found ({detection.frames} {unit} read)"
+    payload = detection.payload
+    assert payload is not None
+    line = (f"  watermark: format {payload.format_version}, reenact {payload.tool_version_text}, "
+            f"run {payload.short_run_id}; strength {detection.strength:.2f}, "
+            f"false-alarm probability < {detection.false_alarm:.0e}")
+    if verification.clips:
+        marked = sum(clip.detection.present for clip in verification.clips)
+        line += f"; in {marked} of {len(verification.clips)} clips"
+    return line
+
+
+def _manifest_line(verification: Verification) -> str:
+    if verification.manifest_error is not None:
+        return f"  manifest: {verification.manifest_error}"
+    manifest = verification.manifest
+    if manifest is None:
+        return f"  manifest: none ({manifest_path(verification.path).name} not found)"
+    model = manifest.get("model", {}).get("name", "unknown") if isinstance(
+        manifest.get("model"), dict) else "unknown"
+    match = ("the file is the one written (sha256 matches)" if verification.output_matches
+             else "the file was changed since (sha256 differs)")
+    return (f"  manifest: run {manifest.get('run_id')}, model {model}, created "
+            f"{manifest.get('created')}; {match}")
+
+
+def describe(verification: Verification) -> str:
+    """A few lines for people: verdict, watermark, metadata, manifest."""
+    verdict = ("MARKED as synthetic (made by reenact)" if verification.marked
+               else "NOT marked: no reenact watermark found")
+    comment = verification.metadata.get("comment", verification.metadata.get("Comment"))
+    fields = parse_comment(comment) if comment else None
+    if fields is not None:
+        metadata = (f"  metadata: says synthetic, {fields.get('tool', '?')}, model "
+                    f"{fields.get('model', '?')}, run {fields.get('run', '?')}")
+    elif verification.metadata:
+        metadata = "  metadata: no reenact tags (" + ", ".join(
+            f"{key}={value!r}" for key, value in verification.metadata.items()) + ")"
+    else:
+        metadata = "  metadata: no reenact tags"
+    return "\n".join([f"{verification.path}: {verdict}", _watermark_line(verification), metadata,
+                      _manifest_line(verification)])

@@ -1,0 +1,539 @@
+"""An invisible, weight-free watermark that survives re-encoding and rescaling of a video.
+
+Where it lives: every frame is reduced to a canonical 64x64 luma image (BT.709 weights, bicubic
+with antialiasing), whatever its size, so a downscaled copy has the same canonical image. Its 2-D
+DCT (orthonormal) between radii 3 and 18, i.e. 1.5-9 cycles per picture, is the host: low enough
+to pass H.264 at CRF 28 and a 50% downscale nearly untouched, high enough to be invisible at the
+strength used. A keyed permutation deals those ~250 coefficients out to the 56 code bits (the
+32-bit `Payload` and its CRC-24, XOR a keyed whitening word); each bit owns 4-5 coefficients,
+combined with keyed signs into one unit-norm direction whose projection is `p`.
+
+How a bit is written (spread-transform dither modulation, a form of QIM): `p` is moved to the
+nearest point of the lattice `step * Z + step / 4` for a 0 bit, or `step * Z + 3 * step / 4` for a
+1 bit. The host never has to be overpowered, so the cost is small (a move of at most step / 2
+along a smooth pattern: PSNR ~42-44 dB at step 50, 1.5-2 grey levels rms) while a channel may
+shift `p` by up to step / 4 before the bit flips. The move is computed in the canonical domain,
+upsampled to the frame (bilinear to up to a quarter of its size, then nearest: the pattern is
+smooth) and added equally to R, G and B (or to the Y' plane of a video), which changes luma only.
+The exact effect of that upsampling and of the detector's downsampling on each bit
+(`_inverse_gain`) is inverted. Where black or white clips the change, the part of the move lost
+is estimated on a small preview and asked of the unclipped pixels instead. Everything but the
+final upsample and add works on the canonical image or the preview, so marking a 720p frame's Y'
+plane takes ~2-3 ms.
+
+How it is read: per frame, each bit's soft value is sin(2 pi p / step) (+1 on the 0 lattice, -1
+on the 1 lattice, 0 half way); soft values are averaged over the frames of a clip, so noise that
+varies from frame to frame averages out. Hard decisions are checked against the CRC-24 and the
+format version; if that fails, the cheapest flip of up to 4 of the 12 least reliable bits that
+passes is taken (794 words tried in all; the check is affine over GF(2), so all are tested at
+once through `payload.syndrome`).
+
+Why a passing check means "marked": for content without this watermark, each bit's position on
+its lattice is uniform (hosts vary by far more than a step), so each decoded bit is a fair coin
+independent of the others (and of the soft values' magnitudes, which choose the bits to flip),
+and any one word tried passes CRC-24 + format version with probability 2^-28. A test that tries
+794 words, over `tests` clips, therefore fires by chance with probability at most
+794 * tests * 2^-28 (3e-6 per 2 s clip); `Detection.false_alarm` reports that bound. Content that
+carries no information (a flat frame) sits half way between lattices: soft values near 0, and the
+`min_strength` guard rejects it.
+
+Limits: designed against accidental processing (re-encoding, rescaling, mild filtering), not a
+determined adversary who knows the scheme; cropping, rotation, mirroring and strong
+contrast/colour changes are not handled.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import itertools
+import logging
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass
+from types import ModuleType
+
+import numpy as np
+
+from reenact.provenance.payload import (
+    CHECK_BITS,
+    CODE_BITS,
+    Payload,
+    syndrome,
+    syndrome_columns,
+)
+
+logger = logging.getLogger(__name__)
+
+LUMA_709 = np.array([0.2126, 0.7152, 0.0722])
+# a frame narrower than this cannot hold the patterns without visible damage, and nothing could be
+# read back from it: it is left as it is (its file's metadata still says what it is)
+MIN_MARKED_SIDE = 16
+# 8-bit limited range: Y' = 16 + 219/255 * luma, which is what the video writer encodes
+_LIMITED_SCALE = 219 / 255
+_LIMITED_LOW, _LIMITED_HIGH = 16, 235
+# the canonical image is taken with PIL's bicubic antialiasing filter, after a box pre-reduction
+# that leaves at least this factor for the filter: a plain box average aliases fine texture into
+# the band, and a downscaled copy would then read differently
+_REDUCING_GAP = 3.0
+# the move is upsampled to a 1/_COARSE-size image with bilinear, then to the frame with nearest:
+# the pattern is far smoother than 4 px, and full-size bilinear costs 4x more
+_COARSE = 4
+_OFFSET = 128  # 8-bit residual images carry value + 128
+# preview pixels this close to black or white mean clipping may eat part of the move
+_SATURATION_MARGIN = 8
+_MAX_GAIN_CACHE = 8
+_MIN_RELATIVE_GAIN = 0.2
+_CLIPPING_PASSES = 2
+
+
+def _import_pil() -> ModuleType:
+    try:
+        import PIL.Image
+        import PIL.ImageChops
+    except ImportError as error:
+        raise ImportError("watermarking needs Pillow: pip install pillow") from error
+    return PIL
+
+
+@dataclass(frozen=True)
+class WatermarkConfig:
+    """The watermark's parameters. They define format version 1: change one and marks made with
+    the other setting are no longer read.
+
+    canonical_size: side of the canonical luma image every frame is reduced to.
+    band: (low, high) radius, in DCT index units of the canonical image, of the coefficients used.
+    step: lattice step of a bit's projection, in 8-bit luma units; cost grows as step^2, robustness
+        as step.
+    key: seeds the coefficient permutation, the signs and the whitening word.
+    clip_seconds: the length of video evidence is gathered over when a file is verified.
+    repair_candidates, repair_flips: the decoder flips up to `repair_flips` of the
+        `repair_candidates` least reliable bits when the CRC fails.
+    min_strength: the smallest mean agreement between soft bits and the decoded word accepted.
+    """
+
+    canonical_size: int = 64
+    band: tuple[float, float] = (3.0, 18.0)
+    step: float = 50.0
+    key: str = "reenact-provenance-1"
+    clip_seconds: float = 2.0
+    repair_candidates: int = 12
+    repair_flips: int = 4
+    min_strength: float = 0.05
+
+    def __post_init__(self) -> None:
+        if not 16 <= self.canonical_size <= 256:
+            raise ValueError(f"canonical_size: expected 16-256, got {self.canonical_size}")
+        low, high = self.band
+        if not 1 <= low < high <= self.canonical_size / 2:
+            raise ValueError(f"band: expected 1 <= low < high <= canonical_size / 2, "
+                             f"got {self.band}")
+        if not self.step > 0:
+            raise ValueError(f"step: expected a positive number, got {self.step}")
+        if not self.clip_seconds > 0:
+            raise ValueError(f"clip_seconds: expected a positive number, got {self.clip_seconds}")
+        if not 0 <= self.repair_flips <= self.repair_candidates <= CODE_BITS:
+            raise ValueError(f"repair_flips, repair_candidates: expected 0 <= flips <= candidates "
+                             f"<= {CODE_BITS}, got {self.repair_flips}, {self.repair_candidates}")
+        if not 0 <= self.min_strength < 1:
+            raise ValueError(f"min_strength: expected a number in [0, 1), got {self.min_strength}")
+
+    @property
+    def words_tried(self) -> int:
+        """Words a decode may accept: the hard decision and each allowed repair of it."""
+        return sum(math.comb(self.repair_candidates, count)
+                   for count in range(self.repair_flips + 1))
+
+    @property
+    def false_alarm_per_test(self) -> float:
+        """Bound on the chance that one clip without this watermark passes: each word tried is a
+        uniformly random 56-bit word to it, and passes CRC-24 + format version with 2^-28."""
+        return self.words_tried * 2.0 ** -CHECK_BITS
+
+
+@dataclass(frozen=True)
+class Detection:
+    """What a frame or clip says about the watermark.
+
+    present: a word passed the CRC and format check, with soft bits agreeing well enough.
+    payload: the decoded payload when present.
+    false_alarm: bound on the probability that content without this watermark passes the same
+        test (all clips tried included); confidence = 1 - false_alarm.
+    strength: mean agreement of the soft bits with the decoded word, in [-1, 1]; ~0.9 for a clean
+        mark, lower after heavy compression. For an unmarked clip it says nothing.
+    repaired_bits: bits flipped by the decoder to pass the check.
+    frames: frames the evidence came from.
+    """
+
+    present: bool
+    payload: Payload | None
+    false_alarm: float
+    strength: float
+    repaired_bits: int
+    frames: int
+
+    @property
+    def confidence(self) -> float:
+        return 1.0 - self.false_alarm if self.present else 0.0
+
+    def to_dict(self) -> dict[str, object]:
+        return {"present": self.present,
+                "payload": None if self.payload is None else self.payload.to_dict(),
+                "confidence": self.confidence, "false_alarm": self.false_alarm,
+                "strength": round(self.strength, 4), "repaired_bits": self.repaired_bits,
+                "frames": self.frames}
+
+
+@dataclass(frozen=True)
+class _Layout:
+    """The keyed arrangement of code bits in the canonical DCT.
+
+    rows, cols: (n,) DCT indices of the coefficients used; spread: (K, n), row k holds bit k's
+    unit-norm direction (keyed signs / sqrt(coefficients of bit k)); whitening: (K,) uint8;
+    band_end: one past the highest DCT index used.
+    """
+
+    dct: np.ndarray
+    rows: np.ndarray
+    cols: np.ndarray
+    spread: np.ndarray
+    whitening: np.ndarray
+    band_end: int
+
+
+def _dct_matrix(size: int) -> np.ndarray:
+    """(size, size) orthonormal DCT-II: X = D @ x @ D.T for an image x."""
+    k = np.arange(size)[:, None]
+    i = np.arange(size)[None, :]
+    matrix = np.cos(np.pi * (2 * i + 1) * k / (2 * size)) * np.sqrt(2 / size)
+    matrix[0] /= np.sqrt(2)
+    return matrix
+
+
+@functools.lru_cache(maxsize=4)
+def _layout(config: WatermarkConfig) -> _Layout:
+    size = config.canonical_size
+    seed = int.from_bytes(hashlib.sha256(config.key.encode()).digest()[:8], "big")
+    rng = np.random.default_rng(seed)
+    u, v = np.meshgrid(np.arange(size), np.arange(size), indexing="ij")
+    radius = np.hypot(u, v)
+    low, high = config.band
+    chosen = rng.permutation(np.flatnonzero((radius >= low) & (radius < high)))
+    if len(chosen) < CODE_BITS:
+        raise ValueError(f"band: {config.band} holds {len(chosen)} coefficients, fewer than the "
+                         f"{CODE_BITS} bits to carry")
+    bit_of = np.arange(len(chosen)) % CODE_BITS
+    signs = rng.choice([-1.0, 1.0], size=len(chosen))
+    per_bit = np.bincount(bit_of, minlength=CODE_BITS)
+    spread = np.zeros((CODE_BITS, len(chosen)))
+    spread[bit_of, np.arange(len(chosen))] = signs / np.sqrt(per_bit[bit_of])
+    whitening = rng.integers(0, 2, CODE_BITS).astype(np.uint8)
+    rows, cols = np.unravel_index(chosen, (size, size))
+    return _Layout(dct=_dct_matrix(size), rows=rows, cols=cols, spread=spread,
+                   whitening=whitening, band_end=int(max(rows.max(), cols.max())) + 1)
+
+
+def _check_frame(frame: object, name: str = "frame") -> np.ndarray:
+    if not isinstance(frame, np.ndarray) or frame.ndim != 3 or frame.shape[2] != 3 \
+            or frame.dtype != np.uint8:
+        shape = getattr(frame, "shape", None)
+        dtype = getattr(frame, "dtype", type(frame).__name__)
+        raise ValueError(f"{name}: expected (H, W, 3) uint8 RGB, got shape {shape} dtype {dtype}")
+    return frame
+
+
+def _check_plane(plane: object) -> np.ndarray:
+    if not isinstance(plane, np.ndarray) or plane.ndim != 2 or plane.dtype != np.uint8:
+        shape = getattr(plane, "shape", None)
+        dtype = getattr(plane, "dtype", type(plane).__name__)
+        raise ValueError(f"plane: expected (H, W) uint8 luma, got shape {shape} dtype {dtype}")
+    return plane
+
+
+class Watermarker:
+    """Writes and reads the watermark; caches per frame size what does not change between frames.
+
+    ```
+    marker = Watermarker()
+    marked = marker.mark(frame, payload)        # (H, W, 3) uint8 RGB -> same
+    soft = marker.soft_bits(marked)             # (56,) in [-1, 1]
+    ```
+    """
+
+    def __init__(self, config: WatermarkConfig | None = None) -> None:
+        self.config = config or WatermarkConfig()
+        self._layout = _layout(self.config)
+        self._pil = _import_pil()
+        self._gains: dict[tuple[int, int], np.ndarray] = {}
+        self._cosets: dict[Payload, np.ndarray] = {}
+
+    # -- canonical domain ----------------------------------------------------------------------
+
+    def _reduce(self, image: object) -> np.ndarray:
+        """A PIL image -> its canonical-size float array (channels kept)."""
+        size = self.config.canonical_size
+        small = image.resize((size, size), self._pil.Image.Resampling.BICUBIC,  # type: ignore
+                             reducing_gap=_REDUCING_GAP)
+        return np.asarray(small, dtype=np.float64)
+
+    def _reduce_array(self, values: np.ndarray) -> np.ndarray:
+        """(h, w) float -> (N, N) float, as `_reduce`."""
+        return self._reduce(self._pil.Image.fromarray(values.astype(np.float32), "F"))
+
+    def _resize_array(self, values: np.ndarray, width: int, height: int) -> np.ndarray:
+        """(N, N) float -> (height, width) float, bilinear (the overlay's first stage)."""
+        image = self._pil.Image.fromarray(values.astype(np.float32), "F")
+        return np.asarray(image.resize((width, height), self._pil.Image.Resampling.BILINEAR),
+                          dtype=np.float64)
+
+    def _projections(self, canonical: np.ndarray) -> np.ndarray:
+        """(..., N, N) canonical luma -> (..., K) projections on the bits' directions."""
+        band = self._layout.dct[:self._layout.band_end]  # only the low rows are ever read
+        coefficients = (band @ canonical @ band.T)[..., self._layout.rows, self._layout.cols]
+        return coefficients @ self._layout.spread.T
+
+    def _targets(self, projections: np.ndarray, payload: Payload) -> np.ndarray:
+        """The nearest point of each bit's lattice."""
+        if payload not in self._cosets:
+            self._cosets[payload] = payload.to_bits() ^ self._layout.whitening
+        step = self.config.step
+        offset = step / 4 + self._cosets[payload] * (step / 2)
+        return np.round((projections - offset) / step) * step + offset
+
+    def _residual(self, moves: np.ndarray, height: int, width: int) -> np.ndarray:
+        """(K,) wanted changes of the projections -> (N, N) canonical luma change that makes them
+        after upsampling to height x width and the detector's downsampling."""
+        amplitudes = self._inverse_gain(height, width) @ moves
+        size = self.config.canonical_size
+        coefficients = np.zeros((size, size))
+        coefficients[self._layout.rows, self._layout.cols] = self._layout.spread.T @ amplitudes
+        dct = self._layout.dct
+        return dct.T @ coefficients @ dct
+
+    # -- upsampling and its effect on each bit -------------------------------------------------
+
+    def _coarse_factor(self, height: int, width: int) -> int:
+        """How much smaller than the frame the overlay is first made (1: not at all): as much as
+        _COARSE, keeping the coarse image at least twice the canonical size."""
+        return max(1, min(_COARSE, min(height, width) // (2 * self.config.canonical_size)))
+
+    def _upsample(self, image: object, width: int, height: int, factor: int) -> object:
+        """Resize to width x height: bilinear, or (factor > 1) bilinear to 1/factor of the size
+        then nearest. A side already at its target size is left as it is."""
+        resampling = self._pil.Image.Resampling
+        if factor > 1:
+            current_width, current_height = image.size  # type: ignore[attr-defined]
+            coarse = (width if width == current_width else -(-width // factor),
+                      height if height == current_height else -(-height // factor))
+            image = image.resize(coarse, resampling.BILINEAR)  # type: ignore[attr-defined]
+            return image.resize((width, height), resampling.NEAREST)  # type: ignore
+        return image.resize((width, height), resampling.BILINEAR)  # type: ignore[attr-defined]
+
+    def _axis_transfer(self, length: int, factor: int) -> np.ndarray:
+        """(N, N) T: a canonical profile x along one axis reads back as T @ x after upsampling to
+        `length` pixels and reducing again. Both resamplings are separable, so 2-D is T_h, T_w."""
+        size = self.config.canonical_size
+        impulses = self._pil.Image.fromarray(np.eye(size, dtype=np.float32), "F")
+        # row i: impulse i, resampled along x only (the height stays `size`)
+        wide = self._upsample(impulses, length, size, factor)
+        back = np.asarray(wide.resize((size, size), self._pil.Image.Resampling.BICUBIC,  # type: ignore
+                                      reducing_gap=_REDUCING_GAP), dtype=np.float64)
+        return back.T
+
+    def _inverse_gain(self, height: int, width: int) -> np.ndarray:
+        """(K, K) inverse of G, G[j, k] = bit j's projection of bit k's unit pattern as read back
+        from a height x width frame (close to the identity; not exactly, at small sizes)."""
+        key = (height, width)
+        if key not in self._gains:
+            dct, rows, cols = self._layout.dct, self._layout.rows, self._layout.cols
+            factor = self._coarse_factor(height, width)
+            vertical = dct @ self._axis_transfer(height, factor) @ dct.T
+            horizontal = dct @ self._axis_transfer(width, factor) @ dct.T
+            coupling = vertical[np.ix_(rows, rows)] * horizontal[np.ix_(cols, cols)]  # (n, n)
+            gain = self._layout.spread @ coupling @ self._layout.spread.T
+            if len(self._gains) >= _MAX_GAIN_CACHE:
+                self._gains.pop(next(iter(self._gains)))
+            # pinv: a frame a few pixels wide cannot hold every pattern; mark what it can, and
+            # leave out what would need a strong change to show through
+            self._gains[key] = np.linalg.pinv(gain, rcond=_MIN_RELATIVE_GAIN)
+        return self._gains[key]
+
+    def _overlay(self, residual: np.ndarray, width: int, height: int, scale: float) -> object:
+        """The residual (luma units) as an 8-bit 'L' image of value + 128 at the frame's size."""
+        shifted = np.clip(np.rint(residual * scale) + _OFFSET, 0, 255).astype(np.uint8)
+        return self._upsample(self._pil.Image.fromarray(shifted, "L"), width, height,
+                              self._coarse_factor(height, width))
+
+    # -- writing -------------------------------------------------------------------------------
+
+    def mark(self, frame: np.ndarray, payload: Payload) -> np.ndarray:
+        """(H, W, 3) uint8 RGB -> the same frame carrying `payload` (a new array)."""
+        frame = _check_frame(frame)
+        image = self._pil.Image.fromarray(np.ascontiguousarray(frame))
+        return np.array(self._embed(image, payload, 0, 255, 1.0))
+
+    def mark_luma_plane(self, plane: np.ndarray, payload: Payload) -> np.ndarray:
+        """(H, W) uint8 Y' of a limited-range BT.709 frame -> the same plane carrying `payload`.
+
+        Equivalent to `mark` on the RGB frame (adding d to R, G and B adds 219/255 d to Y' and
+        leaves chroma alone) at a third of the cost: what the video writer uses. Values may leave
+        [16, 235] where the frame is black or white; a decoder clips them, as the RGB path does.
+        """
+        plane = _check_plane(plane)
+        image = self._pil.Image.fromarray(np.ascontiguousarray(plane), "L")
+        return np.array(self._embed(image, payload, _LIMITED_LOW, _LIMITED_HIGH, _LIMITED_SCALE))
+
+    def _embed(self, image: object, payload: Payload, low: int, high: int, scale: float) -> object:
+        """Mark a PIL 'RGB' or 'L' image whose values are `scale` * luma (+ an offset) and are
+        clipped to [low, high] on display. Planned on a preview the size of the coarse overlay,
+        so the only full-size work is the final upsample and add."""
+        width, height = image.size  # type: ignore[attr-defined]
+        if min(width, height) < MIN_MARKED_SIDE:
+            return image
+        factor = self._coarse_factor(height, width)
+        preview = np.asarray(image.reduce(factor) if factor > 1 else image,  # type: ignore
+                             dtype=np.float64)  # (h, w[, 3]) in plane units
+        luma = (preview @ LUMA_709 if preview.ndim == 3 else preview) / scale
+        projections = self._projections(self._reduce_array(luma))
+        residual = self._residual(self._targets(projections, payload) - projections, height, width)
+        if preview.min() < low + _SATURATION_MARGIN or preview.max() > high - _SATURATION_MARGIN:
+            residual = self._make_up_for_clipping(residual, preview, (low, high), scale,
+                                                  (height, width))
+        layer = self._overlay(residual, width, height, scale)
+        if image.mode == "RGB":  # type: ignore[attr-defined]
+            layer = self._pil.Image.merge("RGB", (layer, layer, layer))
+        return self._pil.ImageChops.add(image, layer, 1.0, -_OFFSET)
+
+    def _make_up_for_clipping(self, residual: np.ndarray, preview: np.ndarray,
+                              limits: tuple[int, int], scale: float,
+                              frame_size: tuple[int, int]) -> np.ndarray:
+        """Where black or white clips the change, part of each bit's move is lost: estimate the
+        loss on the preview and ask the unclipped pixels for the rest (twice: the extra clips too).
+        """
+        height, width = preview.shape[:2]
+        for _ in range(_CLIPPING_PASSES):
+            layer = self._resize_array(residual, width, height)  # luma units, preview size
+            change = layer[..., None] if preview.ndim == 3 else layer
+            kept = np.clip(preview + change * scale, *limits) - preview
+            kept_luma = (kept @ LUMA_709 if kept.ndim == 3 else kept) / scale
+            shortfall = self._projections(self._reduce_array(kept_luma - layer))
+            residual = residual - self._residual(shortfall, *frame_size)
+        return residual
+
+    # -- reading -------------------------------------------------------------------------------
+
+    def canonical_luma(self, frame: np.ndarray) -> np.ndarray:
+        """(H, W, 3) uint8 RGB -> (N, N) float canonical luma, the domain the watermark lives in."""
+        frame = _check_frame(frame)
+        image = self._pil.Image.fromarray(np.ascontiguousarray(frame))
+        return self._reduce(image) @ LUMA_709
+
+    def soft_bits_from_canonical(self, canonical: np.ndarray) -> np.ndarray:
+        """(..., N, N) canonical luma (of any key) -> (..., K) soft code bits of this key."""
+        return np.sin(2 * np.pi * self._projections(canonical) / self.config.step)
+
+    def soft_bits(self, frame: np.ndarray) -> np.ndarray:
+        """(H, W, 3) uint8 RGB -> (K,) soft code bits in [-1, 1]: +1 a sure 0, -1 a sure 1."""
+        return self.soft_bits_from_canonical(self.canonical_luma(frame))
+
+    def decode(self, soft: np.ndarray, frames: int, *, tests: int = 1) -> Detection:
+        """Average soft bits of `frames` frames -> Detection; `tests`: clips tried in all."""
+        return _decode(soft, frames, self.config, self._layout.whitening, tests)
+
+
+@functools.lru_cache(maxsize=4)
+def _flip_sets(candidates: int, max_flips: int) -> tuple[np.ndarray, ...]:
+    """Per number of flips k = 1..max_flips: (C(candidates, k), k) index sets into the weakest."""
+    return tuple(np.array(list(itertools.combinations(range(candidates), count)), dtype=np.int64)
+                 .reshape(-1, count) for count in range(1, max_flips + 1))
+
+
+def _repair(word: np.ndarray, reliability: np.ndarray,
+            config: WatermarkConfig) -> tuple[int, ...] | None:
+    """The cheapest set of bits (least total reliability) among the weakest whose flip makes
+    `word` pass the check; () if it passes as is, None if no allowed set does."""
+    target = syndrome(word)
+    if target == 0:
+        return ()
+    weakest = np.argsort(reliability, kind="stable")[:config.repair_candidates]
+    columns = syndrome_columns()[weakest]
+    best, best_cost = None, np.inf
+    for sets in _flip_sets(len(weakest), config.repair_flips):
+        hits = sets[np.bitwise_xor.reduce(columns[sets], axis=1) == target]
+        if hits.size == 0:
+            continue
+        costs = reliability[weakest[hits]].sum(axis=1)
+        if costs.min() < best_cost:
+            best, best_cost = tuple(weakest[hits[costs.argmin()]].tolist()), costs.min()
+    return best
+
+
+def _decode(soft: np.ndarray, frames: int, config: WatermarkConfig, whitening: np.ndarray,
+            tests: int) -> Detection:
+    soft = np.asarray(soft, dtype=np.float64)
+    if soft.shape != (CODE_BITS,):
+        raise ValueError(f"soft: expected shape ({CODE_BITS},), got {soft.shape}")
+    if isinstance(tests, bool) or not isinstance(tests, int) or tests < 1:
+        raise ValueError(f"tests: expected an integer >= 1, got {tests!r}")
+    false_alarm = min(1.0, tests * config.false_alarm_per_test)
+    coset = (soft < 0).astype(np.uint8)
+    flips = _repair(coset ^ whitening, np.abs(soft), config)
+    if flips is None:
+        return Detection(present=False, payload=None, false_alarm=false_alarm, strength=0.0,
+                         repaired_bits=0, frames=frames)
+    coset[list(flips)] ^= 1
+    payload = Payload.from_bits(coset ^ whitening)
+    assert payload is not None  # the syndrome said so
+    strength = float(np.mean(soft * (1 - 2 * coset.astype(np.float64))))
+    present = strength >= config.min_strength
+    return Detection(present=present, payload=payload if present else None,
+                     false_alarm=false_alarm, strength=strength, repaired_bits=len(flips),
+                     frames=frames)
+
+
+class WatermarkDetector:
+    """Gathers evidence frame by frame; `detection()` decodes what was gathered so far.
+
+    ```
+    detector = WatermarkDetector()
+    for frame in frames:
+        detector.add(frame)
+    result = detector.detection()
+    ```
+    """
+
+    def __init__(self, config: WatermarkConfig | None = None,
+                 watermarker: Watermarker | None = None) -> None:
+        self.watermarker = watermarker or Watermarker(config)
+        self.config = self.watermarker.config
+        self.reset()
+
+    def reset(self) -> None:
+        self._sum = np.zeros(CODE_BITS)
+        self.frames = 0
+
+    def add(self, frame: np.ndarray) -> None:
+        self._sum += self.watermarker.soft_bits(frame)
+        self.frames += 1
+
+    def add_soft(self, soft: np.ndarray, frames: int = 1) -> None:
+        """Add the summed soft bits of `frames` frames (e.g. from another detector)."""
+        self._sum += soft
+        self.frames += frames
+
+    @property
+    def soft_sum(self) -> np.ndarray:
+        return self._sum.copy()
+
+    def detection(self, *, tests: int = 1) -> Detection:
+        if self.frames == 0:
+            raise ValueError("detection: no frames were added")
+        return self.watermarker.decode(self._sum / self.frames, self.frames, tests=tests)
+
+
+def detect(frames: Iterable[np.ndarray], config: WatermarkConfig | None = None) -> Detection:
+    """Decode the watermark from (H, W, 3) uint8 RGB frames, all taken as one clip."""
+    detector = WatermarkDetector(config)
+    for frame in frames:
+        detector.add(frame)
+    return detector.detection()

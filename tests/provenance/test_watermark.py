@@ -1,0 +1,172 @@
+"""reenact.provenance.watermark: embed -> detect, picture cost, robustness, false positives.
+
+Robustness is checked on short clips of small frames (a second of 320x320) so that the file runs
+in seconds; benchmarks/provenance.py measures rates on all the shared media.
+"""
+
+from __future__ import annotations
+
+import av
+import numpy as np
+import pytest
+from PIL import Image
+
+from conftest import MEDIA, require
+from provenance_clips import reencode, textured
+from reenact.provenance.payload import Payload
+from reenact.provenance.watermark import (
+    WatermarkConfig,
+    WatermarkDetector,
+    Watermarker,
+    detect,
+)
+
+PAYLOAD = Payload((0, 1, 0), 0xBEEF)
+
+
+def clip(name: str, count: int = 25, side: int = 320) -> list[np.ndarray]:
+    """The first frames of a shared-media video, resized to side x side."""
+    with av.open(str(require(MEDIA / name))) as container:
+        frames = []
+        for frame in container.decode(video=0):
+            image = frame.to_image().resize((side, side), Image.Resampling.BICUBIC)
+            frames.append(np.asarray(image))
+            if len(frames) == count:
+                break
+    return frames
+
+
+def psnr(a: np.ndarray, b: np.ndarray) -> float:
+    mse = float(np.mean((a.astype(np.float64) - b) ** 2))
+    return 10 * np.log10(255 ** 2 / mse)
+
+
+@pytest.fixture(scope="module")
+def marker() -> Watermarker:
+    return Watermarker()
+
+
+@pytest.mark.parametrize("size", [(240, 320), (72, 96), (720, 1280)])
+def test_one_marked_frame_decodes(marker: Watermarker, size: tuple[int, int]) -> None:
+    frame = textured(1, *size)[0]
+    marked = marker.mark(frame, PAYLOAD)
+    assert marked.shape == frame.shape and marked.dtype == np.uint8
+    result = detect([marked])
+    assert result.present and result.payload == PAYLOAD
+    assert result.strength > 0.9 and result.repaired_bits == 0
+    assert result.confidence > 1 - 1e-5
+    assert psnr(marked, frame) >= 40
+
+
+def test_picture_cost_on_real_frames(marker: Watermarker) -> None:
+    for name in ("driving/lp_d12.mp4", "talking/grid_bbaf2n.mpg"):
+        with av.open(str(require(MEDIA / name))) as container:
+            frame = next(container.decode(video=0)).to_ndarray(format="rgb24")
+        marked = marker.mark(frame, PAYLOAD)
+        assert psnr(marked, frame) >= 40, name
+        assert np.abs(marked.astype(int) - frame).max() <= 12, name
+
+
+def test_marking_the_luma_plane_equals_marking_rgb(marker: Watermarker) -> None:
+    def yuv_round_trip(frame: np.ndarray, mark: bool) -> np.ndarray:
+        yuv = av.VideoFrame.from_ndarray(frame, format="rgb24").reformat(
+            format="yuv420p", dst_colorspace="ITU709", dst_color_range="MPEG").to_ndarray()
+        if mark:
+            yuv[:256] = marker.mark_luma_plane(np.ascontiguousarray(yuv[:256]), PAYLOAD)
+        return av.VideoFrame.from_ndarray(yuv, format="yuv420p").reformat(
+            format="rgb24", src_colorspace="ITU709", src_color_range="MPEG").to_ndarray()
+
+    frames = textured(5, 256, 320, seed=3)
+    marked = [yuv_round_trip(frame, True) for frame in frames]
+    plain = [yuv_round_trip(frame, False) for frame in frames]
+    result = detect(marked)
+    assert result.present and result.payload == PAYLOAD and result.strength > 0.9
+    assert min(psnr(a, b) for a, b in zip(marked, plain)) >= 40
+    # the same change as marking R, G and B alike: luma moves, chroma stays
+    difference = np.stack(marked).astype(float) - np.stack(plain)
+    assert np.abs(difference).mean() > 0.5
+    assert np.abs(difference[..., 0] - difference[..., 1]).mean() < 0.5
+    assert np.abs(difference[..., 2] - difference[..., 1]).mean() < 0.5
+
+
+@pytest.mark.parametrize(("crf", "scale"), [(28, 1.0), (23, 0.5)])
+def test_survives_reencoding_and_downscaling(marker: Watermarker, crf: int, scale: float) -> None:
+    frames = clip("driving/lp_d12.mp4")
+    marked = [marker.mark(frame, PAYLOAD) for frame in frames]
+    result = detect(reencode(marked, crf, scale))
+    assert result.present and result.payload == PAYLOAD, result
+
+
+def test_clipped_black_and_white_areas(marker: Watermarker) -> None:
+    frame = textured(1, 240, 320, seed=5)[0]
+    frame[:, :120] = 255  # a white studio background
+    frame[200:] = 0  # a black border
+    marked = marker.mark(frame, PAYLOAD)
+    result = detect([marked])
+    assert result.present and result.payload == PAYLOAD and result.strength > 0.8
+    assert psnr(marked, frame) >= 40
+
+
+@pytest.mark.parametrize("name", ["driving/lp_d0.mp4", "talking/grid_bbaf2n.mpg",
+                                  "eval/driving/lp_d20.mp4"])
+def test_unmarked_real_video_is_not_detected(name: str) -> None:
+    frames = clip(name, count=50)
+    result = detect(frames)
+    assert not result.present and result.payload is None and result.confidence == 0
+    for frame in frames[:10]:  # nor any single frame
+        assert not detect([frame]).present
+
+
+def test_frames_too_small_to_carry_a_mark_are_left_alone(marker: Watermarker) -> None:
+    tiny = np.random.default_rng(0).integers(0, 255, (8, 12, 3), dtype=np.uint8)
+    assert np.array_equal(marker.mark(tiny, PAYLOAD), tiny)
+    small = textured(1, 32, 32)[0]  # holds it, at the usual cost
+    marked = marker.mark(small, PAYLOAD)
+    assert detect([marked]).payload == PAYLOAD and psnr(marked, small) >= 40
+
+
+@pytest.mark.parametrize("value", [0, 128, 255])
+def test_flat_frames_are_not_detected(value: int) -> None:
+    assert not detect([np.full((64, 64, 3), value, np.uint8)] * 3).present
+
+
+def test_another_key_reads_nothing(marker: Watermarker) -> None:
+    marked = [marker.mark(frame, PAYLOAD) for frame in textured(3, 240, 320)]
+    assert not detect(marked, WatermarkConfig(key="someone else")).present
+
+
+def test_false_alarm_bound_counts_the_tests(marker: Watermarker) -> None:
+    detector = WatermarkDetector(watermarker=marker)
+    detector.add(marker.mark(textured(1, 128, 128)[0], PAYLOAD))
+    one, many = detector.detection(), detector.detection(tests=100)
+    assert marker.config.words_tried == 1 + 12 + 66 + 220 + 495
+    assert one.false_alarm == pytest.approx(794 * 2.0 ** -28)
+    assert many.false_alarm == pytest.approx(100 * one.false_alarm)
+
+
+def test_damaged_words_are_repaired(marker: Watermarker) -> None:
+    soft = marker.soft_bits(marker.mark(textured(1, 240, 320)[0], PAYLOAD))
+    damaged = soft.copy()
+    weak = [3, 17, 30, 41]
+    damaged[weak] = -0.05 * np.sign(soft[weak])  # four bits wrong, and unsure of it
+    result = marker.decode(damaged, 1)
+    assert result.present and result.payload == PAYLOAD and result.repaired_bits == 4
+    damaged[[5]] = -soft[[5]]  # a fifth, confidently wrong: beyond repair
+    assert not marker.decode(damaged, 1).present
+
+
+def test_bad_inputs_name_the_argument(marker: Watermarker) -> None:
+    with pytest.raises(ValueError, match=r"frame: expected \(H, W, 3\) uint8 RGB, got shape \(4, 4\)"):
+        marker.mark(np.zeros((4, 4), np.uint8), PAYLOAD)
+    with pytest.raises(ValueError, match="frame: expected .* dtype float32"):
+        marker.soft_bits(np.zeros((4, 4, 3), np.float32))
+    with pytest.raises(ValueError, match=r"plane: expected \(H, W\) uint8 luma"):
+        marker.mark_luma_plane(np.zeros((4, 4, 3), np.uint8), PAYLOAD)
+    with pytest.raises(ValueError, match="detection: no frames were added"):
+        detect([])
+    with pytest.raises(ValueError, match=r"soft: expected shape \(56,\)"):
+        marker.decode(np.zeros(3), 1)
+    with pytest.raises(ValueError, match="step: expected a positive number, got 0"):
+        WatermarkConfig(step=0)
+    with pytest.raises(ValueError, match="band: expected 1 <= low < high"):
+        WatermarkConfig(band=(10.0, 5.0))
