@@ -166,3 +166,30 @@ def test_export_keeps_the_model_mode(model, exported, tmp_path):
     export_onnx(training, tmp_path / "train")
     assert all(m.training for m in training.modules())
     assert max(verify_export(training.eval(), tmp_path / "train").values()) <= TOLERANCE
+
+
+def test_model_with_pixel_skip_matches_torch_through_the_backend(tmp_path):
+    """The default checkpoint's generator mixes in the warped source image: the source encoder hands
+    the image to the renderer, and the onnx backend renders what the torch backend renders."""
+    from reenact.engine import TorchBackend
+    from reenact.engine.onnx_backend import OnnxBackend
+
+    base = get_preset("tiny-64")
+    config = dataclasses.replace(base, generator=dataclasses.replace(base.generator, pixel_skip=True))
+    torch.manual_seed(0)
+    model = with_random_jacobians(MotionModel(config).eval())
+    with torch.no_grad():
+        model.generator.skip_weight.weight.normal_(0, 0.1)  # a mix that varies per pixel
+    directory = export_onnx(model, tmp_path / "skip")
+    export = read_onnx_export(directory)
+    assert export.graphs["source_encoder"].outputs == ("features", "motion_image", "skip_image")
+    assert export.graphs["renderer"].inputs[:3] == ("features", "motion_image", "skip_image")
+    assert max(verify_export(model, directory).values()) <= TOLERANCE
+    frames = (smooth_images(4, 5).permute(0, 2, 3, 1) * 255).round().to(torch.uint8).numpy()
+    torch_backend, onnx_backend = TorchBackend(model, device="cpu"), OnnxBackend(directory, threads=1)
+    outputs = []
+    for backend in (torch_backend, onnx_backend):
+        kp_source = backend.detect(frames[:1])
+        outputs.append(backend.render(backend.encode_source(frames[0]), kp_source,
+                                      backend.detect(frames[1:])).astype(int))
+    assert np.abs(outputs[0] - outputs[1]).max() <= 1

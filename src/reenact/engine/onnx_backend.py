@@ -76,6 +76,7 @@ class OnnxSourceEncoding:
 
     features: np.ndarray
     motion_image: np.ndarray
+    image: np.ndarray | None = None  # (1, C, S, S), for pixel-skip models only
 
 
 def _keypoint_arrays(kp: Keypoints, has_jacobian: bool, name: str) -> list[np.ndarray]:
@@ -126,8 +127,9 @@ class OnnxBackend:
     def encode_source(self, image: np.ndarray) -> OnnxSourceEncoding:
         """(S, S, 3) uint8 source crop -> its encoding, computed once per video."""
         check_crops(image[None], self.image_size, name="image")
-        features, motion_image = self._run("source_encoder", [frames_to_array(image[None])])
-        return OnnxSourceEncoding(features=features, motion_image=motion_image)
+        outputs = self._run("source_encoder", [frames_to_array(image[None])])
+        return OnnxSourceEncoding(features=outputs[0], motion_image=outputs[1],
+                                  image=outputs[2] if len(outputs) > 2 else None)
 
     def predict(self, source: OnnxSourceEncoding, kp_source: Keypoints,
                 kp_driving: Keypoints) -> np.ndarray:
@@ -139,6 +141,7 @@ class OnnxBackend:
             raise ValueError(f"kp_source: expected batch 1 or {kp_driving.batch_size} (the driving "
                              f"batch), got {kp_source.batch_size}")
         inputs = [source.features, source.motion_image,
+                  *([source.image] if source.image is not None else []),
                   *_keypoint_arrays(kp_source, self.export.has_jacobian, "kp_source"),
                   *_keypoint_arrays(kp_driving, self.export.has_jacobian, "kp_driving")]
         return self._run("renderer", inputs)[0]

@@ -34,15 +34,21 @@ class OnnxExportError(ValueError):
     """An ONNX export directory is missing, malformed or corrupt, or cannot be written."""
 
 
-def graph_io_names(has_jacobian: bool) -> dict[str, tuple[tuple[str, ...], tuple[str, ...]]]:
-    """(input names, output names) of each graph, in argument order."""
+def graph_io_names(has_jacobian: bool, pixel_skip: bool = False
+                   ) -> dict[str, tuple[tuple[str, ...], tuple[str, ...]]]:
+    """(input names, output names) of each graph, in argument order.
+
+    pixel_skip: the generator mixes in the warped source image, so the source encoder also hands
+    the renderer the source image itself (`skip_image`).
+    """
     jacobian = ("kp_jacobian",) if has_jacobian else ()
     kp_source = ("kp_source_value", "kp_source_jacobian") if has_jacobian else ("kp_source_value",)
     kp_driving = ("kp_driving_value", "kp_driving_jacobian") if has_jacobian else ("kp_driving_value",)
+    skip = ("skip_image",) if pixel_skip else ()
     return {
         "keypoint_detector": (("image",), ("kp_value", *jacobian)),
-        "source_encoder": (("source_image",), ("features", "motion_image")),
-        "renderer": (("features", "motion_image", *kp_source, *kp_driving), ("prediction",)),
+        "source_encoder": (("source_image",), ("features", "motion_image", *skip)),
+        "renderer": (("features", "motion_image", *skip, *kp_source, *kp_driving), ("prediction",)),
     }
 
 
@@ -133,7 +139,10 @@ def read_onnx_export(directory: str | os.PathLike, *, check_files: bool = True) 
     graphs = data.get("graphs")
     if not isinstance(graphs, dict):
         raise OnnxExportError(f"{where}: graphs must be an object naming {', '.join(GRAPHS)}")
-    names = graph_io_names(has_jacobian)
+    pixel_skip = data.get("pixel_skip", False)
+    if not isinstance(pixel_skip, bool):
+        raise OnnxExportError(f"{where}: pixel_skip must be true or false, got {pixel_skip!r}")
+    names = graph_io_names(has_jacobian, pixel_skip)
     specs = {name: _read_graph(root, name, graphs.get(name), names[name], check_files)
              for name in GRAPHS}
     return OnnxExport(directory=root, opset=_field(data, "opset", int, where),

@@ -63,8 +63,10 @@ class SourceEncoderGraph(nn.Module):
         super().__init__()
         self.model = model
 
-    def forward(self, source_image: Tensor) -> tuple[Tensor, Tensor]:
+    def forward(self, source_image: Tensor) -> tuple[Tensor, ...]:
         encoding = self.model.encode_source(source_image)
+        if self.model.config.generator.pixel_skip:  # the renderer warps the image itself too
+            return encoding.features, encoding.motion_image, encoding.image
         return encoding.features, encoding.motion_image
 
 
@@ -76,9 +78,11 @@ class RendererGraph(nn.Module):
         self.model = model
 
     def render(self, features: Tensor, motion_image: Tensor, kp_source: Keypoints,
-               kp_driving: Keypoints) -> Tensor:
-        # only `return_deformed` reads the source image, and the graph returns the prediction alone
-        source = SourceEncoding(image=torch.empty(0), features=features, motion_image=motion_image)
+               kp_driving: Keypoints, image: Tensor | None = None) -> Tensor:
+        # without the pixel skip only `return_deformed` reads the source image, and the graph
+        # returns the prediction alone
+        source = SourceEncoding(image=torch.empty(0) if image is None else image, features=features,
+                                motion_image=motion_image)
         return self.model.render(source, kp_source, kp_driving).prediction
 
     def forward(self, features: Tensor, motion_image: Tensor, kp_source_value: Tensor,
@@ -98,6 +102,30 @@ class RendererGraphWithoutJacobian(RendererGraph):
                            Keypoints(kp_driving_value))
 
 
+class RendererGraphWithSkip(RendererGraph):
+    """The renderer of a pixel-skip model (with jacobians): the source image is an input too."""
+
+    def forward(  # type: ignore[override]
+            self, features: Tensor, motion_image: Tensor, skip_image: Tensor, kp_source_value: Tensor,
+            kp_source_jacobian: Tensor, kp_driving_value: Tensor, kp_driving_jacobian: Tensor) -> Tensor:
+        return self.render(features, motion_image, Keypoints(kp_source_value, kp_source_jacobian),
+                           Keypoints(kp_driving_value, kp_driving_jacobian), image=skip_image)
+
+
+def graph_modules(model: MotionModel) -> dict[str, nn.Module]:
+    """The adapter module of each graph."""
+    if model.config.generator.pixel_skip and not model.config.estimate_jacobian:
+        raise ValueError("export: a pixel-skip model without jacobians is not supported")
+    if model.config.generator.pixel_skip:
+        renderer: nn.Module = RendererGraphWithSkip(model)
+    elif model.config.estimate_jacobian:
+        renderer = RendererGraph(model)
+    else:
+        renderer = RendererGraphWithoutJacobian(model)
+    return {"keypoint_detector": KeypointDetectorGraph(model),
+            "source_encoder": SourceEncoderGraph(model), "renderer": renderer}
+
+
 def _kp_tensors(kp: Keypoints) -> tuple[Tensor, ...]:
     return (kp.value,) if kp.jacobian is None else (kp.value, kp.jacobian)
 
@@ -113,7 +141,9 @@ def example_inputs(model: MotionModel) -> dict[str, tuple[Tensor, ...]]:
         kp = model.detect(images)
         source = model.encode_source(images[:1])
     return {"keypoint_detector": (images,), "source_encoder": (images,),
-            "renderer": (source.features, source.motion_image, *_kp_tensors(kp[0]), *_kp_tensors(kp))}
+            "renderer": (source.features, source.motion_image,
+                         *((source.image,) if config.generator.pixel_skip else ()),
+                         *_kp_tensors(kp[0]), *_kp_tensors(kp))}
 
 
 def _dynamic_axes(graph: str, inputs: tuple[str, ...],
@@ -121,7 +151,8 @@ def _dynamic_axes(graph: str, inputs: tuple[str, ...],
     """Axis 0 of every tensor is the batch; the renderer's source tensors have their own batch."""
     axes = {name: {0: "batch"} for name in (*inputs, *outputs)}
     if graph == "renderer":
-        for name in ("features", "motion_image", "kp_source_value", "kp_source_jacobian"):
+        for name in ("features", "motion_image", "skip_image", "kp_source_value",
+                     "kp_source_jacobian"):
             if name in axes:
                 axes[name] = {0: "source_batch"}
     return axes
@@ -188,13 +219,9 @@ def _check_target(target: Path, overwrite: bool) -> None:
 
 
 def _write_graphs(model: MotionModel, staging: Path, opset: int) -> dict[str, dict[str, Any]]:
-    has_jacobian = model.config.estimate_jacobian
-    modules: dict[str, nn.Module] = {
-        "keypoint_detector": KeypointDetectorGraph(model),
-        "source_encoder": SourceEncoderGraph(model),
-        "renderer": RendererGraph(model) if has_jacobian else RendererGraphWithoutJacobian(model)}
+    modules = graph_modules(model)
     examples = example_inputs(model)
-    names = graph_io_names(has_jacobian)
+    names = graph_io_names(model.config.estimate_jacobian, model.config.generator.pixel_skip)
     entries = {}
     for graph in GRAPHS:
         path = staging / f"{graph}.onnx"
@@ -241,6 +268,7 @@ def export_onnx(model: MotionModel, directory: str | os.PathLike, *, opset: int 
             "format": FORMAT_NAME, "format_version": FORMAT_VERSION, "opset": opset,
             "image_size": config.image_size, "num_channels": config.num_channels,
             "num_kp": config.num_kp, "has_jacobian": config.estimate_jacobian,
+            "pixel_skip": config.generator.pixel_skip,
             "preprocessing": PREPROCESSING, "graphs": graphs, "model": config_to_dict(config),
             "metadata": metadata or {},
             "exported_with": {"torch": torch.__version__, "onnx": onnx.__version__}}
@@ -265,10 +293,7 @@ def verify_export(model: MotionModel, directory: str | os.PathLike) -> dict[str,
         raise ValueError("model: expected eval mode (call model.eval()): BatchNorm in training mode "
                          "normalizes with batch statistics, which the export does not")
     examples = example_inputs(model)
-    modules = {"keypoint_detector": KeypointDetectorGraph(model),
-               "source_encoder": SourceEncoderGraph(model),
-               "renderer": (RendererGraph(model) if export.has_jacobian
-                            else RendererGraphWithoutJacobian(model))}
+    modules = graph_modules(model)
     differences = {}
     for graph in GRAPHS:
         session = create_session(export.path(graph), optimization="basic")
