@@ -17,9 +17,9 @@ upsampled to the frame (bilinear to up to a quarter of its size, then nearest: t
 smooth) and added equally to R, G and B (or to the Y' plane of a video), which changes luma only.
 The exact effect of that upsampling and of the detector's downsampling on each bit
 (`_inverse_gain`) is inverted. Where black or white clips the change, the part of the move lost
-is estimated on a small preview and asked of the unclipped pixels instead. Everything but the
-final upsample and add works on the canonical image or the preview, so marking a 720p frame's Y'
-plane takes ~2-3 ms.
+is estimated on a small preview and asked of the unclipped pixels instead. Besides reading the
+frame once (as the detector does) and the final upsample and add, everything works on the
+canonical image or the preview, so marking a 720p frame's Y' plane takes ~3 ms.
 
 How it is read: per frame, each bit's soft value is sin(2 pi p / step) (+1 on the 0 lattice, -1
 on the 1 lattice, 0 half way); soft values are averaged over the frames of a clip, so noise that
@@ -84,7 +84,9 @@ _OFFSET = 128  # 8-bit residual images carry value + 128
 _SATURATION_MARGIN = 8
 _MAX_GAIN_CACHE = 8
 _MIN_RELATIVE_GAIN = 0.2
-_CLIPPING_PASSES = 2
+_CLIPPING_PASSES = 1
+# below this share of preview values near black or white, clipping loses too little to make up
+_CLIPPED_SHARE = 0.01
 
 
 def _import_pil() -> ModuleType:
@@ -289,8 +291,8 @@ class Watermarker:
     def _projections(self, canonical: np.ndarray) -> np.ndarray:
         """(..., N, N) canonical luma -> (..., K) projections on the bits' directions."""
         band = self._layout.dct[:self._layout.band_end]  # only the low rows are ever read
-        coefficients = (band @ canonical @ band.T)[..., self._layout.rows, self._layout.cols]
-        return coefficients @ self._layout.spread.T
+        coefficients = band @ canonical @ band.T
+        return coefficients[..., self._layout.rows, self._layout.cols] @ self._layout.spread.T
 
     def _targets(self, projections: np.ndarray, payload: Payload) -> np.ndarray:
         """The nearest point of each bit's lattice."""
@@ -304,11 +306,11 @@ class Watermarker:
         """(K,) wanted changes of the projections -> (N, N) canonical luma change that makes them
         after upsampling to height x width and the detector's downsampling."""
         amplitudes = self._inverse_gain(height, width) @ moves
-        size = self.config.canonical_size
-        coefficients = np.zeros((size, size))
+        end = self._layout.band_end  # coefficients beyond the band are 0: leave them out
+        coefficients = np.zeros((end, end))
         coefficients[self._layout.rows, self._layout.cols] = self._layout.spread.T @ amplitudes
-        dct = self._layout.dct
-        return dct.T @ coefficients @ dct
+        band = self._layout.dct[:end]
+        return band.T @ coefficients @ band
 
     # -- upsampling and its effect on each bit -------------------------------------------------
 
@@ -385,18 +387,22 @@ class Watermarker:
 
     def _embed(self, image: object, payload: Payload, low: int, high: int, scale: float) -> object:
         """Mark a PIL 'RGB' or 'L' image whose values are `scale` * luma (+ an offset) and are
-        clipped to [low, high] on display. Planned on a preview the size of the coarse overlay,
-        so the only full-size work is the final upsample and add."""
+        clipped to [low, high] on display. Full-size work: one reduction to the canonical size,
+        one to a preview (for clipping), the final upsample and add."""
         width, height = image.size  # type: ignore[attr-defined]
         if min(width, height) < MIN_MARKED_SIDE:
             return image
+        # the host is read exactly as the detector reads it: from the whole frame (a reduced
+        # copy would alias fine periodic texture, e.g. a flag's stars, differently)
+        canonical = self._reduce(image)
+        projections = self._projections(
+            (canonical @ LUMA_709 if canonical.ndim == 3 else canonical) / scale)
+        residual = self._residual(self._targets(projections, payload) - projections, height, width)
         factor = self._coarse_factor(height, width)
         preview = np.asarray(image.reduce(factor) if factor > 1 else image,  # type: ignore
                              dtype=np.float64)  # (h, w[, 3]) in plane units
-        luma = (preview @ LUMA_709 if preview.ndim == 3 else preview) / scale
-        projections = self._projections(self._reduce_array(luma))
-        residual = self._residual(self._targets(projections, payload) - projections, height, width)
-        if preview.min() < low + _SATURATION_MARGIN or preview.max() > high - _SATURATION_MARGIN:
+        near_limits = (preview < low + _SATURATION_MARGIN) | (preview > high - _SATURATION_MARGIN)
+        if near_limits.mean() > _CLIPPED_SHARE:
             residual = self._make_up_for_clipping(residual, preview, (low, high), scale,
                                                   (height, width))
         layer = self._overlay(residual, width, height, scale)
@@ -408,8 +414,7 @@ class Watermarker:
                               limits: tuple[int, int], scale: float,
                               frame_size: tuple[int, int]) -> np.ndarray:
         """Where black or white clips the change, part of each bit's move is lost: estimate the
-        loss on the preview and ask the unclipped pixels for the rest (twice: the extra clips too).
-        """
+        loss on the preview and ask the unclipped pixels for the rest."""
         height, width = preview.shape[:2]
         for _ in range(_CLIPPING_PASSES):
             layer = self._resize_array(residual, width, height)  # luma units, preview size
