@@ -11,7 +11,9 @@
 - picture cost: PSNR of marked vs unmarked frames;
 - speed: wall time of marking a frame (best of 3 passes) at 256x256 and 720x1280 (the video
   writer's Y' path, and the RGB path of images), against the time of the rest of the per-frame
-  work (--render-ms for the model, measured for the writer).
+  work (--render-ms for the model, measured for the writer); and end to end: `animate` with the
+  bundled default model, its output 256x256 (--crop-only) and 720x1280 (pasted into a 720p
+  photo), timed with the watermark and with it switched off (only here, by patching), best of 3.
 
 Usage: python benchmarks/provenance.py [--quick] [--clips N] [--keys K] [--render-ms 30]
 """
@@ -19,6 +21,7 @@ Usage: python benchmarks/provenance.py [--quick] [--clips N] [--keys K] [--rende
 from __future__ import annotations
 
 import argparse
+import contextlib
 import io
 import logging
 import tempfile
@@ -229,6 +232,42 @@ def timing(render_ms: float, frames: int = 40) -> list[str]:
     return lines
 
 
+def end_to_end(frames: int = 60) -> list[str]:
+    """animate's wall time per frame with and without the watermark (best of 3 each, alternating),
+    default model, driving lp_d13 (720x1280); source: its first frame (output 720x1280, pasted
+    back) or the face crop only (output 256x256)."""
+    from unittest import mock
+
+    from reenact.api import load_default_model
+    from reenact.engine import TorchBackend
+    from reenact.io import write_image
+    from reenact.pipelines.animate import AnimateOptions, animate
+
+    backend = TorchBackend(load_default_model())
+    driving = MEDIA / "driving" / "lp_d13.mp4"
+    lines = []
+    with tempfile.TemporaryDirectory() as tmp:
+        source = write_image(Path(tmp) / "source.png", real_frames("driving/lp_d13.mp4", 1)[0])
+        for crop_only in (True, False):
+            options = AnimateOptions(max_frames=frames, crop_only=crop_only)
+            best = {True: float("inf"), False: float("inf")}
+            for _ in range(3):
+                for marked in (True, False):
+                    patch = contextlib.nullcontext() if marked else mock.patch.object(
+                        FrameMarker, "mark_luma_plane", lambda self, plane: plane)
+                    with patch:
+                        start = time.perf_counter()
+                        animate(source, driving, Path(tmp) / "out.mp4", backend=backend,
+                                options=options, progress=False)
+                        best[marked] = min(best[marked], time.perf_counter() - start)
+                    (Path(tmp) / "out.mp4").unlink()
+            side = "256x256 crop" if crop_only else "720x1280 pasted"
+            lines.append(f"  animate, default model, output {side}: {1e3 * best[True] / frames:.1f} "
+                         f"ms/frame marked, {1e3 * best[False] / frames:.1f} unmarked: overhead "
+                         f"{100 * (best[True] / best[False] - 1):.1f}%")
+    return lines
+
+
 def report(tally: Tally, null: NullTally, timings: list[str], seconds: float) -> None:
     logger.info("")
     logger.info("detection of marked %g s clips (%d clips; payload must decode intact):",
@@ -267,6 +306,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=2.0, help="clip length")
     parser.add_argument("--render-ms", type=float, default=30.0,
                         help="model render time per frame to compare with (fast-256: ~30 ms)")
+    parser.add_argument("--no-end-to-end", action="store_true",
+                        help="skip timing animate with and without the watermark")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     logging.getLogger("reenact").setLevel(logging.WARNING)  # not a line per file written
@@ -280,6 +321,9 @@ def main() -> None:
     started = time.perf_counter()
     logger.info("timing ...")
     timings = timing(args.render_ms)
+    if not args.no_end_to_end:
+        logger.info("end to end ...")
+        timings += end_to_end()
     logger.info("marked clips (%d videos) ...", len(marked_videos))
     with tempfile.TemporaryDirectory() as tmp:
         tally = detection_run(marked_videos, Path(tmp), args.seconds, limit)

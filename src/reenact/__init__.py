@@ -6,7 +6,13 @@
 from __future__ import annotations
 
 import importlib
+import os
 from typing import Any
+
+# numpy's BLAS only ever sees small matrices here (the watermark's 64x64 DCTs, mel filters); its
+# idle worker threads spin on the cores torch is rendering on, which cost animate ~4% at 256x256.
+# Set before numpy is first imported (as by the CLI); a value the user set wins.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 __version__ = "0.1.0"
 

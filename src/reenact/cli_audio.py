@@ -53,6 +53,24 @@ def _backend_and_audio_model(args: argparse.Namespace):
                                              keypoint_space=space)
 
 
+def _model_record(args: argparse.Namespace) -> dict[str, str]:
+    """The provenance record's model: the motion model's fields, plus `audio_` + the audio
+    model's name, path and sha256."""
+    from reenact.checkpoint.audio_format import CONFIG_FILE, DEFAULT_AUDIO_CHECKPOINT
+    from reenact.cli import model_record
+    from reenact.provenance import describe_checkpoint
+
+    record = model_record(args)
+    if str(args.audio_checkpoint) == "default":
+        audio = (describe_checkpoint(DEFAULT_AUDIO_CHECKPOINT, name="default-audio")
+                 if (DEFAULT_AUDIO_CHECKPOINT / CONFIG_FILE).is_file()
+                 else {"name": "untrained default-audio"})
+    else:
+        audio = describe_checkpoint(args.audio_checkpoint)
+    record.update({f"audio_{key}": value for key, value in audio.items()})
+    return record
+
+
 def cmd_talk(args: argparse.Namespace) -> int:
     from reenact.pipelines.talk import TalkOptions, talk
 
@@ -62,10 +80,11 @@ def cmd_talk(args: argparse.Namespace) -> int:
         mouth_scale=args.mouth_scale, driving_policy=args.driving_policy, crop=args.crop,
         crop_only=args.crop_only, face_index=args.face_index, face_backend=args.face_backend,
         kp_smoothing=args.kp_smoothing, batch_size=args.batch_size, max_output_side=args.max_size,
-        max_frames=args.max_frames)
+        max_frames=args.max_frames, label=args.label)
     backend, checkpoint = _backend_and_audio_model(args)
     result = talk(args.source, args.audio, args.output, backend=backend, checkpoint=checkpoint,
-                  options=options, driving_path=args.driving, progress=not args.quiet)
+                  options=options, driving_path=args.driving, progress=not args.quiet,
+                  model=_model_record(args))
     logger.info("done: %s (%d frames, %.2f s at %s fps)", result.output, result.num_frames,
                 result.num_frames / float(result.fps), result.fps)
     return 0
@@ -77,10 +96,11 @@ def cmd_dub(args: argparse.Namespace) -> int:
     _set_threads(args)
     options = DubOptions(length_policy=args.length_policy, voice_gate=args.voice_gate,
                          mouth_scale=args.mouth_scale, face_backend=args.face_backend,
-                         batch_size=args.batch_size, max_frames=args.max_frames)
+                         batch_size=args.batch_size, max_frames=args.max_frames,
+                         label=args.label)
     backend, checkpoint = _backend_and_audio_model(args)
     result = dub(args.video, args.audio, args.output, backend=backend, checkpoint=checkpoint,
-                 options=options, progress=not args.quiet)
+                 options=options, progress=not args.quiet, model=_model_record(args))
     logger.info("done: %s (%d frames, %d with a face, at %s fps)", result.output,
                 result.num_frames, result.faces, result.fps)
     return 0
@@ -180,6 +200,9 @@ def _add_speech_arguments(parser: argparse.ArgumentParser) -> None:
                         help="do not hold the mouth still where the audio is silent")
     parser.add_argument("--face-backend", choices=("dlib", "face-alignment"), default="dlib")
     parser.add_argument("--max-frames", type=int, help="render only the first N frames")
+    parser.add_argument("--label", metavar="TEXT",
+                        help="also draw TEXT (e.g. 'AI-generated') in a corner of every frame; the "
+                             "invisible watermark and the metadata are always there")
 
 
 def _add_dub(commands, common: argparse.ArgumentParser) -> None:

@@ -117,6 +117,17 @@ def test_real_talking_video_cli(tmp_path, motion, checkpoint, caplog):
     with av.open(str(out)) as container:
         assert container.streams.audio[0].codec_context.sample_rate == 16000
 
+    from reenact.io.digest import file_sha256
+    from reenact.provenance import read_manifest, verify_file
+
+    result = verify_file(out)  # every frame is marked, also the ones outside the mouth change
+    assert result.marked and result.output_matches
+    manifest = read_manifest(out)
+    assert {item["role"]: item["sha256"] for item in manifest["inputs"]} == {
+        "video": file_sha256(video), "audio": file_sha256(speech)}
+    assert manifest["model"]["audio_name"] == "audio"
+    assert manifest["options"]["length_policy"] == "pingpong"
+
 
 def test_unreadable_audio_exits_2_without_output(tmp_path, caplog):
     video = tmp_path / "video.mp4"

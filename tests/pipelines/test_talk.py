@@ -56,14 +56,29 @@ def test_length_follows_the_audio_with_speech_muxed(tmp_path, models, photo, cap
         assert float(audio.duration * audio.time_base) == pytest.approx(1.02, abs=0.05)
 
 
-def test_fps_override_and_real_portrait(tmp_path, models, caplog):
+def test_fps_override_and_real_portrait_marked_with_manifest(tmp_path, models, caplog):
+    from reenact.io.digest import file_sha256
+    from reenact.provenance import read_manifest, verify_file
+
     speech = write_speech(tmp_path / "speech.wav", 0.5)
     out = tmp_path / "out.mp4"
     assert run(["--source", require(PORTRAIT), "--audio", speech, "-o", out, "--checkpoint",
-                models[0], "--audio-checkpoint", models[1], "--fps", "30000/1001"], caplog) == 0
+                models[0], "--audio-checkpoint", models[1], "--fps", "30000/1001",
+                "--label", "AI-generated"], caplog) == 0
     info = probe_video(out)
     assert info.fps == Fraction(30000, 1001) and info.num_frames == 15  # ceil(0.5 * 29.97)
     assert (info.width, info.height) == (256, 256)
+
+    result = verify_file(out)
+    assert result.marked and result.output_matches
+    manifest = read_manifest(out)
+    assert manifest["run_id"][:4] == result.detection.payload.short_run_id
+    assert manifest["label"] == "AI-generated" and manifest["options"]["label"] == "AI-generated"
+    assert {item["role"]: item["sha256"] for item in manifest["inputs"]} == {
+        "source": file_sha256(PORTRAIT), "audio": file_sha256(speech)}
+    assert manifest["model"]["name"] == "motion" and manifest["model"]["audio_name"] == "audio"
+    assert len(manifest["model"]["audio_sha256"]) == 64
+    assert manifest["options"]["fps"] == "30000/1001"
 
 
 def test_silent_audio_keeps_the_mouth_still(tmp_path, models, photo, caplog):

@@ -10,9 +10,7 @@ per frame.
 
 from __future__ import annotations
 
-import dataclasses
 import itertools
-import json
 import logging
 import os
 import time
@@ -26,13 +24,25 @@ import numpy as np
 from reenact.containers import Keypoints
 from reenact.engine.backend import Backend
 from reenact.geometry import convex_hull_area, normalize_keypoints
-from reenact.io import VideoReader, VideoWriter, batched, check_output_path, probe_video, read_image
+from reenact.io import (
+    VideoReader,
+    VideoWriter,
+    batched,
+    check_output_path,
+    probe_video,
+    read_image,
+)
 from reenact.postprocess.paste import paste_back
 from reenact.preprocess.crop import CropBox, crop_box, crop_image, smooth_boxes
-from reenact.preprocess.face import Face, FaceAnalyzer, NoFaceError, create_face_analyzer
+from reenact.preprocess.face import (
+    Face,
+    FaceAnalyzer,
+    NoFaceError,
+    create_face_analyzer,
+)
 from reenact.provenance.label import check_label
 from reenact.provenance.manifest import write_manifest
-from reenact.provenance.record import Provenance
+from reenact.provenance.record import Provenance, options_record
 from reenact.smoothing import KeypointSmoother
 
 logger = logging.getLogger(__name__)
@@ -321,7 +331,7 @@ def animate(source_path: str | os.PathLike, driving_path: str | os.PathLike,
 
     height, width = (size, size) if options.crop_only else source.image.shape[:2]
     provenance = Provenance.new(model=model, inputs={"source": source_path, "driving": driving_path},
-                                options=_options_record(options), label=options.label)
+                                options=options_record(options), label=options.label)
     written = 0
     with VideoReader(driving_path) as reader, VideoWriter(
             output_path, info.fps, width, height, audio_from=driving_path,
@@ -339,8 +349,3 @@ def animate(source_path: str | os.PathLike, driving_path: str | os.PathLike,
     return AnimateResult(output=output_path, num_frames=written, fps=info.fps, width=width,
                          height=height, has_audio=info.has_audio, seconds=seconds,
                          run_id=provenance.run_id, manifest=manifest)
-
-
-def _options_record(options: AnimateOptions) -> dict[str, object]:
-    """The options as plain JSON values, for the provenance manifest."""
-    return json.loads(json.dumps(dataclasses.asdict(options), default=str))

@@ -22,7 +22,7 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -56,6 +56,9 @@ from reenact.preprocess.crop import crop_image
 from reenact.preprocess.expressions import mouth_opening
 from reenact.preprocess.face import FaceAnalyzer, create_face_analyzer
 from reenact.preprocess.face_track import FaceTrack, track_face
+from reenact.provenance.label import check_label
+from reenact.provenance.manifest import write_manifest
+from reenact.provenance.record import Provenance, options_record
 
 logger = logging.getLogger(__name__)
 
@@ -72,6 +75,8 @@ class DubOptions:
     rest_quantile: the rest face is the median over the frames whose mouth opening is at or below
         this quantile.
     mask_dilation, mask_feather: growth and softness of the lower-face mask, fractions of the crop.
+    label: a short text drawn in a corner of every output frame (the watermark and metadata are
+        always there).
     """
 
     length_policy: str = "pingpong"
@@ -85,9 +90,12 @@ class DubOptions:
     mask_feather: float = 0.02
     batch_size: int = 8
     max_frames: int | None = None
+    label: str | None = None
 
     def __post_init__(self) -> None:
         check_length_policy(self.length_policy)
+        if self.label is not None:
+            check_label(self.label)
         if not 0 <= self.mouth_scale <= 10:
             raise ValueError(f"mouth_scale: expected a number in [0, 10], got {self.mouth_scale!r}")
         if not 0 < self.rest_quantile <= 1:
@@ -107,6 +115,8 @@ class DubResult:
     height: int
     faces: int
     seconds: float
+    run_id: str = ""  # the provenance record's run id
+    manifest: Path | None = None  # the sidecar manifest written next to the output
 
 
 @dataclass(frozen=True)
@@ -174,9 +184,14 @@ def _even(frames: Iterator[np.ndarray]) -> Iterator[np.ndarray]:
 def dub(video_path: str | os.PathLike, audio_path: str | os.PathLike,
         output_path: str | os.PathLike, *, backend, checkpoint: AudioCheckpoint,
         options: DubOptions | None = None, analyzer: FaceAnalyzer | None = None,
-        progress: bool = True) -> DubResult:
+        progress: bool = True, model: Mapping[str, str] | None = None) -> DubResult:
     """Render `output_path` (mp4, H.264, the video's fps, the new speech as its audio). Nothing is
-    written unless the whole video renders."""
+    written unless the whole video renders.
+
+    Marked as synthetic like every output (see `animate`): every frame carries the watermark, also
+    those passed through untouched (the file as a whole is synthetic); MP4 tags; the manifest
+    `OUTPUT.reenact.json` with the inputs' sha256, `model`, the options and the run id.
+    """
     from tqdm import tqdm
 
     options = options or DubOptions()
@@ -203,14 +218,19 @@ def dub(video_path: str | os.PathLike, audio_path: str | os.PathLike,
         cached = max(1, _FRAME_CACHE_BYTES // (info.width * info.height * 3))
         frames = ordered_frames(lambda: iter(reader), indices, max_cached=cached)
         width, height = info.width // 2 * 2, info.height // 2 * 2
-        with VideoWriter(output_path, info.fps, width, height, audio_from=audio_path) as writer, \
+        provenance = Provenance.new(model=model, inputs={"video": video_path, "audio": audio_path},
+                                    options=options_record(options), label=options.label)
+        with VideoWriter(output_path, info.fps, width, height, audio_from=audio_path,
+                         provenance=provenance) as writer, \
                 tqdm(total=num_out, unit="frame", desc="dubbing", disable=not progress) as bar:
             for frame in _even(dub_frames(frames, indices, faces, speech, backend, checkpoint,
                                           options)):
                 writer.write(frame)
                 bar.update(1)
+    manifest = write_manifest(output_path, provenance)
     seconds = time.perf_counter() - started
     logger.info("wrote %s: %d frames (%d with a face) at %s fps, %.1f s", output_path, num_out,
                 int(faces.track.found[indices].sum()), info.fps, seconds)
     return DubResult(output=output_path, num_frames=num_out, fps=info.fps, width=width,
-                     height=height, faces=int(faces.track.found[indices].sum()), seconds=seconds)
+                     height=height, faces=int(faces.track.found[indices].sum()), seconds=seconds,
+                     run_id=provenance.run_id, manifest=manifest)

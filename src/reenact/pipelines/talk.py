@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -58,6 +58,8 @@ from reenact.pipelines.audio_motion import speech_motion
 from reenact.postprocess.paste import paste_back
 from reenact.preprocess.crop import crop_image
 from reenact.preprocess.face import FaceAnalyzer, create_face_analyzer
+from reenact.provenance.manifest import write_manifest
+from reenact.provenance.record import Provenance, options_record
 from reenact.smoothing import KeypointSmoother
 
 logger = logging.getLogger(__name__)
@@ -80,7 +82,7 @@ class TalkOptions:
     driving_policy: how a driving video shorter than the speech is extended: pingpong, loop, or
         pad (hold its last frame); the output is always as long as the speech.
     crop, crop_only, face_index, face_backend, crop_margin, kp_smoothing, batch_size,
-    max_output_side, feather, color_match, adapt_scale, max_frames: as in `AnimateOptions`.
+    max_output_side, feather, color_match, adapt_scale, max_frames, label: as in `AnimateOptions`.
     """
 
     fps: Fraction | None = None
@@ -103,6 +105,7 @@ class TalkOptions:
     feather: float = 0.12
     color_match: bool = True
     max_frames: int | None = None
+    label: str | None = None
 
     def __post_init__(self) -> None:
         if self.fps is not None:
@@ -122,7 +125,8 @@ class TalkOptions:
             face_index=self.face_index, face_backend=self.face_backend,
             crop_margin=self.crop_margin, kp_smoothing=self.kp_smoothing,
             batch_size=self.batch_size, max_output_side=self.max_output_side,
-            feather=self.feather, color_match=self.color_match, max_frames=self.max_frames)
+            feather=self.feather, color_match=self.color_match, max_frames=self.max_frames,
+            label=self.label)
 
 
 @dataclass(frozen=True)
@@ -133,6 +137,8 @@ class TalkResult:
     width: int
     height: int
     seconds: float
+    run_id: str = ""  # the provenance record's run id
+    manifest: Path | None = None  # the sidecar manifest written next to the output
 
 
 @dataclass(frozen=True)
@@ -238,9 +244,15 @@ def driven_talk_frames(source: PreparedSource, plan: TalkPlan, frames: Iterator[
 def talk(source_path: str | os.PathLike, audio_path: str | os.PathLike,
          output_path: str | os.PathLike, *, backend, checkpoint: AudioCheckpoint,
          options: TalkOptions | None = None, driving_path: str | os.PathLike | None = None,
-         analyzer: FaceAnalyzer | None = None, progress: bool = True) -> TalkResult:
+         analyzer: FaceAnalyzer | None = None, progress: bool = True,
+         model: Mapping[str, str] | None = None) -> TalkResult:
     """Render `output_path` (mp4, H.264, the speech as its audio). Nothing is written unless the
-    whole video renders."""
+    whole video renders.
+
+    Marked as synthetic like every output (see `animate`): watermark, MP4 tags, and the manifest
+    `OUTPUT.reenact.json` with the inputs' sha256, `model` (motion and audio models), the options
+    and the run id.
+    """
     from tqdm import tqdm
 
     options = options or TalkOptions()
@@ -261,7 +273,13 @@ def talk(source_path: str | os.PathLike, audio_path: str | os.PathLike,
     plan = plan_talk(clip, checkpoint, fps, num_frames, options)
     size = backend.image_size
     height, width = (size, size) if options.crop_only else source.image.shape[:2]
-    with VideoWriter(output_path, fps, width, height, audio_from=paths[1]) as writer, tqdm(
+    inputs = {"source": paths[0], "audio": paths[1]}
+    if driving_path is not None:
+        inputs["driving"] = Path(driving_path)
+    provenance = Provenance.new(model=model, inputs=inputs, options=options_record(options),
+                                label=options.label)
+    with VideoWriter(output_path, fps, width, height, audio_from=paths[1],
+                     provenance=provenance) as writer, tqdm(
             total=num_frames, unit="frame", desc="talking", disable=not progress) as bar:
         if driving_path is None:
             frames = talk_frames(source, plan, backend, checkpoint, options)
@@ -269,10 +287,11 @@ def talk(source_path: str | os.PathLike, audio_path: str | os.PathLike,
         else:
             _write_driven(writer, bar, source, plan, Path(driving_path), backend, checkpoint,
                           options, analyzer)
+    manifest = write_manifest(output_path, provenance)
     seconds = time.perf_counter() - started
     logger.info("wrote %s: %d frames at %s fps, %.1f s", output_path, num_frames, fps, seconds)
     return TalkResult(output=output_path, num_frames=num_frames, fps=fps, width=width,
-                      height=height, seconds=seconds)
+                      height=height, seconds=seconds, run_id=provenance.run_id, manifest=manifest)
 
 
 def _write(writer: VideoWriter, frames: Iterator[np.ndarray], bar) -> None:

@@ -121,6 +121,13 @@ class Provenance:
                 "options": dict(self.options), "label": self.label}
 
 
+def options_record(options: object) -> dict[str, Any]:
+    """A run's options dataclass as plain JSON values (anything else as its str), for the record."""
+    import dataclasses
+
+    return json.loads(json.dumps(dataclasses.asdict(options), default=str))  # type: ignore[arg-type]
+
+
 def parse_comment(text: str) -> dict[str, str] | None:
     """The fields of a `Provenance.comment()` line, or None if `text` is not one."""
     if not text.startswith(f"{METADATA_TAG}:"):
