@@ -4,13 +4,15 @@
 Rows (held-out media of ../shared/media/eval only):
 - real: each eval talking video against its own audio;
 - talk: each eval portrait speaking an eval speech clip (portrait i with clip i mod n);
-- dub: each eval talking video dubbed with the next eval talking video's audio.
+- dub: each eval talking video dubbed with the next eval talking video's audio;
+- control: each eval talking video, untouched, against the next one's audio (what dub starts
+  from): the score of a mouth that does not follow the audio, the floor dub must rise above.
 Columns: offset (frames, + = mouth late), correlation and confidence (best minus median
 correlation over +-15 frames), confidence relative to the real videos' mean, and the mouth opening
 in silent frames (0 = closed, 1 = as open as the 95th percentile).
 
 Usage: python benchmarks/lipsync.py --checkpoint MOTION --audio-checkpoint AUDIO [--out DIR]
-       [--max-frames N] [--device auto]
+       [--max-frames N] [--device auto] [--reuse]
 """
 
 from __future__ import annotations
@@ -23,9 +25,17 @@ import tempfile
 from pathlib import Path
 
 from reenact.api import resolve_model
-from reenact.audio.sync import SyncScore, score_video
+from reenact.audio.features import frame_energy_db
+from reenact.audio.sync import (
+    SCORE_SAMPLE_RATE,
+    SyncScore,
+    score_sync,
+    score_video,
+    video_mouth_opening,
+)
 from reenact.checkpoint.audio_format import keypoint_space_id, resolve_audio_checkpoint
 from reenact.engine import TorchBackend
+from reenact.io.audio import load_audio
 from reenact.pipelines.dub import DubOptions, dub
 from reenact.pipelines.talk import TalkOptions, talk
 from reenact.preprocess.face import create_face_analyzer
@@ -39,7 +49,8 @@ def _files(folder: Path, suffixes: tuple[str, ...]) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.suffix.lower() in suffixes)
 
 
-def render_outputs(out: Path, backend, audio_model, max_frames: int | None) -> list[tuple[str, str, Path]]:
+def render_outputs(out: Path, backend, audio_model, max_frames: int | None,
+                   reuse: bool = False) -> list[tuple[str, str, Path]]:
     portraits = _files(EVAL / "portraits", (".png", ".jpg", ".jpeg"))
     speech = _files(EVAL / "speech", (".wav", ".mp3", ".m4a"))
     talking = _files(EVAL / "talking", (".mp4", ".mpg"))
@@ -47,14 +58,16 @@ def render_outputs(out: Path, backend, audio_model, max_frames: int | None) -> l
     for index, portrait in enumerate(portraits):
         clip = speech[index % len(speech)]
         target = out / f"talk_{portrait.stem}_{clip.stem}.mp4"
-        talk(portrait, clip, target, backend=backend, checkpoint=audio_model,
-             options=TalkOptions(max_frames=max_frames), progress=False)
+        if not (reuse and target.is_file()):
+            talk(portrait, clip, target, backend=backend, checkpoint=audio_model,
+                 options=TalkOptions(max_frames=max_frames), progress=False)
         rows.append(("talk", f"{portrait.stem} + {clip.stem}", target))
     for index, video in enumerate(talking):
         voice = talking[(index + 1) % len(talking)]
         target = out / f"dub_{video.stem}_{voice.stem}.mp4"
-        dub(video, voice, target, backend=backend, checkpoint=audio_model,
-            options=DubOptions(max_frames=max_frames), progress=False)
+        if not (reuse and target.is_file()):
+            dub(video, voice, target, backend=backend, checkpoint=audio_model,
+                options=DubOptions(max_frames=max_frames), progress=False)
         rows.append(("dub", f"{video.stem} + {voice.stem}", target))
     return rows
 
@@ -72,7 +85,7 @@ def write_table(scored: list[tuple[str, str, SyncScore]]) -> None:
         sys.stdout.write(f"{kind:5} {name[:40]:40} {score.offset:>6d} {_cell(score.correlation):>5} "
                          f"{_cell(score.confidence):>5} {_cell(ratio):>5} "
                          f"{_cell(score.silence_opening):>7}\n")
-    for kind in ("real", "talk", "dub"):
+    for kind in ("real", "talk", "dub", "ctrl"):
         rows = [s for k, _, s in scored if k == kind]
         confidence = _mean([s.confidence for s in rows])
         sys.stdout.write(f"mean {kind:4}: confidence {_cell(confidence, 3)} "
@@ -94,6 +107,8 @@ def main() -> None:
     parser.add_argument("--out", type=Path, help="keep the rendered videos here (default: a temp dir)")
     parser.add_argument("--max-frames", type=int, help="render at most N frames per output")
     parser.add_argument("--device", default="auto")
+    parser.add_argument("--reuse", action="store_true",
+                        help="score the videos already in --out instead of rendering them again")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     if not EVAL.is_dir():
@@ -107,12 +122,25 @@ def main() -> None:
         out = args.out or Path(tmp)
         out.mkdir(parents=True, exist_ok=True)
         rows = [("real", p.stem, p) for p in _files(EVAL / "talking", (".mp4", ".mpg"))]
-        rows += render_outputs(out, backend, audio_model, args.max_frames)
+        rows += render_outputs(out, backend, audio_model, args.max_frames, args.reuse)
         scored = []
         for kind, name, path in rows:
             scored.append((kind, name, score_video(path, analyzer)))
             logger.info("scored %s %s", kind, name)
+        scored += control_rows(analyzer)
         write_table(scored)
+
+
+def control_rows(analyzer) -> list[tuple[str, str, SyncScore]]:
+    """Each eval talking video's own mouth against the next video's audio."""
+    talking = _files(EVAL / "talking", (".mp4", ".mpg"))
+    rows = []
+    for index, video in enumerate(talking):
+        voice = talking[(index + 1) % len(talking)]
+        mouth, fps = video_mouth_opening(video, analyzer)
+        energy = frame_energy_db(load_audio(voice, SCORE_SAMPLE_RATE), fps, mouth.size)
+        rows.append(("ctrl", f"{video.stem} + {voice.stem}", score_sync(mouth, energy)))
+    return rows
 
 
 if __name__ == "__main__":

@@ -117,10 +117,12 @@ def cmd_train_audio(args: argparse.Namespace) -> int:
     _set_threads(args)
     defaults = AudioTrainConfig()
     model_config = dataclasses.replace(defaults.model, hidden_size=args.hidden_size,
-                                       channels=args.channels, num_layers=args.layers)
+                                       channels=args.channels, num_layers=args.layers,
+                                       dropout=args.dropout)
     config = AudioTrainConfig(model=model_config, fps=str(args.fps), steps=args.steps,
                               batch_size=args.batch_size, sequence_frames=args.sequence_frames,
-                              learning_rate=args.lr, seed=args.seed)
+                              learning_rate=args.lr, weight_decay=args.weight_decay,
+                              seed=args.seed, target=args.target)
     motion = resolve_model(args.checkpoint, config=args.config, align_corners=args.align_corners)
     path = train_audio(args.data, motion, args.output, config=config,
                        analyzer=create_face_analyzer(args.face_backend),
@@ -245,9 +247,14 @@ def _add_train_audio(commands, common: argparse.ArgumentParser) -> None:
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--fps", type=_parse_fps, default=Fraction(25),
                        help="the frame rate the model runs at (default 25)")
+    train.add_argument("--target", choices=("keypoints", "mouth"), default="keypoints",
+                       help="keypoints (default): learn all of the keypoint motion from the rest "
+                            "face; mouth: only the part the mouth's opening and width explain")
     train.add_argument("--hidden-size", type=int, default=192)
     train.add_argument("--channels", type=int, default=128)
     train.add_argument("--layers", type=int, default=2)
+    train.add_argument("--dropout", type=float, default=0.1)
+    train.add_argument("--weight-decay", type=float, default=1e-4, help="AdamW's (default 1e-4)")
     train.add_argument("--face-backend", choices=("dlib", "face-alignment"), default="dlib")
     train.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default auto)")
     train.add_argument("--threads", type=int, help="CPU threads for torch")

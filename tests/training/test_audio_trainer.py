@@ -115,3 +115,36 @@ def test_command_on_a_generated_talking_portrait(tmp_path, caplog):
     checkpoint = load_audio_checkpoint(tmp_path / "run" / "audio-checkpoint")
     assert checkpoint.metadata["videos"] == ["talk.mp4"]
     assert checkpoint.motion_model["name"] == str(tmp_path / "motion")
+
+
+def test_mouth_targets_keep_only_what_the_mouth_explains_from_its_rest_level():
+    from reenact.training.audio_data import motion_scale, mouth_targets
+
+    rng = np.random.default_rng(1)
+    truth = rng.normal(0, 0.01, (3, 24))
+    opening = np.r_[np.full(30, 0.05), rng.uniform(0.1, 0.4, 70)]
+    width = np.r_[np.full(30, 0.9), rng.uniform(0.8, 1.0, 70)]
+    measures = np.stack([opening, width, np.zeros(100)], 1)
+    measures[40, 1] = np.nan  # an unknown measure makes its frame invalid
+    head = rng.normal(0, 0.05, (100, 24))  # motion audio cannot predict
+    motion = np.nan_to_num(measures) @ truth + head
+    clip = TalkingClip("c", np.zeros((10, 80), np.float32), motion.astype(np.float32),
+                       measures.astype(np.float32), np.ones(100, bool))
+    directions, _ = fit_directions([clip], np.full(24, 0.01, np.float32))
+    target = mouth_targets(clip, directions, rest_quantile=0.2)
+    assert not target.valid[40] and target.valid.sum() == 99
+    vectors = directions.vectors[:2].double().numpy()
+    coefficients = np.linalg.lstsq(vectors.T, target.motion[target.valid].T, rcond=None)[0].T
+    # in the span of the two mouth directions, and zero on the closed-mouth (rest) frames
+    assert np.allclose(coefficients @ vectors, target.motion[target.valid], atol=1e-6)
+    assert np.abs(target.motion[:30]).max() < 1e-6
+    # the opening above rest, as the coefficient of mouth_open
+    assert np.allclose(coefficients[30:, 0], opening[30:][target.valid[30:]] - 0.05, atol=1e-5)
+    assert np.allclose(coefficients[30:, 1], width[30:][target.valid[30:]] - 0.9, atol=1e-5)
+    scale = motion_scale([target], uniform=True)
+    assert np.all(scale == scale[0]) and scale[0] > 0
+
+
+def test_target_must_be_known():
+    with pytest.raises(Exception, match="target"):
+        AudioTrainConfig(target="lips")

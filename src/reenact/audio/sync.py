@@ -6,7 +6,8 @@ For a video with speech:
 - audio energy per frame: RMS level in dBFS of the samples shown with the frame, floored 50 dB
   below the loud level (so that silence depth does not dominate);
 - for each offset k in [-max_offset, max_offset], the Pearson correlation of opening[t] with
-  energy[t - k] over the frames where both exist (`speech_only`: and audio frame t - k is voiced;
+  energy[t - k] over the frames where both exist (the same frames t for every k, leaving out the
+  first and last max_offset frames, when the clip has enough) (`speech_only`: and audio frame t - k is voiced;
   by default the pauses count too, so that a mouth closed in silence and open in speech is in
   sync even when the syllables are not resolved). k > 0: the mouth moves k frames after the sound
   (video late), k < 0: before it (video early). Real clips are not always at 0: in the GRID
@@ -84,6 +85,13 @@ def offset_correlations(mouth: np.ndarray, energy: np.ndarray, max_offset: int,
                          f"{energy.shape}")
     if voiced_mask is not None:
         energy = np.where(voiced_mask, energy, np.nan)
+    # every offset is scored on the same video frames, those with audio at all offsets (when the
+    # clip is long enough): with the overlap shrinking as |k| grows, the far offsets would be
+    # scored on fewer frames and win by chance more often
+    if mouth.size - 2 * max_offset >= 2 * MIN_PAIRS:
+        common = np.zeros(mouth.size, bool)
+        common[max_offset:mouth.size - max_offset] = True
+        mouth = np.where(common, mouth, np.nan)
     out = np.full(2 * max_offset + 1, np.nan)
     for slot, k in enumerate(range(-max_offset, max_offset + 1)):
         shifted = _shifted(energy, k)

@@ -6,10 +6,16 @@
     RUN/training_state.pt        model + optimizer + step, to resume (`--resume`); never released
     RUN/audio-checkpoint/        the release checkpoint (`reenact.checkpoint.audio_format`)
 
+Targets (`target`): "keypoints" (default): the keypoint motion from the rest face, all of it (head
+pose and detector noise included, which audio cannot predict: with minutes of data the model fits
+noise); "mouth": the part of each frame's keypoint motion that its mouth opening and width explain
+(`mouth_targets`: the landmark measures from their rest level, times the least-squares directions
+fitted on the raw motion).
+
 Loss (pure function of prediction and batch): L1 of the motion error in units of each feature's
-training spread (`motion_scale`), keypoint values and jacobian changes weighed separately, plus an
-L1 on frame-to-frame velocity so that the mouth moves as briskly as the data, not as a smoothed
-average.
+training spread (`motion_scale`; one common spread for "mouth" targets), keypoint values and
+jacobian changes weighed separately, plus an L1 on frame-to-frame velocity so that the mouth moves
+as briskly as the data, not as a smoothed average.
 """
 
 from __future__ import annotations
@@ -47,6 +53,7 @@ from reenact.training.audio_data import (
     fit_directions,
     load_or_extract,
     motion_scale,
+    mouth_targets,
     sample_batch,
     whole_clip_batch,
 )
@@ -57,6 +64,7 @@ RUN_CONFIG_FILE = "config.json"
 LOG_FILE = "log.jsonl"
 STATE_FILE = "training_state.pt"
 CHECKPOINT_DIR = "audio-checkpoint"
+TARGETS = ("mouth", "keypoints")
 
 
 @dataclass(frozen=True)
@@ -76,6 +84,7 @@ class AudioTrainConfig:
     gain_jitter_db: float = 6.0
     crop_margin: float = 0.4
     rest_quantile: float = 0.2
+    target: str = "keypoints"
     seed: int = 0
     log_every: int = 50
     save_every: int = 500
@@ -85,6 +94,9 @@ class AudioTrainConfig:
             value = getattr(self, key)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ConfigError(f"AudioTrainConfig.{key}: expected an integer >= 1, got {value!r}")
+        if self.target not in TARGETS:
+            raise ConfigError(f"AudioTrainConfig.target: expected one of {', '.join(TARGETS)}, got "
+                              f"{self.target!r}")
         if self.sequence_frames < 2:
             raise ConfigError("AudioTrainConfig.sequence_frames: expected >= 2 (velocity needs two)")
         for key in ("learning_rate", "weight_decay", "jacobian_weight", "velocity_weight",
@@ -145,8 +157,19 @@ class AudioTrainer:
         if not clips:
             raise ValueError("data: no usable training videos (each needs a face and an audio track)")
         self.config = config
+        validation = validation or []
+        # the directions come from the raw keypoint motion, before any target replaces it
+        self.directions, self.directions_fit = fit_directions(clips + validation,
+                                                              motion_scale(clips + validation))
+        logger.info("directions fitted on %d frames: %.1f%% of the motion variance explained by "
+                    "mouth opening, mouth width and eye closure", self.directions_fit["frames"],
+                    100 * self.directions_fit["explained_variance"])
+        if config.target == "mouth":
+            clips = [mouth_targets(c, self.directions, config.rest_quantile) for c in clips]
+            validation = [mouth_targets(c, self.directions, config.rest_quantile)
+                          for c in validation]
         self.clips = clips
-        self.validation = validation or []
+        self.validation = validation
         self.run_dir = Path(run_dir)
         self.motion_model = motion_model
         self.device = device
@@ -154,7 +177,7 @@ class AudioTrainer:
         self.rng = np.random.default_rng(config.seed)
         self.model = AudioToMotion(config.model)
         mean, std = feature_statistics(clips)
-        self.scale = motion_scale(clips)
+        self.scale = motion_scale(clips, uniform=config.target == "mouth")
         with torch.no_grad():
             self.model.feature_mean.copy_(torch.from_numpy(mean))
             self.model.feature_std.copy_(torch.from_numpy(std))
@@ -253,10 +276,7 @@ class AudioTrainer:
         return self.write_checkpoint()
 
     def write_checkpoint(self) -> Path:
-        directions, stats = fit_directions(self.clips + self.validation, self.scale)
-        logger.info("directions fitted on %d frames: %.1f%% of the motion variance explained by "
-                    "mouth opening, mouth width and eye closure", stats["frames"],
-                    100 * stats["explained_variance"])
+        directions, stats = self.directions, self.directions_fit
         model = AudioToMotion(self.config.model)
         model.load_state_dict({k: v.cpu() for k, v in self.model.state_dict().items()})
         metadata = {"steps": self.step, "videos": [c.name for c in self.clips],

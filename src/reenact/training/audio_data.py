@@ -19,6 +19,8 @@ directions stored with the audio checkpoint.
 
 from __future__ import annotations
 
+import dataclasses
+
 import hashlib
 import json
 import logging
@@ -177,11 +179,37 @@ def load_or_extract(path: Path, cache_dir: Path | None, keypoint_space: str, **k
 # -- statistics and directions ------------------------------------------------------------------
 
 
-def motion_scale(clips: Sequence[TalkingClip]) -> np.ndarray:
-    """(D,) float32 standard deviation of each motion feature over the valid frames (floored)."""
+def motion_scale(clips: Sequence[TalkingClip], *, uniform: bool = False) -> np.ndarray:
+    """(D,) float32 standard deviation of each motion feature over the valid frames (floored);
+    `uniform`: their root mean square for every feature (for targets of low rank, where most
+    features hardly vary and a per-feature scale would blow up their errors)."""
     stacked = np.concatenate([c.motion[c.valid] for c in clips], axis=0)
     std = stacked.std(axis=0)
+    if uniform:
+        std = np.full_like(std, float(np.sqrt((std ** 2).mean())))
     return np.maximum(std, max(float(std.max()) * 1e-3, 1e-6)).astype(np.float32)
+
+
+def mouth_targets(clip: TalkingClip, directions: MotionDirections,
+                  rest_quantile: float = 0.2) -> TalkingClip:
+    """The clip with its motion replaced by the part the mouth explains: (mouth_open, mouth_width)
+    from their rest level (the median over the frames whose opening is at or below
+    `rest_quantile`, as the rest face is chosen) times their directions.
+
+    Speech sets how far the mouth opens and spreads; the rest of the keypoint motion (head pose,
+    brows, the detector's noise) is not predictable from audio, and with minutes of data a model
+    asked for it fits noise. Frames where a measure is unknown become invalid.
+    """
+    names = [directions.names.index(name) for name in ("mouth_open", "mouth_width")]
+    measures = clip.measures[:, :2].astype(np.float64)
+    known = clip.valid & np.isfinite(measures).all(axis=1)
+    if known.sum() < 2:
+        return dataclasses.replace(clip, motion=np.zeros_like(clip.motion), valid=known)
+    opening = measures[known, 0]
+    rest = measures[known][opening <= np.quantile(opening, rest_quantile)]
+    relative = np.where(known[:, None], measures - np.median(rest, axis=0), 0.0)
+    vectors = directions.vectors[names].double().numpy()  # (2, D)
+    return dataclasses.replace(clip, motion=(relative @ vectors).astype(np.float32), valid=known)
 
 
 def feature_statistics(clips: Sequence[TalkingClip]) -> tuple[np.ndarray, np.ndarray]:
