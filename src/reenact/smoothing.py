@@ -22,7 +22,7 @@ class KeypointSmoother:
         """kp: a batch of consecutive frames (B, K, ...) -> the smoothed batch."""
         if self.strength == 0:
             return kp
-        values, jacobians = [], []
+        values = []
         previous = self._previous
         for index in range(kp.batch_size):
             current = kp[index]
