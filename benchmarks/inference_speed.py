@@ -10,12 +10,16 @@ render) and is compared with the reference-equivalent path:
   torch-fp32     TorchBackend: cached source encoding, inference mode, batches of --batch frames
   torch-fp32-cl  the same in channels-last memory order
   torch-bf16     bf16 autocast (only where the CPU has native bf16), contiguous / -cl channels-last
+  torch-fp32-fast  TorchBackend(fast_conv=True): fp32 with fewer FLOPs (reenact.engine.fast_conv:
+                 Winograd F(4x4) / F(2x2) 3x3 convolutions, BatchNorm and upsampling folded into
+                 convolutions, prepacked oneDNN weights), channels-last
   onnx-basic     OnnxBackend, onnxruntime with basic graph optimizations
   onnx-all       OnnxBackend, all optimizations (fusions, NCHWc layouts)
 
 Columns: frames/s, speedup over the reference, max |out - reference| and PSNR (outputs in [0, 1];
 exact means <= 1e-4), and GFLOP/s achieved (the frame's convolution and matmul FLOPs, counted by
-torch.utils.flop_counter, times frames/s). The uint8 conversion of the output is left out.
+torch.utils.flop_counter, times frames/s; torch-fp32-fast computes fewer than that count of direct
+convolutions, so its figure can pass the CPU's peak). The uint8 conversion of the output is left out.
 
 Usage: python benchmarks/inference_speed.py [--presets vox-256 fast-256] [--frames 16]
            [--batch 1 8] [--threads 2] [--paths ...] [--quick] [--json OUT]
@@ -58,6 +62,8 @@ PATHS: dict[str, dict | None] = {
     "torch-fp32-cl": {"kind": "torch", "precision": "fp32", "channels_last": True},
     "torch-bf16": {"kind": "torch", "precision": "bf16", "channels_last": False},
     "torch-bf16-cl": {"kind": "torch", "precision": "bf16", "channels_last": True},
+    "torch-fp32-fast": {"kind": "torch", "precision": "fp32", "channels_last": True,
+                        "fast_conv": True},
     "onnx-basic": {"kind": "onnx", "optimization": "basic"},
     "onnx-all": {"kind": "onnx", "optimization": "all"},
 }
@@ -165,7 +171,8 @@ def run_backend(backend: Backend, source: np.ndarray, driving: np.ndarray,
 def make_backend(spec: dict, model: MotionModel, export_dir: Path, threads: int):
     if spec["kind"] == "torch":
         return TorchBackend(copy.deepcopy(model), device="cpu", precision=spec["precision"],
-                            channels_last=spec["channels_last"])
+                            channels_last=spec["channels_last"],
+                            fast_conv=spec.get("fast_conv", False))
     return OnnxBackend(export_dir, threads=threads, optimization=spec["optimization"])
 
 

@@ -1,6 +1,7 @@
 """Backends: run the motion model on uint8 face crops, behind one interface (`Backend`).
 
     TorchBackend  (torch_backend.py)  the model in torch eager mode: device, precision, memory format
+                  (fast_conv.py, winograd.py, onednn.py: its fast_conv option, fewer FLOPs in fp32)
     OnnxBackend   (onnx_backend.py)   graphs written by `reenact.export.export_onnx`, in onnxruntime
 
 The pipelines only call `image_size`, `detect`, `encode_source` and `render`; what `encode_source`

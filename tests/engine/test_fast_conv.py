@@ -1,0 +1,151 @@
+"""TorchBackend(fast_conv=True): the same renders as fp32 eager, a rewritten copy, clear errors, CLI."""
+
+import logging
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from reenact.api import create_model
+from reenact.cli import build_backend, build_parser, main
+from reenact.engine import TorchBackend
+from reenact.engine import fast_conv as fast_conv_module
+from reenact.engine import torch_backend as torch_backend_module
+from reenact.engine.fast_conv import (
+    ConvBlock,
+    ImageByImageGenerator,
+    WinogradResBlock,
+    choose_tile,
+    fast_conv_model,
+)
+from reenact.engine.onednn import PhaseConv2d, UpsampleConv2d
+from reenact.engine.winograd import WinogradConv2d
+from reenact.models.blocks import ResBlock
+
+
+def crops(batch: int, seed: int = 0) -> np.ndarray:
+    coarse = np.random.default_rng(seed).integers(0, 256, (batch, 8, 8, 3)).astype(np.float32)
+    return np.kron(coarse, np.ones((1, 8, 8, 1), np.float32)).astype(np.uint8)  # (B, 64, 64, 3)
+
+
+def tiny_model():
+    """tiny-64 with BatchNorm statistics and jacobians that are not the identity (folding shows)."""
+    model = create_model("tiny-64", seed=0)
+    generator = torch.Generator().manual_seed(1)
+    with torch.no_grad():
+        for module in model.modules():
+            if isinstance(module, nn.BatchNorm2d):
+                module.running_mean.normal_(0, 0.1, generator=generator)
+                module.running_var.uniform_(0.5, 2, generator=generator)
+                module.weight.uniform_(0.5, 1.5, generator=generator)
+                module.bias.normal_(0, 0.1, generator=generator)
+        model.keypoint_detector.jacobian_head.weight.normal_(0, 0.05, generator=generator)
+    return model
+
+
+@pytest.fixture
+def winograd_everywhere(monkeypatch):
+    """tiny-64 is too thin for the speed rule: F(4x4) in the generator, F(2x2) elsewhere."""
+    def tile(network, in_channels, out_channels, height, width, *, upsample=False):
+        return 4 if network == "generator" else (None if upsample else 2)
+
+    monkeypatch.setattr(fast_conv_module, "choose_tile", tile)
+
+
+def render(backend: TorchBackend, frames: np.ndarray) -> torch.Tensor:
+    source = frames[0]
+    return backend.predict(backend.encode_source(source), backend.detect(source[None]),
+                           backend.detect(frames))
+
+
+@pytest.mark.usefixtures("winograd_everywhere")
+def test_fast_conv_renders_as_fp32_eager():
+    model = tiny_model()
+    reference = render(TorchBackend(model, device="cpu"), crops(4))
+    backend = TorchBackend(model, device="cpu", fast_conv=True)
+    kinds = {type(module) for module in backend.model.modules()}
+    assert {WinogradResBlock, WinogradConv2d, ConvBlock, PhaseConv2d} <= kinds
+    assert not kinds & {nn.BatchNorm2d, nn.Conv2d}  # every BatchNorm folded, every conv rewritten
+    assert backend.memory_format == torch.channels_last
+    out = render(backend, crops(4))
+    assert out.shape == reference.shape == (4, 3, 64, 64)
+    assert (out - reference).abs().max() <= 1e-5
+    frames = backend.render(backend.encode_source(crops(1)[0]), backend.detect(crops(1)),
+                            backend.detect(crops(2)))
+    assert frames.dtype == np.uint8 and frames.shape == (2, 64, 64, 3)
+
+
+def test_fast_conv_keeps_the_callers_model():
+    model = tiny_model()
+    before = {name: value.clone() for name, value in model.state_dict().items()}
+    kinds = [type(module) for module in model.modules()]
+    TorchBackend(model, device="cpu", fast_conv=True)
+    assert [type(module) for module in model.modules()] == kinds
+    after = model.state_dict()
+    assert all(torch.equal(before[name], after[name]) for name in before)
+
+
+def test_speed_rule_and_phase_upsampling():
+    assert choose_tile("generator", 256, 256, 64, 64) == 4
+    assert choose_tile("generator", 256, 256, 32, 32) is None
+    assert choose_tile("dense_motion", 256, 512, 16, 16) == 2
+    assert choose_tile("dense_motion", 44, 128, 64, 64) is None  # thin input
+    assert choose_tile("dense_motion", 512, 128, 32, 32, upsample=True) is None  # by output phase
+    model = fast_conv_model(tiny_model())
+    up_convs = [block.conv for block in model.keypoint_detector.hourglass.up_blocks]
+    assert any(isinstance(conv, UpsampleConv2d) for conv in up_convs)
+
+
+def test_fast_conv_errors(monkeypatch):
+    model = create_model("tiny-64", seed=0)
+    monkeypatch.setattr(torch_backend_module, "bf16_supported", lambda device: True)
+    with pytest.raises(ValueError, match="fast_conv: Winograd convolutions need fp32, got precision bf16"):
+        TorchBackend(model, device="cpu", precision="bf16", fast_conv=True)
+    monkeypatch.setattr(torch_backend_module, "resolve_device", lambda name: torch.device("cuda"))
+    with pytest.raises(ValueError, match="fast_conv: CPU only"):
+        TorchBackend(model, device="cuda", fast_conv=True)
+
+
+def test_cli_flag(tmp_path, caplog):
+    assert main(["-q", "init", "--preset", "tiny-64", "-o", str(tmp_path / "tiny")]) == 0
+    common = ["animate", "--source", "s.png", "--driving", "d.mp4", "-o", str(tmp_path / "o.mp4")]
+    args = build_parser().parse_args([*common, "--checkpoint", str(tmp_path / "tiny"),
+                                      "--device", "cpu", "--fast-conv"])
+    backend = build_backend(args)
+    assert isinstance(backend, TorchBackend) and backend.fast_conv
+    caplog.set_level(logging.ERROR)
+    assert main([*common, "--backend", "onnx", "--fast-conv"]) == 2
+    assert "--fast-conv applies to --backend torch" in caplog.text
+
+
+@pytest.mark.parametrize("tile, size", [(4, (8, 8)), (4, (7, 5)), (2, (6, 10))])
+def test_winograd_res_block_equals_res_block(tile, size):
+    torch.manual_seed(9)
+    block = ResBlock(6).eval()
+    for index, norm in enumerate((block.norm1, block.norm2)):
+        generator = torch.Generator().manual_seed(index)
+        with torch.no_grad():
+            norm.running_mean.normal_(0, 0.5, generator=generator)
+            norm.running_var.uniform_(0.5, 2, generator=generator)
+            norm.bias.normal_(0, 0.5, generator=generator)
+    x = torch.randn(2, 6, *size).contiguous(memory_format=torch.channels_last)
+    with torch.inference_mode():
+        out, expected = WinogradResBlock(block, tile)(x), block(x)
+    assert out.shape == expected.shape and out.is_contiguous(memory_format=torch.channels_last)
+    torch.testing.assert_close(out, expected, rtol=0, atol=1e-5)
+
+
+def test_image_by_image_decode_equals_batch_decode():
+    model = tiny_model().eval()
+    generator = ImageByImageGenerator(model.generator)
+    images = torch.rand(3, 3, 64, 64)
+    with torch.inference_mode():
+        source = model.encode_source(images[:1])
+        keypoints = model.detect(images)
+        motion = model.dense_motion(source.motion_image, model.detect(images[:1]), keypoints)
+        expected = model.generator.decode(source, motion, return_deformed=True)
+        out = generator.decode(source, motion, return_deformed=True)
+    assert out.motion is motion
+    torch.testing.assert_close(out.prediction, expected.prediction, rtol=0, atol=1e-6)
+    torch.testing.assert_close(out.deformed, expected.deformed, rtol=0, atol=1e-6)
