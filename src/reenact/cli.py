@@ -306,7 +306,7 @@ def add_backend_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--fast-conv", action="store_true",
                         help="torch, CPU, fp32: fewer FLOPs for the same output to float rounding "
                              "(Winograd convolutions, BatchNorm and upsampling folded into "
-                             "convolutions; ~1.8x the frames/s of fp32 channels-last on vox-256); "
+                             "convolutions; ~2x the frames/s of fp32 channels-last on vox-256); "
                              "implies --channels-last")
     parser.add_argument("--onnx-optimization", choices=("none", "basic", "extended", "all"),
                         help="onnx: onnxruntime graph optimization level (default all)")
