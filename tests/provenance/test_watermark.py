@@ -14,7 +14,9 @@ from PIL import Image
 from conftest import MEDIA, require
 from provenance_clips import reencode, textured
 from reenact.provenance.payload import Payload
+from reenact.provenance import watermark
 from reenact.provenance.watermark import (
+    MarkingState,
     WatermarkConfig,
     WatermarkDetector,
     Watermarker,
@@ -95,6 +97,29 @@ def test_survives_reencoding_and_downscaling(marker: Watermarker, crf: int, scal
     marked = [marker.mark(frame, PAYLOAD) for frame in frames]
     result = detect(reencode(marked, crf, scale))
     assert result.present and result.payload == PAYLOAD, result
+
+
+def test_a_video_keeps_its_lattice_points_from_frame_to_frame(
+        marker: Watermarker, monkeypatch: pytest.MonkeyPatch) -> None:
+    frames = clip("talking/grid_bbaf2n.mpg", count=40, side=256)  # a steady camera
+    state = MarkingState()
+    marked = [marker.mark(frame, PAYLOAD, state=state) for frame in frames]
+    # every frame still sits on the payload's lattice, and costs little
+    for frame, original in zip(marked, frames):
+        result = detect([frame])
+        assert result.present and result.payload == PAYLOAD and result.strength > 0.85
+        assert psnr(frame, original) >= 40
+    # nearest-point targets (no hysteresis) jump far more often
+    monkeypatch.setattr(watermark, "HYSTERESIS", 0.5)
+    nearest = MarkingState()
+    for frame in frames:
+        marker.mark(frame, PAYLOAD, state=nearest)
+    assert state.frames == nearest.frames == len(frames)
+    assert nearest.retargeted >= 10
+    assert state.retargeted <= 0.6 * nearest.retargeted, (state.retargeted, nearest.retargeted)
+    # a frame of another size starts afresh instead of reusing points of the wrong size
+    marker.mark(frames[0][:128], PAYLOAD, state=state)
+    assert state.key == (PAYLOAD, 128, 256)
 
 
 def test_clipped_black_and_white_areas(marker: Watermarker) -> None:

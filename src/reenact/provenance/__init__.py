@@ -22,6 +22,7 @@ _EXPORTS = {
     "Payload": "reenact.provenance.payload",
     "WatermarkConfig": "reenact.provenance.watermark",
     "Watermarker": "reenact.provenance.watermark",
+    "MarkingState": "reenact.provenance.watermark",
     "WatermarkDetector": "reenact.provenance.watermark",
     "Detection": "reenact.provenance.watermark",
     "detect": "reenact.provenance.watermark",

@@ -8,7 +8,7 @@ import numpy as np
 
 from reenact.provenance.label import LabelPainter
 from reenact.provenance.record import Provenance
-from reenact.provenance.watermark import WatermarkConfig, Watermarker
+from reenact.provenance.watermark import MarkingState, WatermarkConfig, Watermarker
 
 
 class FrameMarker:
@@ -27,6 +27,7 @@ class FrameMarker:
         self.payload = provenance.payload()
         self._watermarker = Watermarker(config)
         self._painter = LabelPainter(provenance.label) if provenance.label else None
+        self.state = MarkingState()
 
     def label(self, frame: np.ndarray) -> np.ndarray:
         """The frame with the visible label, or the frame itself when the run has none."""
@@ -34,8 +35,8 @@ class FrameMarker:
 
     def mark(self, frame: np.ndarray) -> np.ndarray:
         """(H, W, 3) uint8 RGB -> labelled and watermarked copy."""
-        return self._watermarker.mark(self.label(frame), self.payload)
+        return self._watermarker.mark(self.label(frame), self.payload, state=self.state)
 
     def mark_luma_plane(self, plane: np.ndarray) -> np.ndarray:
         """(H, W) uint8 limited-range BT.709 Y' -> watermarked copy."""
-        return self._watermarker.mark_luma_plane(plane, self.payload)
+        return self._watermarker.mark_luma_plane(plane, self.payload, state=self.state)
