@@ -122,7 +122,8 @@ def cmd_train_audio(args: argparse.Namespace) -> int:
     config = AudioTrainConfig(model=model_config, fps=str(args.fps), steps=args.steps,
                               batch_size=args.batch_size, sequence_frames=args.sequence_frames,
                               learning_rate=args.lr, weight_decay=args.weight_decay,
-                              seed=args.seed, target=args.target)
+                              seed=args.seed, target=args.target,
+                              max_amplitude_gain=args.max_amplitude_gain)
     motion = resolve_model(args.checkpoint, config=args.config, align_corners=args.align_corners)
     path = train_audio(args.data, motion, args.output, config=config,
                        analyzer=create_face_analyzer(args.face_backend),
@@ -250,6 +251,9 @@ def _add_train_audio(commands, common: argparse.ArgumentParser) -> None:
     train.add_argument("--target", choices=("keypoints", "mouth"), default="keypoints",
                        help="keypoints (default): learn all of the keypoint motion from the rest "
                             "face; mouth: only the part the mouth's opening and width explain")
+    train.add_argument("--max-amplitude-gain", type=float, default=4.0,
+                       help="scale the released model's output so that its mouth opens as widely as "
+                            "in the data, by at most this factor (1: off; default 4)")
     train.add_argument("--hidden-size", type=int, default=192)
     train.add_argument("--channels", type=int, default=128)
     train.add_argument("--layers", type=int, default=2)

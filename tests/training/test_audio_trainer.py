@@ -148,3 +148,49 @@ def test_mouth_targets_keep_only_what_the_mouth_explains_from_its_rest_level():
 def test_target_must_be_known():
     with pytest.raises(Exception, match="target"):
         AudioTrainConfig(target="lips")
+
+
+def planted_mouth_clips(count: int = 2, frames: int = 100):
+    """Clips whose motion is a planted mouth opening along known directions (mel: silence)."""
+    rng = np.random.default_rng(2)
+    truth = rng.normal(0, 0.01, (3, 24))
+    clips = []
+    for index in range(count):
+        measures = np.stack([rng.uniform(0, 0.4, frames), rng.uniform(0.8, 1.0, frames),
+                             np.zeros(frames)], 1)
+        clips.append(TalkingClip(f"c{index}", np.full((4 * frames, 80), -60, np.float32),
+                                 (measures @ truth).astype(np.float32),
+                                 measures.astype(np.float32), np.ones(frames, bool)))
+    return clips
+
+
+@pytest.mark.parametrize(("shrink", "max_gain", "expected"), [(0.5, 4.0, 2.0), (0.1, 4.0, 4.0),
+                                                                (0.5, 1.0, 1.0), (2.0, 4.0, 1.0)])
+def test_released_model_opens_the_mouth_as_widely_as_the_data(tmp_path, monkeypatch, shrink,
+                                                               max_gain, expected):
+    """A prediction with `shrink` times the data's mouth-opening spread is scaled back up by
+    1 / shrink, within [1, max_amplitude_gain], in the released checkpoint only."""
+    from reenact.training.audio import AudioTrainer
+
+    clips = planted_mouth_clips()
+    trainer = AudioTrainer(config(max_amplitude_gain=max_gain), clips, tmp_path,
+                           motion_model={"name": "planted", "num_kp": 4},
+                           device=torch.device("cpu"))
+    motions = iter([torch.from_numpy(clip.motion)[None] for clip in clips])
+    monkeypatch.setattr(trainer.model, "forward_flat",
+                        lambda windows, state=None: (next(motions) * shrink, None))
+    gain, amplitude = trainer.amplitude_gain()
+    assert gain == pytest.approx(expected, rel=1e-6)
+    assert amplitude["unclipped"] == pytest.approx(1 / shrink, rel=1e-3)
+    monkeypatch.undo()
+    scale = trainer.model.motion_scale.clone()
+    monkeypatch.setattr(trainer, "amplitude_gain", lambda: (gain, amplitude))
+    checkpoint = load_audio_checkpoint(trainer.write_checkpoint())
+    assert torch.allclose(checkpoint.model.motion_scale, scale * gain)
+    assert torch.equal(trainer.model.motion_scale, scale)  # training goes on unscaled
+    assert checkpoint.metadata["amplitude_gain"] == pytest.approx(expected)
+
+
+def test_amplitude_gain_must_not_shrink():
+    with pytest.raises(Exception, match="max_amplitude_gain"):
+        AudioTrainConfig(max_amplitude_gain=0.5)
