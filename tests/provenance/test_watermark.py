@@ -9,7 +9,7 @@ from __future__ import annotations
 import av
 import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, ImageChops
 
 from conftest import MEDIA, require
 from provenance_clips import reencode, textured
@@ -130,6 +130,85 @@ def test_clipped_black_and_white_areas(marker: Watermarker) -> None:
     result = detect([marked])
     assert result.present and result.payload == PAYLOAD and result.strength > 0.8
     assert psnr(marked, frame) >= 40
+
+
+@pytest.mark.parametrize("size", [(240, 320), (1280, 720)])
+def test_what_clipping_takes_is_made_up_for(marker: Watermarker, size: tuple[int, int],
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    height, width = size
+    frame = textured(1, height, width, seed=5)[0]
+    frame[:, :width * 3 // 8] = 255  # a white studio background
+    frame[height * 5 // 6:] = 0  # a black border
+    made_up = detect([marker.mark(frame, PAYLOAD)])
+    monkeypatch.setattr(watermark, "_CLIPPED_SHARE", 2.0)  # never estimate the loss
+    left = detect([marker.mark(frame, PAYLOAD)])
+    assert made_up.payload == left.payload == PAYLOAD
+    assert made_up.strength > 0.95 and left.strength < 0.93, (made_up.strength, left.strength)
+
+
+@pytest.mark.parametrize("size", [(64, 64), (256, 256), (720, 1280), (1280, 720), (300, 770),
+                                  (480, 854), (768, 1366), (1000, 390)])
+@pytest.mark.parametrize("mode", ["L", "RGB"])
+def test_the_host_is_read_as_the_detector_reads_it(marker: Watermarker, size: tuple[int, int],
+                                                   mode: str) -> None:
+    """Marking reads the canonical image in PIL's two steps, to keep the first as its preview:
+    the same values as `_reduce`, and as PIL's resize with the reducing gap, which define it."""
+    frame = textured(1, *size, seed=sum(size))[0]
+    image = Image.fromarray(frame if mode == "RGB" else np.ascontiguousarray(frame[..., 1]))
+    canonical, reduced = marker._read_host(image)
+    np.testing.assert_array_equal(canonical, marker._reduce(image))
+    reference = image.resize((64, 64), Image.Resampling.BICUBIC, reducing_gap=3.0)
+    np.testing.assert_array_equal(canonical, np.asarray(reference, dtype=np.float64))
+    assert (reduced is None) == (max(size) < 3 * 2 * 64)  # no box step below 384 px
+
+
+@pytest.mark.parametrize("size", [(64, 64), (200, 120), (256, 256), (720, 1280), (300, 770),
+                                  (768, 1366)])
+@pytest.mark.parametrize("mode", ["L", "RGB"])
+@pytest.mark.parametrize("range_", ["mid-grey", "full"])
+def test_the_overlay_is_the_upsampled_residual_added_with_saturation(
+        marker: Watermarker, size: tuple[int, int], mode: str, range_: str) -> None:
+    """numpy's nearest stage and add make exactly PIL's `_upsample` + ImageChops.add, on frames
+    that cannot saturate (one wrapping add) and on frames with black and white (clipped)."""
+    height, width = size
+    rng = np.random.default_rng(height + width)
+    residual = rng.normal(scale=8.0, size=(64, 64))  # luma units; extremes beyond +-20
+    shape = (height, width, 3) if mode == "RGB" else (height, width)
+    low, high = (40, 216) if range_ == "mid-grey" else (0, 256)
+    pixels = rng.integers(low, high, shape, dtype=np.uint8)
+    if range_ == "full":
+        pixels[: height // 4] = 255
+        pixels[-height // 4:] = 0
+    marked = pixels.copy()
+    marker._add_overlay(marked, residual, 0.9)
+
+    shifted = np.clip(np.rint(residual * 0.9) + 128, 0, 255).astype(np.uint8)
+    layer = marker._upsample(Image.fromarray(shifted, "L"), width, height,
+                             marker._coarse_factor(height, width))
+    if mode == "RGB":
+        layer = Image.merge("RGB", (layer, layer, layer))
+    expected = ImageChops.add(Image.fromarray(pixels), layer, 1.0, -128)
+    np.testing.assert_array_equal(marked, np.asarray(expected))
+
+
+def test_bits_are_read_and_written_along_unit_directions(marker: Watermarker) -> None:
+    """Projections and residuals go group by group through each coefficient's bit and weight:
+    the same as the (K, n) matrix of the bits' unit-norm directions."""
+    layout = marker._layout
+    directions = np.zeros((56, len(layout.rows)))  # (K, n)
+    directions[layout.bits, np.arange(len(layout.rows))] = layout.weights
+    np.testing.assert_allclose(np.linalg.norm(directions, axis=1), 1.0)
+    assert np.array_equal(layout.starts, np.searchsorted(layout.bits, np.arange(56)))
+    rng = np.random.default_rng(0)
+    canonical = rng.uniform(0, 255, (3, 64, 64))
+    band = layout.dct[:layout.band_end]
+    coefficients = (band @ canonical @ band.T)[:, layout.rows, layout.cols]
+    np.testing.assert_allclose(marker._projections(canonical), coefficients @ directions.T,
+                               rtol=0, atol=1e-9)
+    # a residual for given moves makes them, read back from the canonical image
+    moves = rng.normal(scale=10.0, size=56)
+    residual = marker._residual(moves, 64, 64)  # a frame of the canonical size: G = identity
+    np.testing.assert_allclose(marker._projections(residual), moves, rtol=0, atol=1e-9)
 
 
 @pytest.mark.parametrize("name", ["driving/lp_d0.mp4", "talking/grid_bbaf2n.mpg",

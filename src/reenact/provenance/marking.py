@@ -4,11 +4,20 @@ it, so no pipeline can write an unmarked video or image."""
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from reenact.provenance.label import LabelPainter
 from reenact.provenance.record import Provenance
 from reenact.provenance.watermark import MarkingState, WatermarkConfig, Watermarker
+
+
+@functools.lru_cache(maxsize=4)
+def _watermarker(config: WatermarkConfig | None) -> Watermarker:
+    """The process's Watermarker for `config`, shared by the files it writes: its tables per
+    frame size (an SVD each, after which BLAS threads spin for a while) are made once."""
+    return Watermarker(config)
 
 
 class FrameMarker:
@@ -25,7 +34,7 @@ class FrameMarker:
     def __init__(self, provenance: Provenance, config: WatermarkConfig | None = None) -> None:
         self.provenance = provenance
         self.payload = provenance.payload()
-        self._watermarker = Watermarker(config)
+        self._watermarker = _watermarker(config)
         self._painter = LabelPainter(provenance.label) if provenance.label else None
         self.state = MarkingState()
 

@@ -23,10 +23,13 @@ its projection stays within `HYSTERESIS` (0.6) steps of it, instead of jumping t
 whenever the host drifts across half way. Each such jump changes the whole frame by a smooth
 pattern that the video encoder has to code afresh: at 720p, re-targeting every frame made x264's
 output ~25% bigger, with hysteresis ~13% (a mark that never re-targets: ~8%). The moves stay on
-the payload's lattice, so reading is unchanged; a move can reach 0.6 step instead of 0.5. Where black or white clips the change, the part of the move lost
-is estimated on a small preview and asked of the unclipped pixels instead. Besides reading the
-frame once (as the detector does) and the final upsample and add, everything works on the
-canonical image or the preview, so marking a 720p frame's Y' plane takes ~3 ms.
+the payload's lattice, so reading is unchanged; a move can reach 0.6 step instead of 0.5.
+
+Where black or white clips the change, the part of the move lost is estimated on a small preview
+(about twice the canonical size, taken from the box reduction that reading the frame starts
+with) and asked of the unclipped pixels instead. Besides reading the frame once (as the detector
+does) and the final upsample and add (in place, in numpy), all the work is on the canonical
+image or the preview: marking a 720p frame's Y' plane takes ~1.3 ms.
 
 How it is read: per frame, each bit's soft value is sin(2 pi p / step) (+1 on the 0 lattice, -1
 on the 1 lattice, 0 half way); soft values are averaged over the frames of a clip, so noise that
@@ -51,14 +54,16 @@ contrast/colour changes are not handled.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import itertools
 import logging
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass
 from types import ModuleType
+from typing import TypeVar
 
 import numpy as np
 
@@ -89,7 +94,9 @@ _COARSE = 4
 _OFFSET = 128  # 8-bit residual images carry value + 128
 # preview pixels this close to black or white mean clipping may eat part of the move
 _SATURATION_MARGIN = 8
-_MAX_GAIN_CACHE = 8
+# the clipping estimate's preview is about this many times the canonical size per side
+_PREVIEW_SCALE = 2
+_CACHED_ENTRIES = 8  # frame sizes (or payloads) whose tables a Watermarker keeps
 _MIN_RELATIVE_GAIN = 0.2
 _CLIPPING_PASSES = 1
 # below this share of preview values near black or white, clipping loses too little to make up
@@ -98,11 +105,12 @@ _CLIPPED_SHARE = 0.01
 # from the previous frame's point (0.5 would be no hysteresis)
 HYSTERESIS = 0.6
 
+_Cached = TypeVar("_Cached")
+
 
 def _import_pil() -> ModuleType:
     try:
         import PIL.Image
-        import PIL.ImageChops
     except ImportError as error:
         raise ImportError("watermarking needs Pillow: pip install pillow") from error
     return PIL
@@ -200,15 +208,23 @@ class Detection:
 class _Layout:
     """The keyed arrangement of code bits in the canonical DCT.
 
-    rows, cols: (n,) DCT indices of the coefficients used; spread: (K, n), row k holds bit k's
-    unit-norm direction (keyed signs / sqrt(coefficients of bit k)); whitening: (K,) uint8;
-    band_end: one past the highest DCT index used.
+    rows, cols: (n,) DCT indices of the coefficients used, grouped by bit; bits: (n,) the bit
+    of each (non-decreasing), starts: (K,) where bit k's group starts; weights: (n,) keyed sign /
+    sqrt(coefficients of its bit), so that bit k's unit-norm direction is its group's weights;
+    whitening: (K,) uint8; band_end: one past the highest DCT index used.
+
+    The directions are applied group by group (`np.add.reduceat`, a gather), not as a (K, n)
+    matrix: a product with that matrix is large enough for OpenBLAS to share it out among its
+    threads, which then spin for a while; with a model running on the other cores, that spinning
+    cost more CPU per frame than marking the frame.
     """
 
     dct: np.ndarray
     rows: np.ndarray
     cols: np.ndarray
-    spread: np.ndarray
+    bits: np.ndarray
+    starts: np.ndarray
+    weights: np.ndarray
     whitening: np.ndarray
     band_end: int
 
@@ -236,13 +252,15 @@ def _layout(config: WatermarkConfig) -> _Layout:
                          f"{CODE_BITS} bits to carry")
     bit_of = np.arange(len(chosen)) % CODE_BITS
     signs = rng.choice([-1.0, 1.0], size=len(chosen))
-    per_bit = np.bincount(bit_of, minlength=CODE_BITS)
-    spread = np.zeros((CODE_BITS, len(chosen)))
-    spread[bit_of, np.arange(len(chosen))] = signs / np.sqrt(per_bit[bit_of])
     whitening = rng.integers(0, 2, CODE_BITS).astype(np.uint8)
+    by_bit = np.argsort(bit_of, kind="stable")  # the order coefficients are listed in
+    chosen, bits, signs = chosen[by_bit], bit_of[by_bit], signs[by_bit]
+    per_bit = np.bincount(bits, minlength=CODE_BITS)
     rows, cols = np.unravel_index(chosen, (size, size))
-    return _Layout(dct=_dct_matrix(size), rows=rows, cols=cols, spread=spread,
-                   whitening=whitening, band_end=int(max(rows.max(), cols.max())) + 1)
+    return _Layout(dct=_dct_matrix(size), rows=rows, cols=cols, bits=bits,
+                   starts=np.concatenate([[0], np.cumsum(per_bit)[:-1]]),
+                   weights=signs / np.sqrt(per_bit[bits]), whitening=whitening,
+                   band_end=int(max(rows.max(), cols.max())) + 1)
 
 
 def _check_frame(frame: object, name: str = "frame") -> np.ndarray:
@@ -260,6 +278,34 @@ def _check_plane(plane: object) -> np.ndarray:
         dtype = getattr(plane, "dtype", type(plane).__name__)
         raise ValueError(f"plane: expected (H, W) uint8 luma, got shape {shape} dtype {dtype}")
     return plane
+
+
+def _remember(cache: dict[Hashable, _Cached], key: Hashable,
+              make: Callable[[], _Cached]) -> _Cached:
+    """cache[key], made on first use; beyond _CACHED_ENTRIES keys the oldest is forgotten. Safe
+    when threads share the cache (a Watermarker may serve several video writers): at worst a
+    value is made twice."""
+    value = cache.get(key)
+    if value is None:
+        value = make()
+        while len(cache) >= _CACHED_ENTRIES:
+            with contextlib.suppress(KeyError, RuntimeError, StopIteration):
+                del cache[next(iter(cache))]
+        cache[key] = value
+    return value
+
+
+@dataclass(frozen=True)
+class _NearestMaps:
+    """The nearest stage of the overlay's upsampling for one frame size.
+
+    coarse_size: (width, height) of the bilinear stage; rows: (H,), cols: (W,) indices into it of
+    each frame row and column, or None when the bilinear stage is already at the frame's size.
+    """
+
+    coarse_size: tuple[int, int]
+    rows: np.ndarray | None
+    cols: np.ndarray | None
 
 
 class MarkingState:
@@ -305,8 +351,10 @@ class Watermarker:
         self.config = config or WatermarkConfig()
         self._layout = _layout(self.config)
         self._pil = _import_pil()
-        self._gains: dict[tuple[int, int], np.ndarray] = {}
-        self._cosets: dict[Payload, np.ndarray] = {}
+        # what does not change between frames: per frame size (height, width), and per payload
+        self._gains: dict[Hashable, np.ndarray] = {}
+        self._nearest: dict[Hashable, _NearestMaps] = {}
+        self._cosets: dict[Hashable, np.ndarray] = {}
 
     # -- canonical domain ----------------------------------------------------------------------
 
@@ -316,6 +364,23 @@ class Watermarker:
         small = image.resize((size, size), self._pil.Image.Resampling.BICUBIC,  # type: ignore
                              reducing_gap=_REDUCING_GAP)
         return np.asarray(small, dtype=np.float64)
+
+    def _read_host(self, image: object) -> tuple[np.ndarray, object | None]:
+        """`_reduce` done in the two steps PIL takes for it: a box reduction by whole factors
+        (leaving at least _REDUCING_GAP for the filter), then bicubic over the frame's box in the
+        reduced image. The same values as `_reduce`; the box-reduced image (None when there was
+        none) is returned too, so that the clipping estimate's preview is made from it rather
+        than by a second pass over the whole frame."""
+        size = self.config.canonical_size
+        width, height = image.size  # type: ignore[attr-defined]
+        # PIL's own choice of factors for resize(..., reducing_gap=_REDUCING_GAP)
+        factors = (int(width / size / _REDUCING_GAP) or 1, int(height / size / _REDUCING_GAP) or 1)
+        if factors == (1, 1):
+            return self._reduce(image), None
+        reduced = image.reduce(factors)  # type: ignore[attr-defined]
+        box = (0, 0, width / factors[0], height / factors[1])  # the frame, in reduced pixels
+        small = reduced.resize((size, size), self._pil.Image.Resampling.BICUBIC, box=box)
+        return np.asarray(small, dtype=np.float64), reduced
 
     def _reduce_array(self, values: np.ndarray) -> np.ndarray:
         """(h, w) float -> (N, N) float, as `_reduce`."""
@@ -331,14 +396,15 @@ class Watermarker:
         """(..., N, N) canonical luma -> (..., K) projections on the bits' directions."""
         band = self._layout.dct[:self._layout.band_end]  # only the low rows are ever read
         coefficients = band @ canonical @ band.T
-        return coefficients[..., self._layout.rows, self._layout.cols] @ self._layout.spread.T
+        values = coefficients[..., self._layout.rows, self._layout.cols] * self._layout.weights
+        return np.add.reduceat(values, self._layout.starts, axis=-1)  # (see _Layout)
 
     def _targets(self, projections: np.ndarray, payload: Payload) -> np.ndarray:
         """The nearest point of each bit's lattice."""
-        if payload not in self._cosets:
-            self._cosets[payload] = payload.to_bits() ^ self._layout.whitening
+        coset = _remember(self._cosets, payload,
+                          lambda: payload.to_bits() ^ self._layout.whitening)
         step = self.config.step
-        offset = step / 4 + self._cosets[payload] * (step / 2)
+        offset = step / 4 + coset * (step / 2)
         return np.round((projections - offset) / step) * step + offset
 
     def _residual(self, moves: np.ndarray, height: int, width: int) -> np.ndarray:
@@ -347,7 +413,8 @@ class Watermarker:
         amplitudes = self._inverse_gain(height, width) @ moves
         end = self._layout.band_end  # coefficients beyond the band are 0: leave them out
         coefficients = np.zeros((end, end))
-        coefficients[self._layout.rows, self._layout.cols] = self._layout.spread.T @ amplitudes
+        coefficients[self._layout.rows, self._layout.cols] = (self._layout.weights
+                                                              * amplitudes[self._layout.bits])
         band = self._layout.dct[:end]
         return band.T @ coefficients @ band
 
@@ -358,14 +425,19 @@ class Watermarker:
         _COARSE, keeping the coarse image at least twice the canonical size."""
         return max(1, min(_COARSE, min(height, width) // (2 * self.config.canonical_size)))
 
+    def _coarse_size(self, width: int, height: int, factor: int,
+                     current: tuple[int, int]) -> tuple[int, int]:
+        """(width, height) of the bilinear stage of `_upsample` from an image of size `current`:
+        1/factor of the frame, rounded up; a side already at its target size stays."""
+        return (width if width == current[0] else -(-width // factor),
+                height if height == current[1] else -(-height // factor))
+
     def _upsample(self, image: object, width: int, height: int, factor: int) -> object:
         """Resize to width x height: bilinear, or (factor > 1) bilinear to 1/factor of the size
         then nearest. A side already at its target size is left as it is."""
         resampling = self._pil.Image.Resampling
         if factor > 1:
-            current_width, current_height = image.size  # type: ignore[attr-defined]
-            coarse = (width if width == current_width else -(-width // factor),
-                      height if height == current_height else -(-height // factor))
+            coarse = self._coarse_size(width, height, factor, image.size)  # type: ignore
             image = image.resize(coarse, resampling.BILINEAR)  # type: ignore[attr-defined]
             return image.resize((width, height), resampling.NEAREST)  # type: ignore
         return image.resize((width, height), resampling.BILINEAR)  # type: ignore[attr-defined]
@@ -384,26 +456,77 @@ class Watermarker:
     def _inverse_gain(self, height: int, width: int) -> np.ndarray:
         """(K, K) inverse of G, G[j, k] = bit j's projection of bit k's unit pattern as read back
         from a height x width frame (close to the identity; not exactly, at small sizes)."""
-        key = (height, width)
-        if key not in self._gains:
+        def make() -> np.ndarray:
             dct, rows, cols = self._layout.dct, self._layout.rows, self._layout.cols
             factor = self._coarse_factor(height, width)
             vertical = dct @ self._axis_transfer(height, factor) @ dct.T
             horizontal = dct @ self._axis_transfer(width, factor) @ dct.T
             coupling = vertical[np.ix_(rows, rows)] * horizontal[np.ix_(cols, cols)]  # (n, n)
-            gain = self._layout.spread @ coupling @ self._layout.spread.T
-            if len(self._gains) >= _MAX_GAIN_CACHE:
-                self._gains.pop(next(iter(self._gains)))
+            # G = directions @ coupling @ directions.T, summed group by group (see _Layout)
+            weighted = self._layout.weights[:, None] * coupling * self._layout.weights
+            starts = self._layout.starts
+            gain = np.add.reduceat(np.add.reduceat(weighted, starts, axis=0), starts, axis=1)
             # pinv: a frame a few pixels wide cannot hold every pattern; mark what it can, and
             # leave out what would need a strong change to show through
-            self._gains[key] = np.linalg.pinv(gain, rcond=_MIN_RELATIVE_GAIN)
-        return self._gains[key]
+            return np.linalg.pinv(gain, rcond=_MIN_RELATIVE_GAIN)
 
-    def _overlay(self, residual: np.ndarray, width: int, height: int, scale: float) -> object:
-        """The residual (luma units) as an 8-bit 'L' image of value + 128 at the frame's size."""
+        return _remember(self._gains, (height, width), make)
+
+    def _nearest_maps(self, height: int, width: int) -> _NearestMaps:
+        """Where each frame row and column takes its overlay value from in `_upsample`'s coarse
+        image. Read off PIL's own nearest resize of an image of indices, so that the overlay is
+        exactly the one `_inverse_gain` was computed for."""
+        def make() -> _NearestMaps:
+            size = self.config.canonical_size
+            factor = self._coarse_factor(height, width)
+            if factor == 1:  # bilinear straight to the frame: no nearest stage
+                return _NearestMaps((width, height), None, None)
+            coarse_width, coarse_height = self._coarse_size(width, height, factor, (size, size))
+            indices = np.arange(coarse_width * coarse_height, dtype=np.int32)
+            image = self._pil.Image.fromarray(indices.reshape(coarse_height, coarse_width))
+            sources = np.asarray(image.resize((width, height), self._pil.Image.Resampling.NEAREST))
+            rows, cols = sources[:, 0] // coarse_width, sources[0] % coarse_width
+            assert np.array_equal(sources, rows[:, None] * coarse_width + cols)  # separable
+            return _NearestMaps((coarse_width, coarse_height), rows, cols)
+
+        return _remember(self._nearest, (height, width), make)
+
+    def _add_overlay(self, pixels: np.ndarray, residual: np.ndarray, scale: float) -> None:
+        """Add the residual (luma units), upsampled to the frame as `_upsample` does it, to the
+        (H, W) or (H, W, 3) uint8 `pixels` in place, saturating at 0 and 255.
+
+        Only the bilinear stage goes through PIL; the nearest stage picks the coarse image's
+        columns, then rows, in numpy, and the add happens in place: done by PIL, a full-size
+        layer would be made, added into a third image and copied back out of PIL, which cost as
+        much as all the rest of marking a 720p frame."""
+        height, width = pixels.shape[:2]
         shifted = np.clip(np.rint(residual * scale) + _OFFSET, 0, 255).astype(np.uint8)
-        return self._upsample(self._pil.Image.fromarray(shifted, "L"), width, height,
-                              self._coarse_factor(height, width))
+        maps = self._nearest_maps(height, width)
+        coarse = np.asarray(self._pil.Image.fromarray(shifted, "L").resize(
+            maps.coarse_size, self._pil.Image.Resampling.BILINEAR))  # (h, w) value + 128
+        if maps.cols is not None:
+            coarse = coarse.take(maps.cols, axis=1)  # (h, W), C order (coarse[:, cols] is not)
+        if pixels.ndim == 3:  # the same change to R, G and B; (h, W, 3), as ufuncs run fastest
+            coarse = np.repeat(coarse[..., None], pixels.shape[2], axis=2)
+
+        def add(operation: np.ufunc, part: np.ndarray) -> None:
+            if maps.rows is not None:
+                part = part.take(maps.rows, axis=0)  # (H, W[, 3])
+            operation(pixels, part, out=pixels)
+
+        lowest, highest = int(coarse.min()) - _OFFSET, int(coarse.max()) - _OFFSET
+        if int(pixels.min()) + lowest >= 0 and int(pixels.max()) + highest <= 255:
+            # nothing reaches 0 or 255 (a Y' plane, in [16, 235], never does): one add that
+            # wraps, of (value - 128) mod 256 = value ^ 128
+            add(np.add, coarse ^ _OFFSET)
+            return
+        # clip(pixels + value - 128, 0, 255) without a wider type: nothing passes 255 or 0
+        raise_by = np.maximum(coarse, _OFFSET) - _OFFSET
+        lower_by = _OFFSET - np.minimum(coarse, _OFFSET)
+        add(np.minimum, 255 - raise_by)
+        add(np.add, raise_by)
+        add(np.maximum, lower_by)
+        add(np.subtract, lower_by)
 
     # -- writing -------------------------------------------------------------------------------
 
@@ -412,8 +535,7 @@ class Watermarker:
         """(H, W, 3) uint8 RGB -> the same frame carrying `payload` (a new array); `state`: the
         video's, when the frame is one of a sequence."""
         frame = _check_frame(frame)
-        image = self._pil.Image.fromarray(np.ascontiguousarray(frame))
-        return np.array(self._embed(image, payload, 0, 255, 1.0, state))
+        return self._embed(np.ascontiguousarray(frame), payload, 0, 255, 1.0, state)
 
     def mark_luma_plane(self, plane: np.ndarray, payload: Payload, *,
                         state: MarkingState | None = None) -> np.ndarray:
@@ -424,38 +546,45 @@ class Watermarker:
         [16, 235] where the frame is black or white; a decoder clips them, as the RGB path does.
         """
         plane = _check_plane(plane)
-        image = self._pil.Image.fromarray(np.ascontiguousarray(plane), "L")
-        return np.array(self._embed(image, payload, _LIMITED_LOW, _LIMITED_HIGH, _LIMITED_SCALE,
-                                    state))
+        return self._embed(np.ascontiguousarray(plane), payload, _LIMITED_LOW, _LIMITED_HIGH,
+                           _LIMITED_SCALE, state)
 
-    def _embed(self, image: object, payload: Payload, low: int, high: int, scale: float,
-               state: MarkingState | None) -> object:
-        """Mark a PIL 'RGB' or 'L' image whose values are `scale` * luma (+ an offset) and are
-        clipped to [low, high] on display. Full-size work: one reduction to the canonical size,
-        one to a preview (for clipping), the final upsample and add."""
-        width, height = image.size  # type: ignore[attr-defined]
+    def _embed(self, pixels: np.ndarray, payload: Payload, low: int, high: int, scale: float,
+               state: MarkingState | None) -> np.ndarray:
+        """Mark (H, W) or (H, W, 3) contiguous uint8 values that are `scale` * luma (+ an offset)
+        and are clipped to [low, high] on display; returns a marked copy. Full-size work: one
+        box reduction of the frame (the start of the canonical read, and the preview for
+        clipping), a copy and the add."""
+        height, width = pixels.shape[:2]
+        marked = pixels.copy()
         if min(width, height) < MIN_MARKED_SIDE:
-            return image
+            return marked
         # the host is read exactly as the detector reads it: from the whole frame (a reduced
         # copy would alias fine periodic texture, e.g. a flag's stars, differently)
-        canonical = self._reduce(image)
+        image = self._pil.Image.fromarray(pixels)  # 'L' (sharing the array's memory) or 'RGB'
+        canonical, reduced = self._read_host(image)
         projections = self._projections(
             (canonical @ LUMA_709 if canonical.ndim == 3 else canonical) / scale)
         targets = self._targets(projections, payload)
         if state is not None:
             targets = state.update(projections, targets, (payload, height, width), self.config.step)
         residual = self._residual(targets - projections, height, width)
-        factor = self._coarse_factor(height, width)
-        preview = np.asarray(image.reduce(factor) if factor > 1 else image,  # type: ignore
-                             dtype=np.float64)  # (h, w[, 3]) in plane units
+        preview = self._preview(image if reduced is None else reduced)  # (h, w[, 3]) uint8
         near_limits = (preview < low + _SATURATION_MARGIN) | (preview > high - _SATURATION_MARGIN)
-        if near_limits.mean() > _CLIPPED_SHARE:
-            residual = self._make_up_for_clipping(residual, preview, (low, high), scale,
-                                                  (height, width))
-        layer = self._overlay(residual, width, height, scale)
-        if image.mode == "RGB":  # type: ignore[attr-defined]
-            layer = self._pil.Image.merge("RGB", (layer, layer, layer))
-        return self._pil.ImageChops.add(image, layer, 1.0, -_OFFSET)
+        if np.count_nonzero(near_limits) > _CLIPPED_SHARE * near_limits.size:
+            residual = self._make_up_for_clipping(residual, preview.astype(np.float64),
+                                                  (low, high), scale, (height, width))
+        self._add_overlay(marked, residual, scale)
+        return marked
+
+    def _preview(self, image: object) -> np.ndarray:
+        """A box-reduced copy of the frame, about _PREVIEW_SCALE times the canonical size per
+        side, for the clipping estimate: at that size it estimates what clipping takes as well
+        as a preview of a quarter of the frame's size did, at a fraction of the cost. `image`:
+        the frame, or the box reduction `_read_host` already made of it."""
+        target = _PREVIEW_SCALE * self.config.canonical_size
+        factors = tuple(max(1, round(side / target)) for side in image.size)  # type: ignore
+        return np.asarray(image.reduce(factors) if factors != (1, 1) else image)  # type: ignore
 
     def _make_up_for_clipping(self, residual: np.ndarray, preview: np.ndarray,
                               limits: tuple[int, int], scale: float,
