@@ -8,6 +8,7 @@ from __future__ import annotations
 import itertools
 import logging
 import os
+import threading
 import weakref
 from collections.abc import Sequence
 from fractions import Fraction
@@ -337,11 +338,78 @@ def test_interrupted_writer_leaves_no_file(tmp_path: Path, interruption: BaseExc
     assert list(out_dir.iterdir()) == []
 
 
+def _encoding_threads(name: str) -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name == f"reenact-video-writer:{name}"]
+
+
 def test_writer_that_is_never_closed_leaves_no_file(tmp_path: Path) -> None:
     writer = VideoWriter(tmp_path / "result.mp4", 25, WIDTH, HEIGHT)
     writer.write(frame_pattern(0))
     del writer
     assert list(tmp_path.iterdir()) == []
+    for thread in _encoding_threads("result.mp4"):  # nor a thread waiting for frames
+        thread.join(timeout=10)
+        assert not thread.is_alive()
+
+
+def _failing_marker(monkeypatch: pytest.MonkeyPatch, fail_at: int) -> None:
+    """Make the encoding thread fail on frame `fail_at` (0-based)."""
+    from reenact.provenance.marking import FrameMarker
+
+    mark = FrameMarker.mark_luma_plane
+    calls = itertools.count()
+
+    def failing(self: FrameMarker, plane: np.ndarray) -> np.ndarray:
+        if next(calls) == fail_at:
+            raise RuntimeError(f"encoder broke on frame {fail_at}")
+        return mark(self, plane)
+
+    monkeypatch.setattr(FrameMarker, "mark_luma_plane", failing)
+
+
+@pytest.mark.parametrize("with_audio", [False, True])
+def test_an_encoding_error_is_raised_by_a_later_write(tmp_path: Path, with_audio: bool,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    source = make_audio(tmp_path / "speech.m4a", sine(2.0, 16000), 16000)
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    _failing_marker(monkeypatch, fail_at=2)
+    written = 0
+    with pytest.raises(RuntimeError, match="encoder broke on frame 2"):
+        with VideoWriter(out_dir / "result.mp4", 25, WIDTH, HEIGHT,
+                         audio_from=source if with_audio else None) as writer:
+            for index in range(40):  # at most a queue's length of frames after the bad one
+                writer.write(frame_pattern(index))
+                written += 1
+    assert 2 < written < 40
+    assert list(out_dir.iterdir()) == []
+    for thread in _encoding_threads("result.mp4"):
+        assert not thread.is_alive()
+
+
+def test_an_encoding_error_on_the_last_frame_is_raised_by_close(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _failing_marker(monkeypatch, fail_at=2)
+    writer = VideoWriter(tmp_path / "result.mp4", 25, WIDTH, HEIGHT)
+    writer.write_batch(np.stack([frame_pattern(i) for i in range(3)]))
+    with pytest.raises(RuntimeError, match="encoder broke on frame 2"):
+        writer.close()
+    assert writer.closed and list(tmp_path.iterdir()) == []
+    with pytest.raises(ValueError, match="result.mp4: the video writer is closed"):
+        writer.write(frame_pattern(3))
+
+
+def test_frames_may_be_reused_once_written(tmp_path: Path) -> None:
+    buffer = np.empty((HEIGHT, WIDTH, 3), np.uint8)
+    with VideoWriter(tmp_path / "out.mp4", 25, WIDTH, HEIGHT) as writer:
+        for index in range(10):  # one array for every frame, as a renderer might keep
+            buffer[...] = frame_pattern(index)
+            writer.write(buffer)
+    with VideoReader(tmp_path / "out.mp4") as video:
+        frames = list(video)
+    assert len(frames) == 10
+    for index, frame in enumerate(frames):
+        assert np.abs(frame.astype(int) - frame_pattern(index)).mean() < 3, index
 
 
 def test_writer_without_frames_saves_nothing(tmp_path: Path) -> None:

@@ -34,6 +34,30 @@ def test_video_writer_marks_every_frame(tmp_path: Path) -> None:
     assert "Synthetic video" in tags["description"] and tags["encoder"].startswith("reenact")
 
 
+def test_video_writers_at_once_share_the_watermarker(tmp_path: Path) -> None:
+    """Frame markers share one Watermarker (its tables per frame size are made once), also when
+    two writers encode at the same time, each on its own thread, frames of different sizes."""
+    from reenact.provenance.marking import FrameMarker
+
+    first, second = Provenance.new(), Provenance.new()
+    assert FrameMarker(first)._watermarker is FrameMarker(second)._watermarker
+    sizes = {"a.mp4": (240, 320), "b.mp4": (256, 192)}
+    writers = [VideoWriter(tmp_path / name, 25, width, height, provenance=provenance)
+               for (name, (height, width)), provenance in zip(sizes.items(), (first, second))]
+    clips = [textured(8, height, width, seed=index)
+             for index, (height, width) in enumerate(sizes.values())]
+    for frames in zip(*clips):  # both encoding threads busy at once
+        for writer, frame in zip(writers, frames):
+            writer.write(frame)
+    for writer in writers:
+        writer.close()
+    for name, provenance in zip(sizes, (first, second)):
+        decoded = decode(tmp_path / name)
+        assert len(decoded) == 8
+        for frame in decoded:
+            assert detect([frame]).payload == provenance.payload()
+
+
 def test_writers_cannot_skip_the_mark(tmp_path: Path) -> None:
     options = set(inspect.signature(VideoWriter).parameters)
     assert options == {"path", "fps", "width", "height", "audio_from", "crf", "provenance"}

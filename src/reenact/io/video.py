@@ -10,8 +10,8 @@ Conventions:
   (its duration, and so its sync with its audio, is kept).
 
 Memory does not grow with the video's length: the reader decodes lazily and the writer encodes,
-and interleaves the carried audio, as frames arrive. Written files appear only when complete
-(see `reenact.io.atomic`).
+and interleaves the carried audio, as frames arrive (on a thread of its own, a few frames behind
+the caller). Written files appear only when complete (see `reenact.io.atomic`).
 """
 
 from __future__ import annotations
@@ -20,8 +20,10 @@ import collections
 import contextlib
 import logging
 import os
+import queue
+import threading
 import weakref
-from collections.abc import Generator, Iterable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -34,6 +36,7 @@ from reenact.io.atomic import AtomicOutput, check_output_directory
 from reenact.io.errors import check_input_file, media_error
 
 if TYPE_CHECKING:
+    from reenact.provenance.marking import FrameMarker
     from reenact.provenance.record import Provenance
 
 logger = logging.getLogger(__name__)
@@ -60,6 +63,9 @@ _LIMITED_RANGE = 1
 # a nominal and an average frame rate closer than this describe the same constant-rate video
 _SAME_RATE_TOLERANCE = 0.01
 _MAX_TOP_LEVEL_BOXES = 100_000
+# frames the video writer's encoding thread may fall behind by: a few absorb the jitter between a
+# frame's rendering and its encoding; a bound keeps memory flat when encoding is the slower
+_QUEUED_FRAMES = 3
 # demuxers that render text files (.txt, .nfo, ...) as "video": never a user's video
 _TEXT_FORMATS = frozenset({"tty", "bin", "xbin", "adf", "idf"})
 
@@ -585,6 +591,121 @@ class _AudioCarry:
         self._input.close()
 
 
+class _FrameEncoder:
+    """What happens to each frame on the writer's encoding thread: the visible label, BT.709
+    limited-range Y'CbCr, the watermark on the Y' plane, H.264, and the audio up to the frame's
+    end, all muxed in that order. Holds no reference to the VideoWriter (see _BackgroundWork)."""
+
+    def __init__(self, av: ModuleType, marker: FrameMarker, container: Any, video: Any,
+                 audio: _AudioCarry | None, fps: Fraction) -> None:
+        self._av = av
+        self._marker = marker
+        self._container = container
+        self._video = video
+        self._audio = audio
+        self._fps = fps
+        self.frames = 0  # frames encoded so far
+
+    def _mux(self, packets: Iterable[Any]) -> None:
+        for packet in packets:
+            self._container.mux(packet)
+
+    def _audio_samples_at(self, frames: int) -> int:
+        """Output audio samples that fit in the first `frames` video frames (rounded down)."""
+        assert self._audio is not None
+        return int(frames * self._audio.rate / self._fps)
+
+    def encode(self, frame: np.ndarray) -> None:
+        """Encode one (H, W, 3) uint8 RGB frame (C-contiguous, the writer's own copy)."""
+        frame = self._marker.label(frame)
+        av_frame = self._av.VideoFrame.from_ndarray(frame, format="rgb24")
+        # BT.709 limited range, matching the tags set on the stream
+        yuv = av_frame.reformat(format="yuv420p", dst_colorspace="ITU709",
+                                dst_color_range="MPEG")
+        self._watermark(yuv)
+        yuv.pts = self.frames
+        self._mux(self._video.encode(yuv))
+        self.frames += 1
+        if self._audio is not None:
+            self._mux(self._audio.pump(self._audio_samples_at(self.frames)))
+
+    def _watermark(self, yuv: Any) -> None:
+        """Mark the Y' plane in place: the same as marking R, G and B, on a third of the data."""
+        plane = yuv.planes[0]
+        height, width = yuv.height, yuv.width
+        rows = np.frombuffer(plane, dtype=np.uint8, count=height * plane.line_size)
+        luma = rows.reshape(height, plane.line_size)[:, :width]
+        luma[...] = self._marker.mark_luma_plane(np.ascontiguousarray(luma))
+
+    def finish(self) -> None:
+        """Flush the encoders, the rest of the audio, and close the file."""
+        self._mux(self._video.encode(None))
+        if self._audio is not None:
+            total = round(self.frames * self._audio.rate / self._fps)
+            self._mux(self._audio.finish(total))
+            self._audio.close()
+        self._container.close()
+
+
+class _BackgroundWork:
+    """Calls `work(item)` on one daemon thread for each item submitted, in order; at most
+    `depth` items wait, so a caller that produces faster than `work` consumes is held back.
+
+    The first exception `work` raises is kept, raised in the caller's thread by the next
+    `submit` or by `finish`, and the items after it are dropped unprocessed. The thread holds
+    only this object and `work`: whoever owns it can still be garbage collected (and should call
+    `stop_soon` from its finalizer).
+    """
+
+    _END = object()
+
+    def __init__(self, work: Callable[[Any], None], depth: int, name: str) -> None:
+        self._items: queue.Queue[Any] = queue.Queue(maxsize=depth)
+        self._stopping = threading.Event()
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, args=(work,), name=name, daemon=True)
+        self._thread.start()
+
+    def _run(self, work: Callable[[Any], None]) -> None:
+        while not self._stopping.is_set():
+            item = self._items.get()
+            if item is self._END:
+                return
+            if self._error is not None:
+                continue  # failed: keep taking items, so that no `submit` waits forever
+            try:
+                work(item)
+            except BaseException as error:  # raised again in the caller's thread
+                logger.debug("background work failed: %r", error)
+                self._error = error
+
+    def _raise_error(self) -> None:
+        if self._error is not None:
+            raise self._error
+
+    def submit(self, item: Any) -> None:
+        """Queue `item`; raises what an earlier item's `work` raised."""
+        self._raise_error()
+        self._items.put(item)
+
+    def finish(self) -> None:
+        """Wait until every item submitted is done; raises what `work` raised, if anything."""
+        self._items.put(self._END)
+        self._thread.join()
+        self._raise_error()
+
+    def stop_soon(self) -> None:
+        """Drop the items still waiting; the thread ends after the one in hand. Never blocks."""
+        self._stopping.set()
+        with contextlib.suppress(queue.Full):
+            self._items.put_nowait(self._END)  # wakes a thread waiting for items
+
+    def stop(self) -> None:
+        """`stop_soon`, then wait for the thread to end."""
+        self.stop_soon()
+        self._thread.join()
+
+
 class VideoWriter:
     """Write (H, W, 3) uint8 RGB frames to an H.264 (yuv420p) MP4, optionally with audio.
 
@@ -597,6 +718,11 @@ class VideoWriter:
     `path` only by a clean `close()` / `__exit__`; on any exception, KeyboardInterrupt included,
     the partial file is deleted and no output exists. An existing file at `path` is replaced
     (use `check_output_path` first to protect inputs).
+
+    Frames are labelled, converted, watermarked and encoded on a background thread, up to
+    _QUEUED_FRAMES behind `write` (which copies each frame), so that this work overlaps the
+    caller's next frame instead of adding to it. An error there is raised by the next `write`
+    or by `close`, and the file is then discarded as for any other exception.
 
     fps: exact frame rate (a Fraction or int; floats are refused as inexact); the time base is
         1/fps, so frame i is at exactly i/fps s.
@@ -629,23 +755,28 @@ class VideoWriter:
         from reenact.provenance.record import Provenance
 
         self.provenance = provenance if provenance is not None else Provenance.new()
-        self._marker = FrameMarker(self.provenance)
-        self._av = av
         self.path = target
-        self.frames_written = 0
+        self.frames_written = 0  # accepted by write(); encoded by close() at the latest
         self._output = AtomicOutput(target)
         self._container: Any = None
         self._audio: _AudioCarry | None = None
+        self._work: _BackgroundWork | None = None
         try:
             self._container = av.open(str(self._output.temp_path.absolute()), "w", format="mp4",
                                       container_options=_MP4_OPTIONS)
             self._container.metadata.update(self.provenance.container_metadata())
-            self._video = _add_video_stream(av, self._container, self.fps, width, height, crf)
+            video = _add_video_stream(av, self._container, self.fps, width, height, crf)
             if audio_source is not None:
                 self._audio = _AudioCarry.open(av, audio_source, self._container)
         except BaseException:
             self._abort()
             raise
+        self._encoder = _FrameEncoder(av, FrameMarker(self.provenance), self._container, video,
+                                      self._audio, self.fps)
+        self._work = _BackgroundWork(self._encoder.encode, _QUEUED_FRAMES,
+                                     name=f"reenact-video-writer:{target.name}")
+        # dropped without close() or an exception: end the thread (AtomicOutput removes the file)
+        weakref.finalize(self, self._work.stop_soon)
 
     def __enter__(self) -> VideoWriter:
         return self
@@ -677,46 +808,22 @@ class VideoWriter:
                              f"dtype {frames.dtype}")
         return frames
 
-    def _mux(self, packets: Iterable[Any]) -> None:
-        for packet in packets:
-            self._container.mux(packet)
-
-    def _audio_samples_at(self, frames: int) -> int:
-        """Output audio samples that fit in the first `frames` video frames (rounded down)."""
-        assert self._audio is not None
-        return int(frames * self._audio.rate / self.fps)
-
-    def _encode_frame(self, frame: np.ndarray) -> None:
-        frame = self._marker.label(frame)
-        av_frame = self._av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="rgb24")
-        # BT.709 limited range, matching the tags set on the stream
-        yuv = av_frame.reformat(format="yuv420p", dst_colorspace="ITU709",
-                                dst_color_range="MPEG")
-        self._watermark(yuv)
-        yuv.pts = self.frames_written
-        self._mux(self._video.encode(yuv))
+    def _submit(self, frame: np.ndarray) -> None:
+        assert self._work is not None  # set up by __init__
+        # a copy: the caller may reuse its array as soon as write() returns
+        self._work.submit(np.array(frame, order="C"))
         self.frames_written += 1
-        if self._audio is not None:
-            self._mux(self._audio.pump(self._audio_samples_at(self.frames_written)))
-
-    def _watermark(self, yuv: Any) -> None:
-        """Mark the Y' plane in place: the same as marking R, G and B, on a third of the data."""
-        plane = yuv.planes[0]
-        rows = np.frombuffer(plane, dtype=np.uint8, count=self.height * plane.line_size)
-        rows = rows.reshape(self.height, plane.line_size)
-        luma = rows[:, :self.width]
-        luma[...] = self._marker.mark_luma_plane(np.ascontiguousarray(luma))
 
     def write(self, frame: np.ndarray) -> None:
         """Append one (H, W, 3) uint8 RGB frame."""
         self._check_open()
-        self._encode_frame(self._check_frames("frame", frame, 3))
+        self._submit(self._check_frames("frame", frame, 3))
 
     def write_batch(self, frames: np.ndarray) -> None:
         """Append (N, H, W, 3) uint8 RGB frames."""
         self._check_open()
         for frame in self._check_frames("frames", frames, 4):
-            self._encode_frame(frame)
+            self._submit(frame)
 
     def close(self) -> Path:
         """Finish the file and move it into place; returns `path`. Safe to call twice.
@@ -729,12 +836,9 @@ class VideoWriter:
         try:
             if self.frames_written == 0:
                 raise media_error(self.path, "no frames were written; nothing was saved")
-            self._mux(self._video.encode(None))
-            if self._audio is not None:
-                total = round(self.frames_written * self._audio.rate / self.fps)
-                self._mux(self._audio.finish(total))
-                self._audio.close()
-            self._container.close()
+            assert self._work is not None  # set up by __init__
+            self._work.finish()  # every frame encoded, or what went wrong with one
+            self._encoder.finish()
         except BaseException:
             self._abort()
             raise
@@ -745,6 +849,8 @@ class VideoWriter:
 
     def _abort(self) -> None:
         """Drop everything written so far: close the files, delete the partial output."""
+        if self._work is not None:  # first: its thread may be using the files
+            self._work.stop()
         if self._audio is not None:
             with contextlib.suppress(Exception):
                 self._audio.close()
