@@ -116,13 +116,14 @@ def test_pickle_with_code_is_refused(tmp_path, tiny_official):
 
 
 def test_not_a_checkpoint(tmp_path):
+    config = require(FOMM / "tiny-a.yaml")
     (tmp_path / "notes.pth.tar").write_text("hello")
     with pytest.raises(CheckpointError, match=r"not a readable PyTorch checkpoint"):
-        load_fomm_checkpoint(tmp_path / "notes.pth.tar", FOMM / "tiny-a.yaml")
+        load_fomm_checkpoint(tmp_path / "notes.pth.tar", config)
     torch.save({"state_dict": {}}, tmp_path / "other.pth.tar")
     with pytest.raises(CheckpointError, match=r"not a first-order-motion checkpoint \(expected entries "
                                               r"kp_detector and generator, found state_dict\)"):
-        load_fomm_checkpoint(tmp_path / "other.pth.tar", FOMM / "tiny-a.yaml")
+        load_fomm_checkpoint(tmp_path / "other.pth.tar", config)
 
 
 def test_unknown_yaml_key_is_named(tmp_path):
