@@ -13,7 +13,6 @@ import numpy as np
 import torch
 
 from reenact.containers import Keypoints, SourceEncoding
-from reenact.engine.fast_conv import fast_conv_model
 from reenact.engine.frames import check_crops, frames_to_tensor, tensor_to_frames
 from reenact.models import MotionModel
 
@@ -86,6 +85,9 @@ class TorchBackend:
         channels_last = channels_last or fast_conv
         self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
         if fast_conv:
+            # only this option needs the rewriting modules: not loaded on every start-up
+            from reenact.engine.fast_conv import fast_conv_model
+
             model = fast_conv_model(model.to(self.device))
         self.model = model.to(self.device, memory_format=self.memory_format).eval()
         self.image_size = model.config.image_size
