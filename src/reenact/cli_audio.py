@@ -123,7 +123,8 @@ def cmd_train_audio(args: argparse.Namespace) -> int:
                               batch_size=args.batch_size, sequence_frames=args.sequence_frames,
                               learning_rate=args.lr, weight_decay=args.weight_decay,
                               seed=args.seed, target=args.target,
-                              max_amplitude_gain=args.max_amplitude_gain)
+                              max_amplitude_gain=args.max_amplitude_gain,
+                              mouth_output=args.mouth_output, render_gain=args.render_gain)
     motion = resolve_model(args.checkpoint, config=args.config, align_corners=args.align_corners)
     path = train_audio(args.data, motion, args.output, config=config,
                        analyzer=create_face_analyzer(args.face_backend),
@@ -254,6 +255,12 @@ def _add_train_audio(commands, common: argparse.ArgumentParser) -> None:
     train.add_argument("--max-amplitude-gain", type=float, default=4.0,
                        help="scale the released model's output so that its mouth opens as widely as "
                             "in the data, by at most this factor (1: off; default 4)")
+    train.add_argument("--mouth-output", choices=("all", "open"), default="all",
+                       help="what the released model drives: all of what it learned (default), or "
+                            "only the mouth's opening")
+    train.add_argument("--render-gain", type=float, default=1.0,
+                       help="a further factor on the released model's output, for a motion model "
+                            "that renders less mouth than its keypoints move (default 1)")
     train.add_argument("--hidden-size", type=int, default=192)
     train.add_argument("--channels", type=int, default=128)
     train.add_argument("--layers", type=int, default=2)

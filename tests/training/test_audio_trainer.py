@@ -194,3 +194,52 @@ def test_released_model_opens_the_mouth_as_widely_as_the_data(tmp_path, monkeypa
 def test_amplitude_gain_must_not_shrink():
     with pytest.raises(Exception, match="max_amplitude_gain"):
         AudioTrainConfig(max_amplitude_gain=0.5)
+
+
+@pytest.mark.parametrize("render_gain", [1.0, 3.0])
+def test_open_only_release_drives_just_the_mouth_opening(tmp_path, monkeypatch, render_gain):
+    """mouth_output="open": the released model outputs the trained one's mouth-opening
+    coefficient along the mouth_open direction, times amplitude gain * render_gain."""
+    from reenact.training.audio import AudioTrainer
+
+    clips = planted_mouth_clips()
+    trainer = AudioTrainer(config(mouth_output="open", render_gain=render_gain), clips, tmp_path,
+                           motion_model={"name": "planted", "num_kp": 4},
+                           device=torch.device("cpu"))
+    with torch.no_grad():
+        trainer.model.head.bias.normal_(0, 1)  # a trained head's output has every component
+    monkeypatch.setattr(trainer, "amplitude_gain", lambda: (2.0, {"target_std": 0.1, "predicted_std": 0.05}))
+    checkpoint = load_audio_checkpoint(trainer.write_checkpoint())
+    assert checkpoint.metadata["mouth_output"] == "open"
+    assert checkpoint.metadata["render_gain"] == render_gain
+    windows = torch.from_numpy(np.random.default_rng(0).normal(-40, 10, (1, 5, 17, 80))).float()
+    with torch.no_grad():
+        trained, _ = trainer.model.eval().forward_flat(windows)
+        released, _ = checkpoint.model.forward_flat(windows)
+    names = list(trainer.directions.names)
+    basis = trainer.directions.vectors.double()
+    opening = basis[names.index("mouth_open")]
+    coefficients = torch.linalg.lstsq(basis.T, trained[0].double().T).solution  # (3, T)
+    expected = coefficients[names.index("mouth_open")][:, None] * opening * 2.0 * render_gain
+    assert torch.allclose(released[0].double(), expected, atol=1e-5 * float(expected.abs().max()))
+    assert torch.linalg.matrix_rank(released[0].double(), rtol=1e-4) == 1  # one direction
+    assert torch.allclose(checkpoint.model.motion_scale, torch.ones(1))
+
+
+def test_render_gain_scales_an_all_release(tmp_path, monkeypatch):
+    from reenact.training.audio import AudioTrainer
+
+    trainer = AudioTrainer(config(render_gain=3.0), planted_mouth_clips(), tmp_path,
+                           motion_model={"name": "planted", "num_kp": 4},
+                           device=torch.device("cpu"))
+    monkeypatch.setattr(trainer, "amplitude_gain", lambda: (2.0, {"target_std": 0.1, "predicted_std": 0.05}))
+    scale = trainer.model.motion_scale.clone()
+    checkpoint = load_audio_checkpoint(trainer.write_checkpoint())
+    assert torch.allclose(checkpoint.model.motion_scale, scale * 6.0)
+
+
+@pytest.mark.parametrize(("key", "value"), [("mouth_output", "lips"), ("render_gain", 0),
+                                            ("render_gain", True)])
+def test_mouth_output_options_are_checked(key, value):
+    with pytest.raises(Exception, match=key):
+        AudioTrainConfig(**{key: value})

@@ -22,6 +22,16 @@ less than any real one (with ~1 minute of speech, the model's mouth-opening comp
 to a half of the data's spread on new speech). The released checkpoint's output is scaled so that
 its mouth-opening component has the data's spread on the training and validation clips, at most
 `max_amplitude_gain` times (1 switches this off); the gain is recorded in its metadata.
+
+Mouth output (`mouth_output`, `render_gain`): "all" (default) releases the model as trained;
+"open" keeps only its mouth-opening component (the coefficient on the mouth_open direction, times
+that direction), folded into the head, so nothing but the opening and closing of the mouth is
+driven by speech: no lip pouting or stretching from the other components, which a small model
+predicts poorly. `render_gain` multiplies the released output once more, to make up for a motion
+model that renders less of the mouth than its keypoints move: the bundled fast-128 model's
+renders open the mouth ~0.12 as far as real faces with the same keypoint motion (dlib on renders),
+so its audio model is released with "open" and a gain of 3; more makes lips swell (measured on
+the eval portraits, see the model card).
 """
 
 from __future__ import annotations
@@ -71,6 +81,7 @@ LOG_FILE = "log.jsonl"
 STATE_FILE = "training_state.pt"
 CHECKPOINT_DIR = "audio-checkpoint"
 TARGETS = ("mouth", "keypoints")
+MOUTH_OUTPUTS = ("all", "open")
 
 
 @dataclass(frozen=True)
@@ -92,6 +103,8 @@ class AudioTrainConfig:
     rest_quantile: float = 0.2
     target: str = "keypoints"
     max_amplitude_gain: float = 4.0
+    mouth_output: str = "all"
+    render_gain: float = 1.0
     seed: int = 0
     log_every: int = 50
     save_every: int = 500
@@ -104,6 +117,13 @@ class AudioTrainConfig:
         if self.target not in TARGETS:
             raise ConfigError(f"AudioTrainConfig.target: expected one of {', '.join(TARGETS)}, got "
                               f"{self.target!r}")
+        if self.mouth_output not in MOUTH_OUTPUTS:
+            raise ConfigError(f"AudioTrainConfig.mouth_output: expected one of "
+                              f"{', '.join(MOUTH_OUTPUTS)}, got {self.mouth_output!r}")
+        if isinstance(self.render_gain, bool) or not isinstance(self.render_gain, (int, float)) \
+                or not 0 < self.render_gain <= 100:
+            raise ConfigError(f"AudioTrainConfig.render_gain: expected a number in (0, 100], got "
+                              f"{self.render_gain!r}")
         if self.sequence_frames < 2:
             raise ConfigError("AudioTrainConfig.sequence_frames: expected >= 2 (velocity needs two)")
         if isinstance(self.max_amplitude_gain, bool) \
@@ -295,8 +315,6 @@ class AudioTrainer:
         Returns (gain, {"target_std", "predicted_std", "unclipped"}).
         """
         self.model.eval()
-        names = list(self.directions.names)
-        basis = self.directions.vectors.double().numpy()  # (3, D)
         targets, predictions = [], []
         for clip in self.clips + self.validation:
             batch = self._to_device(whole_clip_batch(clip, self.config.features,
@@ -306,10 +324,10 @@ class AudioTrainer:
             predictions.append(prediction[0].double().cpu().numpy()[keep])
             targets.append(clip.motion[keep].astype(np.float64))
         # each frame's coefficients on the directions (least squares): the mouth-opening one
-        opening = names.index("mouth_open")
+        opening = self._opening_row()
 
         def coefficient(motion: np.ndarray) -> np.ndarray:
-            return np.linalg.lstsq(basis.T, motion.T, rcond=None)[0][opening]
+            return motion @ opening
 
         target_std = float(coefficient(np.concatenate(targets)).std())
         predicted_std = float(coefficient(np.concatenate(predictions)).std())
@@ -318,19 +336,44 @@ class AudioTrainer:
         return gain, {"target_std": round(target_std, 5), "predicted_std": round(predicted_std, 5),
                       "unclipped": round(unclipped, 3)}
 
+    def _opening_row(self) -> np.ndarray:
+        """(D,) r: a flat motion m's least-squares coefficient on the mouth_open direction, given
+        all the directions, is m @ r."""
+        basis = self.directions.vectors.double().numpy()  # (directions, D)
+        return np.linalg.pinv(basis.T)[list(self.directions.names).index("mouth_open")]
+
+    def output_map(self, gain: float) -> np.ndarray:
+        """(D, D): the released model's output is the trained one's times this. "all": gain *
+        render_gain * I; "open": each frame's mouth-opening coefficient times the mouth_open
+        direction, times gain * render_gain."""
+        factor = gain * self.config.render_gain
+        size = self.directions.vectors.shape[1]
+        if self.config.mouth_output == "all":
+            return np.eye(size) * factor
+        opening = self.directions.vectors.double().numpy()[
+            list(self.directions.names).index("mouth_open")]
+        return np.outer(self._opening_row(), opening) * factor
+
     def write_checkpoint(self) -> Path:
         directions, stats = self.directions, self.directions_fit
         model = AudioToMotion(self.config.model)
         model.load_state_dict({k: v.cpu() for k, v in self.model.state_dict().items()})
         gain, amplitude = self.amplitude_gain()
-        with torch.no_grad():  # the output is head(...) * motion_scale: scale it there
-            model.motion_scale.mul_(gain)
-        logger.info("mouth-opening spread: data %.4f, prediction %.4f: output scaled by %.2f",
-                    amplitude["target_std"], amplitude["predicted_std"], gain)
+        if self.config.mouth_output == "all":
+            with torch.no_grad():  # the output is head(...) * motion_scale: scale it there
+                model.motion_scale.mul_(gain * self.config.render_gain)
+        else:
+            model.fold_output_map(torch.from_numpy(self.output_map(gain)))
+        logger.info("mouth-opening spread: data %.4f, prediction %.4f: output scaled by %.2f "
+                    "(and %.2f for rendering; mouth output: %s)", amplitude["target_std"],
+                    amplitude["predicted_std"], gain, self.config.render_gain,
+                    self.config.mouth_output)
         metadata = {"steps": self.step, "videos": [c.name for c in self.clips],
                     "validation_videos": [c.name for c in self.validation],
                     "directions_fit": stats, "train_config": config_to_dict(self.config),
-                    "amplitude_gain": round(gain, 4), "amplitude": amplitude}
+                    "amplitude_gain": round(gain, 4), "amplitude": amplitude,
+                    "mouth_output": self.config.mouth_output,
+                    "render_gain": self.config.render_gain}
         checkpoint = AudioCheckpoint(model=model.eval(), features=self.config.features,
                                      fps=self.config.frame_rate, directions=directions,
                                      motion_model=self.motion_model, metadata=metadata)
