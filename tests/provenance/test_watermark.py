@@ -6,6 +6,8 @@ in seconds; benchmarks/provenance.py measures rates on all the shared media.
 
 from __future__ import annotations
 
+import itertools
+
 import av
 import numpy as np
 import pytest
@@ -122,6 +124,55 @@ def test_a_video_keeps_its_lattice_points_from_frame_to_frame(
     assert state.key == (PAYLOAD, 128, 256)
 
 
+def test_the_rounded_overlay_is_held_per_block_until_it_drifts_a_grey_level() -> None:
+    state = MarkingState()
+    rng = np.random.default_rng(0)
+    exact = rng.uniform(-3, 3, (10, 12))
+    np.testing.assert_array_equal(state.settle_overlay(exact, 4), np.rint(exact))
+    drifted = exact + rng.uniform(-0.45, 0.45, exact.shape)  # within 1 of the rounded values
+    drifted[5, 9] = np.rint(exact[5, 9]) + 1.2  # one pixel of the block (4-7, 8-11) leaves
+    settled = state.settle_overlay(drifted, 4)
+    refreshed = np.zeros(exact.shape, bool)
+    refreshed[4:8, 8:12] = True
+    np.testing.assert_array_equal(settled[refreshed], np.rint(drifted)[refreshed])
+    np.testing.assert_array_equal(settled[~refreshed], np.rint(exact)[~refreshed])
+    assert state.refreshed == 1
+    # the ragged edge blocks (rows 8-9) work the same
+    drifted[9, 0] = settled[9, 0] - 1.5
+    settled = state.settle_overlay(drifted, 4)
+    assert settled[9, 0] == np.rint(drifted[9, 0]) and state.refreshed == 2
+
+
+def test_a_still_background_keeps_its_macroblocks_while_the_face_moves(
+        marker: Watermarker, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A bright blob drifting over a still frame moves every bit's host a little each frame; the
+    mark's drift is absorbed per 16x16 block, so far fewer of the still area's macroblocks change
+    from frame to frame than with fresh rounding (what lets x264 skip them), and each frame still
+    reads back at full strength."""
+    base = textured(1, 320, 320, seed=3)[0].astype(np.float64)
+    rows, cols = np.mgrid[0:320, 0:320]
+    blobs = [30 * np.exp(-((rows - 140) ** 2 + (cols - 100 - index / 2) ** 2) / (2 * 25 ** 2))
+             for index in range(16)]
+    frames = [np.clip(base + blob[..., None], 0, 255).astype(np.uint8) for blob in blobs]
+    still = np.ones((320, 320), bool)
+    for a, b in itertools.pairwise(frames):
+        still &= (a == b).all(axis=2)
+
+    def changed_macroblocks(hysteresis: float) -> int:
+        monkeypatch.setattr(watermark, "OVERLAY_HYSTERESIS", hysteresis)
+        state = MarkingState()
+        marked = [marker.mark(frame, PAYLOAD, state=state) for frame in frames]
+        for frame, original in zip(marked, frames):
+            result = detect([frame])
+            assert result.present and result.payload == PAYLOAD and result.strength > 0.9
+            assert psnr(frame, original) >= 40
+        changed = [(a != b).any(axis=2) & still for a, b in itertools.pairwise(marked)]
+        return sum(int(c.reshape(20, 16, 20, 16).any(axis=(1, 3)).sum()) for c in changed)
+
+    held, fresh = changed_macroblocks(1.0), changed_macroblocks(0.0)
+    assert fresh > 2000 and held <= 0.25 * fresh, (held, fresh)
+
+
 def test_clipped_black_and_white_areas(marker: Watermarker) -> None:
     frame = textured(1, 240, 320, seed=5)[0]
     frame[:, :120] = 255  # a white studio background
@@ -168,8 +219,8 @@ def test_the_host_is_read_as_the_detector_reads_it(marker: Watermarker, size: tu
 @pytest.mark.parametrize("range_", ["mid-grey", "full"])
 def test_the_overlay_is_the_upsampled_residual_added_with_saturation(
         marker: Watermarker, size: tuple[int, int], mode: str, range_: str) -> None:
-    """numpy's nearest stage and add make exactly PIL's `_upsample` + ImageChops.add, on frames
-    that cannot saturate (one wrapping add) and on frames with black and white (clipped)."""
+    """numpy's nearest stage and add make exactly PIL's `_upsample` (rounded) + ImageChops.add,
+    on frames that cannot saturate (one wrapping add) and on frames with black and white."""
     height, width = size
     rng = np.random.default_rng(height + width)
     residual = rng.normal(scale=8.0, size=(64, 64))  # luma units; extremes beyond +-20
@@ -182,9 +233,10 @@ def test_the_overlay_is_the_upsampled_residual_added_with_saturation(
     marked = pixels.copy()
     marker._add_overlay(marked, residual, 0.9)
 
-    shifted = np.clip(np.rint(residual * 0.9) + 128, 0, 255).astype(np.uint8)
-    layer = marker._upsample(Image.fromarray(shifted, "L"), width, height,
-                             marker._coarse_factor(height, width))
+    exact = marker._upsample(Image.fromarray((residual * 0.9).astype(np.float32), "F"), width,
+                             height, marker._coarse_factor(height, width))
+    shifted = np.clip(np.rint(np.asarray(exact)) + 128, 0, 255).astype(np.uint8)
+    layer = Image.fromarray(shifted, "L")
     if mode == "RGB":
         layer = Image.merge("RGB", (layer, layer, layer))
     expected = ImageChops.add(Image.fromarray(pixels), layer, 1.0, -128)
