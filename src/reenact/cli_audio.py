@@ -96,6 +96,7 @@ def cmd_dub(args: argparse.Namespace) -> int:
     _set_threads(args)
     options = DubOptions(length_policy=args.length_policy, voice_gate=args.voice_gate,
                          mouth_scale=args.mouth_scale, face_backend=args.face_backend,
+                         mouth_source=args.mouth_source, motion_smoothing=args.motion_smoothing,
                          batch_size=args.batch_size, max_frames=args.max_frames,
                          label=args.label)
     backend, checkpoint = _backend_and_audio_model(args)
@@ -223,6 +224,13 @@ def _add_dub(commands, common: argparse.ArgumentParser) -> None:
                      help="pingpong / loop: as long as the speech, the video played back and forth "
                           "/ from the start again when shorter (default pingpong); trim: the "
                           "shorter of the two; pad: the longer, holding the last frame")
+    dub.add_argument("--mouth-source", choices=("rest", "frame"), default="rest",
+                     help="render the lower face from the video's closed-mouth rest frame "
+                          "(default: none of the old speech shows) or from each frame itself "
+                          "(follows its lighting, but its old mouth shows through)")
+    dub.add_argument("--motion-smoothing", type=float, default=0.12, metavar="SECONDS",
+                     help="low-pass each frame's own motion (Gaussian sigma, default 0.12 s) so "
+                          "the old speech's jaw movement goes; 0: off")
     _add_speech_arguments(dub)
     add_model_arguments(dub)
     add_backend_arguments(dub)

@@ -1,8 +1,33 @@
-"""Temporal smoothing of driving keypoints (between the keypoint detector and normalization)."""
+"""Temporal smoothing of driving keypoints (between the keypoint detector and normalization), and
+of whole motion sequences known in advance."""
 
 from __future__ import annotations
 
+import math
+
+import numpy as np
+
 from reenact.containers import Keypoints
+
+
+def gaussian_smooth(values: np.ndarray, sigma: float) -> np.ndarray:
+    """(T, ...) values -> the same, each series convolved with a Gaussian of `sigma` frames along
+    axis 0 (zero phase: no lag), the ends held. sigma 0 returns a copy."""
+    if not 0 <= sigma <= 1000:
+        raise ValueError(f"sigma: expected a number of frames in [0, 1000], got {sigma!r}")
+    values = np.asarray(values)
+    if sigma == 0 or values.shape[0] < 2:
+        return values.copy()
+    radius = max(1, math.ceil(3 * sigma))
+    offsets = np.arange(-radius, radius + 1)
+    kernel = np.exp(-0.5 * (offsets / sigma) ** 2)
+    kernel /= kernel.sum()
+    padded = np.concatenate([np.repeat(values[:1], radius, axis=0), values,
+                             np.repeat(values[-1:], radius, axis=0)])
+    out = np.zeros(values.shape, np.result_type(values.dtype, np.float32))
+    for weight, offset in zip(kernel, offsets + radius, strict=True):
+        out += weight * padded[offset:offset + values.shape[0]]
+    return out
 
 
 class KeypointSmoother:

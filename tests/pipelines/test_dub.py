@@ -23,6 +23,7 @@ from reenact.io import VideoWriter, probe_video
 from reenact.motion import replace_subspace
 from reenact.pipelines.dub import DubOptions, analyze_video, dub, dub_frames
 from reenact.postprocess.mouth_mask import lower_face_mask
+from reenact.smoothing import gaussian_smooth
 
 BOX = (40.0, 20.0, 88.0, 76.0)  # the fake analyzer's face in 96x128 frames
 
@@ -141,3 +142,54 @@ def test_unreadable_audio_exits_2_without_output(tmp_path, caplog):
     assert "speech.mp3: not an audio or video file" in caplog.text
     assert not (tmp_path / "out.mp4").exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["speech.mp3", "video.mp4"]
+
+
+@pytest.mark.parametrize("mouth_source", ["rest", "frame"])
+def test_the_lower_face_is_rendered_from_the_rest_frame(backend, checkpoint, monkeypatch,
+                                                        mouth_source):
+    """"rest": one source, the crop of the closed-mouth frame nearest the rest face, for every
+    frame; "frame": each frame's own crop."""
+    frames = synthetic_frames(6, no_face={4})
+    options = DubOptions(mouth_source=mouth_source)
+    faces = analyze_video(lambda: iter(frames), 25, backend, FakeAnalyzer(BOX), options, "test")
+    assert faces.rest_index is not None and faces.track.found[faces.rest_index]
+    assert faces.rest_crop.shape == (64, 64, 3)
+    encoded = []
+    encode = backend.encode_source
+    monkeypatch.setattr(backend, "encode_source", lambda crop: encoded.append(crop) or encode(crop))
+    speech = np.zeros((6, 24), np.float32)
+    out = list(dub_frames(iter(frames), np.arange(6), faces, speech, backend, checkpoint, options))
+    assert len(out) == 6
+    if mouth_source == "rest":
+        assert len(encoded) == 1 and np.array_equal(encoded[0], faces.rest_crop)
+    else:
+        assert len(encoded) == 5  # every frame with a face
+
+
+def test_own_motion_is_low_passed_without_lag(backend):
+    frames = synthetic_frames(12)
+    faces = analyze_video(lambda: iter(frames), 25, backend, FakeAnalyzer(BOX), DubOptions(), "t")
+    raw = faces.motion()
+    smooth = faces.motion(3.0)
+    assert smooth.shape == raw.shape
+    assert torch.allclose(smooth, torch.from_numpy(gaussian_smooth(raw.numpy(), 3.0)))
+    assert smooth.std(dim=0).sum() < raw.std(dim=0).sum()
+
+
+def test_gaussian_smooth():
+    impulse = np.zeros((21, 2))
+    impulse[10] = 1.0
+    out = gaussian_smooth(impulse, 2.0)
+    assert np.argmax(out[:, 0]) == 10 and np.allclose(out[::-1], out)  # centred: no lag
+    assert out[:, 0].sum() == pytest.approx(1.0)
+    assert out[12, 0] / out[10, 0] == pytest.approx(np.exp(-0.5), rel=1e-6)
+    assert np.allclose(gaussian_smooth(np.full((5, 3), 7.0), 4.0), 7.0)  # ends held
+    assert np.array_equal(gaussian_smooth(impulse, 0), impulse)
+    with pytest.raises(ValueError, match="sigma"):
+        gaussian_smooth(impulse, -1)
+
+
+@pytest.mark.parametrize(("key", "value"), [("mouth_source", "lips"), ("motion_smoothing", -1)])
+def test_dub_options_are_checked(key, value):
+    with pytest.raises(ValueError, match=key):
+        DubOptions(**{key: value})
