@@ -9,7 +9,9 @@ Rows (held-out media of ../shared/media/eval only):
   from): the score of a mouth that does not follow the audio, the floor dub must rise above.
 Columns: offset (frames, + = mouth late), correlation and confidence (best minus median
 correlation over +-15 frames), confidence relative to the real videos' mean, and the mouth opening
-in silent frames (0 = closed, 1 = as open as the 95th percentile).
+in silent frames (0 = closed, 1 = as open as the 95th percentile). Per row: the means, how many
+clips land within +-1 frame, and the pooled offset (the peak of the clips' correlation curves
+averaged: a single 3-10 s clip often peaks at a syllable-rate alias).
 
 Usage: python benchmarks/lipsync.py --checkpoint MOTION --audio-checkpoint AUDIO [--out DIR]
        [--max-frames N] [--device auto] [--reuse]
@@ -23,6 +25,8 @@ import math
 import sys
 import tempfile
 from pathlib import Path
+
+import numpy as np
 
 from reenact.api import resolve_model
 from reenact.audio.features import frame_energy_db
@@ -88,11 +92,27 @@ def write_table(scored: list[tuple[str, str, SyncScore]]) -> None:
     for kind in ("real", "talk", "dub", "ctrl"):
         rows = [s for k, _, s in scored if k == kind]
         confidence = _mean([s.confidence for s in rows])
+        offsets = [s.offset for s in rows if not math.isnan(s.confidence)]
+        pooled, contrast = pooled_offset(rows)
         sys.stdout.write(f"mean {kind:4}: confidence {_cell(confidence, 3)} "
                          f"({_cell(confidence / anchor)} x real), silence opening "
                          f"{_cell(_mean([s.silence_opening for s in rows]))}, |offset| "
-                         f"{_cell(_mean([abs(s.offset) for s in rows if not math.isnan(s.confidence)]), 1)}"
-                         f", scored {sum(not math.isnan(s.confidence) for s in rows)} of {len(rows)}\n")
+                         f"{_cell(_mean([abs(o) for o in offsets]), 1)}, within +-1 "
+                         f"{sum(abs(o) <= 1 for o in offsets)} of {len(offsets)}, pooled offset "
+                         f"{pooled:+d} (contrast {_cell(contrast, 3)}), scored {len(offsets)} of "
+                         f"{len(rows)}\n")
+
+
+def pooled_offset(rows: list[SyncScore]) -> tuple[int, float]:
+    """The offset of the row as a whole: the peak of its clips' correlation-by-offset curves
+    averaged (one clip's curve has several near-equal peaks at the syllable rate; what is common
+    to many clips stands out), and that peak minus the averaged curve's median."""
+    curves = [s.correlations for s in rows if np.isfinite(s.correlations).any()]
+    if not curves:
+        return 0, math.nan
+    mean = np.nanmean(np.stack(curves), axis=0)
+    best = int(np.nanargmax(mean))
+    return best - (mean.size - 1) // 2, float(mean[best] - np.nanmedian(mean))
 
 
 def _mean(values: list[float]) -> float:
