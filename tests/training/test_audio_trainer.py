@@ -243,3 +243,22 @@ def test_render_gain_scales_an_all_release(tmp_path, monkeypatch):
 def test_mouth_output_options_are_checked(key, value):
     with pytest.raises(Exception, match=key):
         AudioTrainConfig(**{key: value})
+
+
+def test_fold_output_map_gives_the_mapped_output_at_no_cost():
+    from reenact.models.audio_to_motion import AudioToMotion
+    from reenact.training.audio import fold_output_map
+
+    model = AudioToMotion(AudioToMotionConfig(num_kp=4, **TINY_AUDIO)).eval()
+    with torch.no_grad():
+        model.head.bias.normal_(0, 1)
+        model.motion_scale.uniform_(0.5, 2.0)
+        windows = torch.randn(1, 3, 17, 80) * 10 - 40
+        before, _ = model.forward_flat(windows)
+        matrix = torch.randn(24, 24, dtype=torch.float64)
+        fold_output_map(model, matrix)
+        after, _ = model.forward_flat(windows)
+    assert torch.allclose(after.double(), before.double() @ matrix, atol=1e-4)
+    assert torch.equal(model.motion_scale, torch.ones(24))
+    with pytest.raises(ValueError, match=r"matrix: expected \(24, 24\)"):
+        fold_output_map(model, torch.eye(3))

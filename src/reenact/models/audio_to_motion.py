@@ -106,20 +106,6 @@ class AudioToMotion(nn.Module):
         hidden, state = self.rnn(encoded, state)  # (B, T, H)
         return self.head(hidden) * self.motion_scale, state
 
-    @torch.no_grad()
-    def fold_output_map(self, matrix: Tensor) -> None:
-        """Make the flat output `flat @ matrix` ((K * 6, K * 6)) from now on, with no extra work
-        at run time: the map goes into the head, and `motion_scale` becomes 1."""
-        size = self.config.motion_features
-        if tuple(matrix.shape) != (size, size):
-            raise ValueError(f"matrix: expected ({size}, {size}), got {tuple(matrix.shape)}")
-        mapped = matrix.double().T * self.motion_scale.double()  # (out, in) @ diag(scale)
-        weight = mapped @ self.head.weight.double()
-        bias = mapped @ self.head.bias.double()
-        self.head.weight.copy_(weight.to(self.head.weight.dtype))
-        self.head.bias.copy_(bias.to(self.head.bias.dtype))
-        self.motion_scale.fill_(1.0)
-
     def forward(self, windows: Tensor, state: Tensor | None = None) -> tuple[KeypointMotion, Tensor]:
         """windows (B, T, W, n_mels) log-mel dB; state: from the previous chunk, or None.
 

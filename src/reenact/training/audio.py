@@ -363,7 +363,7 @@ class AudioTrainer:
             with torch.no_grad():  # the output is head(...) * motion_scale: scale it there
                 model.motion_scale.mul_(gain * self.config.render_gain)
         else:
-            model.fold_output_map(torch.from_numpy(self.output_map(gain)))
+            fold_output_map(model, torch.from_numpy(self.output_map(gain)))
         logger.info("mouth-opening spread: data %.4f, prediction %.4f: output scaled by %.2f "
                     "(and %.2f for rendering; mouth output: %s)", amplitude["target_std"],
                     amplitude["predicted_std"], gain, self.config.render_gain,
@@ -378,6 +378,20 @@ class AudioTrainer:
                                      fps=self.config.frame_rate, directions=directions,
                                      motion_model=self.motion_model, metadata=metadata)
         return save_audio_checkpoint(checkpoint, self.run_dir / CHECKPOINT_DIR, overwrite=True)
+
+
+@torch.no_grad()
+def fold_output_map(model: AudioToMotion, matrix: Tensor) -> None:
+    """Make `model`'s flat output `flat @ matrix` ((K * 6, K * 6)) from now on, with no extra work
+    at run time: the map goes into the head's weight and bias, and `motion_scale` becomes 1."""
+    size = model.config.motion_features
+    if tuple(matrix.shape) != (size, size):
+        raise ValueError(f"matrix: expected ({size}, {size}), got {tuple(matrix.shape)}")
+    head = model.head
+    mapped = matrix.double().T * model.motion_scale.double()  # (out, in) @ diag(scale)
+    head.weight.copy_((mapped @ head.weight.double()).to(head.weight.dtype))
+    head.bias.copy_((mapped @ head.bias.double()).to(head.bias.dtype))
+    model.motion_scale.fill_(1.0)
 
 
 # -- the command --------------------------------------------------------------------------------
