@@ -151,6 +151,16 @@ def replace_subspace(own: Tensor, target: Tensor, projector: Tensor) -> Tensor:
     return own + (target - own) @ projector.T
 
 
+def closed_mouth_frames(mouth_opening: np.ndarray, quantile: float) -> np.ndarray:
+    """(T,) bool: the frames whose mouth opening is known (not NaN) and at or below its
+    `quantile`; all False when no opening is known."""
+    opening = np.asarray(mouth_opening, dtype=np.float64)
+    known = np.isfinite(opening)
+    if not known.any():
+        return known
+    return known & (opening <= np.quantile(opening[known], quantile))
+
+
 def rest_keypoints(kp: Keypoints, mouth_opening: np.ndarray, quantile: float = 0.2) -> Keypoints:
     """The face at rest: the element-wise median of the keypoints (values and jacobians) over the
     frames whose mouth is the most closed (opening at or below its `quantile`).
@@ -167,11 +177,9 @@ def rest_keypoints(kp: Keypoints, mouth_opening: np.ndarray, quantile: float = 0
     if opening.shape != (kp.batch_size,):
         raise ValueError(f"mouth_opening: expected ({kp.batch_size},) one per frame, got "
                          f"{opening.shape}")
-    known = np.isfinite(opening)
-    if known.any():
-        chosen = known & (opening <= np.quantile(opening[known], quantile))
-    else:
-        chosen = np.ones_like(known)
+    chosen = closed_mouth_frames(opening, quantile)
+    if not chosen.any():
+        chosen = np.ones_like(chosen)
     index = torch.from_numpy(np.flatnonzero(chosen))
     value = kp.value[index].median(dim=0, keepdim=True).values
     jacobian = None if kp.jacobian is None else kp.jacobian[index].median(dim=0, keepdim=True).values

@@ -55,6 +55,7 @@ from reenact.io.frame_order import (
 from reenact.motion import (
     KeypointMotion,
     apply_motion,
+    closed_mouth_frames,
     motion_between,
     replace_subspace,
     rest_keypoints,
@@ -150,14 +151,17 @@ class VideoFaces:
     track: FaceTrack
     keypoints: Keypoints
     rest: Keypoints
+    fps: Fraction
     rest_index: int | None = None  # the rest frame (None: no face anywhere)
     rest_crop: np.ndarray | None = None  # its crop, (S, S, 3) uint8
 
     def motion(self, smoothing: float = 0.0) -> torch.Tensor:
         """(T, K * 6) each frame's motion from the rest face, low-passed by a Gaussian of
-        `smoothing` frames (0: as detected)."""
+        `smoothing` seconds (0: as detected)."""
         flat = motion_between(self.keypoints, self.rest).flat()
-        return torch.from_numpy(gaussian_smooth(flat.numpy(), smoothing)) if smoothing else flat
+        if not smoothing:
+            return flat
+        return torch.from_numpy(gaussian_smooth(flat.numpy(), smoothing * float(self.fps)))
 
 
 def analyze_video(open_frames, fps: Fraction, backend, analyzer: FaceAnalyzer,
@@ -178,26 +182,25 @@ def analyze_video(open_frames, fps: Fraction, backend, analyzer: FaceAnalyzer,
     if track.found.any():
         opening[track.found] = mouth_opening(track.landmark_array()[track.found])
     rest = rest_keypoints(keypoints, opening, options.rest_quantile)
+    fps = Fraction(fps)
     if not track.found.any():
-        return VideoFaces(track, keypoints, rest)
-    known = np.isfinite(opening)
-    closed = np.flatnonzero(known & (opening <= np.quantile(opening[known], options.rest_quantile)))
+        return VideoFaces(track, keypoints, rest, fps)
+    closed = np.flatnonzero(closed_mouth_frames(opening, options.rest_quantile))
     distance = ((keypoints.value[closed] - rest.value) ** 2).flatten(1).sum(dim=1)
     rest_index = int(closed[int(distance.argmin())])
     for index, frame in enumerate(open_frames()):  # one more pass, up to the rest frame
         if index == rest_index:
             crop = crop_image(frame, track.boxes[rest_index], size)
-            return VideoFaces(track, keypoints, rest, rest_index, crop)
+            return VideoFaces(track, keypoints, rest, fps, rest_index, crop)
     raise ValueError(f"{name}: frame {rest_index} could not be read again")
 
 
 def dub_frames(frames: Iterator[np.ndarray], indices: np.ndarray, faces: VideoFaces,
                speech: np.ndarray, backend, checkpoint: AudioCheckpoint,
-               options: DubOptions, fps: Fraction | float = 25) -> Iterator[np.ndarray]:
-    """Output frames in order: `frames` yields video frame indices[i] as output frame i; `fps`:
-    the video's (for the motion's low-pass)."""
+               options: DubOptions) -> Iterator[np.ndarray]:
+    """Output frames in order: `frames` yields video frame indices[i] as output frame i."""
     projector = checkpoint.directions.projector(MOUTH_DIRECTIONS)
-    own = faces.motion(options.motion_smoothing * float(fps))
+    own = faces.motion(options.motion_smoothing)
     size = backend.image_size
     from_rest = options.mouth_source == "rest" and faces.rest_crop is not None
     if from_rest:
@@ -269,7 +272,7 @@ def dub(video_path: str | os.PathLike, audio_path: str | os.PathLike,
                          provenance=provenance) as writer, \
                 tqdm(total=num_out, unit="frame", desc="dubbing", disable=not progress) as bar:
             for frame in _even(dub_frames(frames, indices, faces, speech, backend, checkpoint,
-                                          options, info.fps)):
+                                          options)):
                 writer.write(frame)
                 bar.update(1)
     manifest = write_manifest(output_path, provenance)
