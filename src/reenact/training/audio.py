@@ -342,17 +342,11 @@ class AudioTrainer:
         basis = self.directions.vectors.double().numpy()  # (directions, D)
         return np.linalg.pinv(basis.T)[list(self.directions.names).index("mouth_open")]
 
-    def output_map(self, gain: float) -> np.ndarray:
-        """(D, D): the released model's output is the trained one's times this. "all": gain *
-        render_gain * I; "open": each frame's mouth-opening coefficient times the mouth_open
-        direction, times gain * render_gain."""
-        factor = gain * self.config.render_gain
-        size = self.directions.vectors.shape[1]
-        if self.config.mouth_output == "all":
-            return np.eye(size) * factor
-        opening = self.directions.vectors.double().numpy()[
-            list(self.directions.names).index("mouth_open")]
-        return np.outer(self._opening_row(), opening) * factor
+    def opening_map(self, gain: float) -> np.ndarray:
+        """(D, D) M: `flat @ M` is each frame's mouth-opening coefficient times the mouth_open
+        direction, times gain * render_gain (the "open" release)."""
+        opening = self.directions.vector("mouth_open").double().numpy()
+        return np.outer(self._opening_row(), opening) * (gain * self.config.render_gain)
 
     def write_checkpoint(self) -> Path:
         directions, stats = self.directions, self.directions_fit
@@ -363,7 +357,7 @@ class AudioTrainer:
             with torch.no_grad():  # the output is head(...) * motion_scale: scale it there
                 model.motion_scale.mul_(gain * self.config.render_gain)
         else:
-            fold_output_map(model, torch.from_numpy(self.output_map(gain)))
+            fold_output_map(model, torch.from_numpy(self.opening_map(gain)))
         logger.info("mouth-opening spread: data %.4f, prediction %.4f: output scaled by %.2f "
                     "(and %.2f for rendering; mouth output: %s)", amplitude["target_std"],
                     amplitude["predicted_std"], gain, self.config.render_gain,
