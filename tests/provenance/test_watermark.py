@@ -45,6 +45,15 @@ def psnr(a: np.ndarray, b: np.ndarray) -> float:
     return 10 * np.log10(255 ** 2 / mse)
 
 
+def assert_each_frame_reads_back(marked: list[np.ndarray], originals: list[np.ndarray], *,
+                                 min_strength: float) -> None:
+    """Every marked frame alone decodes to PAYLOAD above `min_strength`, at PSNR >= 40."""
+    for frame, original in zip(marked, originals, strict=True):
+        result = detect([frame])
+        assert result.present and result.payload == PAYLOAD and result.strength > min_strength
+        assert psnr(frame, original) >= 40
+
+
 @pytest.fixture(scope="module")
 def marker() -> Watermarker:
     return Watermarker()
@@ -107,10 +116,7 @@ def test_a_video_keeps_its_lattice_points_from_frame_to_frame(
     state = MarkingState()
     marked = [marker.mark(frame, PAYLOAD, state=state) for frame in frames]
     # every frame still sits on the payload's lattice, and costs little
-    for frame, original in zip(marked, frames):
-        result = detect([frame])
-        assert result.present and result.payload == PAYLOAD and result.strength > 0.85
-        assert psnr(frame, original) >= 40
+    assert_each_frame_reads_back(marked, frames, min_strength=0.85)
     # nearest-point targets (no hysteresis) jump far more often
     monkeypatch.setattr(watermark, "HYSTERESIS", 0.5)
     nearest = MarkingState()
@@ -162,10 +168,7 @@ def test_a_still_background_keeps_its_macroblocks_while_the_face_moves(
         monkeypatch.setattr(watermark, "OVERLAY_HYSTERESIS", hysteresis)
         state = MarkingState()
         marked = [marker.mark(frame, PAYLOAD, state=state) for frame in frames]
-        for frame, original in zip(marked, frames):
-            result = detect([frame])
-            assert result.present and result.payload == PAYLOAD and result.strength > 0.9
-            assert psnr(frame, original) >= 40
+        assert_each_frame_reads_back(marked, frames, min_strength=0.9)
         changed = [(a != b).any(axis=2) & still for a, b in itertools.pairwise(marked)]
         return sum(int(c.reshape(20, 16, 20, 16).any(axis=(1, 3)).sum()) for c in changed)
 
