@@ -77,3 +77,85 @@ def write_data_dir(root: Path, size: int = 64, clips: int = 2, frames: int = 6) 
 @pytest.fixture
 def data_dir(tmp_path: Path) -> Path:
     return write_data_dir(tmp_path / "data")
+
+
+# -- generated stand-ins for ../shared fixtures ---------------------------------------------------
+
+# the tiny-64 preset in the reference yaml layout (only the sections the converter reads)
+TINY_FOMM_YAML = """\
+dataset_params:
+  frame_shape: [64, 64, 3]
+model_params:
+  common_params: {num_kp: 4, num_channels: 3, estimate_jacobian: true}
+  kp_detector_params:
+    temperature: 0.1
+    block_expansion: 4
+    max_features: 16
+    scale_factor: 0.5
+    num_blocks: 3
+  generator_params:
+    block_expansion: 4
+    max_features: 16
+    num_down_blocks: 2
+    num_bottleneck_blocks: 1
+    estimate_occlusion_map: true
+    dense_motion_params: {block_expansion: 4, max_features: 16, num_blocks: 3, scale_factor: 0.5}
+"""
+
+# our key prefix -> the reference's, per component: the inverse of checkpoint.fomm.FOMM_KEY_RULES
+_TO_REFERENCE = {
+    "keypoint_detector": ("kp_detector", [(r"^hourglass\.down_blocks\.", "predictor.encoder.down_blocks."),
+                                          (r"^hourglass\.up_blocks\.", "predictor.decoder.up_blocks."),
+                                          (r"^heatmap_head\.", "kp."), (r"^jacobian_head\.", "jacobian."),
+                                          (r"^downscale\.kernel$", "down.weight")]),
+    "dense_motion": ("generator", [
+        (r"^hourglass\.down_blocks\.", "dense_motion_network.hourglass.encoder.down_blocks."),
+        (r"^hourglass\.up_blocks\.", "dense_motion_network.hourglass.decoder.up_blocks."),
+        (r"^mask_head\.", "dense_motion_network.mask."),
+        (r"^occlusion_head\.", "dense_motion_network.occlusion."),
+        (r"^downscale\.kernel$", "dense_motion_network.down.weight")]),
+    "generator": ("generator", [(r"^bottleneck\.(\d+)\.", r"bottleneck.r\1."), (r"^(.*)$", r"\1")]),
+}
+
+
+def write_reference_checkpoint(directory: Path, seed: int = 0) -> tuple[Path, Path]:
+    """A random tiny-64 model saved as a reference `.pth.tar` + yaml pair; (checkpoint, yaml)."""
+    import re
+
+    model = create_model("tiny-64", seed=seed)
+    data: dict = {"kp_detector": {}, "generator": {}, "epoch": 1}
+    for component, (entry, rules) in _TO_REFERENCE.items():
+        for key, tensor in getattr(model, component).state_dict().items():
+            for pattern, replacement in rules:
+                if re.match(pattern, key):
+                    data[entry][re.sub(pattern, replacement, key)] = tensor.clone()
+                    break
+    directory.mkdir(parents=True, exist_ok=True)
+    checkpoint, config = directory / "tiny-64.pth.tar", directory / "tiny-64.yaml"
+    torch.save(data, checkpoint)
+    config.write_text(TINY_FOMM_YAML)
+    return checkpoint, config
+
+
+def write_video(path: Path, frames: np.ndarray, fps: int = 25) -> Path:
+    """Encode (N, H, W, 3) uint8 frames as an H.264 mp4 (a generated driving video)."""
+    import av
+
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=fps)
+        stream.height, stream.width = frames.shape[1:3]
+        stream.pix_fmt = "yuv420p"
+        for frame in frames:
+            for packet in stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")):
+                container.mux(packet)
+        for packet in stream.encode(None):
+            container.mux(packet)
+    return path
+
+
+def write_image(path: Path, size: int = 96, seed: int = 0) -> Path:
+    """A generated (size, size) RGB picture without a face."""
+    from PIL import Image
+
+    Image.fromarray(make_clip(size, 1, seed)[0]).save(path)
+    return path

@@ -5,7 +5,7 @@ import sys
 
 import pytest
 
-from conftest import FOMM, MEDIA, require
+from conftest import FOMM, MEDIA, require, write_reference_checkpoint
 from reenact.cli import main
 from reenact.io import probe_video
 
@@ -29,7 +29,8 @@ def test_convert_refuses_existing_output(tmp_path, caplog):
 
 def test_convert_missing_input(tmp_path, caplog):
     caplog.set_level(logging.ERROR)
-    code = main(["convert", str(tmp_path / "nope.pth.tar"), "--config", str(FOMM / "tiny-a.yaml"),
+    _, config = write_reference_checkpoint(tmp_path / "reference")
+    code = main(["convert", str(tmp_path / "nope.pth.tar"), "--config", str(config),
                  "-o", str(tmp_path / "out")])
     assert code == 2
     assert "nope.pth.tar: checkpoint file not found" in caplog.text

@@ -6,7 +6,7 @@ import logging
 import pytest
 import torch
 
-from conftest import FOMM, require
+from conftest import FOMM, TINY_FOMM_YAML, require, write_reference_checkpoint
 from reenact.api import load_model
 from reenact.checkpoint import CheckpointError, load_checkpoint, load_fomm_checkpoint
 from reenact.checkpoint.fomm import remap_fomm_state
@@ -127,14 +127,16 @@ def test_not_a_checkpoint(tmp_path):
 
 
 def test_unknown_yaml_key_is_named(tmp_path):
-    text = (FOMM / "tiny-a.yaml").read_text().replace("temperature: 0.1", "temperature: 0.1\n    sigma: 2")
+    checkpoint, _ = write_reference_checkpoint(tmp_path)
+    text = TINY_FOMM_YAML.replace("temperature: 0.1", "temperature: 0.1\n    sigma: 2")
     (tmp_path / "bad.yaml").write_text(text)
     with pytest.raises(CheckpointError, match=r"kp_detector_params: unknown key\(s\) sigma"):
-        load_fomm_checkpoint(FOMM / "tiny-a.pth.tar", tmp_path / "bad.yaml")
+        load_fomm_checkpoint(checkpoint, tmp_path / "bad.yaml")
 
 
-def test_load_model_reads_official_files_directly():
-    model = load_model(FOMM / "tiny-a.pth.tar", config=FOMM / "tiny-a.yaml")
+def test_load_model_reads_official_files_directly(tmp_path):
+    checkpoint, config = write_reference_checkpoint(tmp_path)
+    model = load_model(checkpoint, config=config)
     assert model.config.align_corners is True
     with pytest.raises(CheckpointError, match=r"needs its yaml config"):
-        load_model(FOMM / "tiny-a.pth.tar")
+        load_model(checkpoint)

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import MEDIA, require
+from conftest import MEDIA, make_clip, require, write_image, write_video
 from reenact.api import create_model
 from reenact.checkpoint import save_checkpoint
 from reenact.cli import main
@@ -175,16 +175,18 @@ def test_zero_frame_video(tmp_path, caplog, args):
         frame.sample_rate = 16000
         for packet in [*audio.encode(frame), *audio.encode(None)]:
             container.mux(packet)
-    expect_error(tmp_path, caplog, args(PORTRAIT, tmp_path / "empty.mkv"), "the video has no frames")
+    picture = write_image(tmp_path / "picture.png")
+    expect_error(tmp_path, caplog, args(picture, tmp_path / "empty.mkv"), "the video has no frames")
 
 
 def test_no_face(tmp_path, caplog, args):
     gradient = np.tile(np.linspace(0, 255, 256, dtype=np.uint8)[None, :, None], (256, 1, 3))
     Image.fromarray(gradient).save(tmp_path / "wall.png")
-    expect_error(tmp_path, caplog, args(tmp_path / "wall.png", DRIVING_AUDIO),
+    driving = write_video(tmp_path / "driving.mp4", make_clip(64, 10, seed=0))
+    expect_error(tmp_path, caplog, args(tmp_path / "wall.png", driving),
                  "no face found; if the image is already a face crop, use --crop none")
     out = tmp_path / "ok.mp4"
-    assert run([*args(tmp_path / "wall.png", DRIVING_AUDIO), "--crop", "none", "-o", out], caplog) == 0
+    assert run([*args(tmp_path / "wall.png", driving), "--crop", "none", "-o", out], caplog) == 0
     assert out.exists()
 
 
