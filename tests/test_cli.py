@@ -86,3 +86,48 @@ def test_backend_and_export_usage_errors(tmp_path, caplog, args, message):
     assert main(args) == 2
     assert message in caplog.text
     assert list(tmp_path.iterdir()) == []
+
+
+# -- issue 17, item 1: --overwrite never deletes what reenact did not write -----------------------
+
+
+def _tree(root):
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def test_overwrite_refuses_a_checkpoint_directory_holding_other_files(tmp_path, caplog):
+    caplog.set_level(logging.ERROR)
+    reference, config = write_reference_checkpoint(tmp_path / "work")
+    assert main(["-q", "init", "--preset", "tiny-64", "-o", str(tmp_path / "work")]) == 2
+    # the user's own files next to a checkpoint: the converter's input and a video
+    output = tmp_path / "work"
+    assert main(["-q", "init", "--preset", "tiny-64", "-o", str(tmp_path / "ckpt")]) == 0
+    for name in ("config.json", "index.json"):
+        (output / name).write_bytes((tmp_path / "ckpt" / name).read_bytes())
+    (output / "talk.mp4").write_bytes(b"not really a video")
+    before = _tree(tmp_path)
+    caplog.clear()
+    assert main(["convert", str(reference), "--config", str(config), "-o", str(output),
+                 "--overwrite"]) == 2
+    assert "holds files that are not part of a reenact checkpoint (talk.mp4, tiny-64.pth.tar, " \
+           "tiny-64.yaml); refusing to replace it" in caplog.text
+    assert main(["init", "--preset", "tiny-64", "-o", str(output), "--overwrite"]) == 2
+    assert _tree(tmp_path) == before
+    # a checkpoint directory holding only checkpoint files is replaced, with nothing left aside
+    assert main(["-q", "init", "--preset", "tiny-64", "--seed", "1", "-o", str(tmp_path / "ckpt"),
+                 "--overwrite"]) == 0
+    assert json.loads((tmp_path / "ckpt" / "config.json").read_text())["metadata"]["seed"] == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ckpt", "work"]
+
+
+def test_export_overwrite_refuses_an_export_directory_holding_other_files(tmp_path, caplog):
+    pytest.importorskip("onnxruntime")
+    caplog.set_level(logging.ERROR)
+    export = tmp_path / "onnx"
+    assert main(["-q", "export-onnx", "--preset", "tiny-64", "-o", str(export), "--no-verify"]) == 0
+    (export / "notes.txt").write_text("mine")
+    before = _tree(tmp_path)
+    assert main(["-q", "export-onnx", "--preset", "tiny-64", "-o", str(export), "--overwrite",
+                 "--no-verify"]) == 2
+    assert "holds files that are not part of an ONNX export (notes.txt)" in caplog.text
+    assert _tree(tmp_path) == before

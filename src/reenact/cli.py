@@ -26,13 +26,12 @@ def _parse_bool(text: str) -> bool:
 
 def cmd_convert(args: argparse.Namespace) -> int:
     from reenact.checkpoint import load_fomm_checkpoint, save_checkpoint
-    from reenact.checkpoint.format import file_sha256
+    from reenact.checkpoint.format import check_checkpoint_target, file_sha256
 
     checkpoint, output = Path(args.checkpoint), Path(args.output)
-    if output.exists() and not args.overwrite:
-        raise UsageError(f"{output}: already exists (use --overwrite to replace it)")
     if output.resolve() in (checkpoint.resolve(), Path(args.config).resolve()):
         raise UsageError(f"{output}: output must not be one of the inputs")
+    check_checkpoint_target(output, overwrite=args.overwrite)
     model = load_fomm_checkpoint(checkpoint, args.config, align_corners=args.align_corners)
     metadata = {"converted_from": checkpoint.name, "source_sha256": file_sha256(checkpoint),
                 "source_config": Path(args.config).name, "align_corners": args.align_corners}
@@ -46,7 +45,9 @@ def cmd_convert(args: argparse.Namespace) -> int:
 def cmd_init(args: argparse.Namespace) -> int:
     from reenact.api import create_model
     from reenact.checkpoint import save_checkpoint
+    from reenact.checkpoint.format import check_checkpoint_target
 
+    check_checkpoint_target(args.output, overwrite=args.overwrite)
     model = create_model(args.preset, seed=args.seed)
     save_checkpoint(model, args.output, metadata={"preset": args.preset, "weights": "random",
                                                   "seed": args.seed}, overwrite=args.overwrite)
@@ -177,12 +178,12 @@ def cmd_verify(args: argparse.Namespace) -> int:
 def cmd_export_onnx(args: argparse.Namespace) -> int:
     from reenact.api import create_model, resolve_model
     from reenact.export import export_onnx, verify_export
+    from reenact.export.onnx import check_export_target
 
     if (args.checkpoint is None) == (args.preset is None):
         raise UsageError("give either a CHECKPOINT or --preset NAME (random weights)")
     output = Path(args.output)
-    if output.exists() and not args.overwrite:
-        raise UsageError(f"{output}: already exists (use --overwrite to replace it)")
+    check_export_target(output, args.overwrite)
     if args.preset is not None:
         model = create_model(args.preset, seed=args.seed)
         metadata = {"preset": args.preset, "weights": "random", "seed": args.seed}

@@ -31,6 +31,7 @@ from safetensors.torch import load_file, save_file
 from reenact.audio.features import AudioFeatureConfig
 from reenact.checkpoint.format import CheckpointError, _read_json, check_state_dict, file_sha256
 from reenact.config import ConfigError, config_from_dict, config_to_dict
+from reenact.io.atomic import check_replaceable_directory, replace_directory
 from reenact.models import MotionModel
 from reenact.models.audio_to_motion import AudioToMotion, AudioToMotionConfig
 from reenact.motion import MotionDirections
@@ -47,6 +48,8 @@ DEFAULT_FPS = Fraction(25)
 DEFAULT_AUDIO_CHECKPOINT = Path(__file__).resolve().parents[1] / "checkpoints" / "default-audio"
 DIRECTION_NAMES = ("mouth_open", "mouth_width", "blink")
 MOUTH_DIRECTIONS = ("mouth_open", "mouth_width")
+# every file save_audio_checkpoint writes: the only files replacing one deletes
+AUDIO_CHECKPOINT_FILES = frozenset({CONFIG_FILE, INDEX_FILE, MODEL_FILE, DIRECTIONS_FILE})
 
 
 def keypoint_space_id(model: MotionModel) -> str:
@@ -106,15 +109,20 @@ def save_audio_checkpoint(checkpoint: AudioCheckpoint, directory: str | os.PathL
     target = Path(directory)
     if target.exists() and not overwrite:
         raise CheckpointError(f"{target}: already exists (pass overwrite=True to replace it)")
-    if target.exists() and not (target / CONFIG_FILE).is_file():
-        raise CheckpointError(f"{target}: exists and is not a reenact checkpoint; refusing to replace it")
+    try:
+        check_replaceable_directory(target, AUDIO_CHECKPOINT_FILES, marker=CONFIG_FILE,
+                                    what="reenact audio checkpoint")
+    except ValueError as error:
+        raise CheckpointError(str(error)) from None
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
     try:
         _write_staging(checkpoint, staging)
-        if target.exists():
-            shutil.rmtree(target)
-        os.replace(staging, target)
+        try:
+            replace_directory(staging, target, AUDIO_CHECKPOINT_FILES, marker=CONFIG_FILE,
+                              what="reenact audio checkpoint")
+        except ValueError as error:
+            raise CheckpointError(str(error)) from None
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise

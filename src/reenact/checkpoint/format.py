@@ -22,6 +22,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from reenact.config import ConfigError, MotionModelConfig, config_from_dict, config_to_dict
+from reenact.io.atomic import check_replaceable_directory, replace_directory
 from reenact.io.digest import file_sha256  # re-exported: the one sha256 helper
 from reenact.models import COMPONENTS, MotionModel
 
@@ -33,6 +34,8 @@ CONFIG_FILE = "config.json"
 INDEX_FILE = "index.json"
 # what the pipelines feed the networks; stored so that no pipeline hard-codes it
 PREPROCESSING = {"value_range": [0.0, 1.0], "channel_order": "RGB", "layout": "NCHW"}
+# every file save_checkpoint writes: the only files replacing a checkpoint deletes
+CHECKPOINT_FILES = frozenset({CONFIG_FILE, INDEX_FILE, *(f"{name}.safetensors" for name in COMPONENTS)})
 
 
 class CheckpointError(ValueError):
@@ -59,14 +62,25 @@ def check_state_dict(component: str, expected: dict[str, torch.Tensor],
                               + "; ".join(problems))
 
 
+def check_checkpoint_target(target: str | os.PathLike, *, overwrite: bool) -> None:
+    """CheckpointError unless a checkpoint can be written to `target`: it does not exist, or
+    `overwrite` is set and it is a checkpoint directory holding nothing but checkpoint files (which
+    are all that replacing it deletes)."""
+    target = Path(target)
+    if target.exists() and not overwrite:
+        raise CheckpointError(f"{target}: already exists (use --overwrite to replace it)")
+    try:
+        check_replaceable_directory(target, CHECKPOINT_FILES, marker=CONFIG_FILE,
+                                    what="reenact checkpoint")
+    except ValueError as error:
+        raise CheckpointError(str(error)) from None
+
+
 def save_checkpoint(model: MotionModel, directory: str | os.PathLike, *,
                     metadata: dict[str, Any] | None = None, overwrite: bool = False) -> Path:
     """Write `model` as a checkpoint directory, atomically (a temp directory renamed into place)."""
     target = Path(directory)
-    if target.exists() and not overwrite:
-        raise CheckpointError(f"{target}: already exists (pass overwrite=True to replace it)")
-    if target.exists() and not (target / CONFIG_FILE).is_file():
-        raise CheckpointError(f"{target}: exists and is not a reenact checkpoint; refusing to replace it")
+    check_checkpoint_target(target, overwrite=overwrite)
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
     try:
@@ -87,9 +101,11 @@ def save_checkpoint(model: MotionModel, directory: str | os.PathLike, *,
         os.chmod(staging, 0o755)
         for file in staging.iterdir():
             os.chmod(file, 0o644)
-        if target.exists():
-            shutil.rmtree(target)
-        os.replace(staging, target)
+        try:
+            replace_directory(staging, target, CHECKPOINT_FILES, marker=CONFIG_FILE,
+                              what="reenact checkpoint")
+        except ValueError as error:  # something foreign appeared there while we were writing
+            raise CheckpointError(str(error)) from None
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise

@@ -33,8 +33,8 @@ from reenact.export.format import (
     MIN_OPSET,
     OnnxExportError,
     graph_io_names,
-    is_onnx_export,
 )
+from reenact.io.atomic import check_replaceable_directory, replace_directory
 from reenact.models import MotionModel
 
 logger = logging.getLogger(__name__)
@@ -42,6 +42,8 @@ logger = logging.getLogger(__name__)
 DEFAULT_OPSET = 17
 MAX_OPSET = 20  # the newest opset this exporter and the tested onnxruntime agree on
 EXAMPLE_BATCH = 2  # traced with a driving batch of 2 and a source batch of 1: the broadcast is kept
+# every file export_onnx writes: the only files replacing an export deletes
+EXPORT_FILES = frozenset({EXPORT_FILE, *(f"{graph}.onnx" for graph in GRAPHS)})
 
 
 class KeypointDetectorGraph(nn.Module):
@@ -209,11 +211,17 @@ def _export_graph(module: nn.Module, args: tuple[Tensor, ...], path: Path, graph
     logger.debug("exported %s (%.1f MB)", path.name, path.stat().st_size / 1e6)
 
 
-def _check_target(target: Path, overwrite: bool) -> None:
+def check_export_target(target: Path, overwrite: bool) -> None:
+    """OnnxExportError unless an export can be written to `target`: it does not exist, or
+    `overwrite` is set and it is an export directory holding nothing but export files (which are
+    all that replacing it deletes); and its parent directory exists."""
+    target = Path(target)
     if target.exists() and not overwrite:
         raise OnnxExportError(f"{target}: already exists (use --overwrite to replace it)")
-    if target.exists() and not is_onnx_export(target):
-        raise OnnxExportError(f"{target}: exists and is not an ONNX export; refusing to replace it")
+    try:
+        check_replaceable_directory(target, EXPORT_FILES, marker=EXPORT_FILE, what="ONNX export")
+    except ValueError as error:
+        raise OnnxExportError(str(error)) from None
     if not target.absolute().parent.is_dir():
         raise OnnxExportError(f"{target}: output directory {target.absolute().parent} does not exist")
 
@@ -232,17 +240,14 @@ def _write_graphs(model: MotionModel, staging: Path, opset: int) -> dict[str, di
 
 
 def _replace(staging: Path, target: Path) -> None:
-    """Move `staging` to `target`; an old export there is moved aside first and then deleted."""
+    """Move `staging` to `target`; of an old export there, only the export's files are deleted."""
     os.chmod(staging, 0o755)  # mkdtemp makes a private directory; an export is meant to be shared
     for file in staging.iterdir():
         os.chmod(file, 0o644)
-    old = None
-    if target.exists():
-        old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old.", dir=target.parent))
-        os.replace(target, old / target.name)
-    os.replace(staging, target)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
+    try:
+        replace_directory(staging, target, EXPORT_FILES, marker=EXPORT_FILE, what="ONNX export")
+    except ValueError as error:  # something foreign appeared there while we were exporting
+        raise OnnxExportError(str(error)) from None
 
 
 def export_onnx(model: MotionModel, directory: str | os.PathLike, *, opset: int = DEFAULT_OPSET,
@@ -257,7 +262,7 @@ def export_onnx(model: MotionModel, directory: str | os.PathLike, *, opset: int 
         raise ValueError(f"opset: expected an integer from {MIN_OPSET} to {MAX_OPSET}, got {opset!r}")
     onnx = import_onnx()
     target = Path(directory)
-    _check_target(target, overwrite)
+    check_export_target(target, overwrite)
     config = model.config
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.absolute().parent))
     was_training = model.training

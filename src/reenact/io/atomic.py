@@ -3,7 +3,12 @@
 A writer fills a temporary file in the target's own directory (`.NAME.partial-XXXXXXXX.EXT`, same
 file system, so the final `os.replace` is atomic) and the file takes the target's name only when
 the writer finishes cleanly. On any exception, KeyboardInterrupt included, or when the object is
-garbage collected without being committed, the temporary file is deleted.
+garbage collected without being committed, the temporary file is deleted. Outputs that belong
+together (a video and its manifest) are renamed into place together by `commit_together`.
+
+Output directories (checkpoints, exports) are filled as a sibling temporary directory and swapped
+in by `replace_directory`; an existing directory is replaced only if it holds nothing but the
+files of that kind of output, and only those files are ever deleted.
 """
 
 from __future__ import annotations
@@ -13,8 +18,9 @@ import errno
 import logging
 import os
 import secrets
+import tempfile
 import weakref
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from pathlib import Path
 
 from reenact.io.errors import media_error
@@ -114,3 +120,64 @@ def atomic_output(path: str | os.PathLike[str]) -> Iterator[Path]:
         output.discard()
         raise
     output.commit()
+
+
+def foreign_entries(directory: str | os.PathLike[str], owned: Collection[str]) -> list[str]:
+    """Names of the entries of `directory` other than the files named in `owned` (sorted)."""
+    root = Path(directory)
+    return sorted(entry.name for entry in root.iterdir()
+                  if entry.name not in owned or entry.is_symlink() or not entry.is_file())
+
+
+def check_replaceable_directory(target: str | os.PathLike[str], owned: Collection[str], *,
+                                marker: str, what: str) -> None:
+    """Raise ValueError unless `target` is absent, or a directory that holds the file `marker` and
+    nothing but `owned` files.
+
+    what: the kind of output, for the message ("reenact checkpoint", "ONNX export").
+    """
+    target = Path(target)
+    if not target.exists() and not target.is_symlink():
+        return
+    article = "an" if what[:1].lower() in "aeiou" else "a"
+    if target.is_symlink() or not target.is_dir() or not (target / marker).is_file():
+        raise ValueError(f"{target}: exists and is not {article} {what}; refusing to replace it")
+    foreign = foreign_entries(target, owned)
+    if foreign:
+        shown = ", ".join(foreign[:5]) + (f" and {len(foreign) - 5} more" if len(foreign) > 5 else "")
+        raise ValueError(f"{target}: holds files that are not part of {article} {what} ({shown}); refusing "
+                         f"to replace it, since that would delete them: move them away or choose "
+                         f"another output")
+
+
+def replace_directory(staging: str | os.PathLike[str], target: str | os.PathLike[str],
+                      owned: Collection[str], *, marker: str, what: str) -> None:
+    """Move the finished directory `staging` to `target` (same file system).
+
+    An existing `target` is checked with `check_replaceable_directory`, renamed aside, replaced by
+    `staging` in one rename, and then emptied of the `owned` files only; anything else that
+    appeared there in the meantime is kept (with a warning) rather than deleted.
+    """
+    staging, target = Path(staging), Path(target)
+    check_replaceable_directory(target, owned, marker=marker, what=what)
+    if not target.exists():
+        os.replace(staging, target)
+        return
+    aside_root = Path(tempfile.mkdtemp(prefix=f".{target.name}.old.", dir=target.absolute().parent))
+    aside = aside_root / target.name
+    os.replace(target, aside)
+    try:
+        os.replace(staging, target)
+    except BaseException:
+        os.replace(aside, target)
+        os.rmdir(aside_root)
+        raise
+    for name in owned:
+        with contextlib.suppress(FileNotFoundError, IsADirectoryError):
+            (aside / name).unlink()
+    try:
+        os.rmdir(aside)
+        os.rmdir(aside_root)
+    except OSError:
+        logger.warning("%s: files that appeared there while it was replaced were kept in %s",
+                       target, aside)
