@@ -159,3 +159,22 @@ def write_image(path: Path, size: int = 96, seed: int = 0) -> Path:
 
     Image.fromarray(make_clip(size, 1, seed)[0]).save(path)
     return path
+
+
+def write_landmarks(root: Path, size: int = 64, missing_every: int = 3) -> Path:
+    """Give every clip of a data directory (`write_data_dir`) landmarks: the template face in
+    crop pixels with a mouth that opens and closes, NaN on every `missing_every`-th frame."""
+    from reenact.preprocess.anchors import ANCHOR_GROUPS, TEMPLATE
+
+    index = json.loads((root / "index.json").read_text())
+    for entry in index["clips"]:
+        frames = entry["frames"]
+        points = np.repeat(((TEMPLATE + 1) / 2 * (size - 1) + 0.5)[None], frames, axis=0)
+        lower = list(ANCHOR_GROUPS["lower_lip"])
+        points[:, lower, 1] += 3 * np.sin(np.arange(frames))[:, None] ** 2
+        points[::missing_every] = np.nan
+        name = entry["file"].replace(".npy", ".landmarks.npy")
+        np.save(root / name, points.astype(np.float32))
+        entry["landmarks"] = name
+    (root / "index.json").write_text(json.dumps(index))
+    return root

@@ -131,6 +131,31 @@ class GeneratorConfig:
 
 
 @dataclass(frozen=True)
+class AnchorConfig:
+    """Which keypoints are anchored on the face: the first len(groups) of the model's keypoints.
+
+    groups: names of landmark groups (`reenact.preprocess.anchors.ANCHOR_GROUPS`), one keypoint
+        each, in keypoint order; empty for a model whose keypoints are all free (every released
+        FOMM model).
+    landmarks: the landmark scheme the groups index ("dlib68").
+    """
+
+    groups: tuple[str, ...] = ()
+    landmarks: str = "dlib68"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "groups", tuple(self.groups))
+        if not all(isinstance(g, str) for g in self.groups) or len(set(self.groups)) != len(self.groups):
+            _fail(self, "groups", "distinct group names", list(self.groups))
+        if self.landmarks != "dlib68":
+            _fail(self, "landmarks", "'dlib68'", self.landmarks)
+
+    @property
+    def num_anchors(self) -> int:
+        return len(self.groups)
+
+
+@dataclass(frozen=True)
 class MotionModelConfig:
     """The whole first-order motion model and the preprocessing facts that travel with its weights.
 
@@ -147,6 +172,7 @@ class MotionModelConfig:
     keypoint_detector: KeypointDetectorConfig = field(default_factory=KeypointDetectorConfig)
     dense_motion: DenseMotionConfig = field(default_factory=DenseMotionConfig)
     generator: GeneratorConfig = field(default_factory=GeneratorConfig)
+    anchors: AnchorConfig = field(default_factory=AnchorConfig)
 
     def __post_init__(self) -> None:
         _check_int(self, "image_size", 8)
@@ -154,6 +180,12 @@ class MotionModelConfig:
         _check_int(self, "num_kp", 1)
         _check_bool(self, "estimate_jacobian")
         _check_bool(self, "align_corners")
+        if self.anchors.num_anchors > self.num_kp:
+            _fail(self, "anchors", f"at most num_kp = {self.num_kp} anchored keypoints",
+                  list(self.anchors.groups))
+        if self.anchors.num_anchors and not self.estimate_jacobian:
+            _fail(self, "anchors", "estimate_jacobian = true (anchors carry jacobians)",
+                  list(self.anchors.groups))
         self._check_divisible("keypoint_detector", self.keypoint_detector.scale_factor,
                               self.keypoint_detector.hourglass.num_blocks)
         self._check_divisible("dense_motion", self.dense_motion.scale_factor,

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 from reenact.config import (
+    AnchorConfig,
     DenseMotionConfig,
     GeneratorConfig,
     HourglassConfig,
     KeypointDetectorConfig,
     MotionModelConfig,
 )
+from reenact.preprocess.anchors import DEFAULT_ANCHORS
 
 
 @dataclass(frozen=True)
@@ -55,6 +58,15 @@ def _fast_128() -> MotionModelConfig:
                                   num_bottleneck_blocks=2, pixel_skip=True))
 
 
+def _face_128() -> MotionModelConfig:
+    """fast-128 with 24 keypoints: 14 anchored on the face's parts by 68-point landmarks (mouth
+    corners, upper and lower lip, the four eyelids, brows, chin, jaw sides, nose), then the 10 free
+    keypoints of fast-128 (so fast-128 weights warm-start it, see `reenact.training.expand`)."""
+    base = _fast_128()
+    return dataclasses.replace(base, num_kp=len(DEFAULT_ANCHORS) + base.num_kp,
+                               anchors=AnchorConfig(groups=DEFAULT_ANCHORS))
+
+
 def _tiny_64() -> MotionModelConfig:
     """A few thousand parameters at 64x64: for tests and smoke runs, not for faces."""
     return MotionModelConfig(
@@ -66,13 +78,23 @@ def _tiny_64() -> MotionModelConfig:
                                   num_bottleneck_blocks=1))
 
 
+def _tiny_face_64() -> MotionModelConfig:
+    """tiny-64 with the face anchors in front of its 4 free keypoints: for tests."""
+    base = _tiny_64()
+    return dataclasses.replace(base, num_kp=len(DEFAULT_ANCHORS) + base.num_kp,
+                               anchors=AnchorConfig(groups=DEFAULT_ANCHORS))
+
+
 PRESETS: dict[str, Preset] = {
     "vox-256": Preset("vox-256", "the released FOMM face model's architecture (vox-cpk), 256x256",
                       _vox_256()),
     "fast-256": Preset("fast-256", "a CPU-sized face model, 256x256", _fast_256()),
     "fast-128": Preset("fast-128", "the default checkpoint's architecture: CPU-trainable, 128x128",
                        _fast_128()),
+    "face-128": Preset("face-128", "fast-128 with keypoints anchored on mouth, eyes, brows, jaw and "
+                       "nose by face landmarks, plus 10 free ones, 128x128", _face_128()),
     "tiny-64": Preset("tiny-64", "a toy model for tests, 64x64", _tiny_64()),
+    "tiny-face-64": Preset("tiny-face-64", "a toy anchored model for tests, 64x64", _tiny_face_64()),
 }
 
 

@@ -86,3 +86,33 @@ def test_prepare_data_without_videos(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="no video files found"):
         prepare_data(tmp_path, tmp_path / "data", size=64, analyzer=FakeAnalyzer())
     assert not (tmp_path / "data").exists()
+
+
+def test_flip_moves_landmarks_with_the_pixels() -> None:
+    import torch
+
+    from reenact.training.data import augment_pair_with_landmarks
+
+    size = 32
+    image = torch.zeros(1, 3, size, size)
+    image[0, :, 10, 5] = 1  # a dot at pixel (row 10, column 5): centre (5.5, 10.5)
+    landmarks = torch.full((1, 68, 2), 16.0)
+    landmarks[0, 36] = torch.tensor([5.5, 10.5])  # the left eye's outer corner on the dot
+    config = AugmentConfig(flip=True, time_flip=False, brightness=0, contrast=0, saturation=0, hue=0)
+    for seed in range(8):
+        source, _, points, _ = augment_pair_with_landmarks(
+            image, image, landmarks, landmarks, config, torch.Generator().manual_seed(seed))
+        row, column = np.unravel_index(int(source[0, 0].argmax()), (size, size))
+        flipped = column != 5
+        corner = points[0, 45 if flipped else 36]  # a flipped left corner is the right eye's
+        assert (float(corner[0]), float(corner[1])) == (column + 0.5, row + 0.5)
+
+
+def test_landmarks_are_read_and_sampled_with_their_frames(tmp_path) -> None:
+    from conftest import write_data_dir, write_landmarks
+
+    data = FrameDataset(write_landmarks(write_data_dir(tmp_path / "data")))
+    assert data.has_landmarks
+    pairs = data.sample_pairs_with_landmarks(4, np.random.default_rng(0))
+    assert pairs.source_landmarks.shape == (4, 68, 2) and pairs.driving.shape == (4, 64, 64, 3)
+    assert not FrameDataset(write_data_dir(tmp_path / "old")).has_landmarks

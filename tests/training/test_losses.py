@@ -81,3 +81,31 @@ def test_gan_losses() -> None:
     assert float(losses.discriminator_gan_loss(zeros, ones)) == 2
     features = [torch.rand(2, 3, 4, 4)]
     assert float(losses.feature_matching_loss(features, features)) == 0
+
+
+def test_face_part_weight_peaks_on_the_parts_and_is_one_far_away() -> None:
+    from reenact.containers import Keypoints
+    from reenact.training.losses import face_part_weight
+
+    value = torch.tensor([[[0.0, 0.5], [0.9, 0.9]], [[float("nan"), 0.0], [0.0, 0.0]]])
+    weight = face_part_weight(Keypoints(value), 33, strength=4.0, parts=[0])
+    assert weight.shape == (2, 1, 33, 33)
+    assert float(weight[0, 0, 24, 16]) == pytest.approx(5.0)  # (x, y) = (0, 0.5): row 24, column 16
+    assert float(weight[0, 0, 0, 0]) == pytest.approx(1.0, abs=1e-6)
+    assert torch.equal(weight[1], torch.ones(1, 33, 33))  # unknown anchors: plain weights
+
+
+def test_uniform_pixel_weight_changes_nothing_and_weights_count() -> None:
+    from reenact.training.losses import pixel_pyramid_loss
+
+    torch.manual_seed(0)
+    prediction = {1.0: torch.rand(2, 3, 16, 16), 0.5: torch.rand(2, 3, 8, 8)}
+    target = {1.0: torch.rand(2, 3, 16, 16), 0.5: torch.rand(2, 3, 8, 8)}
+    plain = pixel_pyramid_loss(prediction, target)
+    torch.testing.assert_close(pixel_pyramid_loss(prediction, target, torch.full((2, 1, 16, 16), 3.0)),
+                               plain)
+    exact = {k: v.clone() for k, v in target.items()}
+    exact[1.0][..., :8, :] = prediction[1.0][..., :8, :]  # top half right
+    top = torch.ones(2, 1, 16, 16)
+    top[..., :8, :] = 10
+    assert pixel_pyramid_loss(prediction, exact, top) < pixel_pyramid_loss(prediction, exact)

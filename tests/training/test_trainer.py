@@ -106,7 +106,8 @@ def test_loss_falls_on_one_batch(data_dir: Path, tmp_path: Path) -> None:
     still = AugmentConfig(flip=False, time_flip=False, brightness=0, contrast=0, saturation=0, hue=0)
     trainer = Trainer(tiny_config(steps=30, augment=still), FrameDataset(data_dir), tmp_path / "run")
     generator = torch.Generator().manual_seed(0)
-    source, driving = trainer._batch(np.random.default_rng(0), generator)
+    batch = trainer._batch(np.random.default_rng(0), generator)
+    source, driving = batch.source, batch.driving
     first = trainer.train_step(source, driving, generator)[0]["perceptual"]
     for _ in range(25):
         last = trainer.train_step(source, driving, generator)[0]["perceptual"]
@@ -159,3 +160,40 @@ def test_distributed_data_parallel_with_two_gloo_processes(data_dir: Path, tmp_p
         torch.testing.assert_close(value, states[1][key], msg=key)
     assert [r["step"] for r in read_log(run)] == [1, 2]  # only rank 0 logs
     assert (run / "checkpoint" / "config.json").is_file()
+
+
+def test_anchored_model_trains_with_landmark_anchors(tmp_path: Path) -> None:
+    from conftest import write_data_dir, write_landmarks
+
+    data = write_landmarks(write_data_dir(tmp_path / "data"))
+    trainer = Trainer(tiny_config(preset="tiny-face-64"), FrameDataset(data), tmp_path / "run")
+    values = trainer.fit(progress=False)
+    assert "anchor" in values and np.isfinite(values["anchor"]) and values["anchor"] > 0
+    heads = trainer.model.keypoint_detector.heatmap_head.weight
+    assert heads.grad is not None and float(heads.grad[:14].abs().sum()) > 0
+
+
+def test_anchored_step_renders_with_the_landmark_anchors(tmp_path: Path) -> None:
+    from conftest import write_data_dir
+
+    from reenact.preprocess.anchors import TEMPLATE
+
+    trainer = Trainer(tiny_config(preset="tiny-face-64"), FrameDataset(write_data_dir(tmp_path / "d")),
+                      tmp_path / "run")
+    images = torch.rand(2, 3, 64, 64)
+    landmarks = torch.from_numpy(TEMPLATE).float().expand(2, 68, 2).clone()
+    landmarks[1] = float("nan")  # no face: the detector's keypoints are used
+    outputs = trainer.forward_module(images, images.flip(0), images, landmarks, landmarks)
+    assert outputs.anchors_source is not None
+    assert torch.isnan(outputs.anchors_source.value[1]).all()
+    values, _ = trainer.train_step(images, images.flip(0), torch.Generator().manual_seed(0),
+                                   landmarks, landmarks)
+    assert all(np.isfinite(v) for v in values.values()) and values["anchor"] > 0
+
+
+def test_free_keypoint_model_ignores_landmarks(tmp_path: Path) -> None:
+    from conftest import write_data_dir, write_landmarks
+
+    data = write_landmarks(write_data_dir(tmp_path / "data"))
+    values = Trainer(tiny_config(), FrameDataset(data), tmp_path / "run").fit(progress=False)
+    assert "anchor" not in values

@@ -18,7 +18,7 @@ import numpy as np
 
 from reenact.io.video import VideoReader, probe_video
 from reenact.preprocess.crop import CropBox, crop_box, crop_image
-from reenact.preprocess.face import Face, FaceAnalyzer
+from reenact.preprocess.face import NUM_LANDMARKS, Face, FaceAnalyzer
 
 logger = logging.getLogger(__name__)
 
@@ -30,11 +30,14 @@ class FaceClip:
     """A run of consecutive frames cut with one box.
 
     frames: (N, S, S, 3) uint8 RGB crops. start: index of the first frame in the video.
+    landmarks: (N, 68, 2) float32 landmarks of the largest face in crop pixel coordinates (see
+        `reenact.preprocess.crop`), NaN in frames where no face was detected or looked for.
     """
 
     frames: np.ndarray
     box: CropBox
     start: int
+    landmarks: np.ndarray | None = None
 
 
 def find_videos(directory: str | os.PathLike) -> list[Path]:
@@ -83,24 +86,27 @@ def face_clips(path: str | os.PathLike, size: int, analyzer: FaceAnalyzer, *,
     with VideoReader(path) as reader:
         frames: list[np.ndarray] = []
         boxes: list[CropBox] = []
+        landmarks: list[np.ndarray | None] = []
         start = 0
         for index, frame in enumerate(reader):
             if limit is not None and index >= limit:
                 break
             frames.append(frame)
-            if index % detect_every == 0:
-                face = _largest(analyzer.detect(frame))
-                if face is not None:
-                    boxes.append(crop_box(face, info.width, info.height))
+            face = _largest(analyzer.detect(frame)) if index % detect_every == 0 else None
+            if face is not None:
+                boxes.append(crop_box(face, info.width, info.height))
+            landmarks.append(face.landmarks if face is not None else None)
             if run_length is not None and len(frames) == run_length:
-                yield from _finish_run(path, frames, boxes, start, size, info.width, info.height)
+                yield from _finish_run(path, frames, boxes, landmarks, start, size, info.width,
+                                       info.height)
                 start += len(frames)
-                frames, boxes = [], []
-        yield from _finish_run(path, frames, boxes, start, size, info.width, info.height)
+                frames, boxes, landmarks = [], [], []
+        yield from _finish_run(path, frames, boxes, landmarks, start, size, info.width, info.height)
 
 
-def _finish_run(path: str | os.PathLike, frames: list[np.ndarray], boxes: list[CropBox], start: int,
-                size: int, width: int, height: int) -> Iterator[FaceClip]:
+def _finish_run(path: str | os.PathLike, frames: list[np.ndarray], boxes: list[CropBox],
+                landmarks: list[np.ndarray | None], start: int, size: int, width: int,
+                height: int) -> Iterator[FaceClip]:
     if len(frames) < 2:
         return
     if not boxes:
@@ -108,4 +114,8 @@ def _finish_run(path: str | os.PathLike, frames: list[np.ndarray], boxes: list[C
         return
     box = union_box(boxes, width, height)
     crops = np.stack([crop_image(frame, box, size) for frame in frames])  # (N, S, S, 3)
-    yield FaceClip(frames=crops, box=box, start=start)
+    points = np.full((len(frames), NUM_LANDMARKS, 2), np.nan, dtype=np.float32)
+    for index, found in enumerate(landmarks):
+        if found is not None:
+            points[index] = box.image_to_crop(found, size)
+    yield FaceClip(frames=crops, box=box, start=start, landmarks=points)

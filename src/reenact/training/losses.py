@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from reenact.containers import Keypoints
-from reenact.geometry import antialias_kernel, antialias_downscale, inverse_2x2
+from reenact.geometry import antialias_downscale, antialias_kernel, gaussian_heatmaps, inverse_2x2
 from reenact.training.transforms import TpsWarp
 
 logger = logging.getLogger(__name__)
@@ -117,16 +117,60 @@ def _gradients(image: Tensor) -> tuple[Tensor, Tensor]:
     return image[..., :, 1:] - image[..., :, :-1], image[..., 1:, :] - image[..., :-1, :]
 
 
-def pixel_pyramid_loss(prediction: dict[float, Tensor], target: dict[float, Tensor]) -> Tensor:
+def pixel_pyramid_loss(prediction: dict[float, Tensor], target: dict[float, Tensor],
+                       weight: Tensor | None = None) -> Tensor:
     """Offline stand-in for the perceptual loss: L1 on pixels and on their x/y differences at every
-    pyramid scale (the gradient term rewards sharp edges, which plain L1 lets blur)."""
+    pyramid scale (the gradient term rewards sharp edges, which plain L1 lets blur).
+
+    weight: (B, 1, H, W) >= 0 at full scale, resized to each scale: a weighted mean instead of the
+    plain one (e.g. `face_part_weight`); its mean is divided out, so the loss keeps its size.
+    """
     total = prediction[next(iter(prediction))].new_zeros(())
+
+    def mean(error: Tensor, scaled: Tensor | None) -> Tensor:
+        if scaled is None:
+            return error.mean()
+        scaled = scaled[..., :error.shape[-2], :error.shape[-1]]
+        return (error * scaled).mean() / scaled.mean().clamp_min(1e-8)
+
     for scale, predicted in prediction.items():
         expected = target[scale]
-        total = total + (predicted - expected).abs().mean()
+        scaled = None
+        if weight is not None:
+            scaled = F.interpolate(weight, size=predicted.shape[-2:], mode="bilinear",
+                                   align_corners=False)
+        total = total + mean((predicted - expected).abs(), scaled)
         for a, b in zip(_gradients(predicted), _gradients(expected)):
-            total = total + 2 * (a - b).abs().mean()
+            total = total + 2 * mean((a - b).abs(), scaled)
     return PIXEL_LOSS_SCALE * total
+
+
+def face_part_weight(anchors: Keypoints, size: int, strength: float, parts: list[int],
+                     sigma: float = 0.08) -> Tensor:
+    """(B, 1, size, size) pixel weights 1 + strength * (a gaussian bump of std `sigma`, in
+    normalized units, around each of the anchors `parts`, max-combined): the mouth and eyes count
+    more than cheeks and background. Rows with NaN anchors get weight 1 everywhere."""
+    points = anchors.value[:, parts].detach()  # (B, P, 2)
+    finite = torch.isfinite(points).flatten(1).all(dim=1).view(-1, 1, 1, 1)
+    bumps = gaussian_heatmaps(points.nan_to_num(), size, size, sigma**2)  # (B, P, H, W)
+    bump = bumps.amax(dim=1, keepdim=True) * finite
+    return 1 + strength * bump
+
+
+def anchor_loss(detected: Keypoints, anchors: Keypoints) -> Tensor:
+    """L1 between the detector's first A keypoints and the landmark anchors (values, and jacobians
+    at a tenth of the weight), over the rows whose anchors are known (zero when none are)."""
+    num_anchors = anchors.num_kp
+    valid = torch.isfinite(anchors.value).flatten(1).all(dim=1)
+    if anchors.jacobian is not None:
+        valid = valid & torch.isfinite(anchors.jacobian).flatten(1).all(dim=1)
+    if not bool(valid.any()):
+        return detected.value.sum() * 0
+    loss = (detected.value[valid, :num_anchors] - anchors.value[valid]).abs().mean()
+    if detected.jacobian is not None and anchors.jacobian is not None:
+        loss = loss + 0.1 * (detected.jacobian[valid, :num_anchors]
+                             - anchors.jacobian[valid]).abs().mean()
+    return loss
 
 
 def vgg_pyramid_loss(vgg: Vgg19Features, prediction: dict[float, Tensor],

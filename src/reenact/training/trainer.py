@@ -30,9 +30,16 @@ from reenact.checkpoint import save_checkpoint
 from reenact.config import MotionModelConfig, config_to_dict
 from reenact.containers import Keypoints, Rendered
 from reenact.models import MotionModel
+from reenact.preprocess.anchors import (
+    EYE_ANCHORS,
+    MOUTH_ANCHORS,
+    anchor_keypoints,
+    pixels_to_normalized,
+    replace_anchors,
+)
 from reenact.presets import get_preset
 from reenact.training import losses
-from reenact.training.data import AugmentConfig, FrameDataset, augment_pair
+from reenact.training.data import AugmentConfig, FrameDataset, augment_pair_with_landmarks
 from reenact.training.discriminator import DiscriminatorConfig, PatchDiscriminator
 from reenact.training.preview import preview_grid
 from reenact.training.transforms import TpsConfig, TpsWarp
@@ -51,6 +58,10 @@ class LossWeights:
     equivariance_jacobian: float = 10.0
     generator_gan: float = 1.0
     feature_matching: float = 10.0
+    # anchored models only: detector keypoints vs the landmark anchors (values; jacobians x0.1)
+    anchor: float = 10.0
+    # anchored models only: the reconstruction counts (1 + face_parts) times around mouth and eyes
+    face_parts: float = 4.0
 
 
 @dataclass(frozen=True)
@@ -108,12 +119,19 @@ class TrainConfig:
 
 @dataclass(frozen=True)
 class StepOutputs:
-    """What one reconstruction forward pass produces; the losses are computed from it."""
+    """What one reconstruction forward pass produces; the losses are computed from it.
+
+    kp_source, kp_driving: the detector's keypoints. anchors_source, anchors_driving: anchored
+    models only, the keypoints of the frames' landmarks (NaN rows where no face was found); the
+    render used them in place of the detector's anchored keypoints where they are finite.
+    """
 
     kp_source: Keypoints
     kp_driving: Keypoints
     kp_transformed: Keypoints
     rendered: Rendered
+    anchors_source: Keypoints | None = None
+    anchors_driving: Keypoints | None = None
 
 
 class Reconstruction(nn.Module):
@@ -121,18 +139,43 @@ class Reconstruction(nn.Module):
 
     source, driving, transformed: (B, C, H, W) in [0, 1]; transformed = the driving frame under a
     random TPS warp. The three go through the keypoint detector as one batch.
+    source_landmarks, driving_landmarks: (B, 68, 2) in normalized crop coordinates (NaN rows: no
+    face), for anchored models: their anchors replace the detector's anchored keypoints in the
+    render (teacher forcing: the renderer learns with the anchors inference will give it).
     """
 
     def __init__(self, model: MotionModel) -> None:
         super().__init__()
         self.model = model
 
-    def forward(self, source: Tensor, driving: Tensor, transformed: Tensor) -> StepOutputs:
+    def forward(self, source: Tensor, driving: Tensor, transformed: Tensor,
+                source_landmarks: Tensor | None = None,
+                driving_landmarks: Tensor | None = None) -> StepOutputs:
         batch = source.shape[0]
         kp_all = self.model.detect(torch.cat([source, driving, transformed]))
         kp_source, kp_driving, kp_transformed = (kp_all[i * batch:(i + 1) * batch] for i in range(3))
-        rendered = self.model(source, kp_source, kp_driving, return_deformed=True)
-        return StepOutputs(kp_source, kp_driving, kp_transformed, rendered)
+        groups = self.model.config.anchors.groups
+        anchors_source = anchors_driving = None
+        render_source, render_driving = kp_source, kp_driving
+        if groups and source_landmarks is not None and driving_landmarks is not None:
+            anchors_source = anchor_keypoints(source_landmarks, groups)
+            anchors_driving = anchor_keypoints(driving_landmarks, groups)
+            render_source = replace_anchors(kp_source, anchors_source)
+            render_driving = replace_anchors(kp_driving, anchors_driving)
+        rendered = self.model(source, render_source, render_driving, return_deformed=True)
+        return StepOutputs(kp_source, kp_driving, kp_transformed, rendered, anchors_source,
+                           anchors_driving)
+
+
+@dataclass(frozen=True)
+class TrainingBatch:
+    """source, driving: (B, C, S, S) in [0, 1], augmented; *_landmarks: (B, 68, 2) normalized crop
+    coordinates (NaN rows: no face), only for anchored models."""
+
+    source: Tensor
+    driving: Tensor
+    source_landmarks: Tensor | None = None
+    driving_landmarks: Tensor | None = None
 
 
 def _slice(kp: Keypoints, start: int, stop: int) -> Keypoints:
@@ -141,21 +184,37 @@ def _slice(kp: Keypoints, start: int, stop: int) -> Keypoints:
 
 def reconstruction_losses(outputs: StepOutputs, driving: Tensor, warp: TpsWarp,
                           pyramid: losses.ImagePyramid, vgg: losses.Vgg19Features | None,
-                          weights: LossWeights, has_jacobian: bool) -> dict[str, Tensor]:
+                          weights: LossWeights, has_jacobian: bool,
+                          anchor_groups: tuple[str, ...] = ()) -> dict[str, Tensor]:
     """Weighted loss terms of one step (the adversarial ones are added by the trainer)."""
     predicted = pyramid(outputs.rendered.prediction.float())
     target = pyramid(driving.float())
     if vgg is not None:
         perceptual = losses.vgg_pyramid_loss(vgg, predicted, target)
     else:
-        perceptual = losses.pixel_pyramid_loss(predicted, target)
+        pixel_weight = None
+        if outputs.anchors_driving is not None and weights.face_parts > 0:
+            pixel_weight = losses.face_part_weight(
+                outputs.anchors_driving, outputs.rendered.prediction.shape[-1], weights.face_parts,
+                parts=face_part_indices(outputs.anchors_driving.num_kp, anchor_groups))
+        perceptual = losses.pixel_pyramid_loss(predicted, target, pixel_weight)
     terms = {"perceptual": weights.perceptual * perceptual,
              "equivariance_value": weights.equivariance_value
              * losses.equivariance_value_loss(outputs.kp_driving, outputs.kp_transformed, warp)}
     if has_jacobian:
         terms["equivariance_jacobian"] = weights.equivariance_jacobian * \
             losses.equivariance_jacobian_loss(outputs.kp_driving, outputs.kp_transformed, warp)
+    if outputs.anchors_source is not None and outputs.anchors_driving is not None:
+        terms["anchor"] = weights.anchor * (
+            losses.anchor_loss(outputs.kp_source, outputs.anchors_source)
+            + losses.anchor_loss(outputs.kp_driving, outputs.anchors_driving)) / 2
     return terms
+
+
+def face_part_indices(num_anchors: int, groups: tuple[str, ...]) -> list[int]:
+    """Indices of the mouth and eye anchors among `groups`."""
+    assert len(groups) == num_anchors
+    return [i for i, name in enumerate(groups) if name in MOUTH_ANCHORS + EYE_ANCHORS]
 
 
 def _rank() -> int:
@@ -279,19 +338,31 @@ class Trainer:
         drops = sum(step >= m * self.config.steps for m in self.config.lr_milestones)
         return self.config.learning_rate * 0.1 ** drops
 
-    def _batch(self, rng: np.random.Generator, generator: torch.Generator) -> tuple[Tensor, Tensor]:
-        sources, drivings = self.data.sample_pairs(self.config.batch_size, rng)
-        source = torch.from_numpy(sources).permute(0, 3, 1, 2).float().div_(255)
-        driving = torch.from_numpy(drivings).permute(0, 3, 1, 2).float().div_(255)
-        source, driving = augment_pair(source, driving, self.config.augment, generator)
-        return source.to(self.device), driving.to(self.device)
+    def _batch(self, rng: np.random.Generator, generator: torch.Generator) -> TrainingBatch:
+        pairs = self.data.sample_pairs_with_landmarks(self.config.batch_size, rng)
+        source = torch.from_numpy(pairs.source).permute(0, 3, 1, 2).float().div_(255)
+        driving = torch.from_numpy(pairs.driving).permute(0, 3, 1, 2).float().div_(255)
+        size = self.data.image_size
+        source, driving, source_landmarks, driving_landmarks = augment_pair_with_landmarks(
+            source, driving, torch.from_numpy(pairs.source_landmarks),
+            torch.from_numpy(pairs.driving_landmarks), self.config.augment, generator)
+        if not self.model.config.anchors.groups:
+            return TrainingBatch(source.to(self.device), driving.to(self.device))
+        assert source_landmarks is not None and driving_landmarks is not None
+        return TrainingBatch(
+            source.to(self.device), driving.to(self.device),
+            torch.from_numpy(pixels_to_normalized(source_landmarks.numpy(), size)).float().to(self.device),
+            torch.from_numpy(pixels_to_normalized(driving_landmarks.numpy(), size)).float().to(self.device))
 
     def _autocast(self) -> Any:
         enabled = self.config.precision == "bf16"
         return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=enabled)
 
-    def train_step(self, source: Tensor, driving: Tensor, generator: torch.Generator
+    def train_step(self, source: Tensor, driving: Tensor, generator: torch.Generator,
+                   source_landmarks: Tensor | None = None, driving_landmarks: Tensor | None = None
                    ) -> tuple[dict[str, float], StepOutputs]:
+        """One optimizer step. *_landmarks: (B, 68, 2) normalized crop coordinates, NaN rows where
+        unknown; used by anchored models only."""
         lr = self.learning_rate(self.step)
         for group in self.optimizer.param_groups:
             group["lr"] = lr
@@ -299,10 +370,11 @@ class Trainer:
                               device=self.device)
         transformed = warp.warp_image(driving, align_corners=self.model.config.align_corners)
         with self._autocast():
-            outputs: StepOutputs = self.forward_module(source, driving, transformed)
+            outputs: StepOutputs = self.forward_module(source, driving, transformed,
+                                                       source_landmarks, driving_landmarks)
             terms = reconstruction_losses(
                 outputs, driving, warp, self.pyramid, self.vgg, self.config.weights,
-                self.model.config.estimate_jacobian)
+                self.model.config.estimate_jacobian, self.model.config.anchors.groups)
             if self.disc_module is not None:
                 terms.update(self._generator_adversarial(outputs, driving))
         total = sum(terms.values())
@@ -357,8 +429,10 @@ class Trainer:
                    disable=not progress or self.rank != 0, dynamic_ncols=True)
         try:
             while self.step < self.config.steps:
-                source, driving = self._batch(rng, generator)
-                values, outputs = self.train_step(source, driving, generator)
+                batch = self._batch(rng, generator)
+                source, driving = batch.source, batch.driving
+                values, outputs = self.train_step(source, driving, generator, batch.source_landmarks,
+                                                  batch.driving_landmarks)
                 window_steps += 1
                 bar.update(1)
                 bar.set_postfix({k: f"{v:.3f}" for k, v in values.items()
@@ -401,11 +475,24 @@ class Trainer:
 
 def warm_start(model: MotionModel, checkpoint: str | os.PathLike) -> None:
     """Copy the weights of a checkpoint into `model`, whose architecture may add layers (e.g. a new
-    head): those start fresh, and are named in the log. Any other mismatch is an error."""
-    from reenact.checkpoint.format import CheckpointError, load_state_dicts
+    head): those start fresh, and are named in the log. An anchored model also starts from a model
+    with its free keypoints only (`reenact.training.expand`). Any other mismatch is an error."""
+    from reenact.checkpoint.format import CheckpointError, load_state_dicts, read_checkpoint_config
 
+    states = load_state_dicts(checkpoint)
+    old_config, _ = read_checkpoint_config(checkpoint)
+    new_config = model.config
+    if (new_config.anchors.num_anchors and not old_config.anchors.num_anchors
+            and old_config.num_kp + new_config.anchors.num_anchors == new_config.num_kp):
+        from reenact.training.expand import expand_to_anchors
+
+        current = {name: getattr(model, name).state_dict() for name in states}
+        states = expand_to_anchors(states, old_config, new_config, current)
+        logger.info("%s: %d free keypoints become keypoints %d-%d after %d anchors", checkpoint,
+                    old_config.num_kp, new_config.anchors.num_anchors, new_config.num_kp - 1,
+                    new_config.anchors.num_anchors)
     fresh = []
-    for name, state in load_state_dicts(checkpoint).items():
+    for name, state in states.items():
         component: nn.Module = getattr(model, name)
         expected = component.state_dict()
         unexpected = sorted(set(state) - set(expected))
