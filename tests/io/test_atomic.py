@@ -68,3 +68,30 @@ def test_files_that_appear_during_the_swap_are_kept(tmp_path: Path, monkeypatch)
     kept = list(tmp_path.rglob("late.txt"))
     assert len(kept) == 1 and kept[0].read_text() == "mine"
     assert (target / "weights.bin").read_text() == "new"
+
+
+def test_commit_together_is_all_or_nothing(tmp_path: Path, monkeypatch) -> None:
+    from reenact.io.atomic import AtomicOutput, commit_together
+
+    (tmp_path / "a.txt").write_text("old a")
+    first, second = AtomicOutput(tmp_path / "a.txt"), AtomicOutput(tmp_path / "b.txt")
+    first.temp_path.write_text("new a")
+    second.temp_path.write_text("new b")
+    real_replace = os.replace
+
+    def fail_on_b(source, destination):
+        if Path(destination).name == "b.txt":
+            raise OSError(28, "No space left on device")
+        return real_replace(source, destination)
+
+    monkeypatch.setattr(os, "replace", fail_on_b)
+    with pytest.raises(OSError, match="No space left"):
+        commit_together([first, second])
+    assert [p.name for p in tmp_path.iterdir()] == ["a.txt"]
+    assert (tmp_path / "a.txt").read_text() == "old a"
+    monkeypatch.undo()
+    first, second = AtomicOutput(tmp_path / "a.txt"), AtomicOutput(tmp_path / "b.txt")
+    first.temp_path.write_text("new a")
+    second.temp_path.write_text("new b")
+    assert commit_together([first, second]) == [tmp_path / "a.txt", tmp_path / "b.txt"]
+    assert sorted(p.read_text() for p in tmp_path.iterdir()) == ["new a", "new b"]

@@ -438,7 +438,7 @@ def test_writer_refuses_bad_arguments(tmp_path: Path) -> None:
         VideoWriter(out, 0, 64, 48)
     with pytest.raises(ValueError, match="crf: expected an integer in"):
         VideoWriter(out, 25, 64, 48, crf=60)
-    with pytest.raises(ValueError, match="path: VideoWriter writes MP4"):
+    with pytest.raises(ValueError, match=r"o.avi: videos are written as MP4; use a .mp4 or .m4v file"):
         VideoWriter(tmp_path / "o.avi", 25, 64, 48)
     with pytest.raises(MediaError, match="speech.wav: audio source not found"):
         VideoWriter(out, 25, 64, 48, audio_from=tmp_path / "speech.wav")

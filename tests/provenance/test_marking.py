@@ -60,7 +60,8 @@ def test_video_writers_at_once_share_the_watermarker(tmp_path: Path) -> None:
 
 def test_writers_cannot_skip_the_mark(tmp_path: Path) -> None:
     options = set(inspect.signature(VideoWriter).parameters)
-    assert options == {"path", "fps", "width", "height", "audio_from", "crf", "provenance"}
+    # commit=False only defers the rename (a video committed with its manifest); frames are marked
+    assert options == {"path", "fps", "width", "height", "audio_from", "crf", "provenance", "commit"}
     assert set(inspect.signature(write_image).parameters) == {"path", "image", "provenance"}
     with pytest.raises(TypeError):
         VideoWriter(tmp_path / "o.mp4", 25, 64, 48, watermark=False)  # type: ignore[call-arg]

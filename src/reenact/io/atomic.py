@@ -20,7 +20,7 @@ import os
 import secrets
 import tempfile
 import weakref
-from collections.abc import Collection, Iterator
+from collections.abc import Collection, Iterator, Sequence
 from pathlib import Path
 
 from reenact.io.errors import media_error
@@ -50,6 +50,29 @@ def check_output_directory(path: str | os.PathLike[str]) -> Path:
     return path
 
 
+def _temp_name(path: Path) -> str:
+    """The name of a temporary file of `path` (random: a new one on each call)."""
+    stem = path.stem if path.suffix else path.name
+    return f".{stem}{_PARTIAL_TAG}{secrets.token_hex(4)}{path.suffix}"
+
+
+def check_atomic_output(path: str | os.PathLike[str]) -> Path:
+    """`check_output_directory`, and that the temporary file of `path` can have its name: what
+    `AtomicOutput(path)` checks, without creating anything (for checks before long work)."""
+    path = check_output_directory(path)
+    directory = path.absolute().parent
+    try:
+        limit = os.pathconf(directory, "PC_NAME_MAX")
+    except (OSError, ValueError):  # not known on this system: the write will tell
+        return path
+    longest = max(len(os.fsencode(path.name)), len(os.fsencode(_temp_name(path))))
+    if longest > limit:
+        raise media_error(path, f"cannot create a file in {directory} (File name too long: "
+                                f"{longest} bytes with its temporary name, at most {limit}); "
+                                f"choose a shorter name")
+    return path
+
+
 class AtomicOutput:
     """A reserved temporary file next to `path`; `commit()` renames it into place.
 
@@ -61,9 +84,8 @@ class AtomicOutput:
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = check_output_directory(path)
         directory = self.path.absolute().parent
-        stem = self.path.stem if self.path.suffix else self.path.name
         while True:
-            candidate = directory / f".{stem}{_PARTIAL_TAG}{secrets.token_hex(4)}{self.path.suffix}"
+            candidate = directory / _temp_name(self.path)
             try:
                 # O_EXCL reserves the name; mode 0o666 lets the umask decide the final permissions
                 fd = os.open(candidate, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
@@ -102,6 +124,46 @@ class AtomicOutput:
     def discard(self) -> None:
         """Delete the temporary file; `path` is left untouched. Safe to call more than once."""
         self._cleanup()
+
+
+def _keep_previous(path: Path) -> Path | None:
+    """A hard link to the regular file at `path` (to put back if a joint commit fails), or None."""
+    if path.is_symlink() or not path.is_file():
+        return None
+    backup = path.with_name(f".{path.name}.previous-{secrets.token_hex(4)}")
+    try:
+        os.link(path, backup)
+    except OSError as error:  # a file system without hard links: no way back, but no loss either
+        logger.debug("%s: cannot keep the previous file (%s)", path, error)
+        return None
+    return backup
+
+
+def commit_together(outputs: Sequence[AtomicOutput]) -> list[Path]:
+    """Rename every output into place, or none of them: the outputs of one run (a video and its
+    manifest) appear together. Files they replace are kept until all are in place and put back
+    if one rename fails; on failure every temporary file is deleted and the error raised."""
+    previous = [_keep_previous(output.path) for output in outputs]
+    committed: list[int] = []
+    try:
+        for index, output in enumerate(outputs):
+            output.commit()
+            committed.append(index)
+    except BaseException:
+        for index in committed:
+            with contextlib.suppress(OSError):
+                if previous[index] is not None:
+                    os.replace(previous[index], outputs[index].path)  # type: ignore[arg-type]
+                else:
+                    os.remove(outputs[index].path)
+        for output in outputs:
+            output.discard()
+        raise
+    finally:
+        for backup in previous:
+            if backup is not None:
+                _remove_quietly(str(backup))
+    return [output.path for output in outputs]
 
 
 @contextlib.contextmanager

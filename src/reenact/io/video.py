@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from reenact.io.atomic import AtomicOutput, check_output_directory
+from reenact.io.atomic import AtomicOutput, check_atomic_output, check_output_directory
 from reenact.io.errors import check_input_file, media_error
 
 if TYPE_CHECKING:
@@ -393,6 +393,22 @@ def check_output_path(output: str | os.PathLike[str],
     return target
 
 
+def check_video_suffix(path: Path) -> Path:
+    """`path`, if its extension is one the video writer writes (.mp4, .m4v); else ValueError."""
+    if path.suffix.lower() not in _WRITER_SUFFIXES:
+        raise ValueError(f"{path}: videos are written as MP4; use a "
+                         f"{' or '.join(_WRITER_SUFFIXES)} file name")
+    return path
+
+
+def check_video_output(output: str | os.PathLike[str],
+                       inputs: Sequence[str | os.PathLike[str] | None]) -> Path:
+    """`check_output_path`, an extension the video writer writes and a name that leaves room
+    for the temporary file's: what a pipeline checks before any work, so that a bad output name
+    is reported first."""
+    return check_atomic_output(check_video_suffix(check_output_path(output, inputs)))
+
+
 def _check_fps(fps: object) -> Fraction:
     if isinstance(fps, float):
         raise ValueError(f"fps: expected an exact fractions.Fraction or int (e.g. "
@@ -735,19 +751,20 @@ class VideoWriter:
         if None. Every frame written carries its invisible watermark (and its visible label, if
         it has one), and the MP4 tags say the video is synthetic: there is no way to write an
         unmarked video with this class.
+    commit: False leaves the finished file under its temporary name after `close()`, for the
+        caller to commit together with other outputs (`reenact.io.atomic.commit_together` on
+        `output`); it is deleted like a partial file if that never happens.
     """
 
     def __init__(self, path: str | os.PathLike[str], fps: Fraction | int, width: int,
                  height: int, *, audio_from: str | os.PathLike[str] | None = None,
-                 crf: int = DEFAULT_CRF, provenance: Provenance | None = None) -> None:
+                 crf: int = DEFAULT_CRF, provenance: Provenance | None = None,
+                 commit: bool = True) -> None:
         self.fps = _check_fps(fps)
         self.width = _check_side("width", width)
         self.height = _check_side("height", height)
         crf = _check_crf(crf)
-        target = check_output_directory(path)
-        if target.suffix.lower() not in _WRITER_SUFFIXES:
-            raise ValueError(f"path: VideoWriter writes MP4; use a {' or '.join(_WRITER_SUFFIXES)} "
-                             f"file name, got {str(target)!r}")
+        target = check_video_suffix(check_output_directory(path))
         audio_source = None if audio_from is None else check_input_file(audio_from,
                                                                          what="audio source")
         av = _import_av()
@@ -758,6 +775,8 @@ class VideoWriter:
         self.path = target
         self.frames_written = 0  # accepted by write(); encoded by close() at the latest
         self._output = AtomicOutput(target)
+        self._commit = commit
+        self._finished = False  # every frame encoded and the file closed
         self._container: Any = None
         self._audio: _AudioCarry | None = None
         self._work: _BackgroundWork | None = None
@@ -790,7 +809,12 @@ class VideoWriter:
 
     @property
     def closed(self) -> bool:
-        return self._output.finished
+        return self._output.finished or self._finished
+
+    @property
+    def output(self) -> AtomicOutput:
+        """The file being written: under its temporary name until committed."""
+        return self._output
 
     def _check_open(self) -> None:
         if self.closed:
@@ -830,7 +854,7 @@ class VideoWriter:
 
         Raises MediaError (and leaves no file) if no frame was written.
         """
-        if self._output.committed:
+        if self._output.committed or self._finished:
             return self.path
         self._check_open()
         try:
@@ -842,8 +866,11 @@ class VideoWriter:
         except BaseException:
             self._abort()
             raise
-        self._output.commit()
-        logger.info("wrote %s: %d frames at %s fps%s", self.path, self.frames_written, self.fps,
+        self._finished = True
+        if self._commit:
+            self._output.commit()
+        logger.info("%s %s: %d frames at %s fps%s", "wrote" if self._commit else "encoded",
+                    self.path, self.frames_written, self.fps,
                     " with audio" if self._audio is not None else "")
         return self.path
 

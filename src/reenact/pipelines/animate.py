@@ -28,10 +28,10 @@ from reenact.io import (
     VideoReader,
     VideoWriter,
     batched,
-    check_output_path,
     probe_video,
     read_image,
 )
+from reenact.io.video import check_video_output
 from reenact.postprocess.paste import paste_back
 from reenact.preprocess.crop import CropBox, crop_box, crop_image, smooth_boxes
 from reenact.preprocess.face import (
@@ -41,7 +41,7 @@ from reenact.preprocess.face import (
     create_face_analyzer,
 )
 from reenact.provenance.label import check_label
-from reenact.provenance.manifest import write_manifest
+from reenact.provenance.manifest import PendingManifest
 from reenact.provenance.record import Provenance, options_record
 from reenact.smoothing import KeypointSmoother
 
@@ -306,7 +306,8 @@ def animate(source_path: str | os.PathLike, driving_path: str | os.PathLike,
     options = options or AnimateOptions()
     started = time.perf_counter()
     source_path, driving_path, output_path = Path(source_path), Path(driving_path), Path(output_path)
-    check_output_path(output_path, [source_path, driving_path])
+    check_video_output(output_path, [source_path, driving_path])
+    sidecar = PendingManifest(output_path, [source_path, driving_path])  # checked before any work
     image = read_image(source_path)
     info = probe_video(driving_path)
     if analyzer is None and (options.crop == "face" or options.find_best_frame):
@@ -335,14 +336,14 @@ def animate(source_path: str | os.PathLike, driving_path: str | os.PathLike,
     written = 0
     with VideoReader(driving_path) as reader, VideoWriter(
             output_path, info.fps, width, height, audio_from=driving_path,
-            provenance=provenance) as writer, tqdm(
+            provenance=provenance, commit=False) as writer, tqdm(
             total=len(track.boxes), unit="frame", desc="animating", disable=not progress) as bar:
         frames = itertools.islice(reader, len(track.boxes))
         for frame in animate_frames(source, frames, track, backend, options, initial_crop):
             writer.write(frame)
             written += 1
             bar.update(1)
-    manifest = write_manifest(output_path, provenance)
+    manifest = sidecar.commit_with(writer.output, provenance)  # the video and manifest together
     seconds = time.perf_counter() - started
     logger.info("wrote %s: %d frames, %dx%d at %s fps, %.1f s (%.1f frames/s)", output_path, written,
                 width, height, float(info.fps), seconds, written / max(seconds, 1e-9))

@@ -44,7 +44,7 @@ from reenact.audio.activity import VoiceActivityConfig
 from reenact.audio.features import num_video_frames
 from reenact.checkpoint.audio_format import MOUTH_DIRECTIONS, AudioCheckpoint
 from reenact.containers import Keypoints
-from reenact.io import VideoReader, VideoWriter, batched, check_output_path
+from reenact.io import VideoReader, VideoWriter, batched
 from reenact.io.audio import load_audio
 from reenact.io.frame_order import (
     check_length_policy,
@@ -52,6 +52,7 @@ from reenact.io.frame_order import (
     output_length,
     source_indices,
 )
+from reenact.io.video import check_video_output
 from reenact.motion import (
     KeypointMotion,
     apply_motion,
@@ -68,7 +69,7 @@ from reenact.preprocess.expressions import mouth_opening
 from reenact.preprocess.face import FaceAnalyzer, create_face_analyzer
 from reenact.preprocess.face_track import FaceTrack, track_face
 from reenact.provenance.label import check_label
-from reenact.provenance.manifest import write_manifest
+from reenact.provenance.manifest import PendingManifest
 from reenact.provenance.record import Provenance, options_record
 from reenact.smoothing import gaussian_smooth
 
@@ -245,7 +246,8 @@ def dub(video_path: str | os.PathLike, audio_path: str | os.PathLike,
     options = options or DubOptions()
     started = time.perf_counter()
     video_path, audio_path = Path(video_path), Path(audio_path)
-    output_path = check_output_path(output_path, [video_path, audio_path])
+    output_path = check_video_output(output_path, [video_path, audio_path])
+    sidecar = PendingManifest(output_path, [video_path, audio_path])  # checked before any work
     clip = load_audio(audio_path, checkpoint.features.sample_rate)
     analyzer = analyzer or create_face_analyzer(options.face_backend)
     with VideoReader(video_path) as reader:
@@ -269,13 +271,13 @@ def dub(video_path: str | os.PathLike, audio_path: str | os.PathLike,
         provenance = Provenance.new(model=model, inputs={"video": video_path, "audio": audio_path},
                                     options=options_record(options), label=options.label)
         with VideoWriter(output_path, info.fps, width, height, audio_from=audio_path,
-                         provenance=provenance) as writer, \
+                         provenance=provenance, commit=False) as writer, \
                 tqdm(total=num_out, unit="frame", desc="dubbing", disable=not progress) as bar:
             for frame in _even(dub_frames(frames, indices, faces, speech, backend, checkpoint,
                                           options)):
                 writer.write(frame)
                 bar.update(1)
-    manifest = write_manifest(output_path, provenance)
+    manifest = sidecar.commit_with(writer.output, provenance)  # the video and manifest together
     seconds = time.perf_counter() - started
     logger.info("wrote %s: %d frames (%d with a face) at %s fps, %.1f s", output_path, num_out,
                 int(faces.track.found[indices].sum()), info.fps, seconds)

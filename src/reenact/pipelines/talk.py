@@ -35,12 +35,12 @@ from reenact.io import (
     VideoReader,
     VideoWriter,
     batched,
-    check_output_path,
     probe_video,
     read_image,
 )
 from reenact.io.audio import AudioClip, load_audio
 from reenact.io.frame_order import ordered_frames, source_indices
+from reenact.io.video import check_video_output
 from reenact.motion import (
     KeypointMotion,
     apply_motion,
@@ -58,7 +58,7 @@ from reenact.pipelines.audio_motion import speech_motion
 from reenact.postprocess.paste import paste_back
 from reenact.preprocess.crop import crop_image
 from reenact.preprocess.face import FaceAnalyzer, create_face_analyzer
-from reenact.provenance.manifest import write_manifest
+from reenact.provenance.manifest import PendingManifest
 from reenact.provenance.record import Provenance, options_record
 from reenact.smoothing import KeypointSmoother
 
@@ -258,7 +258,8 @@ def talk(source_path: str | os.PathLike, audio_path: str | os.PathLike,
     options = options or TalkOptions()
     started = time.perf_counter()
     paths = [Path(p) for p in (source_path, audio_path)]
-    output_path = check_output_path(output_path, [*paths, driving_path])
+    output_path = check_video_output(output_path, [*paths, driving_path])
+    sidecar = PendingManifest(output_path, [*paths, driving_path])  # checked before any work
     image = read_image(paths[0])
     clip = load_audio(paths[1], checkpoint.features.sample_rate)
     driving_fps = probe_video(driving_path).fps if driving_path is not None else None
@@ -279,7 +280,7 @@ def talk(source_path: str | os.PathLike, audio_path: str | os.PathLike,
     provenance = Provenance.new(model=model, inputs=inputs, options=options_record(options),
                                 label=options.label)
     with VideoWriter(output_path, fps, width, height, audio_from=paths[1],
-                     provenance=provenance) as writer, tqdm(
+                     provenance=provenance, commit=False) as writer, tqdm(
             total=num_frames, unit="frame", desc="talking", disable=not progress) as bar:
         if driving_path is None:
             frames = talk_frames(source, plan, backend, checkpoint, options)
@@ -287,7 +288,7 @@ def talk(source_path: str | os.PathLike, audio_path: str | os.PathLike,
         else:
             _write_driven(writer, bar, source, plan, Path(driving_path), backend, checkpoint,
                           options, analyzer)
-    manifest = write_manifest(output_path, provenance)
+    manifest = sidecar.commit_with(writer.output, provenance)  # the video and manifest together
     seconds = time.perf_counter() - started
     logger.info("wrote %s: %d frames at %s fps, %.1f s", output_path, num_frames, fps, seconds)
     return TalkResult(output=output_path, num_frames=num_frames, fps=fps, width=width,
