@@ -3,6 +3,7 @@ import logging
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 from conftest import FOMM, MEDIA, require, write_reference_checkpoint
@@ -131,3 +132,38 @@ def test_export_overwrite_refuses_an_export_directory_holding_other_files(tmp_pa
                  "--no-verify"]) == 2
     assert "holds files that are not part of an ONNX export (notes.txt)" in caplog.text
     assert _tree(tmp_path) == before
+
+
+# -- issue 17, item 2: a caught termination leaves no temp file and no output ---------------------
+
+
+@pytest.mark.parametrize("name", ["SIGTERM", "SIGHUP"])
+def test_termination_mid_render_leaves_nothing(tmp_path, name):
+    import signal
+    import time
+
+    from conftest import make_clip, write_video
+    from reenact.io import write_image
+
+    write_video(tmp_path / "driving.mp4", np.concatenate([make_clip(64, 50, seed=s) for s in range(40)]))
+    write_image(tmp_path / "photo.png", make_clip(96, 1, seed=1)[0])
+    assert main(["-q", "init", "--preset", "tiny-64", "-o", str(tmp_path / "tiny")]) == 0
+    before = sorted(p.name for p in tmp_path.iterdir())
+    out = tmp_path / "out" / "animated.mp4"
+    out.parent.mkdir()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "reenact.cli", "animate", "-q", "--source", str(tmp_path / "photo.png"),
+         "--driving", str(tmp_path / "driving.mp4"), "--crop", "none", "--checkpoint",
+         str(tmp_path / "tiny"), "--batch-size", "1", "--threads", "1", "-o", str(out)],
+        stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not any(out.parent.iterdir()) and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)  # until the render has started writing its temporary file
+    assert process.poll() is None, "finished before it could be stopped"
+    time.sleep(0.3)
+    process.send_signal(getattr(signal, name))
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 128 + getattr(signal, name)
+    assert stderr.strip().splitlines() == [f"ERROR reenact: terminated ({name})"]
+    assert list(out.parent.iterdir()) == []
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([*before, "out"])

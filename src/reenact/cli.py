@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
+import signal
 import sys
-from collections.abc import Callable, Sequence
+import threading
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 logger = logging.getLogger("reenact")
@@ -13,6 +16,44 @@ logger = logging.getLogger("reenact")
 
 class UsageError(Exception):
     """A problem with what the user asked for; printed as one line, exit code 2."""
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM or SIGHUP: unwinds the stack like Ctrl-C, so that every `finally`, context manager
+    and partial-output cleanup runs; exit code 128 + the signal's number."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+_TERMINATING_SIGNALS = ("SIGTERM", "SIGHUP")
+
+
+def _terminate(signum: int, frame: object) -> None:
+    # a second signal must not cut the cleanup short: ignore the rest (SIGKILL still works)
+    for name in _TERMINATING_SIGNALS:
+        signal.signal(getattr(signal, name), signal.SIG_IGN)
+    raise Terminated(signum)
+
+
+@contextlib.contextmanager
+def _terminating_signals_raise() -> Iterator[None]:
+    """While the command runs, SIGTERM and SIGHUP raise `Terminated` (unless ignored, as under
+    nohup); the previous handlers are put back afterwards."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {}
+    for name in _TERMINATING_SIGNALS:
+        number = getattr(signal, name, None)
+        if number is not None and signal.getsignal(number) is not signal.SIG_IGN:
+            previous[number] = signal.signal(number, _terminate)
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
 
 
 def _parse_bool(text: str) -> bool:
@@ -472,10 +513,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     handler: Callable[[argparse.Namespace], int] = args.handler
     try:
-        return handler(args)
+        with _terminating_signals_raise():
+            return handler(args)
     except (UsageError, CheckpointError, ConfigError, FaceBackendError, ValueError, OSError) as error:
         logger.error("%s", error)
         return 2
+    except Terminated as error:
+        logger.error("terminated (%s)", error)
+        return 128 + error.signum
     except KeyboardInterrupt:
         logger.error("interrupted")
         return 130
