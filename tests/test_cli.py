@@ -167,3 +167,47 @@ def test_termination_mid_render_leaves_nothing(tmp_path, name):
     assert stderr.strip().splitlines() == [f"ERROR reenact: terminated ({name})"]
     assert list(out.parent.iterdir()) == []
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted([*before, "out"])
+
+
+# -- issue 17, item 8: one line naming the file and the problem, exit code 2, no traceback --------
+
+
+def _one_line_error(args):
+    result = subprocess.run([sys.executable, "-m", "reenact.cli", "-q", *map(str, args)],
+                            capture_output=True, text=True, timeout=300)
+    lines = result.stderr.strip().splitlines()
+    assert result.returncode == 2 and len(lines) == 1 and "Traceback" not in result.stderr, result.stderr
+    return lines[0]
+
+
+def test_yaml_nested_thousands_deep(tmp_path):
+    reference, _ = write_reference_checkpoint(tmp_path)
+    (tmp_path / "deep.yaml").write_text("model_params:\n  x: " + "[" * 20000 + "]" * 20000 + "\n")
+    line = _one_line_error(["convert", reference, "--config", tmp_path / "deep.yaml",
+                            "-o", tmp_path / "out"])
+    assert line.endswith("deep.yaml: not a model config (yaml nested too deeply)")
+    assert not (tmp_path / "out").exists()
+
+
+def test_yaml_subnormal_scale_factor(tmp_path):
+    from conftest import TINY_FOMM_YAML
+
+    reference, _ = write_reference_checkpoint(tmp_path)
+    (tmp_path / "tiny.yaml").write_text(TINY_FOMM_YAML.replace("scale_factor: 0.5\n", "scale_factor: 1e-320\n", 1))
+    line = _one_line_error(["convert", reference, "--config", tmp_path / "tiny.yaml",
+                            "-o", tmp_path / "out"])
+    assert line.endswith("tiny.yaml: a number in the model config is out of range (scale factors "
+                         "are 1 or 1/n for an integer n: 1, 0.5, 0.25, ...) (cannot convert float "
+                         "infinity to integer)")
+
+
+@pytest.mark.parametrize("command", [
+    ["animate", "--source", "s.png", "--driving", "d.mp4", "-o", "o.mp4"],
+    ["talk", "--source", "s.png", "--audio", "a.wav", "-o", "o.mp4"],
+    ["dub", "--video", "v.mp4", "--audio", "a.wav", "-o", "o.mp4"],
+    ["train", "--data", "d", "-o", "run"],
+    ["evaluate", "default", "--data", "d"],
+])
+def test_zero_threads(tmp_path, command):
+    assert _one_line_error([*command, "--threads", "0"]) == \
+        "ERROR reenact: --threads: expected an integer >= 1, got 0"

@@ -503,6 +503,13 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _check_common_arguments(args: argparse.Namespace) -> None:
+    """Options several commands share, checked before any command runs."""
+    threads = getattr(args, "threads", None)
+    if threads is not None and threads < 1:
+        raise UsageError(f"--threads: expected an integer >= 1, got {threads}")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     level = logging.WARNING if args.quiet else logging.DEBUG if args.verbose else logging.INFO
@@ -513,6 +520,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     handler: Callable[[argparse.Namespace], int] = args.handler
     try:
+        _check_common_arguments(args)
         with _terminating_signals_raise():
             return handler(args)
     except (UsageError, CheckpointError, ConfigError, FaceBackendError, ValueError, OSError) as error:

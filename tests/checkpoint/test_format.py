@@ -72,3 +72,55 @@ def test_not_a_checkpoint(tmp_path):
         load_checkpoint(tmp_path / "nothing")
     with pytest.raises(CheckpointError, match=r"not a reenact checkpoint \(no config.json\)"):
         load_checkpoint(tmp_path)
+
+
+# -- issue 17, item 8: malformed files are one-line errors, checked before anything is allocated --
+
+
+def _edit_config(saved, edit):
+    config = json.loads((saved / "config.json").read_text())
+    edit(config["model"])
+    (saved / "config.json").write_text(json.dumps(config))
+
+
+def test_index_entry_that_is_not_an_object(saved):
+    index = json.loads((saved / "index.json").read_text())
+    index["components"]["generator"] = "generator.safetensors"
+    (saved / "index.json").write_text(json.dumps(index))
+    with pytest.raises(CheckpointError, match=r"index.json: components.generator must be an object "
+                                              r"with 'file' and 'sha256', got str"):
+        load_checkpoint(saved)
+
+
+def test_subnormal_scale_factor(saved):
+    _edit_config(saved, lambda model: model["dense_motion"].update(scale_factor=1e-320))
+    with pytest.raises(CheckpointError, match=r"config.json: a number in the model config is out of "
+                                              r"range \(scale factors are 1 or 1/n"):
+        load_checkpoint(saved)
+
+
+@pytest.mark.parametrize("edit, message", [
+    (lambda m: m["generator"].update(block_expansion=100_000, max_features=1_000_000),
+     r"config.json: the model config describes [\d,]+ M parameters; at most 500 M are supported"),
+    (lambda m: m.update(image_size=2**20), r"config.json: model image_size is 1048576; at most 2048"),
+    (lambda m: m.update(num_kp=100_000), r"config.json: model num_kp is 100000; at most 256"),
+    (lambda m: m["keypoint_detector"].update(head_padding=10**9),
+     r"config.json: model keypoint_detector.head_padding is 1000000000; at most 3"),
+])
+def test_absurd_sizes_are_refused_before_allocating(saved, monkeypatch, edit, message):
+    import reenact.checkpoint.format as checkpoint_format
+
+    def allocating(*args, **kwargs):
+        pytest.fail("a model was built before its size was checked")
+
+    monkeypatch.setattr(checkpoint_format, "build_model", allocating)
+    _edit_config(saved, edit)
+    with pytest.raises(CheckpointError, match=message):
+        load_checkpoint(saved)
+
+
+def test_json_nested_too_deeply(saved):
+    (saved / "config.json").write_text("[" * 100_000 + "]" * 100_000)
+    with pytest.raises(CheckpointError, match=r"config.json: not a checkpoint file \(JSON nested too "
+                                              r"deeply\)"):
+        load_checkpoint(saved)

@@ -71,3 +71,25 @@ def test_bad_files(tmp_path):
         load_audio(silent_video, 16000)
     with pytest.raises(ValueError, match="sample_rate: expected an integer"):
         load_audio(empty, 16000.0)
+
+
+def test_header_claiming_hours_is_not_reserved_up_front(tmp_path):
+    """An AIFF header claiming 2**31 frames (37 hours) made the reader reserve 24 GiB (issue 17)."""
+    import struct
+
+    import av
+
+    path = tmp_path / "claims.aiff"
+    with av.open(str(path), "w", format="aiff") as container:
+        stream = container.add_stream("pcm_s16be", rate=16000, layout="mono")
+        tone = (np.sin(np.arange(16000) / 10) * 10000).astype(np.int16)[None]
+        frame = av.AudioFrame.from_ndarray(tone, format="s16", layout="mono")
+        frame.sample_rate, frame.pts = 16000, 0
+        for packet in [*stream.encode(frame), *stream.encode(None)]:
+            container.mux(packet)
+    data = bytearray(path.read_bytes())
+    comm = data.find(b"COMM")
+    data[comm + 10:comm + 14] = struct.pack(">I", 0x7FFFFFFF)  # numSampleFrames
+    path.write_bytes(bytes(data))
+    clip = load_audio(path, 48000)
+    assert clip.num_samples == 48000

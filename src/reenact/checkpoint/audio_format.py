@@ -95,6 +95,23 @@ class AudioCheckpoint:
                            self.motion_model.get("name", "unknown"))
 
 
+# What an audio config read from a file may ask for before anything is allocated for it (the
+# bundled model: 128 channels, hidden size 192, 2 layers, 80 mels, 512-sample FFT, context 8).
+AUDIO_SIZE_LIMITS = {"channels": 2048, "hidden_size": 2048, "num_layers": 8, "num_kp": 256,
+                     "n_mels": 512, "window": 1025, "n_fft": 16384, "hop": 16384, "win": 16384,
+                     "context": 512}
+
+
+def _check_sizes(model: AudioToMotionConfig, features: AudioFeatureConfig, source: str) -> None:
+    """CheckpointError if a size in the config is beyond AUDIO_SIZE_LIMITS (a huge allocation)."""
+    for config in (model, features):
+        for key, limit in AUDIO_SIZE_LIMITS.items():
+            value = getattr(config, key, None)
+            if isinstance(value, int) and value > limit:
+                raise CheckpointError(f"{source}: {type(config).__name__}.{key} is {value}; at "
+                                      f"most {limit} is supported")
+
+
 def _check_consistent(model: AudioToMotionConfig, features: AudioFeatureConfig, source: str) -> None:
     if model.n_mels != features.n_mels or model.window != features.window_frames:
         raise CheckpointError(f"{source}: the model expects windows of {model.window} x "
@@ -223,10 +240,13 @@ def load_audio_checkpoint(directory: str | os.PathLike) -> AudioCheckpoint:
     try:
         model_config = config_from_dict(AudioToMotionConfig, data.get("model"))
         features = config_from_dict(AudioFeatureConfig, data.get("features"))
-    except (ConfigError, TypeError) as error:
+    except (ConfigError, TypeError, ArithmeticError) as error:
         raise CheckpointError(f"{source}: {error}") from None
+    _check_sizes(model_config, features, source)
     _check_consistent(model_config, features, source)
     components = _read_json(root / INDEX_FILE).get("components") or {}
+    if not isinstance(components, dict):
+        raise CheckpointError(f"{root / INDEX_FILE}: components must be an object")
     model = AudioToMotion(model_config)
     state = _load_tensors(root, "audio_to_motion", components.get("audio_to_motion"))
     check_state_dict("audio_to_motion", model.state_dict(), state, source=str(root))

@@ -16,7 +16,7 @@ from typing import Any
 
 import torch
 
-from reenact.checkpoint.format import CheckpointError, build_model
+from reenact.checkpoint.format import OUT_OF_RANGE, CheckpointError, build_model, check_model_size
 from reenact.config import (
     ConfigError,
     DenseMotionConfig,
@@ -103,7 +103,10 @@ def config_from_fomm_yaml(data: dict[str, Any], *, align_corners: bool = True) -
     dense = _section(gen, "dense_motion_params", "generator_params")
     gen.pop("dense_motion_params")
 
-    frame_shape = data.get("dataset_params", {}).get("frame_shape", [256, 256, 3])
+    dataset = data.get("dataset_params", {})
+    if not isinstance(dataset, dict):
+        raise ConfigError(f"dataset_params: expected a mapping, got {type(dataset).__name__}")
+    frame_shape = dataset.get("frame_shape", [256, 256, 3])
     if not (isinstance(frame_shape, list) and len(frame_shape) == 3 and frame_shape[0] == frame_shape[1]):
         raise ConfigError(f"dataset_params.frame_shape: expected [N, N, C], got {frame_shape!r}")
 
@@ -157,12 +160,18 @@ def read_fomm_yaml(path: str | os.PathLike, *, align_corners: bool = True) -> Mo
         data = yaml.safe_load(file.read_text())
     except (yaml.YAMLError, UnicodeDecodeError) as error:
         raise CheckpointError(f"{file}: not a valid yaml file ({error})") from None
+    except RecursionError:
+        raise CheckpointError(f"{file}: not a model config (yaml nested too deeply)") from None
     if not isinstance(data, dict):
         raise CheckpointError(f"{file}: expected a yaml mapping")
     try:
-        return config_from_fomm_yaml(data, align_corners=align_corners)
-    except ConfigError as error:
+        config = config_from_fomm_yaml(data, align_corners=align_corners)
+    except (ConfigError, TypeError, ValueError) as error:  # also float("x"), float([1])
         raise CheckpointError(f"{file}: {error}") from None
+    except ArithmeticError as error:  # a scale factor of 1e-320: its inverse overflows
+        raise CheckpointError(f"{file}: {OUT_OF_RANGE} ({error})") from None
+    check_model_size(config, source=str(file))
+    return config
 
 
 def read_fomm_checkpoint(path: str | os.PathLike) -> dict[str, dict[str, torch.Tensor]]:

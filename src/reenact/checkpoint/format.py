@@ -42,6 +42,50 @@ class CheckpointError(ValueError):
     """A checkpoint is missing, malformed, or does not fit the model it describes."""
 
 
+# What a model config read from a file may ask for before anything is allocated for it. The
+# largest released FOMM model (vox-256) has 60 M parameters at 256 px; these are far above any
+# real model and far below what would exhaust memory.
+MAX_IMAGE_SIZE = 2048
+MAX_KEYPOINTS = 256
+MAX_CHANNELS = 16
+MAX_PARAMETERS = 500_000_000  # 2 GB of float32 weights
+MAX_HEAD_PADDING = 3  # the heads are 7x7 convolutions: more padding only adds border
+OUT_OF_RANGE = ("a number in the model config is out of range (scale factors are 1 or 1/n for an "
+                "integer n: 1, 0.5, 0.25, ...)")
+# configs within these sizes stay far below MAX_PARAMETERS (vox-256: 1024 / 5 / 6 / 2); others
+# are counted exactly on the meta device, which allocates nothing but costs a second to set up
+_PLAIN_MAX_FEATURES, _PLAIN_BLOCKS, _PLAIN_BOTTLENECK, _PLAIN_DOWN_BLOCKS = 2048, 6, 12, 4
+
+
+def _count_parameters(config: MotionModelConfig) -> int:
+    with torch.device("meta"):
+        return sum(p.numel() for p in MotionModel(config).parameters())
+
+
+def check_model_size(config: MotionModelConfig, *, source: str) -> None:
+    """CheckpointError if building a model of `config` would take absurd amounts of memory: an
+    image size, keypoint or channel count, or parameter count beyond the limits above."""
+    for name, value, limit in (("image_size", config.image_size, MAX_IMAGE_SIZE),
+                               ("num_kp", config.num_kp, MAX_KEYPOINTS),
+                               ("num_channels", config.num_channels, MAX_CHANNELS),
+                               ("keypoint_detector.head_padding",
+                                config.keypoint_detector.head_padding, MAX_HEAD_PADDING)):
+        if value > limit:
+            raise CheckpointError(f"{source}: model {name} is {value}; at most {limit} is supported")
+    hourglasses = (config.keypoint_detector.hourglass, config.dense_motion.hourglass)
+    generator = config.generator
+    plain = (max(h.max_features for h in hourglasses) <= _PLAIN_MAX_FEATURES
+             and max(h.num_blocks for h in hourglasses) <= _PLAIN_BLOCKS
+             and generator.max_features <= _PLAIN_MAX_FEATURES
+             and generator.num_bottleneck_blocks <= _PLAIN_BOTTLENECK
+             and generator.num_down_blocks <= _PLAIN_DOWN_BLOCKS)
+    if not plain:
+        count = _count_parameters(config)
+        if count > MAX_PARAMETERS:
+            raise CheckpointError(f"{source}: the model config describes {count / 1e6:,.0f} M "
+                                  f"parameters; at most {MAX_PARAMETERS / 1e6:,.0f} M are supported")
+
+
 def check_state_dict(component: str, expected: dict[str, torch.Tensor],
                      actual: dict[str, torch.Tensor], *, source: str) -> None:
     """Raise CheckpointError listing every missing key, unexpected key and shape mismatch."""
@@ -120,6 +164,8 @@ def _read_json(path: Path) -> dict[str, Any]:
         data = json.loads(path.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
         raise CheckpointError(f"{path}: not valid JSON ({error})") from None
+    except RecursionError:
+        raise CheckpointError(f"{path}: not a checkpoint file (JSON nested too deeply)") from None
     if not isinstance(data, dict):
         raise CheckpointError(f"{path}: expected a JSON object")
     return data
@@ -141,6 +187,9 @@ def read_checkpoint_config(directory: str | os.PathLike) -> tuple[MotionModelCon
         config = config_from_dict(MotionModelConfig, data.get("model"))
     except (ConfigError, TypeError) as error:
         raise CheckpointError(f"{root / CONFIG_FILE}: {error}") from None
+    except ArithmeticError as error:  # a scale factor of 1e-320: its inverse overflows
+        raise CheckpointError(f"{root / CONFIG_FILE}: {OUT_OF_RANGE} ({error})") from None
+    check_model_size(config, source=str(root / CONFIG_FILE))
     return config, data
 
 
@@ -155,6 +204,9 @@ def load_state_dicts(directory: str | os.PathLike) -> dict[str, dict[str, torch.
     states = {}
     for name in COMPONENTS:
         entry = components[name]
+        if not isinstance(entry, dict):
+            raise CheckpointError(f"{root / INDEX_FILE}: components.{name} must be an object with "
+                                  f"'file' and 'sha256', got {type(entry).__name__}")
         path = root / Path(str(entry.get("file", ""))).name
         if not path.is_file():
             raise CheckpointError(f"{root}: {name} weights file {path.name} is missing")

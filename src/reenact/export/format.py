@@ -101,6 +101,8 @@ def _load_json(path: Path) -> dict[str, Any]:
         data = json.loads(path.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
         raise OnnxExportError(f"{path}: not valid JSON ({error})") from None
+    except RecursionError:
+        raise OnnxExportError(f"{path}: not an export description (JSON nested too deeply)") from None
     if not isinstance(data, dict):
         raise OnnxExportError(f"{path}: expected a JSON object")
     if data.get("format") != FORMAT_NAME:

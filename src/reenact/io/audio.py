@@ -30,6 +30,9 @@ logger = logging.getLogger(__name__)
 
 MIN_SAMPLE_RATE = 1000
 MAX_SAMPLE_RATE = 384_000
+# what is reserved up front from a stream's declared duration: headers can claim hours that the
+# file does not hold (an AIFF header of 2**31 frames asked for 24 GiB); longer clips grow as read
+_MAX_RESERVED_SECONDS = 600
 
 
 def _import_av() -> ModuleType:
@@ -117,6 +120,7 @@ def _decode(av: ModuleType, container: Any, stream: Any, resampler: Any, path: P
             sample_rate: int) -> np.ndarray:
     duration = float(stream.duration * stream.time_base) if stream.duration and stream.time_base \
         else 0.0
+    duration = min(max(duration, 0.0), _MAX_RESERVED_SECONDS)
     samples = _Samples(int(duration * sample_rate * 1.01) + sample_rate // 10)
     seconds = 0.0
     try:
