@@ -1,0 +1,11 @@
+"""Measures for judging reenacted faces, used by `reenact evaluate` (`reenact.pipelines.evaluate`).
+
+- `measures`: per-image face measures from 68 dlib landmarks and pixels (mouth interior, head pose,
+  face sharpness, AKD) and the series statistics (Pearson r, amplitude ratio);
+- `warp`: the training-free baseline, a piecewise-affine warp of the source onto landmarks;
+- `identity`: dlib face descriptors and their distance;
+- `scores`: per-frame records of an evaluated clip, per-clip and pooled scores;
+- `report`: the markdown tables; `sheet`: the contact sheet (driving | model | warp).
+
+Nothing here is imported by `import reenact`; scipy (the warp's triangulation) loads on first use.
+"""

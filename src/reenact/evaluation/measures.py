@@ -1,0 +1,213 @@
+"""Face measures of one image and its 68 landmarks, and the statistics that compare two series.
+
+Images are (H, W, 3) uint8 RGB; landmarks are (68, 2) float (x, y) in the image's continuous pixel
+coordinates, iBUG 300-W order (see `reenact.preprocess.face`: pixel (row i, column j) has its centre
+at (j + 0.5, i + 0.5)). Lengths are divided by the interocular distance (between the eye centres,
+`reenact.preprocess.expressions`) or, for AKD, scaled to a 256-px face, so that faces of any size
+compare.
+
+Mouth: dlib's inner-lip landmarks (60-67) often sit apart on pressed lips, so their gap reads closed
+lips as slightly open and misses much of a closure. `mouth_interior` reads the pixels instead: the
+area inside the outer-lip contour (48-59) that is not lip-coloured (the dark cavity, the teeth), so
+it drops to about 0 when the lips meet, whatever the landmarks say.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from reenact.preprocess.expressions import interocular_distance
+from reenact.preprocess.face import NUM_LANDMARKS, check_rgb_image
+
+AKD_FACE_SIZE = 256  # AKD is reported in pixels of a face this big (landmark box's longer side)
+FACE_BOX_GROW = 1.2  # the face box of `face_box`: the landmarks' box grown by this factor
+
+_OUTER_LIP = tuple(range(48, 60))
+_INNER_LIP = tuple(range(60, 68))
+_REC601 = np.array([0.299, 0.587, 0.114])
+# `mouth_interior`'s ramp, in RGB distance from the lip colour over the lip colour's norm: lips in
+# shade or highlight stay under ~0.3; the cavity (~0.6-0.8) and teeth (~0.5-0.7) reach the top
+INTERIOR_LOW = 0.3
+INTERIOR_HIGH = 0.55
+
+
+def check_landmarks(landmarks: object, name: str = "landmarks") -> np.ndarray:
+    """(68, 2) finite float64 points, or ValueError naming `name`."""
+    points = np.asarray(landmarks, dtype=np.float64)
+    if points.shape != (NUM_LANDMARKS, 2) or not np.isfinite(points).all():
+        raise ValueError(f"{name}: expected finite ({NUM_LANDMARKS}, 2) points, got shape "
+                         f"{getattr(landmarks, 'shape', type(landmarks).__name__)}")
+    return points
+
+
+# -- series statistics --------------------------------------------------------------------------
+
+
+def _finite_pairs(a: object, b: object) -> tuple[np.ndarray, np.ndarray]:
+    first, second = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    if first.shape != second.shape or first.ndim != 1:
+        raise ValueError(f"series: expected two 1-D series of one length, got shapes {first.shape} "
+                         f"and {second.shape}")
+    keep = np.isfinite(first) & np.isfinite(second)
+    return first[keep], second[keep]
+
+
+def pearson(output: object, driver: object) -> float:
+    """Pearson r over the frames where both series are finite; NaN with fewer than 3 such frames or
+    a constant series (r is undefined there)."""
+    a, b = _finite_pairs(output, driver)
+    if len(a) < 3 or a.std() < 1e-12 or b.std() < 1e-12:
+        return float("nan")
+    return float(np.corrcoef(a, b)[0, 1])
+
+
+def amplitude_ratio(output: object, driver: object) -> float:
+    """std(output) / std(driver) over the frames where both are finite: 1 = the output moves as much
+    as the driver, 0 = not at all. NaN with fewer than 3 such frames or a still driver."""
+    a, b = _finite_pairs(output, driver)
+    if len(a) < 3 or b.std() < 1e-12:
+        return float("nan")
+    return float(a.std() / b.std())
+
+
+# -- geometry of the landmarks ------------------------------------------------------------------
+
+
+def face_size(landmarks: np.ndarray) -> float:
+    """The longer side of the landmarks' bounding box, in their units."""
+    points = check_landmarks(landmarks)
+    return float((points.max(axis=0) - points.min(axis=0)).max())
+
+
+def face_box(landmarks: np.ndarray, grow: float = FACE_BOX_GROW) -> tuple[float, float, float, float]:
+    """(x0, y0, x1, y1): the landmarks' bounding box grown `grow` times about its centre."""
+    points = check_landmarks(landmarks)
+    (x0, y0), (x1, y1) = points.min(axis=0), points.max(axis=0)
+    cx, cy, half_w, half_h = (x0 + x1) / 2, (y0 + y1) / 2, (x1 - x0) * grow / 2, (y1 - y0) * grow / 2
+    return cx - half_w, cy - half_h, cx + half_w, cy + half_h
+
+
+def keypoint_distance(output: np.ndarray, driver: np.ndarray) -> float:
+    """AKD: mean distance between the two faces' landmarks, in pixels of a face `AKD_FACE_SIZE` px
+    big (scaled by the driver's `face_size`)."""
+    out, drv = check_landmarks(output, "output"), check_landmarks(driver, "driver")
+    return float(np.linalg.norm(out - drv, axis=1).mean() * AKD_FACE_SIZE / max(face_size(drv), 1e-9))
+
+
+def head_pose(landmarks: np.ndarray) -> tuple[float, float]:
+    """(yaw, roll) proxies from 2-D landmarks.
+
+    roll: degrees, the angle of the line from the right eye's centre to the left eye's (image
+        coordinates, y down: positive = the face's left side lower, a clockwise tilt on screen).
+    yaw: in [-1, 1], where the nose tip (30) sits between the jaw ends (0 and 16), measured along the
+        eye line so that roll does not leak in: 0 facing the camera, positive = nose toward the
+        image's right.
+    """
+    points = check_landmarks(landmarks)
+    right_eye, left_eye = points[36:42].mean(axis=0), points[42:48].mean(axis=0)
+    axis = left_eye - right_eye
+    roll = math.degrees(math.atan2(axis[1], axis[0]))
+    axis = axis / max(float(np.linalg.norm(axis)), 1e-9)
+    along = (points @ axis)  # (68,) position along the eye line
+    width = along[16] - along[0]
+    yaw = ((along[30] - along[0]) - (along[16] - along[30])) / width if abs(width) > 1e-9 else 0.0
+    return float(np.clip(yaw, -1.0, 1.0)), roll
+
+
+# -- pixels --------------------------------------------------------------------------------------
+
+
+def luma(image: np.ndarray) -> np.ndarray:
+    """(H, W) float64 Rec. 601 luma in [0, 255] of (H, W, 3) uint8 RGB."""
+    return check_rgb_image(image, "image").astype(np.float64) @ _REC601
+
+
+def _pixel_window(box: tuple[float, float, float, float], height: int,
+                  width: int) -> tuple[int, int, int, int]:
+    """Integer (x0, y0, x1, y1) of the pixels whose centres lie in `box`, clipped to the image."""
+    x0 = min(max(int(math.ceil(box[0] - 0.5)), 0), width)
+    y0 = min(max(int(math.ceil(box[1] - 0.5)), 0), height)
+    x1 = min(max(int(math.ceil(box[2] - 0.5)), x0), width)
+    y1 = min(max(int(math.ceil(box[3] - 0.5)), y0), height)
+    return x0, y0, x1, y1
+
+
+def laplacian_variance(image: np.ndarray, box: tuple[float, float, float, float]) -> float:
+    """Variance of the 4-neighbour Laplacian of the luma inside `box` (x0, y0, x1, y1): a
+    sharpness figure (blur lowers it). NaN when the box holds fewer than 3x3 pixels."""
+    height, width = check_rgb_image(image, "image").shape[:2]
+    x0, y0, x1, y1 = _pixel_window(box, height, width)
+    if x1 - x0 < 3 or y1 - y0 < 3:
+        return float("nan")
+    region = luma(image[y0:y1, x0:x1])
+    laplacian = (region[1:-1, :-2] + region[1:-1, 2:] + region[:-2, 1:-1] + region[2:, 1:-1]
+                 - 4 * region[1:-1, 1:-1])
+    return float(laplacian.var())
+
+
+def sharpness_ratio(output: np.ndarray, driver: np.ndarray,
+                    box: tuple[float, float, float, float]) -> float:
+    """`laplacian_variance` of output / of driver in the same box: < 1 softer, 1 as sharp. NaN when
+    the driver's region is flat."""
+    reference = laplacian_variance(driver, box)
+    if not reference > 1e-9:
+        return float("nan")
+    return laplacian_variance(output, box) / reference
+
+
+def polygon_mask(points: np.ndarray, height: int, width: int) -> np.ndarray:
+    """(H, W) bool: the pixels whose centre lies inside the polygon of (N, 2) `points` (even-odd
+    rule, so a self-intersecting outline still gives a mask)."""
+    polygon = np.asarray(points, dtype=np.float64)
+    mask = np.zeros((height, width), dtype=bool)
+    x0, y0, x1, y1 = _pixel_window((*polygon.min(axis=0), *polygon.max(axis=0)), height, width)
+    if x1 <= x0 or y1 <= y0:
+        return mask
+    xs = np.arange(x0, x1) + 0.5
+    ys = np.arange(y0, y1)[:, None] + 0.5
+    inside = np.zeros((y1 - y0, x1 - x0), dtype=bool)
+    for (ax, ay), (bx, by) in zip(polygon, np.roll(polygon, -1, axis=0)):
+        if ay == by:
+            continue
+        crosses = (ay <= ys) != (by <= ys)  # (h, 1): the edge spans this row's centre height
+        x_at = ax + (ys - ay) * (bx - ax) / (by - ay)  # (h, 1)
+        inside ^= crosses & (xs < x_at)
+    mask[y0:y1, x0:x1] = inside
+    return mask
+
+
+def _face_window(image: np.ndarray, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The float64 RGB pixels under the landmarks' box (1 px margin), and the landmarks in them."""
+    height, width = check_rgb_image(image, "image").shape[:2]
+    box = face_box(points, grow=1.0)
+    x0, y0, x1, y1 = _pixel_window((box[0] - 1, box[1] - 1, box[2] + 1, box[3] + 1), height, width)
+    return image[y0:y1, x0:x1].astype(np.float64), points - (x0, y0)
+
+
+def mouth_interior(image: np.ndarray, landmarks: np.ndarray) -> float:
+    """Visible mouth interior: the area inside the outer-lip contour (48-59) that is not lip-coloured,
+    divided by the interocular distance squared.
+
+    The lip colour is the median RGB of the lip band (inside the outer contour, outside the inner
+    one, 60-67); a pixel counts 0 up to an RGB distance of `INTERIOR_LOW` x the lip colour's norm
+    and 1 from `INTERIOR_HIGH` x, linearly in between. So the dark cavity and the teeth of an open
+    mouth count and the lips do not: about 0 for closed lips (a thin dark line between them at
+    most), 0.01-0.1 for speech, wherever dlib puts the inner-lip points. A blurred mouth, its
+    interior smeared toward the lip colour, counts less. NaN when the lip band is under 8 pixels.
+    """
+    points = check_landmarks(landmarks)
+    rgb, local = _face_window(image, points)
+    height, width = rgb.shape[:2]
+    if height == 0 or width == 0:
+        return float("nan")
+    outer = polygon_mask(local[list(_OUTER_LIP)], height, width)
+    band = outer & ~polygon_mask(local[list(_INNER_LIP)], height, width)
+    if band.sum() < 8:
+        return float("nan")
+    lip = np.median(rgb[band], axis=0)  # (3,)
+    distance = np.linalg.norm(rgb[outer] - lip, axis=1) / max(float(np.linalg.norm(lip)), 1.0)
+    weight = np.clip((distance - INTERIOR_LOW) / (INTERIOR_HIGH - INTERIOR_LOW), 0.0, 1.0)
+    scale = float(interocular_distance(points))
+    return float(weight.sum() / max(scale * scale, 1e-9))

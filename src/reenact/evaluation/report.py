@@ -1,0 +1,67 @@
+"""The face evaluation as markdown tables: per clip and pooled, model and warp baseline on adjacent
+rows, one table per kind (self-reenactment, cross-identity)."""
+
+from __future__ import annotations
+
+import math
+
+# (key, header, format, kinds it applies to)
+_COLUMNS = (
+    ("l1", "L1", "{:.4f}", ("self",)),
+    ("psnr", "PSNR", "{:.2f}", ("self",)),
+    ("akd", "AKD", "{:.2f}", ("self",)),
+    ("mouth_r", "mouth r", "{:.2f}", ("self", "cross")),
+    ("mouth_amp", "mouth amp", "{:.2f}", ("self", "cross")),
+    ("lips_r", "lips r", "{:.2f}", ("self", "cross")),
+    ("lips_amp", "lips amp", "{:.2f}", ("self", "cross")),
+    ("eye_r", "eye r", "{:.2f}", ("self", "cross")),
+    ("yaw_r", "yaw r", "{:.2f}", ("self", "cross")),
+    ("roll_r", "roll r", "{:.2f}", ("self", "cross")),
+    ("sharpness", "sharp", "{:.2f}", ("self", "cross")),
+    ("identity", "ident", "{:.3f}", ("self", "cross")),
+    ("noface", "noface", "{:d}", ("self", "cross")),
+)
+TITLES = {"self": "Self-reenactment (frame 0 of each clip as the source)",
+          "cross": "Cross-identity (portrait x driving clip)"}
+LEGEND = (
+    "mouth: visible mouth interior (pixels inside the outer lips that are not lip-coloured; primary, "
+    "sees lip closure); lips: inner-lip landmark gap. r: Pearson r over time with the driver; amp: "
+    "std output / std driver (1 = as much motion). AKD: landmark distance to the driver, px at a "
+    "256-px face. sharp: face Laplacian variance / the driver's (cross: the portrait's). ident: dlib "
+    "descriptor distance to the source (same person < 0.6); drv: the driving frames' own. noface: "
+    "frames without a detected face.")
+
+
+def _format(value: object, spec: str) -> str:
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return "-"
+    return spec.format(value)
+
+
+def _table(kind: str, clips: list[dict], pooled: dict) -> list[str]:
+    columns = [c for c in _COLUMNS if kind in c[3]]
+    header = ["clip", "method", "frames", *[c[1] for c in columns], "ident drv"]
+    lines = [f"### {TITLES[kind]}", "", "| " + " | ".join(header) + " |",
+             "|" + "---|" * len(header)]
+    rows = [(clip["clip"] if kind == "self" else f"{clip['source']} x {clip['clip']}", clip)
+            for clip in clips]
+    rows.append((f"**pooled** ({pooled['clips']} clips)", pooled))
+    for name, entry in rows:
+        for method in ("model", "warp"):
+            cells = [name if method == "model" else "", method,
+                     str(entry["frames"]) if method == "model" else ""]
+            cells += [_format(entry[method].get(key), spec) for key, _, spec, _ in columns]
+            cells.append(_format(entry["driver_identity"], "{:.3f}") if method == "model" else "")
+            lines.append("| " + " | ".join(cells) + " |")
+    return lines
+
+
+def format_face_report(summary: dict) -> str:
+    """Markdown tables of `reenact.evaluation.scores.summarize_records`' summary, and a legend."""
+    lines: list[str] = []
+    for kind in ("self", "cross"):
+        if kind in summary["pooled"]:
+            clips = [clip for clip in summary["clips"] if clip["kind"] == kind]
+            lines += _table(kind, clips, summary["pooled"][kind]) + [""]
+    lines.append(LEGEND)
+    return "\n".join(lines)

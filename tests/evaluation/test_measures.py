@@ -1,0 +1,103 @@
+"""Face measures with known answers: series statistics, geometry, pixels."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from face_images import blurred, drawn_face
+from reenact.evaluation.measures import (
+    amplitude_ratio,
+    face_box,
+    head_pose,
+    keypoint_distance,
+    laplacian_variance,
+    mouth_interior,
+    pearson,
+    polygon_mask,
+    sharpness_ratio,
+)
+from speech_fixtures import face_landmarks
+
+
+def test_pearson_and_amplitude_of_known_series() -> None:
+    x = np.sin(np.linspace(0, 6, 50))
+    assert pearson(2 * x + 1, x) == pytest.approx(1.0)
+    assert pearson(-x, x) == pytest.approx(-1.0)
+    assert amplitude_ratio(0.5 * x + 3, x) == pytest.approx(0.5)
+    assert amplitude_ratio(np.full(50, 2.0), x) == pytest.approx(0.0)
+    with_gaps = 2 * x
+    with_gaps[::5] = np.nan  # frames without a face are left out, not zero
+    assert pearson(with_gaps, x) == pytest.approx(1.0) and amplitude_ratio(with_gaps, x) == pytest.approx(2.0)
+    assert math.isnan(pearson(np.ones(50), x))  # a still output has no r
+    assert math.isnan(amplitude_ratio(x, np.ones(50)))  # nor a still driver an amplitude
+    assert math.isnan(pearson(x[:2], x[:2]))
+    with pytest.raises(ValueError, match="series: expected two 1-D series of one length"):
+        pearson(x, x[:10])
+
+
+def test_keypoint_distance_is_in_pixels_of_a_256_px_face() -> None:
+    driver = face_landmarks(100, 100, 80)
+    size = float((driver.max(axis=0) - driver.min(axis=0)).max())
+    assert keypoint_distance(driver + (3.0, 4.0), driver) == pytest.approx(5 * 256 / size)
+    assert keypoint_distance(driver, driver) == 0.0
+    with pytest.raises(ValueError, match=r"output: expected finite \(68, 2\) points"):
+        keypoint_distance(driver[:60], driver)
+
+
+def test_head_pose_roll_and_yaw() -> None:
+    face = face_landmarks(100, 100, 80)
+    yaw, roll = head_pose(face)
+    assert yaw == pytest.approx(0.0, abs=1e-9) and roll == pytest.approx(0.0, abs=1e-9)
+    angle = math.radians(10)
+    rotation = np.array([[math.cos(angle), -math.sin(angle)], [math.sin(angle), math.cos(angle)]])
+    tilted = (face - 100) @ rotation.T + 100
+    yaw, roll = head_pose(tilted)
+    assert roll == pytest.approx(10.0) and yaw == pytest.approx(0.0, abs=1e-9)
+    turned = face.copy()
+    turned[27:36, 0] += 10  # the nose toward the image's right
+    assert head_pose(turned)[0] > 0.1
+    assert head_pose((turned - 100) @ rotation.T + 100)[0] == pytest.approx(head_pose(turned)[0])
+
+
+def test_face_box_grows_about_the_centre() -> None:
+    points = face_landmarks(50, 60, 40)
+    x0, y0, x1, y1 = face_box(points, grow=1.0)
+    assert (x0, y0) == tuple(points.min(axis=0)) and (x1, y1) == tuple(points.max(axis=0))
+    gx0, _, gx1, _ = face_box(points, grow=2.0)
+    assert gx1 - gx0 == pytest.approx(2 * (x1 - x0)) and (gx0 + gx1) / 2 == pytest.approx((x0 + x1) / 2)
+
+
+def test_sharpness_ratio_of_a_blurred_face_is_below_one() -> None:
+    image, landmarks = drawn_face()
+    box = face_box(landmarks)
+    assert sharpness_ratio(image, image, box) == pytest.approx(1.0)
+    assert sharpness_ratio(blurred(image), image, box) < 0.5
+    flat = np.full((64, 64, 3), 128, np.uint8)
+    assert laplacian_variance(flat, (0, 0, 64, 64)) == 0.0
+    assert math.isnan(sharpness_ratio(image, flat, (0, 0, 64, 64)))  # flat reference
+    assert math.isnan(laplacian_variance(image, (10, 10, 11, 11)))  # under 3x3 pixels
+
+
+def test_polygon_mask_uses_pixel_centres() -> None:
+    mask = polygon_mask(np.array([[2.0, 1.0], [6.0, 1.0], [6.0, 4.0], [2.0, 4.0]]), 8, 8)
+    expected = np.zeros((8, 8), bool)
+    expected[1:4, 2:6] = True  # pixel centres (2.5 .. 5.5, 1.5 .. 3.5)
+    np.testing.assert_array_equal(mask, expected)
+
+
+def test_mouth_interior_sees_closed_lips_that_the_landmarks_read_as_open() -> None:
+    open_mouth, landmarks = drawn_face(mouth_open=0.3, interior=True)
+    pressed, same_landmarks = drawn_face(mouth_open=0.3, interior=False)
+    np.testing.assert_array_equal(landmarks, same_landmarks)  # the landmarks cannot tell them apart
+    inner = polygon_mask(landmarks[60:68], *open_mouth.shape[:2]).sum()
+    interocular = 0.7 * 0.6 * 160 / 2  # template units x size / 2
+    # the dark inner-lip polygon, in interocular units squared (Pillow's fill also takes edge pixels)
+    assert mouth_interior(open_mouth, landmarks) == pytest.approx(inner / interocular ** 2, rel=0.2)
+    assert mouth_interior(pressed, landmarks) < 0.1 * mouth_interior(open_mouth, landmarks)
+    # a blurred open mouth shows less interior: its dark inside smears toward the lip colour
+    assert mouth_interior(blurred(open_mouth, 3), landmarks) < mouth_interior(open_mouth, landmarks)
+    closed, closed_landmarks = drawn_face(mouth_open=0.0)  # a dark 1-px line between the lips
+    assert mouth_interior(closed, closed_landmarks) < 0.25 * mouth_interior(open_mouth, landmarks)
