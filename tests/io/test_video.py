@@ -198,6 +198,45 @@ def test_truncated_at_a_frame_boundary_names_the_first_missing_frame(tmp_path: P
     assert "18 of 30 frames are present" in message
 
 
+@pytest.mark.parametrize("name, codec", [("clip.mkv", "libx264"), ("clip.webm", "libvpx-vp9")])
+def test_truncated_matroska_and_webm_are_errors(tmp_path: Path, name: str, codec: str) -> None:
+    """They index nothing up front and read without a decoding error, only shorter: the header's
+    duration tells (issue 17, item 4)."""
+    path = tmp_path / name
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream(codec, rate=25)
+        stream.width, stream.height, stream.pix_fmt = WIDTH, HEIGHT, "yuv420p"
+        for index in range(100):
+            for packet in stream.encode(av.VideoFrame.from_ndarray(frame_pattern(index),
+                                                                   format="rgb24")):
+                container.mux(packet)
+        for packet in stream.encode(None):
+            container.mux(packet)
+    with VideoReader(path) as video:
+        assert sum(1 for _ in video) == 100  # whole: no error
+    path.write_bytes(path.read_bytes()[: path.stat().st_size * 9 // 10])
+    with VideoReader(path) as video:
+        assert len(list(itertools.islice(video, 50))) == 50  # the first frames are still readable
+        with pytest.raises(MediaError) as caught:
+            for _ in video:
+                pass
+    message = str(caught.value)
+    count = int(message.split("video is truncated: ")[1].split()[0])
+    assert 80 <= count < 100
+    seconds = message.split(" frames (")[1].split(" s)")[0]
+    assert 3.0 < float(seconds) < 3.9
+    assert message == (f"{path}: video is truncated: {count} frames ({seconds} s) could be read, "
+                       f"but its header says it lasts 4.00 s; the file was cut short (an "
+                       f"interrupted download, copy or recording). Repair or re-download it, or "
+                       f"read only the first {count} frames")
+
+
+def test_matroska_with_longer_audio_is_not_truncated(tmp_path: Path) -> None:
+    path = make_video(tmp_path / "clip.mkv", frames=25, audio=np.zeros((1, 16000 * 3), np.float32))
+    with VideoReader(path) as video:  # 1 s of video, 3 s of audio: the container lasts 3 s
+        assert sum(1 for _ in video) == 25
+
+
 # ------------------------------------------------------------------------------ reading
 
 def test_reader_streams_frames_in_order(tmp_path: Path) -> None:

@@ -143,3 +143,26 @@ def test_the_manifest_rename_failing_puts_the_old_video_back(tmp_path, media, mo
     monkeypatch.setattr(os, "replace", fail_on_manifest)
     assert main(animate_args(media, out, "--max-frames", 4)) == 2
     assert snapshot(tmp_path) == before
+
+
+def test_truncated_matroska_driving_fails_before_rendering(tmp_path, media, caplog, rendering):
+    import av
+
+    driving = tmp_path / "driving.mkv"
+    with av.open(str(driving), "w") as container:
+        stream = container.add_stream("libx264", rate=25)
+        stream.width = stream.height = 64
+        stream.pix_fmt = "yuv420p"
+        for frame in make_clip(64, 60, seed=0):
+            for packet in stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")):
+                container.mux(packet)
+        for packet in stream.encode(None):
+            container.mux(packet)
+    driving.write_bytes(driving.read_bytes()[: driving.stat().st_size * 3 // 4])
+    args = animate_args(media, tmp_path / "out.mp4")
+    args[args.index("--driving") + 1] = str(driving)
+    assert main(args) == 2
+    assert "driving.mkv: video is truncated: " in errors(caplog)[0] and not rendering
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["driving.mkv"]
+    caplog.clear()
+    assert main([*args, "--max-frames", "20"]) == 0  # the frames that are there are usable

@@ -214,8 +214,12 @@ def _frame_to_rgb(frame: Any) -> np.ndarray:
     return np.ascontiguousarray(rgb)
 
 
-def _decode_rgb(av: ModuleType, container: Any, stream: Any, path: Path) -> Iterator[np.ndarray]:
-    """Frames of `stream` as (H, W, 3) uint8 RGB; MediaError naming the frame on bad data."""
+def _decode_rgb(av: ModuleType, container: Any, stream: Any, path: Path,
+                span: _Span | None = None) -> Iterator[np.ndarray]:
+    """Frames of `stream` as (H, W, 3) uint8 RGB; MediaError naming the frame on bad data.
+
+    span: if given, follows the times the frames cover.
+    """
     index = 0
     try:
         for packet in container.demux(stream):
@@ -224,11 +228,78 @@ def _decode_rgb(av: ModuleType, container: Any, stream: Any, path: Path) -> Iter
                                         f"(incomplete packet data)")
             for frame in packet.decode():
                 rgb = _frame_to_rgb(frame)
+                if span is not None:
+                    span.add(frame)
                 yield rgb
                 index += 1
     except av.error.FFmpegError as error:
         raise media_error(path, f"video is truncated or corrupt at frame {index} "
                                 f"({_reason(error)})") from None
+
+
+# ISO media (MP4, MOV) index every frame: their truncation is found exactly by `probe_video`
+_ISO_FORMATS = frozenset({"mov", "mp4", "m4a", "3gp", "3g2", "mj2"})
+# a video whose frames end this much before its declared duration was cut short: more than what
+# rounding, a last frame's own length or a trailing audio packet explain (in frame periods, and
+# as a share of the duration)
+_TRUNCATION_FRAMES = 3
+_TRUNCATION_SHARE = 0.02
+
+
+def _declared_duration(container: Any, stream: Any) -> float | None:
+    """The video stream's length in seconds as its headers state it, or None if they do not:
+    the stream's duration, its DURATION tag (Matroska / WebM), or the container's when the video
+    is its only stream (a container's duration also covers a longer audio track)."""
+    if stream.duration and stream.time_base:
+        return float(stream.duration * stream.time_base)
+    tag = (stream.metadata or {}).get("DURATION") or (stream.metadata or {}).get("duration")
+    if tag:
+        try:
+            hours, minutes, seconds = str(tag).split(":")
+            return int(hours) * 3600 + int(minutes) * 60 + float(seconds)
+        except ValueError:
+            pass
+    if container.duration and len(container.streams) == 1:
+        return container.duration / 1_000_000  # AV_TIME_BASE
+    return None
+
+
+class _Span:
+    """The times decoded frames cover: from the first frame's start to the last one's end."""
+
+    def __init__(self, fps: Fraction) -> None:
+        self.period = 1 / float(fps)
+        self.start: float | None = None
+        self.end: float | None = None
+
+    def add(self, frame: Any) -> None:
+        if frame.time is None:
+            return
+        length = float(frame.duration * frame.time_base) if frame.duration and frame.time_base \
+            else self.period
+        self.start = frame.time if self.start is None else min(self.start, frame.time)
+        self.end = frame.time + length if self.end is None else max(self.end, frame.time + length)
+
+    @property
+    def seconds(self) -> float | None:
+        return None if self.start is None or self.end is None else self.end - self.start
+
+
+def _check_complete(container: Any, stream: Any, span: _Span, count: int, path: Path) -> None:
+    """MediaError if the frames read end well before the duration the headers declare: a
+    Matroska, WebM, MPEG-TS, ... file cut short (an interrupted download, copy or recording)
+    is read without a decoding error, only shorter."""
+    if container.format.name.split(",")[0] in _ISO_FORMATS:
+        return
+    declared, covered = _declared_duration(container, stream), span.seconds
+    if declared is None or covered is None:
+        return
+    missing = declared - covered
+    if missing > max(_TRUNCATION_FRAMES * span.period, _TRUNCATION_SHARE * declared):
+        raise media_error(path, f"video is truncated: {count} frames ({covered:.2f} s) could be "
+                                f"read, but its header says it lasts {declared:.2f} s; the file was "
+                                f"cut short (an interrupted download, copy or recording). Repair or "
+                                f"re-download it, or read only the first {count} frames")
 
 
 def _frame_rate(stream: Any, path: Path) -> Fraction:
@@ -353,7 +424,8 @@ class VideoReader:
         with _open_input(av, self.path) as container:
             stream = _video_stream(av, container, self.path)
             stream.thread_type = "AUTO"  # frame threads: a few frames in flight, not the video
-            for frame in _decode_rgb(av, container, stream, self.path):
+            span = _Span(self.info.fps)
+            for frame in _decode_rgb(av, container, stream, self.path, span):
                 if frame.shape != expected:
                     raise media_error(self.path, f"frame {count} is {frame.shape[1]}x"
                                                  f"{frame.shape[0]} px, but the video started at "
@@ -361,6 +433,8 @@ class VideoReader:
                                                  f"are not supported")
                 yield frame
                 count += 1
+            if count > 0:
+                _check_complete(container, stream, span, count, self.path)
         if count == 0:
             raise media_error(self.path, "the video has no frames")
 
