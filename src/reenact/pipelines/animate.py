@@ -31,6 +31,7 @@ from reenact.io import (
     probe_video,
     read_image,
 )
+from reenact.io.frame_order import ordered_frames
 from reenact.io.video import check_video_output
 from reenact.postprocess.paste import paste_back
 from reenact.preprocess.crop import CropBox, crop_box, crop_image, smooth_boxes
@@ -124,6 +125,14 @@ class DrivingTrack:
 
     boxes: list[CropBox]
     best_index: int | None = None
+    sources: list[int] | None = None  # see `frame_indices`
+
+    def frame_indices(self) -> list[int]:
+        """Per frame, the driving frame whose pixels to crop: the frame itself, or where its face
+        is missing or cut by the frame's edge, the last frame before with the whole face (the
+        first after, before any): its pose is held, and `boxes` and `landmarks` are that frame's.
+        None in `sources` means every frame is its own."""
+        return list(range(len(self.boxes))) if self.sources is None else list(self.sources)
 
 
 @dataclass(frozen=True)
@@ -223,10 +232,12 @@ def track_driving(frames: Iterable[np.ndarray], fps: float, size: int, source: P
         face = _nearest_face(faces, previous) if faces else None
         if options.crop == "face":
             previous = crop_box(face, width, height, margin=options.crop_margin) if face else None
-            raw.append(previous)
+            # a face cut by the frame's edge gives garbage keypoints: its frame holds a whole one
+            raw.append(previous if face is not None and face_is_whole(face, width, height) else None)
         else:
             raw.append(center_box(width, height))
-        if target is not None and face is not None and face.landmarks is not None:
+        if raw[-1] is not None and target is not None and face is not None \
+                and face.landmarks is not None:
             distance = float(((pose_signature(face.landmarks) - target) ** 2).sum())
             if distance < best_distance:
                 best_index, best_distance = index, distance
@@ -237,25 +248,43 @@ def track_driving(frames: Iterable[np.ndarray], fps: float, size: int, source: P
         raise NoFaceError(f"{name}: no face found in any frame; if the video is already a face crop, "
                           "use --crop none")
     if len(found) < len(raw):
-        logger.warning("%s: no face in %d of %d frames; holding the nearest face's crop there", name,
+        logger.warning("%s: the face is missing or cut by the frame's edge in %d of %d frames; "
+                       "holding the pose of the last frame where it is whole there", name,
                        len(raw) - len(found), len(raw))
-    filled = _fill_gaps(raw)
+    sources = _hold_sources(raw)
+    filled = [raw[j] for j in sources]
     boxes = smooth_boxes(filled, fps) if options.crop == "face" else filled
+    # a held frame is cut exactly like the frame it holds, so that it gives the same pose
+    boxes = [boxes[j] for j in sources]
     if best_index is not None:
         logger.info("find-best-frame: driving frame %d matches the source pose best", best_index)
-    return DrivingTrack(boxes=boxes, best_index=best_index)
+    return DrivingTrack(boxes=boxes, best_index=best_index, sources=sources)
 
 
-def _fill_gaps(boxes: list[CropBox | None]) -> list[CropBox]:
-    """Frames without a face take the box of the nearest frame with one."""
-    found = [i for i, box in enumerate(boxes) if box is not None]
-    filled = []
+# a face is whole when its landmarks (or, without them, its box) stay this share of its size
+# inside every edge of the frame; closer, it is being cut by the edge
+_EDGE_MARGIN = 0.02
+
+
+def face_is_whole(face: Face, width: int, height: int) -> bool:
+    """Whether `face` lies inside a width x height frame, clear of its edges."""
+    points = face.landmarks if face.landmarks is not None else np.reshape(face.box, (2, 2))
+    low, high = points.min(axis=0), points.max(axis=0)  # (x, y) each
+    margin = _EDGE_MARGIN * float((high - low).max())
+    return bool(low[0] >= margin and low[1] >= margin and high[0] <= width - 1 - margin
+                and high[1] <= height - 1 - margin)
+
+
+def _hold_sources(boxes: list[CropBox | None]) -> list[int]:
+    """Per frame, the frame whose crop it uses: itself if it has a box, else the last frame
+    before it with one (the first one after, for frames before any)."""
+    first = next(i for i, box in enumerate(boxes) if box is not None)
+    sources, last = [], first
     for index, box in enumerate(boxes):
-        if box is None:
-            nearest = min(found, key=lambda i: abs(i - index))
-            box = boxes[nearest]
-        filled.append(box)
-    return filled  # type: ignore[return-value]
+        if box is not None:
+            last = index
+        sources.append(last)
+    return sources
 
 
 def animate_frames(source: PreparedSource, frames: Iterable[np.ndarray], track: DrivingTrack,
@@ -338,7 +367,7 @@ def animate(source_path: str | os.PathLike, driving_path: str | os.PathLike,
             output_path, info.fps, width, height, audio_from=driving_path,
             provenance=provenance, commit=False) as writer, tqdm(
             total=len(track.boxes), unit="frame", desc="animating", disable=not progress) as bar:
-        frames = itertools.islice(reader, len(track.boxes))
+        frames = ordered_frames(lambda: iter(reader), track.frame_indices())  # held poses
         for frame in animate_frames(source, frames, track, backend, options, initial_crop):
             writer.write(frame)
             written += 1

@@ -312,7 +312,8 @@ def _write_driven(writer: VideoWriter, bar, source: PreparedSource, plan: TalkPl
         indices = source_indices(len(track.boxes), len(plan), options.driving_policy)
         boxes = [track.boxes[i] for i in indices]
         cached = max(1, _FRAME_CACHE_BYTES // (info.width * info.height * 3))
-        frames = ordered_frames(lambda: iter(reader), indices, max_cached=cached)
+        held = np.asarray(track.frame_indices())[indices]  # a cut face's frame holds a whole one
+        frames = ordered_frames(lambda: iter(reader), held, max_cached=cached)
         _write(writer, driven_talk_frames(source, plan, frames, boxes, backend, checkpoint, options),
                bar)
     if info.fps != writer.fps:
