@@ -27,6 +27,7 @@ from reenact.preprocess.face import FaceAnalyzer
 logger = logging.getLogger(__name__)
 
 INDEX_FILE = "index.json"
+SKIPPED_LOG = "skipped-videos.tsv"  # the videos prepare_data could not read: path, tab, error
 DATA_FORMAT = "reenact-training-data"
 
 
@@ -52,45 +53,78 @@ def prepare_data(videos_dir: str | os.PathLike, output_dir: str | os.PathLike, *
     output.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{output.name}.", dir=output.parent))
     try:
-        clips = _write_clips(videos, staging, size, analyzer, run_seconds, max_frames, detect_every,
-                             progress and tqdm is not None)
+        clips, skipped = _write_clips(videos, staging, size, analyzer, run_seconds, max_frames,
+                                      detect_every, progress and tqdm is not None)
+        if len(skipped) == len(videos):
+            raise ValueError(f"{videos_dir}: none of the {len(videos)} videos could be read "
+                             f"({skipped[0]['error']}{', ...' if len(skipped) > 1 else ''})")
         if not clips:
             raise ValueError(f"{videos_dir}: no faces found in any video")
         index = {"format": DATA_FORMAT, "image_size": size, "source": str(videos_dir),
-                 "clips": clips}
+                 "clips": clips, "skipped": skipped}
         (staging / INDEX_FILE).write_text(json.dumps(index, indent=2) + "\n")
+        if skipped:
+            _report_skipped(skipped, len(videos), staging / SKIPPED_LOG, output / SKIPPED_LOG)
         os.chmod(staging, 0o755)
         os.replace(staging, output)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
     frames = sum(c["frames"] for c in clips)
-    logger.info("wrote %d clips (%d frames) from %d videos to %s", len(clips), frames, len(videos),
-                output)
+    logger.info("wrote %d clips (%d frames) from %d videos to %s", len(clips), frames,
+                len(videos) - len(skipped), output)
     return output
+
+
+def _report_skipped(skipped: list[dict], total: int, log: Path, final_log: Path) -> None:
+    """Warn about the videos that could not be read, and list them in `log` (one per line)."""
+    log.write_text("".join(f"{item['video']}\t{item['error']}\n" for item in skipped))
+    logger.warning("skipped %d of %d videos that could not be read (listed in %s), e.g. %s",
+                   len(skipped), total, final_log, skipped[0]["error"])
 
 
 def _write_clips(videos: list[Path], staging: Path, size: int, analyzer: FaceAnalyzer,
                  run_seconds: float, max_frames: int | None, detect_every: int,
-                 progress: bool) -> list[dict]:
+                 progress: bool) -> tuple[list[dict], list[dict]]:
+    """The clips of every readable video, and {"video", "error"} for each one that is not (a
+    corrupt or truncated file in a folder of hundreds is skipped, not fatal)."""
     from tqdm import tqdm
 
-    from reenact.io.video import probe_video
+    from reenact.io.errors import MediaError
 
     clips: list[dict] = []
+    skipped: list[dict] = []
     for video in tqdm(videos, desc="preparing", unit="video", disable=not progress):
-        run_length = max(2, round(run_seconds * float(probe_video(video).fps)))
-        for clip in face_clips(video, size, analyzer, run_length=run_length, max_frames=max_frames,
-                               detect_every=detect_every):
-            name = f"clip-{len(clips):05d}.npy"
-            np.save(staging / name, clip.frames)
-            landmarks_name = f"clip-{len(clips):05d}.landmarks.npy"
-            np.save(staging / landmarks_name, clip.landmarks)
-            clips.append({"file": name, "landmarks": landmarks_name, "video": video.name,
-                          "start": clip.start,
-                          "frames": len(clip.frames),
-                          "box": [clip.box.center_x, clip.box.center_y, clip.box.side]})
-    return clips
+        first = len(clips)
+        try:
+            _write_video_clips(video, staging, clips, size, analyzer, run_seconds, max_frames,
+                               detect_every)
+        except MediaError as error:
+            for clip in clips[first:]:  # no clips from a video that turned out unreadable
+                for key in ("file", "landmarks"):
+                    (staging / clip[key]).unlink(missing_ok=True)
+            del clips[first:]
+            skipped.append({"video": str(video), "error": str(error)})
+            logger.debug("skipping %s: %s", video, error)
+    return clips, skipped
+
+
+def _write_video_clips(video: Path, staging: Path, clips: list[dict], size: int,
+                       analyzer: FaceAnalyzer, run_seconds: float, max_frames: int | None,
+                       detect_every: int) -> None:
+    from reenact.io.video import probe_video
+
+    run_length = max(2, round(run_seconds * float(probe_video(video).fps)))
+    for clip in face_clips(video, size, analyzer, run_length=run_length, max_frames=max_frames,
+                           detect_every=detect_every):
+        name = f"clip-{len(clips):05d}.npy"
+        np.save(staging / name, clip.frames)
+        landmarks_name = f"clip-{len(clips):05d}.landmarks.npy"
+        np.save(staging / landmarks_name, clip.landmarks)
+        clips.append({"file": name, "landmarks": landmarks_name, "video": video.name,
+                      "start": clip.start,
+                      "frames": len(clip.frames),
+                      "box": [clip.box.center_x, clip.box.center_y, clip.box.side]})
 
 
 class FrameDataset:
