@@ -60,6 +60,9 @@ def test_pooled_scores_centre_each_clip_first() -> None:
     summary = summarize_records(records)
     assert [clip["clip"] for clip in summary["clips"]] == ["a", "b"]
     assert summary["pooled"]["self"]["frames"] == 80 and "cross" not in summary["pooled"]
+    pooled_driver = summary["pooled"]["self"]["driver"]  # both clips' driver series, centred
+    assert pooled_driver["mouth_sd"] == pytest.approx(float(np.std(driver - driver.mean())))
+    assert pooled_driver["identity"] == pytest.approx(0.1)
     json.dumps(summary)
     with pytest.raises(ValueError, match="no clip could be evaluated"):
         summarize_records([])

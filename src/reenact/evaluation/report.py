@@ -28,8 +28,10 @@ LEGEND = (
     "sees lip closure); lips: inner-lip landmark gap. r: Pearson r over time with the driver; amp: "
     "std output / std driver (1 = as much motion). AKD: landmark distance to the driver, px at a "
     "256-px face. sharp: face Laplacian variance / the driver's (cross: the portrait's). ident: dlib "
-    "descriptor distance to the source (same person < 0.6); drv: the driving frames' own. noface: "
-    "frames without a detected face.")
+    "descriptor distance to the source (same person < 0.6). drv mouth sd: how much the driver's "
+    "mouth interior moves (where it is tiny, the clip's mouth r and amp are noise; pooled figures "
+    "weigh clips by it); drv ident: the driving frames' own distance to the source. noface: frames "
+    "without a detected face.")
 
 
 def _format(value: object, spec: str) -> str:
@@ -40,7 +42,7 @@ def _format(value: object, spec: str) -> str:
 
 def _table(kind: str, clips: list[dict], pooled: dict) -> list[str]:
     columns = [c for c in _COLUMNS if kind in c[3]]
-    header = ["clip", "method", "frames", *[c[1] for c in columns], "ident drv"]
+    header = ["clip", "method", "frames", *[c[1] for c in columns], "drv mouth sd", "drv ident"]
     lines = [f"### {TITLES[kind]}", "", "| " + " | ".join(header) + " |",
              "|" + "---|" * len(header)]
     rows = [(clip["clip"] if kind == "self" else f"{clip['source']} x {clip['clip']}", clip)
@@ -51,7 +53,9 @@ def _table(kind: str, clips: list[dict], pooled: dict) -> list[str]:
             cells = [name if method == "model" else "", method,
                      str(entry["frames"]) if method == "model" else ""]
             cells += [_format(entry[method].get(key), spec) for key, _, spec, _ in columns]
-            cells.append(_format(entry["driver_identity"], "{:.3f}") if method == "model" else "")
+            driver = entry["driver"]
+            cells += ([_format(driver["mouth_sd"], "{:.4f}"), _format(driver["identity"], "{:.3f}")]
+                      if method == "model" else ["", ""])
             lines.append("| " + " | ".join(cells) + " |")
     return lines
 

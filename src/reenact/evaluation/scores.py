@@ -152,24 +152,35 @@ def method_scores(records: list[ClipRecord], method: str) -> dict[str, float]:
     return scores
 
 
+def driver_scores(records: list[ClipRecord]) -> dict[str, float]:
+    """The driver's own figures over `records`: how much its mouth moves (std of the clip-centred
+    series; per-clip mouth r and amplitude are noise where this is tiny) and its descriptor
+    distance to the source (self-reenactment: the real video's own identity drift)."""
+    def spread(field: str) -> float:
+        values = np.concatenate([_centred(getattr(r.driver, field)) for r in records])
+        finite = values[np.isfinite(values)]
+        return float(finite.std()) if finite.size else math.nan
+
+    return {"mouth_sd": spread("mouth_interior"), "lips_sd": spread("mouth_opening"),
+            "identity": _nanmean(np.concatenate([r.driver_identity for r in records]))}
+
+
 def summarize_records(records: list[ClipRecord]) -> dict:
-    """Per-clip and pooled scores of every method, JSON-ready: {"clips": [...], "pooled": {...}}
-    (one pooled entry per kind present, "self" and / or "cross")."""
+    """Per-clip and pooled scores of the driver and every method, JSON-ready:
+    {"clips": [...], "pooled": {...}} (one pooled entry per kind present, "self" and / or "cross")."""
     if not records:
         raise ValueError("no clip could be evaluated (no faces found)")
     clips = []
     for record in records:
         clips.append({"clip": record.clip, "source": record.source, "kind": record.kind,
-                      "frames": record.frames,
-                      "driver_identity": _nanmean(record.driver_identity),
+                      "frames": record.frames, "driver": driver_scores([record]),
                       **{method: method_scores([record], method) for method in record.methods}})
     pooled = {}
     for kind in ("self", "cross"):
         group = [r for r in records if r.kind == kind]
         if group:
             pooled[kind] = {"clips": len(group), "frames": sum(r.frames for r in group),
-                            "driver_identity": _nanmean(np.concatenate([r.driver_identity
-                                                                        for r in group])),
+                            "driver": driver_scores(group),
                             **{m: method_scores(group, m) for m in METHODS}}
     return {"clips": clips, "pooled": pooled}
 
@@ -183,7 +194,7 @@ def series_record(record: ClipRecord) -> dict:
         return {name: listed(getattr(series, name)) for name in FaceSeries.names()}
 
     return {"clip": record.clip, "source": record.source, "kind": record.kind,
-            "driver": face(record.driver),
+            "driver": {**face(record.driver), "identity": listed(record.driver_identity)},
             **{method: {"face": face(frames.face), **{name: listed(getattr(frames, name))
                                                       for name in MEAN_SCORES}}
                for method, frames in record.methods.items()}}
