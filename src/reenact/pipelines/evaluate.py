@@ -20,7 +20,6 @@ jitter, against the "static" baseline (the first frame repeated).
 
 from __future__ import annotations
 
-import collections
 import itertools
 import logging
 import math
@@ -51,6 +50,7 @@ from reenact.evaluation.scores import (
 from reenact.evaluation.sheet import SheetRow, Tile, contact_sheet, cut_tile, pick_frames
 from reenact.evaluation.warp import landmark_warp, transfer_displacements
 from reenact.io import VideoReader, probe_video, read_image, write_image
+from reenact.io.frame_order import ordered_frames
 from reenact.pipelines.animate import (
     AnimateOptions,
     PreparedSource,
@@ -59,7 +59,7 @@ from reenact.pipelines.animate import (
     track_driving,
 )
 from reenact.preprocess.clip import VIDEO_SUFFIXES, face_clips, find_videos
-from reenact.preprocess.crop import CropBox
+from reenact.preprocess.crop import CropBox, crop_image
 from reenact.preprocess.face import FaceAnalyzer, NoFaceError, create_face_analyzer
 
 logger = logging.getLogger(__name__)
@@ -416,18 +416,21 @@ def _evaluate_pair(kind: str, source_image: np.ndarray, driving: Path, clip: str
     with VideoReader(driving) as reader:
         track = track_driving(itertools.islice(reader, options.max_frames), float(info.fps), size,
                               source, animate_options, probe.analyzer, name=clip)
+    initial_crop = None
+    if track.best_index is not None:  # as `animate` does: the best frame with its smoothed box
+        with VideoReader(driving) as reader:
+            frame = next(itertools.islice(reader, track.best_index, None))
+        initial_crop = crop_image(frame, track.boxes[track.best_index], size)
     run = _ClipRun(kind, source, probe, options)
-    pending: collections.deque[np.ndarray] = collections.deque()
-    with VideoReader(driving) as reader, tqdm(total=len(track.boxes), unit="frame", desc=clip,
-                                              disable=not progress, leave=False) as bar:
-        def frames() -> Iterator[np.ndarray]:
-            for frame in itertools.islice(reader, len(track.boxes)):
-                pending.append(frame)
-                yield frame
-
-        for index, output in enumerate(animate_frames(source, frames(), track, backend,
-                                                      animate_options)):
-            run.add(index, pending.popleft(), output)
+    # the model is fed what `animate` feeds it (frames whose face is missing or cut hold the last
+    # whole one); its output is compared with the driving frame actually there
+    with VideoReader(driving) as feed, VideoReader(driving) as truth, tqdm(
+            total=len(track.boxes), unit="frame", desc=clip, disable=not progress,
+            leave=False) as bar:
+        fed = ordered_frames(lambda: iter(feed), track.frame_indices())
+        outputs = animate_frames(source, fed, track, backend, animate_options, initial_crop)
+        for index, (output, frame) in enumerate(zip(outputs, truth)):
+            run.add(index, frame, output)
             bar.update(1)
     return run.finish(clip, source_name)
 
