@@ -90,6 +90,8 @@ def test_report_and_series_dump() -> None:
     cells = [cell.strip() for cell in model_row.strip("|").split("|")]
     assert cells[2] == "20" and cells[6] == "-" and cells[7] == "0.00"  # mouth r, mouth amp
     assert any(line.startswith("|  | warp |") for line in report.splitlines())
+    assert summary["clips"][0]["model"]["mouth_r"] is None  # strict JSON: no NaN
+    json.dumps(summary, allow_nan=False)
     dumped = series_record(clip)
     assert dumped["model"]["identity"][1] is None and len(dumped["driver"]["mouth_interior"]) == 20
     json.dumps(dumped)

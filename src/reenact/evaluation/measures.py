@@ -9,7 +9,8 @@ compare.
 Mouth: dlib's inner-lip landmarks (60-67) often sit apart on pressed lips, so their gap reads closed
 lips as slightly open and misses much of a closure. `mouth_interior` reads the pixels instead: the
 area inside the outer-lip contour (48-59) that is not lip-coloured (the dark cavity, the teeth), so
-it drops to about 0 when the lips meet, whatever the landmarks say.
+it falls to its floor (a thin line between the lips, a lip highlight) when the lips meet, whatever
+the landmarks say. It is the noisier of the two where the mouth barely moves; report both.
 """
 
 from __future__ import annotations

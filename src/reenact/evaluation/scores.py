@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, fields
+from typing import Any
 
 import numpy as np
 
@@ -166,8 +167,9 @@ def driver_scores(records: list[ClipRecord]) -> dict[str, float]:
 
 
 def summarize_records(records: list[ClipRecord]) -> dict:
-    """Per-clip and pooled scores of the driver and every method, JSON-ready:
-    {"clips": [...], "pooled": {...}} (one pooled entry per kind present, "self" and / or "cross")."""
+    """Per-clip and pooled scores of the driver and every method, JSON-ready (None where a score
+    is undefined): {"clips": [...], "pooled": {...}} (one pooled entry per kind present, "self"
+    and / or "cross")."""
     if not records:
         raise ValueError("no clip could be evaluated (no faces found)")
     clips = []
@@ -182,7 +184,18 @@ def summarize_records(records: list[ClipRecord]) -> dict:
             pooled[kind] = {"clips": len(group), "frames": sum(r.frames for r in group),
                             "driver": driver_scores(group),
                             **{m: method_scores(group, m) for m in METHODS}}
-    return {"clips": clips, "pooled": pooled}
+    return _json_ready({"clips": clips, "pooled": pooled})
+
+
+def _json_ready(value: Any) -> Any:
+    """NaN and infinities become None (strict JSON has no NaN), recursively."""
+    if isinstance(value, dict):
+        return {key: _json_ready(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_json_ready(item) for item in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
 
 
 def series_record(record: ClipRecord) -> dict:
