@@ -99,8 +99,11 @@ class Rendered:
     prediction: (B, C, H, W) in [0, 1].
     motion: the dense motion that produced it.
     deformed: (B, C, H, W) the source warped by the dense deformation alone, when asked for.
+    skip_weight: (B, 1, H, W) in [0, 1], pixel-skip generators only: how much of each predicted
+        pixel is the warped source image (the rest is the decoder's own output).
     """
 
     prediction: Tensor
     motion: DenseMotion
     deformed: Tensor | None = None
+    skip_weight: Tensor | None = None

@@ -1,12 +1,17 @@
 """TorchBackend: bf16 and channels-last against fp32, input checks, no process-wide changes."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 
 from reenact.api import create_model
 from reenact.engine import TorchBackend, bf16_supported
 from reenact.engine import torch_backend as torch_backend_module
+from reenact.models import MotionModel
+from reenact.presets import get_preset
 
 
 def crops(batch: int, seed: int = 0) -> np.ndarray:
@@ -67,3 +72,28 @@ def test_thread_count_is_left_to_the_caller(monkeypatch):
 
     monkeypatch.setattr(torch, "set_num_threads", forbidden)
     animate(TorchBackend(create_model("tiny-64", seed=0), device="cpu", channels_last=True), crops(2))
+
+
+def test_render_with_motion():
+    """The frames of `render`, the dense deformation and the source weight: the pixel-skip weight
+    where the generator has one, capped by the occlusion map."""
+    base = get_preset("tiny-64")
+    config = dataclasses.replace(base, generator=dataclasses.replace(base.generator, pixel_skip=True))
+    torch.manual_seed(0)
+    model = MotionModel(config).eval()
+    with torch.no_grad():
+        model.generator.skip_weight.weight.normal_(0, 0.1)
+        model.dense_motion.occlusion_head.bias.fill_(2.0)  # about the skip weight's level: both count
+    backend, frames = TorchBackend(model, device="cpu"), crops(3)
+    encoded, kp_source, kp_driving = (backend.encode_source(frames[0]), backend.detect(frames[:1]),
+                                      backend.detect(frames))
+    rendered = backend.render_with_motion(encoded, kp_source, kp_driving)
+    assert np.array_equal(rendered.frames, backend.render(encoded, kp_source, kp_driving))
+    assert rendered.deformation.shape == (3, 32, 32, 2) and rendered.deformation.dtype == np.float32
+    with torch.no_grad():
+        expected = model.render(encoded, kp_source, kp_driving)
+    skip = expected.skip_weight[:, 0].numpy()
+    occlusion = F.interpolate(expected.motion.occlusion_map, size=(64, 64), mode="bilinear",
+                              align_corners=False)[:, 0].numpy()
+    assert np.allclose(rendered.source_weight, np.minimum(skip, occlusion), atol=1e-6)
+    assert (rendered.source_weight < skip - 1e-3).any() and (rendered.source_weight < occlusion - 1e-3).any()

@@ -147,9 +147,12 @@ class ImageByImageGenerator(nn.Module):
         images = [self.generator.decode(_image(source, index), _image(motion, index),
                                         return_deformed) for index in range(batch)]
         deformed = [image.deformed for image in images]
+        keep = [image.skip_weight for image in images]
         return Rendered(prediction=torch.cat([image.prediction for image in images]),
                         motion=motion,
-                        deformed=torch.cat(deformed) if return_deformed else None)  # type: ignore[arg-type]
+                        deformed=torch.cat(deformed) if return_deformed else None,  # type: ignore[arg-type]
+                        skip_weight=(torch.cat(keep)  # type: ignore[arg-type]
+                                     if keep[0] is not None else None))
 
 
 def _image(value: SourceEncoding | DenseMotion, index: int):  # type: ignore[no-untyped-def]

@@ -18,6 +18,7 @@ import numpy as np
 import torch
 
 from reenact.containers import Keypoints
+from reenact.engine.backend import RenderedCrops
 from reenact.engine.frames import array_to_frames, check_crops, frames_to_array
 from reenact.export.format import OnnxExport, OnnxExportError, read_onnx_export
 
@@ -93,6 +94,9 @@ class OnnxBackend:
                  optimization: str = "all") -> None:
         self.export: OnnxExport = read_onnx_export(directory)
         self.image_size = self.export.image_size
+        self.align_corners = bool(self.export.data.get("model", {}).get("align_corners", True))
+        self.anchor_groups = tuple(self.export.data.get("model", {}).get("anchors", {}).get("groups", ()))
+        self.has_motion_outputs = self.export.has_motion_outputs
         self._sessions = {name: create_session(self.export.path(name), threads=threads,
                                                optimization=optimization)
                           for name in self.export.graphs}
@@ -113,9 +117,11 @@ class OnnxBackend:
             directory = export_onnx(model, Path(temp) / "model", opset=opset or DEFAULT_OPSET)
             return cls(directory, threads=threads, optimization=optimization)
 
-    def _run(self, graph: str, inputs: list[np.ndarray]) -> list[np.ndarray]:
+    def _run(self, graph: str, inputs: list[np.ndarray],
+             outputs: tuple[str, ...] | None = None) -> list[np.ndarray]:
         spec = self.export.graphs[graph]
-        return self._sessions[graph].run(list(spec.outputs), dict(zip(spec.inputs, inputs)))
+        return self._sessions[graph].run(list(outputs or spec.outputs),
+                                         dict(zip(spec.inputs, inputs)))
 
     def detect(self, frames: np.ndarray) -> Keypoints:
         """(B, S, S, 3) uint8 crops -> keypoints on the CPU, float32."""
@@ -131,22 +137,41 @@ class OnnxBackend:
         return OnnxSourceEncoding(features=outputs[0], motion_image=outputs[1],
                                   image=outputs[2] if len(outputs) > 2 else None)
 
-    def predict(self, source: OnnxSourceEncoding, kp_source: Keypoints,
-                kp_driving: Keypoints) -> np.ndarray:
-        """A batch of B driving keypoints (source: batch 1 or B) -> (B, 3, S, S) float32 in [0, 1]."""
+    def _render_inputs(self, source: OnnxSourceEncoding, kp_source: Keypoints,
+                       kp_driving: Keypoints) -> list[np.ndarray]:
         if not isinstance(source, OnnxSourceEncoding):
             raise ValueError(f"source: expected the OnnxSourceEncoding of this backend's "
                              f"encode_source, got {type(source).__name__}")
         if kp_source.batch_size not in (1, kp_driving.batch_size):
             raise ValueError(f"kp_source: expected batch 1 or {kp_driving.batch_size} (the driving "
                              f"batch), got {kp_source.batch_size}")
-        inputs = [source.features, source.motion_image,
-                  *([source.image] if source.image is not None else []),
-                  *_keypoint_arrays(kp_source, self.export.has_jacobian, "kp_source"),
-                  *_keypoint_arrays(kp_driving, self.export.has_jacobian, "kp_driving")]
-        return self._run("renderer", inputs)[0]
+        return [source.features, source.motion_image,
+                *([source.image] if source.image is not None else []),
+                *_keypoint_arrays(kp_source, self.export.has_jacobian, "kp_source"),
+                *_keypoint_arrays(kp_driving, self.export.has_jacobian, "kp_driving")]
+
+    def predict(self, source: OnnxSourceEncoding, kp_source: Keypoints,
+                kp_driving: Keypoints) -> np.ndarray:
+        """A batch of B driving keypoints (source: batch 1 or B) -> (B, 3, S, S) float32 in [0, 1]."""
+        inputs = self._render_inputs(source, kp_source, kp_driving)
+        return self._run("renderer", inputs, ("prediction",))[0]
 
     def render(self, source: OnnxSourceEncoding, kp_source: Keypoints,
                kp_driving: Keypoints) -> np.ndarray:
         """A batch of B driving keypoints -> (B, S, S, 3) uint8 frames."""
         return array_to_frames(self.predict(source, kp_source, kp_driving))
+
+    def render_with_motion(self, source: OnnxSourceEncoding, kp_source: Keypoints,
+                           kp_driving: Keypoints) -> RenderedCrops:
+        """A batch of B driving keypoints -> B frames with their deformation and source weight.
+
+        Needs an export that has them (`has_motion_outputs`); re-export an older one.
+        """
+        if not self.has_motion_outputs:
+            raise ValueError(f"{self.export.directory}: this ONNX export's renderer returns the "
+                             "prediction alone (made before full-resolution output); export it "
+                             "again with `reenact export-onnx`")
+        prediction, deformation, weight = self._run(
+            "renderer", self._render_inputs(source, kp_source, kp_driving))
+        return RenderedCrops(frames=array_to_frames(prediction), deformation=deformation,
+                             source_weight=weight[:, 0])

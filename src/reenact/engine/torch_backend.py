@@ -13,6 +13,7 @@ import numpy as np
 import torch
 
 from reenact.containers import Keypoints, SourceEncoding
+from reenact.engine.backend import RenderedCrops, source_weight
 from reenact.engine.frames import check_crops, frames_to_tensor, tensor_to_frames
 from reenact.models import MotionModel
 
@@ -91,6 +92,9 @@ class TorchBackend:
             model = fast_conv_model(model.to(self.device))
         self.model = model.to(self.device, memory_format=self.memory_format).eval()
         self.image_size = model.config.image_size
+        self.align_corners = model.config.align_corners
+        self.anchor_groups = model.config.anchors.groups
+        self.has_motion_outputs = True
         logger.debug("torch backend on %s, %s, %s%s", self.device, precision,
                      "channels-last" if channels_last else "contiguous",
                      ", fast convolutions" if fast_conv else "")
@@ -130,3 +134,14 @@ class TorchBackend:
     def render(self, source: SourceEncoding, kp_source: Keypoints, kp_driving: Keypoints) -> np.ndarray:
         """A batch of B driving keypoints -> (B, S, S, 3) uint8 frames."""
         return tensor_to_frames(self.predict(source, kp_source, kp_driving))
+
+    @torch.inference_mode()
+    def render_with_motion(self, source: SourceEncoding, kp_source: Keypoints,
+                           kp_driving: Keypoints) -> RenderedCrops:
+        """A batch of B driving keypoints -> B frames with their deformation and source weight."""
+        with self._autocast():
+            rendered = self.model.render(source, kp_source.to(self.device), kp_driving.to(self.device))
+            weight = source_weight(rendered)
+        return RenderedCrops(frames=tensor_to_frames(rendered.prediction.float()),
+                             deformation=rendered.motion.deformation.float().cpu().numpy(),
+                             source_weight=weight[:, 0].float().cpu().numpy())

@@ -7,10 +7,14 @@
     DIR/source_encoder.onnx      source_image (1, C, S, S) -> features (1, F, S/4, S/4),
                                  motion_image (1, C, h, w)
     DIR/renderer.onnx            features, motion_image, kp_source_value[, kp_source_jacobian],
-                                 kp_driving_value[, kp_driving_jacobian] -> prediction (B, C, S, S)
+                                 kp_driving_value[, kp_driving_jacobian] -> prediction (B, C, S, S),
+                                 deformation (B, h, w, 2), source_weight (B, 1, S, S)
 
 Batch axes are dynamic; the renderer broadcasts a source batch of 1 over a driving batch of B.
 Jacobian inputs and outputs exist only when the model estimates jacobians (`has_jacobian`).
+Exports written before the renderer gained `deformation` and `source_weight` (what full-resolution
+output needs, `reenact.engine.backend.RenderedCrops`) have `prediction` alone; they still load
+(`OnnxExport.has_motion_outputs` is false).
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ FORMAT_VERSION = 1
 EXPORT_FILE = "export.json"
 MIN_OPSET = 16  # GridSample entered the default ONNX domain in opset 16
 GRAPHS = ("keypoint_detector", "source_encoder", "renderer")
+MOTION_OUTPUTS = ("deformation", "source_weight")  # renderer outputs beyond the prediction
 
 
 class OnnxExportError(ValueError):
@@ -48,7 +53,8 @@ def graph_io_names(has_jacobian: bool, pixel_skip: bool = False
     return {
         "keypoint_detector": (("image",), ("kp_value", *jacobian)),
         "source_encoder": (("source_image",), ("features", "motion_image", *skip)),
-        "renderer": (("features", "motion_image", *skip, *kp_source, *kp_driving), ("prediction",)),
+        "renderer": (("features", "motion_image", *skip, *kp_source, *kp_driving),
+                     ("prediction", *MOTION_OUTPUTS)),
     }
 
 
@@ -77,6 +83,11 @@ class OnnxExport:
 
     def path(self, graph: str) -> Path:
         return self.directory / self.graphs[graph].file
+
+    @property
+    def has_motion_outputs(self) -> bool:
+        """Whether the renderer also returns the deformation and source weight."""
+        return self.graphs["renderer"].outputs[1:] == MOTION_OUTPUTS
 
 
 def is_onnx_export(path: str | os.PathLike) -> bool:
@@ -120,6 +131,8 @@ def _read_graph(root: Path, name: str, entry: Any, names: tuple[tuple[str, ...],
         raise OnnxExportError(f"{where}: graphs.{name} is missing")
     spec = GraphSpec(file=Path(str(entry.get("file", ""))).name, sha256=str(entry.get("sha256")),
                      inputs=tuple(entry.get("inputs", ())), outputs=tuple(entry.get("outputs", ())))
+    if name == "renderer" and spec.outputs == names[1][:1]:  # an export from before MOTION_OUTPUTS
+        names = (names[0], spec.outputs)
     if (spec.inputs, spec.outputs) != names:
         raise OnnxExportError(f"{where}: graphs.{name} has inputs {list(spec.inputs)} and outputs "
                               f"{list(spec.outputs)}, expected {list(names[0])} and {list(names[1])}")

@@ -25,6 +25,7 @@ from torch import Tensor, nn
 from reenact.checkpoint.format import PREPROCESSING, file_sha256
 from reenact.config import config_to_dict
 from reenact.containers import Keypoints, SourceEncoding
+from reenact.engine.backend import source_weight
 from reenact.export.format import (
     EXPORT_FILE,
     FORMAT_NAME,
@@ -73,23 +74,25 @@ class SourceEncoderGraph(nn.Module):
 
 
 class RendererGraph(nn.Module):
-    """Source encoding (batch 1 or B) + source and driving keypoints -> prediction (B, C, S, S)."""
+    """Source encoding (batch 1 or B) + source and driving keypoints -> prediction (B, C, S, S),
+    deformation (B, h, w, 2), source_weight (B, 1, S, S) (see `reenact.engine.backend`)."""
 
     def __init__(self, model: MotionModel) -> None:
         super().__init__()
         self.model = model
 
     def render(self, features: Tensor, motion_image: Tensor, kp_source: Keypoints,
-               kp_driving: Keypoints, image: Tensor | None = None) -> Tensor:
-        # without the pixel skip only `return_deformed` reads the source image, and the graph
-        # returns the prediction alone
+               kp_driving: Keypoints, image: Tensor | None = None) -> tuple[Tensor, Tensor, Tensor]:
+        # without the pixel skip only `return_deformed` reads the source image, which the graph
+        # does not ask for
         source = SourceEncoding(image=torch.empty(0) if image is None else image, features=features,
                                 motion_image=motion_image)
-        return self.model.render(source, kp_source, kp_driving).prediction
+        rendered = self.model.render(source, kp_source, kp_driving)
+        return rendered.prediction, rendered.motion.deformation, source_weight(rendered)
 
     def forward(self, features: Tensor, motion_image: Tensor, kp_source_value: Tensor,
                 kp_source_jacobian: Tensor, kp_driving_value: Tensor,
-                kp_driving_jacobian: Tensor) -> Tensor:
+                kp_driving_jacobian: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         return self.render(features, motion_image, Keypoints(kp_source_value, kp_source_jacobian),
                            Keypoints(kp_driving_value, kp_driving_jacobian))
 
@@ -99,7 +102,7 @@ class RendererGraphWithoutJacobian(RendererGraph):
 
     def forward(  # type: ignore[override]
             self, features: Tensor, motion_image: Tensor, kp_source_value: Tensor,
-            kp_driving_value: Tensor) -> Tensor:
+            kp_driving_value: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         return self.render(features, motion_image, Keypoints(kp_source_value),
                            Keypoints(kp_driving_value))
 
@@ -109,7 +112,8 @@ class RendererGraphWithSkip(RendererGraph):
 
     def forward(  # type: ignore[override]
             self, features: Tensor, motion_image: Tensor, skip_image: Tensor, kp_source_value: Tensor,
-            kp_source_jacobian: Tensor, kp_driving_value: Tensor, kp_driving_jacobian: Tensor) -> Tensor:
+            kp_source_jacobian: Tensor, kp_driving_value: Tensor,
+            kp_driving_jacobian: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         return self.render(features, motion_image, Keypoints(kp_source_value, kp_source_jacobian),
                            Keypoints(kp_driving_value, kp_driving_jacobian), image=skip_image)
 

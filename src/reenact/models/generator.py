@@ -72,7 +72,7 @@ class OcclusionAwareGenerator(nn.Module):
         for block in self.up_blocks:
             out = block(out)
         prediction = torch.sigmoid(self.final(out))
-        deformed = None
+        deformed, keep = None, None
         if return_deformed or self.config.pixel_skip:
             image = source.image.expand(batch, *source.image.shape[1:])
             full_grid = resize_grid(motion.deformation, *image.shape[2:])
@@ -81,4 +81,4 @@ class OcclusionAwareGenerator(nn.Module):
             keep = torch.sigmoid(self.skip_weight(out))  # (B, 1, H, W)
             prediction = keep * deformed + (1 - keep) * prediction
         return Rendered(prediction=prediction, motion=motion,
-                        deformed=deformed if return_deformed else None)
+                        deformed=deformed if return_deformed else None, skip_weight=keep)
