@@ -161,7 +161,8 @@ def cmd_animate(args: argparse.Namespace) -> int:
     options = AnimateOptions(
         relative=args.mode == "relative", adapt_scale=args.adapt_scale,
         find_best_frame=args.find_best_frame, crop=args.crop, crop_only=args.crop_only,
-        face_index=args.face_index, face_backend=args.face_backend, kp_smoothing=args.kp_smoothing,
+        render=args.render, face_index=args.face_index, face_backend=args.face_backend,
+        kp_smoothing=args.kp_smoothing,
         batch_size=args.batch_size, max_output_side=args.max_size, max_frames=args.max_frames,
         label=args.label)
     backend = build_backend(args)
@@ -411,6 +412,9 @@ def build_parser() -> argparse.ArgumentParser:
                          help="face: find and follow faces (default); none: inputs are face crops")
     animate.add_argument("--crop-only", action="store_true",
                          help="write the model-size face crop instead of pasting it into the photo")
+    animate.add_argument("--render", choices=("full", "crop"), default="full",
+                         help="full: warp the photo itself at its resolution and paste only what "
+                              "moved; crop: paste the model-size frame, upscaled, over the face box")
     animate.add_argument("--face-index", type=int, help="which source face (0 = largest)")
     animate.add_argument("--face-backend", choices=("dlib", "face-alignment"), default="dlib")
     animate.add_argument("--kp-smoothing", type=float, default=0.25,

@@ -1,6 +1,10 @@
 """OnnxBackend: the same frames as TorchBackend, on crops and on a real clip; clear errors."""
 
+import dataclasses
 import itertools
+import json
+import logging
+import shutil
 import sys
 
 import numpy as np
@@ -12,10 +16,12 @@ pytest.importorskip("onnxruntime")
 
 from conftest import MEDIA, require  # noqa: E402
 from reenact.api import create_model  # noqa: E402
+from reenact.presets import get_preset  # noqa: E402
 from reenact.engine import OnnxBackend, OnnxSourceEncoding, TorchBackend  # noqa: E402
 from reenact.engine.onnx_backend import create_session  # noqa: E402
 from reenact.export import OnnxExportError, export_onnx  # noqa: E402
 from reenact.io import VideoReader, read_image  # noqa: E402
+from reenact.models import MotionModel  # noqa: E402
 from reenact.pipelines.animate import (  # noqa: E402
     AnimateOptions,
     DrivingTrack,
@@ -130,3 +136,64 @@ def test_from_model_exports_to_a_temporary_directory(model, tmp_path, monkeypatc
     assert torch.allclose(backend.detect(frames).value, TorchBackend(model, device="cpu").detect(frames).value,
                           atol=1e-5)
     assert list(tmp_path.iterdir()) == []  # the sessions hold the graphs; the files are gone
+
+
+def motion_outputs(backend, source, frames):
+    return backend.render_with_motion(backend.encode_source(source[0]), backend.detect(source),
+                                      backend.detect(frames))
+
+
+def test_same_motion_outputs(backends):
+    """What full-resolution output needs: the deformation and source weight agree too."""
+    source, frames = crops(1, seed=1), crops(3, seed=2)
+    rendered_t, rendered_o = (motion_outputs(backend, source, frames) for backend in backends)
+    assert rendered_o.deformation.shape == rendered_t.deformation.shape == (3, 32, 32, 2)
+    assert rendered_o.source_weight.shape == (3, 64, 64)
+    assert np.abs(rendered_o.deformation - rendered_t.deformation).max() <= 1e-5
+    assert np.abs(rendered_o.source_weight - rendered_t.source_weight).max() <= 1e-5
+    assert np.abs(rendered_o.frames.astype(int) - rendered_t.frames).max() <= 1
+    assert backends[1].align_corners is backends[0].align_corners is True
+
+
+def test_pixel_skip_model_motion_outputs(tmp_path):
+    base = get_preset("tiny-64")
+    config = dataclasses.replace(base, generator=dataclasses.replace(base.generator, pixel_skip=True))
+    torch.manual_seed(0)
+    model = MotionModel(config).eval()
+    with torch.no_grad():
+        model.generator.skip_weight.weight.normal_(0, 0.1)  # a mix that varies per pixel
+    source, frames = crops(1, seed=1), crops(2, seed=2)
+    outputs = [motion_outputs(backend, source, frames) for backend in
+               (TorchBackend(model, device="cpu"), OnnxBackend(export_onnx(model, tmp_path / "skip")))]
+    assert np.abs(outputs[0].source_weight - outputs[1].source_weight).max() <= 1e-5
+    assert outputs[0].source_weight.std() > 0.01  # the skip weight, not the constant 1
+
+
+@pytest.fixture
+def legacy_export(exported, tmp_path):
+    """An export made before the renderer returned the deformation and source weight."""
+    legacy = tmp_path / "legacy"
+    shutil.copytree(exported, legacy)
+    description = json.loads((legacy / "export.json").read_text())
+    description["graphs"]["renderer"]["outputs"] = ["prediction"]
+    (legacy / "export.json").write_text(json.dumps(description))
+    return legacy
+
+
+def test_legacy_export_renders_and_animate_pastes_the_crop(legacy_export, backends, caplog):
+    backend = OnnxBackend(legacy_export, threads=1)
+    assert not backend.has_motion_outputs
+    source, frames = crops(1, seed=1), crops(2, seed=2)
+    with pytest.raises(ValueError, match="made before full-resolution output.*export it again"):
+        motion_outputs(backend, source, frames)
+    image = np.kron(crops(1, seed=6)[0], np.ones((3, 3, 1), np.uint8))  # (192, 192, 3)
+    options = AnimateOptions(crop="none", batch_size=2)
+    prepared = prepare_source(image, 64, options, analyzer=None)
+    track = DrivingTrack(boxes=[center_box(192, 192)] * 2)
+    driving = [np.kron(frame, np.ones((3, 3, 1), np.uint8)) for frame in frames]
+    with caplog.at_level(logging.WARNING):
+        legacy = list(animate_frames(prepared, driving, track, backend, options))
+    assert "returns no deformation" in caplog.text
+    crop_mode = dataclasses.replace(options, render="crop")
+    expected = list(animate_frames(prepared, driving, track, backends[1], crop_mode))
+    assert all(np.array_equal(a, b) for a, b in zip(legacy, expected))

@@ -21,6 +21,7 @@ from reenact.pipelines.animate import (
     animate_frames,
     prepare_source,
 )
+from reenact.preprocess.crop import CropBox
 from reenact.preprocess.face import create_face_analyzer
 
 PORTRAIT = MEDIA / "portraits" / "woman_smiling.png"  # 256x256
@@ -86,17 +87,30 @@ def test_whole_video_frame_count(tmp_path, checkpoint, caplog):
     assert (info.width, info.height) == (64, 64)
 
 
-def test_paste_back_leaves_outside_of_face_unchanged(backend, tmp_path):
+@pytest.fixture(scope="module")
+def girl_painting():
+    """The source prepared for a 64 px model, and the pixels outside its crop box."""
     image = read_image(require(MEDIA / "portraits" / "girl_painting.jpg"))
-    options = AnimateOptions(max_frames=6)
-    source = prepare_source(image, 64, options, create_face_analyzer("dlib"))
+    source = prepare_source(image, 64, AnimateOptions(), create_face_analyzer("dlib"))
     outside = np.ones(source.image.shape[:2], dtype=bool)
     x0, y0, x1, y1 = (int(np.floor(v)) for v in source.box.bounds)
     outside[max(y0, 0):y1 + 1, max(x0, 0):x1 + 1] = False
     assert outside.mean() > 0.3
+    return source, outside
+
+
+def still_driving(count):
+    """One driving frame, repeated; its crop box."""
     with VideoReader(require(DRIVING_AUDIO)) as reader:
-        frames = [next(iter(reader)) for _ in range(1)] * 6
-    track = DrivingTrack(boxes=[source.box.__class__(256, 256, 400)] * 6)
+        frame = next(iter(reader))
+    return [frame] * count, DrivingTrack(boxes=[CropBox(256, 256, 400)] * count)
+
+
+@pytest.mark.parametrize("render", ["full", "crop"])
+def test_paste_back_leaves_outside_of_face_unchanged(backend, girl_painting, render):
+    source, outside = girl_painting
+    frames, track = still_driving(6)
+    options = AnimateOptions(max_frames=6, render=render, relative=False)  # absolute: it moves
     rendered = list(animate_frames(source, frames, track, backend, options))
     assert len(rendered) == 6
     for frame in rendered:
@@ -104,8 +118,21 @@ def test_paste_back_leaves_outside_of_face_unchanged(backend, tmp_path):
         assert np.array_equal(frame[outside], source.image[outside])
         assert not np.array_equal(frame[~outside], source.image[~outside])
 
-    # and after H.264 encoding, outside pixels stay within compression error plus the invisible
-    # watermark every written frame carries (it adds ~0.5 grey levels to this mean)
+
+def test_full_resolution_at_zero_motion_is_the_photo(backend, girl_painting):
+    """Relative motion of a still driving video is none: the photo comes back (the face hull is
+    pasted, re-sampled at its own pixel positions)."""
+    source, _ = girl_painting
+    frames, track = still_driving(3)
+    for frame in animate_frames(source, frames, track, backend, AnimateOptions()):
+        assert np.abs(frame.astype(int) - source.image).max() <= 1
+
+
+def test_paste_back_into_the_video_leaves_outside_of_face_unchanged(backend, girl_painting, tmp_path):
+    """After H.264 encoding, outside pixels stay within compression error plus the invisible
+    watermark every written frame carries (it adds ~0.5 grey levels to this mean)."""
+    source, outside = girl_painting
+    options = AnimateOptions(max_frames=6)
     out = tmp_path / "paste.mp4"
     animate(MEDIA / "portraits" / "girl_painting.jpg", DRIVING_AUDIO, out, backend=backend,
             options=options, progress=False)
@@ -249,6 +276,7 @@ class _InterruptingBackend:
 
     def __init__(self, inner, after):
         self.inner, self.after, self.image_size, self.calls = inner, after, inner.image_size, 0
+        self.align_corners, self.has_motion_outputs = inner.align_corners, inner.has_motion_outputs
 
     def detect(self, frames):
         return self.inner.detect(frames)
@@ -261,6 +289,12 @@ class _InterruptingBackend:
         if self.calls > self.after:
             raise KeyboardInterrupt
         return self.inner.render(source, kp_source, kp_driving)
+
+    def render_with_motion(self, source, kp_source, kp_driving):
+        self.calls += 1
+        if self.calls > self.after:
+            raise KeyboardInterrupt
+        return self.inner.render_with_motion(source, kp_source, kp_driving)
 
 
 def test_interrupt_leaves_no_file(tmp_path, backend):
@@ -308,3 +342,8 @@ def test_output_is_marked_with_manifest_and_label(tmp_path, checkpoint, caplog, 
 def test_bad_label_is_refused(tmp_path, caplog, args):
     expect_error(tmp_path, caplog, [*args(PORTRAIT, DRIVING_AUDIO), "--label", "two\nlines"],
                  "label: expected one line of printable text")
+
+
+def test_render_mode_is_checked():
+    with pytest.raises(ValueError, match="render: expected one of full, crop, got 'fast'"):
+        AnimateOptions(render="fast")

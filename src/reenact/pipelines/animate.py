@@ -2,7 +2,11 @@
 
     source image -> face crop ----------------------------> keypoints, encoding (once)
     driving video -> pass 1: face track (boxes, best frame)
-                  -> pass 2: crop -> keypoints -> smooth -> normalize -> render -> paste back -> video
+                  -> pass 2: crop -> keypoints -> smooth -> normalize -> render -> composite -> video
+
+The composite (render="full", `reenact.postprocess.full_res`) warps the photo itself at its own
+resolution by the model's motion and pastes only the region that moved; render="crop" pastes the
+model-size frame, upscaled, over the crop box (`reenact.postprocess.paste`).
 
 Memory does not grow with the video's length: both passes stream frames, pass 1 keeps one crop box
 per frame.
@@ -33,6 +37,7 @@ from reenact.io import (
 )
 from reenact.io.frame_order import ordered_frames
 from reenact.io.video import check_video_output
+from reenact.postprocess.full_res import FullResCompositor, FullResConfig
 from reenact.postprocess.paste import paste_back
 from reenact.preprocess.crop import CropBox, crop_box, crop_image, smooth_boxes
 from reenact.preprocess.face import (
@@ -49,6 +54,7 @@ from reenact.smoothing import KeypointSmoother
 logger = logging.getLogger(__name__)
 
 CROP_MODES = ("face", "none")
+RENDER_MODES = ("full", "crop")
 
 
 @dataclass(frozen=True)
@@ -62,6 +68,9 @@ class AnimateOptions:
     crop: "face" finds and follows the face in source and driving; "none" takes the centre square
         of each (inputs that are already face crops).
     crop_only: write the model-size crop instead of pasting the face back into the source image.
+    render: "full" warps the photo itself at its resolution and pastes only the region that moved
+        (the generator's pixels only where it invents content); "crop" pastes the model-size frame,
+        upscaled, over the whole crop box.
     face_index: which source face to animate (0 = largest); default the largest.
     kp_smoothing: strength of the driving keypoints' temporal smoothing, in [0, 1).
     max_output_side: a larger source image is downscaled to this long side for the output video.
@@ -75,6 +84,7 @@ class AnimateOptions:
     find_best_frame: bool = False
     crop: str = "face"
     crop_only: bool = False
+    render: str = "full"
     face_index: int | None = None
     face_backend: str = "dlib"
     crop_margin: float = 0.4
@@ -93,6 +103,8 @@ class AnimateOptions:
             raise ValueError(f"max_frames: expected an integer >= 1, got {self.max_frames}")
         if self.crop not in CROP_MODES:
             raise ValueError(f"crop: expected one of {', '.join(CROP_MODES)}, got {self.crop!r}")
+        if self.render not in RENDER_MODES:
+            raise ValueError(f"render: expected one of {', '.join(RENDER_MODES)}, got {self.render!r}")
         if self.batch_size < 1:
             raise ValueError(f"batch_size: expected an integer >= 1, got {self.batch_size}")
         if self.face_index is not None and self.face_index < 0:
@@ -287,6 +299,41 @@ def _hold_sources(boxes: list[CropBox | None]) -> list[int]:
     return sources
 
 
+def _full_res_compositor(source: PreparedSource, backend: Backend, options: AnimateOptions,
+                         encoded: object, kp_source: Keypoints) -> FullResCompositor | None:
+    """The compositor of render="full", or None for the crop (crop_only) or the pasted crop."""
+    if options.crop_only or options.render != "full":
+        return None
+    if not backend.has_motion_outputs:
+        logger.warning("this backend's model returns no deformation (an ONNX export made before "
+                       "full-resolution output): pasting the model-size frame instead; export it "
+                       "again with `reenact export-onnx` for full resolution")
+        return None
+    config = FullResConfig(box_feather=options.feather, color_match=options.color_match)
+    still = backend.render_with_motion(encoded, kp_source, kp_source)  # the model at zero motion
+    return FullResCompositor(source.image, source.box, source.crop,
+                             align_corners=backend.align_corners, landmarks=source.landmarks,
+                             baseline_weight=still.source_weight[0], config=config)
+
+
+def _render_frames(backend: Backend, encoded: object, kp_source: Keypoints, kp: Keypoints,
+                   source: PreparedSource, options: AnimateOptions,
+                   compositor: FullResCompositor | None) -> Iterator[np.ndarray]:
+    """One batch's output frames: full-resolution composites, model-size crops or pasted crops."""
+    if compositor is not None:
+        rendered = backend.render_with_motion(encoded, kp_source, kp)
+        for frame, deformation, weight in zip(rendered.frames, rendered.deformation,
+                                              rendered.source_weight):
+            yield compositor.composite(frame, deformation, weight)
+        return
+    for frame in backend.render(encoded, kp_source, kp):
+        if options.crop_only:
+            yield frame
+        else:
+            yield paste_back(source.image, frame, source.box, feather=options.feather,
+                             color_match=options.color_match)
+
+
 def animate_frames(source: PreparedSource, frames: Iterable[np.ndarray], track: DrivingTrack,
                    backend: Backend, options: AnimateOptions,
                    initial_crop: np.ndarray | None = None) -> Iterator[np.ndarray]:
@@ -297,6 +344,7 @@ def animate_frames(source: PreparedSource, frames: Iterable[np.ndarray], track: 
     size = backend.image_size
     kp_source = backend.detect(source.crop[None])
     encoded = backend.encode_source(source.crop)
+    compositor = _full_res_compositor(source, backend, options, encoded, kp_source)
     smoother = KeypointSmoother(options.kp_smoothing)
     kp_initial: Keypoints | None = (backend.detect(initial_crop[None])
                                     if initial_crop is not None else None)
@@ -310,12 +358,7 @@ def animate_frames(source: PreparedSource, frames: Iterable[np.ndarray], track: 
         kp = normalize_keypoints(kp_source, kp_driving, kp_initial, relative_movement=options.relative,
                                  relative_jacobian=options.relative,
                                  adapt_movement_scale=options.relative and options.adapt_scale)
-        for rendered in backend.render(encoded, kp_source, kp):
-            if options.crop_only:
-                yield rendered
-            else:
-                yield paste_back(source.image, rendered, source.box, feather=options.feather,
-                                 color_match=options.color_match)
+        yield from _render_frames(backend, encoded, kp_source, kp, source, options, compositor)
         index += len(batch)
 
 

@@ -1,0 +1,403 @@
+"""Full-resolution output: the model's motion applied to the photo's own pixels.
+
+The motion model works on a square crop at its own size S (128 or 256 pixels); its frame pasted
+back over a box about 1.8x the face is soft wherever the photo has more pixels than that. Here:
+
+1. the dense deformation, a smooth field, is upsampled bilinearly to the photo's pixels and warps
+   the photo itself (bicubic), so detail survives the motion;
+2. the generator's frame (upsampled, colour-matched) replaces the warped photo only where content
+   must be invented: where the model's source weight (`reenact.engine.backend.source_weight`: the
+   pixel-skip weight or the occlusion map) is low, e.g. an opening mouth, disoccluded background.
+   The weight is taken relative to the same model's weight at zero motion when that is given:
+   what a model distrusts even when nothing moves (the bundled one's occlusion map is low across
+   eyes and mouth of every face) is its prior, not content that motion uncovered;
+3. only the region that moved is pasted: a mask of where the deformation differs from the
+   identity (plus the face hull when landmarks are at hand), grown and feathered, and faded out at
+   the box edge. Everywhere else the output keeps the photo's exact bytes.
+
+Spaces, per axis (x shown; y alike), for a `CropBox` at x0 of side `side` cut to S pixels:
+- image pixels: pixel j has its centre at x = j + 0.5 (`reenact.preprocess.crop`);
+- box fractions: q = (x - x0) / side, in [0, 1] across the box; a map of n cells is sampled at
+  cell q * n - 0.5 (bilinear, `align_corners=False`, what `reenact.geometry.resize_grid` does);
+- deformation values: normalized crop coordinates that `grid_sample` reads under the model's
+  `align_corners`.
+
+The model's own identity motion (`coordinate_grid(h, w)`, the base of every sparse motion) resized
+that way is not quite the identity of the crop: it reads (S - 1) / S * w / (w - 1) further from
+the centre (2.4% at S = 128, w = 32), so the model's frames are slightly zoomed out even at zero
+motion. The photo is warped by the displacement from that lattice identity, added to each pixel's
+own position, so zero motion is the identity here; the generator's frame and weights are read with
+the inverse zoom (`_model_fractions`) so that they line up with the warped photo.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from reenact.geometry import coordinate_grid, resize_grid, warp
+from reenact.postprocess.mouth_mask import _convex_hull
+from reenact.postprocess.paste import _match_colors, feather_window
+from reenact.preprocess.crop import CropBox
+from reenact.preprocess.face import NUM_LANDMARKS, check_rgb_image, require_pillow
+
+
+_MIN_BASELINE = 0.05
+
+
+def _check_fraction(config: object, name: str, low: float, high: float) -> None:
+    value = getattr(config, name)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= value <= high:
+        raise ValueError(f"{type(config).__name__}.{name}: expected a number in [{low}, {high}], "
+                         f"got {value!r}")
+
+
+@dataclass(frozen=True)
+class FullResConfig:
+    """How the full-resolution output blends and pastes.
+
+    moved_from, moved_full: motion in output pixels; the paste mask starts above `moved_from` and
+        is full from `moved_full` on (smoothstep between).
+    dilation: the moved region (and face hull) grows by this fraction of the box side...
+    feather: ...and its edge fades out over about this fraction (a gaussian of sigma feather / 2,
+        cut at 2 sigma: exactly 0 beyond).
+    box_feather: the paste also fades out over this fraction of the box side at the box edge
+        (outside the box the model says nothing).
+    trusted, invented: a source weight at or above `trusted` takes the warped photo alone, at or
+        below `invented` the generator's pixels alone (smoothstep between).
+    invented_width: invented regions narrower than this fraction of the box side are dropped (a
+        morphological opening): the lines along edges that a pixel-skip generator redraws at its
+        own resolution, where the warped photo is sharp and in place, unlike a mouth interior.
+    color_match: shift and scale the generator's colours (per channel mean and deviation, gain in
+        [1/1.5, 1.5]) to the warped source's where the model trusts the source.
+    """
+
+    moved_from: float = 0.5
+    moved_full: float = 1.5
+    dilation: float = 0.03
+    feather: float = 0.04
+    box_feather: float = 0.12
+    trusted: float = 0.7
+    invented: float = 0.35
+    invented_width: float = 0.03
+    color_match: bool = True
+
+    def __post_init__(self) -> None:
+        _check_fraction(self, "moved_from", 0, math.inf)
+        _check_fraction(self, "moved_full", self.moved_from, math.inf)
+        if self.moved_full <= self.moved_from:
+            raise ValueError(f"FullResConfig.moved_full: expected more than moved_from "
+                             f"({self.moved_from}), got {self.moved_full}")
+        for name in ("dilation", "feather", "box_feather", "invented_width"):
+            _check_fraction(self, name, 0, 0.5)
+        _check_fraction(self, "invented", 0, 1)
+        _check_fraction(self, "trusted", 0, 1)
+        if self.trusted <= self.invented:
+            raise ValueError(f"FullResConfig.trusted: expected more than invented "
+                             f"({self.invented}), got {self.trusted}")
+        if not isinstance(self.color_match, bool):
+            raise ValueError(f"FullResConfig.color_match: expected true or false, "
+                             f"got {self.color_match!r}")
+
+
+def _smoothstep(t: Tensor) -> Tensor:
+    t = t.clamp(0, 1)
+    return t * t * (3 - 2 * t)
+
+
+def _cubic_weights(t: np.ndarray) -> np.ndarray:
+    """(n, 4) Keys cubic convolution weights (a = -0.75, torch's bicubic) of taps -1, 0, 1, 2."""
+    a = -0.75
+    d = np.stack([t + 1, t, 1 - t, 2 - t], axis=1)  # (n, 4) distances to the taps
+    near = ((a + 2) * d - (a + 3)) * d * d + 1
+    far = ((a * d - 5 * a) * d + 8 * a) * d - 4 * a
+    return np.where(d <= 1, near, far)
+
+
+def interpolation_matrix(positions: np.ndarray, cells: int, *, cubic: bool = False) -> Tensor:
+    """(n, cells) float32 weights that read a row of `cells` samples at `positions` (n,), in cell
+    units (cell i's centre at i), bilinearly or by cubic convolution; edge samples are replicated
+    (`grid_sample` with padding_mode="border", `F.interpolate` with align_corners=False).
+
+    A map M (m, n) read at separable positions is then `Y @ M @ X.T`: cheaper than a `grid_sample`
+    over a grid of every pixel, and the same numbers to float rounding.
+    """
+    positions = np.asarray(positions, dtype=np.float64)
+    if not cubic:  # torch clamps a bilinear read's position, a cubic read's taps
+        positions = np.clip(positions, 0, cells - 1)
+    base = np.floor(positions)
+    t = positions - base
+    if cubic:
+        offsets, weights = np.arange(-1, 3), _cubic_weights(t)
+    else:
+        offsets, weights = np.arange(0, 2), np.stack([1 - t, t], axis=1)
+    index = np.clip(base.astype(np.int64)[:, None] + offsets[None, :], 0, cells - 1)  # (n, taps)
+    matrix = np.zeros((len(positions), cells))
+    np.add.at(matrix, (np.arange(len(positions))[:, None], index), weights)
+    return torch.from_numpy(matrix.astype(np.float32))
+
+
+def blur_matrix(size: int, sigma: float) -> Tensor:
+    """(size, size) float32: a gaussian blur of sigma `sigma` cut at 2 sigma, zeros beyond the
+    edges, as a matrix (`B @ M @ B.T` blurs a map M)."""
+    radius = int(math.ceil(2 * sigma))
+    if radius < 1:
+        return torch.eye(size)
+    taps = np.arange(-radius, radius + 1)
+    kernel = np.exp(-0.5 * (taps / sigma) ** 2)
+    kernel /= kernel.sum()
+    matrix = np.zeros((size, size))
+    for offset, weight in zip(taps, kernel):
+        matrix += weight * np.eye(size, k=int(offset))
+    return torch.from_numpy(matrix.astype(np.float32))
+
+
+def _model_fractions(q: np.ndarray, cells: int, size: int, align_corners: bool) -> np.ndarray:
+    """Where in the model's frame (box fractions) the content of box fraction q sits, along one
+    axis of a deformation lattice of `cells` points: the inverse of the lattice identity's zoom.
+
+    q is read by the model at normalized n (the crop's own identity); the lattice identity puts n at
+    lattice point t = (n + 1) (cells - 1) / 2, which sits at fraction (t + 0.5) / cells.
+    """
+    n = 2 * (q * size - 0.5) / (size - 1) - 1 if align_corners else 2 * q - 1
+    return ((n + 1) * (cells - 1) / 2 + 0.5) / cells
+
+
+def _max_filter(mask: Tensor, radius: int) -> Tensor:
+    """(m, n) maximum over a (2 radius + 1)^2 square, separably (zeros beyond the edges)."""
+    kernel = 2 * radius + 1
+    out = F.max_pool2d(mask[None, None], (1, kernel), stride=1, padding=(0, radius))
+    return F.max_pool2d(out, (kernel, 1), stride=1, padding=(radius, 0))[0, 0]
+
+
+def _read(maps: Tensor, rows: Tensor, cols: Tensor) -> Tensor:
+    """(..., m, n) maps read by interpolation matrices rows (H, m) and cols (W, n): (..., H, W)."""
+    return rows @ maps @ cols.T
+
+
+@dataclass(frozen=True)
+class _LatticeReaders:
+    """Interpolation matrices of one deformation lattice size over the box's image pixels."""
+
+    identity: Tensor  # (h, w, 2) the model's zero motion
+    motion_x: Tensor  # (W, w) the lattice read at each pixel column
+    motion_y: Tensor  # (H, h)
+    model_x: Tensor  # (W, S) the model's frame, bilinear, at each pixel's content (zoom undone)
+    model_y: Tensor  # (H, S)
+    model_cubic_x: Tensor  # (W, S) the same by cubic convolution
+    model_cubic_y: Tensor  # (H, S)
+    upsample: Tensor  # (S, h); (S, w) is `upsample_x`
+    upsample_x: Tensor
+
+
+def face_hull_mask(landmarks: np.ndarray, box: CropBox, size: int) -> np.ndarray:
+    """(size, size) float32 in {0, 1}: the convex hull of the 68 face landmarks (image pixels) in
+    the crop of `box` cut to `size` pixels."""
+    if not isinstance(landmarks, np.ndarray) or landmarks.shape != (NUM_LANDMARKS, 2):
+        raise ValueError(f"landmarks: expected ({NUM_LANDMARKS}, 2) points, got "
+                         f"{getattr(landmarks, 'shape', type(landmarks).__name__)}")
+    pil = require_pillow()
+    from PIL import ImageDraw
+
+    mask = pil.new("L", (size, size), 0)
+    hull = [tuple(p) for p in _convex_hull(box.image_to_crop(landmarks, size)).tolist()]
+    if len(hull) >= 3:
+        ImageDraw.Draw(mask).polygon(hull, fill=255)
+    return np.asarray(mask, dtype=np.float32) / 255
+
+
+class FullResCompositor:
+    """Turns rendered crops into frames of the whole photo at its own resolution (see module).
+
+    image: (H, W, 3) uint8 RGB, the photo (the output's background); crop: (S, S, 3) uint8, the
+    model's input, cut from `image` at `box`; align_corners: the model's `grid_sample` convention;
+    landmarks: (68, 2) face landmarks in `image` pixels, or None; baseline_weight: (S, S) in
+    [0, 1], the model's source weight for the source with its own keypoints (zero motion), or None.
+
+    Everything that depends on the box alone (pixel positions, interpolation matrices, the box
+    window, the face hull) is computed here, once per video; per frame only the region the paste
+    mask reaches is worked on.
+    """
+
+    def __init__(self, image: np.ndarray, box: CropBox, crop: np.ndarray, *, align_corners: bool,
+                 landmarks: np.ndarray | None = None, baseline_weight: np.ndarray | None = None,
+                 config: FullResConfig | None = None) -> None:
+        check_rgb_image(image, "image")
+        check_rgb_image(crop, "crop")
+        if crop.shape[0] != crop.shape[1]:
+            raise ValueError(f"crop: expected a square (S, S, 3) image, got {tuple(crop.shape)}")
+        if not isinstance(box, CropBox):
+            raise ValueError(f"box: expected a CropBox, got {type(box).__name__}")
+        self.image, self.box, self.size = image, box, crop.shape[0]
+        self.align_corners = bool(align_corners)
+        self.config = config = config or FullResConfig()
+        height, width = image.shape[:2]
+        size = self.size
+        # only pixels whose centres lie strictly inside the box can change (as in `paste_back`)
+        self._top, self._left = max(0, math.floor(box.y0)), max(0, math.floor(box.x0))
+        bottom, right = min(height, math.ceil(box.y1)), min(width, math.ceil(box.x1))
+        self._x = np.arange(self._left, max(right, self._left)) + 0.5  # (W',) pixel centres
+        self._y = np.arange(self._top, max(bottom, self._top)) + 0.5  # (H',)
+        self._qx, self._qy = (self._x - box.x0) / box.side, (self._y - box.y0) / box.side
+        self._mask_x = interpolation_matrix(self._qx * size - 0.5, size)  # (W', S)
+        self._mask_y = interpolation_matrix(self._qy * size - 0.5, size)  # (H', S)
+        feather = config.box_feather * box.side
+        self._window = torch.from_numpy(
+            feather_window(len(self._y), box.y0 - self._top, box.y1 - self._top, feather)[:, None]
+            * feather_window(len(self._x), box.x0 - self._left, box.x1 - self._left,
+                             feather)[None, :])  # (H', W')
+        self._blur = blur_matrix(size, config.feather * size / 2)
+        self._face = None
+        if landmarks is not None:
+            self._face = self._grow(torch.from_numpy(face_hull_mask(landmarks, box, size)))
+        self._baseline = None
+        if baseline_weight is not None:
+            self._check_weight(baseline_weight, "baseline_weight")
+            # a weight this low is no baseline (and dividing by it would amplify noise)
+            self._baseline = torch.from_numpy(baseline_weight).float().clamp(min=_MIN_BASELINE)
+        self._pixels = torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1))).float()
+        self._crop = torch.from_numpy(np.ascontiguousarray(crop.transpose(2, 0, 1))).float()
+        # output pixels per normalized crop unit as the model's grid_sample reads them
+        self._pixels_per_unit = box.side * ((size - 1) / (2 * size) if self.align_corners else 0.5)
+        self._readers: dict[tuple[int, int], _LatticeReaders] = {}
+
+    def _lattice(self, cells_y: int, cells_x: int) -> _LatticeReaders:
+        """The interpolation matrices of a deformation lattice of this size (made once)."""
+        key = (cells_y, cells_x)
+        if key not in self._readers:
+            size, align = self.size, self.align_corners
+            fx = _model_fractions(self._qx, cells_x, size, align) * size - 0.5
+            fy = _model_fractions(self._qy, cells_y, size, align) * size - 0.5
+            centres = (np.arange(size) + 0.5) / size
+            self._readers[key] = _LatticeReaders(
+                identity=coordinate_grid(cells_y, cells_x),
+                motion_x=interpolation_matrix(self._qx * cells_x - 0.5, cells_x),
+                motion_y=interpolation_matrix(self._qy * cells_y - 0.5, cells_y),
+                model_x=interpolation_matrix(fx, size), model_y=interpolation_matrix(fy, size),
+                model_cubic_x=interpolation_matrix(fx, size, cubic=True),
+                model_cubic_y=interpolation_matrix(fy, size, cubic=True),
+                upsample=interpolation_matrix(centres * cells_y - 0.5, cells_y),
+                upsample_x=interpolation_matrix(centres * cells_x - 0.5, cells_x))
+        return self._readers[key]
+
+    def _grow(self, mask: Tensor) -> Tensor:
+        """(S, S) in [0, 1] grown by `dilation` and feathered by `feather` (module config)."""
+        radius = int(round(self.config.dilation * self.size))
+        if radius > 0:
+            mask = _max_filter(mask, radius)
+        return (self._blur @ mask @ self._blur.T).clamp_(0, 1)
+
+    def _invented(self, weight: np.ndarray) -> Tensor:
+        """(S, S) in [0, 1], model frame fractions: where the generator invents content."""
+        config = self.config
+        trust = torch.from_numpy(weight).float()
+        if self._baseline is not None:
+            trust = (trust / self._baseline).clamp(max=1)
+        invented = 1 - _smoothstep((trust - config.invented) / (config.trusted - config.invented))
+        radius = int(round(config.invented_width * self.size / 2))
+        if radius > 0:  # opening: erode (a min filter), then dilate back what survived
+            invented = _max_filter(-_max_filter(-invented, radius), radius)
+        return invented
+
+    def _moved(self, displacement: Tensor, readers: _LatticeReaders) -> Tensor:
+        """(S, S) in [0, 1] over the box: where the photo moved, grown and feathered."""
+        config = self.config
+        magnitude = displacement.norm(dim=0)  # (h, w) output pixels
+        moved = _smoothstep((magnitude - config.moved_from) / (config.moved_full - config.moved_from))
+        return self._grow(_read(moved, readers.upsample, readers.upsample_x))
+
+    def _span(self, paste: Tensor) -> tuple[int, int, int, int] | None:
+        """Rows [r0, r1) and columns [c0, c1) of the box's pixels that the paste mask reaches."""
+        hit_rows = (self._mask_y > 0).float() @ (paste.amax(dim=1) > 0).float()  # (H',)
+        hit_cols = (self._mask_x > 0).float() @ (paste.amax(dim=0) > 0).float()  # (W',)
+        rows, cols = torch.nonzero(hit_rows)[:, 0], torch.nonzero(hit_cols)[:, 0]
+        if len(rows) == 0 or len(cols) == 0:
+            return None
+        return int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
+
+    def _generated(self, frame: np.ndarray, deformation: Tensor, trust: Tensor) -> Tensor:
+        """(3, S, S) float 0..255: the generator's frame, colour-matched to the model's own warp of
+        the source where the model trusts it."""
+        generated = torch.from_numpy(frame).float()  # (S, S, 3)
+        if self.config.color_match:
+            grid = resize_grid(deformation[None], self.size, self.size)
+            reference = warp(self._crop[None], grid, align_corners=self.align_corners)[0]
+            matched = _match_colors(generated.numpy(), reference.permute(1, 2, 0).numpy(),
+                                    trust.numpy())
+            generated = torch.from_numpy(np.ascontiguousarray(matched, dtype=np.float32))
+        return generated.permute(2, 0, 1)
+
+    def _check(self, frame: np.ndarray, deformation: np.ndarray, weight: np.ndarray) -> None:
+        s = self.size
+        if not isinstance(frame, np.ndarray) or frame.shape != (s, s, 3) or frame.dtype != np.uint8:
+            description = (f"{frame.shape} {frame.dtype}" if isinstance(frame, np.ndarray)
+                           else type(frame).__name__)
+            raise ValueError(f"frame: expected ({s}, {s}, 3) uint8, got {description}")
+        if not isinstance(deformation, np.ndarray) or deformation.ndim != 3 \
+                or deformation.shape[2] != 2 or min(deformation.shape[:2]) < 2:
+            raise ValueError(f"deformation: expected (h, w, 2) with h, w >= 2, got "
+                             f"{getattr(deformation, 'shape', type(deformation).__name__)}")
+        self._check_weight(weight, "weight")
+
+    def _check_weight(self, weight: np.ndarray, name: str) -> None:
+        s = self.size
+        if not isinstance(weight, np.ndarray) or weight.shape != (s, s):
+            raise ValueError(f"{name}: expected ({s}, {s}), got "
+                             f"{getattr(weight, 'shape', type(weight).__name__)}")
+
+    @torch.no_grad()
+    def composite(self, frame: np.ndarray, deformation: np.ndarray,
+                  weight: np.ndarray) -> np.ndarray:
+        """One output frame, (H, W, 3) uint8, from one `RenderedCrops` item.
+
+        frame: (S, S, 3) uint8 the model's frame; deformation: (h, w, 2) its dense deformation
+        (normalized crop coordinates, `grid_sample` order); weight: (S, S) its source weight in
+        [0, 1]. Pixels where the paste mask is 0 keep the photo's bytes.
+        """
+        self._check(frame, deformation, weight)
+        config = self.config
+        grid = torch.from_numpy(np.ascontiguousarray(deformation, dtype=np.float32))  # (h, w, 2)
+        readers = self._lattice(*grid.shape[:2])
+        displacement = ((grid - readers.identity) * self._pixels_per_unit).permute(2, 0, 1)  # (2, h, w)
+        moved = self._moved(displacement, readers)
+        paste = moved if self._face is None else torch.maximum(moved, self._face)
+        result = self.image.copy()
+        span = self._span(paste)
+        if span is None:
+            return result
+        r0, r1, c0, c1 = span
+        mask_y, mask_x = self._mask_y[r0:r1], self._mask_x[c0:c1]
+        alpha = _read(paste, mask_y, mask_x) * self._window[r0:r1, c0:c1]  # (h', w')
+
+        # the photo, warped at its own resolution
+        shift = _read(displacement, readers.motion_y[r0:r1], readers.motion_x[c0:c1])  # (2, h', w')
+        height, width = self.image.shape[:2]
+        x = torch.from_numpy(self._x[c0:c1].astype(np.float32))[None, :] + shift[0]
+        y = torch.from_numpy(self._y[r0:r1].astype(np.float32))[:, None] + shift[1]
+        where = torch.stack([x.mul_(2 / width).sub_(1), y.mul_(2 / height).sub_(1)], dim=-1)
+        content = F.grid_sample(self._pixels[None], where[None], mode="bicubic",
+                                padding_mode="border", align_corners=False)[0]  # (3, h', w')
+
+        # the generator's pixels where the model invents content, near motion only
+        invented = self._invented(weight)  # (S, S)
+        model_y, model_x = readers.model_y[r0:r1], readers.model_x[c0:c1]
+        mix = _read(invented, model_y, model_x) * _read(moved, mask_y, mask_x)  # (h', w')
+        if bool((mix > 0).any()):
+            generated = _read(self._generated(frame, grid, 1 - invented),
+                              readers.model_cubic_y[r0:r1], readers.model_cubic_x[c0:c1])
+            content += mix * (generated - content)
+
+        top, left = self._top + r0, self._left + c0
+        original = self.image[top:top + r1 - r0, left:left + c1 - c0]
+        before = torch.from_numpy(np.ascontiguousarray(original.transpose(2, 0, 1))).float()
+        blended = content.sub_(before).mul_(alpha).add_(before).round_().clamp_(0, 255)
+        blended = blended.to(torch.uint8).permute(1, 2, 0).numpy()
+        # where the paste weight is 0 keep the photo's bytes exactly (not a float round trip)
+        result[top:top + r1 - r0, left:left + c1 - c0] = np.where((alpha > 0).numpy()[..., None],
+                                                                  blended, original)
+        return result
