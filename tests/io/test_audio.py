@@ -93,3 +93,40 @@ def test_header_claiming_hours_is_not_reserved_up_front(tmp_path):
     path.write_bytes(bytes(data))
     clip = load_audio(path, 48000)
     assert clip.num_samples == 48000
+
+
+def _two_tracks(path, default_second=True):
+    """An mkv with two mono tracks: silence, then a 0.5 DC level flagged default."""
+    import av
+
+    with av.open(str(path), "w") as container:
+        quiet = container.add_stream("aac", rate=16000, layout="mono")
+        loud = container.add_stream("aac", rate=16000, layout="mono")
+        quiet.disposition = 0 if default_second else av.stream.Disposition.default
+        loud.disposition = av.stream.Disposition.default if default_second else 0
+        for stream, level in ((quiet, 0.0), (loud, 0.5)):
+            frame = av.AudioFrame.from_ndarray(np.full((1, 16000), level, np.float32),
+                                               format="fltp", layout="mono")
+            frame.sample_rate, frame.pts = 16000, 0
+            for packet in [*stream.encode(frame), *stream.encode(None)]:
+                container.mux(packet)
+    return path
+
+
+def test_the_default_audio_track_is_used(tmp_path):
+    """Not the first one, when the container flags another as default (issue 17, item 9)."""
+    loud = load_audio(_two_tracks(tmp_path / "second.mkv"), 16000)
+    assert np.abs(loud.samples[2000:14000]).mean() > 0.4
+    quiet = load_audio(_two_tracks(tmp_path / "first.mkv", default_second=False), 16000)
+    assert np.abs(quiet.samples).max() < 0.01
+
+
+def test_the_video_writer_carries_the_default_audio_track(tmp_path):
+    import av
+
+    source = _two_tracks(tmp_path / "speech.mkv")
+    with VideoWriter(tmp_path / "out.mp4", 25, 64, 64, audio_from=source) as writer:
+        writer.write_batch(np.zeros((25, 64, 64, 3), np.uint8))
+    with av.open(str(tmp_path / "out.mp4")) as container:
+        samples = np.concatenate([f.to_ndarray().reshape(-1) for f in container.decode(audio=0)])
+    assert np.abs(samples[2000:14000]).mean() > 0.4

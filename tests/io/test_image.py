@@ -240,3 +240,20 @@ def test_real_portraits() -> None:
         assert image.dtype == np.uint8 and image.ndim == 3 and image.shape[2] == 3, path
         assert min(image.shape[:2]) >= MIN_IMAGE_SIDE, path
         assert 10 < image.mean() < 245, path
+
+
+def test_heic_says_what_to_do(tmp_path):
+    """A phone's HEIC photo was 'not an image file' (issue 17, item 9)."""
+    pytest.importorskip("PIL")
+    try:
+        import pillow_heif  # noqa: F401
+    except ImportError:
+        pass
+    else:  # pragma: no cover - with the plugin installed, a real HEIC would be read
+        pytest.skip("pillow-heif is installed")
+    path = tmp_path / "IMG_0001.HEIC"
+    path.write_bytes(b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic" + bytes(200))
+    with pytest.raises(MediaError, match=r"IMG_0001.HEIC: is a HEIF image \('heic', as phones save "
+                                         r"photos\), which needs the pillow-heif plugin: pip install "
+                                         r"pillow-heif, or convert it to JPEG or PNG"):
+        read_image(path)

@@ -237,6 +237,47 @@ def test_matroska_with_longer_audio_is_not_truncated(tmp_path: Path) -> None:
         assert sum(1 for _ in video) == 25
 
 
+def _ts_segment(path: Path, size: int, frames: int = 30, **options: str) -> bytes:
+    with av.open(str(path), "w", format="mpegts", container_options=options) as container:
+        stream = container.add_stream("libx264", rate=25)
+        stream.width = stream.height = size
+        stream.pix_fmt = "yuv420p"
+        for index in range(frames):
+            image = np.ascontiguousarray(frame_pattern(index)[:size, :size])
+            image = np.pad(image, ((0, size - image.shape[0]), (0, size - image.shape[1]), (0, 0)))
+            frame = av.VideoFrame.from_ndarray(image, format="rgb24")
+            frame.pts = index
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode(None):
+            container.mux(packet)
+    return path.read_bytes()
+
+
+def test_joined_mpeg_ts_files_are_read_whole(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """`cat a.ts b.ts > both.ts` is a valid stream: the seam's damaged-packet flag and the size
+    change were refused (issue 17, item 9)."""
+    joined = tmp_path / "both.ts"
+    joined.write_bytes(_ts_segment(tmp_path / "a.ts", 48) + _ts_segment(tmp_path / "b.ts", 64))
+    with VideoReader(joined) as video:
+        frames = list(video)
+    assert len(frames) == 60 and all(frame.shape == (48, 48, 3) for frame in frames)
+    assert "frame 30 is 64x64 px but the video started at 48x48: frames of another size are " \
+           "scaled to fit" in caplog.text
+
+
+def test_a_stream_appearing_mid_file_is_one_line(tmp_path: Path) -> None:
+    joined = tmp_path / "both.ts"
+    joined.write_bytes(_ts_segment(tmp_path / "a.ts", 48)
+                       + _ts_segment(tmp_path / "b.ts", 48, mpegts_start_pid="0x200",
+                                     mpegts_pmt_start_pid="0x1100"))
+    with pytest.raises(MediaError, match=r"both.ts: the video's streams change after frame 30 "
+                                         r"\(files with different stream layouts joined together\)"):
+        with VideoReader(joined) as video:
+            for _ in video:
+                pass
+
+
 # ------------------------------------------------------------------------------ reading
 
 def test_reader_streams_frames_in_order(tmp_path: Path) -> None:
@@ -606,3 +647,28 @@ def test_real_audio_is_carried(tmp_path: Path) -> None:
     assert info.num_frames == 75 and info.has_audio and info.audio_sample_rate == 44100
     _, _, audio_duration = decoded_audio(output)
     assert audio_duration == pytest.approx(3.0, abs=0.03)
+
+
+def test_a_pipe_is_refused_up_front(tmp_path: Path) -> None:
+    """Inputs are read more than once: a pipe (`--driving <(cat clip.mp4)`) failed late and
+    vaguely (issue 17, item 9)."""
+    fifo = tmp_path / "driving.mp4"
+    os.mkfifo(fifo)
+
+    data = make_video(tmp_path / "clip.mp4", frames=3).read_bytes()  # less than a pipe's buffer
+
+    def feed() -> None:  # a writer, so that a reader that opens the pipe does not wait forever
+        with open(fifo, "wb") as pipe:
+            pipe.write(data)
+
+    writer = threading.Thread(target=feed, daemon=True)
+    writer.start()
+    try:
+        with pytest.raises(MediaError, match=r"driving.mp4: is not a regular file \(a pipe or a "
+                                             r"device\?\): reenact reads its inputs more than "
+                                             r"once; save the video to a file first"):
+            probe_video(fifo)
+    finally:
+        reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)  # releases a writer still waiting
+        writer.join(timeout=10)
+        os.close(reader)

@@ -166,3 +166,32 @@ def test_truncated_matroska_driving_fails_before_rendering(tmp_path, media, capl
     assert sorted(p.name for p in tmp_path.iterdir()) == ["driving.mkv"]
     caplog.clear()
     assert main([*args, "--max-frames", "20"]) == 0  # the frames that are there are usable
+
+
+def test_dub_refuses_a_video_wider_than_it_can_write_before_any_work(tmp_path, media, caplog,
+                                                                     monkeypatch):
+    import av
+    import numpy as np
+
+    import reenact.pipelines.dub as pipeline
+
+    monkeypatch.setattr(pipeline, "analyze_video", lambda *a, **k: pytest.fail("analyzed"))
+    wide = tmp_path / "wide.mp4"
+    with av.open(str(wide), "w") as container:
+        stream = container.add_stream("libx264", rate=25)
+        stream.width, stream.height, stream.pix_fmt = 8200, 16, "yuv420p"
+        frame = av.VideoFrame.from_ndarray(np.zeros((16, 8200, 3), np.uint8), format="rgb24")
+        for packet in [*stream.encode(frame), *stream.encode(None)]:
+            container.mux(packet)
+    assert main(["dub", "-q", "--video", str(wide), "--audio", str(media / "speech.wav"),
+                 "--checkpoint", str(media / "motion"), "--audio-checkpoint", str(media / "audio"),
+                 "-o", str(tmp_path / "out.mp4")]) == 2
+    assert errors(caplog) == [f"{wide}: is 8200x16 px; dub writes the video at its own size, at most "
+                              f"8192 px per side: downscale it first"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["wide.mp4"]
+
+
+def test_a_label_no_font_can_draw_fails_before_any_work(tmp_path, media, caplog, rendering):
+    assert main(animate_args(media, tmp_path / "out.mp4", "--label", "AI 𐀀")) == 2
+    assert errors(caplog)[0].startswith("label: no font installed here has glyphs for '𐀀'")
+    assert list(tmp_path.iterdir()) == [] and not rendering

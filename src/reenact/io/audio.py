@@ -1,5 +1,5 @@
-"""Audio in: the first audio track of any file PyAV reads (wav, mp3, m4a, flac, ogg, mp4, mkv, ...),
-decoded to mono float32 at a requested sample rate.
+"""Audio in: the default audio track (the one flagged default, else the first) of any file PyAV
+reads (wav, mp3, m4a, flac, ogg, mp4, mkv, ...), decoded to mono float32 at a requested sample rate.
 
 Conventions:
 - a clip is `AudioClip(samples, sample_rate)`: samples (N,) float32, nominally in [-1, 1];
@@ -87,6 +87,14 @@ def _open(av: ModuleType, path: Path) -> Any:
         raise media_error(path, f"cannot open the file ({reason})") from None
 
 
+def default_audio_stream(av: ModuleType, container: Any) -> Any | None:
+    """The audio track a player would play: the one flagged default, else the first; None if the
+    container has no audio."""
+    streams = list(container.streams.audio)
+    flagged = [s for s in streams if s.disposition & av.stream.Disposition.default]
+    return (flagged or streams or [None])[0]
+
+
 def _first_video_start(av: ModuleType, container: Any) -> float | None:
     cover_art = av.stream.Disposition.attached_pic
     for stream in container.streams.video:
@@ -147,7 +155,8 @@ def _align(samples: np.ndarray, lead_seconds: float, sample_rate: int) -> np.nda
 
 
 def load_audio(path: str | os.PathLike[str], sample_rate: int) -> AudioClip:
-    """The first audio track of `path`, mono, resampled to `sample_rate` Hz.
+    """The default audio track of `path` (see `default_audio_stream`), mono, resampled to
+    `sample_rate` Hz.
 
     Raises MediaError (one line, naming the file) if the file is missing, unreadable, not a media
     file, has no audio track, is corrupt, or holds no samples (a 0-second clip).
@@ -156,9 +165,9 @@ def load_audio(path: str | os.PathLike[str], sample_rate: int) -> AudioClip:
     path = check_input_file(path, what="audio file")
     av = _import_av()
     with _open(av, path) as container:
-        if not container.streams.audio:
+        stream = default_audio_stream(av, container)
+        if stream is None:
             raise media_error(path, "has no audio track")
-        stream = container.streams.audio[0]
         resampler = av.AudioResampler(format="flt", layout="mono", rate=sample_rate)
         samples = _decode(av, container, stream, resampler, path, sample_rate)
         video_start = _first_video_start(av, container)

@@ -28,6 +28,9 @@ def check_input_file(path: str | os.PathLike[str], *, what: str = "file") -> Pat
         raise media_error(path, f"{what} not found")
     if path.is_dir():
         raise media_error(path, "is a directory, not a file")
+    if not path.is_file():
+        raise media_error(path, f"is not a regular file (a pipe or a device?): reenact reads its "
+                                f"inputs more than once; save the {what} to a file first")
     if not os.access(path, os.R_OK):
         raise media_error(path, f"{what} is not readable (permission denied)")
     return path

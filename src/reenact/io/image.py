@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from reenact.io.atomic import atomic_output, check_output_directory
-from reenact.io.errors import check_input_file, media_error
+from reenact.io.errors import MediaError, check_input_file, media_error
 
 if TYPE_CHECKING:
     from reenact.provenance.record import Provenance
@@ -106,15 +106,50 @@ def _to_rgb8(image: Any, path: Path) -> np.ndarray:
                             f"convert it to 8-bit RGB first")
 
 
+# ISO base media brands of HEIF / HEIC / AVIF stills (what phones save): Pillow reads HEIF only
+# through the pillow-heif plugin
+_HEIF_BRANDS = frozenset({b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"mif1", b"msf1",
+                          b"avif", b"avis"})
+
+
+def _heif_brand(path: Path) -> str | None:
+    """The HEIF brand of `path` ('heic', 'avif', ...) if it is one, else None."""
+    with open(path, "rb") as handle:
+        head = handle.read(12)
+    return head[8:12].decode() if head[4:8] == b"ftyp" and head[8:12] in _HEIF_BRANDS else None
+
+
+def _register_heif(path: Path) -> bool:
+    """Register pillow-heif's opener if it is installed; MediaError saying what to do if not."""
+    brand = _heif_brand(path)
+    if brand is None:
+        return False
+    try:
+        import pillow_heif
+    except ImportError:
+        raise media_error(path, f"is a HEIF image ('{brand}', as phones save photos), which needs "
+                                f"the pillow-heif plugin: pip install pillow-heif, or convert it "
+                                f"to JPEG or PNG") from None
+    pillow_heif.register_heif_opener()
+    return True
+
+
 def _open(pil: ModuleType, path: Path) -> Any:
     image_module = pil.Image
     try:
         with warnings.catch_warnings():
             # images over Pillow's bomb threshold are refused by our own size check below
             warnings.simplefilter("ignore", image_module.DecompressionBombWarning)
-            return image_module.open(path)
+            try:
+                return image_module.open(path)
+            except image_module.UnidentifiedImageError:
+                if not _register_heif(path):
+                    raise
+                return image_module.open(path)
     except image_module.UnidentifiedImageError:
         raise media_error(path, "not an image file (unrecognized format)") from None
+    except MediaError:
+        raise
     except image_module.DecompressionBombError:
         raise media_error(path, f"is far larger than {MAX_IMAGE_SIDE} px per side; "
                                 f"downscale it first") from None

@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from reenact.io.atomic import AtomicOutput, check_atomic_output, check_output_directory
+from reenact.io.audio import default_audio_stream
 from reenact.io.errors import check_input_file, media_error
 
 if TYPE_CHECKING:
@@ -218,23 +219,51 @@ def _decode_rgb(av: ModuleType, container: Any, stream: Any, path: Path,
                 span: _Span | None = None) -> Iterator[np.ndarray]:
     """Frames of `stream` as (H, W, 3) uint8 RGB; MediaError naming the frame on bad data.
 
+    A damaged packet is an error, except in MPEG-TS (made to survive damage, and joined files
+    flag their seams as damaged) where only a damaged last packet (a cut-off file) is.
     span: if given, follows the times the frames cover.
     """
-    index = 0
+    tolerant = container.format.name in _DAMAGE_TOLERANT_FORMATS
+    index = damaged = 0
+    held = None  # a damaged MPEG-TS packet, decoded once another packet shows it is not the last
+
+    def decoded(packet: Any) -> Iterator[np.ndarray]:
+        for frame in packet.decode():
+            if span is not None:
+                span.add(frame)
+            yield _frame_to_rgb(frame)
+
     try:
         for packet in container.demux(stream):
-            if packet.is_corrupt:
+            if held is not None and packet.size:
+                for rgb in decoded(held):
+                    yield rgb
+                    index += 1
+                held = None
+            if packet.is_corrupt and packet.size and tolerant:
+                held, damaged = packet, damaged + 1
+                continue
+            if packet.is_corrupt or held is not None:  # held: the damaged packet was the last
                 raise media_error(path, f"video is truncated or corrupt at frame {index} "
                                         f"(incomplete packet data)")
-            for frame in packet.decode():
-                rgb = _frame_to_rgb(frame)
-                if span is not None:
-                    span.add(frame)
+            for rgb in decoded(packet):
                 yield rgb
                 index += 1
     except av.error.FFmpegError as error:
         raise media_error(path, f"video is truncated or corrupt at frame {index} "
                                 f"({_reason(error)})") from None
+    except IndexError:  # PyAV meets a stream that appeared mid-file (a new MPEG-TS program)
+        raise media_error(path, f"the video's streams change after frame {index} (files with "
+                                f"different stream layouts joined together); only its first "
+                                f"{index} frames can be read: remux it into one stream first") \
+            from None
+    if damaged:
+        logger.warning("%s: %d damaged packet(s) decoded anyway (joined MPEG-TS files, or "
+                       "transmission errors): some frames may show artifacts", path, damaged)
+
+
+# containers whose packets may be damaged in transport and still decode (the decoder conceals)
+_DAMAGE_TOLERANT_FORMATS = frozenset({"mpegts"})
 
 
 # ISO media (MP4, MOV) index every frame: their truncation is found exactly by `probe_video`
@@ -302,6 +331,19 @@ def _check_complete(container: Any, stream: Any, span: _Span, count: int, path: 
                                 f"re-download it, or read only the first {count} frames")
 
 
+def _letterbox(frame: np.ndarray, width: int, height: int) -> np.ndarray:
+    """(h, w, 3) uint8 scaled to fit (height, width, 3), centred on black, aspect kept."""
+    from PIL import Image
+
+    scale = min(width / frame.shape[1], height / frame.shape[0])
+    size = (max(1, round(frame.shape[1] * scale)), max(1, round(frame.shape[0] * scale)))
+    scaled = np.asarray(Image.fromarray(frame).resize(size, Image.Resampling.BILINEAR))
+    out = np.zeros((height, width, 3), np.uint8)
+    top, left = (height - size[1]) // 2, (width - size[0]) // 2
+    out[top:top + size[1], left:left + size[0]] = scaled
+    return out
+
+
 def _frame_rate(stream: Any, path: Path) -> Fraction:
     """The nominal rate when the average agrees with it, else the average (variable rate)."""
     def usable(rate: Any) -> Fraction | None:
@@ -331,7 +373,7 @@ def _video_info(container: Any, stream: Any, first_frame: np.ndarray, path: Path
         num_frames = max(1, int(duration_s * fps + Fraction(1, 2)))
     if duration_s is None and num_frames:
         duration_s = float(num_frames / fps)
-    audio = container.streams.audio[0] if container.streams.audio else None
+    audio = default_audio_stream(_import_av(), container)
     audio_rate = (audio.codec_context.sample_rate or None) if audio is not None else None
     height, width = first_frame.shape[:2]
     return VideoInfo(width=width, height=height, fps=fps, num_frames=num_frames,
@@ -425,12 +467,16 @@ class VideoReader:
             stream = _video_stream(av, container, self.path)
             stream.thread_type = "AUTO"  # frame threads: a few frames in flight, not the video
             span = _Span(self.info.fps)
+            resized = 0
             for frame in _decode_rgb(av, container, stream, self.path, span):
-                if frame.shape != expected:
-                    raise media_error(self.path, f"frame {count} is {frame.shape[1]}x"
-                                                 f"{frame.shape[0]} px, but the video started at "
-                                                 f"{expected[1]}x{expected[0]}; size changes "
-                                                 f"are not supported")
+                if frame.shape != expected:  # joined clips (MPEG-TS, Matroska) may change size
+                    if not resized:
+                        logger.warning("%s: frame %d is %dx%d px but the video started at %dx%d: "
+                                       "frames of another size are scaled to fit, with black "
+                                       "bars", self.path, count, frame.shape[1], frame.shape[0],
+                                       expected[1], expected[0])
+                    frame = _letterbox(frame, expected[1], expected[0])
+                    resized += 1
                 yield frame
                 count += 1
             if count > 0:
@@ -549,7 +595,8 @@ def _timeline_origin(av: ModuleType, container: Any, audio: Any) -> float:
 
 
 class _AudioCarry:
-    """Re-encodes the first audio track of `source` to AAC into `container`, sample-aligned.
+    """Re-encodes the default audio track of `source` (`default_audio_stream`) to AAC into
+    `container`, sample-aligned.
 
     Output sample k is the source's sample at `origin + k / rate`, where origin is the start of
     the source's first video frame (or of its audio, for an audio-only file): silence fills a
@@ -561,7 +608,7 @@ class _AudioCarry:
         self.source = source
         self._av = av
         self._input = input_container
-        audio = input_container.streams.audio[0]
+        audio = default_audio_stream(av, input_container)
         source_rate = audio.codec_context.sample_rate
         self.rate = source_rate if source_rate in _AAC_SAMPLE_RATES else _FALLBACK_AUDIO_RATE
         self.channels = 1 if audio.codec_context.layout.nb_channels == 1 else 2
@@ -817,7 +864,7 @@ class VideoWriter:
     fps: exact frame rate (a Fraction or int; floats are refused as inexact); the time base is
         1/fps, so frame i is at exactly i/fps s.
     width, height: even (yuv420p halves the chroma planes).
-    audio_from: a file whose first audio track is carried over, re-encoded to AAC, aligned so
+    audio_from: a file whose default audio track is carried over, re-encoded to AAC, aligned so
         that the source's first video frame (or its audio start) is t = 0, and cut at the
         video's end. A file without audio is logged at INFO and the output has no audio.
     crf: x264 constant rate factor, 0 (lossless) - 51; 18 is visually near lossless.

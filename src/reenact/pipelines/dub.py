@@ -52,7 +52,8 @@ from reenact.io.frame_order import (
     output_length,
     source_indices,
 )
-from reenact.io.video import check_video_output
+from reenact.io.errors import media_error
+from reenact.io.video import MAX_VIDEO_SIDE, check_video_output
 from reenact.motion import (
     KeypointMotion,
     apply_motion,
@@ -252,6 +253,10 @@ def dub(video_path: str | os.PathLike, audio_path: str | os.PathLike,
     analyzer = analyzer or create_face_analyzer(options.face_backend)
     with VideoReader(video_path) as reader:
         info = reader.info
+        if max(info.width, info.height) > MAX_VIDEO_SIDE:  # the output keeps the video's size
+            raise media_error(video_path, f"is {info.width}x{info.height} px; dub writes the video "
+                                          f"at its own size, at most {MAX_VIDEO_SIDE} px per side: "
+                                          f"downscale it first")
         faces = analyze_video(lambda: iter(reader), info.fps, backend, analyzer, options,
                               str(video_path))
         if not faces.track.found.any():
