@@ -38,6 +38,7 @@ from reenact.io import (
 from reenact.io.frame_order import ordered_frames
 from reenact.io.video import check_video_output
 from reenact.postprocess.full_res import FullResCompositor, FullResConfig
+from reenact.pipelines.keypoints import detect_keypoints
 from reenact.postprocess.paste import paste_back
 from reenact.preprocess.crop import CropBox, crop_box, crop_image, smooth_boxes
 from reenact.preprocess.face import (
@@ -133,10 +134,15 @@ class PreparedSource:
 
 @dataclass(frozen=True)
 class DrivingTrack:
-    """Pass 1's result: a crop box per driving frame; the best-matching pose's frame, if searched."""
+    """Pass 1's result: a crop box per driving frame; the best-matching pose's frame, if searched.
+
+    landmarks: per frame, the tracked face's (68, 2) landmarks in frame pixels, or None where no
+        face was found (or faces were not looked for); they anchor a face-anchored model's keypoints.
+    """
 
     boxes: list[CropBox]
     best_index: int | None = None
+    landmarks: list[np.ndarray | None] | None = None
     sources: list[int] | None = None  # see `frame_indices`
 
     def frame_indices(self) -> list[int]:
@@ -236,12 +242,14 @@ def track_driving(frames: Iterable[np.ndarray], fps: float, size: int, source: P
     if options.find_best_frame and target is None:
         logger.warning("find-best-frame: no landmarks in the source; using the first driving frame")
     raw: list[CropBox | None] = []
+    landmarks: list[np.ndarray | None] = []
     best_index, best_distance = None, np.inf
     previous = None
     for index, frame in enumerate(frames):
         height, width = frame.shape[:2]
         faces = analyzer.detect(frame) if want_faces and analyzer is not None else []
         face = _nearest_face(faces, previous) if faces else None
+        landmarks.append(face.landmarks if face is not None else None)
         if options.crop == "face":
             previous = crop_box(face, width, height, margin=options.crop_margin) if face else None
             # a face cut by the frame's edge gives garbage keypoints: its frame holds a whole one
@@ -268,9 +276,10 @@ def track_driving(frames: Iterable[np.ndarray], fps: float, size: int, source: P
     boxes = smooth_boxes(filled, fps) if options.crop == "face" else filled
     # a held frame is cut exactly like the frame it holds, so that it gives the same pose
     boxes = [boxes[j] for j in sources]
+    landmarks = [landmarks[j] for j in sources]
     if best_index is not None:
         logger.info("find-best-frame: driving frame %d matches the source pose best", best_index)
-    return DrivingTrack(boxes=boxes, best_index=best_index, sources=sources)
+    return DrivingTrack(boxes=boxes, best_index=best_index, landmarks=landmarks, sources=sources)
 
 
 # a face is whole when its landmarks (or, without them, its box) stay this share of its size
@@ -334,6 +343,12 @@ def _render_frames(backend: Backend, encoded: object, kp_source: Keypoints, kp: 
                              color_match=options.color_match)
 
 
+def _track_landmarks(track: DrivingTrack, index: int | None) -> np.ndarray | None:
+    if track.landmarks is None or index is None or index >= len(track.landmarks):
+        return None
+    return track.landmarks[index]
+
+
 def animate_frames(source: PreparedSource, frames: Iterable[np.ndarray], track: DrivingTrack,
                    backend: Backend, options: AnimateOptions,
                    initial_crop: np.ndarray | None = None) -> Iterator[np.ndarray]:
@@ -342,17 +357,21 @@ def animate_frames(source: PreparedSource, frames: Iterable[np.ndarray], track: 
     initial_crop: (S, S, 3) the driving frame relative motion is measured from; default the first.
     """
     size = backend.image_size
-    kp_source = backend.detect(source.crop[None])
+    kp_source = detect_keypoints(backend, source.crop[None], [source.landmarks], [source.box])
     encoded = backend.encode_source(source.crop)
     compositor = _full_res_compositor(source, backend, options, encoded, kp_source)
     smoother = KeypointSmoother(options.kp_smoothing)
-    kp_initial: Keypoints | None = (backend.detect(initial_crop[None])
-                                    if initial_crop is not None else None)
+    kp_initial: Keypoints | None = None
+    if initial_crop is not None:
+        best = track.best_index
+        kp_initial = detect_keypoints(backend, initial_crop[None], [_track_landmarks(track, best)],
+                                      [track.boxes[best or 0]])
     index = 0
     for batch in batched(frames, options.batch_size):
-        crops = np.stack([crop_image(frame, track.boxes[index + i], size)
-                          for i, frame in enumerate(batch)])
-        kp_driving = smoother(backend.detect(crops))
+        boxes = track.boxes[index:index + len(batch)]
+        crops = np.stack([crop_image(frame, box, size) for frame, box in zip(batch, boxes)])
+        found = [_track_landmarks(track, index + i) for i in range(len(batch))]
+        kp_driving = smoother(detect_keypoints(backend, crops, found, boxes))
         if kp_initial is None:
             kp_initial = kp_driving[0]
         kp = normalize_keypoints(kp_source, kp_driving, kp_initial, relative_movement=options.relative,

@@ -63,6 +63,7 @@ from reenact.motion import (
     rest_keypoints,
 )
 from reenact.pipelines.audio_motion import speech_motion
+from reenact.pipelines.keypoints import detect_keypoints
 from reenact.postprocess.mouth_mask import lower_face_mask
 from reenact.postprocess.paste import paste_back
 from reenact.preprocess.crop import crop_image
@@ -175,9 +176,10 @@ def analyze_video(open_frames, fps: Fraction, backend, analyzer: FaceAnalyzer,
     batches = []
     index = 0
     for batch in batched(open_frames(), options.batch_size):
-        crops = np.stack([crop_image(frame, track.boxes[index + i], size)
-                          for i, frame in enumerate(batch)])
-        batches.append(backend.detect(crops))
+        boxes = track.boxes[index:index + len(batch)]
+        crops = np.stack([crop_image(frame, box, size) for frame, box in zip(batch, boxes)])
+        batches.append(detect_keypoints(backend, crops, track.landmarks[index:index + len(batch)],
+                                        boxes))
         index += len(batch)
     keypoints = Keypoints.cat(batches)
     opening = np.full(len(track), np.nan)

@@ -55,6 +55,7 @@ from reenact.pipelines.animate import (
     track_driving,
 )
 from reenact.pipelines.audio_motion import speech_motion
+from reenact.pipelines.keypoints import detect_keypoints
 from reenact.postprocess.paste import paste_back
 from reenact.preprocess.crop import crop_image
 from reenact.preprocess.face import FaceAnalyzer, create_face_analyzer
@@ -209,7 +210,7 @@ def _render(backend, source: PreparedSource, encoded, kp_source: Keypoints, kp: 
 def talk_frames(source: PreparedSource, plan: TalkPlan, backend, checkpoint: AudioCheckpoint,
                 options: TalkOptions) -> Iterator[np.ndarray]:
     """Output frames (uint8 RGB) without a driving video, in order."""
-    kp_source = backend.detect(source.crop[None])
+    kp_source = detect_keypoints(backend, source.crop[None], [source.landmarks], [source.box])
     encoded = backend.encode_source(source.crop)
     for start in range(0, len(plan), options.batch_size):
         stop = min(start + options.batch_size, len(plan))
@@ -222,7 +223,7 @@ def driven_talk_frames(source: PreparedSource, plan: TalkPlan, frames: Iterator[
                        options: TalkOptions) -> Iterator[np.ndarray]:
     """Output frames with head motion from driving `frames` (already in output order, one per
     output frame, with their crop `boxes`) and the mouth from the speech."""
-    kp_source = backend.detect(source.crop[None])
+    kp_source = detect_keypoints(backend, source.crop[None], [source.landmarks], [source.box])
     encoded = backend.encode_source(source.crop)
     smoother = KeypointSmoother(options.kp_smoothing)
     projector = checkpoint.directions.projector(MOUTH_DIRECTIONS)

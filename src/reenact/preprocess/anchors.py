@@ -173,3 +173,21 @@ def replace_anchors(kp: Keypoints, anchors: Keypoints, valid: Tensor | None = No
         torch.where(pick[..., None], anchors.jacobian.nan_to_num(), kp.jacobian[:, :num_anchors]),
         kp.jacobian[:, num_anchors:]], dim=1)
     return Keypoints(value, jacobian)
+
+
+def anchor_detected(kp: Keypoints, landmarks: np.ndarray, groups: tuple[str, ...],
+                    size: int) -> Keypoints:
+    """The detector's keypoints `kp` (B, K) with their anchored ones replaced by those of the
+    frames' landmarks, where known: what a renderer trained with landmark anchors expects.
+
+    landmarks: (B, 68, 2) in crop pixels of a size x size crop, NaN rows where no face was found
+    (those frames keep the detector's own anchored keypoints). No groups: `kp` unchanged.
+    """
+    if not groups:
+        return kp
+    points = np.asarray(landmarks, dtype=np.float64)
+    if points.shape != (kp.batch_size, NUM_LANDMARKS, 2):
+        raise ValueError(f"landmarks: expected ({kp.batch_size}, {NUM_LANDMARKS}, 2), got "
+                         f"{points.shape}")
+    normalized = torch.from_numpy(pixels_to_normalized(points, size)).to(kp.value.device, kp.value.dtype)
+    return replace_anchors(kp, anchor_keypoints(normalized, groups))

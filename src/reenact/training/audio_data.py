@@ -41,6 +41,7 @@ from reenact.io import VideoReader, batched, probe_video
 from reenact.io.audio import load_audio
 from reenact.motion import MotionDirections, motion_between, rest_keypoints
 from reenact.pipelines.audio_motion import resample_frames
+from reenact.pipelines.keypoints import detect_keypoints
 from reenact.preprocess.crop import crop_image
 from reenact.preprocess.expressions import (
     eye_aspect_ratio,
@@ -93,9 +94,10 @@ def _keypoints(reader: VideoReader, track: FaceTrack, backend, batch_size: int) 
     size = backend.image_size
     batches, index = [], 0
     for batch in batched(iter(reader), batch_size):
-        crops = np.stack([crop_image(frame, track.boxes[index + i], size)
-                          for i, frame in enumerate(batch)])
-        batches.append(backend.detect(crops))
+        boxes = track.boxes[index:index + len(batch)]
+        crops = np.stack([crop_image(frame, box, size) for frame, box in zip(batch, boxes)])
+        batches.append(detect_keypoints(backend, crops, track.landmarks[index:index + len(batch)],
+                                        boxes))
         index += len(batch)
     return Keypoints.cat(batches)
 

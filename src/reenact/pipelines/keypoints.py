@@ -1,0 +1,44 @@
+"""Keypoints of face crops, as every pipeline needs them: the backend's detector, with a
+face-anchored model's anchored keypoints taken from the faces' landmarks where they are known.
+
+A face-anchored model (`reenact.config.AnchorConfig`) was trained to render with anchors computed
+from 68-point landmarks (`reenact.preprocess.anchors`); its detector also predicts them, which is
+the fallback for frames without landmarks. Models without anchors get the detector's keypoints.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from reenact.containers import Keypoints
+from reenact.engine.backend import Backend
+from reenact.preprocess.anchors import NUM_LANDMARKS, anchor_detected
+from reenact.preprocess.crop import CropBox
+
+
+def crop_landmarks(landmarks: Sequence[np.ndarray | None], boxes: Sequence[CropBox],
+                   size: int) -> np.ndarray:
+    """(B, 68, 2) image-pixel landmarks moved into their frames' size x size crops (crop pixels);
+    NaN rows where None."""
+    if len(landmarks) != len(boxes):
+        raise ValueError(f"landmarks: expected one per box ({len(boxes)}), got {len(landmarks)}")
+    out = np.full((len(landmarks), NUM_LANDMARKS, 2), np.nan)
+    for row, (points, box) in enumerate(zip(landmarks, boxes)):
+        if points is not None and np.isfinite(points).all():
+            out[row] = box.image_to_crop(points, size)
+    return out
+
+
+def detect_keypoints(backend: Backend, crops: np.ndarray,
+                     landmarks: Sequence[np.ndarray | None] | None = None,
+                     boxes: Sequence[CropBox] | None = None) -> Keypoints:
+    """Keypoints of (B, S, S, 3) uint8 crops; `landmarks` (per crop, (68, 2) in image pixels, or
+    None) with the `boxes` the crops were cut with anchor a face-anchored model's keypoints."""
+    kp = backend.detect(crops)
+    groups = getattr(backend, "anchor_groups", ())
+    if not groups or landmarks is None or boxes is None:
+        return kp
+    size = backend.image_size
+    return anchor_detected(kp, crop_landmarks(landmarks, boxes, size), groups, size)
