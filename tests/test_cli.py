@@ -211,3 +211,12 @@ def test_yaml_subnormal_scale_factor(tmp_path):
 def test_zero_threads(tmp_path, command):
     assert _one_line_error([*command, "--threads", "0"]) == \
         "ERROR reenact: --threads: expected an integer >= 1, got 0"
+
+
+def test_quiet_before_the_command_is_kept(monkeypatch, capsys):
+    """`reenact -q animate ...` showed progress bars: the subcommand reset the -q given before it."""
+    levels = []
+    monkeypatch.setattr(logging, "basicConfig", lambda **kwargs: levels.append(kwargs["level"]))
+    for argv in (["-q", "presets"], ["presets", "-q"], ["presets"], ["-v", "presets"]):
+        assert main(argv) == 0
+    assert levels == [logging.WARNING, logging.WARNING, logging.INFO, logging.DEBUG]

@@ -393,7 +393,7 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
                         help="debug logging")
     parser = argparse.ArgumentParser(prog="reenact", description=__doc__, parents=[common])
-    parser.set_defaults(quiet=False, verbose=False)
+
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     animate = commands.add_parser("animate", parents=[common], help="animate a portrait with a driving video")
@@ -436,14 +436,18 @@ def build_parser() -> argparse.ArgumentParser:
     convert.add_argument("--align-corners", type=_parse_bool, default=True, metavar="{true,false}",
                          help="grid_sample convention the weights were trained with (default true: "
                               "the released checkpoints were trained on torch 1.0)")
-    convert.add_argument("--overwrite", action="store_true", help="replace an existing output")
+    convert.add_argument("--overwrite", action="store_true",
+                         help="replace an existing checkpoint (refused if its directory holds "
+                              "any other file)")
     convert.set_defaults(handler=cmd_convert)
 
     init = commands.add_parser("init", parents=[common], help="write a random-weight checkpoint of a preset")
     init.add_argument("--preset", required=True)
     init.add_argument("-o", "--output", required=True)
     init.add_argument("--seed", type=int, default=0)
-    init.add_argument("--overwrite", action="store_true")
+    init.add_argument("--overwrite", action="store_true",
+                      help="replace an existing checkpoint (refused if its directory holds any "
+                           "other file)")
     init.set_defaults(handler=cmd_init)
 
     info = commands.add_parser("info", parents=[common], help="print a checkpoint's config and parameter counts")
@@ -477,7 +481,9 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--opset", type=int, default=17, help="ONNX opset, 16 to 20 (default 17)")
     export.add_argument("--no-verify", dest="verify", action="store_false",
                         help="skip running the graphs in onnxruntime against torch after export")
-    export.add_argument("--overwrite", action="store_true", help="replace an existing export")
+    export.add_argument("--overwrite", action="store_true",
+                        help="replace an existing export (refused if its directory holds any "
+                             "other file)")
     export.set_defaults(handler=cmd_export_onnx)
 
     prepare = commands.add_parser("prepare-data", parents=[common],
@@ -568,6 +574,9 @@ def _check_common_arguments(args: argparse.Namespace) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    # set here, not with set_defaults: that would change the default of the -q / -v actions the
+    # subcommands share, so that a subcommand reset a -q given before it
+    args.quiet, args.verbose = getattr(args, "quiet", False), getattr(args, "verbose", False)
     level = logging.WARNING if args.quiet else logging.DEBUG if args.verbose else logging.INFO
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
     from reenact.checkpoint import CheckpointError
