@@ -262,20 +262,24 @@ def cmd_prepare_data(args: argparse.Namespace) -> int:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    import json
-
     import torch
 
     from reenact.engine import resolve_device
     from reenact.training.data import FrameDataset
-    from reenact.training.trainer import CONFIG_FILE, TrainConfig, Trainer, init_distributed_from_env
+    from reenact.training.trainer import (
+        CONFIG_FILE,
+        TrainConfig,
+        Trainer,
+        init_distributed_from_env,
+        read_train_config,
+    )
 
     if args.threads is not None:
         torch.set_num_threads(args.threads)
     distributed = init_distributed_from_env()
     config_path = Path(args.output) / CONFIG_FILE
     if args.resume_config and config_path.is_file():  # resume: the run's own options, new --steps
-        saved = json.loads(config_path.read_text())
+        saved = read_train_config(config_path).to_dict()  # one-line error if it is damaged
         saved["steps"] = args.steps if args.steps is not None else saved["steps"]
         config = TrainConfig.from_dict(saved)
     else:

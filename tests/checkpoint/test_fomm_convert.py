@@ -140,3 +140,12 @@ def test_load_model_reads_official_files_directly(tmp_path):
     assert model.config.align_corners is True
     with pytest.raises(CheckpointError, match=r"needs its yaml config"):
         load_model(checkpoint)
+
+
+def test_garbage_is_not_called_code(tmp_path):
+    """Bytes that are no pickle at all were reported as 'the pickle holds code' (issue 17)."""
+    _, config = write_reference_checkpoint(tmp_path)
+    (tmp_path / "garbage.pth.tar").write_bytes(bytes(range(256)) * 40)
+    with pytest.raises(CheckpointError, match=r"garbage.pth.tar: not a readable PyTorch checkpoint "
+                                              r"\(Unsupported operand"):
+        load_fomm_checkpoint(tmp_path / "garbage.pth.tar", config)

@@ -124,3 +124,10 @@ def test_json_nested_too_deeply(saved):
     with pytest.raises(CheckpointError, match=r"config.json: not a checkpoint file \(JSON nested too "
                                               r"deeply\)"):
         load_checkpoint(saved)
+
+
+def test_output_under_a_file(tiny_model, tmp_path):
+    (tmp_path / "notes").write_text("x")
+    with pytest.raises(CheckpointError, match=r"notes/sub/ckpt: cannot be created, .*notes is a file, "
+                                              r"not a directory"):
+        save_checkpoint(tiny_model, tmp_path / "notes" / "sub" / "ckpt")

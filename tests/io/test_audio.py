@@ -130,3 +130,12 @@ def test_the_video_writer_carries_the_default_audio_track(tmp_path):
     with av.open(str(tmp_path / "out.mp4")) as container:
         samples = np.concatenate([f.to_ndarray().reshape(-1) for f in container.decode(audio=0)])
     assert np.abs(samples[2000:14000]).mean() > 0.4
+
+
+def test_binary_garbage_is_not_an_audio_file(tmp_path):
+    """ffmpeg reads any bytes as a 'text' file; that said 'has no audio track' (issue 17)."""
+    path = tmp_path / "speech.bin"
+    path.write_bytes(bytes(range(256)) * 40)
+    with pytest.raises(MediaError, match=r"speech.bin: not an audio or video file \(it is a text "
+                                         r"file\)"):
+        load_audio(path, 16000)

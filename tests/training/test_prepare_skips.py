@@ -68,3 +68,41 @@ def test_nothing_usable_is_an_error(tmp_path, videos, caplog):
     assert errors == [f"{videos}: none of the 2 videos could be read ({videos / 'b.mp4'}: not a "
                       f"video file (unrecognized or corrupt data), ...)"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["videos"]
+
+
+def test_a_garbage_index_is_named(tmp_path):
+    from reenact.training.data import FrameDataset
+
+    (tmp_path / "index.json").write_bytes(b"\x00garbage")
+    with pytest.raises(ValueError, match=r"index.json: not valid JSON \(.*\); prepare the data "
+                                         r"again with `reenact prepare-data`"):
+        FrameDataset(tmp_path)
+
+
+# -- a damaged run directory is a one-line error naming the file (issue 17, item 8) --------------
+
+
+def _train(data_dir, run, steps):
+    import subprocess
+    import sys
+
+    return subprocess.run([sys.executable, "-m", "reenact.cli", "-q", "train", "--data", str(data_dir),
+                           "-o", str(run), "--preset", "tiny-64", "--batch-size", "2", "--steps",
+                           str(steps)], capture_output=True, text=True, timeout=300)
+
+
+@pytest.mark.parametrize("damage, message", [
+    (lambda run: (run / "state.pt").write_bytes(b"\x80\x04garbage"), "state.pt: not a readable training state"),
+    (lambda run: (run / "state.pt").write_bytes((run / "state.pt").read_bytes()[:5000]),
+     "state.pt: not a readable training state"),
+    (lambda run: (run / "train_config.json").write_text("{not json"), "train_config.json: not valid JSON"),
+    (lambda run: (run / "train_config.json").write_text("[1, 2]"), "train_config.json: not a training config"),
+])
+def test_damaged_run_directory(tmp_path, data_dir, damage, message):
+    run = tmp_path / "run"
+    assert _train(data_dir, run, 1).returncode == 0
+    damage(run)
+    result = _train(data_dir, run, 2)
+    lines = result.stderr.strip().splitlines()
+    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
+    assert len(lines) == 1 and message in lines[0]

@@ -182,9 +182,15 @@ def read_fomm_checkpoint(path: str | os.PathLike) -> dict[str, dict[str, torch.T
     try:
         data = torch.load(file, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as error:
+        text = str(error)
+        reason = (text.split("WeightsUnpickler error:", 1)[1].strip().split("\n\n")[0]
+                  .split(". Please use")[0] if "WeightsUnpickler error:" in text
+                  else text.splitlines()[0])
+        if "global" not in reason.lower():  # not a pickle at all, rather than one with code
+            raise CheckpointError(f"{file}: not a readable PyTorch checkpoint ({reason})") from None
         raise CheckpointError(
             f"{file}: refused to load: the pickle holds code or objects other than tensors "
-            f"(torch.load weights_only=True said: {str(error).splitlines()[0]})") from None
+            f"(torch.load weights_only=True said: {reason})") from None
     except Exception as error:  # torch's legacy unpickler raises anything on garbage bytes
         raise CheckpointError(f"{file}: not a readable PyTorch checkpoint "
                               f"({type(error).__name__}: {error})") from None

@@ -118,6 +118,11 @@ def check_checkpoint_target(target: str | os.PathLike, *, overwrite: bool) -> No
                                     what="reenact checkpoint")
     except ValueError as error:
         raise CheckpointError(str(error)) from None
+    parent = target.absolute().parent
+    while not parent.exists():  # the directories save_checkpoint would create
+        parent = parent.parent
+    if not parent.is_dir():
+        raise CheckpointError(f"{target}: cannot be created, {parent} is a file, not a directory")
 
 
 def save_checkpoint(model: MotionModel, directory: str | os.PathLike, *,

@@ -28,6 +28,8 @@ from reenact.io.errors import check_input_file, media_error
 
 logger = logging.getLogger(__name__)
 
+# demuxers that render text files (.txt, .nfo, ...) as "video": never a user's media
+TEXT_FORMATS = frozenset({"tty", "bin", "xbin", "adf", "idf"})
 MIN_SAMPLE_RATE = 1000
 MAX_SAMPLE_RATE = 384_000
 # what is reserved up front from a stream's declared duration: headers can claim hours that the
@@ -79,12 +81,16 @@ class AudioClip:
 def _open(av: ModuleType, path: Path) -> Any:
     try:
         # absolute: a relative name with a colon ("take:1.wav") would read as a protocol
-        return av.open(str(path.absolute()), metadata_errors="replace")
+        container = av.open(str(path.absolute()), metadata_errors="replace")
     except av.error.InvalidDataError:
         raise media_error(path, "not an audio or video file (unrecognized or corrupt data)") from None
     except (av.error.FFmpegError, OSError) as error:
         reason = getattr(error, "strerror", None) or str(error)
         raise media_error(path, f"cannot open the file ({reason})") from None
+    if container.format.name in TEXT_FORMATS:
+        container.close()
+        raise media_error(path, "not an audio or video file (it is a text file)")
+    return container
 
 
 def default_audio_stream(av: ModuleType, container: Any) -> Any | None:

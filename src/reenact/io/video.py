@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from reenact.io.atomic import AtomicOutput, check_atomic_output, check_output_directory
-from reenact.io.audio import default_audio_stream
+from reenact.io.audio import TEXT_FORMATS, default_audio_stream
 from reenact.io.errors import check_input_file, media_error
 
 if TYPE_CHECKING:
@@ -67,8 +67,7 @@ _MAX_TOP_LEVEL_BOXES = 100_000
 # frames the video writer's encoding thread may fall behind by: a few absorb the jitter between a
 # frame's rendering and its encoding; a bound keeps memory flat when encoding is the slower
 _QUEUED_FRAMES = 3
-# demuxers that render text files (.txt, .nfo, ...) as "video": never a user's video
-_TEXT_FORMATS = frozenset({"tty", "bin", "xbin", "adf", "idf"})
+
 
 
 def _import_av() -> ModuleType:
@@ -156,7 +155,7 @@ def _open_input(av: ModuleType, path: Path, *, kind: str = "a video file") -> An
         raise media_error(path, f"not {kind} (unrecognized or corrupt data)") from None
     except (av.error.FFmpegError, OSError) as error:
         raise media_error(path, f"cannot open the file ({_reason(error)})") from None
-    if container.format.name in _TEXT_FORMATS:
+    if container.format.name in TEXT_FORMATS:
         container.close()
         raise media_error(path, f"not {kind} (it is a text file)")
     return container

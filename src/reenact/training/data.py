@@ -136,7 +136,13 @@ class FrameDataset:
         if not index_path.is_file():
             raise ValueError(f"{root}: not a prepared data directory (no {INDEX_FILE}); "
                              "run `reenact prepare-data` first")
-        index = json.loads(index_path.read_text())
+        try:
+            index = json.loads(index_path.read_text())
+        except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as error:
+            raise ValueError(f"{index_path}: not valid JSON ({error}); prepare the data again "
+                             "with `reenact prepare-data`") from None
+        if not isinstance(index, dict):
+            raise ValueError(f"{index_path}: expected a JSON object")
         if index.get("format") != DATA_FORMAT:
             raise ValueError(f"{index_path}: expected format {DATA_FORMAT!r}, got {index.get('format')!r}")
         self.image_size: int = index["image_size"]

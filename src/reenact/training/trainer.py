@@ -17,6 +17,7 @@ import logging
 import math
 import os
 import time
+import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -289,7 +290,7 @@ class Trainer:
     def _prepare_run_dir(self) -> None:
         config_path = self.run_dir / CONFIG_FILE
         if config_path.is_file():
-            saved = TrainConfig.from_dict(json.loads(config_path.read_text()))
+            saved = read_train_config(config_path)
             if _resume_key(saved) != _resume_key(self.config):
                 raise ValueError(f"{self.run_dir}: holds a run with a different configuration "
                                  f"({config_path}); use a new run directory, or the same options "
@@ -303,7 +304,20 @@ class Trainer:
             _write_atomic(config_path, (json.dumps(self.config.to_dict(), indent=2) + "\n").encode())
 
     def _load_state(self) -> None:
-        state = torch.load(self.run_dir / STATE_FILE, map_location=self.device, weights_only=True)
+        path = self.run_dir / STATE_FILE
+        try:
+            with warnings.catch_warnings():  # torch warns about the pickle protocol of garbage
+                warnings.simplefilter("ignore", UserWarning)
+                state = torch.load(path, map_location=self.device, weights_only=True)
+        except Exception as error:  # torch raises anything on a damaged file
+            text = str(error).strip()
+            reason = (text.split("WeightsUnpickler error:", 1)[1].strip().split("\n\n")[0]
+                      if "WeightsUnpickler error:" in text else text.split("\n")[0])
+            raise ValueError(f"{path}: not a readable training state ({type(error).__name__}: "
+                             f"{reason}); restore it, or start the run over in a new "
+                             f"directory") from None
+        if not isinstance(state, dict) or not {"model", "optimizer", "step"} <= set(state):
+            raise ValueError(f"{path}: not a training state (expected model, optimizer and step)")
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         if self.discriminator is not None and "discriminator" in state:
@@ -504,6 +518,19 @@ def warm_start(model: MotionModel, checkpoint: str | os.PathLike) -> None:
         fresh += [f"{name}.{k}" for k in sorted(set(expected) - set(state))]
     logger.info("started from %s%s", checkpoint,
                 f"; new layers start fresh: {', '.join(fresh)}" if fresh else "")
+
+
+def read_train_config(path: Path) -> TrainConfig:
+    """The TrainConfig of a run directory's train_config.json; ValueError naming the file when
+    it is not one."""
+    try:
+        return TrainConfig.from_dict(json.loads(path.read_text()))
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as error:
+        raise ValueError(f"{path}: not valid JSON ({error}); restore it, or start the run over "
+                         f"in a new directory") from None
+    except (TypeError, KeyError, AttributeError) as error:
+        raise ValueError(f"{path}: not a training config ({type(error).__name__}: {error})") \
+            from None
 
 
 def _resume_key(config: TrainConfig) -> dict[str, Any]:
