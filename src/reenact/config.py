@@ -92,17 +92,27 @@ class KeypointDetectorConfig:
 
 @dataclass(frozen=True)
 class DenseMotionConfig:
-    """Sparse motions + deformed sources -> hourglass -> K+1 masks, dense deformation, occlusion."""
+    """Sparse motions + deformed sources -> hourglass -> K+1 masks, dense deformation, occlusion.
+
+    anchor_prior: for face-anchored models, added to each anchored keypoint's mask logit times the
+        gaussian (kp_variance) around its driving position: an anchored keypoint starts out owning
+        its neighbourhood (the mouth's motion comes from the lips' anchors) and the network learns
+        the rest. 0 (every released model): masks are the network's alone.
+    """
 
     hourglass: HourglassConfig = field(default_factory=lambda: HourglassConfig(64, 1024, 5))
     scale_factor: float = 0.25
     kp_variance: float = 0.01
     estimate_occlusion_map: bool = True
+    anchor_prior: float = 0.0
 
     def __post_init__(self) -> None:
         _check_scale_factor(self, "scale_factor")
         _check_positive_float(self, "kp_variance")
         _check_bool(self, "estimate_occlusion_map")
+        if isinstance(self.anchor_prior, bool) or not isinstance(self.anchor_prior, (int, float)) \
+                or not 0 <= self.anchor_prior < 1000:
+            _fail(self, "anchor_prior", "a number in [0, 1000)", self.anchor_prior)
 
 
 @dataclass(frozen=True)

@@ -58,13 +58,21 @@ def _fast_128() -> MotionModelConfig:
                                   num_bottleneck_blocks=2, pixel_skip=True))
 
 
+# mask-logit bump of the anchored keypoints (DenseMotionConfig.anchor_prior): fast-128's trained
+# masks span logits of about -20 to +5, so 20 makes an anchor win within about a sigma of its
+# position (by 2 sigma its bump is down to 2.7), whatever the warm-started network says there
+FACE_ANCHOR_PRIOR = 20.0
+
+
 def _face_128() -> MotionModelConfig:
     """fast-128 with 24 keypoints: 14 anchored on the face's parts by 68-point landmarks (mouth
     corners, upper and lower lip, the four eyelids, brows, chin, jaw sides, nose), then the 10 free
     keypoints of fast-128 (so fast-128 weights warm-start it, see `reenact.training.expand`)."""
     base = _fast_128()
     return dataclasses.replace(base, num_kp=len(DEFAULT_ANCHORS) + base.num_kp,
-                               anchors=AnchorConfig(groups=DEFAULT_ANCHORS))
+                               anchors=AnchorConfig(groups=DEFAULT_ANCHORS),
+                               dense_motion=dataclasses.replace(base.dense_motion,
+                                                                anchor_prior=FACE_ANCHOR_PRIOR))
 
 
 def _tiny_64() -> MotionModelConfig:
@@ -82,7 +90,9 @@ def _tiny_face_64() -> MotionModelConfig:
     """tiny-64 with the face anchors in front of its 4 free keypoints: for tests."""
     base = _tiny_64()
     return dataclasses.replace(base, num_kp=len(DEFAULT_ANCHORS) + base.num_kp,
-                               anchors=AnchorConfig(groups=DEFAULT_ANCHORS))
+                               anchors=AnchorConfig(groups=DEFAULT_ANCHORS),
+                               dense_motion=dataclasses.replace(base.dense_motion,
+                                                                anchor_prior=FACE_ANCHOR_PRIOR))
 
 
 PRESETS: dict[str, Preset] = {

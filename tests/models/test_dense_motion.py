@@ -66,3 +66,25 @@ def test_deterministic(images):
     net = make_network().eval()
     args = (net.prepare_source(images[:1]), keypoints(1, 0), keypoints(2, 1))
     assert torch.equal(net(*args).deformation, net(*args).deformation)
+
+
+def test_anchor_prior_hands_an_anchors_neighbourhood_to_its_motion() -> None:
+    import pytest
+
+    from reenact.config import ConfigError, DenseMotionConfig
+
+    config = get_preset("tiny-face-64")
+    num_anchors = config.anchors.num_anchors
+    assert config.dense_motion.anchor_prior > 0
+    torch.manual_seed(0)
+    network = DenseMotionNetwork(config.dense_motion, num_kp=config.num_kp, num_channels=3,
+                                 align_corners=True, num_anchors=num_anchors).eval()
+    kp = Keypoints(torch.rand(1, config.num_kp, 2) * 1.6 - 0.8,
+                   torch.eye(2).expand(1, config.num_kp, 2, 2).clone())
+    with torch.no_grad():
+        mask = network(torch.rand(1, 3, 32, 32), kp, kp).mask  # (1, K+1, 32, 32)
+    for anchor in range(num_anchors):
+        x, y = ((kp.value[0, anchor] + 1) / 2 * 31).round().long().tolist()
+        assert float(mask[0, 1:1 + num_anchors, y, x].sum()) > 0.9
+    with pytest.raises(ConfigError, match="anchor_prior"):
+        DenseMotionConfig(anchor_prior=-1.0)

@@ -21,10 +21,11 @@ class DenseMotionNetwork(nn.Module):
     """
 
     def __init__(self, config: DenseMotionConfig, *, num_kp: int, num_channels: int,
-                 align_corners: bool) -> None:
+                 align_corners: bool, num_anchors: int = 0) -> None:
         super().__init__()
         self.config = config
         self.num_kp = num_kp
+        self.num_anchors = num_anchors  # the first keypoints, anchored on the face (config.anchor_prior)
         self.align_corners = align_corners
         self.downscale = (AntiAliasDownscale(num_channels, config.scale_factor)
                           if config.scale_factor != 1 else None)
@@ -60,7 +61,12 @@ class DenseMotionNetwork(nn.Module):
 
         features = torch.cat([heat, sparse_deformed], dim=2)  # (B, K+1, C+1, h, w)
         features = self.hourglass(features.view(batch, -1, height, width))
-        mask = torch.softmax(self.mask_head(features), dim=1)  # (B, K+1, h, w)
+        logits = self.mask_head(features)  # (B, K+1, h, w)
+        if self.num_anchors and self.config.anchor_prior:
+            prior = self.config.anchor_prior * gauss_driving[:, :self.num_anchors]  # (B, A, h, w)
+            logits = torch.cat([logits[:, :1], logits[:, 1:1 + self.num_anchors] + prior,
+                                logits[:, 1 + self.num_anchors:]], dim=1)
+        mask = torch.softmax(logits, dim=1)  # (B, K+1, h, w)
         # weighted sum of motions: (B, K+1, 1, h, w) * (B, K+1, 2, h, w) -> (B, 2, h, w)
         deformation = (mask.unsqueeze(2) * motions.permute(0, 1, 4, 2, 3)).sum(dim=1)
         occlusion = (torch.sigmoid(self.occlusion_head(features))

@@ -32,7 +32,7 @@ class MotionModel(nn.Module):
             estimate_jacobian=config.estimate_jacobian)
         self.dense_motion = DenseMotionNetwork(
             config.dense_motion, num_kp=config.num_kp, num_channels=config.num_channels,
-            align_corners=config.align_corners)
+            align_corners=config.align_corners, num_anchors=config.anchors.num_anchors)
         self.generator = OcclusionAwareGenerator(
             config.generator, num_channels=config.num_channels, align_corners=config.align_corners)
 
