@@ -65,6 +65,16 @@ def _parse_bool(text: str) -> bool:
     raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
 
 
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text!r}")
+    return value
+
+
 def cmd_convert(args: argparse.Namespace) -> int:
     from reenact.checkpoint import load_fomm_checkpoint, save_checkpoint
     from reenact.checkpoint.format import check_checkpoint_target, file_sha256
@@ -257,7 +267,8 @@ def cmd_prepare_data(args: argparse.Namespace) -> int:
         size = get_preset(args.preset).image_size
     prepare_data(args.videos, args.output, size=size, analyzer=create_face_analyzer(args.face_backend),
                  run_seconds=args.run_seconds, max_frames=args.max_frames,
-                 exclude=tuple(args.exclude), progress=not args.quiet)
+                 exclude=tuple(args.exclude), detect_every=args.detect_every,
+                 progress=not args.quiet)
     return 0
 
 
@@ -502,6 +513,8 @@ def build_parser() -> argparse.ArgumentParser:
     prepare.add_argument("--exclude", action="append", default=[], metavar="DIR_NAME",
                          help="skip videos under sub-directories of this name (repeatable)")
     prepare.add_argument("--face-backend", choices=("dlib", "face-alignment"), default="dlib")
+    prepare.add_argument("--detect-every", type=_positive_int, default=1, metavar="N",
+                         help="detect faces and landmarks on every N-th frame only (default 1)")
     prepare.set_defaults(handler=cmd_prepare_data)
 
     train = commands.add_parser("train", parents=[common], help="train a motion model on prepared data")
