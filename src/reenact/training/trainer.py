@@ -94,8 +94,10 @@ class TrainConfig:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"TrainConfig.{name}: expected an integer >= 1, got {value!r}")
-        if not self.learning_rate > 0:
-            raise ValueError(f"TrainConfig.learning_rate: expected > 0, got {self.learning_rate}")
+        if isinstance(self.learning_rate, bool) or not isinstance(self.learning_rate, (int, float)) \
+                or not math.isfinite(self.learning_rate) or not self.learning_rate > 0:
+            raise ValueError(f"TrainConfig.learning_rate: expected a finite number > 0, got "
+                             f"{self.learning_rate}")
         if self.precision not in ("fp32", "bf16"):
             raise ValueError(f"TrainConfig.precision: expected fp32 or bf16, got {self.precision!r}")
         if not self.scales or any(not 0 < s <= 1 or (1 / s) % 1 for s in self.scales):

@@ -1,0 +1,53 @@
+"""`reenact train` arguments: invalid values are one-line errors, a resumed run keeps its options."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import pytest
+
+from conftest import write_data_dir
+from reenact.cli import main
+
+TINY = ["--preset", "tiny-64", "--batch-size", "2", "--log-every", "1", "--checkpoint-every", "1",
+        "--preview-every", "100"]
+
+
+def train(data: Path, run: Path, *extra: str) -> int:
+    return main(["-q", "train", "--data", str(data), "-o", str(run), *extra])
+
+
+@pytest.mark.parametrize("steps", ["0", "-5"])
+def test_steps_below_one_are_refused(tmp_path: Path, caplog: pytest.LogCaptureFixture,
+                                     steps: str) -> None:
+    data = write_data_dir(tmp_path / "data")
+    with caplog.at_level(logging.ERROR):
+        assert train(data, tmp_path / "run", *TINY, "--steps", steps) == 2
+    assert f"steps: expected an integer >= 1, got {steps}" in caplog.text
+    assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize("lr", ["inf", "nan", "0", "-1e-3"])
+def test_learning_rate_must_be_finite_and_positive(tmp_path: Path, caplog: pytest.LogCaptureFixture,
+                                                   lr: str) -> None:
+    data = write_data_dir(tmp_path / "data")
+    with caplog.at_level(logging.ERROR):
+        assert train(data, tmp_path / "run", *TINY, "--steps", "1", f"--lr={lr}") == 2
+    assert "learning_rate: expected a finite number > 0" in caplog.text
+
+
+def test_resume_refuses_changed_options_and_takes_more_steps(tmp_path: Path,
+                                                             caplog: pytest.LogCaptureFixture) -> None:
+    data, run = write_data_dir(tmp_path / "data"), tmp_path / "run"
+    assert train(data, run, *TINY, "--steps", "1") == 0
+    with caplog.at_level(logging.ERROR):
+        assert train(data, run, "--steps", "2", "--batch-size", "4") == 2
+    assert "--batch-size 4 differs from the run's 2" in caplog.text
+    with caplog.at_level(logging.ERROR):
+        assert train(data, run, "--steps", "2", "--lr", "1e-3") == 2
+    assert "--lr 0.001 differs from the run's 0.0002" in caplog.text
+    assert train(data, run, "--steps", "2", "--batch-size", "2") == 0  # the same value is fine
+    log = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in log] == [1, 2]
