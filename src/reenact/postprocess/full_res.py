@@ -42,9 +42,9 @@ from torch import Tensor
 
 from reenact.geometry import coordinate_grid, resize_grid, warp
 from reenact.postprocess.mouth_mask import _convex_hull
-from reenact.postprocess.paste import _match_colors, feather_window
+from reenact.postprocess.paste import _match_colors, check_paste_inputs, feather_window
 from reenact.preprocess.crop import CropBox
-from reenact.preprocess.face import NUM_LANDMARKS, check_rgb_image, require_pillow
+from reenact.preprocess.face import NUM_LANDMARKS, require_pillow
 
 
 _MIN_BASELINE = 0.05
@@ -227,12 +227,7 @@ class FullResCompositor:
     def __init__(self, image: np.ndarray, box: CropBox, crop: np.ndarray, *, align_corners: bool,
                  landmarks: np.ndarray | None = None, baseline_weight: np.ndarray | None = None,
                  config: FullResConfig | None = None) -> None:
-        check_rgb_image(image, "image")
-        check_rgb_image(crop, "crop")
-        if crop.shape[0] != crop.shape[1]:
-            raise ValueError(f"crop: expected a square (S, S, 3) image, got {tuple(crop.shape)}")
-        if not isinstance(box, CropBox):
-            raise ValueError(f"box: expected a CropBox, got {type(box).__name__}")
+        check_paste_inputs(image, crop, box, background_name="image")
         self.image, self.box, self.size = image, box, crop.shape[0]
         self.align_corners = bool(align_corners)
         self.config = config = config or FullResConfig()

@@ -88,6 +88,19 @@ def _match_colors(values: np.ndarray, reference: np.ndarray, weights: np.ndarray
     return values * gain.astype(np.float32) + offset.astype(np.float32)
 
 
+def check_paste_inputs(background: object, crop: object, box: object, *,
+                       background_name: str = "background") -> None:
+    """ValueError naming the argument unless `background` is an RGB image, `crop` a square RGB
+    image and `box` a CropBox: what pasting a crop back (or compositing it) takes."""
+    check_rgb_image(background, background_name)
+    check_rgb_image(crop, "crop")
+    if crop.shape[0] != crop.shape[1]:  # type: ignore[attr-defined]
+        raise ValueError(f"crop: expected a square (S, S, 3) image, got shape "
+                         f"{tuple(crop.shape)}")  # type: ignore[attr-defined]
+    if not isinstance(box, CropBox):
+        raise ValueError(f"box: expected a CropBox, got {type(box).__name__}")
+
+
 def paste_back(background: np.ndarray, crop: np.ndarray, box: CropBox, *, feather: float = 0.1,
                color_match: bool = False, mask: np.ndarray | None = None) -> np.ndarray:
     """Blend `crop` back into `box` of `background`; returns a new (H, W, 3) uint8 image.
@@ -106,12 +119,7 @@ def paste_back(background: np.ndarray, crop: np.ndarray, box: CropBox, *, feathe
     Pixels whose centres are not strictly inside the box, and pixels where the blend weight is 0,
     are bit-identical to `background`.
     """
-    check_rgb_image(background, "background")
-    check_rgb_image(crop, "crop")
-    if crop.shape[0] != crop.shape[1]:
-        raise ValueError(f"crop: expected a square (S, S, 3) image, got shape {tuple(crop.shape)}")
-    if not isinstance(box, CropBox):
-        raise ValueError(f"box: expected a CropBox, got {type(box).__name__}")
+    check_paste_inputs(background, crop, box)
     if isinstance(feather, bool) or not isinstance(feather, (int, float)) \
             or not 0 <= feather <= 0.5:
         raise ValueError(f"feather: expected a number in [0, 0.5], got {feather!r}")
