@@ -175,7 +175,7 @@ def cmd_animate(args: argparse.Namespace) -> int:
         relative=args.mode == "relative", adapt_scale=args.adapt_scale,
         find_best_frame=args.find_best_frame, crop=args.crop, crop_only=args.crop_only,
         render=args.render, face_index=args.face_index, face_backend=args.face_backend,
-        kp_smoothing=args.kp_smoothing,
+        kp_smoothing=args.kp_smoothing, detect_every=args.detect_every,
         batch_size=args.batch_size, max_output_side=args.max_size, max_frames=args.max_frames,
         label=args.label)
     backend = build_backend(args)
@@ -445,6 +445,9 @@ def build_parser() -> argparse.ArgumentParser:
                               "moved; crop: paste the model-size frame, upscaled, over the face box")
     animate.add_argument("--face-index", type=int, help="which source face (0 = largest)")
     animate.add_argument("--face-backend", choices=("dlib", "face-alignment"), default="dlib")
+    animate.add_argument("--detect-every", type=_positive_int, default=12, metavar="N",
+                         help="run the full face detector on every N-th driving frame and follow "
+                              "the landmarks in between (default 12; 1: detect in every frame)")
     animate.add_argument("--kp-smoothing", type=float, default=0.25,
                          help="temporal smoothing of driving keypoints, 0 (off) to <1 (default 0.25)")
     animate.add_argument("--max-size", type=int, default=1920,

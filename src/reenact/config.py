@@ -98,6 +98,12 @@ class DenseMotionConfig:
         gaussian (kp_variance) around its driving position: an anchored keypoint starts out owning
         its neighbourhood (the mouth's motion comes from the lips' anchors) and the network learns
         the rest. 0 (every released model): masks are the network's alone.
+    anchor_prior_scale: the prior's gaussians have anchor_prior_scale * kp_variance (1: the
+        keypoints' own heatmaps).
+    anchor_exclusive: subtracted from the background's and the free keypoints' mask logits times
+        the strongest anchor gaussian there: on the face the anchors' motions win over the free
+        keypoints', which a network trained on reconstruction alone learns to prefer (they see the
+        driving frame) and which then carry no expression across identities. 0: no penalty.
     """
 
     hourglass: HourglassConfig = field(default_factory=lambda: HourglassConfig(64, 1024, 5))
@@ -105,14 +111,19 @@ class DenseMotionConfig:
     kp_variance: float = 0.01
     estimate_occlusion_map: bool = True
     anchor_prior: float = 0.0
+    anchor_prior_scale: float = 1.0
+    anchor_exclusive: float = 0.0
 
     def __post_init__(self) -> None:
         _check_scale_factor(self, "scale_factor")
         _check_positive_float(self, "kp_variance")
         _check_bool(self, "estimate_occlusion_map")
-        if isinstance(self.anchor_prior, bool) or not isinstance(self.anchor_prior, (int, float)) \
-                or not 0 <= self.anchor_prior < 1000:
-            _fail(self, "anchor_prior", "a number in [0, 1000)", self.anchor_prior)
+        for name in ("anchor_prior", "anchor_exclusive"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) \
+                    or not 0 <= value < 1000:
+                _fail(self, name, "a number in [0, 1000)", value)
+        _check_positive_float(self, "anchor_prior_scale")
 
 
 @dataclass(frozen=True)

@@ -88,3 +88,32 @@ def test_anchor_prior_hands_an_anchors_neighbourhood_to_its_motion() -> None:
         assert float(mask[0, 1:1 + num_anchors, y, x].sum()) > 0.9
     with pytest.raises(ConfigError, match="anchor_prior"):
         DenseMotionConfig(anchor_prior=-1.0)
+
+
+def test_anchor_exclusive_takes_the_face_from_background_and_free_keypoints() -> None:
+    import dataclasses
+
+    import pytest
+
+    from reenact.config import ConfigError, DenseMotionConfig
+
+    config = get_preset("tiny-face-64")
+    num_anchors = config.anchors.num_anchors
+    kp = Keypoints(torch.rand(1, config.num_kp, 2, generator=torch.Generator().manual_seed(1)) * 1.2
+                   - 0.6, torch.eye(2).expand(1, config.num_kp, 2, 2).clone())
+    mass = {}
+    for exclusive in (0.0, 40.0):
+        dense = dataclasses.replace(config.dense_motion, anchor_prior=0.0, anchor_prior_scale=2.0,
+                                    anchor_exclusive=exclusive)
+        torch.manual_seed(0)
+        network = DenseMotionNetwork(dense, num_kp=config.num_kp, num_channels=3,
+                                     align_corners=True, num_anchors=num_anchors).eval()
+        with torch.no_grad():
+            mask = network(torch.rand(1, 3, 32, 32), kp, kp).mask  # (1, K+1, 32, 32)
+        x, y = ((kp.value[0, 0] + 1) / 2 * 31).round().long().tolist()
+        mass[exclusive] = float(mask[0, 1:1 + num_anchors, y, x].sum())
+    assert mass[40.0] > 0.99 and mass[40.0] > mass[0.0]
+    with pytest.raises(ConfigError, match="anchor_exclusive"):
+        DenseMotionConfig(anchor_exclusive=float("nan"))
+    with pytest.raises(ConfigError, match="anchor_prior_scale"):
+        DenseMotionConfig(anchor_prior_scale=0.0)

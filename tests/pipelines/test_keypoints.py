@@ -5,6 +5,7 @@ import pytest
 import torch
 
 from reenact.api import create_model
+from reenact.containers import Keypoints
 from reenact.engine import TorchBackend
 from reenact.pipelines.keypoints import crop_landmarks, detect_keypoints
 from reenact.preprocess.anchors import TEMPLATE, anchor_keypoints
@@ -48,3 +49,27 @@ def test_free_keypoint_model_ignores_landmarks() -> None:
     box = CropBox(32, 32, 64)
     kp = detect_keypoints(backend, crops, [template_in_image(box, 64)], [box])
     torch.testing.assert_close(kp.value, backend.detect(crops).value)
+
+
+def test_reframe_keypoints_moves_keypoints_into_the_reference_crop() -> None:
+    from reenact.pipelines.keypoints import reframe_keypoints
+
+    size = 64
+    reference = CropBox(100, 100, 80)
+    # the same face, found 20 px further right in a crop twice as large
+    moved = CropBox(120, 100, 160)
+    face = np.array([[90.0, 95.0], [110.0, 105.0]])  # image pixels in the reference frame
+    shifted = face + (20, 0)
+
+    def to_kp(points: np.ndarray, box: CropBox) -> torch.Tensor:
+        crop = box.image_to_crop(points, size)
+        return torch.from_numpy(2 * (crop - 0.5) / (size - 1) - 1).float()
+
+    jacobian = torch.eye(2).expand(2, 2, 2, 2) * 1.5
+    kp = Keypoints(torch.stack([to_kp(face, reference), to_kp(shifted, moved)]), jacobian)
+    out = reframe_keypoints(kp, [reference, moved], reference, size)
+    torch.testing.assert_close(out.value[0], kp.value[0], atol=1e-6, rtol=0)
+    torch.testing.assert_close(out.value[1], to_kp(shifted, reference), atol=1e-6, rtol=0)
+    assert torch.equal(out.jacobian, jacobian)
+    with pytest.raises(ValueError, match="one per keypoint set"):
+        reframe_keypoints(kp, [reference], reference, size)

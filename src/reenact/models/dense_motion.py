@@ -39,6 +39,20 @@ class DenseMotionNetwork(nn.Module):
         """(B, C, H, W) source in [0, 1] -> (B, C, h, w) at this network's resolution."""
         return source_image if self.downscale is None else self.downscale(source_image)
 
+    def _anchor_prior(self, logits: Tensor, kp_driving: Keypoints, gauss_driving: Tensor) -> Tensor:
+        """(B, K+1, h, w) mask logits with the anchored keypoints' prior (`DenseMotionConfig`)."""
+        config, anchors = self.config, self.num_anchors
+        if config.anchor_prior_scale == 1:
+            gauss = gauss_driving[:, :anchors]  # (B, A, h, w)
+        else:
+            height, width = logits.shape[2:]
+            gauss = gaussian_heatmaps(kp_driving.value[:, :anchors], height, width,
+                                      config.kp_variance * config.anchor_prior_scale)
+        penalty = config.anchor_exclusive * gauss.amax(dim=1, keepdim=True)  # (B, 1, h, w)
+        return torch.cat([logits[:, :1] - penalty,
+                          logits[:, 1:1 + anchors] + config.anchor_prior * gauss,
+                          logits[:, 1 + anchors:] - penalty], dim=1)
+
     def forward(self, motion_image: Tensor, kp_source: Keypoints, kp_driving: Keypoints) -> DenseMotion:
         """motion_image: (B or 1, C, h, w) from `prepare_source`; keypoints of batch B (source: B or 1)."""
         batch = kp_driving.batch_size
@@ -62,10 +76,8 @@ class DenseMotionNetwork(nn.Module):
         features = torch.cat([heat, sparse_deformed], dim=2)  # (B, K+1, C+1, h, w)
         features = self.hourglass(features.view(batch, -1, height, width))
         logits = self.mask_head(features)  # (B, K+1, h, w)
-        if self.num_anchors and self.config.anchor_prior:
-            prior = self.config.anchor_prior * gauss_driving[:, :self.num_anchors]  # (B, A, h, w)
-            logits = torch.cat([logits[:, :1], logits[:, 1:1 + self.num_anchors] + prior,
-                                logits[:, 1 + self.num_anchors:]], dim=1)
+        if self.num_anchors and (self.config.anchor_prior or self.config.anchor_exclusive):
+            logits = self._anchor_prior(logits, kp_driving, gauss_driving)
         mask = torch.softmax(logits, dim=1)  # (B, K+1, h, w)
         # weighted sum of motions: (B, K+1, 1, h, w) * (B, K+1, 2, h, w) -> (B, 2, h, w)
         deformation = (mask.unsqueeze(2) * motions.permute(0, 1, 4, 2, 3)).sum(dim=1)

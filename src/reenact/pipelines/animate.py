@@ -38,7 +38,7 @@ from reenact.io import (
 from reenact.io.frame_order import ordered_frames
 from reenact.io.video import check_video_output
 from reenact.postprocess.full_res import FullResCompositor, FullResConfig
-from reenact.pipelines.keypoints import detect_keypoints
+from reenact.pipelines.keypoints import detect_keypoints, reframe_keypoints
 from reenact.postprocess.paste import paste_back
 from reenact.preprocess.crop import CropBox, crop_box, crop_image, smooth_boxes
 from reenact.preprocess.face import (
@@ -47,6 +47,7 @@ from reenact.preprocess.face import (
     NoFaceError,
     create_face_analyzer,
 )
+from reenact.preprocess.face_follow import FollowConfig, follower_for
 from reenact.provenance.label import check_label
 from reenact.provenance.manifest import PendingManifest
 from reenact.provenance.record import Provenance, options_record
@@ -73,6 +74,8 @@ class AnimateOptions:
         (the generator's pixels only where it invents content); "crop" pastes the model-size frame,
         upscaled, over the whole crop box.
     face_index: which source face to animate (0 = largest); default the largest.
+    detect_every: run the full face detector on every N-th driving frame and follow the face's
+        landmarks in between (`reenact.preprocess.face_follow`); 1 detects in every frame.
     kp_smoothing: strength of the driving keypoints' temporal smoothing, in [0, 1).
     max_output_side: a larger source image is downscaled to this long side for the output video.
     max_frames: render only the first N driving frames (a preview); None renders all.
@@ -88,6 +91,7 @@ class AnimateOptions:
     render: str = "full"
     face_index: int | None = None
     face_backend: str = "dlib"
+    detect_every: int = 12
     crop_margin: float = 0.4
     kp_smoothing: float = 0.25
     batch_size: int = 8
@@ -108,6 +112,9 @@ class AnimateOptions:
             raise ValueError(f"render: expected one of {', '.join(RENDER_MODES)}, got {self.render!r}")
         if self.batch_size < 1:
             raise ValueError(f"batch_size: expected an integer >= 1, got {self.batch_size}")
+        if isinstance(self.detect_every, bool) or not isinstance(self.detect_every, int) \
+                or self.detect_every < 1:
+            raise ValueError(f"detect_every: expected an integer >= 1, got {self.detect_every!r}")
         if self.face_index is not None and self.face_index < 0:
             raise ValueError(f"face_index: expected an integer >= 0, got {self.face_index}")
         if self.max_output_side < 64:
@@ -237,6 +244,8 @@ def track_driving(frames: Iterable[np.ndarray], fps: float, size: int, source: P
                   name: str = "driving") -> DrivingTrack:
     """Pass 1: a smoothed crop box per frame, and the initial frame (0, or the best-matching pose)."""
     want_faces = options.crop == "face" or options.find_best_frame
+    if analyzer is not None:
+        analyzer = follower_for(analyzer, FollowConfig(redetect_every=options.detect_every))
     target = (pose_signature(source.landmarks)
               if options.find_best_frame and source.landmarks is not None else None)
     if options.find_best_frame and target is None:
@@ -362,6 +371,7 @@ def animate_frames(source: PreparedSource, frames: Iterable[np.ndarray], track: 
     compositor = _full_res_compositor(source, backend, options, encoded, kp_source)
     smoother = KeypointSmoother(options.kp_smoothing)
     kp_initial: Keypoints | None = None
+    reference = track.boxes[track.best_index or 0]  # the initial frame's crop: motion's frame
     if initial_crop is not None:
         best = track.best_index
         kp_initial = detect_keypoints(backend, initial_crop[None], [_track_landmarks(track, best)],
@@ -371,7 +381,8 @@ def animate_frames(source: PreparedSource, frames: Iterable[np.ndarray], track: 
         boxes = track.boxes[index:index + len(batch)]
         crops = np.stack([crop_image(frame, box, size) for frame, box in zip(batch, boxes)])
         found = [_track_landmarks(track, index + i) for i in range(len(batch))]
-        kp_driving = smoother(detect_keypoints(backend, crops, found, boxes))
+        kp_driving = smoother(reframe_keypoints(detect_keypoints(backend, crops, found, boxes),
+                                                boxes, reference, size))
         if kp_initial is None:
             kp_initial = kp_driving[0]
         kp = normalize_keypoints(kp_source, kp_driving, kp_initial, relative_movement=options.relative,

@@ -11,10 +11,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
+import torch
 
 from reenact.containers import Keypoints
 from reenact.engine.backend import Backend
-from reenact.preprocess.anchors import NUM_LANDMARKS, anchor_detected
+from reenact.preprocess.anchors import NUM_LANDMARKS, anchor_detected, pixels_to_normalized
 from reenact.preprocess.crop import CropBox
 
 
@@ -42,3 +43,22 @@ def detect_keypoints(backend: Backend, crops: np.ndarray,
         return kp
     size = backend.image_size
     return anchor_detected(kp, crop_landmarks(landmarks, boxes, size), groups, size)
+
+
+def reframe_keypoints(kp: Keypoints, boxes: Sequence[CropBox], reference: CropBox,
+                      size: int) -> Keypoints:
+    """Keypoints detected in each frame's own crop (`boxes`, cut to `size` px), moved into the
+    `reference` crop's coordinates, so that a head moving through the frame moves its keypoints.
+
+    Crops follow the face for the detector's sake; relative motion is measured in one frame of
+    reference (the initial driving frame's crop), as with the reference's fixed crop. The boxes
+    are squares, so a crop-to-crop map is a scale and a shift, which leaves jacobians unchanged.
+    """
+    if len(boxes) != kp.batch_size:
+        raise ValueError(f"boxes: expected one per keypoint set ({kp.batch_size}), got {len(boxes)}")
+    value = kp.value.detach().cpu().double().numpy()
+    pixels = (value + 1) * (size - 1) / 2 + 0.5  # normalized -> crop pixels (pixels_to_normalized)
+    moved = np.stack([reference.image_to_crop(box.crop_to_image(points, size), size)
+                      for points, box in zip(pixels, boxes)])
+    out = torch.from_numpy(pixels_to_normalized(moved, size)).to(kp.value.device, kp.value.dtype)
+    return Keypoints(out, kp.jacobian)

@@ -15,6 +15,7 @@ import numpy as np
 
 from reenact.preprocess.crop import CropBox, crop_box, smooth_boxes
 from reenact.preprocess.face import Face, FaceAnalyzer, NoFaceError
+from reenact.preprocess.face_follow import FollowConfig, follower_for
 
 
 @dataclass(frozen=True)
@@ -56,12 +57,15 @@ def _fill_gaps(boxes: list[CropBox | None]) -> list[CropBox]:
 
 
 def track_face(frames: Iterable[np.ndarray], fps: float, analyzer: FaceAnalyzer, *,
-               margin: float = 0.4, name: str = "video", require_face: bool = True) -> FaceTrack:
+               margin: float = 0.4, name: str = "video", require_face: bool = True,
+               follow: FollowConfig | None = None) -> FaceTrack:
     """Follow the largest face (then the one nearest to it) through `frames` (H, W, 3) uint8.
 
     Raises NoFaceError naming `name` if the video has no frames, or (require_face) no face at all;
-    with require_face=False a faceless video gives centred boxes and found all False.
+    with require_face=False a faceless video gives centred boxes and found all False. `follow`:
+    how often the full detector runs (`reenact.preprocess.face_follow`; default every 12 frames).
     """
+    analyzer = follower_for(analyzer, follow if follow is not None else FollowConfig())
     raw: list[CropBox | None] = []
     landmarks: list[np.ndarray | None] = []
     previous: Face | None = None

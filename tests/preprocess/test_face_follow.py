@@ -1,0 +1,98 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from reenact.config import ConfigError
+from reenact.preprocess.anchors import TEMPLATE
+from reenact.preprocess.face import Face
+from reenact.preprocess.face_follow import FaceFollower, FollowConfig, follower_for
+
+
+class MovingFace:
+    """A fake analyzer over frames whose first pixel holds the face's x offset: the detector
+    reports a box and landmarks there; landmarks_in finds the face if the box overlaps it."""
+
+    def __init__(self) -> None:
+        self.detect_calls = 0
+        self.refine_calls = 0
+
+    @staticmethod
+    def landmarks_at(offset: float) -> np.ndarray:
+        return (TEMPLATE + 1) * 50 + (offset + 20, 30)  # a 100-px face
+
+    def detect(self, image: np.ndarray) -> list[Face]:
+        self.detect_calls += 1
+        offset = float(image[0, 0, 0])
+        points = self.landmarks_at(offset)
+        x0, y0 = points.min(axis=0)
+        x1, y1 = points.max(axis=0)
+        return [Face((x0 - 5, y0 + 10, x1 + 5, y1 + 2), 1.5, points)]
+
+    def landmarks_in(self, image: np.ndarray, box: tuple[float, float, float, float]) -> np.ndarray:
+        self.refine_calls += 1
+        points = self.landmarks_at(float(image[0, 0, 0]))
+        if box[2] < points[:, 0].min() or box[0] > points[:, 0].max():
+            return points + (0, 1000)  # lost: the predictor lands somewhere far away
+        return points
+
+
+def frame(offset: int) -> np.ndarray:
+    image = np.zeros((240, 320, 3), np.uint8)
+    image[0, 0, 0] = offset
+    return image
+
+
+def test_follower_detects_every_n_frames_and_follows_in_between() -> None:
+    fake = MovingFace()
+    follower = FaceFollower(fake, FollowConfig(redetect_every=4))
+    faces = [follower.detect(frame(2 * i))[0] for i in range(9)]
+    assert fake.detect_calls == 3 and follower.detections == 3  # frames 0, 4 and 8
+    for index, face in enumerate(faces):
+        np.testing.assert_allclose(face.landmarks, fake.landmarks_at(2 * index))
+        reference = fake.detect(frame(2 * index))[0]  # followed boxes sit like the detector's
+        np.testing.assert_allclose(face.box, reference.box, atol=1e-9)
+        assert face.score == 1.5
+
+
+def test_follower_detects_again_when_the_face_jumps() -> None:
+    fake = MovingFace()
+    follower = FaceFollower(fake, FollowConfig(redetect_every=100))
+    follower.detect(frame(0))
+    follower.detect(frame(2))
+    assert fake.detect_calls == 1
+    face = follower.detect(frame(90))[0]  # the face is lost: the follower runs the detector
+    assert fake.detect_calls == 2
+    np.testing.assert_allclose(face.landmarks, fake.landmarks_at(90))
+
+
+def test_follower_for_needs_landmarks_in_a_box_and_config_is_checked() -> None:
+    class DetectOnly:
+        def detect(self, image: np.ndarray) -> list[Face]:
+            return []
+
+    plain = DetectOnly()
+    assert follower_for(plain) is plain
+    fake = MovingFace()
+    assert isinstance(follower_for(fake), FaceFollower)
+    assert follower_for(fake, FollowConfig(redetect_every=1)) is fake
+    with pytest.raises(ConfigError, match="redetect_every"):
+        FollowConfig(redetect_every=0)
+    with pytest.raises(ConfigError, match="max_change"):
+        FollowConfig(max_change=-0.1)
+
+
+def test_follower_without_faces_keeps_detecting() -> None:
+    class Nobody:
+        calls = 0
+
+        def detect(self, image: np.ndarray) -> list[Face]:
+            Nobody.calls += 1
+            return []
+
+        def landmarks_in(self, image, box):  # pragma: no cover - never reached without a face
+            raise AssertionError
+
+    follower = FaceFollower(Nobody())
+    assert all(follower.detect(frame(0)) == [] for _ in range(3))
+    assert Nobody.calls == 3
