@@ -78,9 +78,10 @@ def cmd_talk(args: argparse.Namespace) -> int:
     options = TalkOptions(
         fps=args.fps, seed=args.seed, idle=args.idle, voice_gate=args.voice_gate,
         mouth_scale=args.mouth_scale, driving_policy=args.driving_policy, crop=args.crop,
-        crop_only=args.crop_only, face_index=args.face_index, face_backend=args.face_backend,
-        kp_smoothing=args.kp_smoothing, batch_size=args.batch_size, max_output_side=args.max_size,
-        max_frames=args.max_frames, label=args.label)
+        crop_only=args.crop_only, render=args.render, face_index=args.face_index,
+        face_backend=args.face_backend, kp_smoothing=args.kp_smoothing,
+        batch_size=args.batch_size, max_output_side=args.max_size, max_frames=args.max_frames,
+        label=args.label)
     backend, checkpoint = _backend_and_audio_model(args)
     result = talk(args.source, args.audio, args.output, backend=backend, checkpoint=checkpoint,
                   options=options, driving_path=args.driving, progress=not args.quiet,
@@ -184,6 +185,9 @@ def _add_talk(commands, common: argparse.ArgumentParser) -> None:
     talk.add_argument("--crop", choices=("face", "none"), default="face")
     talk.add_argument("--crop-only", action="store_true",
                       help="write the model-size face crop instead of pasting it into the photo")
+    talk.add_argument("--render", choices=("full", "crop"), default="full",
+                      help="full: warp the photo itself at its resolution and paste only what "
+                           "moved; crop: paste the model-size frame, upscaled, over the face box")
     talk.add_argument("--face-index", type=int, help="which face of the portrait (0 = largest)")
     talk.add_argument("--kp-smoothing", type=float, default=0.25,
                       help="temporal smoothing of the driving video's keypoints (default 0.25)")

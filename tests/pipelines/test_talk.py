@@ -153,3 +153,30 @@ def test_bad_audio_is_one_line_exit_2_no_output(tmp_path, models, photo, caplog,
     errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
     assert len(errors) == 1 and message in errors[0].getMessage() and "\n" not in errors[0].getMessage()
     assert set(tmp_path.iterdir()) == before
+
+
+@pytest.mark.parametrize("render", ["full", "crop"])
+def test_talk_renders_into_the_photo_and_leaves_the_rest_alone(tmp_path, models, render):
+    from reenact.checkpoint.audio_format import load_audio_checkpoint
+    from reenact.io import read_image
+    from reenact.pipelines.animate import prepare_source
+    from reenact.pipelines.talk import talk_frames
+    from reenact.preprocess.face import create_face_analyzer
+
+    checkpoint = load_audio_checkpoint(models[1])
+    clip = load_audio(write_speech(tmp_path / "speech.wav", 0.4), 16000)
+    options = TalkOptions(render=render)
+    plan = plan_talk(clip, checkpoint, Fraction(25), 10, options)
+    backend = TorchBackend(create_model("tiny-64", seed=0), "cpu")
+    image = np.asarray(read_image(require(PORTRAIT)))
+    source = prepare_source(image, backend.image_size, options.animate_options(),
+                            create_face_analyzer())
+    x0, y0, x1, y1 = (int(v) for v in source.box.bounds)
+    outside = np.ones(source.image.shape[:2], dtype=bool)
+    outside[max(y0, 0):y1 + 1, max(x0, 0):x1 + 1] = False
+    frames = list(talk_frames(source, plan, backend, checkpoint, options))
+    assert len(frames) == 10
+    for frame in frames:
+        assert frame.shape == source.image.shape
+        assert np.array_equal(frame[outside], source.image[outside])
+    assert any(not np.array_equal(frame, source.image) for frame in frames)

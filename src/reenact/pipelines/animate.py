@@ -317,7 +317,7 @@ def _hold_sources(boxes: list[CropBox | None]) -> list[int]:
     return sources
 
 
-def _full_res_compositor(source: PreparedSource, backend: Backend, options: AnimateOptions,
+def full_res_compositor(source: PreparedSource, backend: Backend, options: AnimateOptions,
                          encoded: object, kp_source: Keypoints) -> FullResCompositor | None:
     """The compositor of render="full", or None for the crop (crop_only) or the pasted crop."""
     if options.crop_only or options.render != "full":
@@ -334,7 +334,7 @@ def _full_res_compositor(source: PreparedSource, backend: Backend, options: Anim
                              baseline_weight=still.source_weight[0], config=config)
 
 
-def _render_frames(backend: Backend, encoded: object, kp_source: Keypoints, kp: Keypoints,
+def render_frames(backend: Backend, encoded: object, kp_source: Keypoints, kp: Keypoints,
                    source: PreparedSource, options: AnimateOptions,
                    compositor: FullResCompositor | None) -> Iterator[np.ndarray]:
     """One batch's output frames: full-resolution composites, model-size crops or pasted crops."""
@@ -352,7 +352,7 @@ def _render_frames(backend: Backend, encoded: object, kp_source: Keypoints, kp: 
                              color_match=options.color_match)
 
 
-def _track_landmarks(track: DrivingTrack, index: int | None) -> np.ndarray | None:
+def track_landmarks(track: DrivingTrack, index: int | None) -> np.ndarray | None:
     if track.landmarks is None or index is None or index >= len(track.landmarks):
         return None
     return track.landmarks[index]
@@ -368,19 +368,19 @@ def animate_frames(source: PreparedSource, frames: Iterable[np.ndarray], track: 
     size = backend.image_size
     kp_source = detect_keypoints(backend, source.crop[None], [source.landmarks], [source.box])
     encoded = backend.encode_source(source.crop)
-    compositor = _full_res_compositor(source, backend, options, encoded, kp_source)
+    compositor = full_res_compositor(source, backend, options, encoded, kp_source)
     smoother = KeypointSmoother(options.kp_smoothing)
     kp_initial: Keypoints | None = None
     reference = track.boxes[track.best_index or 0]  # the initial frame's crop: motion's frame
     if initial_crop is not None:
         best = track.best_index
-        kp_initial = detect_keypoints(backend, initial_crop[None], [_track_landmarks(track, best)],
+        kp_initial = detect_keypoints(backend, initial_crop[None], [track_landmarks(track, best)],
                                       [track.boxes[best or 0]])
     index = 0
     for batch in batched(frames, options.batch_size):
         boxes = track.boxes[index:index + len(batch)]
         crops = np.stack([crop_image(frame, box, size) for frame, box in zip(batch, boxes)])
-        found = [_track_landmarks(track, index + i) for i in range(len(batch))]
+        found = [track_landmarks(track, index + i) for i in range(len(batch))]
         kp_driving = smoother(reframe_keypoints(detect_keypoints(backend, crops, found, boxes),
                                                 boxes, reference, size))
         if kp_initial is None:
@@ -388,7 +388,7 @@ def animate_frames(source: PreparedSource, frames: Iterable[np.ndarray], track: 
         kp = normalize_keypoints(kp_source, kp_driving, kp_initial, relative_movement=options.relative,
                                  relative_jacobian=options.relative,
                                  adapt_movement_scale=options.relative and options.adapt_scale)
-        yield from _render_frames(backend, encoded, kp_source, kp, source, options, compositor)
+        yield from render_frames(backend, encoded, kp_source, kp, source, options, compositor)
         index += len(batch)
 
 

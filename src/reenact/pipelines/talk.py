@@ -51,12 +51,14 @@ from reenact.motion import (
 from reenact.pipelines.animate import (
     AnimateOptions,
     PreparedSource,
+    full_res_compositor,
     prepare_source,
+    render_frames,
     track_driving,
+    track_landmarks,
 )
 from reenact.pipelines.audio_motion import speech_motion
-from reenact.pipelines.keypoints import detect_keypoints
-from reenact.postprocess.paste import paste_back
+from reenact.pipelines.keypoints import detect_keypoints, reframe_keypoints
 from reenact.preprocess.crop import crop_image
 from reenact.preprocess.face import FaceAnalyzer, create_face_analyzer
 from reenact.provenance.manifest import PendingManifest
@@ -82,7 +84,7 @@ class TalkOptions:
     mouth_scale: multiplies the speech motion (1 = as learned).
     driving_policy: how a driving video shorter than the speech is extended: pingpong, loop, or
         pad (hold its last frame); the output is always as long as the speech.
-    crop, crop_only, face_index, face_backend, crop_margin, kp_smoothing, batch_size,
+    crop, crop_only, render, face_index, face_backend, crop_margin, kp_smoothing, batch_size,
     max_output_side, feather, color_match, adapt_scale, max_frames, label: as in `AnimateOptions`.
     """
 
@@ -96,6 +98,7 @@ class TalkOptions:
     driving_policy: str = "pingpong"
     crop: str = "face"
     crop_only: bool = False
+    render: str = "full"
     face_index: int | None = None
     face_backend: str = "dlib"
     crop_margin: float = 0.4
@@ -123,6 +126,7 @@ class TalkOptions:
     def animate_options(self) -> AnimateOptions:
         return AnimateOptions(
             relative=True, adapt_scale=self.adapt_scale, crop=self.crop, crop_only=self.crop_only,
+            render=self.render,
             face_index=self.face_index, face_backend=self.face_backend,
             crop_margin=self.crop_margin, kp_smoothing=self.kp_smoothing,
             batch_size=self.batch_size, max_output_side=self.max_output_side,
@@ -197,34 +201,31 @@ def replace_mouth(kp_source: Keypoints, kp_head: Keypoints, speech: torch.Tensor
     return apply_motion(kp_source, KeypointMotion.from_flat(flat, kp_source.num_kp))
 
 
-def _render(backend, source: PreparedSource, encoded, kp_source: Keypoints, kp: Keypoints,
-            options: TalkOptions) -> Iterator[np.ndarray]:
-    for rendered in backend.render(encoded, kp_source, kp):
-        if options.crop_only:
-            yield rendered
-        else:
-            yield paste_back(source.image, rendered, source.box, feather=options.feather,
-                             color_match=options.color_match)
-
-
 def talk_frames(source: PreparedSource, plan: TalkPlan, backend, checkpoint: AudioCheckpoint,
                 options: TalkOptions) -> Iterator[np.ndarray]:
     """Output frames (uint8 RGB) without a driving video, in order."""
     kp_source = detect_keypoints(backend, source.crop[None], [source.landmarks], [source.box])
     encoded = backend.encode_source(source.crop)
+    animate_options = options.animate_options()
+    compositor = full_res_compositor(source, backend, animate_options, encoded, kp_source)
     for start in range(0, len(plan), options.batch_size):
         stop = min(start + options.batch_size, len(plan))
         kp = idle_keypoints(kp_source, plan, start, stop, checkpoint)
-        yield from _render(backend, source, encoded, kp_source, kp, options)
+        yield from render_frames(backend, encoded, kp_source, kp, source, animate_options,
+                                 compositor)
 
 
 def driven_talk_frames(source: PreparedSource, plan: TalkPlan, frames: Iterator[np.ndarray],
                        boxes: list, backend, checkpoint: AudioCheckpoint,
-                       options: TalkOptions) -> Iterator[np.ndarray]:
+                       options: TalkOptions,
+                       landmarks: list | None = None) -> Iterator[np.ndarray]:
     """Output frames with head motion from driving `frames` (already in output order, one per
-    output frame, with their crop `boxes`) and the mouth from the speech."""
+    output frame, with their crop `boxes` and face `landmarks`, (68, 2) image pixels or None)
+    and the mouth from the speech."""
     kp_source = detect_keypoints(backend, source.crop[None], [source.landmarks], [source.box])
     encoded = backend.encode_source(source.crop)
+    animate_options = options.animate_options()
+    compositor = full_res_compositor(source, backend, animate_options, encoded, kp_source)
     smoother = KeypointSmoother(options.kp_smoothing)
     projector = checkpoint.directions.projector(MOUTH_DIRECTIONS)
     kp_initial: Keypoints | None = None
@@ -232,13 +233,18 @@ def driven_talk_frames(source: PreparedSource, plan: TalkPlan, frames: Iterator[
     for batch in batched(frames, options.batch_size):
         crops = np.stack([crop_image(frame, boxes[start + i], backend.image_size)
                           for i, frame in enumerate(batch)])
-        kp_driving = smoother(backend.detect(crops))
+        batch_boxes = boxes[start:start + len(batch)]
+        found = (landmarks[start:start + len(batch)] if landmarks is not None
+                 else [None] * len(batch))
+        kp_driving = smoother(reframe_keypoints(detect_keypoints(backend, crops, found, batch_boxes),
+                                                batch_boxes, boxes[0], backend.image_size))
         kp_initial = kp_driving[0] if kp_initial is None else kp_initial
         kp_head = normalize_keypoints(kp_source, kp_driving, kp_initial, relative_movement=True,
                                       relative_jacobian=True, adapt_movement_scale=options.adapt_scale)
         speech = torch.from_numpy(plan.motion[start:start + len(batch)])
         kp = replace_mouth(kp_source, kp_head, speech, projector)
-        yield from _render(backend, source, encoded, kp_source, kp, options)
+        yield from render_frames(backend, encoded, kp_source, kp, source, animate_options,
+                                 compositor)
         start += len(batch)
 
 
@@ -315,8 +321,9 @@ def _write_driven(writer: VideoWriter, bar, source: PreparedSource, plan: TalkPl
         cached = max(1, _FRAME_CACHE_BYTES // (info.width * info.height * 3))
         held = np.asarray(track.frame_indices())[indices]  # a cut face's frame holds a whole one
         frames = ordered_frames(lambda: iter(reader), held, max_cached=cached)
-        _write(writer, driven_talk_frames(source, plan, frames, boxes, backend, checkpoint, options),
-               bar)
+        landmarks = [track_landmarks(track, int(i)) for i in indices]
+        _write(writer, driven_talk_frames(source, plan, frames, boxes, backend, checkpoint, options,
+                                          landmarks), bar)
     if info.fps != writer.fps:
         logger.info("%s runs at %s fps, the output at %s fps: its frames are shown one per output "
                     "frame", driving_path, info.fps, writer.fps)
