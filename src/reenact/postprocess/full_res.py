@@ -241,6 +241,8 @@ class FullResCompositor:
         self._qx, self._qy = (self._x - box.x0) / box.side, (self._y - box.y0) / box.side
         self._mask_x = interpolation_matrix(self._qx * size - 0.5, size)  # (W', S)
         self._mask_y = interpolation_matrix(self._qy * size - 0.5, size)  # (H', S)
+        # which model pixels each box pixel reads (for `_span`)
+        self._reach_x, self._reach_y = (self._mask_x > 0).float(), (self._mask_y > 0).float()
         feather = config.box_feather * box.side
         self._window = torch.from_numpy(
             feather_window(len(self._y), box.y0 - self._top, box.y1 - self._top, feather)[:, None]
@@ -308,8 +310,8 @@ class FullResCompositor:
 
     def _span(self, paste: Tensor) -> tuple[int, int, int, int] | None:
         """Rows [r0, r1) and columns [c0, c1) of the box's pixels that the paste mask reaches."""
-        hit_rows = (self._mask_y > 0).float() @ (paste.amax(dim=1) > 0).float()  # (H',)
-        hit_cols = (self._mask_x > 0).float() @ (paste.amax(dim=0) > 0).float()  # (W',)
+        hit_rows = self._reach_y @ (paste.amax(dim=1) > 0).float()  # (H',)
+        hit_cols = self._reach_x @ (paste.amax(dim=0) > 0).float()  # (W',)
         rows, cols = torch.nonzero(hit_rows)[:, 0], torch.nonzero(hit_cols)[:, 0]
         if len(rows) == 0 or len(cols) == 0:
             return None
