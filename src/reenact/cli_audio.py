@@ -98,7 +98,7 @@ def cmd_dub(args: argparse.Namespace) -> int:
     options = DubOptions(length_policy=args.length_policy, voice_gate=args.voice_gate,
                          mouth_scale=args.mouth_scale, face_backend=args.face_backend,
                          mouth_source=args.mouth_source, motion_smoothing=args.motion_smoothing,
-                         batch_size=args.batch_size, max_frames=args.max_frames,
+                         render=args.render, batch_size=args.batch_size, max_frames=args.max_frames,
                          label=args.label)
     backend, checkpoint = _backend_and_audio_model(args)
     result = dub(args.video, args.audio, args.output, backend=backend, checkpoint=checkpoint,
@@ -228,6 +228,9 @@ def _add_dub(commands, common: argparse.ArgumentParser) -> None:
                      help="pingpong / loop: as long as the speech, the video played back and forth "
                           "/ from the start again when shorter (default pingpong); trim: the "
                           "shorter of the two; pad: the longer, holding the last frame")
+    dub.add_argument("--render", choices=("full", "crop"), default="full",
+                     help="full: render the lower face at the video's resolution (the model's "
+                          "motion warps the video's own pixels); crop: paste the model-size mouth")
     dub.add_argument("--mouth-source", choices=("rest", "frame"), default="rest",
                      help="render the lower face from the video's closed-mouth rest frame "
                           "(default: none of the old speech shows) or from each frame itself "

@@ -66,6 +66,7 @@ from reenact.pipelines.audio_motion import speech_motion
 from reenact.pipelines.keypoints import detect_keypoints
 from reenact.postprocess.mouth_mask import lower_face_mask
 from reenact.postprocess.paste import paste_back
+from reenact.postprocess.warp_paste import warp_paste
 from reenact.preprocess.crop import crop_image
 from reenact.preprocess.expressions import mouth_opening
 from reenact.preprocess.face import FaceAnalyzer, create_face_analyzer
@@ -79,6 +80,7 @@ logger = logging.getLogger(__name__)
 
 _FRAME_CACHE_BYTES = 256 << 20
 MOUTH_SOURCES = ("rest", "frame")
+RENDER_MODES = ("full", "crop")
 
 
 @dataclass(frozen=True)
@@ -95,6 +97,9 @@ class DubOptions:
     motion_smoothing: Gaussian sigma in seconds of the low-pass on each frame's own motion
         (removes the old speech's jaw movement; 0 = off).
     mask_dilation, mask_feather: growth and softness of the lower-face mask, fractions of the crop.
+    render: "full" (default) renders the lower face at the video's resolution: the model's motion
+        warps the source frame's own pixels, the generator's only where it invents (the mouth's
+        inside), `reenact.postprocess.warp_paste`; "crop" pastes the model-size frame, upscaled.
     label: a short text drawn in a corner of every output frame (the watermark and metadata are
         always there).
     """
@@ -110,6 +115,7 @@ class DubOptions:
     motion_smoothing: float = 0.12
     mask_dilation: float = 0.05
     mask_feather: float = 0.02
+    render: str = "full"
     batch_size: int = 8
     max_frames: int | None = None
     label: str | None = None
@@ -128,6 +134,9 @@ class DubOptions:
         if not 0 <= self.motion_smoothing <= 10:
             raise ValueError(f"motion_smoothing: expected seconds in [0, 10], got "
                              f"{self.motion_smoothing!r}")
+        if self.render not in RENDER_MODES:
+            raise ValueError(f"render: expected one of {', '.join(RENDER_MODES)}, got "
+                             f"{self.render!r}")
         if self.batch_size < 1:
             raise ValueError(f"batch_size: expected an integer >= 1, got {self.batch_size}")
         if self.max_frames is not None and self.max_frames < 1:
@@ -157,6 +166,7 @@ class VideoFaces:
     fps: Fraction
     rest_index: int | None = None  # the rest frame (None: no face anywhere)
     rest_crop: np.ndarray | None = None  # its crop, (S, S, 3) uint8
+    rest_frame: np.ndarray | None = None  # the whole rest frame, (H, W, 3) uint8
 
     def motion(self, smoothing: float = 0.0) -> torch.Tensor:
         """(T, K * 6) each frame's motion from the rest face, low-passed by a Gaussian of
@@ -195,7 +205,7 @@ def analyze_video(open_frames, fps: Fraction, backend, analyzer: FaceAnalyzer,
     for index, frame in enumerate(open_frames()):  # one more pass, up to the rest frame
         if index == rest_index:
             crop = crop_image(frame, track.boxes[rest_index], size)
-            return VideoFaces(track, keypoints, rest, fps, rest_index, crop)
+            return VideoFaces(track, keypoints, rest, fps, rest_index, crop, frame.copy())
     raise ValueError(f"{name}: frame {rest_index} could not be read again")
 
 
@@ -210,6 +220,10 @@ def dub_frames(frames: Iterator[np.ndarray], indices: np.ndarray, faces: VideoFa
     if from_rest:
         rest_source = backend.encode_source(faces.rest_crop)
         kp_rest = faces.keypoints[faces.rest_index]
+    full = options.render == "full" and backend.has_motion_outputs
+    if options.render == "full" and not full:
+        logger.warning("this backend's model returns no deformation (an ONNX export made before "
+                       "full-resolution output): pasting the model-size mouth instead")
     for i, (j, frame) in enumerate(zip(indices.tolist(), frames, strict=True)):
         if not faces.track.found[j]:
             yield frame
@@ -218,13 +232,22 @@ def dub_frames(frames: Iterator[np.ndarray], indices: np.ndarray, faces: VideoFa
         flat = replace_subspace(own[j:j + 1], torch.from_numpy(speech[i:i + 1]), projector)
         kp_driving = apply_motion(faces.rest, KeypointMotion.from_flat(flat, faces.rest.num_kp))
         if from_rest:
-            rendered = backend.render(rest_source, kp_rest, kp_driving)[0]
+            source, kp_source = rest_source, kp_rest
+            source_image, source_box = faces.rest_frame, faces.track.boxes[faces.rest_index]
         else:
-            source = backend.encode_source(crop_image(frame, box, size))
-            rendered = backend.render(source, faces.keypoints[j], kp_driving)[0]
+            source, kp_source = backend.encode_source(crop_image(frame, box, size)), faces.keypoints[j]
+            source_image, source_box = frame, box
         mask = lower_face_mask(landmarks, box, size, dilation=options.mask_dilation,
                                feather=options.mask_feather)
-        yield paste_back(frame, rendered, box, feather=0.0, color_match=False, mask=mask)
+        if not full or source_image is None:
+            rendered = backend.render(source, kp_source, kp_driving)[0]
+            yield paste_back(frame, rendered, box, feather=0.0, color_match=False, mask=mask)
+            continue
+        rendered = backend.render_with_motion(source, kp_source, kp_driving)
+        yield warp_paste(frame, box, mask, source_image=source_image, source_box=source_box,
+                         deformation=rendered.deformation[0], generated=rendered.frames[0],
+                         source_weight=rendered.source_weight[0],
+                         align_corners=backend.align_corners)
 
 
 def _even(frames: Iterator[np.ndarray]) -> Iterator[np.ndarray]:
