@@ -10,14 +10,9 @@ imported on first use, not here.
 from reenact.io.atomic import AtomicOutput, atomic_output
 from reenact.io.errors import MediaError
 from reenact.io.image import MAX_IMAGE_SIDE, MIN_IMAGE_SIDE, read_image, write_image
-from reenact.io.video import (
-    VideoInfo,
-    VideoReader,
-    VideoWriter,
-    batched,
-    check_output_path,
-    probe_video,
-)
+from reenact.io.video_probe import VideoInfo, probe_video
+from reenact.io.video_reader import VideoReader, batched
+from reenact.io.video_writer import VideoWriter, check_output_path
 
 __all__ = ["MAX_IMAGE_SIDE", "MIN_IMAGE_SIDE", "AtomicOutput", "MediaError", "VideoInfo",
            "VideoReader", "VideoWriter", "atomic_output", "batched", "check_output_path", "probe_video",
