@@ -2,9 +2,9 @@
 
 Frames and images are (H, W, 3) uint8 RGB, upright; batches are (N, H, W, 3); frame rates are
 exact `fractions.Fraction`s. Every unusable input raises `MediaError` (a ValueError) with a one-line
-message that names the file. Outputs appear only once completely written, and always marked as
-synthetic (watermark in every frame, metadata; see `reenact.provenance`). PyAV and Pillow are
-imported on first use, not here.
+message that names the file. Outputs appear only once completely written. The writers write what
+they are given: marking reenact's outputs as synthetic is `reenact.provenance.writers`' job, on top
+of these (io knows nothing of it). PyAV and Pillow are imported on first use, not here.
 """
 
 from reenact.io.atomic import AtomicOutput, atomic_output

@@ -1,6 +1,10 @@
 """Writing a video: (H, W, 3) uint8 RGB frames to an H.264 MP4, with a carried audio track,
 encoded on a thread of its own and committed atomically (`VideoWriter`); and the checks that an
-output path is safe to write."""
+output path is safe to write.
+
+The writer knows nothing of what reenact marks its outputs with: it takes container tags and two
+frame filters, which `reenact.provenance.writers.MarkedVideoWriter` fills in.
+"""
 
 from __future__ import annotations
 
@@ -8,11 +12,11 @@ import contextlib
 import logging
 import os
 import weakref
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from fractions import Fraction
 from pathlib import Path
 from types import ModuleType, TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
@@ -22,10 +26,6 @@ from reenact.io.background import BackgroundWork
 from reenact.io.errors import check_input_file, media_error
 from reenact.io.video_decode import import_av
 from reenact.io.video_probe import MAX_FPS
-
-if TYPE_CHECKING:
-    from reenact.provenance.marking import FrameMarker
-    from reenact.provenance.record import Provenance
 
 logger = logging.getLogger(__name__)
 
@@ -141,15 +141,20 @@ def _add_video_stream(av: ModuleType, container: Any, fps: Fraction, width: int,
     return stream
 
 
+FrameFilter = Callable[[np.ndarray], np.ndarray]
+
+
 class _FrameEncoder:
-    """What happens to each frame on the writer's encoding thread: the visible label, BT.709
-    limited-range Y'CbCr, the watermark on the Y' plane, H.264, and the audio up to the frame's
+    """What happens to each frame on the writer's encoding thread: the RGB filter, BT.709
+    limited-range Y'CbCr, the luma filter on the Y' plane, H.264, and the audio up to the frame's
     end, all muxed in that order. Holds no reference to the VideoWriter (see BackgroundWork)."""
 
-    def __init__(self, av: ModuleType, marker: FrameMarker, container: Any, video: Any,
-                 audio: AudioCarry | None, fps: Fraction) -> None:
+    def __init__(self, av: ModuleType, container: Any, video: Any, audio: AudioCarry | None,
+                 fps: Fraction, rgb_filter: FrameFilter | None,
+                 luma_filter: FrameFilter | None) -> None:
         self._av = av
-        self._marker = marker
+        self._rgb_filter = rgb_filter
+        self._luma_filter = luma_filter
         self._container = container
         self._video = video
         self._audio = audio
@@ -167,25 +172,28 @@ class _FrameEncoder:
 
     def encode(self, frame: np.ndarray) -> None:
         """Encode one (H, W, 3) uint8 RGB frame (C-contiguous, the writer's own copy)."""
-        frame = self._marker.label(frame)
+        if self._rgb_filter is not None:
+            frame = self._rgb_filter(frame)
         av_frame = self._av.VideoFrame.from_ndarray(frame, format="rgb24")
         # BT.709 limited range, matching the tags set on the stream
         yuv = av_frame.reformat(format="yuv420p", dst_colorspace="ITU709",
                                 dst_color_range="MPEG")
-        self._watermark(yuv)
+        if self._luma_filter is not None:
+            self._filter_luma(yuv, self._luma_filter)
         yuv.pts = self.frames
         self._mux(self._video.encode(yuv))
         self.frames += 1
         if self._audio is not None:
             self._mux(self._audio.pump(self._audio_samples_at(self.frames)))
 
-    def _watermark(self, yuv: Any) -> None:
-        """Mark the Y' plane in place: the same as marking R, G and B, on a third of the data."""
+    @staticmethod
+    def _filter_luma(yuv: Any, luma_filter: FrameFilter) -> None:
+        """Replace the Y' plane, in place, by what `luma_filter` makes of it."""
         plane = yuv.planes[0]
         height, width = yuv.height, yuv.width
         rows = np.frombuffer(plane, dtype=np.uint8, count=height * plane.line_size)
         luma = rows.reshape(height, plane.line_size)[:, :width]
-        luma[...] = self._marker.mark_luma_plane(np.ascontiguousarray(luma))
+        luma[...] = luma_filter(np.ascontiguousarray(luma))
 
     def finish(self) -> None:
         """Flush the encoders, the rest of the audio, and close the file."""
@@ -210,9 +218,9 @@ class VideoWriter:
     the partial file is deleted and no output exists. An existing file at `path` is replaced
     (use `check_output_path` first to protect inputs).
 
-    Frames are labelled, converted, watermarked and encoded on a background thread, up to
-    _QUEUED_FRAMES behind `write` (which copies each frame), so that this work overlaps the
-    caller's next frame instead of adding to it. An error there is raised by the next `write`
+    Frames are filtered, converted and encoded on a background thread, up to _QUEUED_FRAMES
+    behind `write` (which copies each frame), so that this work overlaps the caller's next frame
+    instead of adding to it. An error there is raised by the next `write`
     or by `close`, and the file is then discarded as for any other exception.
 
     fps: exact frame rate (a Fraction or int; floats are refused as inexact); the time base is
@@ -222,10 +230,11 @@ class VideoWriter:
         that the source's first video frame (or its audio start) is t = 0, and cut at the
         video's end. A file without audio is logged at INFO and the output has no audio.
     crf: x264 constant rate factor, 0 (lossless) - 51; 18 is visually near lossless.
-    provenance: the run's record (`reenact.provenance.Provenance`); a fresh one (model unknown)
-        if None. Every frame written carries its invisible watermark (and its visible label, if
-        it has one), and the MP4 tags say the video is synthetic: there is no way to write an
-        unmarked video with this class.
+    metadata: MP4 tags (key -> text) of the container.
+    rgb_filter: (H, W, 3) uint8 RGB -> the same, applied to each frame before the colour
+        conversion (on the encoding thread).
+    luma_filter: (H, W) uint8 limited-range BT.709 Y' -> the same, applied to each frame's luma
+        plane after the colour conversion (a third of the data of RGB; chroma is left alone).
     commit: False leaves the finished file under its temporary name after `close()`, for the
         caller to commit together with other outputs (`reenact.io.atomic.commit_together` on
         `output`); it is deleted like a partial file if that never happens.
@@ -233,7 +242,8 @@ class VideoWriter:
 
     def __init__(self, path: str | os.PathLike[str], fps: Fraction | int, width: int,
                  height: int, *, audio_from: str | os.PathLike[str] | None = None,
-                 crf: int = DEFAULT_CRF, provenance: Provenance | None = None,
+                 crf: int = DEFAULT_CRF, metadata: Mapping[str, str] | None = None,
+                 rgb_filter: FrameFilter | None = None, luma_filter: FrameFilter | None = None,
                  commit: bool = True) -> None:
         self.fps = _check_fps(fps)
         self.width = _check_side("width", width)
@@ -243,10 +253,6 @@ class VideoWriter:
         audio_source = None if audio_from is None else check_input_file(audio_from,
                                                                          what="audio source")
         av = import_av()
-        from reenact.provenance.marking import FrameMarker  # lazily: it imports reenact.io
-        from reenact.provenance.record import Provenance
-
-        self.provenance = provenance if provenance is not None else Provenance.new()
         self.path = target
         self.frames_written = 0  # accepted by write(); encoded by close() at the latest
         self._output = AtomicOutput(target)
@@ -258,17 +264,17 @@ class VideoWriter:
         try:
             self._container = av.open(str(self._output.temp_path.absolute()), "w", format="mp4",
                                       container_options=_MP4_OPTIONS)
-            self._container.metadata.update(self.provenance.container_metadata())
+            self._container.metadata.update(metadata or {})
             video = _add_video_stream(av, self._container, self.fps, width, height, crf)
             if audio_source is not None:
                 self._audio = AudioCarry.open(av, audio_source, self._container)
         except BaseException:
             self._abort()
             raise
-        self._encoder = _FrameEncoder(av, FrameMarker(self.provenance), self._container, video,
-                                      self._audio, self.fps)
+        self._encoder = _FrameEncoder(av, self._container, video, self._audio, self.fps,
+                                      rgb_filter, luma_filter)
         self._work = BackgroundWork(self._encoder.encode, _QUEUED_FRAMES,
-                                     name=f"reenact-video-writer:{target.name}")
+                                    name=f"reenact-video-writer:{target.name}")
         # dropped without close() or an exception: end the thread (AtomicOutput removes the file)
         weakref.finalize(self, self._work.stop_soon)
 

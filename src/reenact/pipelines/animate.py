@@ -30,7 +30,6 @@ from reenact.engine.backend import Backend
 from reenact.geometry import convex_hull_area, normalize_keypoints
 from reenact.io import (
     VideoReader,
-    VideoWriter,
     batched,
     probe_video,
     read_image,
@@ -51,6 +50,7 @@ from reenact.preprocess.face_follow import FollowConfig, follower_for
 from reenact.provenance.label import check_label
 from reenact.provenance.manifest import PendingManifest
 from reenact.provenance.record import Provenance, options_record
+from reenact.provenance.writers import MarkedVideoWriter
 from reenact.smoothing import KeypointSmoother
 
 logger = logging.getLogger(__name__)
@@ -436,7 +436,7 @@ def animate(source_path: str | os.PathLike, driving_path: str | os.PathLike,
     provenance = Provenance.new(model=model, inputs={"source": source_path, "driving": driving_path},
                                 options=options_record(options), label=options.label)
     written = 0
-    with VideoReader(driving_path) as reader, VideoWriter(
+    with VideoReader(driving_path) as reader, MarkedVideoWriter(
             output_path, info.fps, width, height, audio_from=driving_path,
             provenance=provenance, commit=False) as writer, tqdm(
             total=len(track.boxes), unit="frame", desc="animating", disable=not progress) as bar:

@@ -49,7 +49,7 @@ from reenact.evaluation.scores import (
 )
 from reenact.evaluation.sheet import SheetRow, Tile, contact_sheet, cut_tile, pick_frames
 from reenact.evaluation.warp import landmark_warp, transfer_displacements
-from reenact.io import VideoReader, probe_video, read_image, write_image
+from reenact.io import VideoReader, probe_video, read_image
 from reenact.io.frame_order import ordered_frames
 from reenact.pipelines.animate import (
     AnimateOptions,
@@ -61,6 +61,7 @@ from reenact.pipelines.animate import (
 from reenact.preprocess.clip import VIDEO_SUFFIXES, face_clips, find_videos
 from reenact.preprocess.crop import CropBox, crop_image
 from reenact.preprocess.face import FaceAnalyzer, NoFaceError, create_face_analyzer
+from reenact.provenance.writers import write_marked_image
 
 logger = logging.getLogger(__name__)
 
@@ -507,6 +508,6 @@ def evaluate_faces(backend: Backend, options: FaceEvaluationOptions, *,
     summary["series"] = [series_record(evaluation.record) for evaluation in evaluations]
     if sheet is not None:
         rows = [evaluation.sheet for evaluation in evaluations if evaluation.sheet is not None]
-        write_image(sheet, contact_sheet(rows, options.tile_size))
+        write_marked_image(sheet, contact_sheet(rows, options.tile_size))
         logger.info("wrote the contact sheet %s (%d clips)", sheet, len(rows))
     return summary, format_face_report(summary)

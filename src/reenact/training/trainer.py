@@ -479,14 +479,14 @@ class Trainer:
     def _preview(self, source: Tensor, driving: Tensor, outputs: StepOutputs) -> None:
         if self.rank != 0:
             return
-        from reenact.io.image import write_image
+        from reenact.provenance.writers import write_marked_image
 
         rendered = outputs.rendered
         grid = preview_grid(source, driving, outputs.kp_source, outputs.kp_driving,
                             rendered.prediction, rendered.deformed, rendered.motion.occlusion_map)
         directory = self.run_dir / "previews"
         directory.mkdir(exist_ok=True)
-        write_image(directory / f"step-{self.step:07d}.png", grid)
+        write_marked_image(directory / f"step-{self.step:07d}.png", grid)
 
 
 def warm_start(model: MotionModel, checkpoint: str | os.PathLike) -> None:
