@@ -16,7 +16,8 @@ One module per subcommand, each with its `add_parser` (the flags) and its `cmd_*
 
 and around them: options.py (the option groups several subcommands share, and argument types),
 backend.py (from parsed options to the backend, the audio model and the provenance record),
-errors.py (`UsageError`), parser.py (`build_parser`), main.py (`main`: logging, signals, exit codes).
+errors.py (`UsageError`), parser.py (`build_parser`), main.py (`main`: logging, signals, exit
+codes).
 """
 
 from reenact.cli.backend import build_backend, model_record

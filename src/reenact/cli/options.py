@@ -5,7 +5,8 @@
     add_source_argument        --source (the portrait: animate, talk)
     add_video_output_argument  -o / --output (the video to write: animate, talk, dub)
     add_portrait_arguments     --crop --crop-only --render --face-index --kp-smoothing --max-size
-                               (finding the portrait's face and pasting the result back: animate, talk)
+                               (finding the portrait's face, rendering and pasting the result
+                               back: animate, talk)
     add_speech_arguments       --audio-checkpoint --mouth-scale --no-voice-gate --face-backend
                                --max-frames --label (the audio model's knobs: talk, dub)
     add_face_backend_argument  --face-backend

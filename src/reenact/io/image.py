@@ -200,8 +200,9 @@ def check_image_array(image: object) -> np.ndarray:
 
 
 def check_image_output(path: str | os.PathLike[str]) -> tuple[Path, str]:
-    """(path, Pillow's format name) for an image to be written at `path`, after checking that its
-    directory exists and its extension names a format Pillow writes; else MediaError / ValueError."""
+    """(path, Pillow's format name) for an image to be written at `path`, after checking that
+    its directory exists and its extension names a format Pillow writes; else MediaError (the
+    directory) or ValueError (the extension)."""
     pil = _import_pil()
     target = check_output_directory(path)
     image_format = pil.Image.registered_extensions().get(target.suffix.lower())

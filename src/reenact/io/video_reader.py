@@ -13,7 +13,14 @@ from typing import Any
 import numpy as np
 
 from reenact.io.errors import media_error
-from reenact.io.video_decode import Span, check_complete, decode_rgb, import_av, open_input, video_stream
+from reenact.io.video_decode import (
+    Span,
+    check_complete,
+    decode_rgb,
+    import_av,
+    open_input,
+    video_stream,
+)
 from reenact.io.video_probe import probe_video
 
 logger = logging.getLogger(__name__)
