@@ -40,7 +40,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     model = resolve_model(args.checkpoint)
     if args.mode == "crops":
         from reenact.engine import resolve_device
-        from reenact.pipelines.evaluate import evaluate_videos, format_table, summarize
+        from reenact.pipelines.evaluate_crops import evaluate_videos, format_table, summarize
         from reenact.preprocess.face import create_face_analyzer
 
         analyzer = create_face_analyzer(args.face_backend)
