@@ -10,6 +10,12 @@ model-size frame, upscaled, over the crop box (`reenact.postprocess.paste`).
 
 Memory does not grow with the video's length: both passes stream frames, pass 1 keeps one crop box
 per frame.
+
+Why this module is long: it is one pipeline, read top to bottom in the order a frame meets its
+stages (options, the source, the driving face track, rendering, writing); the work of each stage
+lives in preprocess / engine / postprocess, and what is here is the glue that orders them, shared
+with talk and evaluate. The face track (`track_driving` and its helpers) is the part to move out
+should it grow.
 """
 
 from __future__ import annotations
