@@ -1,7 +1,7 @@
 """The provenance watermark: detection after re-encoding, false positives, picture cost, speed.
 
 - detection: every 2 s clip of ../shared/media/driving and talking is written by reenact's
-  VideoWriter (as animate writes its output: marked, H.264 CRF 18), then re-encoded as another
+  MarkedVideoWriter (as animate writes its output: marked, H.264 CRF 18), then re-encoded as another
   tool would (PyAV's libx264, the encoder ffmpeg uses, preset medium) at CRF 23 and 28, and
   downscaled to 50% then re-encoded at CRF 23 (ffmpeg's default) and 28; a clip counts as
   detected when the watermark decodes to its own payload;
@@ -37,8 +37,9 @@ import av
 import numpy as np
 from PIL import Image
 
-from reenact.io import VideoReader, VideoWriter
+from reenact.io import VideoReader
 from reenact.provenance import FrameMarker, Provenance, WatermarkConfig, Watermarker
+from reenact.provenance.writers import MarkedVideoWriter
 from reenact.provenance.payload import crc_matches
 from reenact.provenance.watermark import WatermarkDetector
 
@@ -120,7 +121,7 @@ def detection_run(paths: list[Path], work: Path, seconds: float, limit: int | No
             provenance = Provenance.new()
             height, width = frames[0].shape[:2]
             written = work / "clip.mp4"
-            with VideoWriter(written, fps, width, height, provenance=provenance) as writer:
+            with MarkedVideoWriter(written, fps, width, height, provenance=provenance) as writer:
                 writer.write_batch(np.stack(frames))
             with av.open(str(written)) as container:
                 ours = [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
@@ -221,7 +222,7 @@ def timing(render_ms: float, frames: int = 40) -> list[str]:
         rgb_ms = min(_per_frame_ms(marker.mark, stack[:10]) for _ in range(3))
         with tempfile.TemporaryDirectory() as tmp:
             start = time.perf_counter()
-            with VideoWriter(Path(tmp) / "t.mp4", 25, width, height) as writer:
+            with MarkedVideoWriter(Path(tmp) / "t.mp4", 25, width, height) as writer:
                 for frame in stack:
                     writer.write(frame)
             writer_ms = (time.perf_counter() - start) / frames * 1e3

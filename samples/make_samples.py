@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from reenact.io import VideoWriter
+from reenact.provenance.writers import MarkedVideoWriter
 
 logger = logging.getLogger("make_samples")
 
@@ -68,10 +68,10 @@ def main(output_dir: str = "samples") -> None:
     out.mkdir(parents=True, exist_ok=True)
     astronaut = load_astronaut()
     image = Image.fromarray(astronaut)
-    # saved as it is: a real photograph, so not through write_image, which marks what it writes as
-    # synthetic (the driving clip below is synthetic and is marked by the video writer)
+    # saved as it is: a real photograph, so not through write_marked_image, which marks what it
+    # writes as synthetic (the driving clip below is synthetic and is marked by its writer)
     image.save(out / "astronaut.png")
-    with VideoWriter(out / "driving.mp4", Fraction(FPS), SIDE, SIDE) as writer:
+    with MarkedVideoWriter(out / "driving.mp4", Fraction(FPS), SIDE, SIDE) as writer:
         for index in range(FPS * SECONDS):
             writer.write(driving_frame(image, index / FPS))
     logger.info("wrote %s and %s", out / "astronaut.png", out / "driving.mp4")

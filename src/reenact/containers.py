@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor
 
 
@@ -107,3 +108,23 @@ class Rendered:
     motion: DenseMotion
     deformed: Tensor | None = None
     skip_weight: Tensor | None = None
+
+    def source_weight(self) -> Tensor:
+        """(B, 1, H, W) in [0, 1]: how far each predicted pixel can be the warped source image.
+
+        The smaller of the pixel-skip generator's own weight of the warped source and the
+        occlusion map (bilinearly upsampled from the dense-motion resolution, as the generator
+        resizes it); 1 where the model has neither. ONNX-exportable (the renderer graph computes
+        it too).
+        """
+        prediction = self.prediction
+        height, width = prediction.shape[2:]
+        weight = (self.skip_weight if self.skip_weight is not None
+                  else torch.ones_like(prediction[:, :1]))
+        occlusion = self.motion.occlusion_map
+        if occlusion is not None:
+            if occlusion.shape[2:] != (height, width):
+                occlusion = F.interpolate(occlusion, size=(height, width), mode="bilinear",
+                                          align_corners=False)
+            weight = torch.minimum(weight, occlusion)
+        return weight

@@ -18,7 +18,7 @@ from conftest import MEDIA, require  # noqa: E402
 from reenact.api import create_model  # noqa: E402
 from reenact.presets import get_preset  # noqa: E402
 from reenact.engine import OnnxBackend, OnnxSourceEncoding, TorchBackend  # noqa: E402
-from reenact.engine.onnx_backend import create_session  # noqa: E402
+from reenact.export.session import create_session  # noqa: E402
 from reenact.export import OnnxExportError, export_onnx  # noqa: E402
 from reenact.io import VideoReader, read_image  # noqa: E402
 from reenact.models import MotionModel  # noqa: E402

@@ -11,7 +11,7 @@ onnx = pytest.importorskip("onnx")
 pytest.importorskip("onnxruntime")
 
 from reenact.api import create_model  # noqa: E402
-from reenact.engine.onnx_backend import create_session  # noqa: E402
+from reenact.export.session import create_session  # noqa: E402
 from reenact.export import (  # noqa: E402
     GRAPHS,
     OnnxExportError,

@@ -29,16 +29,22 @@ def _save(image: Image.Image, path: Path, **options: object) -> Path:
 # ------------------------------------------------------------------------------ pixel modes
 
 def test_rgb_png_round_trip_is_exact(tmp_path: Path) -> None:
-    # write_image always adds the run's watermark (reenact.provenance); PNG keeps it bit-exact
-    from reenact.provenance import FrameMarker, Provenance
-
+    # write_image writes the pixels as given (marking is reenact.provenance.writers' job)
     pixels = _gradient()
-    provenance = Provenance.new()
-    assert write_image(tmp_path / "a.png", pixels, provenance=provenance) == tmp_path / "a.png"
+    assert write_image(tmp_path / "a.png", pixels) == tmp_path / "a.png"
     back = read_image(tmp_path / "a.png")
     assert back.dtype == np.uint8 and back.shape == (72, 96, 3)
-    np.testing.assert_array_equal(back, FrameMarker(provenance).mark(pixels))
-    assert np.abs(back.astype(int) - pixels).mean() < 2  # the watermark is faint
+    np.testing.assert_array_equal(back, pixels)
+
+
+def test_png_text_and_jpeg_comment(tmp_path: Path) -> None:
+    from PIL import Image
+
+    text, comment = {"Software": "reenact", "Comment": "made"}, "a comment"
+    with Image.open(write_image(tmp_path / "a.png", _gradient(), text=text, comment=comment)) as image:
+        assert {key: image.info[key] for key in text} == text and "comment" not in image.info
+    with Image.open(write_image(tmp_path / "a.jpg", _gradient(), text=text, comment=comment)) as image:
+        assert image.info["comment"] == comment.encode() and "Software" not in image.info
 
 
 def test_jpeg_round_trip_is_close(tmp_path: Path) -> None:

@@ -432,32 +432,28 @@ def test_writer_that_is_never_closed_leaves_no_file(tmp_path: Path) -> None:
         assert not thread.is_alive()
 
 
-def _failing_marker(monkeypatch: pytest.MonkeyPatch, fail_at: int) -> None:
-    """Make the encoding thread fail on frame `fail_at` (0-based)."""
-    from reenact.provenance.marking import FrameMarker
-
-    mark = FrameMarker.mark_luma_plane
+def _failing_filter(fail_at: int):
+    """A luma filter that makes the encoding thread fail on frame `fail_at` (0-based)."""
     calls = itertools.count()
 
-    def failing(self: FrameMarker, plane: np.ndarray) -> np.ndarray:
+    def failing(plane: np.ndarray) -> np.ndarray:
         if next(calls) == fail_at:
             raise RuntimeError(f"encoder broke on frame {fail_at}")
-        return mark(self, plane)
+        return plane
 
-    monkeypatch.setattr(FrameMarker, "mark_luma_plane", failing)
+    return failing
 
 
 @pytest.mark.parametrize("with_audio", [False, True])
-def test_an_encoding_error_is_raised_by_a_later_write(tmp_path: Path, with_audio: bool,
-                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_encoding_error_is_raised_by_a_later_write(tmp_path: Path, with_audio: bool) -> None:
     source = make_audio(tmp_path / "speech.m4a", sine(2.0, 16000), 16000)
     out_dir = tmp_path / "out"
     out_dir.mkdir()
-    _failing_marker(monkeypatch, fail_at=2)
     written = 0
     with pytest.raises(RuntimeError, match="encoder broke on frame 2"):
         with VideoWriter(out_dir / "result.mp4", 25, WIDTH, HEIGHT,
-                         audio_from=source if with_audio else None) as writer:
+                         audio_from=source if with_audio else None,
+                         luma_filter=_failing_filter(fail_at=2)) as writer:
             for index in range(40):  # at most a queue's length of frames after the bad one
                 writer.write(frame_pattern(index))
                 written += 1
@@ -467,10 +463,9 @@ def test_an_encoding_error_is_raised_by_a_later_write(tmp_path: Path, with_audio
         assert not thread.is_alive()
 
 
-def test_an_encoding_error_on_the_last_frame_is_raised_by_close(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    _failing_marker(monkeypatch, fail_at=2)
-    writer = VideoWriter(tmp_path / "result.mp4", 25, WIDTH, HEIGHT)
+def test_an_encoding_error_on_the_last_frame_is_raised_by_close(tmp_path: Path) -> None:
+    writer = VideoWriter(tmp_path / "result.mp4", 25, WIDTH, HEIGHT,
+                         luma_filter=_failing_filter(fail_at=2))
     writer.write_batch(np.stack([frame_pattern(i) for i in range(3)]))
     with pytest.raises(RuntimeError, match="encoder broke on frame 2"):
         writer.close()

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 
 from provenance_clips import decode
-from reenact.io import VideoWriter
 from reenact.provenance.label import MAX_LABEL_CHARS, LabelPainter, check_label
 from reenact.provenance.record import Provenance
+from reenact.provenance.writers import MarkedVideoWriter
 
 
 def gradient(height: int, width: int) -> np.ndarray:
@@ -44,7 +44,8 @@ def test_label_through_the_video_writer(tmp_path: Path) -> None:
     base = Provenance.new()
     labelled = Provenance(run_id=base.run_id, created=base.created, label="synthetic")
     for name, provenance in (("plain.mp4", base), ("label.mp4", labelled)):
-        with VideoWriter(tmp_path / name, Fraction(25), 320, 240, provenance=provenance) as writer:
+        with MarkedVideoWriter(tmp_path / name, Fraction(25), 320, 240,
+                               provenance=provenance) as writer:
             writer.write_batch(np.stack(frames))
     plain, with_label = decode(tmp_path / "plain.mp4")[2], decode(tmp_path / "label.mp4")[2]
     top, _, _, right = changed_box(with_label, plain, threshold=30)

@@ -1,7 +1,9 @@
-"""Every file reenact.io writes is marked: the video writer and write_image have no way around it."""
+"""Every file reenact writes is marked: the marked writers have no way around it, and nothing else
+in the package writes with reenact.io's (unmarked) writers."""
 
 from __future__ import annotations
 
+import ast
 import inspect
 from fractions import Fraction
 from pathlib import Path
@@ -12,14 +14,17 @@ import pytest
 from PIL import Image
 
 from provenance_clips import decode, textured
-from reenact.io import VideoWriter, write_image
+import reenact
 from reenact.provenance.record import Provenance, parse_comment
 from reenact.provenance.watermark import detect
+from reenact.provenance.writers import MarkedVideoWriter, write_marked_image
+
+PACKAGE = Path(reenact.__file__).parent
 
 
 def test_video_writer_marks_every_frame(tmp_path: Path) -> None:
     frames = textured(12, 240, 320)
-    with VideoWriter(tmp_path / "out.mp4", Fraction(25), 320, 240) as writer:
+    with MarkedVideoWriter(tmp_path / "out.mp4", Fraction(25), 320, 240) as writer:
         writer.write(frames[0])
         writer.write_batch(np.stack(frames[1:]))
     decoded = decode(tmp_path / "out.mp4")
@@ -42,7 +47,7 @@ def test_video_writers_at_once_share_the_watermarker(tmp_path: Path) -> None:
     first, second = Provenance.new(), Provenance.new()
     assert FrameMarker(first)._watermarker is FrameMarker(second)._watermarker
     sizes = {"a.mp4": (240, 320), "b.mp4": (256, 192)}
-    writers = [VideoWriter(tmp_path / name, 25, width, height, provenance=provenance)
+    writers = [MarkedVideoWriter(tmp_path / name, 25, width, height, provenance=provenance)
                for (name, (height, width)), provenance in zip(sizes.items(), (first, second))]
     clips = [textured(8, height, width, seed=index)
              for index, (height, width) in enumerate(sizes.values())]
@@ -59,18 +64,43 @@ def test_video_writers_at_once_share_the_watermarker(tmp_path: Path) -> None:
 
 
 def test_writers_cannot_skip_the_mark(tmp_path: Path) -> None:
-    options = set(inspect.signature(VideoWriter).parameters)
+    options = set(inspect.signature(MarkedVideoWriter).parameters)
     # commit=False only defers the rename (a video committed with its manifest); frames are marked
     assert options == {"path", "fps", "width", "height", "audio_from", "crf", "provenance", "commit"}
-    assert set(inspect.signature(write_image).parameters) == {"path", "image", "provenance"}
+    assert set(inspect.signature(write_marked_image).parameters) == {"path", "image", "provenance"}
     with pytest.raises(TypeError):
-        VideoWriter(tmp_path / "o.mp4", 25, 64, 48, watermark=False)  # type: ignore[call-arg]
+        MarkedVideoWriter(tmp_path / "o.mp4", 25, 64, 48, watermark=False)  # type: ignore[call-arg]
+    with pytest.raises(TypeError):  # the frame filters are the marked writer's own
+        MarkedVideoWriter(tmp_path / "o.mp4", 25, 64, 48, luma_filter=None)  # type: ignore[call-arg]
+
+
+UNMARKED_WRITERS = {"VideoWriter", "write_image"}
+
+
+def _unmarked_writers_used(path: Path) -> set[str]:
+    """The names of reenact.io's writers that a module imports (at any depth)."""
+    used = set()
+    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("reenact.io"):
+            used |= {alias.name for alias in node.names} & UNMARKED_WRITERS
+    return used
+
+
+def test_only_the_marked_writers_use_the_unmarked_ones() -> None:
+    """reenact.io's writers write what they are given; outside io itself only
+    reenact.provenance.writers may use them, so that every output of the package is marked."""
+    allowed = {PACKAGE / "provenance" / "writers.py"}
+    offenders = {str(path.relative_to(PACKAGE)): sorted(names)
+                 for path in sorted(PACKAGE.rglob("*.py"))
+                 if path not in allowed and PACKAGE / "io" not in path.parents
+                 and (names := _unmarked_writers_used(path))}
+    assert not offenders, f"modules writing with reenact.io's unmarked writers: {offenders}"
 
 
 def test_run_provenance_is_used(tmp_path: Path) -> None:
     provenance = Provenance.new(model={"name": "tiny"}, label="AI")
     frames = textured(3, 240, 320)
-    with VideoWriter(tmp_path / "out.mp4", 25, 320, 240, provenance=provenance) as writer:
+    with MarkedVideoWriter(tmp_path / "out.mp4", 25, 320, 240, provenance=provenance) as writer:
         writer.write_batch(np.stack(frames))
     decoded = decode(tmp_path / "out.mp4")
     result = detect(decoded)
@@ -84,7 +114,7 @@ def test_run_provenance_is_used(tmp_path: Path) -> None:
 @pytest.mark.parametrize("suffix", [".png", ".jpg", ".webp"])
 def test_write_image_marks_the_image(tmp_path: Path, suffix: str) -> None:
     provenance = Provenance.new(model={"name": "tiny"})
-    path = write_image(tmp_path / f"frame{suffix}", textured(1, 240, 320)[0],
+    path = write_marked_image(tmp_path / f"frame{suffix}", textured(1, 240, 320)[0],
                        provenance=provenance)
     with Image.open(path) as image:
         pixels, info = np.asarray(image.convert("RGB")), dict(image.info)

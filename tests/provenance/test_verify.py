@@ -13,10 +13,10 @@ from PIL import Image
 
 from provenance_clips import decode, downscale, encode, textured
 from reenact.cli import main
-from reenact.io import VideoWriter, write_image
 from reenact.provenance.manifest import manifest_path, write_manifest
 from reenact.provenance.record import Provenance
 from reenact.provenance.verify import verify_file
+from reenact.provenance.writers import MarkedVideoWriter, write_marked_image
 
 FRAMES = textured(30, 240, 320)
 
@@ -26,7 +26,7 @@ def marked(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Provenance]:
     """A 1.2 s video written by reenact, with its manifest."""
     path = tmp_path_factory.mktemp("marked") / "made.mp4"
     provenance = Provenance.new(model={"name": "tiny-64"})
-    with VideoWriter(path, 25, 320, 240, provenance=provenance) as writer:
+    with MarkedVideoWriter(path, 25, 320, 240, provenance=provenance) as writer:
         writer.write_batch(np.stack(FRAMES))
     write_manifest(path, provenance)
     return path, provenance
@@ -116,7 +116,7 @@ def test_errors_exit_2_with_one_line(marked: tuple[Path, Provenance], unmarked: 
 def test_images(tmp_path: Path, capsys: pytest.CaptureFixture[str],
                 caplog: pytest.LogCaptureFixture) -> None:
     frame = FRAMES[0]
-    write_image(tmp_path / "made.png", frame)
+    write_marked_image(tmp_path / "made.png", frame)
     Image.fromarray(frame).save(tmp_path / "photo.png")
     code, out, _ = run([tmp_path / "made.png"], capsys, caplog)
     assert code == 0 and "MARKED" in out and "metadata: says synthetic" in out

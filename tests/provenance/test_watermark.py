@@ -16,7 +16,7 @@ from PIL import Image, ImageChops
 from conftest import MEDIA, require
 from provenance_clips import reencode, textured
 from reenact.provenance.payload import Payload
-from reenact.provenance import watermark
+from reenact.provenance.watermark import embed, sync
 from reenact.provenance.watermark import (
     MarkingState,
     WatermarkConfig,
@@ -118,7 +118,7 @@ def test_a_video_keeps_its_lattice_points_from_frame_to_frame(
     # every frame still sits on the payload's lattice, and costs little
     assert_each_frame_reads_back(marked, frames, min_strength=0.85)
     # nearest-point targets (no hysteresis) jump far more often
-    monkeypatch.setattr(watermark, "HYSTERESIS", 0.5)
+    monkeypatch.setattr(sync, "HYSTERESIS", 0.5)
     nearest = MarkingState()
     for frame in frames:
         marker.mark(frame, PAYLOAD, state=nearest)
@@ -165,7 +165,7 @@ def test_a_still_background_keeps_its_macroblocks_while_the_face_moves(
         still &= (a == b).all(axis=2)
 
     def changed_macroblocks(hysteresis: float) -> int:
-        monkeypatch.setattr(watermark, "OVERLAY_HYSTERESIS", hysteresis)
+        monkeypatch.setattr(sync, "OVERLAY_HYSTERESIS", hysteresis)
         state = MarkingState()
         marked = [marker.mark(frame, PAYLOAD, state=state) for frame in frames]
         assert_each_frame_reads_back(marked, frames, min_strength=0.9)
@@ -194,7 +194,7 @@ def test_what_clipping_takes_is_made_up_for(marker: Watermarker, size: tuple[int
     frame[:, :width * 3 // 8] = 255  # a white studio background
     frame[height * 5 // 6:] = 0  # a black border
     made_up = detect([marker.mark(frame, PAYLOAD)])
-    monkeypatch.setattr(watermark, "_CLIPPED_SHARE", 2.0)  # never estimate the loss
+    monkeypatch.setattr(embed, "_CLIPPED_SHARE", 2.0)  # never estimate the loss
     left = detect([marker.mark(frame, PAYLOAD)])
     assert made_up.payload == left.payload == PAYLOAD
     assert made_up.strength > 0.95 and left.strength < 0.93, (made_up.strength, left.strength)
@@ -206,11 +206,11 @@ def test_what_clipping_takes_is_made_up_for(marker: Watermarker, size: tuple[int
 def test_the_host_is_read_as_the_detector_reads_it(marker: Watermarker, size: tuple[int, int],
                                                    mode: str) -> None:
     """Marking reads the canonical image in PIL's two steps, to keep the first as its preview:
-    the same values as `_reduce`, and as PIL's resize with the reducing gap, which define it."""
+    the same values as `reduce`, and as PIL's resize with the reducing gap, which define it."""
     frame = textured(1, *size, seed=sum(size))[0]
     image = Image.fromarray(frame if mode == "RGB" else np.ascontiguousarray(frame[..., 1]))
-    canonical, reduced = marker._read_host(image)
-    np.testing.assert_array_equal(canonical, marker._reduce(image))
+    canonical, reduced = marker.canonical.read_host(image)
+    np.testing.assert_array_equal(canonical, marker.canonical.reduce(image))
     reference = image.resize((64, 64), Image.Resampling.BICUBIC, reducing_gap=3.0)
     np.testing.assert_array_equal(canonical, np.asarray(reference, dtype=np.float64))
     assert (reduced is None) == (max(size) < 3 * 2 * 64)  # no box step below 384 px
@@ -222,7 +222,7 @@ def test_the_host_is_read_as_the_detector_reads_it(marker: Watermarker, size: tu
 @pytest.mark.parametrize("range_", ["mid-grey", "full"])
 def test_the_overlay_is_the_upsampled_residual_added_with_saturation(
         marker: Watermarker, size: tuple[int, int], mode: str, range_: str) -> None:
-    """numpy's nearest stage and add make exactly PIL's `_upsample` (rounded) + ImageChops.add,
+    """numpy's nearest stage and add make exactly PIL's `upsample` (rounded) + ImageChops.add,
     on frames that cannot saturate (one wrapping add) and on frames with black and white."""
     height, width = size
     rng = np.random.default_rng(height + width)
@@ -234,10 +234,11 @@ def test_the_overlay_is_the_upsampled_residual_added_with_saturation(
         pixels[: height // 4] = 255
         pixels[-height // 4:] = 0
     marked = pixels.copy()
-    marker._add_overlay(marked, residual, 0.9)
+    marker.embedder.add_overlay(marked, residual, 0.9)
 
-    exact = marker._upsample(Image.fromarray((residual * 0.9).astype(np.float32), "F"), width,
-                             height, marker._coarse_factor(height, width))
+    canonical = marker.canonical
+    exact = canonical.upsample(Image.fromarray((residual * 0.9).astype(np.float32), "F"), width,
+                               height, canonical.coarse_factor(height, width))
     shifted = np.clip(np.rint(np.asarray(exact)) + 128, 0, 255).astype(np.uint8)
     layer = Image.fromarray(shifted, "L")
     if mode == "RGB":
@@ -249,7 +250,7 @@ def test_the_overlay_is_the_upsampled_residual_added_with_saturation(
 def test_bits_are_read_and_written_along_unit_directions(marker: Watermarker) -> None:
     """Projections and residuals go group by group through each coefficient's bit and weight:
     the same as the (K, n) matrix of the bits' unit-norm directions."""
-    layout = marker._layout
+    layout = marker.canonical.layout
     directions = np.zeros((56, len(layout.rows)))  # (K, n)
     directions[layout.bits, np.arange(len(layout.rows))] = layout.weights
     np.testing.assert_allclose(np.linalg.norm(directions, axis=1), 1.0)
@@ -258,12 +259,12 @@ def test_bits_are_read_and_written_along_unit_directions(marker: Watermarker) ->
     canonical = rng.uniform(0, 255, (3, 64, 64))
     band = layout.dct[:layout.band_end]
     coefficients = (band @ canonical @ band.T)[:, layout.rows, layout.cols]
-    np.testing.assert_allclose(marker._projections(canonical), coefficients @ directions.T,
+    np.testing.assert_allclose(marker.canonical.projections(canonical), coefficients @ directions.T,
                                rtol=0, atol=1e-9)
     # a residual for given moves makes them, read back from the canonical image
     moves = rng.normal(scale=10.0, size=56)
-    residual = marker._residual(moves, 64, 64)  # a frame of the canonical size: G = identity
-    np.testing.assert_allclose(marker._projections(residual), moves, rtol=0, atol=1e-9)
+    residual = marker.canonical.residual(moves, 64, 64)  # a frame of the canonical size: G = identity
+    np.testing.assert_allclose(marker.canonical.projections(residual), moves, rtol=0, atol=1e-9)
 
 
 @pytest.mark.parametrize("name", ["driving/lp_d0.mp4", "talking/grid_bbaf2n.mpg",

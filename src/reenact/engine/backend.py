@@ -6,8 +6,6 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 import numpy as np
-import torch
-import torch.nn.functional as F
 from torch import Tensor
 
 from reenact.containers import Keypoints, Rendered
@@ -31,23 +29,9 @@ class RenderedCrops:
 
 
 def source_weight(rendered: Rendered) -> Tensor:
-    """(B, 1, H, W) in [0, 1]: how far each predicted pixel can be the warped source image.
-
-    The smaller of the pixel-skip generator's own weight of the warped source and the occlusion map
-    (bilinearly upsampled from the dense-motion resolution, as the generator resizes it); 1 where the
-    model has neither. ONNX-exportable (the renderer graph computes it too).
-    """
-    prediction = rendered.prediction
-    height, width = prediction.shape[2:]
-    weight = (rendered.skip_weight if rendered.skip_weight is not None
-              else torch.ones_like(prediction[:, :1]))
-    occlusion = rendered.motion.occlusion_map
-    if occlusion is not None:
-        if occlusion.shape[2:] != (height, width):
-            occlusion = F.interpolate(occlusion, size=(height, width), mode="bilinear",
-                                      align_corners=False)
-        weight = torch.minimum(weight, occlusion)
-    return weight
+    """(B, 1, H, W) in [0, 1]: how far each predicted pixel can be the warped source image
+    (`Rendered.source_weight`, which the exported renderer graph computes too)."""
+    return rendered.source_weight()
 
 
 class Backend(Protocol):

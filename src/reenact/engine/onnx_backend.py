@@ -2,6 +2,8 @@
 
 Loads a directory written by `reenact.export.export_onnx` (`reenact export-onnx`): the keypoint
 detector, the source encoder (run once per video) and the renderer (run per batch of frames).
+The backend only reads exports (`reenact.export.format`, sessions from `reenact.export.session`);
+`from_model` asks the exporter for one first. The exporter knows nothing of the backend.
 onnxruntime is optional and imported when a backend is made: `pip install 'reenact[onnx]'`.
 """
 
@@ -20,51 +22,12 @@ import torch
 from reenact.containers import Keypoints
 from reenact.engine.backend import RenderedCrops
 from reenact.engine.frames import array_to_frames, check_crops, frames_to_array
-from reenact.export.format import OnnxExport, OnnxExportError, read_onnx_export
+from reenact.export.format import PREDICTION, OnnxExport, read_onnx_export
+from reenact.export.session import OPTIMIZATION_LEVELS, create_session
+
+__all__ = ["OPTIMIZATION_LEVELS", "OnnxBackend", "OnnxSourceEncoding", "create_session"]
 
 logger = logging.getLogger(__name__)
-
-OPTIMIZATION_LEVELS = ("none", "basic", "extended", "all")
-_ORT_LEVELS = {"none": "ORT_DISABLE_ALL", "basic": "ORT_ENABLE_BASIC",
-               "extended": "ORT_ENABLE_EXTENDED", "all": "ORT_ENABLE_ALL"}
-_ORT_LOAD_ERRORS = ("InvalidProtobuf", "InvalidGraph", "InvalidArgument", "NoSuchFile", "Fail",
-                    "NotImplemented", "RuntimeException")
-
-
-def import_onnxruntime() -> Any:
-    try:
-        import onnxruntime
-    except ImportError as error:
-        raise ImportError("the onnx backend needs onnxruntime: pip install 'reenact[onnx]'") from error
-    return onnxruntime
-
-
-def create_session(path: Path, *, threads: int | None = None, optimization: str = "all") -> Any:
-    """An onnxruntime CPU session for one graph.
-
-    threads: intra-op threads (None: onnxruntime's choice, one per physical core).
-    optimization: graph optimization level, none | basic (constant folding, redundant nodes) |
-        extended (fusions) | all (also NCHWc memory layouts).
-    """
-    if optimization not in OPTIMIZATION_LEVELS:
-        raise ValueError(f"optimization: expected one of {', '.join(OPTIMIZATION_LEVELS)}, "
-                         f"got {optimization!r}")
-    if threads is not None and threads < 1:
-        raise ValueError(f"threads: expected an integer >= 1, got {threads}")
-    ort = import_onnxruntime()
-    options = ort.SessionOptions()
-    options.graph_optimization_level = getattr(ort.GraphOptimizationLevel, _ORT_LEVELS[optimization])
-    options.intra_op_num_threads = threads or 0
-    options.inter_op_num_threads = 1  # the graphs are one chain of convolutions: nothing to overlap
-    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-    options.log_severity_level = 3  # errors only: "unused initializer" notes are not the user's business
-    # onnxruntime's load errors (InvalidProtobuf, InvalidGraph, Fail, ...) derive from Exception alone
-    state = ort.capi.onnxruntime_pybind11_state
-    load_errors = tuple(getattr(state, name) for name in _ORT_LOAD_ERRORS if hasattr(state, name))
-    try:
-        return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-    except (*load_errors, RuntimeError) as error:
-        raise OnnxExportError(f"{path}: onnxruntime cannot load this graph ({error})") from None
 
 
 @dataclass(frozen=True)
@@ -154,7 +117,7 @@ class OnnxBackend:
                 kp_driving: Keypoints) -> np.ndarray:
         """A batch of B driving keypoints (source: batch 1 or B) -> (B, 3, S, S) float32 in [0, 1]."""
         inputs = self._render_inputs(source, kp_source, kp_driving)
-        return self._run("renderer", inputs, ("prediction",))[0]
+        return self._run("renderer", inputs, (PREDICTION,))[0]
 
     def render(self, source: OnnxSourceEncoding, kp_source: Keypoints,
                kp_driving: Keypoints) -> np.ndarray:

@@ -32,7 +32,11 @@ FORMAT_VERSION = 1
 EXPORT_FILE = "export.json"
 MIN_OPSET = 16  # GridSample entered the default ONNX domain in opset 16
 GRAPHS = ("keypoint_detector", "source_encoder", "renderer")
+PREDICTION = "prediction"  # the renderer's first output: the rendered frames
 MOTION_OUTPUTS = ("deformation", "source_weight")  # renderer outputs beyond the prediction
+# renderer inputs that come from the source: their batch (1, or B) is not the driving batch's
+SOURCE_BATCH_INPUTS = ("features", "motion_image", "skip_image", "kp_source_value",
+                       "kp_source_jacobian")
 
 
 class OnnxExportError(ValueError):
@@ -54,7 +58,7 @@ def graph_io_names(has_jacobian: bool, pixel_skip: bool = False
         "keypoint_detector": (("image",), ("kp_value", *jacobian)),
         "source_encoder": (("source_image",), ("features", "motion_image", *skip)),
         "renderer": (("features", "motion_image", *skip, *kp_source, *kp_driving),
-                     ("prediction", *MOTION_OUTPUTS)),
+                     (PREDICTION, *MOTION_OUTPUTS)),
     }
 
 

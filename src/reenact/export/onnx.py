@@ -25,16 +25,18 @@ from torch import Tensor, nn
 from reenact.checkpoint.format import PREPROCESSING, file_sha256
 from reenact.config import config_to_dict
 from reenact.containers import Keypoints, SourceEncoding
-from reenact.engine.backend import source_weight
 from reenact.export.format import (
     EXPORT_FILE,
     FORMAT_NAME,
     FORMAT_VERSION,
     GRAPHS,
     MIN_OPSET,
+    SOURCE_BATCH_INPUTS,
     OnnxExportError,
     graph_io_names,
+    read_onnx_export,
 )
+from reenact.export.session import create_session
 from reenact.io.atomic import check_replaceable_directory, replace_directory
 from reenact.models import MotionModel
 
@@ -75,7 +77,7 @@ class SourceEncoderGraph(nn.Module):
 
 class RendererGraph(nn.Module):
     """Source encoding (batch 1 or B) + source and driving keypoints -> prediction (B, C, S, S),
-    deformation (B, h, w, 2), source_weight (B, 1, S, S) (see `reenact.engine.backend`)."""
+    deformation (B, h, w, 2), source_weight (B, 1, S, S) (see `Rendered.source_weight`)."""
 
     def __init__(self, model: MotionModel) -> None:
         super().__init__()
@@ -88,7 +90,7 @@ class RendererGraph(nn.Module):
         source = SourceEncoding(image=torch.empty(0) if image is None else image, features=features,
                                 motion_image=motion_image)
         rendered = self.model.render(source, kp_source, kp_driving)
-        return rendered.prediction, rendered.motion.deformation, source_weight(rendered)
+        return rendered.prediction, rendered.motion.deformation, rendered.source_weight()
 
     def forward(self, features: Tensor, motion_image: Tensor, kp_source_value: Tensor,
                 kp_source_jacobian: Tensor, kp_driving_value: Tensor,
@@ -157,8 +159,7 @@ def _dynamic_axes(graph: str, inputs: tuple[str, ...],
     """Axis 0 of every tensor is the batch; the renderer's source tensors have their own batch."""
     axes = {name: {0: "batch"} for name in (*inputs, *outputs)}
     if graph == "renderer":
-        for name in ("features", "motion_image", "skip_image", "kp_source_value",
-                     "kp_source_jacobian"):
+        for name in SOURCE_BATCH_INPUTS:
             if name in axes:
                 axes[name] = {0: "source_batch"}
     return axes
@@ -294,9 +295,6 @@ def export_onnx(model: MotionModel, directory: str | os.PathLike, *, opset: int 
 
 def verify_export(model: MotionModel, directory: str | os.PathLike) -> dict[str, float]:
     """Run each exported graph in onnxruntime on the example inputs; max |onnx - torch| per graph."""
-    from reenact.engine.onnx_backend import create_session
-    from reenact.export.format import read_onnx_export
-
     export = read_onnx_export(directory)
     if model.training:
         raise ValueError("model: expected eval mode (call model.eval()): BatchNorm in training mode "

@@ -12,15 +12,13 @@ import os
 import warnings
 from pathlib import Path
 from types import ModuleType
-from typing import TYPE_CHECKING, Any
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 
 from reenact.io.atomic import atomic_output, check_output_directory
 from reenact.io.errors import MediaError, check_input_file, media_error
-
-if TYPE_CHECKING:
-    from reenact.provenance.record import Provenance
 
 logger = logging.getLogger(__name__)
 
@@ -188,7 +186,8 @@ def read_image(path: str | os.PathLike[str]) -> np.ndarray:
         return _to_rgb8(upright, path)
 
 
-def _check_image_array(image: object) -> np.ndarray:
+def check_image_array(image: object) -> np.ndarray:
+    """`image` as C-contiguous (H, W, 3) uint8 RGB, or ValueError naming what it is instead."""
     if not isinstance(image, np.ndarray):
         raise ValueError(f"image: expected a numpy array (H, W, 3) uint8 RGB, "
                          f"got {type(image).__name__}")
@@ -200,44 +199,48 @@ def _check_image_array(image: object) -> np.ndarray:
     return np.ascontiguousarray(image)
 
 
-def _provenance_options(pil: ModuleType, image_format: str,
-                        provenance: Provenance) -> dict[str, Any]:
-    """Save options that say the image is synthetic: PNG text chunks, a JPEG comment."""
-    if image_format == "PNG":
-        info = pil.PngImagePlugin.PngInfo()
-        for key, value in provenance.image_text().items():
-            info.add_text(key, value)
-        return {"pnginfo": info}
-    if image_format == "JPEG":
-        return {"comment": provenance.comment()}
-    return {}
-
-
-def write_image(path: str | os.PathLike[str], image: np.ndarray, *,
-                provenance: Provenance | None = None) -> Path:
-    """Write (H, W, 3) uint8 RGB to `path` atomically; the format follows the extension.
-
-    The file appears only once it is completely written (see `reenact.io.atomic`); an existing
-    file of that name is replaced. JPEG is written at quality 95. Returns the path written.
-
-    The image is marked as synthetic, always: it carries the invisible watermark of
-    `provenance` (a fresh `reenact.provenance.Provenance` if None) and its visible label if it
-    has one, and PNG text chunks / a JPEG comment say it was made by reenact.
-    """
-    array = _check_image_array(image)
+def check_image_output(path: str | os.PathLike[str]) -> tuple[Path, str]:
+    """(path, Pillow's format name) for an image to be written at `path`, after checking that
+    its directory exists and its extension names a format Pillow writes; else MediaError (the
+    directory) or ValueError (the extension)."""
     pil = _import_pil()
     target = check_output_directory(path)
     image_format = pil.Image.registered_extensions().get(target.suffix.lower())
     if image_format is None or image_format not in pil.Image.SAVE:
         raise ValueError(f"path: cannot tell an image format from the extension of "
                          f"{str(target)!r}; use .png, .jpg, .webp, .bmp or .tif")
-    from reenact.provenance.marking import FrameMarker  # lazily: it imports reenact.io
-    from reenact.provenance.record import Provenance
+    return target, image_format
 
-    provenance = provenance if provenance is not None else Provenance.new()
-    marked = FrameMarker(provenance).mark(array)
+
+def _metadata_options(pil: ModuleType, image_format: str, text: Mapping[str, str] | None,
+                      comment: str | None) -> dict[str, Any]:
+    """Save options for the metadata: PNG text chunks, a JPEG comment."""
+    if image_format == "PNG" and text:
+        info = pil.PngImagePlugin.PngInfo()
+        for key, value in text.items():
+            info.add_text(key, value)
+        return {"pnginfo": info}
+    if image_format == "JPEG" and comment is not None:
+        return {"comment": comment}
+    return {}
+
+
+def write_image(path: str | os.PathLike[str], image: np.ndarray, *,
+                text: Mapping[str, str] | None = None, comment: str | None = None) -> Path:
+    """Write (H, W, 3) uint8 RGB to `path` atomically; the format follows the extension.
+
+    The file appears only once it is completely written (see `reenact.io.atomic`); an existing
+    file of that name is replaced. JPEG is written at quality 95. Returns the path written.
+
+    text: PNG text chunks (key -> text); comment: a JPEG comment. Other formats carry neither.
+    The pixels are written as given: `reenact.provenance.writers.write_marked_image` is what marks
+    an image as synthetic first.
+    """
+    array = check_image_array(image)
+    pil = _import_pil()
+    target, image_format = check_image_output(path)
     options = {"quality": _JPEG_QUALITY} if image_format == "JPEG" else {}
-    options.update(_provenance_options(pil, image_format, provenance))
+    options.update(_metadata_options(pil, image_format, text, comment))
     with atomic_output(target) as temp:
-        pil.Image.fromarray(marked).save(temp, format=image_format, **options)
+        pil.Image.fromarray(array).save(temp, format=image_format, **options)
     return target

@@ -10,6 +10,12 @@ model-size frame, upscaled, over the crop box (`reenact.postprocess.paste`).
 
 Memory does not grow with the video's length: both passes stream frames, pass 1 keeps one crop box
 per frame.
+
+Why this module is long: it is one pipeline, read top to bottom in the order a frame meets its
+stages (options, the source, the driving face track, rendering, writing); the work of each stage
+lives in preprocess / engine / postprocess, and what is here is the glue that orders them, shared
+with talk and evaluate. The face track (`track_driving` and its helpers) is the part to move out
+should it grow.
 """
 
 from __future__ import annotations
@@ -30,7 +36,6 @@ from reenact.engine.backend import Backend
 from reenact.geometry import convex_hull_area, normalize_keypoints
 from reenact.io import (
     VideoReader,
-    VideoWriter,
     batched,
     probe_video,
     read_image,
@@ -51,6 +56,7 @@ from reenact.preprocess.face_follow import FollowConfig, follower_for
 from reenact.provenance.label import check_label
 from reenact.provenance.manifest import PendingManifest
 from reenact.provenance.record import Provenance, options_record
+from reenact.provenance.writers import MarkedVideoWriter
 from reenact.smoothing import KeypointSmoother
 
 logger = logging.getLogger(__name__)
@@ -436,7 +442,7 @@ def animate(source_path: str | os.PathLike, driving_path: str | os.PathLike,
     provenance = Provenance.new(model=model, inputs={"source": source_path, "driving": driving_path},
                                 options=options_record(options), label=options.label)
     written = 0
-    with VideoReader(driving_path) as reader, VideoWriter(
+    with VideoReader(driving_path) as reader, MarkedVideoWriter(
             output_path, info.fps, width, height, audio_from=driving_path,
             provenance=provenance, commit=False) as writer, tqdm(
             total=len(track.boxes), unit="frame", desc="animating", disable=not progress) as bar:

@@ -44,7 +44,7 @@ from reenact.audio.activity import VoiceActivityConfig
 from reenact.audio.features import num_video_frames
 from reenact.checkpoint.audio_format import MOUTH_DIRECTIONS, AudioCheckpoint
 from reenact.containers import Keypoints
-from reenact.io import VideoReader, VideoWriter, batched
+from reenact.io import VideoReader, batched
 from reenact.io.audio import load_audio
 from reenact.io.frame_order import (
     check_length_policy,
@@ -74,6 +74,7 @@ from reenact.preprocess.face_track import FaceTrack, track_face
 from reenact.provenance.label import check_label
 from reenact.provenance.manifest import PendingManifest
 from reenact.provenance.record import Provenance, options_record
+from reenact.provenance.writers import MarkedVideoWriter
 from reenact.smoothing import gaussian_smooth
 
 logger = logging.getLogger(__name__)
@@ -300,7 +301,7 @@ def dub(video_path: str | os.PathLike, audio_path: str | os.PathLike,
         width, height = info.width // 2 * 2, info.height // 2 * 2
         provenance = Provenance.new(model=model, inputs={"video": video_path, "audio": audio_path},
                                     options=options_record(options), label=options.label)
-        with VideoWriter(output_path, info.fps, width, height, audio_from=audio_path,
+        with MarkedVideoWriter(output_path, info.fps, width, height, audio_from=audio_path,
                          provenance=provenance, commit=False) as writer, \
                 tqdm(total=num_out, unit="frame", desc="dubbing", disable=not progress) as bar:
             for frame in _even(dub_frames(frames, indices, faces, speech, backend, checkpoint,

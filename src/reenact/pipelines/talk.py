@@ -33,7 +33,6 @@ from reenact.geometry import normalize_keypoints
 from reenact.idle_motion import IdleMotionConfig, blink_curve, head_sway
 from reenact.io import (
     VideoReader,
-    VideoWriter,
     batched,
     probe_video,
     read_image,
@@ -63,6 +62,7 @@ from reenact.preprocess.crop import crop_image
 from reenact.preprocess.face import FaceAnalyzer, create_face_analyzer
 from reenact.provenance.manifest import PendingManifest
 from reenact.provenance.record import Provenance, options_record
+from reenact.provenance.writers import MarkedVideoWriter
 from reenact.smoothing import KeypointSmoother
 
 logger = logging.getLogger(__name__)
@@ -286,7 +286,7 @@ def talk(source_path: str | os.PathLike, audio_path: str | os.PathLike,
         inputs["driving"] = Path(driving_path)
     provenance = Provenance.new(model=model, inputs=inputs, options=options_record(options),
                                 label=options.label)
-    with VideoWriter(output_path, fps, width, height, audio_from=paths[1],
+    with MarkedVideoWriter(output_path, fps, width, height, audio_from=paths[1],
                      provenance=provenance, commit=False) as writer, tqdm(
             total=num_frames, unit="frame", desc="talking", disable=not progress) as bar:
         if driving_path is None:
@@ -302,13 +302,13 @@ def talk(source_path: str | os.PathLike, audio_path: str | os.PathLike,
                       height=height, seconds=seconds, run_id=provenance.run_id, manifest=manifest)
 
 
-def _write(writer: VideoWriter, frames: Iterator[np.ndarray], bar) -> None:
+def _write(writer: MarkedVideoWriter, frames: Iterator[np.ndarray], bar) -> None:
     for frame in frames:
         writer.write(frame)
         bar.update(1)
 
 
-def _write_driven(writer: VideoWriter, bar, source: PreparedSource, plan: TalkPlan,
+def _write_driven(writer: MarkedVideoWriter, bar, source: PreparedSource, plan: TalkPlan,
                   driving_path: Path, backend, checkpoint: AudioCheckpoint, options: TalkOptions,
                   analyzer: FaceAnalyzer | None) -> None:
     info = probe_video(driving_path)

@@ -1,7 +1,8 @@
 """Provenance: every video and image reenact writes is marked as synthetic, and can be checked.
 
 - an invisible watermark in every frame (`watermark`: 32-bit `Payload` with format version, tool
-  version and short run id), embedded by `reenact.io`'s writers, always; it survives H.264
+  version and short run id), embedded by the marked writers (`writers`: `MarkedVideoWriter`,
+  `write_marked_image`, `reenact.io`'s writers with the mark added), always; it survives H.264
   re-encoding and downscaling;
 - container metadata (MP4 tags, PNG text) saying the file is synthetic and made by reenact;
 - a sidecar manifest `OUT.reenact.json` (`manifest`) with the inputs' and output's sha256, model,
@@ -30,6 +31,8 @@ _EXPORTS = {
     "describe_checkpoint": "reenact.provenance.record",
     "FrameMarker": "reenact.provenance.marking",
     "LabelPainter": "reenact.provenance.label",
+    "MarkedVideoWriter": "reenact.provenance.writers",
+    "write_marked_image": "reenact.provenance.writers",
     "write_manifest": "reenact.provenance.manifest",
     "read_manifest": "reenact.provenance.manifest",
     "manifest_path": "reenact.provenance.manifest",

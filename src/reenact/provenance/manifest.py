@@ -16,6 +16,7 @@ from typing import Any
 
 from reenact.io.atomic import AtomicOutput, atomic_output, check_atomic_output, commit_together
 from reenact.io.digest import file_sha256
+from reenact.io.video_writer import check_output_path
 from reenact.provenance.record import Provenance
 
 MANIFEST_SUFFIX = ".reenact.json"
@@ -62,7 +63,7 @@ class PendingManifest:
 
     ```
     manifest = PendingManifest("out.mp4", inputs=[source, driving])
-    with VideoWriter("out.mp4", ..., commit=False) as writer:
+    with MarkedVideoWriter("out.mp4", ..., commit=False) as writer:
         ...
     manifest.commit_with(writer.output, provenance)   # both files appear, or neither
     ```
@@ -72,8 +73,6 @@ class PendingManifest:
 
     def __init__(self, output: str | os.PathLike[str],
                  inputs: Sequence[str | os.PathLike[str] | None] = ()) -> None:
-        from reenact.io.video import check_output_path
-
         self.output = Path(output)
         self.path = check_atomic_output(check_output_path(manifest_path(output), inputs))
 

@@ -1,6 +1,6 @@
-"""What the writers do to every frame of a run: the visible label (if asked for), then the
-invisible watermark. `reenact.io` owns one `FrameMarker` per output file and has no switch to skip
-it, so no pipeline can write an unmarked video or image."""
+"""What the marked writers do to every frame of a run: the visible label (if asked for), then the
+invisible watermark. `reenact.provenance.writers` owns one `FrameMarker` per output file and has no
+switch to skip it, so no pipeline can write an unmarked video or image."""
 
 from __future__ import annotations
 

@@ -1,7 +1,8 @@
 """Self-supervised first-order-motion training: source and driving frames from the same clip, the
 driving frame reconstructed from the source through the whole model.
 
-A run directory holds:
+The run's configuration is `reenact.training.train_config`; one step's forward pass and loss
+terms are `reenact.training.reconstruction`. A run directory holds:
     train_config.json   the TrainConfig (a resumed run must match it)
     state.pt            weights, optimizer and scheduler state, step (torch.save; read back with
                         weights_only=True); never part of a release checkpoint
@@ -18,9 +19,8 @@ import math
 import os
 import time
 import warnings
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import torch
@@ -28,196 +28,28 @@ import torch.distributed as dist
 from torch import Tensor, nn
 
 from reenact.checkpoint import save_checkpoint
-from reenact.config import MotionModelConfig, config_to_dict
-from reenact.containers import Keypoints, Rendered
+from reenact.config import MotionModelConfig
 from reenact.models import MotionModel
-from reenact.preprocess.anchors import (
-    EYE_ANCHORS,
-    MOUTH_ANCHORS,
-    anchor_keypoints,
-    pixels_to_normalized,
-    replace_anchors,
-)
+from reenact.preprocess.anchors import pixels_to_normalized
 from reenact.presets import get_preset
 from reenact.training import losses
-from reenact.training.data import AugmentConfig, FrameDataset, augment_pair_with_landmarks
-from reenact.training.discriminator import DiscriminatorConfig, PatchDiscriminator
+from reenact.training.data import FrameDataset, augment_pair_with_landmarks
+from reenact.training.discriminator import PatchDiscriminator
 from reenact.training.preview import preview_grid
-from reenact.training.transforms import TpsConfig, TpsWarp
+from reenact.training.reconstruction import (
+    Reconstruction,
+    StepOutputs,
+    TrainingBatch,
+    reconstruction_losses,
+)
+from reenact.training.train_config import TrainConfig, read_train_config, resume_key
+from reenact.training.transforms import TpsWarp
 
 logger = logging.getLogger(__name__)
 
 STATE_FILE = "state.pt"
 CONFIG_FILE = "train_config.json"
 LOG_FILE = "log.jsonl"
-
-
-@dataclass(frozen=True)
-class LossWeights:
-    perceptual: float = 1.0
-    equivariance_value: float = 10.0
-    equivariance_jacobian: float = 10.0
-    generator_gan: float = 1.0
-    feature_matching: float = 10.0
-    # anchored models only: detector keypoints vs the landmark anchors (values; jacobians x0.1)
-    anchor: float = 10.0
-    # anchored models only: the reconstruction counts (1 + face_parts) times around mouth and eyes
-    face_parts: float = 4.0
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    """Everything that defines a run. `steps` counts optimizer steps (one batch each, per process)."""
-
-    preset: str = "fast-256"
-    steps: int = 10000
-    batch_size: int = 8
-    learning_rate: float = 2e-4
-    betas: tuple[float, float] = (0.5, 0.999)
-    # learning rate x0.1 at these fractions of `steps` (the reference: epochs 60 and 90 of 100)
-    lr_milestones: tuple[float, ...] = (0.6, 0.9)
-    scales: tuple[float, ...] = (1.0, 0.5, 0.25, 0.125)
-    weights: LossWeights = field(default_factory=LossWeights)
-    tps: TpsConfig = field(default_factory=TpsConfig)
-    augment: AugmentConfig = field(default_factory=AugmentConfig)
-    adversarial: bool = False
-    discriminator: DiscriminatorConfig = field(default_factory=DiscriminatorConfig)
-    precision: Literal["fp32", "bf16"] = "fp32"
-    seed: int = 0
-    log_every: int = 10
-    preview_every: int = 200
-    checkpoint_every: int = 200
-
-    def __post_init__(self) -> None:
-        get_preset(self.preset)  # raises, listing the valid names
-        for name in ("steps", "batch_size", "log_every", "preview_every", "checkpoint_every"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"TrainConfig.{name}: expected an integer >= 1, got {value!r}")
-        if isinstance(self.learning_rate, bool) or not isinstance(self.learning_rate, (int, float)) \
-                or not math.isfinite(self.learning_rate) or not self.learning_rate > 0:
-            raise ValueError(f"TrainConfig.learning_rate: expected a finite number > 0, got "
-                             f"{self.learning_rate}")
-        if self.precision not in ("fp32", "bf16"):
-            raise ValueError(f"TrainConfig.precision: expected fp32 or bf16, got {self.precision!r}")
-        if not self.scales or any(not 0 < s <= 1 or (1 / s) % 1 for s in self.scales):
-            raise ValueError(f"TrainConfig.scales: expected factors 1/n in (0, 1], got {self.scales}")
-
-    def to_dict(self) -> dict[str, Any]:
-        return json.loads(json.dumps(asdict(self)))
-
-    @staticmethod
-    def from_dict(data: dict[str, Any]) -> TrainConfig:
-        data = dict(data)
-        nested = {"weights": LossWeights, "tps": TpsConfig, "augment": AugmentConfig,
-                  "discriminator": DiscriminatorConfig}
-        for key, cls in nested.items():
-            if key in data:
-                data[key] = cls(**data[key])
-        for key in ("betas", "lr_milestones", "scales"):
-            if key in data:
-                data[key] = tuple(data[key])
-        return TrainConfig(**data)
-
-
-@dataclass(frozen=True)
-class StepOutputs:
-    """What one reconstruction forward pass produces; the losses are computed from it.
-
-    kp_source, kp_driving: the detector's keypoints. anchors_source, anchors_driving: anchored
-    models only, the keypoints of the frames' landmarks (NaN rows where no face was found); the
-    render used them in place of the detector's anchored keypoints where they are finite.
-    """
-
-    kp_source: Keypoints
-    kp_driving: Keypoints
-    kp_transformed: Keypoints
-    rendered: Rendered
-    anchors_source: Keypoints | None = None
-    anchors_driving: Keypoints | None = None
-
-
-class Reconstruction(nn.Module):
-    """The training forward pass as one module (so DistributedDataParallel can wrap it).
-
-    source, driving, transformed: (B, C, H, W) in [0, 1]; transformed = the driving frame under a
-    random TPS warp. The three go through the keypoint detector as one batch.
-    source_landmarks, driving_landmarks: (B, 68, 2) in normalized crop coordinates (NaN rows: no
-    face), for anchored models: their anchors replace the detector's anchored keypoints in the
-    render (teacher forcing: the renderer learns with the anchors inference will give it).
-    """
-
-    def __init__(self, model: MotionModel) -> None:
-        super().__init__()
-        self.model = model
-
-    def forward(self, source: Tensor, driving: Tensor, transformed: Tensor,
-                source_landmarks: Tensor | None = None,
-                driving_landmarks: Tensor | None = None) -> StepOutputs:
-        batch = source.shape[0]
-        kp_all = self.model.detect(torch.cat([source, driving, transformed]))
-        kp_source, kp_driving, kp_transformed = (kp_all[i * batch:(i + 1) * batch] for i in range(3))
-        groups = self.model.config.anchors.groups
-        anchors_source = anchors_driving = None
-        render_source, render_driving = kp_source, kp_driving
-        if groups and source_landmarks is not None and driving_landmarks is not None:
-            anchors_source = anchor_keypoints(source_landmarks, groups)
-            anchors_driving = anchor_keypoints(driving_landmarks, groups)
-            render_source = replace_anchors(kp_source, anchors_source)
-            render_driving = replace_anchors(kp_driving, anchors_driving)
-        rendered = self.model(source, render_source, render_driving, return_deformed=True)
-        return StepOutputs(kp_source, kp_driving, kp_transformed, rendered, anchors_source,
-                           anchors_driving)
-
-
-@dataclass(frozen=True)
-class TrainingBatch:
-    """source, driving: (B, C, S, S) in [0, 1], augmented; *_landmarks: (B, 68, 2) normalized crop
-    coordinates (NaN rows: no face), only for anchored models."""
-
-    source: Tensor
-    driving: Tensor
-    source_landmarks: Tensor | None = None
-    driving_landmarks: Tensor | None = None
-
-
-def _slice(kp: Keypoints, start: int, stop: int) -> Keypoints:
-    return kp[start:stop]
-
-
-def reconstruction_losses(outputs: StepOutputs, driving: Tensor, warp: TpsWarp,
-                          pyramid: losses.ImagePyramid, vgg: losses.Vgg19Features | None,
-                          weights: LossWeights, has_jacobian: bool,
-                          anchor_groups: tuple[str, ...] = ()) -> dict[str, Tensor]:
-    """Weighted loss terms of one step (the adversarial ones are added by the trainer)."""
-    predicted = pyramid(outputs.rendered.prediction.float())
-    target = pyramid(driving.float())
-    if vgg is not None:
-        perceptual = losses.vgg_pyramid_loss(vgg, predicted, target)
-    else:
-        pixel_weight = None
-        if outputs.anchors_driving is not None and weights.face_parts > 0:
-            pixel_weight = losses.face_part_weight(
-                outputs.anchors_driving, outputs.rendered.prediction.shape[-1], weights.face_parts,
-                parts=face_part_indices(outputs.anchors_driving.num_kp, anchor_groups))
-        perceptual = losses.pixel_pyramid_loss(predicted, target, pixel_weight)
-    terms = {"perceptual": weights.perceptual * perceptual,
-             "equivariance_value": weights.equivariance_value
-             * losses.equivariance_value_loss(outputs.kp_driving, outputs.kp_transformed, warp)}
-    if has_jacobian:
-        terms["equivariance_jacobian"] = weights.equivariance_jacobian * \
-            losses.equivariance_jacobian_loss(outputs.kp_driving, outputs.kp_transformed, warp)
-    if outputs.anchors_source is not None and outputs.anchors_driving is not None:
-        terms["anchor"] = weights.anchor * (
-            losses.anchor_loss(outputs.kp_source, outputs.anchors_source)
-            + losses.anchor_loss(outputs.kp_driving, outputs.anchors_driving)) / 2
-    return terms
-
-
-def face_part_indices(num_anchors: int, groups: tuple[str, ...]) -> list[int]:
-    """Indices of the mouth and eye anchors among `groups`."""
-    assert len(groups) == num_anchors
-    return [i for i, name in enumerate(groups) if name in MOUTH_ANCHORS + EYE_ANCHORS]
 
 
 def _rank() -> int:
@@ -293,7 +125,7 @@ class Trainer:
         config_path = self.run_dir / CONFIG_FILE
         if config_path.is_file():
             saved = read_train_config(config_path)
-            if _resume_key(saved) != _resume_key(self.config):
+            if resume_key(saved) != resume_key(self.config):
                 raise ValueError(f"{self.run_dir}: holds a run with a different configuration "
                                  f"({config_path}); use a new run directory, or the same options "
                                  "(only --steps may change)")
@@ -479,14 +311,14 @@ class Trainer:
     def _preview(self, source: Tensor, driving: Tensor, outputs: StepOutputs) -> None:
         if self.rank != 0:
             return
-        from reenact.io.image import write_image
+        from reenact.provenance.writers import write_marked_image
 
         rendered = outputs.rendered
         grid = preview_grid(source, driving, outputs.kp_source, outputs.kp_driving,
                             rendered.prediction, rendered.deformed, rendered.motion.occlusion_map)
         directory = self.run_dir / "previews"
         directory.mkdir(exist_ok=True)
-        write_image(directory / f"step-{self.step:07d}.png", grid)
+        write_marked_image(directory / f"step-{self.step:07d}.png", grid)
 
 
 def warm_start(model: MotionModel, checkpoint: str | os.PathLike) -> None:
@@ -522,32 +354,7 @@ def warm_start(model: MotionModel, checkpoint: str | os.PathLike) -> None:
                 f"; new layers start fresh: {', '.join(fresh)}" if fresh else "")
 
 
-def read_train_config(path: Path) -> TrainConfig:
-    """The TrainConfig of a run directory's train_config.json; ValueError naming the file when
-    it is not one."""
-    try:
-        return TrainConfig.from_dict(json.loads(path.read_text()))
-    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as error:
-        raise ValueError(f"{path}: not valid JSON ({error}); restore it, or start the run over "
-                         f"in a new directory") from None
-    except (TypeError, KeyError, AttributeError) as error:
-        raise ValueError(f"{path}: not a training config ({type(error).__name__}: {error})") \
-            from None
-
-
-def _resume_key(config: TrainConfig) -> dict[str, Any]:
-    """The parts of a config a resumed run must share (the step budget may grow)."""
-    data = config.to_dict()
-    for key in ("steps", "log_every", "preview_every", "checkpoint_every"):
-        data.pop(key)
-    return data
-
-
 def _write_atomic(path: Path, data: bytes) -> None:
     temporary = path.with_name(f".{path.name}.partial")
     temporary.write_bytes(data)
     os.replace(temporary, path)
-
-
-def model_config_dict(config: TrainConfig) -> dict[str, Any]:
-    return config_to_dict(get_preset(config.preset))

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from conftest import MEDIA, make_clip, require
-from reenact.pipelines.evaluate import (
+from reenact.pipelines.evaluate_crops import (
     evaluate_clip, evaluate_videos, format_table, image_scores, keypoint_jitter, ssim, summarize)
 
 

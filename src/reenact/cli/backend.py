@@ -1,0 +1,106 @@
+"""From parsed options to what the render commands (animate, talk, dub, evaluate) run on: torch's
+thread count, the motion backend, the audio model, and what the provenance record says of them."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+
+from reenact.cli.errors import UsageError
+
+logger = logging.getLogger("reenact")
+
+
+def set_threads(args: argparse.Namespace) -> None:
+    """`--threads`, if given, as torch's intra-op thread count (a process-wide setting)."""
+    if args.threads is not None:
+        import torch
+
+        torch.set_num_threads(args.threads)
+
+
+def build_backend(args: argparse.Namespace):
+    """The backend `--backend` names, with the model `--checkpoint` names.
+
+    onnx: --checkpoint is an export directory (`reenact export-onnx`), or any model, which is then
+    exported to a temporary directory for this run.
+    """
+    from reenact.api import resolve_model
+    from reenact.engine import OnnxBackend, TorchBackend
+    from reenact.export import is_onnx_export
+
+    if args.backend == "torch":
+        if args.onnx_optimization is not None:
+            raise UsageError("--onnx-optimization applies to --backend onnx")
+        model = resolve_model(args.checkpoint, config=args.config, align_corners=args.align_corners)
+        return TorchBackend(model, device=args.device, precision=args.precision,
+                            channels_last=args.channels_last, fast_conv=args.fast_conv)
+    if args.precision != "fp32" or args.channels_last:
+        raise UsageError("--precision and --channels-last apply to --backend torch")
+    if args.fast_conv:
+        raise UsageError("--fast-conv applies to --backend torch")
+    if args.device not in ("auto", "cpu"):
+        raise UsageError(f"--backend onnx runs on the CPU; got --device {args.device}")
+    optimization = args.onnx_optimization or "all"
+    try:
+        if is_onnx_export(args.checkpoint):
+            return OnnxBackend(args.checkpoint, threads=args.threads, optimization=optimization)
+        model = resolve_model(args.checkpoint, config=args.config, align_corners=args.align_corners)
+        logger.info("exporting the model to ONNX for this run (keep an export with `reenact "
+                    "export-onnx` and pass it as --checkpoint to skip this)")
+        return OnnxBackend.from_model(model, threads=args.threads, optimization=optimization)
+    except ImportError as error:
+        raise UsageError(str(error)) from None
+
+
+def model_record(args: argparse.Namespace) -> dict[str, str]:
+    """What the provenance record says about the model: name, path, sha256, backend."""
+    from reenact.api import DEFAULT_CHECKPOINT, FALLBACK_PRESET
+    from reenact.provenance import describe_checkpoint
+
+    if str(args.checkpoint) == "default":
+        if (DEFAULT_CHECKPOINT / "config.json").is_file():
+            record = describe_checkpoint(DEFAULT_CHECKPOINT, name="default")
+        else:
+            record = {"name": f"{FALLBACK_PRESET} (untrained default)"}
+    else:
+        record = describe_checkpoint(args.checkpoint)
+    for option in ("backend", "precision"):
+        if getattr(args, option, None) is not None:
+            record[option] = str(getattr(args, option))
+    return record
+
+
+def backend_and_audio_model(args: argparse.Namespace):
+    """The motion backend (`--backend`, `--checkpoint`) and the audio checkpoint that drives it."""
+    import numpy as np
+
+    from reenact.checkpoint.audio_format import keypoint_space_id, resolve_audio_checkpoint
+    from reenact.models import MotionModel
+
+    backend = build_backend(args)
+    model = getattr(backend, "model", None)
+    if isinstance(model, MotionModel):
+        num_kp, space = model.config.num_kp, keypoint_space_id(model)
+    else:  # e.g. an ONNX export: the keypoint count from one detection, the space unknown
+        size = backend.image_size
+        num_kp, space = backend.detect(np.zeros((1, size, size, 3), np.uint8)).num_kp, None
+    return backend, resolve_audio_checkpoint(args.audio_checkpoint, num_kp=num_kp,
+                                             keypoint_space=space)
+
+
+def speech_model_record(args: argparse.Namespace) -> dict[str, str]:
+    """The provenance record's model: the motion model's fields, plus `audio_` + the audio
+    model's name, path and sha256."""
+    from reenact.checkpoint.audio_format import CONFIG_FILE, DEFAULT_AUDIO_CHECKPOINT
+    from reenact.provenance import describe_checkpoint
+
+    record = model_record(args)
+    if str(args.audio_checkpoint) == "default":
+        audio = (describe_checkpoint(DEFAULT_AUDIO_CHECKPOINT, name="default-audio")
+                 if (DEFAULT_AUDIO_CHECKPOINT / CONFIG_FILE).is_file()
+                 else {"name": "untrained default-audio"})
+    else:
+        audio = describe_checkpoint(args.audio_checkpoint)
+    record.update({f"audio_{key}": value for key, value in audio.items()})
+    return record

@@ -1,0 +1,61 @@
+"""`reenact dub`: make a video's lips follow new speech."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+
+from reenact.cli.backend import backend_and_audio_model, set_threads, speech_model_record
+from reenact.cli.options import (
+    add_backend_arguments,
+    add_model_arguments,
+    add_speech_arguments,
+    add_video_output_argument,
+)
+
+logger = logging.getLogger("reenact")
+
+
+def cmd_dub(args: argparse.Namespace) -> int:
+    from reenact.pipelines.dub import DubOptions, dub
+
+    set_threads(args)
+    options = DubOptions(length_policy=args.length_policy, voice_gate=args.voice_gate,
+                         mouth_scale=args.mouth_scale, face_backend=args.face_backend,
+                         mouth_source=args.mouth_source, motion_smoothing=args.motion_smoothing,
+                         render=args.render, batch_size=args.batch_size, max_frames=args.max_frames,
+                         label=args.label)
+    backend, checkpoint = backend_and_audio_model(args)
+    result = dub(args.video, args.audio, args.output, backend=backend, checkpoint=checkpoint,
+                 options=options, progress=not args.quiet, model=speech_model_record(args))
+    logger.info("done: %s (%d frames, %d with a face, at %s fps)", result.output,
+                result.num_frames, result.faces, result.fps)
+    return 0
+
+
+def add_parser(commands, common: argparse.ArgumentParser) -> None:
+    dub = commands.add_parser("dub", parents=[common],
+                              help="make a video's lips follow new speech")
+    dub.add_argument("--video", required=True, help="the video to dub")
+    dub.add_argument("--audio", required=True,
+                     help="the new speech: any audio file, or a video whose audio track is used")
+    add_video_output_argument(dub)
+    dub.add_argument("--length-policy", choices=("pingpong", "loop", "trim", "pad"),
+                     default="pingpong",
+                     help="pingpong / loop: as long as the speech, the video played back and forth "
+                          "/ from the start again when shorter (default pingpong); trim: the "
+                          "shorter of the two; pad: the longer, holding the last frame")
+    dub.add_argument("--render", choices=("full", "crop"), default="full",
+                     help="full: render the lower face at the video's resolution (the model's "
+                          "motion warps the video's own pixels); crop: paste the model-size mouth")
+    dub.add_argument("--mouth-source", choices=("rest", "frame"), default="rest",
+                     help="render the lower face from the video's closed-mouth rest frame "
+                          "(default: none of the old speech shows) or from each frame itself "
+                          "(follows its lighting, but its old mouth shows through)")
+    dub.add_argument("--motion-smoothing", type=float, default=0.12, metavar="SECONDS",
+                     help="low-pass each frame's own motion (Gaussian sigma, default 0.12 s) so "
+                          "the old speech's jaw movement goes; 0: off")
+    add_speech_arguments(dub)
+    add_model_arguments(dub)
+    add_backend_arguments(dub)
+    dub.set_defaults(handler=cmd_dub)

@@ -1,0 +1,129 @@
+"""The option groups several subcommands share, and the argument types they parse with.
+
+    add_model_arguments        --checkpoint --config --align-corners --device --batch-size --threads
+    add_backend_arguments      --backend --precision --channels-last --fast-conv --onnx-optimization
+    add_source_argument        --source (the portrait: animate, talk)
+    add_video_output_argument  -o / --output (the video to write: animate, talk, dub)
+    add_portrait_arguments     --crop --crop-only --render --face-index --kp-smoothing --max-size
+                               (finding the portrait's face, rendering and pasting the result
+                               back: animate, talk)
+    add_speech_arguments       --audio-checkpoint --mouth-scale --no-voice-gate --face-backend
+                               --max-frames --label (the audio model's knobs: talk, dub)
+    add_face_backend_argument  --face-backend
+    add_label_argument         --label
+"""
+
+from __future__ import annotations
+
+import argparse
+from fractions import Fraction
+
+FACE_BACKENDS = ("dlib", "face-alignment")
+
+
+def parse_bool(text: str) -> bool:
+    lowered = text.lower()
+    if lowered in ("true", "1", "yes"):
+        return True
+    if lowered in ("false", "0", "no"):
+        return False
+    raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text!r}")
+    return value
+
+
+def parse_fps(text: str) -> Fraction:
+    try:
+        fps = Fraction(text)
+    except (ValueError, ZeroDivisionError):
+        raise argparse.ArgumentTypeError(f"expected a frame rate like 25 or 30000/1001, got "
+                                         f"{text!r}") from None
+    if not 0 < fps <= 1000:
+        raise argparse.ArgumentTypeError(f"expected a frame rate in (0, 1000], got {text!r}")
+    return fps
+
+
+def add_model_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--checkpoint", default="default",
+                        help="'default' (bundled), a reenact checkpoint directory, or a reference "
+                             ".pth.tar (with --config)")
+    parser.add_argument("--config", help="the yaml of a reference .pth.tar checkpoint")
+    parser.add_argument("--align-corners", type=parse_bool, default=None, metavar="{true,false}",
+                        help="grid_sample convention of a reference .pth.tar (default true)")
+    parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default auto)")
+    parser.add_argument("--batch-size", type=int, default=8, help="frames rendered at once (default 8)")
+    parser.add_argument("--threads", type=int,
+                        help="CPU threads for torch and onnxruntime (default: the library's choice)")
+
+
+def add_backend_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--backend", choices=("torch", "onnx"), default="torch",
+                        help="torch (default), or onnx: onnxruntime on the CPU; --checkpoint may then "
+                             "be a `reenact export-onnx` directory (any other model is exported for "
+                             "the run)")
+    parser.add_argument("--precision", choices=("fp32", "bf16"), default="fp32",
+                        help="torch: bf16 autocast, about 2x faster on CPUs with AVX-512 BF16 or AMX, "
+                             "not bit-exact (default fp32)")
+    parser.add_argument("--channels-last", action="store_true",
+                        help="torch: NHWC memory layout for convolutions (often faster on CPUs)")
+    parser.add_argument("--fast-conv", action="store_true",
+                        help="torch, CPU, fp32: fewer FLOPs for the same output to float rounding "
+                             "(Winograd convolutions, BatchNorm and upsampling folded into "
+                             "convolutions; ~2x the frames/s of fp32 channels-last on vox-256); "
+                             "implies --channels-last")
+    parser.add_argument("--onnx-optimization", choices=("none", "basic", "extended", "all"),
+                        help="onnx: onnxruntime graph optimization level (default all)")
+
+
+def add_source_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--source", required=True, help="the portrait (any common image format)")
+
+
+def add_video_output_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("-o", "--output", required=True, help="the video to write (.mp4)")
+
+
+def add_portrait_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--crop", choices=("face", "none"), default="face",
+                        help="face: find and follow faces (default); none: inputs are face crops")
+    parser.add_argument("--crop-only", action="store_true",
+                        help="write the model-size face crop instead of pasting it into the photo")
+    parser.add_argument("--render", choices=("full", "crop"), default="full",
+                        help="full: warp the photo itself at its resolution and paste only what "
+                             "moved; crop: paste the model-size frame, upscaled, over the face box")
+    parser.add_argument("--face-index", type=int, help="which source face (0 = largest)")
+    parser.add_argument("--kp-smoothing", type=float, default=0.25,
+                        help="temporal smoothing of driving keypoints, 0 (off) to <1 (default 0.25)")
+    parser.add_argument("--max-size", type=int, default=1920,
+                        help="long side of the output when pasting into a larger photo (default 1920)")
+
+
+def add_face_backend_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--face-backend", choices=FACE_BACKENDS, default="dlib")
+
+
+def add_label_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--label", metavar="TEXT",
+                        help="also draw TEXT (e.g. 'AI-generated') in a corner of every frame; the "
+                             "invisible watermark and the metadata are always there")
+
+
+def add_speech_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--audio-checkpoint", default="default",
+                        help="'default' (bundled) or an audio checkpoint directory "
+                             "(`reenact train-audio`)")
+    parser.add_argument("--mouth-scale", type=float, default=1.0,
+                        help="multiplies the speech's mouth motion (default 1)")
+    parser.add_argument("--no-voice-gate", dest="voice_gate", action="store_false",
+                        help="do not hold the mouth still where the audio is silent")
+    add_face_backend_argument(parser)
+    parser.add_argument("--max-frames", type=int, help="render only the first N frames")
+    add_label_argument(parser)

@@ -1,0 +1,71 @@
+"""One worker thread fed through a bounded queue, whose errors surface in the caller's thread."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import queue
+import threading
+from collections.abc import Callable
+from typing import Any
+
+logger = logging.getLogger(__name__)
+
+
+class BackgroundWork:
+    """Calls `work(item)` on one daemon thread for each item submitted, in order; at most
+    `depth` items wait, so a caller that produces faster than `work` consumes is held back.
+
+    The first exception `work` raises is kept, raised in the caller's thread by the next
+    `submit` or by `finish`, and the items after it are dropped unprocessed. The thread holds
+    only this object and `work`: whoever owns it can still be garbage collected (and should call
+    `stop_soon` from its finalizer).
+    """
+
+    _END = object()
+
+    def __init__(self, work: Callable[[Any], None], depth: int, name: str) -> None:
+        self._items: queue.Queue[Any] = queue.Queue(maxsize=depth)
+        self._stopping = threading.Event()
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, args=(work,), name=name, daemon=True)
+        self._thread.start()
+
+    def _run(self, work: Callable[[Any], None]) -> None:
+        while not self._stopping.is_set():
+            item = self._items.get()
+            if item is self._END:
+                return
+            if self._error is not None:
+                continue  # failed: keep taking items, so that no `submit` waits forever
+            try:
+                work(item)
+            except BaseException as error:  # raised again in the caller's thread
+                logger.debug("background work failed: %r", error)
+                self._error = error
+
+    def _raise_error(self) -> None:
+        if self._error is not None:
+            raise self._error
+
+    def submit(self, item: Any) -> None:
+        """Queue `item`; raises what an earlier item's `work` raised."""
+        self._raise_error()
+        self._items.put(item)
+
+    def finish(self) -> None:
+        """Wait until every item submitted is done; raises what `work` raised, if anything."""
+        self._items.put(self._END)
+        self._thread.join()
+        self._raise_error()
+
+    def stop_soon(self) -> None:
+        """Drop the items still waiting; the thread ends after the one in hand. Never blocks."""
+        self._stopping.set()
+        with contextlib.suppress(queue.Full):
+            self._items.put_nowait(self._END)  # wakes a thread waiting for items
+
+    def stop(self) -> None:
+        """`stop_soon`, then wait for the thread to end."""
+        self.stop_soon()
+        self._thread.join()

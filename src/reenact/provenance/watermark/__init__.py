@@ -1,0 +1,27 @@
+"""An invisible, weight-free watermark that survives re-encoding and rescaling of a video.
+
+Every frame is reduced to a canonical 64x64 luma image; 56 code bits (the 32-bit `Payload`, its
+CRC-24, whitened by a keyed word) live in its low DCT frequencies, each written by moving its
+projection onto a lattice (dither modulation) and read back as a soft value, averaged over the
+frames of a clip and decoded with repair of a few weak bits.
+
+    layout.py       WatermarkConfig; where the bits live (the keyed layout of DCT coefficients)
+    canonical.py    a frame's canonical image, the projections, and the resampling to and from it
+    sync.py         MarkingState: what the frames of one video share while being marked
+    embed.py        Embedder: writing the mark into a frame or a Y' plane
+    decode.py       Detection; soft bits, repair and the check
+    watermarker.py  Watermarker, WatermarkDetector, detect: the public face of the above
+
+Limits: designed against accidental processing (re-encoding, rescaling, mild filtering), not a
+determined adversary who knows the scheme; cropping, rotation, mirroring and strong
+contrast/colour changes are not handled.
+"""
+
+from reenact.provenance.watermark.decode import Detection
+from reenact.provenance.watermark.embed import MIN_MARKED_SIDE
+from reenact.provenance.watermark.layout import LUMA_709, WatermarkConfig
+from reenact.provenance.watermark.sync import HYSTERESIS, OVERLAY_HYSTERESIS, MarkingState
+from reenact.provenance.watermark.watermarker import WatermarkDetector, Watermarker, detect
+
+__all__ = ["HYSTERESIS", "LUMA_709", "MIN_MARKED_SIDE", "OVERLAY_HYSTERESIS", "Detection",
+           "MarkingState", "WatermarkConfig", "WatermarkDetector", "Watermarker", "detect"]
