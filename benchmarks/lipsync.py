@@ -17,13 +17,14 @@ mouth that does not follow the audio scores.
 Columns (see `reenact.evaluation.lipsync`):
 - face: share of frames where FaceMesh found the face;
 - gap x: std of the inner-lip gap over the real video's of the same speech (1 = as much motion);
-- r @lag: Pearson r of the gap with the loudness (RMS dBFS per frame) over speech frames only, at
-  the best lag in +-2 frames (+ = mouth late); a silence-speech-silence sentence shape does not count;
+- r @lag: Pearson r of the gap with the loudness (RMS dBFS per frame) over speech frames only,
+  at the best lag in +-2 frames (+ = mouth late): a silence-speech-silence sentence shape does not
+  count;
 - int, teeth: of the frames where the real video shows the mouth interior (teeth), the share where
   this one does too (1.00 on the real rows by definition; their own shares are in the summary);
-- pbm: lips closed (gap < 10% of its maximum) within +-2 frames of a p/b/m word onset, closed / onsets
-  scored, from GRID's word timings (`.align` beside the video; times in 1/25000 s: a 3-s GRID clip's
-  last word ends at 74500 = its 2.98 s of audio) -- only speech with timings has any;
+- pbm: lips closed (gap < 10% of its maximum) within +-2 frames of a p/b/m word onset, closed /
+  onsets scored, from GRID's word timings (`.align` beside the video; times in 1/25000 s: a 3-s
+  GRID clip's last word ends at 74500 = its 2.98 s of audio); only speech with timings has any;
 - agree: r between FaceMesh's gap and the pixel interior inside dlib's lips (two signals, one mouth:
   low when one of them sees motion the other does not); int-pbm in the summary: the closures read
   from the interior instead;
@@ -264,7 +265,8 @@ def _summary(kind: str, items: list[Scored], real_gap_std: float, real_r: float)
             f"{above} of {len(items)}), int {_cell(_mean([s.interior_recall for s in m]))} "
             f"(ctrl {_cell(_mean([s.interior_recall for s in c]))}), teeth "
             f"{_cell(_mean([s.teeth_recall for s in m]))} "
-            f"(ctrl {_cell(_mean([s.teeth_recall for s in c]))}), {closures}, agree {_cell(_mean([s.gap_interior_r for s in m]))}, dlib "
+            f"(ctrl {_cell(_mean([s.teeth_recall for s in c]))}), {closures}, agree "
+            f"{_cell(_mean([s.gap_interior_r for s in m]))}, dlib "
             f"{_cell(_mean([i.dlib_confidence for i in items]))}")
     if kind == "real":
         text += (f"; frames showing interior {_cell(_mean([s.interior_share for s in m]))}, "
@@ -302,9 +304,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--checkpoint", default="default", help="the motion model")
     parser.add_argument("--audio-checkpoint", default="default",
                         help="the audio model (default: the bundled default-audio)")
-    parser.add_argument("--out", type=Path, help="keep the rendered videos here (default: a temp dir)")
+    parser.add_argument("--out", type=Path,
+                        help="keep the rendered videos here (default: a temp dir)")
     parser.add_argument("--max-frames", type=int, default=75,
-                        help="render and score at most N frames per video (default 75: a GRID clip)")
+                        help="render and score at most N frames per video (default 75: GRID's 3 s)")
     parser.add_argument("--threads", type=int, help="CPU threads for torch")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--reuse", action="store_true",
