@@ -1,20 +1,40 @@
-"""Lip-sync table: real talking videos (the anchor) against our talk and dub outputs, all scored by
-`reenact.audio.sync` (mouth opening from landmarks against the audio's energy).
+"""Lip-sync table: real talking videos (the anchor) against our talk and dub outputs, judged by
+`reenact.evaluation.lipsync` (mediapipe FaceMesh's inner-lip gap, which sees the lips close, and the
+pixels of the mouth), each row beside a mismatched-audio control.
 
-Rows (held-out media of ../shared/media/eval only):
+Rows (held-out media of ../shared/media/eval only; never tune on them):
 - real: each eval talking video against its own audio;
-- talk: each eval portrait speaking an eval speech clip (portrait i with clip i mod n);
-- dub: each eval talking video dubbed with the next eval talking video's audio;
-- control: each eval talking video, untouched, against the next one's audio (what dub starts
-  from): the score of a mouth that does not follow the audio, the floor dub must rise above.
-Columns: offset (frames, + = mouth late), correlation and confidence (best minus median
-correlation over +-15 frames), confidence relative to the real videos' mean, and the mouth opening
-in silent frames (0 = closed, 1 = as open as the 95th percentile). Per row: the means, how many
-clips land within +-1 frame, and the pooled offset (the peak of the clips' correlation curves
-averaged: a single 3-10 s clip often peaks at a syllable-rate alias).
+- talk: each eval portrait speaking the audio of an eval talking video (portrait i, video i mod n),
+  so that the real video of the same speech is there to compare with;
+- dub: each eval talking video dubbed with the next one's audio;
+- talk-x: each eval portrait speaking an eval speech clip (portrait i, clip i mod n; French,
+  Russian, Japanese, English): no real video of that speech, so its gap std is compared with the
+  real rows' mean (marked *) and it has no interior, teeth or closure figures.
+Control, beside every figure that depends on the audio: the same video scored against the next
+source's speech (talking video i + 1, or speech clip i + 1) and that speech's real video: what a
+mouth that does not follow the audio scores.
 
-Usage: python benchmarks/lipsync.py --checkpoint MOTION --audio-checkpoint AUDIO [--out DIR]
-       [--max-frames N] [--device auto] [--reuse]
+Columns (see `reenact.evaluation.lipsync`):
+- face: share of frames where FaceMesh found the face;
+- gap x: std of the inner-lip gap over the real video's of the same speech (1 = as much motion);
+- r @lag: Pearson r of the gap with the loudness (RMS dBFS per frame) over speech frames only,
+  at the best lag in +-2 frames (+ = mouth late): a silence-speech-silence sentence shape does not
+  count;
+- int, teeth: of the frames where the real video shows the mouth interior (teeth), the share where
+  this one does too (1.00 on the real rows by definition; their own shares are in the summary);
+- pbm: lips closed (gap < 10% of its maximum) within +-2 frames of a p/b/m word onset, closed /
+  onsets scored, from GRID's word timings (`.align` beside the video; times in 1/25000 s: a 3-s
+  GRID clip's last word ends at 74500 = its 2.98 s of audio); only speech with timings has any;
+- agree: r between FaceMesh's gap and the pixel interior inside dlib's lips (two signals, one mouth:
+  low when one of them sees motion the other does not); int-pbm in the summary: the closures read
+  from the interior instead;
+- dlib: the older score (`reenact.audio.sync`: dlib's inner-lip gap over all frames, confidence),
+  which reads pressed lips as slightly open: secondary, for continuity.
+
+Usage: python benchmarks/lipsync.py [--checkpoint default] [--audio-checkpoint default]
+       [--out DIR] [--max-frames 75] [--threads N] [--device auto] [--reuse]
+Needs mediapipe's legacy FaceMesh: pip install "reenact[lipsync]" (or see
+`reenact.evaluation.facemesh.MEDIAPIPE_INSTALL` for the lighter install).
 """
 
 from __future__ import annotations
@@ -22,146 +42,316 @@ from __future__ import annotations
 import argparse
 import logging
 import math
+import os
 import sys
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
+import torch
 
 from reenact.api import resolve_model
 from reenact.audio.features import frame_energy_db
-from reenact.audio.sync import (
-    SCORE_SAMPLE_RATE,
-    SyncScore,
-    score_sync,
-    score_video,
-    video_mouth_opening,
-)
+from reenact.audio.sync import score_sync
+from reenact.checkpoint import CheckpointError
 from reenact.checkpoint.audio_format import keypoint_space_id, resolve_audio_checkpoint
+from reenact.config import ConfigError
 from reenact.engine import TorchBackend
-from reenact.io.audio import load_audio
+from reenact.evaluation.facemesh import require_face_mesh
+from reenact.evaluation.lipsync import LipSyncScore, SpeechTrack, score_lipsync
+from reenact.evaluation.mouth_track import MouthTrack, track_mouth
+from reenact.evaluation.word_timing import read_grid_align
+from reenact.io.audio import AudioClip, load_audio
 from reenact.pipelines.dub import DubOptions, dub
 from reenact.pipelines.talk import TalkOptions, talk
-from reenact.preprocess.face import create_face_analyzer
+from reenact.preprocess.face import FaceBackendError, create_face_analyzer
+from reenact.preprocess.face_follow import follower_for
 
 REPO = Path(__file__).resolve().parents[1]
 EVAL = REPO.parent / "shared" / "media" / "eval"
+SAMPLE_RATE = 16000
+VIDEO_SUFFIXES = (".mp4", ".mpg")
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
+AUDIO_SUFFIXES = (".wav", ".mp3", ".m4a")
+KINDS = ("real", "talk", "dub", "talk-x")
 logger = logging.getLogger("lipsync")
+
+
+@dataclass(frozen=True)
+class Speech:
+    """An audio source: a file, the real video of that speech (None for a bare speech clip) and
+    its word timings (None without an `.align` file)."""
+
+    name: str
+    path: Path
+    real_video: Path | None
+    align: Path | None
+
+
+@dataclass(frozen=True)
+class Row:
+    """kind: real, talk, dub or talk-x; video: the video to score (for talk and dub, the output
+    rendered from `source`, a portrait or a video, and `speech`); control: the other speech."""
+
+    kind: str
+    name: str
+    video: Path
+    speech: Speech
+    control: Speech
+    source: Path | None = None
+
+
+@dataclass(frozen=True)
+class Scored:
+    row: Row
+    matched: LipSyncScore
+    control: LipSyncScore
+    dlib_confidence: float
 
 
 def _files(folder: Path, suffixes: tuple[str, ...]) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.suffix.lower() in suffixes)
 
 
-def render_outputs(out: Path, backend, audio_model, max_frames: int | None,
-                   reuse: bool = False) -> list[tuple[str, str, Path]]:
-    portraits = _files(EVAL / "portraits", (".png", ".jpg", ".jpeg"))
-    speech = _files(EVAL / "speech", (".wav", ".mp3", ".m4a"))
-    talking = _files(EVAL / "talking", (".mp4", ".mpg"))
-    rows = []
-    for index, portrait in enumerate(portraits):
-        clip = speech[index % len(speech)]
-        target = out / f"talk_{portrait.stem}_{clip.stem}.mp4"
-        if not (reuse and target.is_file()):
-            talk(portrait, clip, target, backend=backend, checkpoint=audio_model,
-                 options=TalkOptions(max_frames=max_frames), progress=False)
-        rows.append(("talk", f"{portrait.stem} + {clip.stem}", target))
-    for index, video in enumerate(talking):
-        voice = talking[(index + 1) % len(talking)]
-        target = out / f"dub_{video.stem}_{voice.stem}.mp4"
-        if not (reuse and target.is_file()):
-            dub(video, voice, target, backend=backend, checkpoint=audio_model,
-                options=DubOptions(max_frames=max_frames), progress=False)
-        rows.append(("dub", f"{video.stem} + {voice.stem}", target))
+def eval_media(root: Path) -> tuple[list[Speech], list[Path], list[Speech]]:
+    """(talking videos as speech with their real video, portraits, speech clips)."""
+    talking = []
+    for video in _files(root / "talking", VIDEO_SUFFIXES):
+        align = video.with_suffix(".align")
+        talking.append(Speech(video.stem, video, video, align if align.is_file() else None))
+    clips = [Speech(p.stem, p, None, None) for p in _files(root / "speech", AUDIO_SUFFIXES)]
+    portraits = _files(root / "portraits", IMAGE_SUFFIXES)
+    if len(talking) < 3 or not portraits or len(clips) < 2:
+        raise ValueError(f"{root}: expected >= 3 talking videos, portraits and >= 2 speech clips, "
+                         f"found {len(talking)}, {len(portraits)}, {len(clips)}")
+    return talking, portraits, clips
+
+
+def plan_rows(root: Path, out: Path) -> list[Row]:
+    """Every row of the table; talk and dub rows name the output they will be rendered to."""
+    talking, portraits, clips = eval_media(root)
+    n, m = len(talking), len(clips)
+    rows = [Row("real", s.name, s.path, s, talking[(i + 1) % n]) for i, s in enumerate(talking)]
+    for i, portrait in enumerate(portraits):
+        speech, control = talking[i % n], talking[(i + 1) % n]
+        rows.append(Row("talk", f"{portrait.stem} + {speech.name}",
+                        out / f"talk_{portrait.stem}_{speech.name}.mp4", speech, control, portrait))
+    for i, video in enumerate(talking):
+        speech, control = talking[(i + 1) % n], talking[(i + 2) % n]
+        rows.append(Row("dub", f"{video.name} + {speech.name}",
+                        out / f"dub_{video.name}_{speech.name}.mp4", speech, control, video.path))
+    for i, portrait in enumerate(portraits):
+        speech, control = clips[i % m], clips[(i + 1) % m]
+        rows.append(Row("talk-x", f"{portrait.stem} + {speech.name}",
+                        out / f"talkx_{portrait.stem}_{speech.name}.mp4", speech, control,
+                        portrait))
     return rows
 
 
-def _cell(value: float, digits: int = 2) -> str:
-    return "-" if math.isnan(value) else f"{value:.{digits}f}"
-
-
-def write_table(scored: list[tuple[str, str, SyncScore]]) -> None:
-    anchor = _mean([s.confidence for kind, _, s in scored if kind == "real"])
-    sys.stdout.write(f"{'kind':5} {'clip':40} {'offset':>6} {'corr':>5} {'conf':>5} {'ratio':>5} "
-                     f"{'silence':>7}\n")
-    for kind, name, score in scored:
-        ratio = score.confidence / anchor if anchor else math.nan
-        sys.stdout.write(f"{kind:5} {name[:40]:40} {score.offset:>6d} {_cell(score.correlation):>5} "
-                         f"{_cell(score.confidence):>5} {_cell(ratio):>5} "
-                         f"{_cell(score.silence_opening):>7}\n")
-    for kind in ("real", "talk", "dub", "ctrl"):
-        rows = [s for k, _, s in scored if k == kind]
-        confidence = _mean([s.confidence for s in rows])
-        offsets = [s.offset for s in rows if not math.isnan(s.confidence)]
-        pooled, contrast = pooled_offset(rows)
-        sys.stdout.write(f"mean {kind:4}: confidence {_cell(confidence, 3)} "
-                         f"({_cell(confidence / anchor)} x real), silence opening "
-                         f"{_cell(_mean([s.silence_opening for s in rows]))}, |offset| "
-                         f"{_cell(_mean([abs(o) for o in offsets]), 1)}, within +-1 "
-                         f"{sum(abs(o) <= 1 for o in offsets)} of {len(offsets)}, pooled offset "
-                         f"{pooled:+d} (contrast {_cell(contrast, 3)}), scored {len(offsets)} of "
-                         f"{len(rows)}\n")
-
-
-def pooled_offset(rows: list[SyncScore]) -> tuple[int, float]:
-    """The offset of the row as a whole: the peak of its clips' correlation-by-offset curves
-    averaged (one clip's curve has several near-equal peaks at the syllable rate; what is common
-    to many clips stands out), and that peak minus the averaged curve's median."""
-    curves = [s.correlations for s in rows if np.isfinite(s.correlations).any()]
-    if not curves:
-        return 0, math.nan
-    mean = np.nanmean(np.stack(curves), axis=0)
-    best = int(np.nanargmax(mean))
-    return best - (mean.size - 1) // 2, float(mean[best] - np.nanmedian(mean))
-
-
-def _mean(values: list[float]) -> float:
-    """Mean of the numbers that are not NaN (NaN: no face was found, nothing to score)."""
-    finite = [v for v in values if not math.isnan(v)]
-    return sum(finite) / len(finite) if finite else math.nan
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    parser.add_argument("--checkpoint", default="default", help="the motion model")
-    parser.add_argument("--audio-checkpoint", default="default", help="the audio model")
-    parser.add_argument("--out", type=Path, help="keep the rendered videos here (default: a temp dir)")
-    parser.add_argument("--max-frames", type=int, help="render at most N frames per output")
-    parser.add_argument("--device", default="auto")
-    parser.add_argument("--reuse", action="store_true",
-                        help="score the videos already in --out instead of rendering them again")
-    args = parser.parse_args()
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    if not EVAL.is_dir():
-        sys.exit(f"lipsync: {EVAL} not found (the held-out media sit beside the checkout)")
+def render(rows: list[Row], args: argparse.Namespace) -> None:
+    """Render the talk and dub outputs (those already in --out with --reuse are kept)."""
     model = resolve_model(args.checkpoint)
     audio_model = resolve_audio_checkpoint(args.audio_checkpoint, num_kp=model.config.num_kp,
                                            keypoint_space=keypoint_space_id(model))
     backend = TorchBackend(model, device=args.device)
-    analyzer = create_face_analyzer("dlib")
+    for row in rows:
+        if row.source is None or (args.reuse and row.video.is_file()):
+            continue
+        logger.info("rendering %s %s", row.kind, row.name)
+        if row.kind == "dub":
+            dub(row.source, row.speech.path, row.video, backend=backend,
+                checkpoint=audio_model, options=DubOptions(max_frames=args.max_frames),
+                progress=False)
+        else:
+            talk(row.source, row.speech.path, row.video, backend=backend,
+                 checkpoint=audio_model, options=TalkOptions(max_frames=args.max_frames),
+                 progress=False)
+
+
+class Scorer:
+    """Scores rows, tracking each video's mouth and reading each speech once."""
+
+    def __init__(self, max_frames: int) -> None:
+        self.max_frames = max_frames
+        self.analyzer = create_face_analyzer("dlib")
+        self._tracks: dict[Path, MouthTrack] = {}
+        self._clips: dict[Path, AudioClip] = {}
+
+    def track(self, video: Path) -> MouthTrack:
+        """The mouth track of a whole video (real videos serve as references past --max-frames)."""
+        if video not in self._tracks:
+            self._tracks[video] = track_mouth(video, follower_for(self.analyzer))
+            logger.info("tracked %s", video.name)
+        return self._tracks[video]
+
+    def clip(self, path: Path) -> AudioClip:
+        if path not in self._clips:
+            self._clips[path] = load_audio(path, SAMPLE_RATE)
+        return self._clips[path]
+
+    def score(self, row: Row) -> Scored:
+        full = self.track(row.video)
+        mouth = full.at_frames_of(full.fps, min(full.num_frames, self.max_frames))
+        matched = self._against(mouth, row.speech)
+        control = self._against(mouth, row.control)
+        level = frame_energy_db(self.clip(row.speech.path), mouth.fps, mouth.num_frames)
+        dlib = score_sync(mouth.dlib_opening, level).confidence
+        return Scored(row, matched, control, dlib)
+
+    def _against(self, mouth: MouthTrack, speech: Speech) -> LipSyncScore:
+        words = read_grid_align(speech.align) if speech.align else None
+        track = SpeechTrack.from_clip(self.clip(speech.path), mouth.fps, mouth.num_frames,
+                                      words=words)
+        reference = self.track(speech.real_video) if speech.real_video else None
+        return score_lipsync(mouth, track, reference)
+
+
+# ----------------------------------------------------------------------------------- the table
+
+def _cell(value: float, digits: int = 2, sign: bool = False) -> str:
+    if value is None or math.isnan(value):
+        return "-"
+    return f"{value:+.{digits}f}" if sign else f"{value:.{digits}f}"
+
+
+def _closures(score: LipSyncScore) -> str:
+    if not score.onsets:
+        return "-"
+    return f"{round(score.closure_rate * score.onsets)}/{score.onsets}"
+
+
+def _mean(values) -> float:
+    finite = [v for v in values if v is not None and not math.isnan(v)]
+    return sum(finite) / len(finite) if finite else math.nan
+
+
+HEADER = (f"{'kind':6} {'clip':40} {'face':>4} {'gap x':>6} {'r @lag':>9} {'(ctrl)':>11} "
+          f"{'int':>4} {'(ctrl)':>6} {'teeth':>5} {'(ctrl)':>6} {'pbm':>4} {'(ctrl)':>6} "
+          f"{'agree':>5} {'dlib':>5}\n")
+
+
+def _line(item: Scored, real_gap_std: float) -> str:
+    m, c = item.matched, item.control
+    ratio, mark = m.gap_std_ratio, " "
+    if math.isnan(ratio) and real_gap_std > 0:
+        ratio, mark = m.gap_std / real_gap_std, "*"
+    face = m.face_frames / m.num_frames if m.num_frames else math.nan
+    return (f"{item.row.kind:6} {item.row.name[:40]:40} {_cell(face):>4} {_cell(ratio) + mark:>6} "
+            f"{_cell(m.r_speech, sign=True) + f'@{m.lag:+d}':>9} "
+            f"{'(' + _cell(c.r_speech, sign=True) + f'@{c.lag:+d})':>11} "
+            f"{_cell(m.interior_recall):>4} {'(' + _cell(c.interior_recall) + ')':>6} "
+            f"{_cell(m.teeth_recall):>5} {'(' + _cell(c.teeth_recall) + ')':>6} "
+            f"{_closures(m):>4} {'(' + _closures(c) + ')':>6} "
+            f"{_cell(m.gap_interior_r):>5} {_cell(item.dlib_confidence):>5}\n")
+
+
+def _summary(kind: str, items: list[Scored], real_gap_std: float, real_r: float) -> str:
+    m = [i.matched for i in items]
+    c = [i.control for i in items]
+    ratios = [s.gap_std_ratio if not math.isnan(s.gap_std_ratio) else s.gap_std / real_gap_std
+              for s in m]
+    r, r_control = _mean([s.r_speech for s in m]), _mean([s.r_speech for s in c])
+    above = sum(a.r_speech > b.r_speech for a, b in zip(m, c))
+    onsets = sum(s.onsets for s in m)
+    closed = sum(round(s.closure_rate * s.onsets) for s in m if s.onsets)
+    interior_closed = sum(round(s.interior_closure_rate * s.onsets) for s in m if s.onsets
+                          and not math.isnan(s.interior_closure_rate))
+    control_onsets = sum(s.onsets for s in c)
+    control_closed = sum(round(s.closure_rate * s.onsets) for s in c if s.onsets)
+    closures = (f"pbm {closed}/{onsets} (int-pbm {interior_closed}/{onsets}; ctrl "
+                f"{control_closed}/{control_onsets})" if onsets or control_onsets else "pbm -")
+    text = (f"{kind:6} n={len(items)}: gap x {_cell(_mean(ratios))}, r {_cell(r, sign=True)} "
+            f"({_cell(r / real_r)} x real; control {_cell(r_control, sign=True)}, above it in "
+            f"{above} of {len(items)}), int {_cell(_mean([s.interior_recall for s in m]))} "
+            f"(ctrl {_cell(_mean([s.interior_recall for s in c]))}), teeth "
+            f"{_cell(_mean([s.teeth_recall for s in m]))} "
+            f"(ctrl {_cell(_mean([s.teeth_recall for s in c]))}), {closures}, agree "
+            f"{_cell(_mean([s.gap_interior_r for s in m]))}, dlib "
+            f"{_cell(_mean([i.dlib_confidence for i in items]))}")
+    if kind == "real":
+        text += (f"; frames showing interior {_cell(_mean([s.interior_share for s in m]))}, "
+                 f"teeth {_cell(_mean([s.teeth_share for s in m]))}")
+    return text + "\n"
+
+
+def write_table(scored: list[Scored]) -> None:
+    real = [i for i in scored if i.row.kind == "real"]
+    real_gap_std = _mean([i.matched.gap_std for i in real])
+    real_r = _mean([i.matched.r_speech for i in real])
+    out = sys.stdout
+    out.write(HEADER)
+    for kind in KINDS:
+        for item in (i for i in scored if i.row.kind == kind):
+            out.write(_line(item, real_gap_std))
+    out.write("\n")
+    for kind in KINDS:
+        items = [i for i in scored if i.row.kind == kind]
+        if items:
+            out.write(_summary(kind, items, real_gap_std, real_r))
+    out.write("* no real video of this speech: gap std over the real videos' mean\n")
+
+
+# ------------------------------------------------------------------------------------ the run
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # one line, exit code 2 (in `main`), like the other errors
+        raise ValueError(message)
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = _Parser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--checkpoint", default="default", help="the motion model")
+    parser.add_argument("--audio-checkpoint", default="default",
+                        help="the audio model (default: the bundled default-audio)")
+    parser.add_argument("--out", type=Path,
+                        help="keep the rendered videos here (default: a temp dir)")
+    parser.add_argument("--max-frames", type=int, default=75,
+                        help="render and score at most N frames per video (default 75: GRID's 3 s)")
+    parser.add_argument("--threads", type=int, help="CPU threads for torch")
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--reuse", action="store_true",
+                        help="score the videos already in --out instead of rendering them again")
+    args = parser.parse_args(argv)
+    if args.max_frames < 16:
+        raise ValueError(f"--max-frames: expected an integer >= 16 (enough speech frames to "
+                         f"correlate), got {args.max_frames}")
+    if args.threads is not None and args.threads < 1:
+        raise ValueError(f"--threads: expected an integer >= 1, got {args.threads}")
+    if args.reuse and args.out is None:
+        raise ValueError("--reuse needs --out DIR (the videos to score)")
+    if not EVAL.is_dir():
+        raise ValueError(f"{EVAL} not found (the held-out media sit beside the checkout)")
+    return args
+
+
+def run(args: argparse.Namespace) -> None:
+    os.environ.setdefault("GLOG_minloglevel", "2")  # mediapipe's C++ log lines, before it loads
+    require_face_mesh()  # fail before rendering when mediapipe is missing
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
     with tempfile.TemporaryDirectory() as tmp:
         out = args.out or Path(tmp)
         out.mkdir(parents=True, exist_ok=True)
-        rows = [("real", p.stem, p) for p in _files(EVAL / "talking", (".mp4", ".mpg"))]
-        rows += render_outputs(out, backend, audio_model, args.max_frames, args.reuse)
+        rows = plan_rows(EVAL, out)
+        render(rows, args)
+        scorer = Scorer(args.max_frames)
         scored = []
-        for kind, name, path in rows:
-            scored.append((kind, name, score_video(path, analyzer)))
-            logger.info("scored %s %s", kind, name)
-        scored += control_rows(analyzer)
+        for row in rows:
+            scored.append(scorer.score(row))
+            logger.info("scored %s %s", row.kind, row.name)
         write_table(scored)
 
 
-def control_rows(analyzer) -> list[tuple[str, str, SyncScore]]:
-    """Each eval talking video's own mouth against the next video's audio."""
-    talking = _files(EVAL / "talking", (".mp4", ".mpg"))
-    rows = []
-    for index, video in enumerate(talking):
-        voice = talking[(index + 1) % len(talking)]
-        mouth, fps = video_mouth_opening(video, analyzer)
-        energy = frame_energy_db(load_audio(voice, SCORE_SAMPLE_RATE), fps, mouth.size)
-        rows.append(("ctrl", f"{video.stem} + {voice.stem}", score_sync(mouth, energy)))
-    return rows
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        run(parse_args(argv))
+    except (CheckpointError, ConfigError, FaceBackendError, ValueError, OSError) as error:
+        sys.stderr.write(f"lipsync: {' '.join(str(error).split())}\n")
+        return 2
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

