@@ -4,7 +4,8 @@ Time conventions (any frame rate, exact `Fraction` arithmetic):
 - video frame i is shown during [i / fps, (i + 1) / fps); its time is the centre, (i + 0.5) / fps;
 - a clip of N samples gives ceil(N * fps / sample_rate) video frames: the video covers the audio;
 - mel frame m is centred on sample m * hop (a centred STFT over the zero-padded signal, librosa's
-  `center=True, pad_mode="constant"`), so there are 1 + N // hop mel frames;
+  `center=True, pad_mode="constant"`), so there are 1 + N // hop mel frames; librosa computes the
+  STFT, the mel filterbank and the dB scale;
 - the window of video frame i is the 2 * context + 1 mel frames centred on the mel frame nearest to
   its time; mel frames before the start or after the end read as silence (the log-mel of zeros).
   At 16 kHz, hop 160 (10 ms) and 25 fps, consecutive video frames are 4 mel frames apart.
@@ -16,10 +17,12 @@ at 80 mels) are held whole.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 from fractions import Fraction
+from types import ModuleType
 
 import numpy as np
 
@@ -129,55 +132,41 @@ def mel_centres(num_frames: int, fps: Fraction, config: AudioFeatureConfig,
 
 
 # -- the spectrogram ----------------------------------------------------------------------------
+# librosa computes it (STFT, Slaney mel filterbank, power in dB); the parameters below reproduce the
+# features the bundled audio checkpoint was trained with (pinned by tests/audio/test_features_pin.py
+# against the numpy implementation it replaced).
 
 
-def _hz_to_mel(hz: np.ndarray) -> np.ndarray:
-    """Slaney's mel scale: linear below 1 kHz, logarithmic above (librosa `htk=False`)."""
-    hz = np.asarray(hz, dtype=np.float64)
-    linear = hz / (200.0 / 3)
-    log_step = math.log(6.4) / 27.0
-    return np.where(hz >= 1000.0, 15.0 + np.log(np.maximum(hz, 1e-9) / 1000.0) / log_step, linear)
+def _import_librosa() -> ModuleType:
+    # imported on first use: librosa pulls numba, ~2 s of import that only the audio branch needs
+    try:
+        import librosa
+    except ImportError as error:
+        raise ImportError("audio features need librosa: pip install librosa") from error
+    return librosa
 
 
-def _mel_to_hz(mel: np.ndarray) -> np.ndarray:
-    mel = np.asarray(mel, dtype=np.float64)
-    log_step = math.log(6.4) / 27.0
-    return np.where(mel >= 15.0, 1000.0 * np.exp(log_step * (mel - 15.0)), mel * (200.0 / 3))
-
-
+@functools.lru_cache(maxsize=8)
 def mel_filterbank(config: AudioFeatureConfig) -> np.ndarray:
-    """(n_mels, n_fft // 2 + 1) float32 triangular filters, Slaney-normalized (librosa's default)."""
-    fft_freqs = np.linspace(0, config.sample_rate / 2, config.n_fft // 2 + 1)
-    edges = _mel_to_hz(np.linspace(_hz_to_mel(config.fmin), _hz_to_mel(config.fmax),
-                                   config.n_mels + 2))  # (n_mels + 2,)
-    widths = np.diff(edges)
-    ramps = edges[:, None] - fft_freqs[None, :]  # (n_mels + 2, F)
-    lower = -ramps[:-2] / widths[:-1, None]
-    upper = ramps[2:] / widths[1:, None]
-    weights = np.maximum(0.0, np.minimum(lower, upper))
-    weights *= (2.0 / (edges[2:] - edges[:-2]))[:, None]  # equal area per filter
-    return weights.astype(np.float32)
+    """(n_mels, n_fft // 2 + 1) float32 triangular filters on Slaney's mel scale (librosa
+    `htk=False`), each scaled to unit area (`norm="slaney"`). Read-only (cached per config)."""
+    filters = _import_librosa().filters.mel(
+        sr=config.sample_rate, n_fft=config.n_fft, n_mels=config.n_mels, fmin=config.fmin,
+        fmax=config.fmax, htk=False, norm="slaney", dtype=np.float32)
+    filters.flags.writeable = False
+    return filters
 
 
-def stft_window(config: AudioFeatureConfig) -> np.ndarray:
-    """(n_fft,) float64 periodic Hann window of length `win`, zero-padded to n_fft, centred."""
-    n = np.arange(config.win)
-    hann = 0.5 - 0.5 * np.cos(2 * np.pi * n / config.win)
-    left = (config.n_fft - config.win) // 2
-    return np.pad(hann, (left, config.n_fft - config.win - left))
-
-
-def _frames(samples: np.ndarray, first: int, stop: int, config: AudioFeatureConfig) -> np.ndarray:
-    """(stop - first, n_fft) STFT frames; frame m spans samples [m hop - n_fft/2, m hop + n_fft/2),
-    zeros outside the signal."""
+def _segment(samples: np.ndarray, first: int, stop: int, config: AudioFeatureConfig) -> np.ndarray:
+    """The samples under mel frames [first, stop): frame m spans [m hop - n_fft/2, m hop + n_fft/2),
+    zeros outside the signal (librosa's `center=True, pad_mode="constant"`, cut per chunk)."""
     half = config.n_fft // 2
     begin, end = first * config.hop - half, (stop - 1) * config.hop + config.n_fft - half
     segment = np.zeros(end - begin, np.float32)
     lo, hi = max(begin, 0), min(end, samples.shape[0])
     if hi > lo:
         segment[lo - begin:hi - begin] = samples[lo:hi]
-    strided = np.lib.stride_tricks.sliding_window_view(segment, config.n_fft)  # (L, n_fft)
-    return strided[::config.hop][: stop - first]
+    return segment
 
 
 def iter_log_mel(samples: np.ndarray, config: AudioFeatureConfig, chunk_frames: int = 1000, *,
@@ -186,15 +175,20 @@ def iter_log_mel(samples: np.ndarray, config: AudioFeatureConfig, chunk_frames: 
     mel frames, in order (the gain is applied per block: no scaled copy of the clip)."""
     if chunk_frames < 1:
         raise ValueError(f"chunk_frames: expected an integer >= 1, got {chunk_frames!r}")
-    window = (stft_window(config) * gain).astype(np.float32)
+    librosa = _import_librosa()
     filters = mel_filterbank(config)
     total = num_mel_frames(samples.shape[0], config)
     for first in range(0, total, chunk_frames):
-        frames = _frames(samples, first, min(first + chunk_frames, total), config)
-        spectrum = np.fft.rfft(frames * window, axis=1)  # (n, F) complex
-        power = spectrum.real ** 2 + spectrum.imag ** 2
-        mel = power.astype(np.float32) @ filters.T  # (n, n_mels)
-        yield (10 * np.log10(np.maximum(mel, AMIN))).astype(np.float32)
+        segment = _segment(samples, first, min(first + chunk_frames, total), config)
+        segment *= np.float32(gain)
+        # a periodic Hann window of `win` samples, zero-padded to n_fft and centred; the frames are
+        # already padded, so center=False
+        spectrum = librosa.stft(segment, n_fft=config.n_fft, hop_length=config.hop,
+                                win_length=config.win, window="hann", center=False)  # (F, n)
+        power = np.abs(spectrum) ** 2
+        mel = filters @ power  # (n_mels, n)
+        db = librosa.power_to_db(mel, ref=1.0, amin=AMIN, top_db=None)
+        yield np.ascontiguousarray(db.T, dtype=np.float32)  # (n, n_mels)
 
 
 def log_mel(samples: np.ndarray, config: AudioFeatureConfig, chunk_frames: int = 1000, *,

@@ -5,6 +5,11 @@ Conventions:
 - a clip is `AudioClip(samples, sample_rate)`: samples (N,) float32, nominally in [-1, 1];
 - channels are downmixed and the rate converted by libswresample (PyAV's `AudioResampler`), which
   compensates its own filter delay: sample k of the output is at k / sample_rate seconds;
+- decoding and resampling stay with PyAV, not librosa (which computes the log-mel features): PyAV
+  reads every container ffmpeg does (mp4, mkv, m4a, ...; librosa's soundfile does not), resamples
+  while it decodes (no whole clip at the source rate in memory), and the bundled audio checkpoint
+  was trained on libswresample's output: librosa's soxr_hq differs from it by up to 5 dB in the
+  2-7.6 kHz mel bands of 44.1 kHz speech (0.1 dB below 1 kHz), a change of the features;
 - t = 0 is the start of a file's first video frame when it has one (as `VideoWriter(audio_from=)`
   aligns carried audio), else the start of its audio; a late audio start is filled with silence.
 
