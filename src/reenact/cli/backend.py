@@ -4,11 +4,42 @@ thread count, the motion backend, the audio model, and what the provenance recor
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
+from collections.abc import Callable, Iterator
+from typing import Any
 
 from reenact.cli.errors import UsageError
 
 logger = logging.getLogger("reenact")
+
+# the models loaded so far, while `reuse_models()` is active (`reenact batch`: one load per
+# checkpoint per process or Ray worker); None: every command loads its own
+_MODELS: dict[tuple, Any] | None = None
+_MODEL_OPTIONS = ("backend", "checkpoint", "config", "align_corners", "device", "precision",
+                  "channels_last", "fast_conv", "onnx_optimization", "threads")
+
+
+@contextlib.contextmanager
+def reuse_models() -> Iterator[None]:
+    """While active, `build_backend` and `backend_and_audio_model` keep what they load and hand
+    it back to later calls with the same model options (backends hold no per-run state)."""
+    global _MODELS
+    previous, _MODELS = _MODELS, {} if _MODELS is None else _MODELS
+    try:
+        yield
+    finally:
+        _MODELS = previous
+
+
+def _cached(key: tuple, load: Callable[[], Any]) -> Any:
+    if _MODELS is None:
+        return load()
+    if key not in _MODELS:
+        _MODELS[key] = load()
+    else:
+        logger.debug("reusing the model loaded for %s", key)
+    return _MODELS[key]
 
 
 def set_threads(args: argparse.Namespace) -> None:
@@ -20,11 +51,17 @@ def set_threads(args: argparse.Namespace) -> None:
 
 
 def build_backend(args: argparse.Namespace):
-    """The backend `--backend` names, with the model `--checkpoint` names.
+    """The backend `--backend` names, with the model `--checkpoint` names (kept for later calls
+    while `reuse_models()` is active).
 
     onnx: --checkpoint is an export directory (`reenact export-onnx`), or any model, which is then
     exported to a temporary directory for this run.
     """
+    key = ("backend", *(str(getattr(args, name, None)) for name in _MODEL_OPTIONS))
+    return _cached(key, lambda: _load_backend(args))
+
+
+def _load_backend(args: argparse.Namespace):
     from reenact.api import resolve_model
     from reenact.engine import OnnxBackend, TorchBackend
     from reenact.export import is_onnx_export
@@ -85,8 +122,9 @@ def backend_and_audio_model(args: argparse.Namespace):
     else:  # e.g. an ONNX export: the keypoint count from one detection, the space unknown
         size = backend.image_size
         num_kp, space = backend.detect(np.zeros((1, size, size, 3), np.uint8)).num_kp, None
-    return backend, resolve_audio_checkpoint(args.audio_checkpoint, num_kp=num_kp,
-                                             keypoint_space=space)
+    key = ("audio", str(args.audio_checkpoint), num_kp, space)
+    return backend, _cached(key, lambda: resolve_audio_checkpoint(
+        args.audio_checkpoint, num_kp=num_kp, keypoint_space=space))
 
 
 def speech_model_record(args: argparse.Namespace) -> dict[str, str]:

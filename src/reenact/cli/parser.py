@@ -6,6 +6,7 @@ import argparse
 
 from reenact.cli import (
     animate,
+    batch,
     checkpoints,
     dub,
     evaluate,
@@ -43,4 +44,5 @@ def build_parser() -> argparse.ArgumentParser:
     dub.add_parser(commands, common)
     train_audio.add_parser(commands, common)
     sync_score.add_parser(commands, common)
+    batch.add_parser(commands, common)
     return parser
