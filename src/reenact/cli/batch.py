@@ -39,6 +39,8 @@ def cmd_batch(args: argparse.Namespace) -> int:
         jobs = read_jobs(args.jobs, outdir)
     except JobFileError as error:
         raise UsageError(str(error)) from None
+    if args.report is not None and not Path(args.report).absolute().parent.is_dir():
+        raise UsageError(f"--report {args.report}: its folder does not exist")
     report = check_report_path(args.report or outdir / REPORT_NAME)
     if args.workers is not None and args.ray is None:
         raise UsageError("--workers applies to --ray")

@@ -47,10 +47,6 @@ class Job:
     output: Path
     argv: tuple[str, ...]
 
-    @property
-    def name(self) -> str:
-        return f"line {self.line} ({self.kind} -> {self.output.name})"
-
 
 class _RaisingParser(argparse.ArgumentParser):
     """argparse that raises instead of printing usage and exiting: a bad option is one row's
