@@ -2,7 +2,7 @@
 re-posting does to a video (crops, pads, letterboxes, flips, small rotations, gain, contrast,
 gamma, logos and subtitles) where the DCT layer (`embed`, `decode`) does not.
 
-How it is written: the frame is seen on a working grid whose short side is `working_side` (128)
+How it is written: the frame is seen on a working grid whose short side is `working_side` (96)
 pixels; on that grid a `tile` x `tile` (32 x 32) pattern of +-1 chips repeats from the frame's
 top-left corner. Half of a tile's chips (keyed) are the sync pattern; the other half carry the
 56 code bits (the `Payload` and its CRC-24, whitened), each bit spread over ~9 chips whose keyed
@@ -68,7 +68,7 @@ class TileConfig:
     """
 
     key: str = "reenact-tiles-1"
-    working_side: int = 128
+    working_side: int = 96
     tile: int = 32
     amplitude: float = 2.0
     flips: tuple[bool, ...] = (False, True)
