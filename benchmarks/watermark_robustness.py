@@ -19,7 +19,6 @@ Usage: python benchmarks/watermark_robustness.py [--clips 4] [--sides 256 512] [
 from __future__ import annotations
 
 import argparse
-import io
 import logging
 import tempfile
 import time

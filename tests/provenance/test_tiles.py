@@ -12,13 +12,8 @@ from PIL import Image
 
 from provenance_clips import textured
 from reenact.provenance.payload import Payload
-from reenact.provenance.watermark.tiles import (
-    NOTHING_UNDONE,
-    TileConfig,
-    TileDetector,
-    TileMarker,
-    content_rect,
-)
+from reenact.provenance.watermark.tile_detect import NOTHING_UNDONE, TileDetector, content_rect
+from reenact.provenance.watermark.tiles import TileConfig, TileMarker
 
 PAYLOAD = Payload((0, 1, 0), 0xBEEF)
 

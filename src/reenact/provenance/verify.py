@@ -22,7 +22,7 @@ from reenact.io.errors import check_input_file
 from reenact.provenance.manifest import ManifestError, manifest_path, output_matches, read_manifest
 from reenact.provenance.record import parse_comment
 from reenact.provenance.watermark import Detection, WatermarkConfig, Watermarker
-from reenact.provenance.watermark.tiles import NOTHING_UNDONE, TileDetection, TileDetector
+from reenact.provenance.watermark.tile_detect import NOTHING_UNDONE, TileDetection, TileDetector
 
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff", ".gif"})
 _VIDEO_TAGS = ("comment", "description", "keywords", "encoder")
