@@ -1,5 +1,8 @@
 """What the marked writers do to every frame of a run: the visible label (if asked for), then the
-invisible watermark. `reenact.provenance.writers` owns one `FrameMarker` per output file and has no
+invisible watermark's two layers: the tiled layer (`watermark.tiles`: survives crops, pads, flips,
+small rotations, tone changes and overlays), then the DCT layer (`watermark.embed`: survives strong
+re-encoding and downscaling; it reads the frame with the tiled layer in it, so neither disturbs the
+other's bits). `reenact.provenance.writers` owns one `FrameMarker` per output file and has no
 switch to skip it, so no pipeline can write an unmarked video or image."""
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ import numpy as np
 from reenact.provenance.label import LabelPainter
 from reenact.provenance.record import Provenance
 from reenact.provenance.watermark import MarkingState, WatermarkConfig, Watermarker
+from reenact.provenance.watermark.tiles import TileConfig, TileMarker
 
 
 @functools.lru_cache(maxsize=4)
@@ -18,6 +22,12 @@ def _watermarker(config: WatermarkConfig | None) -> Watermarker:
     """The process's Watermarker for `config`, shared by the files it writes: its tables per
     frame size (an SVD each, after which BLAS threads spin for a while) are made once."""
     return Watermarker(config)
+
+
+@functools.lru_cache(maxsize=4)
+def _tile_marker(config: TileConfig | None) -> TileMarker:
+    """The process's TileMarker: its integer overlay per frame size is made once."""
+    return TileMarker(config)
 
 
 class FrameMarker:
@@ -31,10 +41,12 @@ class FrameMarker:
     plane after the colour conversion (cheaper, the same result).
     """
 
-    def __init__(self, provenance: Provenance, config: WatermarkConfig | None = None) -> None:
+    def __init__(self, provenance: Provenance, config: WatermarkConfig | None = None,
+                 tile_config: TileConfig | None = None) -> None:
         self.provenance = provenance
         self.payload = provenance.payload()
         self._watermarker = _watermarker(config)
+        self._tiles = _tile_marker(tile_config)
         self._painter = LabelPainter(provenance.label) if provenance.label else None
         self.state = MarkingState()
 
@@ -44,8 +56,10 @@ class FrameMarker:
 
     def mark(self, frame: np.ndarray) -> np.ndarray:
         """(H, W, 3) uint8 RGB -> labelled and watermarked copy."""
-        return self._watermarker.mark(self.label(frame), self.payload, state=self.state)
+        tiled = self._tiles.mark(self.label(frame), self.payload)
+        return self._watermarker.mark(tiled, self.payload, state=self.state)
 
     def mark_luma_plane(self, plane: np.ndarray) -> np.ndarray:
         """(H, W) uint8 limited-range BT.709 Y' -> watermarked copy."""
-        return self._watermarker.mark_luma_plane(plane, self.payload, state=self.state)
+        tiled = self._tiles.mark_luma_plane(plane, self.payload)
+        return self._watermarker.mark_luma_plane(tiled, self.payload, state=self.state)

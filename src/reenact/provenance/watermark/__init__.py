@@ -11,10 +11,15 @@ frames of a clip and decoded with repair of a few weak bits.
     embed.py        Embedder: writing the mark into a frame or a Y' plane
     decode.py       Detection; soft bits, repair and the check
     watermarker.py  Watermarker, WatermarkDetector, detect: the public face of the above
+    tiles.py        the tiled layer (TileMarker; tile_detect.py: TileDetector): a keyed tile repeated over the
+                    frame, written before the DCT layer by `provenance.marking`, read by `verify`
+                    after a flip / rotation / scale / border search (crops, pads, flips, small
+                    rotations, tone changes, overlays)
 
 Limits: designed against accidental processing (re-encoding, rescaling, mild filtering), not a
-determined adversary who knows the scheme; cropping, rotation, mirroring and strong
-contrast/colour changes are not handled.
+determined adversary who knows the scheme. The DCT layer does not survive cropping, rotation,
+mirroring or contrast changes; the tiled layer covers crops up to ~2.5%, rotations up to ~1 deg,
+flips, borders and canvases, gain/gamma/range changes and overlays, with less payload margin.
 """
 
 from reenact.provenance.watermark.decode import Detection

@@ -1,0 +1,259 @@
+"""Reading the tiled layer (`tiles`): content rectangle, normalisation, the flip x rotation x
+scale search with folding, sync by FFT correlation and the CRC-checked decode (`TileDetector`).
+The how and the false-alarm bound are in `tiles`' docstring."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from reenact.provenance.payload import CHECK_BITS, CODE_BITS, Payload
+from reenact.provenance.watermark.canonical import check_frame, import_pil
+from reenact.provenance.watermark.decode import Detection, _repair
+from reenact.provenance.watermark.layout import LUMA_709, WatermarkConfig
+from reenact.provenance.watermark.tiles import TileConfig, tile_layout, working_scale
+
+# a row or column of the frame belongs to a border when its luma varies less than this (grey
+# levels, std) and stays this close to the border's colour
+_BORDER_STD = 2.5
+_BORDER_COLOUR = 8.0
+_MIN_BORDER = 2  # pixels; thinner "borders" are left to the shift search
+_NORMALISE_RADIUS = 4  # working pixels of the local contrast estimate
+# local contrast below this share of the picture's contrast is not amplified (flat areas: noise)
+_FLAT_FLOOR = 0.02
+_DECODED_HYPOTHESES = 3
+NOTHING_UNDONE = "nothing to undo"
+
+
+def content_rect(luma: np.ndarray) -> tuple[int, int, int, int] | None:
+    """(top, left, height, width) inside uniform borders (letterbox, pillarbox, a canvas the
+    video was scaled into), or None when there are none worth cutting."""
+    height, width = luma.shape
+
+    def extent(profile_std: np.ndarray, profile_mean: np.ndarray, colour: float) -> int:
+        uniform = (profile_std < _BORDER_STD) & (np.abs(profile_mean - colour) < _BORDER_COLOUR)
+        return int(np.argmin(uniform)) if not uniform.all() else len(uniform)
+
+    rows_std, rows_mean = luma.std(axis=1), luma.mean(axis=1)
+    cols_std, cols_mean = luma.std(axis=0), luma.mean(axis=0)
+    top = extent(rows_std, rows_mean, rows_mean[0])
+    bottom = extent(rows_std[::-1], rows_mean[::-1], rows_mean[-1])
+    left = extent(cols_std, cols_mean, cols_mean[0])
+    right = extent(cols_std[::-1], cols_mean[::-1], cols_mean[-1])
+    cut = [side if side >= _MIN_BORDER else 0 for side in (top, bottom, left, right)]
+    inner_h, inner_w = height - cut[0] - cut[1], width - cut[2] - cut[3]
+    if not any(cut) or inner_h < height / 3 or inner_w < width / 3 or min(inner_h, inner_w) < 16:
+        return None
+    # borders found on full rows: the content's own columns there are read again on the rest
+    if cut[0] or cut[1]:
+        inner = luma[cut[0]:height - cut[1]]
+        cols_std, cols_mean = inner.std(axis=0), inner.mean(axis=0)
+        left = extent(cols_std, cols_mean, cols_mean[0])
+        right = extent(cols_std[::-1], cols_mean[::-1], cols_mean[-1])
+        cut[2], cut[3] = (side if side >= _MIN_BORDER else 0 for side in (left, right))
+        inner_w = width - cut[2] - cut[3]
+        if inner_w < width / 3:
+            return None
+    return cut[0], cut[2], inner_h, inner_w
+
+
+def _box(values: np.ndarray, radius: int) -> np.ndarray:
+    from scipy.ndimage import uniform_filter
+
+    return uniform_filter(values, size=2 * radius + 1, mode="reflect")
+
+
+def normalised_working_image(luma: np.ndarray, config: TileConfig) -> np.ndarray:
+    """(h, w) float luma of the content -> (h', w') float on the working grid, high-passed and
+    divided by its local contrast: a gain, an offset or a gamma leaves it nearly unchanged."""
+    pil = import_pil()
+    height, width = luma.shape
+    step = working_scale(height, width, config)
+    out_w, out_h = max(1, math.floor(width * step)), max(1, math.floor(height * step))
+    image = pil.Image.fromarray(luma.astype(np.float32), "F")
+    small = np.asarray(image.resize((out_w, out_h), pil.Image.Resampling.BILINEAR,
+                                    box=(0, 0, out_w / step, out_h / step)), dtype=np.float64)
+    detail = small - _box(small, 1)
+    energy = _box(detail ** 2, _NORMALISE_RADIUS)
+    # the floor for flat areas follows the picture's own contrast, so a gain does not move it
+    floor = (_FLAT_FLOOR * float(np.std(small))) ** 2 + 1e-9
+    return detail / np.sqrt(energy + floor)
+
+
+def fold(image: np.ndarray, config: TileConfig) -> np.ndarray:
+    """(h, w) -> (Nh, T, T): the image under every hypothesis (flip, angle, scale), tiles summed."""
+    from scipy.ndimage import map_coordinates
+
+    height, width = image.shape
+    tile = config.tile
+    centre_y, centre_x = (height - 1) / 2, (width - 1) / 2
+    y, x = np.mgrid[0:height, 0:width].astype(np.float64)
+    y, x = y - centre_y, x - centre_x
+    padded_h, padded_w = -(-height // tile) * tile, -(-width // tile) * tile
+    folded = []
+    for flip in config.flips:
+        for angle in config.angles:
+            cos, sin = math.cos(math.radians(angle)), math.sin(math.radians(angle))
+            for scale in config.scales:
+                source_x = centre_x + scale * (cos * x - sin * y)
+                source_y = centre_y + scale * (sin * x + cos * y)
+                if flip:
+                    source_x = (width - 1) - source_x
+                sampled = map_coordinates(image, (source_y, source_x), order=1, mode="constant",
+                                          cval=0.0)
+                full = np.zeros((padded_h, padded_w))
+                full[:height, :width] = sampled
+                folded.append(full.reshape(padded_h // tile, tile, padded_w // tile, tile)
+                              .sum(axis=(0, 2)))
+    return np.stack(folded)
+
+
+def hypothesis_name(index: int, config: TileConfig) -> tuple[bool, float, float]:
+    per_flip = len(config.angles) * len(config.scales)
+    flip = config.flips[index // per_flip]
+    angle = config.angles[(index % per_flip) // len(config.scales)]
+    scale = config.scales[index % len(config.scales)]
+    return flip, angle, scale
+
+
+@dataclass
+class _Evidence:
+    """Folded tiles of one content rectangle, summed over frames: (Nh, T, T)."""
+
+    folded: np.ndarray
+    frames: int = 0
+
+
+@dataclass(frozen=True)
+class TileDetection:
+    """The tiled layer's reading: `detection`, and the transformation undone to find it."""
+
+    detection: Detection
+    sync: float
+    transform: str | None
+
+
+@dataclass
+class TileDetector:
+    """Gathers folded tiles frame by frame; `detection()` searches and decodes.
+
+    ```
+    detector = TileDetector()
+    for frame in frames:                        # (H, W, 3) uint8 RGB
+        detector.add(frame)
+    result = detector.detection()               # TileDetection
+    ```
+    """
+
+    config: TileConfig = field(default_factory=TileConfig)
+
+    def __post_init__(self) -> None:
+        self.layout = tile_layout(self.config)
+        self._evidence: dict[tuple[int, int, int, int] | None, _Evidence] = {}
+        self.frames = 0
+        self._shape: tuple[int, int] | None = None
+
+    def add(self, frame: np.ndarray) -> None:
+        frame = check_frame(frame)
+        self.add_luma(np.asarray(frame, dtype=np.float64) @ LUMA_709)
+
+    def add_luma(self, luma: np.ndarray) -> None:
+        """(H, W) float luma (any range or gain)."""
+        self._shape = luma.shape
+        self.frames += 1
+        rect = content_rect(luma)
+        for key in (None, rect) if rect is not None else (None,):
+            part = luma if key is None else luma[key[0]:key[0] + key[2], key[1]:key[1] + key[3]]
+            folded = fold(normalised_working_image(part, self.config), self.config)
+            evidence = self._evidence.get(key)
+            if evidence is None:
+                if len(self._evidence) >= 4:  # borders that keep changing: keep the first few
+                    continue
+                evidence = self._evidence[key] = _Evidence(np.zeros_like(folded))
+            evidence.folded += folded
+            evidence.frames += 1
+
+    @property
+    def hypotheses(self) -> int:
+        return self.config.hypotheses * max(1, len(self._evidence))
+
+    def false_alarm(self, tests: int = 1) -> float:
+        return min(1.0, tests * self.hypotheses * self.config.words_tried * 2.0 ** -CHECK_BITS)
+
+    def detection(self, *, tests: int = 1) -> TileDetection:
+        if self.frames == 0:
+            raise ValueError("detection: no frames were added")
+        false_alarm = self.false_alarm(tests)
+        candidates = []
+        for key, evidence in self._evidence.items():
+            for index, folded in enumerate(evidence.folded):
+                sync, shift = self._sync(folded)
+                candidates.append((sync, key, index, shift, folded))
+        candidates.sort(key=lambda item: -item[0])
+        best_sync = candidates[0][0]
+        for sync, key, index, shift, folded in candidates[:_DECODED_HYPOTHESES]:
+            if sync < self.config.min_sync:
+                break
+            decoded = self._decode(np.roll(folded, (-shift[0], -shift[1]), axis=(0, 1)))
+            if decoded is not None:
+                payload, strength, repaired = decoded
+                detection = Detection(present=True, payload=payload, false_alarm=false_alarm,
+                                      strength=strength, repaired_bits=repaired,
+                                      frames=self.frames)
+                return TileDetection(detection, sync, self._describe(key, index, shift))
+        return TileDetection(Detection(present=False, payload=None, false_alarm=false_alarm,
+                                       strength=0.0, repaired_bits=0, frames=self.frames),
+                             best_sync, None)
+
+    def _sync(self, folded: np.ndarray) -> tuple[float, tuple[int, int]]:
+        """Peak of the cyclic correlation with the sync chips, in standard deviations of the
+        correlation map, and where it is (rows, columns)."""
+        reference = np.where(self.layout.sync, self.layout.signs, 0.0)
+        correlation = np.fft.ifft2(np.fft.fft2(folded) * np.conj(np.fft.fft2(reference))).real
+        peak = int(np.argmax(correlation))
+        spread = correlation.std()
+        score = float((correlation.flat[peak] - correlation.mean()) / spread) if spread > 0 else 0.0
+        return score, divmod(peak, self.config.tile)
+
+    def _decode(self, aligned: np.ndarray) -> tuple[Payload, float, int] | None:
+        """The payload chips of a folded tile aligned to the pattern -> payload, strength and
+        repaired bits, or None when no allowed repair passes the check."""
+        payload_chips = ~self.layout.sync
+        bits = self.layout.bit_of[payload_chips]
+        values = (aligned * self.layout.signs)[payload_chips]
+        soft = np.bincount(bits, weights=values, minlength=CODE_BITS)
+        counts = np.bincount(bits, minlength=CODE_BITS)
+        noise = aligned[payload_chips].std() or 1.0
+        soft = soft / (noise * np.sqrt(counts))  # ~N(0, 1) per bit on unmarked content
+        coset = (soft < 0).astype(np.uint8)
+        repair_config = WatermarkConfig(repair_candidates=self.config.repair_candidates,
+                                        repair_flips=self.config.repair_flips)
+        flips = _repair(coset ^ self.layout.whitening, np.abs(soft), repair_config)
+        if flips is None:
+            return None
+        coset[list(flips)] ^= 1
+        payload = Payload.from_bits(coset ^ self.layout.whitening)
+        assert payload is not None  # the syndrome said so
+        agreement = np.tanh(soft / 2) * (1 - 2 * coset.astype(np.float64))
+        return payload, float(agreement.mean()), len(flips)
+
+    def _describe(self, key: tuple[int, int, int, int] | None, index: int,
+                  shift: tuple[int, int]) -> str:
+        flip, angle, scale = hypothesis_name(index, self.config)
+        parts = []
+        if key is not None and self._shape is not None:
+            top, left, height, width = key
+            full_h, full_w = self._shape
+            parts.append(f"cutting borders (content {width}x{height} at {left},{top} of "
+                         f"{full_w}x{full_h})")
+        if flip:
+            parts.append("un-flipping left-right")
+        if angle:
+            parts.append(f"rotating {-angle:+.1f} deg")
+        if scale != 1.0:
+            parts.append(f"scaling {1 / scale:.3f}")
+        if shift != (0, 0):
+            parts.append(f"shift ({shift[1]}, {shift[0]}) working px")
+        return ", ".join(parts) if parts else NOTHING_UNDONE

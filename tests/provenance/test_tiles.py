@@ -1,0 +1,153 @@
+"""reenact.provenance.watermark.tiles: the tiled layer, embed -> attack -> detect on synthetic
+frames, no detection on unmarked ones, and the error messages. Frames are small (256 px) so that
+the file runs in seconds; benchmarks/watermark_robustness.py measures rates on the shared media."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from provenance_clips import textured
+from reenact.provenance.payload import Payload
+from reenact.provenance.watermark.tile_detect import NOTHING_UNDONE, TileDetector, content_rect
+from reenact.provenance.watermark.tiles import TileConfig, TileMarker
+
+PAYLOAD = Payload((0, 1, 0), 0xBEEF)
+
+
+def jpeg(frame: np.ndarray, quality: int = 92) -> np.ndarray:
+    buffer = io.BytesIO()
+    Image.fromarray(frame).save(buffer, "JPEG", quality=quality)
+    return np.asarray(Image.open(buffer).convert("RGB"))
+
+
+def read(frame: np.ndarray):
+    detector = TileDetector()
+    detector.add(frame)
+    return detector.detection()
+
+
+def psnr(a: np.ndarray, b: np.ndarray) -> float:
+    return 10 * np.log10(255 ** 2 / float(np.mean((a.astype(np.float64) - b) ** 2)))
+
+
+@pytest.fixture(scope="module")
+def host() -> np.ndarray:
+    return textured(1, 256, 352, seed=3)[0]
+
+
+@pytest.fixture(scope="module")
+def marked(host: np.ndarray) -> np.ndarray:
+    return TileMarker().mark(host, PAYLOAD)
+
+
+def test_marking_is_invisible_and_reads_back(host: np.ndarray, marked: np.ndarray) -> None:
+    assert psnr(marked, host) >= 44
+    result = read(jpeg(marked))
+    assert result.detection.present and result.detection.payload == PAYLOAD
+    assert result.transform == NOTHING_UNDONE
+
+
+def _crop(frame: np.ndarray) -> np.ndarray:  # 2% of each side (1% a side), kept at that size
+    height, width = frame.shape[:2]
+    return frame[round(height * 0.01):-round(height * 0.01), round(width * 0.01):]
+
+
+def _rotate(frame: np.ndarray) -> np.ndarray:
+    return np.asarray(Image.fromarray(frame).rotate(0.7, Image.Resampling.BILINEAR))
+
+
+def _gain(frame: np.ndarray) -> np.ndarray:  # contrast 1.15 and gamma 1.3
+    values = np.clip((frame / 255 - 0.5) * 1.15 + 0.5, 0, 1) ** 1.3
+    return np.rint(values * 255).astype(np.uint8)
+
+
+def _overlay(frame: np.ndarray) -> np.ndarray:  # a logo over a fifth, a subtitle bar below
+    out = frame.copy()
+    out[:110, -140:] = (220, 30, 30)
+    out[-30:] = 0
+    return out
+
+
+def _letterbox(frame: np.ndarray) -> np.ndarray:
+    return np.pad(frame, ((30, 30), (0, 0), (0, 0)))
+
+
+@pytest.mark.parametrize(("attack", "undone"), [
+    (_crop, "scaling"), (lambda f: f[:, ::-1], "un-flipping"), (_gain, None),
+    (_overlay, None), (_rotate, "rotating"), (_letterbox, "cutting borders"),
+    (lambda f: _gain(_crop(f)), "scaling")])
+def test_the_mark_survives_reposting(marked: np.ndarray, attack, undone: str | None) -> None:
+    result = read(jpeg(attack(marked)))
+    assert result.detection.present and result.detection.payload == PAYLOAD
+    assert result.detection.false_alarm < 1e-4
+    if undone is not None:
+        assert undone in result.transform
+
+
+def test_the_luma_plane_path_marks_as_the_rgb_path(host: np.ndarray) -> None:
+    plane = host[..., 1].copy()
+    marker = TileMarker()
+    change = marker.mark_luma_plane(plane, PAYLOAD).astype(int) - plane
+    rgb_change = marker.mark(host, PAYLOAD).astype(int) - host
+    assert np.abs(change).max() <= np.abs(rgb_change).max()
+    assert np.corrcoef(change.ravel(), rgb_change[..., 1].ravel())[0, 1] > 0.95
+
+
+def test_frames_accumulate_in_a_video() -> None:
+    frames = textured(6, 256, 256, seed=5)
+    marker = TileMarker(TileConfig(amplitude=1.0))  # weaker than the default
+    detector = TileDetector()
+    for frame in frames:
+        detector.add(jpeg(marker.mark(frame, PAYLOAD), 80))
+    assert detector.detection().detection.payload == PAYLOAD
+    assert detector.frames == 6
+
+
+@pytest.mark.parametrize("kind", ["noise", "texture", "flat", "letterboxed"])
+def test_unmarked_frames_are_not_detected(kind: str) -> None:
+    rng = np.random.default_rng(1)
+    frame = {"noise": lambda: rng.integers(0, 256, (240, 320, 3), dtype=np.uint8),
+             "texture": lambda: textured(1, 240, 320, seed=9)[0],
+             "flat": lambda: np.full((240, 320, 3), 90, np.uint8),
+             "letterboxed": lambda: _letterbox(textured(1, 240, 320, seed=7)[0])}[kind]()
+    assert not read(frame).detection.present
+    assert not read(jpeg(frame[:, ::-1])).detection.present
+
+
+def test_another_key_reads_nothing(marked: np.ndarray) -> None:
+    detector = TileDetector(TileConfig(key="another key"))
+    detector.add(marked)
+    assert not detector.detection().detection.present
+
+
+def test_the_false_alarm_bound_counts_every_hypothesis(marked: np.ndarray) -> None:
+    config = TileConfig()
+    detector = TileDetector(config)
+    detector.add(_letterbox(marked))  # two content rectangles searched: whole and inner
+    expected = 2 * config.hypotheses * config.words_tried * 2.0 ** -28
+    assert detector.detection().detection.false_alarm == pytest.approx(expected)
+    assert detector.false_alarm(tests=3) == pytest.approx(3 * expected)
+
+
+def test_borders_are_found() -> None:
+    frame = np.full((200, 300), 20.0)
+    frame[30:170, 40:250] = textured(1, 140, 210)[0].mean(axis=2)
+    assert content_rect(frame) == (30, 40, 140, 210)
+    assert content_rect(textured(1, 140, 210)[0].mean(axis=2)) is None
+
+
+def test_bad_inputs_name_the_argument() -> None:
+    with pytest.raises(ValueError, match=r"frame: expected \(H, W, 3\) uint8 RGB"):
+        TileMarker().mark(np.zeros((8, 8), np.uint8), PAYLOAD)
+    with pytest.raises(ValueError, match=r"plane: expected \(H, W\) uint8 luma"):
+        TileMarker().mark_luma_plane(np.zeros((8, 8, 3), np.uint8), PAYLOAD)
+    with pytest.raises(ValueError, match="detection: no frames were added"):
+        TileDetector().detection()
+    with pytest.raises(ValueError, match="amplitude: expected a positive number, got 0"):
+        TileConfig(amplitude=0)
+    with pytest.raises(ValueError, match="tile: expected"):
+        TileConfig(tile=8)
