@@ -13,6 +13,7 @@ One module per subcommand, each with its `add_parser` (the flags) and its `cmd_*
     train_audio.py    train-audio
     evaluate.py       evaluate
     sync_score.py     sync-score
+    ui.py             ui                the web page (reenact.ui)
 
 and around them: options.py (the option groups several subcommands share, and argument types),
 backend.py (from parsed options to the backend, the audio model and the provenance record),

@@ -16,6 +16,7 @@ from reenact.cli import (
     talk,
     train,
     train_audio,
+    ui,
     verify,
 )
 
@@ -45,4 +46,5 @@ def build_parser() -> argparse.ArgumentParser:
     train_audio.add_parser(commands, common)
     sync_score.add_parser(commands, common)
     batch.add_parser(commands, common)
+    ui.add_parser(commands, common)
     return parser
