@@ -14,6 +14,7 @@ Memory does not grow with the clip beyond the log-mel and one row of motion per 
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import time
@@ -57,7 +58,8 @@ from reenact.pipelines.animate import (
     track_landmarks,
 )
 from reenact.pipelines.audio_motion import speech_motion
-from reenact.pipelines.keypoints import detect_keypoints, reframe_keypoints
+from reenact.pipelines.articulation import opening_motion, reexpress_opening
+from reenact.pipelines.keypoints import crop_landmarks, detect_keypoints, reframe_keypoints
 from reenact.preprocess.crop import crop_image
 from reenact.preprocess.face import FaceAnalyzer, create_face_analyzer
 from reenact.provenance.manifest import PendingManifest
@@ -201,6 +203,22 @@ def replace_mouth(kp_source: Keypoints, kp_head: Keypoints, speech: torch.Tensor
     return apply_motion(kp_source, KeypointMotion.from_flat(flat, kp_source.num_kp))
 
 
+def articulated_plan(plan: TalkPlan, source: PreparedSource, backend, checkpoint: AudioCheckpoint,
+                     kp_source: Keypoints) -> TalkPlan:
+    """The plan with its speech motion moved onto the portrait's own mouth geometry
+    (`reenact.pipelines.articulation`) where that applies: a face-anchored motion model, the
+    portrait's landmarks known, and an audio model that drives only the mouth's opening."""
+    groups = getattr(backend, "anchor_groups", ())
+    if (not groups or source.landmarks is None or checkpoint.metadata.get("mouth_output") != "open"
+            or "mouth_open" not in checkpoint.directions.names):
+        return plan
+    size = backend.image_size
+    landmarks = crop_landmarks([source.landmarks], [source.box], size)[0]
+    geometric = opening_motion(kp_source, landmarks, groups, size)
+    motion = reexpress_opening(plan.motion, checkpoint.directions.vector("mouth_open"), geometric)
+    return dataclasses.replace(plan, motion=motion)
+
+
 def talk_frames(source: PreparedSource, plan: TalkPlan, backend, checkpoint: AudioCheckpoint,
                 options: TalkOptions) -> Iterator[np.ndarray]:
     """Output frames (uint8 RGB) without a driving video, in order."""
@@ -208,6 +226,7 @@ def talk_frames(source: PreparedSource, plan: TalkPlan, backend, checkpoint: Aud
     encoded = backend.encode_source(source.crop)
     animate_options = options.animate_options()
     compositor = full_res_compositor(source, backend, animate_options, encoded, kp_source)
+    plan = articulated_plan(plan, source, backend, checkpoint, kp_source)
     for start in range(0, len(plan), options.batch_size):
         stop = min(start + options.batch_size, len(plan))
         kp = idle_keypoints(kp_source, plan, start, stop, checkpoint)
