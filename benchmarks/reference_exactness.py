@@ -112,6 +112,13 @@ def compare(output: np.ndarray, reference: np.ndarray) -> Exactness:
                      share_off=float(np.mean(diff > OFF_BY)))
 
 
+def output_spread(frames: np.ndarray) -> tuple[float, float]:
+    """(std of all values, mean |frame - previous frame|) of (N, ...) frames: is there anything to
+    get wrong? A flat output makes every path look exact."""
+    change = float(np.abs(np.diff(frames, axis=0)).mean()) if len(frames) > 1 else 0.0
+    return float(frames.std()), change
+
+
 def load_reference(directory: str | Path) -> Reference:
     """Import the reference's modules and demo from `directory`, with the shims the docstring lists."""
     root = Path(directory).resolve()
@@ -149,11 +156,41 @@ def perturbed(tensor: torch.Tensor, key: str, generator: torch.Generator) -> tor
     return tensor + 0.1 * spread * noise
 
 
-def write_random_checkpoint(reference: Reference, config: Path, target: Path, seed: int) -> None:
-    """reenact's random init (seed), perturbed, saved in the reference layout via the key map."""
+def calibrate_batchnorm(model, source: np.ndarray, driving: np.ndarray) -> None:
+    """Set every BatchNorm's running statistics to those of these frames (one train-mode pass).
+
+    A freshly initialized vox-256 keeps its activations far from unit scale, and its output is a
+    flat grey that no frame changes (std 0.002): every path then looks exact. Calibrated, the random
+    model's keypoints follow the frames and its output has texture, as a trained model's does.
+    """
+    from reenact.engine.frames import frames_to_tensor
+
+    norms = [m for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+    for norm in norms:
+        norm.reset_running_stats()
+        norm.momentum = 1.0  # running statistics := this batch's
+    cpu = torch.device("cpu")
+    images = frames_to_tensor(np.concatenate([source[None], driving]), cpu)
+    model.train()
+    with torch.no_grad():
+        kp = model.detect(images)
+        model.render(model.encode_source(images[:1]), _first(kp), kp)
+    model.eval()
+
+
+def _first(kp):
+    from reenact.containers import Keypoints
+
+    return Keypoints(kp.value[:1], None if kp.jacobian is None else kp.jacobian[:1])
+
+
+def write_random_checkpoint(reference: Reference, config: Path, target: Path, seed: int,
+                            frames: tuple[np.ndarray, np.ndarray]) -> None:
+    """reenact's random init (seed), BatchNorm calibrated on `frames` (source, driving), every
+    tensor perturbed, saved in the reference layout via the converter's key map."""
     import yaml
 
-    from reenact.checkpoint.fomm import remap_fomm_state, read_fomm_yaml
+    from reenact.checkpoint.fomm import read_fomm_yaml, remap_fomm_state
     from reenact.models import MotionModel
 
     params = yaml.safe_load(config.read_text())["model_params"]
@@ -165,6 +202,7 @@ def write_random_checkpoint(reference: Reference, config: Path, target: Path, se
                                 for entry, module in reference_keys.items()})
     torch.manual_seed(seed)
     model = MotionModel(read_fomm_yaml(config, align_corners=False))
+    calibrate_batchnorm(model, *frames)
     noise = torch.Generator().manual_seed(seed)
     state: dict[str, dict[str, torch.Tensor]] = {"kp_detector": {}, "generator": {}}
     for component, keys in located.items():
@@ -254,12 +292,12 @@ def benchmark(args: argparse.Namespace, reference: Reference, work: Path) -> lis
     from reenact.engine import bf16_supported
 
     checkpoint, config = args.checkpoint, args.config or reference.directory / "config" / "vox-256.yaml"
-    if checkpoint is None:
-        checkpoint = work / "random-vox-256.pth.tar"
-        write_random_checkpoint(reference, config, checkpoint, args.seed)
-    generator, kp_detector = reference.load_checkpoints(str(config), str(checkpoint), cpu=True)
     size = yaml.safe_load(config.read_text())["dataset_params"]["frame_shape"][0]
     source, driving = synthetic_clip(size, args.frames)
+    if checkpoint is None:
+        checkpoint = work / "random-vox-256.pth.tar"
+        write_random_checkpoint(reference, config, checkpoint, args.seed, (source, driving))
+    generator, kp_detector = reference.load_checkpoints(str(config), str(checkpoint), cpu=True)
     paths = [p for p in args.paths
              if PATHS[p].get("precision") != "bf16" or bf16_supported(torch.device("cpu"))]
     skipped = sorted(set(args.paths) - set(paths))
@@ -281,6 +319,9 @@ def benchmark(args: argparse.Namespace, reference: Reference, work: Path) -> lis
             outputs.setdefault(name, output)
         logger.info("round %d: %s", round_index + 1,
                     ", ".join(f"{k} {v / len(driving):.3f} s/frame" for k, v in best.items()))
+    spread = output_spread(outputs["reference"])
+    logger.info("reference output: std %.3f, mean frame-to-frame change %.3f (near 0: a flat "
+                "output, where every path looks exact)", *spread)
     rows = []
     for name in ["reference", *backends]:
         error = compare(outputs[name], outputs["reference"])
