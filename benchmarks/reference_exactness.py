@@ -5,7 +5,10 @@ the benchmark, never part of this project), this imports the reference's own `mo
 `demo.py` (`load_checkpoints`, `make_animation` with relative motion and adapted movement scale),
 runs them and reenact on the same weights and the same frames, and prints per path: seconds per
 frame, speed ratio to the reference's demo loop, and max abs difference / PSNR / the share of
-output values off by more than 0.5/255, all against the reference's own output frames.
+output values off by more than 0.5/255, all against the reference's own output frames. The row
+"reference, other threads" is the reference run again with 1 thread (2 if --threads is 1): how far
+the reference moves from itself when only the order of its sums changes, the floor below which no
+other path can be expected to land.
 
 Weights: by default a random vox-256 model (the reference's `config/vox-256.yaml`; reenact's
 initialization, seed 0, then every tensor perturbed so that jacobians and BatchNorm statistics are
@@ -319,11 +322,17 @@ def benchmark(args: argparse.Namespace, reference: Reference, work: Path) -> lis
             outputs.setdefault(name, output)
         logger.info("round %d: %s", round_index + 1,
                     ", ".join(f"{k} {v / len(driving):.3f} s/frame" for k, v in best.items()))
+    # the reference against itself: another thread count sums in another order (the noise floor)
+    torch.set_num_threads(1 if args.threads > 1 else 2)
+    seconds, outputs["reference, other threads"] = run_reference(reference, generator, kp_detector,
+                                                                 source, driving)
+    best["reference, other threads"] = seconds
+    torch.set_num_threads(args.threads)
     spread = output_spread(outputs["reference"])
     logger.info("reference output: std %.3f, mean frame-to-frame change %.3f (near 0: a flat "
                 "output, where every path looks exact)", *spread)
     rows = []
-    for name in ["reference", *backends]:
+    for name in ["reference", "reference, other threads", *backends]:
         error = compare(outputs[name], outputs["reference"])
         rows.append(Row(name, best[name] / len(driving), best["reference"] / best[name],
                         error.max_abs_diff, error.psnr_db, error.share_off))
