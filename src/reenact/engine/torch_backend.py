@@ -54,16 +54,19 @@ def bf16_supported(device: torch.device) -> bool:
 class TorchBackend:
     """The motion model in torch eager mode, in inference mode, on one device.
 
-    precision: "fp32" (exact), or "bf16": convolutions and matrix products under torch.autocast
-        (about 2x faster on CPUs with native bf16; differences of about 1/500 in the output).
+    precision: "fp32" (exact), or "bf16": convolutions and matrix products under torch.autocast,
+        with float32 islands for keypoints, motion masks, warps and the last layer (about 2x
+        faster on CPUs with native bf16; not exact: 46 dB PSNR to fp32 with the bundled default
+        checkpoint, 21-23 dB with random vox-256 weights, benchmarks/reference_exactness.py).
         bf16 on a device without native support is an error rather than a silent slowdown.
     channels_last: keep weights and activations in NHWC memory order, which oneDNN convolutions
         prefer on most CPUs; the results are the same to float rounding.
     fast_conv: run a rewritten copy of the model with fewer FLOPs (`reenact.engine.fast_conv`):
         Winograd 3x3 convolutions, BatchNorm and nearest upsampling folded into convolutions,
         prepacked oneDNN weights. fp32 on the CPU only, implies channels_last; the same output to
-        float rounding (max abs difference 6e-8 on vox-256, 1e-5 with the trained default
-        checkpoint, like channels_last alone) at about 2x the frames/s of fp32 channels-last on
+        float rounding, which the network can amplify (1.2e-5 with the trained default checkpoint,
+        like channels_last alone; 5e-4 to 1.2e-3 against the reference code on random vox-256
+        weights, the plain fp32 path 5e-4 to 7e-4) at about 2x the frames/s of fp32 channels-last on
         vox-256, for ~2x the memory (transformed and prepacked weights) and ~2 s of set-up.
         The caller's model is left unchanged.
     """

@@ -2,12 +2,27 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from reenact.config import HourglassConfig
 from reenact.geometry import antialias_downscale, antialias_kernel
+
+
+@contextlib.contextmanager
+def fp32_island(device: torch.device) -> Iterator[None]:
+    """Autocast off inside: the step runs in float32 under a bf16 autocast (inputs need `.float()`).
+
+    For the few cheap steps where bf16's 8-bit mantissa moves the output by whole pixels: heatmap
+    softmax and soft-argmax (keypoint coordinates), the motion mask softmax and the deformation
+    (sampling coordinates), the warps and the last convolution. Without autocast it changes nothing.
+    """
+    with torch.autocast(device.type, enabled=False):
+        yield
 
 
 class ConvNormReLU(nn.Module):

@@ -8,7 +8,7 @@ from torch import Tensor, nn
 from reenact.config import DenseMotionConfig
 from reenact.containers import DenseMotion, Keypoints
 from reenact.geometry import gaussian_heatmaps, sparse_motions, warp
-from reenact.models.blocks import AntiAliasDownscale, Hourglass
+from reenact.models.blocks import AntiAliasDownscale, Hourglass, fp32_island
 
 HEAD_KERNEL = 7
 
@@ -75,13 +75,15 @@ class DenseMotionNetwork(nn.Module):
 
         features = torch.cat([heat, sparse_deformed], dim=2)  # (B, K+1, C+1, h, w)
         features = self.hourglass(features.view(batch, -1, height, width))
-        logits = self.mask_head(features)  # (B, K+1, h, w)
-        if self.num_anchors and (self.config.anchor_prior or self.config.anchor_exclusive):
-            logits = self._anchor_prior(logits, kp_driving, gauss_driving)
-        mask = torch.softmax(logits, dim=1)  # (B, K+1, h, w)
-        # weighted sum of motions: (B, K+1, 1, h, w) * (B, K+1, 2, h, w) -> (B, 2, h, w)
-        deformation = (mask.unsqueeze(2) * motions.permute(0, 1, 4, 2, 3)).sum(dim=1)
-        occlusion = (torch.sigmoid(self.occlusion_head(features))
-                     if self.occlusion_head is not None else None)
+        with fp32_island(features.device):  # bf16 sampling coordinates are off by pixels
+            features = features.float()
+            logits = self.mask_head(features)  # (B, K+1, h, w)
+            if self.num_anchors and (self.config.anchor_prior or self.config.anchor_exclusive):
+                logits = self._anchor_prior(logits, kp_driving, gauss_driving)
+            mask = torch.softmax(logits, dim=1)  # (B, K+1, h, w)
+            # weighted sum of motions: (B, K+1, 1, h, w) * (B, K+1, 2, h, w) -> (B, 2, h, w)
+            deformation = (mask.unsqueeze(2) * motions.permute(0, 1, 4, 2, 3)).sum(dim=1)
+            occlusion = (torch.sigmoid(self.occlusion_head(features))
+                         if self.occlusion_head is not None else None)
         return DenseMotion(deformation=deformation.permute(0, 2, 3, 1), mask=mask,
                            occlusion_map=occlusion, sparse_deformed=sparse_deformed)

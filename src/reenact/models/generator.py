@@ -9,7 +9,7 @@ from torch import Tensor, nn
 from reenact.config import GeneratorConfig
 from reenact.containers import DenseMotion, Rendered, SourceEncoding
 from reenact.geometry import resize_grid, warp
-from reenact.models.blocks import ConvNormReLU, DownBlock, ResBlock, UpBlock
+from reenact.models.blocks import ConvNormReLU, DownBlock, ResBlock, UpBlock, fp32_island
 
 FIRST_KERNEL = 7
 FINAL_KERNEL = 7
@@ -60,25 +60,28 @@ class OcclusionAwareGenerator(nn.Module):
         batch = motion.deformation.shape[0]
         features = source.features.expand(batch, *source.features.shape[1:])
         height, width = features.shape[2:]
-        grid = resize_grid(motion.deformation, height, width)
-        out = warp(features, grid, align_corners=self.align_corners)
-        if motion.occlusion_map is not None:
-            occlusion = motion.occlusion_map
-            if occlusion.shape[2:] != out.shape[2:]:
-                occlusion = F.interpolate(occlusion, size=(height, width), mode="bilinear",
-                                          align_corners=False)
-            out = out * occlusion
+        with fp32_island(features.device):  # sampling coordinates and the output stay float32
+            grid = resize_grid(motion.deformation, height, width)
+            out = warp(features.float(), grid, align_corners=self.align_corners)
+            if motion.occlusion_map is not None:
+                occlusion = motion.occlusion_map
+                if occlusion.shape[2:] != out.shape[2:]:
+                    occlusion = F.interpolate(occlusion, size=(height, width), mode="bilinear",
+                                              align_corners=False)
+                out = out * occlusion
         out = self.bottleneck(out)
         for block in self.up_blocks:
             out = block(out)
-        prediction = torch.sigmoid(self.final(out))
-        deformed, keep = None, None
-        if return_deformed or self.config.pixel_skip:
-            image = source.image.expand(batch, *source.image.shape[1:])
-            full_grid = resize_grid(motion.deformation, *image.shape[2:])
-            deformed = warp(image, full_grid, align_corners=self.align_corners)
-        if self.config.pixel_skip:
-            keep = torch.sigmoid(self.skip_weight(out))  # (B, 1, H, W)
-            prediction = keep * deformed + (1 - keep) * prediction
+        with fp32_island(out.device):
+            out = out.float()
+            prediction = torch.sigmoid(self.final(out))
+            deformed, keep = None, None
+            if return_deformed or self.config.pixel_skip:
+                image = source.image.expand(batch, *source.image.shape[1:]).float()
+                full_grid = resize_grid(motion.deformation, *image.shape[2:])
+                deformed = warp(image, full_grid, align_corners=self.align_corners)
+            if self.config.pixel_skip:
+                keep = torch.sigmoid(self.skip_weight(out))  # (B, 1, H, W)
+                prediction = keep * deformed + (1 - keep) * prediction
         return Rendered(prediction=prediction, motion=motion,
                         deformed=deformed if return_deformed else None, skip_weight=keep)

@@ -9,7 +9,7 @@ from torch import Tensor, nn
 from reenact.config import KeypointDetectorConfig
 from reenact.containers import Keypoints
 from reenact.geometry import heatmap_to_keypoints
-from reenact.models.blocks import AntiAliasDownscale, Hourglass
+from reenact.models.blocks import AntiAliasDownscale, Hourglass, fp32_island
 
 HEAD_KERNEL = 7
 
@@ -53,6 +53,12 @@ class KeypointDetector(nn.Module):
         """
         x = image if self.downscale is None else self.downscale(image)
         features = self.hourglass(x)
+        with fp32_island(features.device):  # keypoints from bf16 heatmaps are off by pixels
+            value, jacobian, logits = self._keypoints(features.float())
+        return Keypoints(value, jacobian, logits if return_heatmaps else None)
+
+    def _keypoints(self, features: Tensor) -> tuple[Tensor, Tensor | None, Tensor]:
+        """features (B, F, h, w) -> values (B, K, 2), jacobians (B, K, 2, 2) or None, logits."""
         logits = self.heatmap_head(features)  # (B, K, h, w)
         batch, num_kp, height, width = logits.shape
         heatmap = F.softmax(logits.view(batch, num_kp, -1) / self.config.temperature, dim=2)
@@ -63,4 +69,4 @@ class KeypointDetector(nn.Module):
             maps = self.jacobian_head(features).view(batch, self.num_jacobian_maps, 4, height, width)
             weighted = heatmap.unsqueeze(2) * maps  # (B, K, 4, h, w); one shared map broadcasts
             jacobian = weighted.sum(dim=(3, 4)).view(batch, num_kp, 2, 2)
-        return Keypoints(value, jacobian, logits if return_heatmaps else None)
+        return value, jacobian, logits
