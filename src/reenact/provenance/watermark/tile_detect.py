@@ -25,6 +25,7 @@ _NORMALISE_RADIUS = 4  # working pixels of the local contrast estimate
 # local contrast below this share of the picture's contrast is not amplified (flat areas: noise)
 _FLAT_FLOOR = 0.02
 _DECODED_HYPOTHESES = 3
+_WHITENING_WIDTH = 5  # frequency bins the spectral magnitude is averaged over
 DENSITY = 2  # detector samples per chip and axis: shifts are found to 1 / DENSITY chip
 NOTHING_UNDONE = "nothing to undo"
 
@@ -87,6 +88,17 @@ def normalised_working_image(luma: np.ndarray, config: TileConfig) -> np.ndarray
     # the floor for flat areas follows the picture's own contrast, so a gain does not move it
     floor = (_FLAT_FLOOR * float(np.std(small))) ** 2 + 1e-9
     return detail / np.sqrt(energy + floor)
+
+
+def whiten(image: np.ndarray) -> np.ndarray:
+    """(h, w) -> the same image with a flat amplitude spectrum (each frequency divided by the
+    picture's local spectral magnitude): what is left of the picture after the high-pass is still
+    far from white noise, and the mark's chips are, so this is close to the matched filter."""
+    from scipy.ndimage import uniform_filter
+
+    spectrum = np.fft.fft2(image)
+    magnitude = np.sqrt(uniform_filter(np.abs(spectrum) ** 2, size=_WHITENING_WIDTH, mode="wrap"))
+    return np.fft.ifft2(spectrum / (magnitude + 1e-9)).real
 
 
 def fold(image: np.ndarray, config: TileConfig) -> np.ndarray:
@@ -221,7 +233,7 @@ class TileDetector:
         false_alarm = self.false_alarm(tests)
         candidates = []
         for key, evidence in self._evidence.items():
-            for index, folded in enumerate(fold(evidence.image, self.config)):
+            for index, folded in enumerate(fold(whiten(evidence.image), self.config)):
                 sync, shift = self._sync(folded)
                 candidates.append((sync, key, index, shift, folded))
         candidates.sort(key=lambda item: -item[0])
