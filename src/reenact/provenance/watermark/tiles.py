@@ -16,17 +16,18 @@ once without black or uniform borders cut off) is resampled to the working grid,
 divided by its local contrast (so gain, contrast, gamma and range changes barely matter), then,
 for every hypothesis of flip x rotation x scale, resampled accordingly and folded: all tiles summed
 into one (crops, pads and overlays only cost tiles; a shift becomes a cyclic shift). Folded tiles
-are summed over the frames of a clip. The detector samples the working grid twice per chip, so
-the cyclic shift is found to half a chip by correlating the folded tile with the sync pattern
-(FFT); the hypotheses with the sharpest sync peaks are decoded (soft coded bits at that shift,
+are summed over the frames of a clip (before folding: folding is linear) and the sum's
+spectrum is whitened (the picture left after the high-pass is far from white noise). The
+detector samples the working grid twice per chip, so the cyclic shift is found to half a chip by
+correlating the folded tile with the sync pattern (FFT); the hypotheses with the sharpest sync peaks are decoded (soft coded bits at that shift,
 soft Viterbi, CRC-checked).
 
 False alarms: on content without this mark, the shift and hypothesis are chosen from the sync
 chips only, so the payload chips' keyed signs make the soft coded bits independent of the code,
 Viterbi returns one word, a fair coin per bit, and it passes CRC-24 + format version with
 probability 2^-28. The bound reported multiplies that by every hypothesis searched (flips x angles
-x scales x content rectangles), not only the ones decoded, and by the clips tested: ~1e-6 per
-file.
+x scales x content rectangles), not only the ones decoded, and by the looks `verify` takes
+(after 1, 2, 4, ... clips): 70 x 2 x 2^-28 = 5e-7 per look.
 """
 
 from __future__ import annotations
