@@ -24,7 +24,7 @@ _MIN_BORDER = 2  # pixels; thinner "borders" are left to the shift search
 _NORMALISE_RADIUS = 4  # working pixels of the local contrast estimate
 # local contrast below this share of the picture's contrast is not amplified (flat areas: noise)
 _FLAT_FLOOR = 0.02
-_DECODED_HYPOTHESES = 3
+_DECODED_HYPOTHESES = 12  # <= the hypotheses the false-alarm bound counts
 _WHITENING_WIDTH = 5  # frequency bins the spectral magnitude is averaged over
 DENSITY = 2  # detector samples per chip and axis: shifts are found to 1 / DENSITY chip
 NOTHING_UNDONE = "nothing to undo"
