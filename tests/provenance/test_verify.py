@@ -131,6 +131,22 @@ def test_clips_of_an_edited_video(marked: tuple[Path, Provenance], tmp_path: Pat
     path.write_bytes(encode(frames, crf=20))
     result = verify_file(path)
     assert result.marked and result.detection.payload == marked[1].payload()
-    assert [clip.detection.present for clip in result.clips] == [True, False]
+    # reading stops at the first look (after one clip) that finds the mark: the rest is not read
+    assert [clip.detection.present for clip in result.clips] == [True]
+    assert result.detection.frames < len(frames)
     with av.open(str(path)) as container:
         assert "comment" not in container.metadata
+
+
+def test_verify_does_not_import_torch(marked: tuple[Path, Provenance], tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    # a file named like an image but holding a video: the reader is chosen by content
+    renamed = tmp_path / "looks_like.png"
+    renamed.write_bytes(marked[0].read_bytes())
+    code = ("import sys; from reenact.cli import main; code = main(['verify', sys.argv[1]]); "
+            "print('torch' in sys.modules, code)")
+    result = subprocess.run([sys.executable, "-c", code, str(renamed)], capture_output=True,
+                            text=True, check=True)
+    assert result.stdout.split()[-2:] == ["False", "0"], result.stdout + result.stderr

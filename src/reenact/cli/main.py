@@ -71,8 +71,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args.quiet, args.verbose = getattr(args, "quiet", False), getattr(args, "verbose", False)
     level = logging.WARNING if args.quiet else logging.DEBUG if args.verbose else logging.INFO
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
-    from reenact.checkpoint import CheckpointError
-    from reenact.config import ConfigError
+    # CheckpointError and ConfigError are ValueErrors: importing reenact.checkpoint here to name
+    # them would import torch for every command, `verify` included
     from reenact.preprocess.face import FaceBackendError
 
     handler: Callable[[argparse.Namespace], int] = args.handler
@@ -80,7 +80,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         _check_common_arguments(args)
         with _terminating_signals_raise():
             return handler(args)
-    except (UsageError, CheckpointError, ConfigError, FaceBackendError, ValueError, OSError) as error:
+    except (UsageError, FaceBackendError, ValueError, OSError) as error:
         logger.error("%s", error)
         return 2
     except Terminated as error:

@@ -24,13 +24,13 @@ from reenact.provenance.record import parse_comment
 from reenact.provenance.watermark import Detection, WatermarkConfig, Watermarker
 from reenact.provenance.watermark.tile_detect import NOTHING_UNDONE, TileDetection, TileDetector
 
-IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff", ".gif"})
 _VIDEO_TAGS = ("comment", "description", "keywords", "encoder")
 _IMAGE_TAGS = ("Comment", "comment", "Description", "Software")
 _MAX_TAG_CHARS = 300
 # the tiled layer's search costs ~0.1 s a 720p frame: a video is read at this many frames a second
 # (the mark is the same in every frame; more frames only average out more of the picture)
 _TILED_FRAMES_PER_SECOND = 8.0
+_VIDEO_FORMATS_PILLOW_KNOWS = frozenset({"MPEG"})  # it names them, it cannot read them
 
 
 @dataclass(frozen=True)
@@ -86,14 +86,18 @@ class Verification:
 
 
 def _verify_video(path: Path, watermarker: Watermarker,
-                  tiles: TileDetector) -> tuple[Detection, tuple[ClipResult, ...]]:
+                  tiles: TileDetector) -> tuple[Detection, tuple[ClipResult, ...], TileDetection]:
     """Evidence per clip of `clip_seconds`, and over the whole video; the whole decides unless
     only some clips carry the mark (an edited video). `tiles` gathers the tiled layer's evidence
-    from every few frames."""
+    from every few frames. Reading stops early when either layer finds the mark after 1, 2, 4, ...
+    clips (each such look is one more test in the false-alarm bound)."""
+    looks = 0
+    tiled: TileDetection | None = None
     with VideoReader(path) as reader:
         fps = float(reader.info.fps)
         clip_frames = max(1, round(watermarker.config.clip_seconds * fps))
         tiled_stride = max(1, round(fps / _TILED_FRAMES_PER_SECOND))
+        next_look = clip_frames
         sums: list[np.ndarray] = []
         counts: list[int] = []
         for index, frame in enumerate(reader):
@@ -105,9 +109,21 @@ def _verify_video(path: Path, watermarker: Watermarker,
                 counts.append(0)
             sums[-1] += soft
             counts[-1] += 1
+            if index + 1 == next_look:
+                next_look *= 2
+                looks += 1
+                frames = sum(counts)
+                if watermarker.decode(np.sum(sums, axis=0) / frames, frames).present:
+                    break
+                tiled = tiles.detection(tests=looks)
+                if tiled.detection.present:
+                    break
+                tiled = None
     # a last clip shorter than half a clip is evidence for the whole only
     clips_used = [i for i, count in enumerate(counts) if count * 2 >= clip_frames or i == 0]
-    tests = 1 + len(clips_used)
+    tests = 1 + len(clips_used) + looks
+    if tiled is None:
+        tiled = tiles.detection(tests=looks + 1)
     frames = sum(counts)
     whole = watermarker.decode(np.sum(sums, axis=0) / frames, frames, tests=tests)
     clips = tuple(ClipResult(start_s=i * clip_frames / fps,
@@ -116,13 +132,24 @@ def _verify_video(path: Path, watermarker: Watermarker,
                                                           tests=tests))
                   for i in clips_used)
     if whole.present:
-        return whole, clips
+        return whole, clips, tiled
     found = [clip.detection for clip in clips if clip.detection.present]
     if not found:
-        return whole, clips
+        return whole, clips, tiled
     payload, _ = Counter(detection.payload for detection in found).most_common(1)[0]
     best = max((d for d in found if d.payload == payload), key=lambda d: d.strength)
-    return best, clips
+    return best, clips, tiled
+
+
+def _is_image(path: Path) -> bool:
+    """Whether the file's content (not its name) is a still image Pillow reads."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as image:
+            return image.format not in _VIDEO_FORMATS_PILLOW_KNOWS
+    except (UnidentifiedImageError, OSError):
+        return False
 
 
 def _video_metadata(path: Path) -> dict[str, str]:
@@ -172,15 +199,16 @@ def verify_file(path: str | os.PathLike[str],
     watermarker = Watermarker(config)
     tiles = TileDetector()
     clips: tuple[ClipResult, ...] = ()
-    if path.suffix.lower() in IMAGE_SUFFIXES:
+    if _is_image(path):
         image = read_image(path)
         detection = watermarker.decode(watermarker.soft_bits(image), 1)
         tiles.add(image)
+        tiled = tiles.detection()
         kind, metadata = "image", _image_metadata(path)
     else:
-        detection, clips = _verify_video(path, watermarker, tiles)
+        detection, clips, tiled = _verify_video(path, watermarker, tiles)
         kind, metadata = "video", _video_metadata(path)
-    detection, layer, transform = _either_layer(detection, tiles.detection())
+    detection, layer, transform = _either_layer(detection, tiled)
     manifest, manifest_error, matches = _manifest(path)
     return Verification(path=path, kind=kind, detection=detection, clips=clips,
                         metadata=metadata, manifest=manifest, manifest_error=manifest_error,

@@ -19,7 +19,9 @@ frames of a clip and decoded with repair of a few weak bits.
 Limits: designed against accidental processing (re-encoding, rescaling, mild filtering), not a
 determined adversary who knows the scheme. The DCT layer does not survive cropping, rotation,
 mirroring or contrast changes; the tiled layer covers crops up to ~2.5%, rotations up to ~1 deg,
-flips, borders and canvases, gain/gamma/range changes and overlays, with less payload margin.
+flips, borders and canvases, gain/gamma/range changes and overlays (its code bits go through a
+convolutional code, `convolutional.py`, decoded by soft Viterbi), with less margin than the DCT
+layer has against codecs.
 """
 
 from reenact.provenance.watermark.decode import Detection

@@ -11,8 +11,9 @@ import numpy as np
 
 from reenact.provenance.payload import CHECK_BITS, CODE_BITS, Payload
 from reenact.provenance.watermark.canonical import check_frame, import_pil
-from reenact.provenance.watermark.decode import Detection, _repair
-from reenact.provenance.watermark.layout import LUMA_709, WatermarkConfig
+from reenact.provenance.watermark.convolutional import coded_length, encode, viterbi
+from reenact.provenance.watermark.decode import Detection
+from reenact.provenance.watermark.layout import LUMA_709
 from reenact.provenance.watermark.tiles import TileConfig, tile_layout, working_scale
 
 # a row or column of the frame belongs to a border when its luma varies less than this (grey
@@ -23,7 +24,9 @@ _MIN_BORDER = 2  # pixels; thinner "borders" are left to the shift search
 _NORMALISE_RADIUS = 4  # working pixels of the local contrast estimate
 # local contrast below this share of the picture's contrast is not amplified (flat areas: noise)
 _FLAT_FLOOR = 0.02
-_DECODED_HYPOTHESES = 3
+_DECODED_HYPOTHESES = 12  # <= the hypotheses the false-alarm bound counts
+_WHITENING_WIDTH = 5  # frequency bins the spectral magnitude is averaged over
+DENSITY = 2  # detector samples per chip and axis: shifts are found to 1 / DENSITY chip
 NOTHING_UNDONE = "nothing to undo"
 
 
@@ -59,35 +62,52 @@ def content_rect(luma: np.ndarray) -> tuple[int, int, int, int] | None:
     return cut[0], cut[2], inner_h, inner_w
 
 
-def _box(values: np.ndarray, radius: int) -> np.ndarray:
+def _box(values: np.ndarray, radius: int, mode: str = "reflect") -> np.ndarray:
     from scipy.ndimage import uniform_filter
 
-    return uniform_filter(values, size=2 * radius + 1, mode="reflect")
+    return uniform_filter(values, size=2 * radius + 1, mode=mode)
 
 
 def normalised_working_image(luma: np.ndarray, config: TileConfig) -> np.ndarray:
-    """(h, w) float luma of the content -> (h', w') float on the working grid, high-passed and
-    divided by its local contrast: a gain, an offset or a gamma leaves it nearly unchanged."""
+    """(h, w) float luma of the content -> (h', w') float sampled `DENSITY` times per chip of the
+    working grid (sample DENSITY * c on chip c), high-passed and divided by its local contrast: a
+    gain, an offset or a gamma leaves it nearly unchanged."""
     pil = import_pil()
     height, width = luma.shape
-    step = working_scale(height, width, config)
-    out_w, out_h = max(1, math.floor(width * step)), max(1, math.floor(height * step))
+    step = working_scale(height, width, config) * DENSITY  # samples per frame pixel
+    # sample j's centre at chip j / DENSITY: (j + 0.5) / step + offset pixels from the edge
+    offset = (0.5 - 0.5 / DENSITY) * DENSITY / step
+    out_w = max(1, math.floor((width - offset) * step))
+    out_h = max(1, math.floor((height - offset) * step))
     image = pil.Image.fromarray(luma.astype(np.float32), "F")
     small = np.asarray(image.resize((out_w, out_h), pil.Image.Resampling.BILINEAR,
-                                    box=(0, 0, out_w / step, out_h / step)), dtype=np.float64)
-    detail = small - _box(small, 1)
-    energy = _box(detail ** 2, _NORMALISE_RADIUS)
+                                    box=(offset, offset, offset + out_w / step,
+                                         offset + out_h / step)), dtype=np.float64)
+    detail = small - _box(small, DENSITY)
+    energy = _box(detail ** 2, _NORMALISE_RADIUS * DENSITY)
     # the floor for flat areas follows the picture's own contrast, so a gain does not move it
     floor = (_FLAT_FLOOR * float(np.std(small))) ** 2 + 1e-9
     return detail / np.sqrt(energy + floor)
 
 
+def whiten(image: np.ndarray) -> np.ndarray:
+    """(h, w) -> the same image with a flat amplitude spectrum (each frequency divided by the
+    picture's local spectral magnitude): what is left of the picture after the high-pass is still
+    far from white noise, and the mark's chips are, so this is close to the matched filter."""
+    from scipy.ndimage import uniform_filter
+
+    spectrum = np.fft.fft2(image)
+    magnitude = np.sqrt(uniform_filter(np.abs(spectrum) ** 2, size=_WHITENING_WIDTH, mode="wrap"))
+    return np.fft.ifft2(spectrum / (magnitude + 1e-9)).real
+
+
 def fold(image: np.ndarray, config: TileConfig) -> np.ndarray:
-    """(h, w) -> (Nh, T, T): the image under every hypothesis (flip, angle, scale), tiles summed."""
+    """(h, w) samples -> (Nh, D*T, D*T): the image under every hypothesis (flip, angle, scale),
+    tiles summed (D = DENSITY samples per chip)."""
     from scipy.ndimage import map_coordinates
 
     height, width = image.shape
-    tile = config.tile
+    tile = config.tile * DENSITY
     centre_y, centre_x = (height - 1) / 2, (width - 1) / 2
     y, x = np.mgrid[0:height, 0:width].astype(np.float64)
     y, x = y - centre_y, x - centre_x
@@ -110,6 +130,26 @@ def fold(image: np.ndarray, config: TileConfig) -> np.ndarray:
     return np.stack(folded)
 
 
+def _tent(tile: np.ndarray) -> np.ndarray:
+    """(D*T, D*T) cyclic tent filter of half-width DENSITY: a chip's bilinear footprint."""
+    out = tile.copy()
+    for axis in (0, 1):
+        spread = out.copy()
+        for offset in range(1, DENSITY):
+            weight = 1 - offset / DENSITY
+            spread += weight * (np.roll(out, offset, axis) + np.roll(out, -offset, axis))
+        out = spread
+    return out
+
+
+def chip_grid(chips: np.ndarray) -> np.ndarray:
+    """(T, T) chip values -> (D*T, D*T) as the working grid shows them (bilinear between chips)."""
+    tile = chips.shape[0]
+    sparse = np.zeros((tile * DENSITY, tile * DENSITY))
+    sparse[::DENSITY, ::DENSITY] = chips
+    return _tent(sparse)
+
+
 def hypothesis_name(index: int, config: TileConfig) -> tuple[bool, float, float]:
     per_flip = len(config.angles) * len(config.scales)
     flip = config.flips[index // per_flip]
@@ -120,9 +160,10 @@ def hypothesis_name(index: int, config: TileConfig) -> tuple[bool, float, float]
 
 @dataclass
 class _Evidence:
-    """Folded tiles of one content rectangle, summed over frames: (Nh, T, T)."""
+    """Normalised working images of one content rectangle, summed over frames: folding is linear,
+    so the (costly) search folds the sum once instead of every frame."""
 
-    folded: np.ndarray
+    image: np.ndarray
     frames: int = 0
 
 
@@ -137,7 +178,8 @@ class TileDetection:
 
 @dataclass
 class TileDetector:
-    """Gathers folded tiles frame by frame; `detection()` searches and decodes.
+    """Gathers evidence frame by frame; `detection()` searches and decodes what was gathered so
+    far (it may be called again after more frames).
 
     ```
     detector = TileDetector()
@@ -154,10 +196,13 @@ class TileDetector:
         self._evidence: dict[tuple[int, int, int, int] | None, _Evidence] = {}
         self.frames = 0
         self._shape: tuple[int, int] | None = None
+        self._sync_spectrum = np.conj(np.fft.fft2(chip_grid(
+            np.where(self.layout.sync, self.layout.signs, 0.0))))
 
     def add(self, frame: np.ndarray) -> None:
         frame = check_frame(frame)
-        self.add_luma(np.asarray(frame, dtype=np.float64) @ LUMA_709)
+        # float32: at 720p the float64 product costs as much as decoding the frame
+        self.add_luma(np.asarray(frame, dtype=np.float32) @ LUMA_709.astype(np.float32))
 
     def add_luma(self, luma: np.ndarray) -> None:
         """(H, W) float luma (any range or gain)."""
@@ -166,13 +211,14 @@ class TileDetector:
         rect = content_rect(luma)
         for key in (None, rect) if rect is not None else (None,):
             part = luma if key is None else luma[key[0]:key[0] + key[2], key[1]:key[1] + key[3]]
-            folded = fold(normalised_working_image(part, self.config), self.config)
             evidence = self._evidence.get(key)
             if evidence is None:
                 if len(self._evidence) >= 4:  # borders that keep changing: keep the first few
                     continue
-                evidence = self._evidence[key] = _Evidence(np.zeros_like(folded))
-            evidence.folded += folded
+                image = normalised_working_image(part, self.config)
+                self._evidence[key] = _Evidence(image, 1)
+                continue
+            evidence.image += normalised_working_image(part, self.config)
             evidence.frames += 1
 
     @property
@@ -188,7 +234,7 @@ class TileDetector:
         false_alarm = self.false_alarm(tests)
         candidates = []
         for key, evidence in self._evidence.items():
-            for index, folded in enumerate(evidence.folded):
+            for index, folded in enumerate(fold(whiten(evidence.image), self.config)):
                 sync, shift = self._sync(folded)
                 candidates.append((sync, key, index, shift, folded))
         candidates.sort(key=lambda item: -item[0])
@@ -209,35 +255,32 @@ class TileDetector:
 
     def _sync(self, folded: np.ndarray) -> tuple[float, tuple[int, int]]:
         """Peak of the cyclic correlation with the sync chips, in standard deviations of the
-        correlation map, and where it is (rows, columns)."""
-        reference = np.where(self.layout.sync, self.layout.signs, 0.0)
-        correlation = np.fft.ifft2(np.fft.fft2(folded) * np.conj(np.fft.fft2(reference))).real
+        correlation map, and where it is (rows, columns; in samples, DENSITY per chip)."""
+        correlation = np.fft.ifft2(np.fft.fft2(folded) * self._sync_spectrum).real
         peak = int(np.argmax(correlation))
         spread = correlation.std()
         score = float((correlation.flat[peak] - correlation.mean()) / spread) if spread > 0 else 0.0
-        return score, divmod(peak, self.config.tile)
+        return score, divmod(peak, folded.shape[1])
 
     def _decode(self, aligned: np.ndarray) -> tuple[Payload, float, int] | None:
-        """The payload chips of a folded tile aligned to the pattern -> payload, strength and
-        repaired bits, or None when no allowed repair passes the check."""
+        """A folded tile aligned to the pattern -> payload, strength and coded bits the code
+        corrected, or None when the Viterbi word fails the check."""
+        chips = _tent(aligned)[::DENSITY, ::DENSITY]  # (T, T): each chip's matched filter
         payload_chips = ~self.layout.sync
+        coded = coded_length(CODE_BITS)
         bits = self.layout.bit_of[payload_chips]
-        values = (aligned * self.layout.signs)[payload_chips]
-        soft = np.bincount(bits, weights=values, minlength=CODE_BITS)
-        counts = np.bincount(bits, minlength=CODE_BITS)
-        noise = aligned[payload_chips].std() or 1.0
-        soft = soft / (noise * np.sqrt(counts))  # ~N(0, 1) per bit on unmarked content
-        coset = (soft < 0).astype(np.uint8)
-        repair_config = WatermarkConfig(repair_candidates=self.config.repair_candidates,
-                                        repair_flips=self.config.repair_flips)
-        flips = _repair(coset ^ self.layout.whitening, np.abs(soft), repair_config)
-        if flips is None:
+        values = (chips * self.layout.signs)[payload_chips]
+        soft = np.bincount(bits, weights=values, minlength=coded)
+        counts = np.bincount(bits, minlength=coded)
+        noise = chips[payload_chips].std() or 1.0
+        soft = soft / (noise * np.sqrt(counts))  # ~N(0, 1) per coded bit on unmarked content
+        word = viterbi(soft, CODE_BITS)
+        payload = Payload.from_bits(word ^ self.layout.whitening)
+        if payload is None:
             return None
-        coset[list(flips)] ^= 1
-        payload = Payload.from_bits(coset ^ self.layout.whitening)
-        assert payload is not None  # the syndrome said so
-        agreement = np.tanh(soft / 2) * (1 - 2 * coset.astype(np.float64))
-        return payload, float(agreement.mean()), len(flips)
+        signs = 1.0 - 2.0 * encode(word)
+        agreement = np.tanh(soft / 2) * signs
+        return payload, float(agreement.mean()), int(np.sum(soft * signs < 0))
 
     def _describe(self, key: tuple[int, int, int, int] | None, index: int,
                   shift: tuple[int, int]) -> str:
@@ -255,5 +298,5 @@ class TileDetector:
         if scale != 1.0:
             parts.append(f"scaling {1 / scale:.3f}")
         if shift != (0, 0):
-            parts.append(f"shift ({shift[1]}, {shift[0]}) working px")
+            parts.append(f"shift ({shift[1] / DENSITY:g}, {shift[0] / DENSITY:g}) working px")
         return ", ".join(parts) if parts else NOTHING_UNDONE

@@ -4,9 +4,10 @@ gamma, logos and subtitles) where the DCT layer (`embed`, `decode`) does not.
 
 How it is written: the frame is seen on a working grid whose short side is `working_side` (96)
 pixels; on that grid a `tile` x `tile` (32 x 32) pattern of +-1 chips repeats from the frame's
-top-left corner. Half of a tile's chips (keyed) are the sync pattern; the other half carry the
-56 code bits (the `Payload` and its CRC-24, whitened), each bit spread over ~9 chips whose keyed
-signs it flips. The pattern is upsampled to the frame (bilinear, periodic), scaled by `amplitude`
+top-left corner. A keyed `sync_share` (3/8) of a tile's chips are the sync pattern; the others
+carry the 56 code bits (the `Payload` and its CRC-24, whitened) through the rate-1/2 convolutional
+code of `convolutional` (124 coded bits), each coded bit spread over ~5 chips whose keyed signs it
+flips. The pattern is upsampled to the frame (bilinear, periodic), scaled by `amplitude`
 grey levels, rounded once per frame size and added to luma: the same integer overlay on every
 frame, which the encoder codes once in a still background.
 
@@ -15,21 +16,23 @@ once without black or uniform borders cut off) is resampled to the working grid,
 divided by its local contrast (so gain, contrast, gamma and range changes barely matter), then,
 for every hypothesis of flip x rotation x scale, resampled accordingly and folded: all tiles summed
 into one (crops, pads and overlays only cost tiles; a shift becomes a cyclic shift). Folded tiles
-are summed over the frames of a clip. Per hypothesis the cyclic shift is found by correlating the
-folded tile with the sync pattern (FFT); the hypotheses with the sharpest sync peaks are decoded
-(soft bits at that shift, CRC-checked with repair of up to `repair_flips` weak bits).
+are summed over the frames of a clip (before folding: folding is linear) and the sum's
+spectrum is whitened (the picture left after the high-pass is far from white noise). The
+detector samples the working grid twice per chip, so the cyclic shift is found to half a chip by
+correlating the folded tile with the sync pattern (FFT); the hypotheses with the sharpest sync peaks are decoded (soft coded bits at that shift,
+soft Viterbi, CRC-checked).
 
 False alarms: on content without this mark, the shift and hypothesis are chosen from the sync
-chips only, so the payload chips' signs make each decoded bit a fair coin, and one decode passes
-CRC-24 + format version with probability words_tried * 2^-28. The bound reported multiplies that
-by every hypothesis searched (flips x angles x scales x content rectangles), not only the ones
-decoded, and by the clips tested: ~4e-5 per file.
+chips only, so the payload chips' keyed signs make the soft coded bits independent of the code,
+Viterbi returns one word, a fair coin per bit, and it passes CRC-24 + format version with
+probability 2^-28. The bound reported multiplies that by every hypothesis searched (flips x angles
+x scales x content rectangles), not only the ones decoded, and by the looks `verify` takes
+(after 1, 2, 4, ... clips): 70 x 2 x 2^-28 = 5e-7 per look.
 """
 
 from __future__ import annotations
 
 import hashlib
-import math
 from collections.abc import Hashable
 from dataclasses import dataclass
 
@@ -37,6 +40,7 @@ import numpy as np
 
 from reenact.provenance.payload import CODE_BITS, Payload
 from reenact.provenance.watermark.canonical import check_frame, check_plane, remember
+from reenact.provenance.watermark.convolutional import coded_length, encode
 
 _LIMITED_SCALE = 219 / 255  # Y' = 16 + 219/255 luma: what the video writer encodes
 
@@ -51,34 +55,32 @@ class TileConfig:
     amplitude: peak change of a chip, in 8-bit luma units.
     flips, angles, scales: the geometric hypotheses the detector searches (degrees; scale > 1 means
         the content was enlarged, e.g. by a crop that was scaled back or kept).
-    repair_candidates, repair_flips: as `WatermarkConfig`'s.
+    sync_share: the share of a tile's chips that are the sync pattern (the rest carry the code).
     min_sync: the smallest sync peak (in standard deviations of the correlation map) decoded.
     """
 
-    key: str = "reenact-tiles-1"
+    key: str = "reenact-tiles-2"
     working_side: int = 96
     tile: int = 32
     amplitude: float = 2.0
     flips: tuple[bool, ...] = (False, True)
     angles: tuple[float, ...] = (0.0, -0.5, 0.5, -1.0, 1.0)
     scales: tuple[float, ...] = (1.0, 1.005, 1.01, 1.015, 1.02, 1.025, 0.995)
-    repair_candidates: int = 12
-    repair_flips: int = 2
+    sync_share: float = 0.375
     min_sync: float = 4.0
 
     def __post_init__(self) -> None:
         if not 32 <= self.working_side <= 512:
             raise ValueError(f"working_side: expected 32-512, got {self.working_side}")
-        if not 8 <= self.tile <= self.working_side or self.tile ** 2 < 4 * CODE_BITS:
-            raise ValueError(f"tile: expected 8..working_side with room for {CODE_BITS} bits, "
-                             f"got {self.tile}")
+        if not 8 <= self.tile <= self.working_side or self.tile ** 2 < 4 * coded_length(CODE_BITS):
+            raise ValueError(f"tile: expected 8..working_side with room for "
+                             f"{coded_length(CODE_BITS)} coded bits, got {self.tile}")
+        if not 0.1 <= self.sync_share <= 0.9:
+            raise ValueError(f"sync_share: expected 0.1-0.9, got {self.sync_share}")
         if not self.amplitude > 0:
             raise ValueError(f"amplitude: expected a positive number, got {self.amplitude}")
         if not self.flips or not self.angles or not self.scales:
             raise ValueError("flips, angles, scales: expected at least one hypothesis each")
-        if not 0 <= self.repair_flips <= self.repair_candidates <= CODE_BITS:
-            raise ValueError(f"repair_flips, repair_candidates: expected 0 <= flips <= candidates "
-                             f"<= {CODE_BITS}, got {self.repair_flips}, {self.repair_candidates}")
 
     @property
     def hypotheses(self) -> int:
@@ -86,13 +88,15 @@ class TileConfig:
 
     @property
     def words_tried(self) -> int:
-        return sum(math.comb(self.repair_candidates, k) for k in range(self.repair_flips + 1))
+        """Words checked per decoded hypothesis: Viterbi returns one."""
+        return 1
 
 
 @dataclass(frozen=True)
 class TileLayout:
-    """signs: (T, T) +-1; sync: (T, T) bool, the sync chips; bit_of: (T, T) int, the code bit
-    of each payload chip (-1 on sync chips); whitening: (K,) uint8."""
+    """signs: (T, T) +-1; sync: (T, T) bool, the sync chips; bit_of: (T, T) int, the coded bit
+    of each payload chip (-1 on sync chips); whitening: (K,) uint8, XORed onto the code bits
+    before the convolutional code."""
 
     signs: np.ndarray
     sync: np.ndarray
@@ -107,8 +111,8 @@ def tile_layout(config: TileConfig) -> TileLayout:
     signs = rng.choice([-1.0, 1.0], size=chips)
     order = rng.permutation(chips)
     bit_of = np.full(chips, -1)
-    payload_chips = order[chips // 2:]
-    bit_of[payload_chips] = np.arange(len(payload_chips)) % CODE_BITS
+    payload_chips = order[round(chips * config.sync_share):]
+    bit_of[payload_chips] = np.arange(len(payload_chips)) % coded_length(CODE_BITS)
     whitening = rng.integers(0, 2, CODE_BITS).astype(np.uint8)
     shape = (config.tile, config.tile)
     return TileLayout(signs.reshape(shape), (bit_of < 0).reshape(shape), bit_of.reshape(shape),
@@ -130,7 +134,7 @@ class TileMarker:
 
     def pattern(self, payload: Payload) -> np.ndarray:
         """(T, T) +-1 chips of `payload`'s tile."""
-        code = payload.to_bits() ^ self.layout.whitening
+        code = encode(payload.to_bits() ^ self.layout.whitening)
         values = np.where(self.layout.sync, 1.0, 1.0 - 2.0 * code[np.maximum(self.layout.bit_of, 0)])
         return self.layout.signs * values
 
