@@ -130,8 +130,9 @@ def test_full_resolution_at_zero_motion_is_the_photo(backend, girl_painting):
 
 def test_paste_back_into_the_video_leaves_outside_of_face_unchanged(backend, girl_painting, tmp_path):
     """After H.264 encoding, outside pixels stay within compression error plus the invisible
-    watermark every written frame carries (it adds ~0.5 grey levels to this mean; how the
-    codec treats its keyed pattern moves that by a few hundredths)."""
+    watermark every written frame carries (its two layers, the DCT payload and the tiled pattern,
+    add about half a grey level to this mean; how the codec treats the keyed patterns moves that
+    by a few hundredths)."""
     source, outside = girl_painting
     options = AnimateOptions(max_frames=6)
     out = tmp_path / "paste.mp4"
