@@ -51,6 +51,7 @@ from reenact.preprocess.face import (
     FaceAnalyzer,
     NoFaceError,
     create_face_analyzer,
+    nearest_face,
 )
 from reenact.preprocess.face_follow import FollowConfig, follower_for
 from reenact.provenance.label import check_label
@@ -238,13 +239,6 @@ def pose_signature(landmarks: np.ndarray) -> np.ndarray:
     return centred / np.sqrt(max(convex_hull_area(centred), 1e-12))
 
 
-def _nearest_face(faces: list[Face], previous: CropBox | None) -> Face:
-    if previous is None or len(faces) == 1:
-        return faces[0]
-    return min(faces, key=lambda f: (f.center[0] - previous.center_x) ** 2
-               + (f.center[1] - previous.center_y) ** 2)
-
-
 def track_driving(frames: Iterable[np.ndarray], fps: float, size: int, source: PreparedSource,
                   options: AnimateOptions, analyzer: FaceAnalyzer | None, *,
                   name: str = "driving") -> DrivingTrack:
@@ -263,7 +257,8 @@ def track_driving(frames: Iterable[np.ndarray], fps: float, size: int, source: P
     for index, frame in enumerate(frames):
         height, width = frame.shape[:2]
         faces = analyzer.detect(frame) if want_faces and analyzer is not None else []
-        face = _nearest_face(faces, previous) if faces else None
+        center = None if previous is None else (previous.center_x, previous.center_y)
+        face = nearest_face(faces, center) if faces else None
         landmarks.append(face.landmarks if face is not None else None)
         if options.crop == "face":
             previous = crop_box(face, width, height, margin=options.crop_margin) if face else None

@@ -62,6 +62,7 @@ from reenact.motion import (
     replace_subspace,
     rest_keypoints,
 )
+from reenact.pipelines.animate import RENDER_MODES
 from reenact.pipelines.audio_motion import speech_motion
 from reenact.pipelines.keypoints import detect_keypoints
 from reenact.postprocess.mouth_mask import lower_face_mask
@@ -81,7 +82,6 @@ logger = logging.getLogger(__name__)
 
 _FRAME_CACHE_BYTES = 256 << 20
 MOUTH_SOURCES = ("rest", "frame")
-RENDER_MODES = ("full", "crop")
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,12 @@ import torch
 
 from reenact.containers import Keypoints
 from reenact.engine.backend import Backend
-from reenact.preprocess.anchors import NUM_LANDMARKS, anchor_detected, pixels_to_normalized
+from reenact.preprocess.anchors import (
+    NUM_LANDMARKS,
+    anchor_detected,
+    normalized_to_pixels,
+    pixels_to_normalized,
+)
 from reenact.preprocess.crop import CropBox
 
 
@@ -57,7 +62,7 @@ def reframe_keypoints(kp: Keypoints, boxes: Sequence[CropBox], reference: CropBo
     if len(boxes) != kp.batch_size:
         raise ValueError(f"boxes: expected one per keypoint set ({kp.batch_size}), got {len(boxes)}")
     value = kp.value.detach().cpu().double().numpy()
-    pixels = (value + 1) * (size - 1) / 2 + 0.5  # normalized -> crop pixels (pixels_to_normalized)
+    pixels = normalized_to_pixels(value, size)
     moved = np.stack([reference.image_to_crop(box.crop_to_image(points, size), size)
                       for points, box in zip(pixels, boxes)])
     out = torch.from_numpy(pixels_to_normalized(moved, size)).to(kp.value.device, kp.value.dtype)

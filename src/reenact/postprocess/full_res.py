@@ -105,7 +105,8 @@ class FullResConfig:
                              f"got {self.color_match!r}")
 
 
-def _smoothstep(t: Tensor) -> Tensor:
+def smoothstep(t: Tensor) -> Tensor:
+    """0 below 0, 1 above 1, 3 t^2 - 2 t^3 between (a soft threshold)."""
     t = t.clamp(0, 1)
     return t * t * (3 - 2 * t)
 
@@ -295,7 +296,7 @@ class FullResCompositor:
         trust = torch.from_numpy(weight).float()
         if self._baseline is not None:
             trust = (trust / self._baseline).clamp(max=1)
-        invented = 1 - _smoothstep((trust - config.invented) / (config.trusted - config.invented))
+        invented = 1 - smoothstep((trust - config.invented) / (config.trusted - config.invented))
         radius = int(round(config.invented_width * self.size / 2))
         if radius > 0:  # opening: erode (a min filter), then dilate back what survived
             invented = _max_filter(-_max_filter(-invented, radius), radius)
@@ -305,7 +306,7 @@ class FullResCompositor:
         """(S, S) in [0, 1] over the box: where the photo moved, grown and feathered."""
         config = self.config
         magnitude = displacement.norm(dim=0)  # (h, w) output pixels
-        moved = _smoothstep((magnitude - config.moved_from) / (config.moved_full - config.moved_from))
+        moved = smoothstep((magnitude - config.moved_from) / (config.moved_full - config.moved_from))
         return self._grow(_read(moved, readers.upsample, readers.upsample_x))
 
     def _span(self, paste: Tensor) -> tuple[int, int, int, int] | None:
@@ -357,7 +358,6 @@ class FullResCompositor:
         [0, 1]. Pixels where the paste mask is 0 keep the photo's bytes.
         """
         self._check(frame, deformation, weight)
-        config = self.config
         grid = torch.from_numpy(np.ascontiguousarray(deformation, dtype=np.float32))  # (h, w, 2)
         readers = self._lattice(*grid.shape[:2])
         displacement = ((grid - readers.identity) * self._pixels_per_unit).permute(2, 0, 1)  # (2, h, w)

@@ -29,13 +29,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from reenact.postprocess.full_res import FullResConfig, smoothstep
 from reenact.postprocess.paste import check_paste_inputs
 from reenact.preprocess.crop import CropBox
-
-
-def _smoothstep(x: torch.Tensor) -> torch.Tensor:
-    x = x.clamp(0, 1)
-    return x * x * (3 - 2 * x)
 
 
 def _check_map(value: object, name: str, size: int, channels: int | None = None) -> None:
@@ -54,8 +50,9 @@ def _sample(maps: torch.Tensor, where: torch.Tensor, mode: str) -> torch.Tensor:
 @torch.no_grad()
 def warp_paste(frame: np.ndarray, box: CropBox, mask: np.ndarray, *, source_image: np.ndarray,
                source_box: CropBox, deformation: np.ndarray, generated: np.ndarray,
-               source_weight: np.ndarray, align_corners: bool, trusted: float = 0.7,
-               invented: float = 0.35) -> np.ndarray:
+               source_weight: np.ndarray, align_corners: bool,
+               trusted: float = FullResConfig.trusted,
+               invented: float = FullResConfig.invented) -> np.ndarray:
     """`frame` (H, W, 3) uint8 with the region under `mask` rendered at full resolution.
 
     box: `frame`'s crop box (the model's output crop); mask: (S, S) float in [0, 1], the paste
@@ -108,7 +105,7 @@ def warp_paste(frame: np.ndarray, box: CropBox, mask: np.ndarray, *, source_imag
 
     weight = _sample(torch.from_numpy(np.ascontiguousarray(source_weight, np.float32))[None],
                      where, "bilinear")[0]
-    mix = 1 - _smoothstep((weight - invented) / (trusted - invented))  # (h', w')
+    mix = 1 - smoothstep((weight - invented) / (trusted - invented))  # (h', w')
     if bool((mix > 0).any()):
         model = torch.from_numpy(np.ascontiguousarray(generated.transpose(2, 0, 1))).float()
         content += mix * (_sample(model, where, "bicubic") - content)

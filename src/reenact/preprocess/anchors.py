@@ -99,6 +99,11 @@ def pixels_to_normalized(points: np.ndarray, size: int) -> np.ndarray:
     return 2 * (np.asarray(points, dtype=np.float64) - 0.5) / (size - 1) - 1
 
 
+def normalized_to_pixels(points: np.ndarray, size: int) -> np.ndarray:
+    """Inverse of `pixels_to_normalized`: keypoint coordinates -> crop pixel coordinates."""
+    return (np.asarray(points, dtype=np.float64) + 1) * (size - 1) / 2 + 0.5
+
+
 def flip_landmarks(landmarks: np.ndarray, size: int) -> np.ndarray:
     """(..., 68, 2) crop-pixel landmarks of a crop flipped left-right: x -> size - x, and each
     landmark renamed to its mirror twin (the left mouth corner becomes the right one)."""

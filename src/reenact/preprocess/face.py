@@ -138,6 +138,15 @@ class FaceAnalyzer(Protocol):
         ...
 
 
+def nearest_face(faces: list[Face], center: tuple[float, float] | None) -> Face:
+    """Of non-empty `faces`, the one whose box centre is nearest to `center` (x, y) (a face followed
+    from frame to frame); the first (the largest, as analyzers order them) when center is None."""
+    if center is None or len(faces) == 1:
+        return faces[0]
+    cx, cy = center
+    return min(faces, key=lambda f: (f.center[0] - cx) ** 2 + (f.center[1] - cy) ** 2)
+
+
 def find_face(analyzer: FaceAnalyzer, image: np.ndarray, *, name: str = "image") -> Face:
     """The largest face in `image`; raises NoFaceError naming `name` when there is none."""
     faces = analyzer.detect(image)

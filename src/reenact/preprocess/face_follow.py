@@ -17,7 +17,7 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 
 from reenact.config import ConfigError
-from reenact.preprocess.face import Face, FaceAnalyzer
+from reenact.preprocess.face import Face, FaceAnalyzer, nearest_face
 
 
 @runtime_checkable
@@ -81,7 +81,8 @@ class FaceFollower:
         faces = self.analyzer.detect(image)
         self.detections += 1
         self._since_detection = 0
-        face = self._nearest(faces)
+        previous = None if self._previous is None else self._previous.center
+        face = nearest_face(faces, previous) if faces else None
         self._previous = face
         self._box_on_landmarks = None
         if face is not None and face.landmarks is not None:
@@ -91,14 +92,6 @@ class FaceFollower:
             self._box_on_landmarks = np.concatenate([(box[:2] - origin) / size,
                                                      (box[2:] - origin) / size])
         return faces
-
-    def _nearest(self, faces: list[Face]) -> Face | None:
-        if not faces:
-            return None
-        if self._previous is None:
-            return faces[0]
-        px, py = self._previous.center
-        return min(faces, key=lambda f: (f.center[0] - px) ** 2 + (f.center[1] - py) ** 2)
 
     def _follow(self, image: np.ndarray, previous: Face) -> Face | None:
         if previous.landmarks is None or self._box_on_landmarks is None:

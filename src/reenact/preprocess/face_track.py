@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from reenact.preprocess.crop import CropBox, crop_box, smooth_boxes
-from reenact.preprocess.face import Face, FaceAnalyzer, NoFaceError
+from reenact.preprocess.face import Face, FaceAnalyzer, NoFaceError, nearest_face
 from reenact.preprocess.face_follow import FollowConfig, follower_for
 
 
@@ -37,13 +37,6 @@ class FaceTrack:
             if points is not None:
                 out[index] = points
         return out
-
-
-def _nearest(faces: list[Face], previous: Face | None) -> Face:
-    if previous is None or len(faces) == 1:
-        return faces[0]
-    px, py = previous.center
-    return min(faces, key=lambda f: (f.center[0] - px) ** 2 + (f.center[1] - py) ** 2)
 
 
 def _fill_gaps(boxes: list[CropBox | None]) -> list[CropBox]:
@@ -73,7 +66,7 @@ def track_face(frames: Iterable[np.ndarray], fps: float, analyzer: FaceAnalyzer,
     for frame in frames:
         size = frame.shape[1], frame.shape[0]
         faces = analyzer.detect(frame)
-        face = _nearest(faces, previous) if faces else None
+        face = nearest_face(faces, None if previous is None else previous.center) if faces else None
         raw.append(crop_box(face, *size, margin=margin) if face is not None else None)
         landmarks.append(face.landmarks if face is not None else None)
         previous = face or previous
