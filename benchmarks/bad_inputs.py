@@ -69,9 +69,10 @@ def texture(height: int, width: int, seed: int) -> np.ndarray:
 
 
 def write_clip(path: Path, frames: int, size: int = 64, *, audio: Path | None = None) -> Path:
-    from reenact.io import VideoWriter
+    """A marked clip, as reenact writes them (some cases verify it)."""
+    from reenact.provenance.writers import MarkedVideoWriter
 
-    with VideoWriter(path, Fraction(25), size, size, audio_from=audio) as writer:
+    with MarkedVideoWriter(path, Fraction(25), size, size, audio_from=audio) as writer:
         for index in range(frames):
             writer.write(np.roll(texture(size, size, 0), index, axis=1))
     return path
