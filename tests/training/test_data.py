@@ -116,3 +116,13 @@ def test_landmarks_are_read_and_sampled_with_their_frames(tmp_path) -> None:
     pairs = data.sample_pairs_with_landmarks(4, np.random.default_rng(0))
     assert pairs.source_landmarks.shape == (4, 68, 2) and pairs.driving.shape == (4, 64, 64, 3)
     assert not FrameDataset(write_data_dir(tmp_path / "old")).has_landmarks
+
+
+def test_contrast_share_of_a_batch(data_dir: Path) -> None:
+    data = FrameDataset(data_dir)
+    with pytest.raises(ValueError, match="contrast"):
+        data.sample_pairs_with_landmarks(4, np.random.default_rng(0), contrast=1.5)
+    pairs = data.sample_pairs_with_landmarks(4, np.random.default_rng(0), contrast=0.0)
+    assert pairs.source.shape[0] == 4
+    with pytest.raises(ValueError, match="landmarks"):  # this data has none
+        data.sample_pairs_with_landmarks(4, np.random.default_rng(0), contrast=0.5)

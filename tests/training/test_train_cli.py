@@ -51,3 +51,19 @@ def test_resume_refuses_changed_options_and_takes_more_steps(tmp_path: Path,
     assert train(data, run, "--steps", "2", "--batch-size", "2") == 0  # the same value is fine
     log = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
     assert [r["step"] for r in log] == [1, 2]
+
+
+def test_contrast_pairs_and_face_parts(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    data, run = write_data_dir(tmp_path / "data"), tmp_path / "run"
+    with caplog.at_level(logging.ERROR):
+        assert train(data, run, *TINY, "--steps", "1", "--contrast-pairs", "1.5") == 2
+    assert "contrast_pairs: expected a fraction in [0, 1], got 1.5" in caplog.text
+    with caplog.at_level(logging.ERROR):
+        assert train(data, run, *TINY, "--steps", "1", "--face-parts", "-1") == 2
+    assert "--face-parts: expected a weight in [0, 1000], got -1.0" in caplog.text
+    with caplog.at_level(logging.ERROR):  # this data has no landmarks
+        assert train(data, run, *TINY, "--steps", "1", "--contrast-pairs", "0.5") == 2
+    assert "--contrast-pairs: the data has no landmarks" in caplog.text
+    assert train(data, tmp_path / "run2", *TINY, "--steps", "1", "--face-parts", "2") == 0
+    saved = json.loads((tmp_path / "run2" / "train_config.json").read_text())
+    assert saved["weights"]["face_parts"] == 2 and saved["contrast_pairs"] == 0

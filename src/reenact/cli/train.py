@@ -16,6 +16,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     from reenact.engine import resolve_device
     from reenact.training.data import FrameDataset
+    from reenact.training.train_config import LossWeights
     from reenact.training.trainer import (
         CONFIG_FILE,
         TrainConfig,
@@ -25,11 +26,14 @@ def cmd_train(args: argparse.Namespace) -> int:
     )
 
     set_threads(args)
+    if args.face_parts is not None and not 0 <= args.face_parts <= 1000:
+        raise UsageError(f"--face-parts: expected a weight in [0, 1000], got {args.face_parts}")
     distributed = init_distributed_from_env()
     config_path = Path(args.output) / CONFIG_FILE
     # the options that define a run, as given (None: not given)
     given = {"preset": args.preset, "batch_size": args.batch_size, "learning_rate": args.lr,
-             "adversarial": args.adversarial, "precision": args.precision, "seed": args.seed}
+             "adversarial": args.adversarial, "precision": args.precision, "seed": args.seed,
+             "contrast_pairs": args.contrast_pairs}
     if args.resume_config and config_path.is_file():  # resume: the run's own options, new --steps
         saved = read_train_config(config_path).to_dict()  # one-line error if it is damaged
         for key, value in given.items():
@@ -38,13 +42,19 @@ def cmd_train(args: argparse.Namespace) -> int:
                 raise UsageError(f"{flag} {value} differs from the run's {saved[key]} ({config_path}); "
                                  "a resumed run keeps its options (only --steps may change): "
                                  "leave it out, or use a new run directory")
+        if args.face_parts is not None and args.face_parts != saved["weights"]["face_parts"]:
+            raise UsageError(f"--face-parts {args.face_parts} differs from the run's "
+                             f"{saved['weights']['face_parts']} ({config_path}); a resumed run keeps "
+                             "its options (only --steps may change): leave it out, or use a new "
+                             "run directory")
         saved["steps"] = args.steps if args.steps is not None else saved["steps"]
         config = TrainConfig.from_dict(saved)
     else:
         defaults = {"preset": "fast-256", "batch_size": 8, "learning_rate": 2e-4,
-                    "adversarial": False, "precision": "fp32", "seed": 0}
+                    "adversarial": False, "precision": "fp32", "seed": 0, "contrast_pairs": 0.0}
         chosen = {key: defaults[key] if value is None else value for key, value in given.items()}
-        config = TrainConfig(
+        weights = LossWeights() if args.face_parts is None else LossWeights(face_parts=args.face_parts)
+        config = TrainConfig(weights=weights,
             steps=TRAIN_STEPS if args.steps is None else args.steps, log_every=args.log_every,
             preview_every=args.preview_every, checkpoint_every=args.checkpoint_every, **chosen)
     device = resolve_device(args.device)
@@ -72,6 +82,12 @@ def add_parser(commands, common: argparse.ArgumentParser) -> None:
     train.add_argument("--precision", choices=("fp32", "bf16"),
                        help="bf16 autocast (fast on CPUs with AMX / AVX-512 bf16); default fp32")
     train.add_argument("--seed", type=int, help="default 0")
+    train.add_argument("--contrast-pairs", type=float, metavar="FRACTION",
+                       help="draw this fraction of each batch as pairs whose mouth or eye opening "
+                            "differs (needs landmarks in the data; default 0)")
+    train.add_argument("--face-parts", type=float, metavar="W",
+                       help="anchored models: the reconstruction counts 1 + W times around mouth "
+                            "and eyes (default 4)")
     train.add_argument("--init", help="start from these weights (a reenact checkpoint directory of the "
                                       "same architecture, or one that lacks only new layers)")
     train.add_argument("--log-every", type=int, default=10)

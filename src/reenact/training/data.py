@@ -23,6 +23,7 @@ from torch import Tensor
 from reenact.preprocess.anchors import DLIB68_MIRROR
 from reenact.preprocess.clip import face_clips, find_videos
 from reenact.preprocess.face import FaceAnalyzer
+from reenact.training.contrast_pairs import ContrastSampler
 
 logger = logging.getLogger(__name__)
 
@@ -154,6 +155,7 @@ class FrameDataset:
                           else np.full((len(clip), 68, 2), np.nan, dtype=np.float32)
                           for c, clip in zip(index["clips"], self.clips)]
         self.names = [f'{c["video"]}@{c["start"]}' for c in index["clips"]]
+        self._contrast: ContrastSampler | None = None  # made on first use
 
     def __len__(self) -> int:
         return len(self.clips)
@@ -174,11 +176,21 @@ class FrameDataset:
         pairs = self.sample_pairs_with_landmarks(batch_size, generator)
         return pairs.source, pairs.driving
 
-    def sample_pairs_with_landmarks(self, batch_size: int, generator: np.random.Generator) -> FramePairs:
-        """As `sample_pairs`, with each frame's landmarks."""
-        lengths = np.array([len(c) for c in self.clips], dtype=np.float64)
-        chosen = generator.choice(len(self.clips), size=batch_size, p=lengths / lengths.sum())
+    def sample_pairs_with_landmarks(self, batch_size: int, generator: np.random.Generator, *,
+                                    contrast: float = 0.0) -> FramePairs:
+        """As `sample_pairs`, with each frame's landmarks. `contrast`: the fraction of the batch
+        (rounded) drawn as expression-contrast pairs (`reenact.training.contrast_pairs`)."""
+        if not 0 <= contrast <= 1:
+            raise ValueError(f"contrast: expected a fraction in [0, 1], got {contrast}")
+        contrasting = int(round(batch_size * contrast))
         picked: list[tuple[int, int, int]] = []
+        if contrasting:
+            if self._contrast is None:
+                self._contrast = ContrastSampler(self.landmarks)
+            picked += self._contrast.sample(contrasting, generator)
+        lengths = np.array([len(c) for c in self.clips], dtype=np.float64)
+        chosen = generator.choice(len(self.clips), size=batch_size - contrasting,
+                                  p=lengths / lengths.sum())
         for index in chosen:
             first, second = generator.choice(len(self.clips[index]), size=2, replace=False)
             picked.append((index, first, second))

@@ -44,6 +44,9 @@ class TrainConfig:
     weights: LossWeights = field(default_factory=LossWeights)
     tps: TpsConfig = field(default_factory=TpsConfig)
     augment: AugmentConfig = field(default_factory=AugmentConfig)
+    # the fraction of each batch drawn as expression-contrast pairs (mouth or eye openings differ;
+    # `reenact.training.contrast_pairs`); 0: all pairs at random
+    contrast_pairs: float = 0.0
     adversarial: bool = False
     discriminator: DiscriminatorConfig = field(default_factory=DiscriminatorConfig)
     precision: Literal["fp32", "bf16"] = "fp32"
@@ -62,6 +65,10 @@ class TrainConfig:
                 or not math.isfinite(self.learning_rate) or not self.learning_rate > 0:
             raise ValueError(f"TrainConfig.learning_rate: expected a finite number > 0, got "
                              f"{self.learning_rate}")
+        if isinstance(self.contrast_pairs, bool) or not isinstance(self.contrast_pairs, (int, float)) \
+                or not 0 <= self.contrast_pairs <= 1:
+            raise ValueError(f"TrainConfig.contrast_pairs: expected a fraction in [0, 1], got "
+                             f"{self.contrast_pairs!r}")
         if self.precision not in ("fp32", "bf16"):
             raise ValueError(f"TrainConfig.precision: expected fp32 or bf16, got {self.precision!r}")
         if not self.scales or any(not 0 < s <= 1 or (1 / s) % 1 for s in self.scales):

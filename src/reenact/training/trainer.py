@@ -87,6 +87,9 @@ class Trainer:
             raise ValueError(f"data: prepared at {data.image_size}x{data.image_size} but preset "
                              f"{config.preset} expects {model_config.image_size}; run "
                              f"`reenact prepare-data --size {model_config.image_size}`")
+        if config.contrast_pairs > 0 and not data.has_landmarks:
+            raise ValueError("--contrast-pairs: the data has no landmarks to tell mouth and eye "
+                             "openings by; prepare it again with `reenact prepare-data`")
         torch.manual_seed(config.seed)
         self.model = MotionModel(model_config)
         if init_from is not None:
@@ -187,7 +190,8 @@ class Trainer:
         return self.config.learning_rate * 0.1 ** drops
 
     def _batch(self, rng: np.random.Generator, generator: torch.Generator) -> TrainingBatch:
-        pairs = self.data.sample_pairs_with_landmarks(self.config.batch_size, rng)
+        pairs = self.data.sample_pairs_with_landmarks(self.config.batch_size, rng,
+                                                       contrast=self.config.contrast_pairs)
         source = torch.from_numpy(pairs.source).permute(0, 3, 1, 2).float().div_(255)
         driving = torch.from_numpy(pairs.driving).permute(0, 3, 1, 2).float().div_(255)
         size = self.data.image_size
