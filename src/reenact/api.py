@@ -9,12 +9,13 @@ from pathlib import Path
 import torch
 
 from reenact.checkpoint import CheckpointError, load_checkpoint, load_fomm_checkpoint
+from reenact.checkpoint.bundled import bundled_checkpoint
 from reenact.models import MotionModel
 from reenact.presets import get_preset
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_CHECKPOINT = Path(__file__).resolve().parent / "checkpoints" / "default"
+DEFAULT_CHECKPOINT = bundled_checkpoint("default")
 # until a trained default checkpoint is bundled, "default" falls back to this preset, untrained
 FALLBACK_PRESET = "fast-256"
 

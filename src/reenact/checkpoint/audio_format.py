@@ -29,6 +29,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from reenact.audio.features import AudioFeatureConfig
+from reenact.checkpoint.bundled import bundled_checkpoint
 from reenact.checkpoint.format import CheckpointError, _read_json, check_state_dict, file_sha256
 from reenact.config import ConfigError, config_from_dict, config_to_dict
 from reenact.io.atomic import check_replaceable_directory, replace_directory
@@ -45,7 +46,7 @@ INDEX_FILE = "index.json"
 MODEL_FILE = "audio_to_motion.safetensors"
 DIRECTIONS_FILE = "directions.safetensors"
 DEFAULT_FPS = Fraction(25)
-DEFAULT_AUDIO_CHECKPOINT = Path(__file__).resolve().parents[1] / "checkpoints" / "default-audio"
+DEFAULT_AUDIO_CHECKPOINT = bundled_checkpoint("default-audio")
 DIRECTION_NAMES = ("mouth_open", "mouth_width", "blink")
 MOUTH_DIRECTIONS = ("mouth_open", "mouth_width")
 # every file save_audio_checkpoint writes: the only files replacing one deletes
