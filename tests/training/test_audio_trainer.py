@@ -207,7 +207,9 @@ def test_open_only_release_drives_just_the_mouth_opening(tmp_path, monkeypatch, 
                            motion_model={"name": "planted", "num_kp": 4},
                            device=torch.device("cpu"))
     with torch.no_grad():
-        trainer.model.head.bias.normal_(0, 1)  # a trained head's output has every component
+        # a trained head's output has every component; seeded: the draw must not depend on the
+        # global RNG state that earlier tests leave behind
+        trainer.model.head.bias.normal_(0, 1, generator=torch.Generator().manual_seed(0))
     monkeypatch.setattr(trainer, "amplitude_gain", lambda: (2.0, {"target_std": 0.1, "predicted_std": 0.05}))
     checkpoint = load_audio_checkpoint(trainer.write_checkpoint())
     assert checkpoint.metadata["mouth_output"] == "open"
@@ -221,7 +223,8 @@ def test_open_only_release_drives_just_the_mouth_opening(tmp_path, monkeypatch, 
     opening = basis[names.index("mouth_open")]
     coefficients = torch.linalg.lstsq(basis.T, trained[0].double().T).solution  # (3, T)
     expected = coefficients[names.index("mouth_open")][:, None] * opening * 2.0 * render_gain
-    assert torch.allclose(released[0].double(), expected, atol=1e-5 * float(expected.abs().max()))
+    # float32 end to end: the release folds the projection into the head's weights
+    assert torch.allclose(released[0].double(), expected, atol=1e-4 * float(expected.abs().max()))
     assert torch.linalg.matrix_rank(released[0].double(), rtol=1e-4) == 1  # one direction
     assert torch.allclose(checkpoint.model.motion_scale, torch.ones(1))
 
