@@ -33,6 +33,7 @@ Columns (see `reenact.evaluation.lipsync`):
 
 Usage: python benchmarks/lipsync.py [--checkpoint default] [--audio-checkpoint default]
        [--out DIR] [--max-frames 75] [--threads N] [--device auto] [--reuse]
+       [--media DIR] [--kinds real talk dub talk-x]
 Needs mediapipe's legacy FaceMesh: pip install "reenact[lipsync]" (or see
 `reenact.evaluation.facemesh.MEDIAPIPE_INSTALL` for the lighter install).
 """
@@ -310,6 +311,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="render and score at most N frames per video (default 75: GRID's 3 s)")
     parser.add_argument("--threads", type=int, help="CPU threads for torch")
     parser.add_argument("--device", default="auto")
+    parser.add_argument("--media", type=Path, default=EVAL,
+                        help="a folder laid out like ../shared/media/eval (talking/, portraits/, "
+                             "speech/); default the held-out eval media. Tune on a folder of "
+                             "non-eval media, never on eval")
+    parser.add_argument("--kinds", nargs="+", choices=KINDS, default=list(KINDS),
+                        help="the rows to render and score (default all)")
     parser.add_argument("--reuse", action="store_true",
                         help="score the videos already in --out instead of rendering them again")
     args = parser.parse_args(argv)
@@ -320,8 +327,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         raise ValueError(f"--threads: expected an integer >= 1, got {args.threads}")
     if args.reuse and args.out is None:
         raise ValueError("--reuse needs --out DIR (the videos to score)")
-    if not EVAL.is_dir():
-        raise ValueError(f"{EVAL} not found (the held-out media sit beside the checkout)")
+    if not args.media.is_dir():
+        raise ValueError(f"{args.media} not found (the held-out media sit beside the checkout)")
     return args
 
 
@@ -333,7 +340,7 @@ def run(args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         out = args.out or Path(tmp)
         out.mkdir(parents=True, exist_ok=True)
-        rows = plan_rows(EVAL, out)
+        rows = [row for row in plan_rows(args.media, out) if row.kind in args.kinds]
         render(rows, args)
         scorer = Scorer(args.max_frames)
         scored = []
