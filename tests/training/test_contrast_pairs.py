@@ -4,7 +4,10 @@ import numpy as np
 import pytest
 
 from reenact.preprocess.anchors import TEMPLATE
-from reenact.training.contrast_pairs import EYE_GAPS, MOUTH_GAPS, ContrastSampler, openings
+from reenact.preprocess.expressions import mouth_opening
+from reenact.training.contrast_pairs import EYE_GAPS, ContrastSampler, eye_opening
+
+MOUTH_GAPS = ((61, 67), (62, 66), (63, 65))  # the inner-lip pairs mouth_opening measures
 
 
 def faces(mouth: list[float], eyes: list[float] | None = None) -> np.ndarray:
@@ -24,10 +27,10 @@ def faces(mouth: list[float], eyes: list[float] | None = None) -> np.ndarray:
 
 def test_openings_are_the_mean_gap_over_the_interocular_distance() -> None:
     points = faces([0.0, 0.1, 0.3], [0.05, 0.2, 0.0])
-    np.testing.assert_allclose(openings(points, MOUTH_GAPS), [0.0, 0.1, 0.3], rtol=0.02, atol=1e-9)
-    np.testing.assert_allclose(openings(points, EYE_GAPS), [0.05, 0.2, 0.0], rtol=0.02, atol=1e-9)
+    np.testing.assert_allclose(mouth_opening(points), [0.0, 0.1, 0.3], rtol=0.02, atol=1e-9)
+    np.testing.assert_allclose(eye_opening(points), [0.05, 0.2, 0.0], rtol=0.02, atol=1e-9)
     points[1] = np.nan
-    assert np.isnan(openings(points, MOUTH_GAPS)[1])
+    assert np.isnan(mouth_opening(points)[1])
 
 
 def test_contrast_pairs_prefer_frames_whose_mouths_differ() -> None:

@@ -18,28 +18,24 @@ all that sampling needs.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
-MOUTH_GAPS = ((61, 67), (62, 66), (63, 65))
+from reenact.preprocess.expressions import interocular_distance, mouth_opening
+
 EYE_GAPS = ((37, 41), (38, 40), (43, 47), (44, 46))
-LEFT_EYE, RIGHT_EYE = slice(36, 42), slice(42, 48)
 # a clip whose opening varies less than this (std, interocular units) offers no contrast
 MIN_SPREAD = 0.02
 
 
-def openings(landmarks: np.ndarray, gaps: tuple[tuple[int, int], ...]) -> np.ndarray:
-    """(N,) mean gap between the landmark pairs `gaps`, over the interocular distance, of (N, 68, 2)
-    landmarks; NaN where a frame has none."""
+def eye_opening(landmarks: np.ndarray) -> np.ndarray:
+    """(N,) mean lid gap over the interocular distance of (N, 68, 2) landmarks; NaN where a frame
+    has none (`reenact.preprocess.expressions.mouth_opening` is the mouth's)."""
     points = np.asarray(landmarks, dtype=np.float64)
-    upper = points[:, [a for a, _ in gaps]]  # (N, G, 2)
-    lower = points[:, [b for _, b in gaps]]
-    gap = np.linalg.norm(upper - lower, axis=2).mean(axis=1)
-    interocular = np.linalg.norm(points[:, LEFT_EYE].mean(axis=1) - points[:, RIGHT_EYE].mean(axis=1),
-                                 axis=1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(interocular > 1e-6, gap / interocular, np.nan)
+    gap = np.mean([np.linalg.norm(points[:, a] - points[:, b], axis=-1) for a, b in EYE_GAPS], axis=0)
+    return gap / np.maximum(interocular_distance(points), 1e-9)
 
 
 @dataclass(frozen=True)
@@ -50,10 +46,11 @@ class _Feature:
     values: list[np.ndarray]  # per such clip: those frames' openings
 
 
-def _feature(landmarks: list[np.ndarray], gaps: tuple[tuple[int, int], ...]) -> _Feature | None:
+def _feature(landmarks: list[np.ndarray],
+             measure: Callable[[np.ndarray], np.ndarray]) -> _Feature | None:
     clips, weights, frames, values = [], [], [], []
     for index, points in enumerate(landmarks):
-        opening = openings(points, gaps)
+        opening = measure(points)
         found = np.flatnonzero(np.isfinite(opening))
         if len(found) < 2 or float(np.std(opening[found])) < MIN_SPREAD:
             continue
@@ -78,8 +75,8 @@ class ContrastSampler:
     def __init__(self, landmarks: list[np.ndarray], *, mouth_share: float = 0.7) -> None:
         if not 0 <= mouth_share <= 1:
             raise ValueError(f"mouth_share: expected a number in [0, 1], got {mouth_share}")
-        self.mouth = _feature(landmarks, MOUTH_GAPS)
-        self.eyes = _feature(landmarks, EYE_GAPS)
+        self.mouth = _feature(landmarks, mouth_opening)
+        self.eyes = _feature(landmarks, eye_opening)
         self.mouth_share = mouth_share
 
     @property
