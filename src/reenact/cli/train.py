@@ -36,17 +36,13 @@ def cmd_train(args: argparse.Namespace) -> int:
              "contrast_pairs": args.contrast_pairs}
     if args.resume_config and config_path.is_file():  # resume: the run's own options, new --steps
         saved = read_train_config(config_path).to_dict()  # one-line error if it is damaged
-        for key, value in given.items():
-            if value is not None and value != saved[key]:
+        run_values = {**saved, "face_parts": saved["weights"]["face_parts"]}
+        for key, value in {**given, "face_parts": args.face_parts}.items():
+            if value is not None and value != run_values[key]:
                 flag = "--lr" if key == "learning_rate" else "--" + key.replace("_", "-")
-                raise UsageError(f"{flag} {value} differs from the run's {saved[key]} ({config_path}); "
-                                 "a resumed run keeps its options (only --steps may change): "
-                                 "leave it out, or use a new run directory")
-        if args.face_parts is not None and args.face_parts != saved["weights"]["face_parts"]:
-            raise UsageError(f"--face-parts {args.face_parts} differs from the run's "
-                             f"{saved['weights']['face_parts']} ({config_path}); a resumed run keeps "
-                             "its options (only --steps may change): leave it out, or use a new "
-                             "run directory")
+                raise UsageError(f"{flag} {value} differs from the run's {run_values[key]} "
+                                 f"({config_path}); a resumed run keeps its options (only --steps "
+                                 "may change): leave it out, or use a new run directory")
         saved["steps"] = args.steps if args.steps is not None else saved["steps"]
         config = TrainConfig.from_dict(saved)
     else:
