@@ -55,6 +55,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
+# the same synthetic frames as the speed benchmark (a script's folder is first on sys.path)
+from inference_speed import synthetic_clip
+
 logger = logging.getLogger("reference_exactness")
 
 EXACT = 1e-4
@@ -266,17 +269,6 @@ def make_backend(name: str, checkpoint: Path, config: Path, export_dir: Path, th
     if not (export_dir / "config.json").exists():
         export_onnx(model, export_dir)
     return OnnxBackend(export_dir, threads=threads, optimization=spec["optimization"])
-
-
-def synthetic_clip(size: int, count: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """A smooth random (S, S, 3) uint8 source and `count` driving frames: it, shifted each frame."""
-    rng = np.random.default_rng(seed)
-    coarse = torch.from_numpy(rng.random((1, 3, 16, 16), dtype=np.float32))
-    image = torch.nn.functional.interpolate(coarse, size=(size, size), mode="bicubic",
-                                            align_corners=False)
-    source = (image.clamp(0, 1)[0].permute(1, 2, 0).numpy() * 255).astype(np.uint8)
-    shifts = [(round(6 * math.sin(i / 3)), round(4 * math.cos(i / 4))) for i in range(count)]
-    return source, np.stack([np.roll(source, shift, axis=(0, 1)) for shift in shifts])
 
 
 def markdown(rows: list[Row]) -> str:
