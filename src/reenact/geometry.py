@@ -205,3 +205,9 @@ def normalize_keypoints(kp_source: Keypoints, kp_driving: Keypoints, kp_driving_
         change = torch.matmul(jacobian, inverse_2x2(kp_driving_initial.jacobian))
         jacobian = torch.matmul(change, kp_source.jacobian)  # (B, K, 2, 2)
     return Keypoints(value, jacobian)
+
+
+def smoothstep(t: Tensor) -> Tensor:
+    """0 below 0, 1 above 1, 3 t^2 - 2 t^3 between (a soft threshold)."""
+    t = t.clamp(0, 1)
+    return t * t * (3 - 2 * t)

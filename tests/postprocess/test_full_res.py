@@ -10,9 +10,9 @@ from reenact.postprocess.full_res import (
     FullResCompositor,
     FullResConfig,
     _model_fractions,
-    interpolation_matrix,
 )
 from reenact.postprocess.paste import paste_back
+from reenact.postprocess.resampling import interpolation_matrix
 from reenact.preprocess.crop import CropBox, crop_image
 
 SIZE, CELLS = 64, 16  # the model's frame and its deformation lattice (fast-128's ratio: 128, 32)

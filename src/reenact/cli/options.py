@@ -99,6 +99,9 @@ def add_portrait_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--render", choices=("full", "crop"), default="full",
                         help="full: warp the photo itself at its resolution and paste only what "
                              "moved; crop: paste the model-size frame, upscaled, over the face box")
+    parser.add_argument("--eyes", choices=("landmarks", "model"), default="landmarks",
+                        help="landmarks: draw the driver's eye opening on the photo's own eyelids "
+                             "(--render full; default); model: leave the eyes to the motion model")
     parser.add_argument("--face-index", type=int, help="which source face (0 = largest)")
     parser.add_argument("--kp-smoothing", type=float, default=0.25,
                         help="temporal smoothing of driving keypoints, 0 (off) to <1 (default 0.25)")

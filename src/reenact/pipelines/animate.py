@@ -42,6 +42,7 @@ from reenact.io import (
 )
 from reenact.io.frame_order import ordered_frames
 from reenact.io.video import check_video_output
+from reenact.postprocess.eyelids import eye_ratios
 from reenact.postprocess.full_res import FullResCompositor, FullResConfig
 from reenact.pipelines.keypoints import detect_keypoints, reframe_keypoints
 from reenact.postprocess.paste import paste_back
@@ -64,6 +65,7 @@ logger = logging.getLogger(__name__)
 
 CROP_MODES = ("face", "none")
 RENDER_MODES = ("full", "crop")
+EYE_MODES = ("landmarks", "model")
 
 
 @dataclass(frozen=True)
@@ -80,6 +82,9 @@ class AnimateOptions:
     render: "full" warps the photo itself at its resolution and pastes only the region that moved
         (the generator's pixels only where it invents content); "crop" pastes the model-size frame,
         upscaled, over the whole crop box.
+    eyes: "landmarks" draws the driver's change of eye opening on the photo's own eyelids at full
+        resolution (`reenact.postprocess.eyelids`; render "full" with face landmarks only);
+        "model" leaves the eyes to the motion model.
     face_index: which source face to animate (0 = largest); default the largest.
     detect_every: run the full face detector on every N-th driving frame and follow the face's
         landmarks in between (`reenact.preprocess.face_follow`); 1 detects in every frame.
@@ -96,6 +101,7 @@ class AnimateOptions:
     crop: str = "face"
     crop_only: bool = False
     render: str = "full"
+    eyes: str = "landmarks"
     face_index: int | None = None
     face_backend: str = "dlib"
     detect_every: int = 12
@@ -117,6 +123,8 @@ class AnimateOptions:
             raise ValueError(f"crop: expected one of {', '.join(CROP_MODES)}, got {self.crop!r}")
         if self.render not in RENDER_MODES:
             raise ValueError(f"render: expected one of {', '.join(RENDER_MODES)}, got {self.render!r}")
+        if self.eyes not in EYE_MODES:
+            raise ValueError(f"eyes: expected one of {', '.join(EYE_MODES)}, got {self.eyes!r}")
         if self.batch_size < 1:
             raise ValueError(f"batch_size: expected an integer >= 1, got {self.batch_size}")
         if isinstance(self.detect_every, bool) or not isinstance(self.detect_every, int) \
@@ -337,13 +345,18 @@ def full_res_compositor(source: PreparedSource, backend: Backend, options: Anima
 
 def render_frames(backend: Backend, encoded: object, kp_source: Keypoints, kp: Keypoints,
                    source: PreparedSource, options: AnimateOptions,
-                   compositor: FullResCompositor | None) -> Iterator[np.ndarray]:
-    """One batch's output frames: full-resolution composites, model-size crops or pasted crops."""
+                   compositor: FullResCompositor | None,
+                   eye_ratios: np.ndarray | None = None) -> Iterator[np.ndarray]:
+    """One batch's output frames: full-resolution composites, model-size crops or pasted crops.
+
+    eye_ratios: (B, 2) per frame, how open the eyes should be relative to the photo's
+    (`reenact.postprocess.eyelids`; full resolution only), or None."""
     if compositor is not None:
         rendered = backend.render_with_motion(encoded, kp_source, kp)
-        for frame, deformation, weight in zip(rendered.frames, rendered.deformation,
-                                              rendered.source_weight):
-            yield compositor.composite(frame, deformation, weight)
+        for i, (frame, deformation, weight) in enumerate(zip(
+                rendered.frames, rendered.deformation, rendered.source_weight)):
+            yield compositor.composite(frame, deformation, weight,
+                                       None if eye_ratios is None else eye_ratios[i])
         return
     for frame in backend.render(encoded, kp_source, kp):
         if options.crop_only:
@@ -357,6 +370,20 @@ def track_landmarks(track: DrivingTrack, index: int | None) -> np.ndarray | None
     if track.landmarks is None or index is None or index >= len(track.landmarks):
         return None
     return track.landmarks[index]
+
+
+def driver_eye_ratios(track: DrivingTrack, source: PreparedSource, options: AnimateOptions,
+                      from_best: bool) -> np.ndarray | None:
+    """(T, 2) per driving frame, how open the portrait's eyes should be relative to the photo's:
+    the driver's opening over its opening in the frame relative motion starts from, or (absolute
+    motion) over the photo's own. None without landmarks on both sides or with eyes="model"."""
+    if options.eyes != "landmarks" or track.landmarks is None or source.landmarks is None:
+        return None
+    if not options.relative:
+        reference = source.landmarks
+    else:
+        reference = track_landmarks(track, track.best_index if from_best else 0)
+    return eye_ratios(track.landmarks, reference)
 
 
 def animate_frames(source: PreparedSource, frames: Iterable[np.ndarray], track: DrivingTrack,
@@ -377,6 +404,7 @@ def animate_frames(source: PreparedSource, frames: Iterable[np.ndarray], track: 
         best = track.best_index
         kp_initial = detect_keypoints(backend, initial_crop[None], [track_landmarks(track, best)],
                                       [track.boxes[best or 0]])
+    eyes = driver_eye_ratios(track, source, options, initial_crop is not None)
     index = 0
     for batch in batched(frames, options.batch_size):
         boxes = track.boxes[index:index + len(batch)]
@@ -389,7 +417,8 @@ def animate_frames(source: PreparedSource, frames: Iterable[np.ndarray], track: 
         kp = normalize_keypoints(kp_source, kp_driving, kp_initial, relative_movement=options.relative,
                                  relative_jacobian=options.relative,
                                  adapt_movement_scale=options.relative and options.adapt_scale)
-        yield from render_frames(backend, encoded, kp_source, kp, source, options, compositor)
+        yield from render_frames(backend, encoded, kp_source, kp, source, options, compositor,
+                                 None if eyes is None else eyes[index:index + len(batch)])
         index += len(batch)
 
 

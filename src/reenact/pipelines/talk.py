@@ -60,6 +60,7 @@ from reenact.pipelines.animate import (
 from reenact.pipelines.audio_motion import speech_motion
 from reenact.pipelines.articulation import opening_motion, reexpress_opening
 from reenact.pipelines.keypoints import crop_landmarks, detect_keypoints, reframe_keypoints
+from reenact.postprocess.eyelids import eye_ratios
 from reenact.preprocess.crop import crop_image
 from reenact.preprocess.face import FaceAnalyzer, create_face_analyzer
 from reenact.provenance.manifest import PendingManifest
@@ -86,7 +87,7 @@ class TalkOptions:
     mouth_scale: multiplies the speech motion (1 = as learned).
     driving_policy: how a driving video shorter than the speech is extended: pingpong, loop, or
         pad (hold its last frame); the output is always as long as the speech.
-    crop, crop_only, render, face_index, face_backend, crop_margin, kp_smoothing, batch_size,
+    crop, crop_only, render, eyes, face_index, face_backend, crop_margin, kp_smoothing, batch_size,
     max_output_side, feather, color_match, adapt_scale, max_frames, label: as in `AnimateOptions`.
     """
 
@@ -101,6 +102,7 @@ class TalkOptions:
     crop: str = "face"
     crop_only: bool = False
     render: str = "full"
+    eyes: str = "landmarks"
     face_index: int | None = None
     face_backend: str = "dlib"
     crop_margin: float = 0.4
@@ -128,7 +130,7 @@ class TalkOptions:
     def animate_options(self) -> AnimateOptions:
         return AnimateOptions(
             relative=True, adapt_scale=self.adapt_scale, crop=self.crop, crop_only=self.crop_only,
-            render=self.render,
+            render=self.render, eyes=self.eyes,
             face_index=self.face_index, face_backend=self.face_backend,
             crop_margin=self.crop_margin, kp_smoothing=self.kp_smoothing,
             batch_size=self.batch_size, max_output_side=self.max_output_side,
@@ -227,11 +229,13 @@ def talk_frames(source: PreparedSource, plan: TalkPlan, backend, checkpoint: Aud
     animate_options = options.animate_options()
     compositor = full_res_compositor(source, backend, animate_options, encoded, kp_source)
     plan = articulated_plan(plan, source, backend, checkpoint, kp_source)
+    eyes = (np.repeat(1 - plan.blink[:, None], 2, axis=1) if options.eyes == "landmarks"
+            else None)  # the blinks' lids, drawn at full size
     for start in range(0, len(plan), options.batch_size):
         stop = min(start + options.batch_size, len(plan))
         kp = idle_keypoints(kp_source, plan, start, stop, checkpoint)
         yield from render_frames(backend, encoded, kp_source, kp, source, animate_options,
-                                 compositor)
+                                 compositor, eyes[start:stop])
 
 
 def driven_talk_frames(source: PreparedSource, plan: TalkPlan, frames: Iterator[np.ndarray],
@@ -248,6 +252,9 @@ def driven_talk_frames(source: PreparedSource, plan: TalkPlan, frames: Iterator[
     smoother = KeypointSmoother(options.kp_smoothing)
     projector = checkpoint.directions.projector(MOUTH_DIRECTIONS)
     kp_initial: Keypoints | None = None
+    eyes = (eye_ratios(landmarks, landmarks[0])
+            if options.eyes == "landmarks" and landmarks and source.landmarks is not None
+            else None)  # the driver's lids, relative to its first frame as the head motion is
     start = 0
     for batch in batched(frames, options.batch_size):
         crops = np.stack([crop_image(frame, boxes[start + i], backend.image_size)
@@ -263,7 +270,7 @@ def driven_talk_frames(source: PreparedSource, plan: TalkPlan, frames: Iterator[
         speech = torch.from_numpy(plan.motion[start:start + len(batch)])
         kp = replace_mouth(kp_source, kp_head, speech, projector)
         yield from render_frames(backend, encoded, kp_source, kp, source, animate_options,
-                                 compositor)
+                                 compositor, None if eyes is None else eyes[start:start + len(batch)])
         start += len(batch)
 
 

@@ -40,9 +40,11 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from reenact.geometry import coordinate_grid, resize_grid, warp
+from reenact.geometry import coordinate_grid, resize_grid, smoothstep, warp
+from reenact.postprocess.eyelids import EyelidWarp
 from reenact.postprocess.mouth_mask import _convex_hull
 from reenact.postprocess.paste import _match_colors, check_paste_inputs, feather_window
+from reenact.postprocess.resampling import blur_matrix, interpolation_matrix, max_filter
 from reenact.preprocess.crop import CropBox
 from reenact.preprocess.face import NUM_LANDMARKS, require_pillow
 
@@ -105,59 +107,6 @@ class FullResConfig:
                              f"got {self.color_match!r}")
 
 
-def smoothstep(t: Tensor) -> Tensor:
-    """0 below 0, 1 above 1, 3 t^2 - 2 t^3 between (a soft threshold)."""
-    t = t.clamp(0, 1)
-    return t * t * (3 - 2 * t)
-
-
-def _cubic_weights(t: np.ndarray) -> np.ndarray:
-    """(n, 4) Keys cubic convolution weights (a = -0.75, torch's bicubic) of taps -1, 0, 1, 2."""
-    a = -0.75
-    d = np.stack([t + 1, t, 1 - t, 2 - t], axis=1)  # (n, 4) distances to the taps
-    near = ((a + 2) * d - (a + 3)) * d * d + 1
-    far = ((a * d - 5 * a) * d + 8 * a) * d - 4 * a
-    return np.where(d <= 1, near, far)
-
-
-def interpolation_matrix(positions: np.ndarray, cells: int, *, cubic: bool = False) -> Tensor:
-    """(n, cells) float32 weights that read a row of `cells` samples at `positions` (n,), in cell
-    units (cell i's centre at i), bilinearly or by cubic convolution; edge samples are replicated
-    (`grid_sample` with padding_mode="border", `F.interpolate` with align_corners=False).
-
-    A map M (m, n) read at separable positions is then `Y @ M @ X.T`: cheaper than a `grid_sample`
-    over a grid of every pixel, and the same numbers to float rounding.
-    """
-    positions = np.asarray(positions, dtype=np.float64)
-    if not cubic:  # torch clamps a bilinear read's position, a cubic read's taps
-        positions = np.clip(positions, 0, cells - 1)
-    base = np.floor(positions)
-    t = positions - base
-    if cubic:
-        offsets, weights = np.arange(-1, 3), _cubic_weights(t)
-    else:
-        offsets, weights = np.arange(0, 2), np.stack([1 - t, t], axis=1)
-    index = np.clip(base.astype(np.int64)[:, None] + offsets[None, :], 0, cells - 1)  # (n, taps)
-    matrix = np.zeros((len(positions), cells))
-    np.add.at(matrix, (np.arange(len(positions))[:, None], index), weights)
-    return torch.from_numpy(matrix.astype(np.float32))
-
-
-def blur_matrix(size: int, sigma: float) -> Tensor:
-    """(size, size) float32: a gaussian blur of sigma `sigma` cut at 2 sigma, zeros beyond the
-    edges, as a matrix (`B @ M @ B.T` blurs a map M)."""
-    radius = int(math.ceil(2 * sigma))
-    if radius < 1:
-        return torch.eye(size)
-    taps = np.arange(-radius, radius + 1)
-    kernel = np.exp(-0.5 * (taps / sigma) ** 2)
-    kernel /= kernel.sum()
-    matrix = np.zeros((size, size))
-    for offset, weight in zip(taps, kernel):
-        matrix += weight * np.eye(size, k=int(offset))
-    return torch.from_numpy(matrix.astype(np.float32))
-
-
 def _model_fractions(q: np.ndarray, cells: int, size: int, align_corners: bool) -> np.ndarray:
     """Where in the model's frame (box fractions) the content of box fraction q sits, along one
     axis of a deformation lattice of `cells` points: the inverse of the lattice identity's zoom.
@@ -167,13 +116,6 @@ def _model_fractions(q: np.ndarray, cells: int, size: int, align_corners: bool) 
     """
     n = 2 * (q * size - 0.5) / (size - 1) - 1 if align_corners else 2 * q - 1
     return ((n + 1) * (cells - 1) / 2 + 0.5) / cells
-
-
-def _max_filter(mask: Tensor, radius: int) -> Tensor:
-    """(m, n) maximum over a (2 radius + 1)^2 square, separably (zeros beyond the edges)."""
-    kernel = 2 * radius + 1
-    out = F.max_pool2d(mask[None, None], (1, kernel), stride=1, padding=(0, radius))
-    return F.max_pool2d(out, (kernel, 1), stride=1, padding=(radius, 0))[0, 0]
 
 
 def _read(maps: Tensor, rows: Tensor, cols: Tensor) -> Tensor:
@@ -250,9 +192,10 @@ class FullResCompositor:
             * feather_window(len(self._x), box.x0 - self._left, box.x1 - self._left,
                              feather)[None, :])  # (H', W')
         self._blur = blur_matrix(size, config.feather * size / 2)
-        self._face = None
+        self._face = self._eyelids = None
         if landmarks is not None:
             self._face = self._grow(torch.from_numpy(face_hull_mask(landmarks, box, size)))
+            self._eyelids = EyelidWarp(landmarks)
         self._baseline = None
         if baseline_weight is not None:
             self._check_weight(baseline_weight, "baseline_weight")
@@ -287,7 +230,7 @@ class FullResCompositor:
         """(S, S) in [0, 1] grown by `dilation` and feathered by `feather` (module config)."""
         radius = int(round(self.config.dilation * self.size))
         if radius > 0:
-            mask = _max_filter(mask, radius)
+            mask = max_filter(mask, radius)
         return (self._blur @ mask @ self._blur.T).clamp_(0, 1)
 
     def _invented(self, weight: np.ndarray) -> Tensor:
@@ -299,7 +242,7 @@ class FullResCompositor:
         invented = 1 - smoothstep((trust - config.invented) / (config.trusted - config.invented))
         radius = int(round(config.invented_width * self.size / 2))
         if radius > 0:  # opening: erode (a min filter), then dilate back what survived
-            invented = _max_filter(-_max_filter(-invented, radius), radius)
+            invented = max_filter(-max_filter(-invented, radius), radius)
         return invented
 
     def _moved(self, displacement: Tensor, readers: _LatticeReaders) -> Tensor:
@@ -348,14 +291,34 @@ class FullResCompositor:
             raise ValueError(f"{name}: expected ({s}, {s}), got "
                              f"{getattr(weight, 'shape', type(weight).__name__)}")
 
+    def _eye_gains(self, displacement: Tensor, eye_ratios: np.ndarray | None) -> np.ndarray | None:
+        """(2,) how much wider than the model's motion makes them the eyes must open to open by
+        `eye_ratios` (per eye, over the photo's opening), or None where nothing is asked."""
+        if eye_ratios is None or self._eyelids is None:
+            return None
+        ratios = np.asarray(eye_ratios, dtype=np.float64)
+        if ratios.shape != (2,) or not np.all(np.isfinite(ratios)):
+            raise ValueError(f"eye_ratios: expected 2 finite numbers, got {eye_ratios!r}")
+        box = self.box
+
+        def displacement_at(points: np.ndarray) -> np.ndarray:
+            where = torch.from_numpy(2 * (points - (box.x0, box.y0)) / box.side - 1).float()
+            read = F.grid_sample(displacement[None], where[None, None], mode="bilinear",
+                                 padding_mode="border", align_corners=False)  # (1, 2, 1, N)
+            return read[0, :, 0].T.double().numpy()
+
+        return ratios / np.maximum(self._eyelids.implied_ratios(displacement_at), 0.1)
+
     @torch.no_grad()
-    def composite(self, frame: np.ndarray, deformation: np.ndarray,
-                  weight: np.ndarray) -> np.ndarray:
+    def composite(self, frame: np.ndarray, deformation: np.ndarray, weight: np.ndarray,
+                  eye_ratios: np.ndarray | None = None) -> np.ndarray:
         """One output frame, (H, W, 3) uint8, from one `RenderedCrops` item.
 
         frame: (S, S, 3) uint8 the model's frame; deformation: (h, w, 2) its dense deformation
         (normalized crop coordinates, `grid_sample` order); weight: (S, S) its source weight in
-        [0, 1]. Pixels where the paste mask is 0 keep the photo's bytes.
+        [0, 1]; eye_ratios: (2,) how open each eye (image left, right) should be relative to the
+        photo's (`reenact.postprocess.eyelids`), or None to leave the lids to the model. Pixels
+        where the paste mask is 0 keep the photo's bytes.
         """
         self._check(frame, deformation, weight)
         grid = torch.from_numpy(np.ascontiguousarray(deformation, dtype=np.float32))  # (h, w, 2)
@@ -376,6 +339,11 @@ class FullResCompositor:
         height, width = self.image.shape[:2]
         x = torch.from_numpy(self._x[c0:c1].astype(np.float32))[None, :] + shift[0]
         y = torch.from_numpy(self._y[r0:r1].astype(np.float32))[:, None] + shift[1]
+        gains = self._eye_gains(displacement, eye_ratios)
+        keep = None  # where the generator's pixels must not go: the lids drawn here
+        if gains is not None:
+            keep = 1 - self._eyelids.region(x, y)
+            x, y = self._eyelids.apply(x, y, gains)
         where = torch.stack([x.mul_(2 / width).sub_(1), y.mul_(2 / height).sub_(1)], dim=-1)
         content = F.grid_sample(self._pixels[None], where[None], mode="bicubic",
                                 padding_mode="border", align_corners=False)[0]  # (3, h', w')
@@ -384,6 +352,8 @@ class FullResCompositor:
         invented = self._invented(weight)  # (S, S)
         model_y, model_x = readers.model_y[r0:r1], readers.model_x[c0:c1]
         mix = _read(invented, model_y, model_x) * _read(moved, mask_y, mask_x)  # (h', w')
+        if keep is not None:
+            mix *= keep
         if bool((mix > 0).any()):
             generated = _read(self._generated(frame, grid, 1 - invented),
                               readers.model_cubic_y[r0:r1], readers.model_cubic_x[c0:c1])

@@ -29,7 +29,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from reenact.postprocess.full_res import FullResConfig, smoothstep
+from reenact.geometry import smoothstep
+from reenact.postprocess.full_res import FullResConfig
 from reenact.postprocess.paste import check_paste_inputs
 from reenact.preprocess.crop import CropBox
 

@@ -1,0 +1,237 @@
+"""Eyelids at full resolution: the driver's eye opening drawn on the photo's own eyes.
+
+A face-128 motion model moves the photo through a 32 x 32 deformation lattice; an eyelid is under
+one lattice cell, so the upper and lower lid of a portrait cannot part or meet however the model's
+eyelid keypoints move (across identities the eyes barely follow the driver). Here the opening is
+carried geometrically, from landmarks, by a warp of the photo's own eye region that the
+full-resolution compositor composes with the model's motion:
+
+    output(x) = photo(E(phi(x))),   phi: the model's motion (output -> photo pixels),
+
+where E maps a virtual photo whose lids are opened by a gain k (1: as in the photo, 0: closed) to
+the photo. Per eye, in a frame along the eye (u from corner to corner, v across, downward), with
+the lid margins U(u) (upper) and L(u) (lower) drawn through the 68-point landmarks and gap
+G = L - U, the lids meet on the line M = U + CLOSE_AT * G; the virtual lids are
+U' = M - CLOSE_AT k G and L' = M + (1 - CLOSE_AT) k G, and E is piecewise linear in v:
+
+- [U - above, U'] -> [U - above, U]   (the lid's skin slides down over the eye as it closes)
+- [U', L']        -> [U, L]           (the eye itself, squeezed or stretched)
+- [L', L + below] -> [L, L + below]
+
+with `above` and `below` fixed fractions of the eye's half length and E the identity elsewhere.
+G is 0 at the corners, so E is continuous everywhere.
+
+The gain asked of E is the driver's opening (relative to the driving video's initial frame, per
+eye, from `eye_ratios`) over the opening the model's motion already gives (`implied_ratios`), so
+a model that does move the lids is not doubled.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from reenact.geometry import smoothstep
+from reenact.preprocess.face import NUM_LANDMARKS
+
+# each eye's lid margins as 68-point indices, from the image-left corner to the image-right one
+EYE_LIDS = (((36, 37, 38, 39), (36, 41, 40, 39)),  # the subject's right eye (image left)
+            ((42, 43, 44, 45), (42, 47, 46, 45)))
+CLOSE_AT = 0.75  # where between the lids they meet: the upper lid does most of a blink
+ABOVE = 0.9  # the band above the upper lid that slides with it, in eye half lengths
+BELOW = 0.6
+MAX_GAIN = 1.5  # eyes open at most this much wider than the photo's (the white stretches)
+SMOOTHING = 0.7  # gaussian sigma, frames, over the driver's eye ratios (dlib's lids jitter)
+
+
+def _check_landmarks(landmarks: object, name: str = "landmarks") -> np.ndarray:
+    points = np.asarray(landmarks, dtype=np.float64)
+    if points.ndim < 2 or points.shape[-2:] != (NUM_LANDMARKS, 2):
+        raise ValueError(f"{name}: expected (..., {NUM_LANDMARKS}, 2) points, got "
+                         f"{getattr(landmarks, 'shape', type(landmarks).__name__)}")
+    return points
+
+
+def eye_openings(landmarks: np.ndarray) -> np.ndarray:
+    """(..., 2) per eye (image left, image right): mean lid gap over eye length."""
+    points = _check_landmarks(landmarks)
+    openings = []
+    for upper, lower in EYE_LIDS:
+        gap = np.linalg.norm(points[..., upper[1:3], :] - points[..., lower[1:3], :], axis=-1)
+        length = np.linalg.norm(points[..., upper[3], :] - points[..., upper[0], :], axis=-1)
+        openings.append(gap.mean(axis=-1) / np.maximum(length, 1e-9))
+    return np.stack(openings, axis=-1)
+
+
+def _smooth(series: np.ndarray, sigma: float) -> np.ndarray:
+    """(T, 2) gaussian-smoothed along T (zero phase, edges replicated)."""
+    radius = int(np.ceil(2 * sigma))
+    if sigma <= 0 or radius < 1 or len(series) < 2:
+        return series
+    taps = np.exp(-0.5 * (np.arange(-radius, radius + 1) / sigma) ** 2)
+    taps /= taps.sum()
+    padded = np.pad(series, ((radius, radius), (0, 0)), mode="edge")
+    return np.stack([np.convolve(padded[:, e], taps, mode="valid") for e in range(series.shape[1])],
+                    axis=1)
+
+
+def eye_ratios(landmarks: list[np.ndarray | None], reference: np.ndarray | None) -> np.ndarray:
+    """(T, 2) per frame and eye: the driver's eye opening over its opening in `reference` (the
+    driving frame motion is measured from), lightly smoothed over time; 1 where a frame has no
+    landmarks (the lids stay as the model renders them) and everywhere without a reference or with
+    a reference whose eye is shut (nothing to measure an opening against)."""
+    ratios = np.ones((len(landmarks), 2))
+    if reference is None or not landmarks:
+        return ratios
+    base = eye_openings(reference)
+    found = [i for i, points in enumerate(landmarks) if points is not None]
+    if found:
+        measured = eye_openings(np.stack([landmarks[i] for i in found])) / np.maximum(base, 1e-9)
+        ratios[found] = measured
+    ratios[:, base < 0.05] = 1.0
+    return np.clip(_smooth(ratios, SMOOTHING), 0.0, MAX_GAIN)
+
+
+@dataclass(frozen=True)
+class _Eye:
+    origin: Tensor  # (2,) the corners' midpoint, image pixels
+    along: Tensor  # (2,) unit vector corner to corner
+    half: float  # half the corner distance, pixels
+    knots: Tensor  # (4,) u of the lid landmarks
+    upper: Tensor  # (4,) v of the upper lid's landmarks
+    lower: Tensor  # (4,) v of the lower lid's
+    bounds: tuple[float, float, float, float]  # x0, x1, y0, y1: the band's box in photo pixels
+
+
+def _lid_margin(u: Tensor, knots: Tensor, values: Tensor) -> Tensor:
+    """Piecewise-linear interpolation of `values` at `knots` (increasing), read at u (clamped)."""
+    u = u.clamp(float(knots[0]), float(knots[-1]))
+    index = torch.searchsorted(knots, u.contiguous()).clamp(1, len(knots) - 1)
+    u0, u1 = knots[index - 1], knots[index]
+    t = (u - u0) / (u1 - u0).clamp(min=1e-6)
+    return values[index - 1] + t * (values[index] - values[index - 1])
+
+
+class EyelidWarp:
+    """The map E of the module docstring for one photo, from its (68, 2) landmarks in pixels."""
+
+    def __init__(self, landmarks: np.ndarray) -> None:
+        points = _check_landmarks(landmarks)
+        if points.shape != (NUM_LANDMARKS, 2):
+            raise ValueError(f"landmarks: expected ({NUM_LANDMARKS}, 2), got {points.shape}")
+        self.landmarks = points
+        self._eyes = [self._eye(points, upper, lower) for upper, lower in EYE_LIDS]
+
+    @staticmethod
+    def _eye(points: np.ndarray, upper: tuple[int, ...], lower: tuple[int, ...]) -> _Eye | None:
+        first, last = points[upper[0]], points[upper[-1]]
+        length = float(np.linalg.norm(last - first))
+        if length < 2:  # an eye a pixel or two long: nothing to draw
+            return None
+        along = (last - first) / length
+        across = np.array([-along[1], along[0]])  # downward for an upright face
+        origin = (first + last) / 2
+        u_up = (points[list(upper)] - origin) @ along
+        u_low = (points[list(lower)] - origin) @ along
+        knots = (u_up + u_low) / 2  # one knot per landmark pair (the corners coincide)
+        if not np.all(np.diff(knots) > 0):  # a profile view folds the lids: leave this eye alone
+            return None
+        v_up, v_low = (points[list(upper)] - origin) @ across, (points[list(lower)] - origin) @ across
+        half = length / 2
+        corners = np.array([origin + u * along + v * across for u in (-half, half)
+                            for v in (v_up.min() - ABOVE * half, v_low.max() + BELOW * half)])
+        bounds = (corners[:, 0].min() - 1, corners[:, 0].max() + 1,
+                  corners[:, 1].min() - 1, corners[:, 1].max() + 1)
+        as_tensor = lambda a: torch.tensor(np.asarray(a), dtype=torch.float32)  # noqa: E731
+        return _Eye(origin=as_tensor(origin), along=as_tensor(along), half=half,
+                    knots=as_tensor(knots), upper=as_tensor(v_up), lower=as_tensor(v_low),
+                    bounds=tuple(float(b) for b in bounds))
+
+    def implied_ratios(self, displacement_at) -> np.ndarray:
+        """(2,) per eye: how much the model's own motion opens it, from `displacement_at`, a
+        function of (N, 2) photo pixels -> (N, 2) backward displacement (output -> photo) there.
+        A photo point p shows in the output near p - d(p)."""
+        moved = self.landmarks - displacement_at(self.landmarks)
+        return eye_openings(moved) / np.maximum(eye_openings(self.landmarks), 1e-9)
+
+    def apply(self, x: Tensor, y: Tensor, gains: np.ndarray) -> tuple[Tensor, Tensor]:
+        """Photo positions x, y ((H, W) each, pixels: a smooth warp of a pixel grid) of a virtual photo whose eyes open by
+        `gains` (2,) -> positions in the real photo. Gains within 1% of 1 leave that eye alone."""
+        x, y = x.clone(), y.clone()
+        for eye, gain in zip(self._eyes, np.asarray(gains, dtype=np.float64)):
+            if eye is None or abs(gain - 1) < 0.01:
+                continue
+            block = self._block(eye, x, y)  # only near the band is worked on: a few % of a face
+            if block is None:
+                continue
+            bx, by = x[block], y[block]
+            near = self._near(eye, bx, by)
+            new_x, new_y = self._apply_eye(eye, float(np.clip(gain, 0, MAX_GAIN)),
+                                           bx[near], by[near])
+            bx[near], by[near] = new_x, new_y  # views: writes into x, y
+        return x, y
+
+    @staticmethod
+    def _block(eye: _Eye, x: Tensor, y: Tensor) -> tuple[slice, slice] | None:
+        """Rows and columns of 2-D positions x, y (a smooth warp of a pixel grid, so rows go down
+        and columns across) that can reach the eye's band; None if none can."""
+        x0, x1, y0, y1 = eye.bounds
+        rows = torch.nonzero((y.amin(dim=1) <= y1) & (y.amax(dim=1) >= y0))[:, 0]
+        cols = torch.nonzero((x.amin(dim=0) <= x1) & (x.amax(dim=0) >= x0))[:, 0]
+        if len(rows) == 0 or len(cols) == 0:
+            return None
+        return slice(int(rows[0]), int(rows[-1]) + 1), slice(int(cols[0]), int(cols[-1]) + 1)
+
+    @staticmethod
+    def _near(eye: _Eye, x: Tensor, y: Tensor) -> Tensor:
+        """Bool mask of the positions inside the eye's band's bounding box."""
+        x0, x1, y0, y1 = eye.bounds
+        return (x >= x0) & (x <= x1) & (y >= y0) & (y <= y1)
+
+    def region(self, x: Tensor, y: Tensor) -> Tensor:
+        """Photo positions x, y (H, W) -> (H, W) in [0, 1], where E draws the lids: each eye's band (from
+        `above` over the upper lid to `below` under the lower one, corner to corner), feathered
+        over a quarter of the eye's half length. There the lids are E's, not the generator's."""
+        weight = torch.zeros_like(x)
+        for eye in self._eyes:
+            if eye is None:
+                continue
+            block = self._block(eye, x, y)
+            if block is None:
+                continue
+            bx, by, bw = x[block], y[block], weight[block]
+            near = self._near(eye, bx, by)
+            u, v = self._eye_frame(eye, bx[near], by[near])
+            upper = _lid_margin(u, eye.knots, eye.upper)
+            lower = _lid_margin(u, eye.knots, eye.lower)
+            feather = 0.25 * eye.half
+            inside = torch.minimum(v - (upper - ABOVE * eye.half), lower + BELOW * eye.half - v)
+            bw[near] = torch.maximum(bw[near], smoothstep((eye.half - u.abs()) / feather)
+                                     * smoothstep(inside / feather))  # a view: writes weight
+        return weight
+
+    @staticmethod
+    def _eye_frame(eye: _Eye, x: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
+        """Photo pixels -> (u, v): along the eye from its middle, and across it (downward)."""
+        dx, dy = x - eye.origin[0], y - eye.origin[1]
+        return dx * eye.along[0] + dy * eye.along[1], -dx * eye.along[1] + dy * eye.along[0]
+
+    @classmethod
+    def _apply_eye(cls, eye: _Eye, gain: float, x: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
+        u, v = cls._eye_frame(eye, x, y)
+        upper = _lid_margin(u, eye.knots, eye.upper)
+        gap = (_lid_margin(u, eye.knots, eye.lower) - upper).clamp(min=0)
+        inside = u.abs() < eye.half
+        top, bottom = upper - ABOVE * eye.half, upper + gap + BELOW * eye.half
+        meet = upper + CLOSE_AT * gap
+        new_upper, new_lower = meet - CLOSE_AT * gain * gap, meet + (1 - CLOSE_AT) * gain * gap
+        above = top + (v - top) * (upper - top) / (new_upper - top).clamp(min=1e-6)
+        middle = upper + (v - new_upper) / max(gain, 1e-6)
+        below = bottom - (bottom - v) * (bottom - upper - gap) / (bottom - new_lower).clamp(min=1e-6)
+        source_v = torch.where(v < new_upper, above, torch.where(v <= new_lower, middle, below))
+        change = torch.where(inside & (v > top) & (v < bottom), source_v - v, torch.zeros_like(v))
+        # back to pixels: the change is across the eye only
+        return x - change * eye.along[1], y + change * eye.along[0]

@@ -1,0 +1,67 @@
+"""Separable resampling as matrices: a map M (m, n) read at per-row and per-column positions is
+`Y @ M @ X.T`, cheaper than a `grid_sample` over a grid of every pixel when the positions are
+separable (a box's pixels), and the same numbers to float rounding. Used by the full-resolution
+compositor (`reenact.postprocess.full_res`)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+
+def _cubic_weights(t: np.ndarray) -> np.ndarray:
+    """(n, 4) Keys cubic convolution weights (a = -0.75, torch's bicubic) of taps -1, 0, 1, 2."""
+    a = -0.75
+    d = np.stack([t + 1, t, 1 - t, 2 - t], axis=1)  # (n, 4) distances to the taps
+    near = ((a + 2) * d - (a + 3)) * d * d + 1
+    far = ((a * d - 5 * a) * d + 8 * a) * d - 4 * a
+    return np.where(d <= 1, near, far)
+
+
+def interpolation_matrix(positions: np.ndarray, cells: int, *, cubic: bool = False) -> Tensor:
+    """(n, cells) float32 weights that read a row of `cells` samples at `positions` (n,), in cell
+    units (cell i's centre at i), bilinearly or by cubic convolution; edge samples are replicated
+    (`grid_sample` with padding_mode="border", `F.interpolate` with align_corners=False).
+
+    A map M (m, n) read at separable positions is then `Y @ M @ X.T`: cheaper than a `grid_sample`
+    over a grid of every pixel, and the same numbers to float rounding.
+    """
+    positions = np.asarray(positions, dtype=np.float64)
+    if not cubic:  # torch clamps a bilinear read's position, a cubic read's taps
+        positions = np.clip(positions, 0, cells - 1)
+    base = np.floor(positions)
+    t = positions - base
+    if cubic:
+        offsets, weights = np.arange(-1, 3), _cubic_weights(t)
+    else:
+        offsets, weights = np.arange(0, 2), np.stack([1 - t, t], axis=1)
+    index = np.clip(base.astype(np.int64)[:, None] + offsets[None, :], 0, cells - 1)  # (n, taps)
+    matrix = np.zeros((len(positions), cells))
+    np.add.at(matrix, (np.arange(len(positions))[:, None], index), weights)
+    return torch.from_numpy(matrix.astype(np.float32))
+
+
+def blur_matrix(size: int, sigma: float) -> Tensor:
+    """(size, size) float32: a gaussian blur of sigma `sigma` cut at 2 sigma, zeros beyond the
+    edges, as a matrix (`B @ M @ B.T` blurs a map M)."""
+    radius = int(math.ceil(2 * sigma))
+    if radius < 1:
+        return torch.eye(size)
+    taps = np.arange(-radius, radius + 1)
+    kernel = np.exp(-0.5 * (taps / sigma) ** 2)
+    kernel /= kernel.sum()
+    matrix = np.zeros((size, size))
+    for offset, weight in zip(taps, kernel):
+        matrix += weight * np.eye(size, k=int(offset))
+    return torch.from_numpy(matrix.astype(np.float32))
+
+
+def max_filter(mask: Tensor, radius: int) -> Tensor:
+    """(m, n) maximum over a (2 radius + 1)^2 square, separably (zeros beyond the edges)."""
+    kernel = 2 * radius + 1
+    out = F.max_pool2d(mask[None, None], (1, kernel), stride=1, padding=(0, radius))
+    return F.max_pool2d(out, (kernel, 1), stride=1, padding=(radius, 0))[0, 0]
