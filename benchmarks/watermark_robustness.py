@@ -206,6 +206,7 @@ def psnr_ssim(marked: np.ndarray, original: np.ndarray) -> tuple[float, float]:
 
 def video_run(sources: list[Path], sides: list[int], clips: int, work: Path) -> None:
     results: dict[str, list[tuple[bool, bool]]] = {name: [] for name in ATTACKS}
+    by_side: dict[tuple[str, int], list[bool]] = {}
     costs, transforms, verify_ratio = [], {}, []
     made = 0
     for source in sources:
@@ -236,15 +237,19 @@ def video_run(sources: list[Path], sides: list[int], clips: int, work: Path) -> 
                 run = provenance.payload()
                 found = verification.marked and verification.detection.payload == run
                 results[name].append((found and verification.layer == "dct", found))
+                by_side.setdefault((name, side), []).append(found)
                 transforms[name] = verification.transform
             made += 1
             logger.info("  %s at %d px: %d clips done", source.name, side, made)
     print(f"\nVideos: {made} marked clips (2 s, short side {sides}), each attack then libx264")
-    print("| attack | DCT layer alone (before) | both layers (now) | undone (last clip) |")
-    print("|---|---|---|---|")
+    per_side = "".join(f" {side} px |" for side in sides)
+    print(f"| attack | DCT layer alone (before) | both layers (now) |{per_side} undone (last clip) |")
+    print("|---|---|---|" + "---|" * len(sides) + "---|")
     for name, hits in results.items():
+        sizes = "".join(f" {sum(by_side.get((name, side), []))}/"
+                        f"{len(by_side.get((name, side), []))} |" for side in sides)
         print(f"| {name} | {sum(a for a, _ in hits)}/{len(hits)} | {sum(b for _, b in hits)}/"
-              f"{len(hits)} | {transforms.get(name) or ''} |")
+              f"{len(hits)} |{sizes} {transforms.get(name) or ''} |")
     psnrs, ssims = zip(*costs)
     print(f"picture cost, marked vs unmarked (both layers, RGB path): PSNR min {min(psnrs):.1f} "
           f"mean {np.mean(psnrs):.1f} dB, SSIM min {min(ssims):.4f}")
