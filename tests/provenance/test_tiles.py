@@ -12,7 +12,8 @@ from PIL import Image
 
 from provenance_clips import textured
 from reenact.provenance.payload import Payload
-from reenact.provenance.watermark.tile_detect import NOTHING_UNDONE, TileDetector, content_rect
+from reenact.provenance.watermark.tile_detect import (NOTHING_UNDONE, TileDetector, content_rect,
+                                                     fold, hypothesis_name)
 from reenact.provenance.watermark.tiles import TileConfig, TileMarker
 
 PAYLOAD = Payload((0, 1, 0), 0xBEEF)
@@ -131,6 +132,26 @@ def test_the_false_alarm_bound_counts_every_hypothesis(marked: np.ndarray) -> No
     expected = 2 * config.hypotheses * config.words_tried * 2.0 ** -28
     assert detector.detection().detection.false_alarm == pytest.approx(expected)
     assert detector.false_alarm(tests=3) == pytest.approx(3 * expected)
+
+
+def test_a_flipped_hypothesis_is_the_mirror_images_unflipped_one() -> None:
+    """fold() derives the flipped hypotheses from unflipped folds instead of resampling again."""
+    config = TileConfig()
+    image = np.random.default_rng(4).normal(size=(96, 141))
+    folded, mirrored = fold(image, config), fold(image[:, ::-1], config)
+    half = config.hypotheses // 2
+    for index in range(half):
+        assert hypothesis_name(index + half, config)[1:] == hypothesis_name(index, config)[1:]
+        np.testing.assert_allclose(folded[index + half], mirrored[index], atol=1e-9)
+
+
+def test_asking_again_without_new_frames_reuses_the_search(marked: np.ndarray) -> None:
+    detector = TileDetector()
+    detector.add(marked)
+    first = detector.detection()
+    again = detector.detection(tests=2)
+    assert again.detection.payload == first.detection.payload == PAYLOAD
+    assert again.detection.false_alarm == pytest.approx(2 * first.detection.false_alarm)
 
 
 def test_borders_are_found() -> None:

@@ -4,6 +4,7 @@ The how and the false-alarm bound are in `tiles`' docstring."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass, field
 
@@ -103,31 +104,56 @@ def whiten(image: np.ndarray) -> np.ndarray:
 
 def fold(image: np.ndarray, config: TileConfig) -> np.ndarray:
     """(h, w) samples -> (Nh, D*T, D*T): the image under every hypothesis (flip, angle, scale),
-    tiles summed (D = DENSITY samples per chip)."""
+    tiles summed (D = DENSITY samples per chip), in `hypothesis_name`'s order.
+
+    A flipped hypothesis costs no resampling: flipping the frame about its centre after rotating
+    by `angle` is rotating by -angle after flipping, and flipping the columns of an image permutes
+    the columns of its folded tile (`_flipped_fold`)."""
+    unflipped: dict[tuple[float, float], np.ndarray] = {}
+
+    def unflipped_fold(angle: float, scale: float) -> np.ndarray:
+        if (angle, scale) not in unflipped:
+            unflipped[angle, scale] = _resampled_fold(image, angle, scale, config)
+        return unflipped[angle, scale]
+
+    folded = []
+    for flip in config.flips:
+        for angle in config.angles:
+            for scale in config.scales:
+                if flip:
+                    folded.append(_flipped_fold(unflipped_fold(-angle, scale), image.shape[1]))
+                else:
+                    folded.append(unflipped_fold(angle, scale))
+    return np.stack(folded)
+
+
+def _resampled_fold(image: np.ndarray, angle: float, scale: float,
+                    config: TileConfig) -> np.ndarray:
+    """(h, w) -> (D*T, D*T): the image sampled at its centre + scale * R(angle) (p - centre) for
+    every sample p (zero outside), then tiles summed."""
     from scipy.ndimage import map_coordinates
 
     height, width = image.shape
     tile = config.tile * DENSITY
-    centre_y, centre_x = (height - 1) / 2, (width - 1) / 2
     y, x = np.mgrid[0:height, 0:width].astype(np.float64)
+    centre_y, centre_x = (height - 1) / 2, (width - 1) / 2
     y, x = y - centre_y, x - centre_x
+    cos, sin = math.cos(math.radians(angle)), math.sin(math.radians(angle))
+    source_x = centre_x + scale * (cos * x - sin * y)
+    source_y = centre_y + scale * (sin * x + cos * y)
+    sampled = map_coordinates(image, (source_y, source_x), order=1, mode="constant", cval=0.0)
     padded_h, padded_w = -(-height // tile) * tile, -(-width // tile) * tile
-    folded = []
-    for flip in config.flips:
-        for angle in config.angles:
-            cos, sin = math.cos(math.radians(angle)), math.sin(math.radians(angle))
-            for scale in config.scales:
-                source_x = centre_x + scale * (cos * x - sin * y)
-                source_y = centre_y + scale * (sin * x + cos * y)
-                if flip:
-                    source_x = (width - 1) - source_x
-                sampled = map_coordinates(image, (source_y, source_x), order=1, mode="constant",
-                                          cval=0.0)
-                full = np.zeros((padded_h, padded_w))
-                full[:height, :width] = sampled
-                folded.append(full.reshape(padded_h // tile, tile, padded_w // tile, tile)
-                              .sum(axis=(0, 2)))
-    return np.stack(folded)
+    full = np.zeros((padded_h, padded_w))
+    full[:height, :width] = sampled
+    return full.reshape(padded_h // tile, tile, padded_w // tile, tile).sum(axis=(0, 2))
+
+
+def _flipped_fold(folded: np.ndarray, width: int) -> np.ndarray:
+    """The folded tile of an image's left-right mirror from the image's own folded tile: column
+    x of the mirror is column width - 1 - x of the image, so its tile column v sums the image's
+    tile column (width - 1 - v) mod D*T."""
+    tile = folded.shape[1]
+    return folded[:, (width - 1 - np.arange(tile)) % tile]
 
 
 def _tent(tile: np.ndarray) -> np.ndarray:
@@ -196,6 +222,7 @@ class TileDetector:
         self._evidence: dict[tuple[int, int, int, int] | None, _Evidence] = {}
         self.frames = 0
         self._shape: tuple[int, int] | None = None
+        self._searched: tuple[int, TileDetection] | None = None  # (frames, search result)
         self._sync_spectrum = np.conj(np.fft.fft2(chip_grid(
             np.where(self.layout.sync, self.layout.signs, 0.0))))
 
@@ -229,9 +256,18 @@ class TileDetector:
         return min(1.0, tests * self.hypotheses * self.config.words_tried * 2.0 ** -CHECK_BITS)
 
     def detection(self, *, tests: int = 1) -> TileDetection:
+        """Search and decode the evidence gathered so far; `tests`: looks taken at the file in all
+        (the bound counts each). Asked again without new frames, it reuses the last search."""
         if self.frames == 0:
             raise ValueError("detection: no frames were added")
-        false_alarm = self.false_alarm(tests)
+        if self._searched is None or self._searched[0] != self.frames:
+            self._searched = (self.frames, self._search())
+        found = self._searched[1]
+        detection = dataclasses.replace(found.detection, false_alarm=self.false_alarm(tests))
+        return dataclasses.replace(found, detection=detection)
+
+    def _search(self) -> TileDetection:
+        """The search over content rectangles and hypotheses; false_alarm left for the caller."""
         candidates = []
         for key, evidence in self._evidence.items():
             for index, folded in enumerate(fold(whiten(evidence.image), self.config)):
@@ -245,11 +281,11 @@ class TileDetector:
             decoded = self._decode(np.roll(folded, (-shift[0], -shift[1]), axis=(0, 1)))
             if decoded is not None:
                 payload, strength, repaired = decoded
-                detection = Detection(present=True, payload=payload, false_alarm=false_alarm,
+                detection = Detection(present=True, payload=payload, false_alarm=1.0,
                                       strength=strength, repaired_bits=repaired,
                                       frames=self.frames)
                 return TileDetection(detection, sync, self._describe(key, index, shift))
-        return TileDetection(Detection(present=False, payload=None, false_alarm=false_alarm,
+        return TileDetection(Detection(present=False, payload=None, false_alarm=1.0,
                                        strength=0.0, repaired_bits=0, frames=self.frames),
                              best_sync, None)
 
