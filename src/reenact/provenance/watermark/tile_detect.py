@@ -12,7 +12,7 @@ import numpy as np
 
 from reenact.provenance.payload import CHECK_BITS, CODE_BITS, Payload
 from reenact.provenance.watermark.canonical import check_frame, import_pil
-from reenact.provenance.watermark.convolutional import coded_length, encode, viterbi
+from reenact.provenance.watermark.convolutional import coded_length, encode, list_viterbi
 from reenact.provenance.watermark.decode import Detection
 from reenact.provenance.watermark.layout import LUMA_709
 from reenact.provenance.watermark.tiles import TileConfig, tile_layout, working_scale
@@ -300,7 +300,7 @@ class TileDetector:
 
     def _decode(self, aligned: np.ndarray) -> tuple[Payload, float, int] | None:
         """A folded tile aligned to the pattern -> payload, strength and coded bits the code
-        corrected, or None when the Viterbi word fails the check."""
+        corrected, or None when none of the list Viterbi search's words passes the check."""
         chips = _tent(aligned)[::DENSITY, ::DENSITY]  # (T, T): each chip's matched filter
         payload_chips = ~self.layout.sync
         coded = coded_length(CODE_BITS)
@@ -310,9 +310,11 @@ class TileDetector:
         counts = np.bincount(bits, minlength=coded)
         noise = chips[payload_chips].std() or 1.0
         soft = soft / (noise * np.sqrt(counts))  # ~N(0, 1) per coded bit on unmarked content
-        word = viterbi(soft, CODE_BITS)
-        payload = Payload.from_bits(word ^ self.layout.whitening)
-        if payload is None:
+        for word in list_viterbi(soft, CODE_BITS, self.config.list_size):
+            payload = Payload.from_bits(word ^ self.layout.whitening)
+            if payload is not None:
+                break
+        else:
             return None
         signs = 1.0 - 2.0 * encode(word)
         agreement = np.tanh(soft / 2) * signs
