@@ -22,6 +22,7 @@ from reenact.provenance.watermark.tiles import TileConfig, tile_layout, working_
 _BORDER_STD = 2.5
 _BORDER_COLOUR = 8.0
 _MIN_BORDER = 2  # pixels; thinner "borders" are left to the shift search
+_BORDER_SAMPLES = 180  # pixels of each row and column (at least) the border test looks at
 _NORMALISE_RADIUS = 4  # working pixels of the local contrast estimate
 # local contrast below this share of the picture's contrast is not amplified (flat areas: noise)
 _FLAT_FLOOR = 0.02
@@ -40,8 +41,12 @@ def content_rect(luma: np.ndarray) -> tuple[int, int, int, int] | None:
         uniform = (profile_std < _BORDER_STD) & (np.abs(profile_mean - colour) < _BORDER_COLOUR)
         return int(np.argmin(uniform)) if not uniform.all() else len(uniform)
 
-    rows_std, rows_mean = luma.std(axis=1), luma.mean(axis=1)
-    cols_std, cols_mean = luma.std(axis=0), luma.mean(axis=0)
+    # every row and column, each from a sample of its pixels: the statistics of a full-size
+    # frame cost more than decoding it
+    step = max(1, min(height, width) // _BORDER_SAMPLES)
+    rows, cols = luma[:, ::step].astype(np.float32), luma[::step].astype(np.float32)
+    rows_std, rows_mean = rows.std(axis=1), rows.mean(axis=1)
+    cols_std, cols_mean = cols.std(axis=0), cols.mean(axis=0)
     top = extent(rows_std, rows_mean, rows_mean[0])
     bottom = extent(rows_std[::-1], rows_mean[::-1], rows_mean[-1])
     left = extent(cols_std, cols_mean, cols_mean[0])
@@ -52,7 +57,7 @@ def content_rect(luma: np.ndarray) -> tuple[int, int, int, int] | None:
         return None
     # borders found on full rows: the content's own columns there are read again on the rest
     if cut[0] or cut[1]:
-        inner = luma[cut[0]:height - cut[1]]
+        inner = luma[cut[0]:height - cut[1]:step].astype(np.float32)
         cols_std, cols_mean = inner.std(axis=0), inner.mean(axis=0)
         left = extent(cols_std, cols_mean, cols_mean[0])
         right = extent(cols_std[::-1], cols_mean[::-1], cols_mean[-1])
@@ -232,7 +237,7 @@ class TileDetector:
         self.add_luma(np.asarray(frame, dtype=np.float32) @ LUMA_709.astype(np.float32))
 
     def add_luma(self, luma: np.ndarray) -> None:
-        """(H, W) float luma (any range or gain)."""
+        """(H, W) float or uint8 luma (any range or gain; e.g. a decoded Y' plane)."""
         self._shape = luma.shape
         self.frames += 1
         rect = content_rect(luma)
