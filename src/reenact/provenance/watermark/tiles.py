@@ -67,7 +67,7 @@ class TileConfig:
     key: str = "reenact-tiles-2"
     working_side: int = 96
     tile: int = 32
-    amplitude: float = 2.5
+    amplitude: float = 2.2
     flips: tuple[bool, ...] = (False, True)
     angles: tuple[float, ...] = (0.0, -0.5, 0.5, -1.0, 1.0)
     scales: tuple[float, ...] = (1.0, 1.005, 1.01, 1.015, 1.02, 1.025, 0.995)
