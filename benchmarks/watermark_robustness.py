@@ -278,6 +278,8 @@ def video_run(sources: list[Path], sides: list[int], clips: int, work: Path) -> 
 
 
 def image_run(images: list[Path], work: Path) -> None:
+    if not images:
+        return
     results: dict[str, list[tuple[bool, bool]]] = {name: [] for name in IMAGE_ATTACKS}
     costs = []
     for path in images:
