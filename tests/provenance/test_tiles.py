@@ -12,8 +12,8 @@ from PIL import Image
 
 from provenance_clips import textured
 from reenact.provenance.payload import Payload
-from reenact.provenance.watermark.tile_detect import (NOTHING_UNDONE, TileDetector, content_rect,
-                                                     fold, hypothesis_name)
+from reenact.provenance.watermark.tile_detect import NOTHING_UNDONE, TileDetector, content_rect
+from reenact.provenance.watermark.tile_fold import fold, hypothesis_name
 from reenact.provenance.watermark.tiles import TileConfig, TileMarker
 
 PAYLOAD = Payload((0, 1, 0), 0xBEEF)
@@ -150,11 +150,11 @@ def test_a_strong_mark_ends_the_search_early(marked: np.ndarray,
     """Decoded at a sharp sync peak, it climbs to the best neighbouring hypothesis and stops:
     about half of the 35 resamplings (the 2% crop is 5 scale steps from the first hypothesis),
     and the transformation named is still the right one."""
-    from reenact.provenance.watermark import tile_detect
+    from reenact.provenance.watermark import tile_fold
 
     calls = []
-    resample = tile_detect._resampled_fold
-    monkeypatch.setattr(tile_detect, "_resampled_fold",
+    resample = tile_fold._resampled_fold
+    monkeypatch.setattr(tile_fold, "_resampled_fold",
                         lambda *args: calls.append(args[1:3]) or resample(*args))
     result = read(jpeg(_crop(marked)))
     assert result.detection.payload == PAYLOAD and "scaling 0.97" in result.transform

@@ -11,7 +11,8 @@ frames of a clip and decoded with repair of a few weak bits.
     embed.py        Embedder: writing the mark into a frame or a Y' plane
     decode.py       Detection; soft bits, repair and the check
     watermarker.py  Watermarker, WatermarkDetector, detect: the public face of the above
-    tiles.py        the tiled layer (TileMarker; tile_detect.py: TileDetector): a keyed tile repeated over the
+    tiles.py        the tiled layer (TileMarker; tile_detect.py: TileDetector, tile_fold.py: its
+                    geometric hypotheses and folding): a keyed tile repeated over the
                     frame, written before the DCT layer by `provenance.marking`, read by `verify`
                     after a flip / rotation / scale / border search (crops, pads, flips, small
                     rotations, tone changes, overlays)
