@@ -263,7 +263,8 @@ def video_run(sources: list[Path], sides: list[int], clips: int, work: Path) -> 
             logger.info("  %s at %d px: %d clips done", source.name, side, made)
     print(f"\nVideos: {made} marked clips (2 s, short side {sides}), each attack then libx264")
     per_side = "".join(f" {side} px |" for side in sides)
-    print(f"| attack | DCT layer alone (before) | both layers (now) |{per_side} undone (last clip) |")
+    print(f"| attack | DCT layer alone (before) | both layers (now) |{per_side} "
+          f"undone (last clip) |")
     print("|---|---|---|" + "---|" * len(sides) + "---|")
     for name, hits in results.items():
         sizes = "".join(f" {sum(by_side.get((name, side), []))}/"

@@ -91,10 +91,10 @@ def _verify_video(path: Path, watermarker: Watermarker,
                   tiles: TileDetector) -> tuple[Detection, tuple[ClipResult, ...], TileDetection]:
     """Evidence per clip of `clip_seconds`, and over the whole video; the whole decides unless
     only some clips carry the mark (an edited video). Frames are read as planes (no conversion
-    to RGB: `_canonical_luma`); `tiles` gathers the tiled layer's evidence from every few frames. Reading
-    stops early when the DCT layer finds the mark after 1, 2, 4, ... clips, or the tiled layer
-    after 1, 4, 16, ... (its search costs more); each such look is one more test in that layer's
-    false-alarm bound."""
+    to RGB: `_canonical_luma`); `tiles` gathers the tiled layer's evidence from every few
+    frames. Reading stops early when the DCT layer finds the mark after 1, 2, 4, ... clips, or
+    the tiled layer after 1, 4, 16, ... (its search costs more); each such look is one more test
+    in that layer's false-alarm bound."""
     looks = tiled_looks = 0
     tiled: TileDetection | None = None
     with VideoReader(path) as reader:

@@ -29,8 +29,8 @@ chips only, so the payload chips' keyed signs make the soft coded bits independe
 each word the list search returns is then a fair coin per bit, and passes CRC-24 + format version
 with probability 2^-28. The bound reported multiplies that by the words checked (`list_size`), by
 every hypothesis searched (flips x angles x scales x content rectangles), not only the ones
-decoded, and by the looks `verify` takes (after 1, 2, 4, ... clips): 8 x 70 x 2 x 2^-28 = 4e-6
-per look.
+decoded, and by the looks `verify` takes (after 1, 4, 16, ... clips and at the end): 8 x 70 x 2
+x 2^-28 = 4e-6 per look.
 """
 
 from __future__ import annotations
