@@ -331,6 +331,39 @@ def test_rotation_is_applied(tmp_path: Path) -> None:
     assert np.abs(first.astype(int) - expected).mean() < 4
 
 
+def _blocks(plane: np.ndarray, count: int = 4) -> np.ndarray:
+    """(H, W) -> (count, count) block means: a linear reduction, as the watermark's is."""
+    height, width = plane.shape
+    return plane.reshape(count, height // count, count, width // count).mean(axis=(1, 3))
+
+
+@pytest.mark.parametrize("kind", ["untagged BT.601", "BT.709 from VideoWriter", "rotated"])
+def test_planes_give_the_rgb_frames_luma_without_converting(tmp_path: Path, kind: str) -> None:
+    path = tmp_path / "clip.mp4"
+    if kind == "BT.709 from VideoWriter":
+        with VideoWriter(path, 25, WIDTH, HEIGHT) as writer:
+            for index in range(4):
+                writer.write(frame_pattern(index))
+    else:
+        make_video(path, frames=4, rotation=-90 if kind == "rotated" else None)
+    weights = np.array([0.2126, 0.7152, 0.0722])
+    with VideoReader(path) as video:
+        pairs = list(zip(video, video.planes(), strict=True))
+    assert len(pairs) == 4
+    for rgb, planar in pairs:
+        assert planar.y.shape == rgb.shape[:2] and planar.y.dtype == np.uint8
+        assert planar.chroma is not None
+        luma = planar.luma_709(_blocks(planar.y), *(_blocks(plane) for plane in planar.chroma))
+        difference = luma - _blocks(rgb @ weights)
+        # swscale's fixed-point conversion to RGB leaves an offset of ~1 grey level; beyond it
+        # (what the watermark's band would see) the planes and RGB agree
+        assert abs(difference.mean()) < 2 and np.abs(difference - difference.mean()).max() < 0.5
+    rgb, planar = pairs[0]
+    luma_alone = planar.luma_709(_blocks(planar.y))  # BT.709: Y' alone is the luma
+    assert (np.abs(luma_alone - _blocks(rgb @ weights)).max() < 2.5) == (kind == "BT.709 from "
+                                                                          "VideoWriter")
+
+
 # ------------------------------------------------------------------------------ writing
 
 def test_round_trip_with_audio(tmp_path: Path) -> None:

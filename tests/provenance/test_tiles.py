@@ -13,6 +13,7 @@ from PIL import Image
 from provenance_clips import textured
 from reenact.provenance.payload import Payload
 from reenact.provenance.watermark.tile_detect import NOTHING_UNDONE, TileDetector, content_rect
+from reenact.provenance.watermark.tile_fold import fold, hypothesis_name
 from reenact.provenance.watermark.tiles import TileConfig, TileMarker
 
 PAYLOAD = Payload((0, 1, 0), 0xBEEF)
@@ -131,6 +132,43 @@ def test_the_false_alarm_bound_counts_every_hypothesis(marked: np.ndarray) -> No
     expected = 2 * config.hypotheses * config.words_tried * 2.0 ** -28
     assert detector.detection().detection.false_alarm == pytest.approx(expected)
     assert detector.false_alarm(tests=3) == pytest.approx(3 * expected)
+
+
+def test_a_flipped_hypothesis_is_the_mirror_images_unflipped_one() -> None:
+    """fold() derives the flipped hypotheses from unflipped folds instead of resampling again."""
+    config = TileConfig()
+    image = np.random.default_rng(4).normal(size=(96, 141))
+    folded, mirrored = fold(image, config), fold(image[:, ::-1], config)
+    half = config.hypotheses // 2
+    for index in range(half):
+        assert hypothesis_name(index + half, config)[1:] == hypothesis_name(index, config)[1:]
+        np.testing.assert_allclose(folded[index + half], mirrored[index], atol=1e-9)
+
+
+def test_a_strong_mark_ends_the_search_early(marked: np.ndarray,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """Decoded at a sharp sync peak, it climbs to the best neighbouring hypothesis and stops:
+    about half of the 35 resamplings (the 2% crop is 5 scale steps from the first hypothesis),
+    and the transformation named is still the right one."""
+    from reenact.provenance.watermark import tile_fold
+
+    calls = []
+    resample = tile_fold._resampled_fold
+    monkeypatch.setattr(tile_fold, "_resampled_fold",
+                        lambda *args: calls.append(args[1:3]) or resample(*args))
+    result = read(jpeg(_crop(marked)))
+    assert result.detection.payload == PAYLOAD and "scaling 0.97" in result.transform
+    assert len(calls) <= 20  # of 35
+    assert result.detection.false_alarm == pytest.approx(TileConfig().hypotheses * 8 * 2.0 ** -28)
+
+
+def test_asking_again_without_new_frames_reuses_the_search(marked: np.ndarray) -> None:
+    detector = TileDetector()
+    detector.add(marked)
+    first = detector.detection()
+    again = detector.detection(tests=2)
+    assert again.detection.payload == first.detection.payload == PAYLOAD
+    assert again.detection.false_alarm == pytest.approx(2 * first.detection.false_alarm)
 
 
 def test_borders_are_found() -> None:

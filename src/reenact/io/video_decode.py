@@ -9,7 +9,8 @@ file whose audio a written video carries).
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 from types import ModuleType
@@ -136,7 +137,7 @@ def indexed_truncation(stream: Any, path: Path) -> tuple[int, int] | None:
     return None if first_missing is None else (first_missing, total)
 
 
-def _frame_to_rgb(frame: Any) -> np.ndarray:
+def frame_to_rgb(frame: Any) -> np.ndarray:
     """A decoded frame -> (H, W, 3) uint8 RGB, converted with the frame's own colorspace and
     range, then turned upright by the container's rotation (counterclockwise degrees)."""
     rgb = frame.to_ndarray(format="rgb24")
@@ -146,9 +147,95 @@ def _frame_to_rgb(frame: Any) -> np.ndarray:
     return np.ascontiguousarray(rgb)
 
 
+# BT.709 luma weights of R, G, B: what `PlanarFrame.luma_709` gives
+_LUMA_709 = np.array([0.2126, 0.7152, 0.0722])
+# 8-bit planar Y'CbCr layouts: Y', Cb, Cr are planes 0, 1, 2
+_PLANAR_YUV8 = frozenset({"yuv420p", "yuvj420p", "yuv422p", "yuvj422p", "yuv444p", "yuvj444p",
+                          "yuv440p", "yuvj440p", "yuv411p", "yuv410p"})
+_FULL_RANGE = 2  # AVCOL_RANGE_JPEG
+# (Kr, Kb) of each AVCOL_SPC matrix; others (and unspecified) are decoded as BT.601, as swscale
+# (and so `frame_to_rgb`) does
+BT709_MATRIX = (0.2126, 0.0722)
+_MATRICES = {1: BT709_MATRIX, 4: (0.30, 0.11), 7: (0.212, 0.087), 9: (0.2627, 0.0593),
+             10: (0.2627, 0.0593)}
+_BT601 = (0.299, 0.114)
+
+
+@dataclass(frozen=True)
+class PlanarFrame:
+    """A decoded frame's planes, without the colour conversion (which costs more than decoding).
+
+    y: (H, W) uint8 Y' as decoded; chroma: (Cb, Cr), each (h, w) uint8 at its own (subsampled)
+    resolution, or None for a frame that is not 8-bit Y'CbCr (y is then the rounded BT.709 luma
+    of its RGB, full range); full_range: whether y spans 0-255 (else 16-235); matrix: (Kr, Kb)
+    of the Y'CbCr matrix the frame is decoded with.
+    """
+
+    y: np.ndarray
+    chroma: tuple[np.ndarray, np.ndarray] | None
+    full_range: bool
+    matrix: tuple[float, float]
+
+    def luma_709(self, y: np.ndarray, cb: np.ndarray | None = None,
+                 cr: np.ndarray | None = None) -> np.ndarray:
+        """Full-range [0, 255] BT.709-weighted luma of the frame's RGB, from its planes or from
+        any linear reduction of them to one shape (an average, a resize: the conversion is
+        affine, so it commutes with them; swscale's clipping of RGB aside). Without chroma,
+        from Y' alone: exact for a BT.709 matrix, a slightly different luma for others."""
+        scale, offset = (1.0, 0.0) if self.full_range else (255 / 219, 16.0)
+        luma = (np.asarray(y, dtype=np.float64) - offset) * scale
+        if cb is None or cr is None:
+            return luma
+        chroma_scale = 1.0 if self.full_range else 255 / 224
+        to_cb, to_cr = _luma_709_of(*self.matrix)
+        return luma + chroma_scale * (to_cb * (np.asarray(cb, dtype=np.float64) - 128)
+                                      + to_cr * (np.asarray(cr, dtype=np.float64) - 128))
+
+
+def _luma_709_of(kr: float, kb: float) -> tuple[float, float]:
+    """(a, b): BT.709 luma of the RGB a Y'CbCr matrix (kr, kb) decodes to = Y' + a Cb + b Cr
+    (all full range, chroma centred on 0)."""
+    kg = 1 - kr - kb
+    red_cr, blue_cb = 2 * (1 - kr), 2 * (1 - kb)
+    green_cb, green_cr = -kb * blue_cb / kg, -kr * red_cr / kg
+    return (float(_LUMA_709[1] * green_cb + _LUMA_709[2] * blue_cb),
+            float(_LUMA_709[0] * red_cr + _LUMA_709[1] * green_cr))
+
+
+def planes_of_rgb(rgb: np.ndarray) -> PlanarFrame:
+    """(H, W, 3) uint8 RGB -> a PlanarFrame of its BT.709 luma alone."""
+    luma = np.rint(rgb.astype(np.float32) @ _LUMA_709.astype(np.float32)).astype(np.uint8)
+    return PlanarFrame(luma, None, True, BT709_MATRIX)
+
+
+def frame_to_planes(frame: Any) -> PlanarFrame:
+    """A decoded frame -> its `PlanarFrame`, turned upright by the container's rotation."""
+    name = frame.format.name
+    if name not in _PLANAR_YUV8:
+        return planes_of_rgb(frame_to_rgb(frame))
+    turns = round((getattr(frame, "rotation", 0) or 0) / 90) % 4
+    planes = []
+    for plane in frame.planes[:3]:
+        rows = np.frombuffer(plane, np.uint8).reshape(plane.height, plane.line_size)
+        values = rows[:, :plane.width]
+        # counterclockwise quarter turns; a copy: the decoder reuses its buffers
+        planes.append(np.ascontiguousarray(np.rot90(values, k=turns) if turns else values))
+    full = name.startswith("yuvj") or frame.color_range == _FULL_RANGE
+    return PlanarFrame(planes[0], (planes[1], planes[2]), full,
+                       _MATRICES.get(frame.colorspace, _BT601))
+
+
 def decode_rgb(av: ModuleType, container: Any, stream: Any, path: Path,
-                span: Span | None = None) -> Iterator[np.ndarray]:
-    """Frames of `stream` as (H, W, 3) uint8 RGB; MediaError naming the frame on bad data.
+               span: Span | None = None) -> Iterator[np.ndarray]:
+    """Frames of `stream` as (H, W, 3) uint8 RGB; see `decode_frames`."""
+    return decode_frames(av, container, stream, path, span, convert=frame_to_rgb)
+
+
+def decode_frames(av: ModuleType, container: Any, stream: Any, path: Path,
+                  span: Span | None = None, *,
+                  convert: Callable[[Any], np.ndarray]) -> Iterator[np.ndarray]:
+    """Frames of `stream`, each as `convert` makes it of a decoded frame (`frame_to_rgb`,
+    `frame_to_planes`); MediaError naming the frame on bad data.
 
     A damaged packet is an error, except in MPEG-TS (made to survive damage, and joined files
     flag their seams as damaged) where only a damaged last packet (a cut-off file) is.
@@ -162,7 +249,7 @@ def decode_rgb(av: ModuleType, container: Any, stream: Any, path: Path,
         for frame in packet.decode():
             if span is not None:
                 span.add(frame)
-            yield _frame_to_rgb(frame)
+            yield convert(frame)
 
     try:
         for packet in container.demux(stream):

@@ -14,9 +14,14 @@ import numpy as np
 
 from reenact.io.errors import media_error
 from reenact.io.video_decode import (
+    PlanarFrame,
     Span,
     check_complete,
+    decode_frames,
     decode_rgb,
+    frame_to_planes,
+    frame_to_rgb,
+    planes_of_rgb,
     import_av,
     open_input,
     video_stream,
@@ -94,6 +99,36 @@ class VideoReader:
         frames = self._frames()
         self._iterations.add(frames)
         return frames
+
+    def planes(self) -> Iterator[PlanarFrame]:
+        """The frames as their decoded planes (`PlanarFrame`: Y' and chroma, no conversion to RGB,
+        which costs more than decoding), upright, one at a time; otherwise as iterating the
+        reader (a frame of another size is letterboxed, then given as luma only)."""
+        if self._closed:
+            raise ValueError(f"{self.path}: the video reader is closed")
+        frames = self._planes()
+        self._iterations.add(frames)
+        return frames
+
+    def _planes(self) -> Iterator[PlanarFrame]:
+        av = import_av()
+        count = 0
+        with open_input(av, self.path) as container:
+            stream = video_stream(av, container, self.path)
+            stream.thread_type = "AUTO"
+            span = Span(self.info.fps)
+            for decoded in decode_frames(av, container, stream, self.path, span,
+                                         convert=lambda frame: frame):
+                planar = frame_to_planes(decoded)
+                if planar.y.shape != (self.info.height, self.info.width):  # joined clips
+                    rgb = _letterbox(frame_to_rgb(decoded), self.info.width, self.info.height)
+                    planar = planes_of_rgb(rgb)
+                yield planar
+                count += 1
+            if count > 0:
+                check_complete(container, stream, span, count, self.path)
+        if count == 0:
+            raise media_error(self.path, "the video has no frames")
 
     def _frames(self) -> Iterator[np.ndarray]:
         av = import_av()

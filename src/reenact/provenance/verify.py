@@ -19,6 +19,7 @@ import numpy as np
 
 from reenact.io import VideoReader, read_image
 from reenact.io.errors import check_input_file
+from reenact.io.video_decode import BT709_MATRIX, PlanarFrame
 from reenact.provenance.manifest import ManifestError, manifest_path, output_matches, read_manifest
 from reenact.provenance.record import parse_comment
 from reenact.provenance.watermark import Detection, WatermarkConfig, Watermarker
@@ -30,6 +31,7 @@ _MAX_TAG_CHARS = 300
 # the tiled layer's search costs ~0.1 s a 720p frame: a video is read at this many frames a second
 # (the mark is the same in every frame; more frames only average out more of the picture)
 _TILED_FRAMES_PER_SECOND = 8.0
+_TILED_LOOK_FACTOR = 4  # the tiled layer looks after 1, 4, 16, ... clips
 _VIDEO_FORMATS_PILLOW_KNOWS = frozenset({"MPEG"})  # it names them, it cannot read them
 
 
@@ -88,22 +90,24 @@ class Verification:
 def _verify_video(path: Path, watermarker: Watermarker,
                   tiles: TileDetector) -> tuple[Detection, tuple[ClipResult, ...], TileDetection]:
     """Evidence per clip of `clip_seconds`, and over the whole video; the whole decides unless
-    only some clips carry the mark (an edited video). `tiles` gathers the tiled layer's evidence
-    from every few frames. Reading stops early when either layer finds the mark after 1, 2, 4, ...
-    clips (each such look is one more test in the false-alarm bound)."""
-    looks = 0
+    only some clips carry the mark (an edited video). Frames are read as planes (no conversion
+    to RGB: `_canonical_luma`); `tiles` gathers the tiled layer's evidence from every few
+    frames. Reading stops early when the DCT layer finds the mark after 1, 2, 4, ... clips, or
+    the tiled layer after 1, 4, 16, ... (its search costs more); each such look is one more test
+    in that layer's false-alarm bound."""
+    looks = tiled_looks = 0
     tiled: TileDetection | None = None
     with VideoReader(path) as reader:
         fps = float(reader.info.fps)
         clip_frames = max(1, round(watermarker.config.clip_seconds * fps))
         tiled_stride = max(1, round(fps / _TILED_FRAMES_PER_SECOND))
-        next_look = clip_frames
+        next_look, next_tiled_look = clip_frames, clip_frames
         sums: list[np.ndarray] = []
         counts: list[int] = []
-        for index, frame in enumerate(reader):
-            soft = watermarker.soft_bits(frame)
+        for index, planar in enumerate(reader.planes()):
+            soft = watermarker.soft_bits_from_canonical(_canonical_luma(watermarker, planar))
             if index % tiled_stride == 0:
-                tiles.add(frame)
+                tiles.add_luma(planar.y)  # the tiled layer reads any luma-like plane alike
             if index % clip_frames == 0:
                 sums.append(np.zeros_like(soft))
                 counts.append(0)
@@ -115,7 +119,10 @@ def _verify_video(path: Path, watermarker: Watermarker,
                 frames = sum(counts)
                 if watermarker.decode(np.sum(sums, axis=0) / frames, frames).present:
                     break
-                tiled = tiles.detection(tests=looks)
+            if index + 1 == next_tiled_look:
+                next_tiled_look *= _TILED_LOOK_FACTOR
+                tiled_looks += 1
+                tiled = tiles.detection(tests=tiled_looks)
                 if tiled.detection.present:
                     break
                 tiled = None
@@ -123,7 +130,7 @@ def _verify_video(path: Path, watermarker: Watermarker,
     clips_used = [i for i, count in enumerate(counts) if count * 2 >= clip_frames or i == 0]
     tests = 1 + len(clips_used) + looks
     if tiled is None:
-        tiled = tiles.detection(tests=looks + 1)
+        tiled = tiles.detection(tests=tiled_looks + 1)
     frames = sum(counts)
     whole = watermarker.decode(np.sum(sums, axis=0) / frames, frames, tests=tests)
     clips = tuple(ClipResult(start_s=i * clip_frames / fps,
@@ -139,6 +146,20 @@ def _verify_video(path: Path, watermarker: Watermarker,
     payload, _ = Counter(detection.payload for detection in found).most_common(1)[0]
     best = max((d for d in found if d.payload == payload), key=lambda d: d.strength)
     return best, clips, tiled
+
+
+def _canonical_luma(watermarker: Watermarker, planar: PlanarFrame) -> np.ndarray:
+    """(N, N) canonical BT.709 luma of a decoded frame, as `Watermarker.canonical_luma` makes it
+    of the frame's RGB (the DCT layer's lattice is set in that luma, so another one, e.g. Y' of a
+    BT.601 file, would misread it), from the planes: reduction is linear, so the canonical luma
+    is the conversion of the planes' canonical images (each reduced in 8 bits, as RGB was)."""
+    reduce = watermarker.canonical.reduce
+    pil = watermarker.canonical.pil.Image
+    y = reduce(pil.fromarray(planar.y))
+    if planar.chroma is None or planar.matrix == BT709_MATRIX:
+        return planar.luma_709(y)
+    cb, cr = (reduce(pil.fromarray(plane)) for plane in planar.chroma)
+    return planar.luma_709(y, cb, cr)
 
 
 def _is_image(path: Path) -> bool:

@@ -8,8 +8,11 @@ a repetition code leaves several of 56 bits wrong. The code spreads each bit ove
 whole, so a few weak or wrong coded bits are outvoted by their neighbours.
 
 Conventions: bits are uint8 0/1; soft values are floats, > 0 meaning "0", < 0 meaning "1", their
-size the confidence (any common scale: the search is scale-free). The decoder returns exactly one
-word, so a check on it (the CRC) is passed by chance with the same probability as by a random word.
+size the confidence (any common scale: the search is scale-free). `viterbi` returns exactly one
+word, so a check on it (the CRC) is passed by chance with the same probability as by a random word;
+`list_viterbi` returns the `paths` best words, so a check passed by any of them is passed by chance
+with at most `paths` times that probability (CRC-aided list decoding: a decoder that may try a few
+words when the best one fails the check recovers much of what a bit or two of noise costs).
 """
 
 from __future__ import annotations
@@ -82,3 +85,38 @@ def viterbi(soft: np.ndarray, bits: int) -> np.ndarray:
         decoded[step] = state >> (MEMORY - 1)
         state = int(previous[state, choices[step, state]])
     return decoded[:bits]
+
+
+def list_viterbi(soft: np.ndarray, bits: int, paths: int) -> np.ndarray:
+    """(coded_length(bits),) soft values -> (n, bits) uint8, n <= `paths`: the information words
+    whose codewords correlate best with `soft`, best first (the parallel list Viterbi search: each
+    state keeps its `paths` best survivors). Row 0 is `viterbi`'s word."""
+    soft = np.asarray(soft, dtype=np.float64)
+    rate = len(GENERATORS)
+    if soft.shape != (coded_length(bits),):
+        raise ValueError(f"soft: expected shape ({coded_length(bits)},), got {soft.shape}")
+    if paths < 1:
+        raise ValueError(f"paths: expected a positive number, got {paths}")
+    previous, signs = _trellis()
+    metric = np.full((STATES, paths), -np.inf)
+    metric[0, 0] = 0.0
+    steps = bits + MEMORY
+    # choices[step, state, rank]: which of the 2 * paths candidates (branch * paths + rank) it kept
+    choices = np.zeros((steps, STATES, paths), dtype=np.int32)
+    for step in range(steps):
+        branch = signs @ soft[rate * step:rate * (step + 1)]  # (STATES, 2)
+        candidates = (metric[previous] + branch[..., None]).reshape(STATES, 2 * paths)
+        order = np.argsort(-candidates, axis=1, kind="stable")[:, :paths]  # (STATES, paths)
+        choices[step] = order
+        metric = np.take_along_axis(candidates, order, 1)
+    words = []
+    for rank in range(paths):
+        if not np.isfinite(metric[0, rank]):  # fewer distinct paths end in state 0
+            break
+        state, decoded = 0, np.zeros(steps, dtype=np.uint8)
+        for step in range(steps - 1, -1, -1):
+            decoded[step] = state >> (MEMORY - 1)
+            branch_index, rank = divmod(int(choices[step, state, rank]), paths)
+            state = int(previous[state, branch_index])
+        words.append(decoded[:bits])
+    return np.stack(words)

@@ -1,9 +1,11 @@
 """Reading the tiled layer (`tiles`): content rectangle, normalisation, the flip x rotation x
-scale search with folding, sync by FFT correlation and the CRC-checked decode (`TileDetector`).
+scale search over the folded tiles (`tile_fold`), sync by FFT correlation and the CRC-checked
+decode (`TileDetector`).
 The how and the false-alarm bound are in `tiles`' docstring."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass, field
 
@@ -11,9 +13,11 @@ import numpy as np
 
 from reenact.provenance.payload import CHECK_BITS, CODE_BITS, Payload
 from reenact.provenance.watermark.canonical import check_frame, import_pil
-from reenact.provenance.watermark.convolutional import coded_length, encode, viterbi
+from reenact.provenance.watermark.convolutional import coded_length, encode, list_viterbi
 from reenact.provenance.watermark.decode import Detection
 from reenact.provenance.watermark.layout import LUMA_709
+from reenact.provenance.watermark.tile_fold import (DENSITY, folds, hypothesis_fold,
+                                                   hypothesis_name, neighbours)
 from reenact.provenance.watermark.tiles import TileConfig, tile_layout, working_scale
 
 # a row or column of the frame belongs to a border when its luma varies less than this (grey
@@ -21,12 +25,15 @@ from reenact.provenance.watermark.tiles import TileConfig, tile_layout, working_
 _BORDER_STD = 2.5
 _BORDER_COLOUR = 8.0
 _MIN_BORDER = 2  # pixels; thinner "borders" are left to the shift search
+_BORDER_SAMPLES = 180  # pixels of each row and column (at least) the border test looks at
 _NORMALISE_RADIUS = 4  # working pixels of the local contrast estimate
 # local contrast below this share of the picture's contrast is not amplified (flat areas: noise)
 _FLAT_FLOOR = 0.02
 _DECODED_HYPOTHESES = 12  # <= the hypotheses the false-alarm bound counts
+# a sync peak this sharp (standard deviations) is decoded as soon as it is found: the folded tiles
+# of unmarked content peak at ~4, a marked file's right hypothesis at 5-20
+_EARLY_SYNC = 6.0
 _WHITENING_WIDTH = 5  # frequency bins the spectral magnitude is averaged over
-DENSITY = 2  # detector samples per chip and axis: shifts are found to 1 / DENSITY chip
 NOTHING_UNDONE = "nothing to undo"
 
 
@@ -39,8 +46,12 @@ def content_rect(luma: np.ndarray) -> tuple[int, int, int, int] | None:
         uniform = (profile_std < _BORDER_STD) & (np.abs(profile_mean - colour) < _BORDER_COLOUR)
         return int(np.argmin(uniform)) if not uniform.all() else len(uniform)
 
-    rows_std, rows_mean = luma.std(axis=1), luma.mean(axis=1)
-    cols_std, cols_mean = luma.std(axis=0), luma.mean(axis=0)
+    # every row and column, each from a sample of its pixels: the statistics of a full-size
+    # frame cost more than decoding it
+    step = max(1, min(height, width) // _BORDER_SAMPLES)
+    rows, cols = luma[:, ::step].astype(np.float32), luma[::step].astype(np.float32)
+    rows_std, rows_mean = rows.std(axis=1), rows.mean(axis=1)
+    cols_std, cols_mean = cols.std(axis=0), cols.mean(axis=0)
     top = extent(rows_std, rows_mean, rows_mean[0])
     bottom = extent(rows_std[::-1], rows_mean[::-1], rows_mean[-1])
     left = extent(cols_std, cols_mean, cols_mean[0])
@@ -51,7 +62,7 @@ def content_rect(luma: np.ndarray) -> tuple[int, int, int, int] | None:
         return None
     # borders found on full rows: the content's own columns there are read again on the rest
     if cut[0] or cut[1]:
-        inner = luma[cut[0]:height - cut[1]]
+        inner = luma[cut[0]:height - cut[1]:step].astype(np.float32)
         cols_std, cols_mean = inner.std(axis=0), inner.mean(axis=0)
         left = extent(cols_std, cols_mean, cols_mean[0])
         right = extent(cols_std[::-1], cols_mean[::-1], cols_mean[-1])
@@ -101,35 +112,6 @@ def whiten(image: np.ndarray) -> np.ndarray:
     return np.fft.ifft2(spectrum / (magnitude + 1e-9)).real
 
 
-def fold(image: np.ndarray, config: TileConfig) -> np.ndarray:
-    """(h, w) samples -> (Nh, D*T, D*T): the image under every hypothesis (flip, angle, scale),
-    tiles summed (D = DENSITY samples per chip)."""
-    from scipy.ndimage import map_coordinates
-
-    height, width = image.shape
-    tile = config.tile * DENSITY
-    centre_y, centre_x = (height - 1) / 2, (width - 1) / 2
-    y, x = np.mgrid[0:height, 0:width].astype(np.float64)
-    y, x = y - centre_y, x - centre_x
-    padded_h, padded_w = -(-height // tile) * tile, -(-width // tile) * tile
-    folded = []
-    for flip in config.flips:
-        for angle in config.angles:
-            cos, sin = math.cos(math.radians(angle)), math.sin(math.radians(angle))
-            for scale in config.scales:
-                source_x = centre_x + scale * (cos * x - sin * y)
-                source_y = centre_y + scale * (sin * x + cos * y)
-                if flip:
-                    source_x = (width - 1) - source_x
-                sampled = map_coordinates(image, (source_y, source_x), order=1, mode="constant",
-                                          cval=0.0)
-                full = np.zeros((padded_h, padded_w))
-                full[:height, :width] = sampled
-                folded.append(full.reshape(padded_h // tile, tile, padded_w // tile, tile)
-                              .sum(axis=(0, 2)))
-    return np.stack(folded)
-
-
 def _tent(tile: np.ndarray) -> np.ndarray:
     """(D*T, D*T) cyclic tent filter of half-width DENSITY: a chip's bilinear footprint."""
     out = tile.copy()
@@ -148,14 +130,6 @@ def chip_grid(chips: np.ndarray) -> np.ndarray:
     sparse = np.zeros((tile * DENSITY, tile * DENSITY))
     sparse[::DENSITY, ::DENSITY] = chips
     return _tent(sparse)
-
-
-def hypothesis_name(index: int, config: TileConfig) -> tuple[bool, float, float]:
-    per_flip = len(config.angles) * len(config.scales)
-    flip = config.flips[index // per_flip]
-    angle = config.angles[(index % per_flip) // len(config.scales)]
-    scale = config.scales[index % len(config.scales)]
-    return flip, angle, scale
 
 
 @dataclass
@@ -196,6 +170,7 @@ class TileDetector:
         self._evidence: dict[tuple[int, int, int, int] | None, _Evidence] = {}
         self.frames = 0
         self._shape: tuple[int, int] | None = None
+        self._searched: tuple[int, TileDetection] | None = None  # (frames, search result)
         self._sync_spectrum = np.conj(np.fft.fft2(chip_grid(
             np.where(self.layout.sync, self.layout.signs, 0.0))))
 
@@ -205,7 +180,7 @@ class TileDetector:
         self.add_luma(np.asarray(frame, dtype=np.float32) @ LUMA_709.astype(np.float32))
 
     def add_luma(self, luma: np.ndarray) -> None:
-        """(H, W) float luma (any range or gain)."""
+        """(H, W) float or uint8 luma (any range or gain; e.g. a decoded Y' plane)."""
         self._shape = luma.shape
         self.frames += 1
         rect = content_rect(luma)
@@ -229,29 +204,82 @@ class TileDetector:
         return min(1.0, tests * self.hypotheses * self.config.words_tried * 2.0 ** -CHECK_BITS)
 
     def detection(self, *, tests: int = 1) -> TileDetection:
+        """Search and decode the evidence gathered so far; `tests`: looks taken at the file in all
+        (the bound counts each). Asked again without new frames, it reuses the last search."""
         if self.frames == 0:
             raise ValueError("detection: no frames were added")
-        false_alarm = self.false_alarm(tests)
+        if self._searched is None or self._searched[0] != self.frames:
+            self._searched = (self.frames, self._search())
+        found = self._searched[1]
+        detection = dataclasses.replace(found.detection, false_alarm=self.false_alarm(tests))
+        return dataclasses.replace(found, detection=detection)
+
+    def _search(self) -> TileDetection:
+        """The search over content rectangles and hypotheses; false_alarm left for the caller.
+        A hypothesis whose sync peak stands out by `_EARLY_SYNC` is decoded at once; when it
+        passes the check, the search only climbs to the neighbouring hypothesis with the sharpest
+        peak (`_climb`: a strong mark decodes under its neighbours too, and the report should
+        name the transformation that was undone) and ends there. The bound still counts every
+        hypothesis: it covers all that could have been tried. Otherwise the sharpest peaks are
+        decoded at the end."""
         candidates = []
+        tried = set()
         for key, evidence in self._evidence.items():
-            for index, folded in enumerate(fold(whiten(evidence.image), self.config)):
+            image = whiten(evidence.image)
+            seen: dict[int, tuple[float, tuple[int, int], np.ndarray]] = {}
+            for index, folded in folds(image, self.config):
                 sync, shift = self._sync(folded)
                 candidates.append((sync, key, index, shift, folded))
+                seen[index] = (sync, shift, folded)
+                if sync >= max(_EARLY_SYNC, self.config.min_sync):
+                    tried.add((key, index))
+                    found = self._found(sync, key, index, shift, folded)
+                    if found is not None:
+                        return self._climb(image, key, index, seen, found)
         candidates.sort(key=lambda item: -item[0])
-        best_sync = candidates[0][0]
         for sync, key, index, shift, folded in candidates[:_DECODED_HYPOTHESES]:
             if sync < self.config.min_sync:
                 break
-            decoded = self._decode(np.roll(folded, (-shift[0], -shift[1]), axis=(0, 1)))
-            if decoded is not None:
-                payload, strength, repaired = decoded
-                detection = Detection(present=True, payload=payload, false_alarm=false_alarm,
-                                      strength=strength, repaired_bits=repaired,
-                                      frames=self.frames)
-                return TileDetection(detection, sync, self._describe(key, index, shift))
-        return TileDetection(Detection(present=False, payload=None, false_alarm=false_alarm,
+            if (key, index) not in tried:
+                found = self._found(sync, key, index, shift, folded)
+                if found is not None:
+                    return found
+        return TileDetection(Detection(present=False, payload=None, false_alarm=1.0,
                                        strength=0.0, repaired_bits=0, frames=self.frames),
-                             best_sync, None)
+                             candidates[0][0], None)
+
+    def _climb(self, image: np.ndarray, key: tuple[int, int, int, int] | None, index: int,
+               seen: dict[int, tuple[float, tuple[int, int], np.ndarray]],
+               found: TileDetection) -> TileDetection:
+        """From a hypothesis that decoded, step to the neighbour (next angle or scale, same
+        flip) with the sharpest sync peak while it gets sharper; its reading if it decodes
+        (the same payload but for a chance of 2^-28), else `found`. `seen`: the hypotheses
+        already folded (index: sync, shift, folded tile), added to."""
+        best = index
+        while True:
+            for neighbour in neighbours(best, self.config):
+                if neighbour not in seen:
+                    folded = hypothesis_fold(image, neighbour, self.config)
+                    seen[neighbour] = (*self._sync(folded), folded)
+            step = max(neighbours(best, self.config), key=lambda i: seen[i][0], default=best)
+            if seen[step][0] <= seen[best][0]:
+                break
+            best = step
+        if best == index:
+            return found
+        climbed = self._found(seen[best][0], key, best, seen[best][1], seen[best][2])
+        return climbed if climbed is not None else found
+
+    def _found(self, sync: float, key: tuple[int, int, int, int] | None, index: int,
+               shift: tuple[int, int], folded: np.ndarray) -> TileDetection | None:
+        """The detection when the folded tile, aligned at `shift`, decodes; else None."""
+        decoded = self._decode(np.roll(folded, (-shift[0], -shift[1]), axis=(0, 1)))
+        if decoded is None:
+            return None
+        payload, strength, repaired = decoded
+        detection = Detection(present=True, payload=payload, false_alarm=1.0, strength=strength,
+                              repaired_bits=repaired, frames=self.frames)
+        return TileDetection(detection, sync, self._describe(key, index, shift))
 
     def _sync(self, folded: np.ndarray) -> tuple[float, tuple[int, int]]:
         """Peak of the cyclic correlation with the sync chips, in standard deviations of the
@@ -264,7 +292,7 @@ class TileDetector:
 
     def _decode(self, aligned: np.ndarray) -> tuple[Payload, float, int] | None:
         """A folded tile aligned to the pattern -> payload, strength and coded bits the code
-        corrected, or None when the Viterbi word fails the check."""
+        corrected, or None when none of the list Viterbi search's words passes the check."""
         chips = _tent(aligned)[::DENSITY, ::DENSITY]  # (T, T): each chip's matched filter
         payload_chips = ~self.layout.sync
         coded = coded_length(CODE_BITS)
@@ -274,9 +302,11 @@ class TileDetector:
         counts = np.bincount(bits, minlength=coded)
         noise = chips[payload_chips].std() or 1.0
         soft = soft / (noise * np.sqrt(counts))  # ~N(0, 1) per coded bit on unmarked content
-        word = viterbi(soft, CODE_BITS)
-        payload = Payload.from_bits(word ^ self.layout.whitening)
-        if payload is None:
+        for word in list_viterbi(soft, CODE_BITS, self.config.list_size):
+            payload = Payload.from_bits(word ^ self.layout.whitening)
+            if payload is not None:
+                break
+        else:
             return None
         signs = 1.0 - 2.0 * encode(word)
         agreement = np.tanh(soft / 2) * signs
