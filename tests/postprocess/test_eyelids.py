@@ -162,7 +162,11 @@ def test_compositor_draws_the_lids_and_checks_the_ratios():
 
 def test_animate_asks_for_the_drivers_change_of_opening():
     from reenact.pipelines.animate import AnimateOptions, DrivingTrack, PreparedSource, \
-        driver_eye_ratios
+        eye_reference
+
+    def driver_eye_ratios(track, source, options, from_best):
+        reference = eye_reference(track, source, options, from_best)
+        return None if reference is None else eye_ratios(track.landmarks, reference)
 
     face = face_landmarks()
     narrow = with_eyes_opened(face, 0.5)  # the photo's eyes: half as open as the driver's
@@ -200,3 +204,17 @@ def test_lids_drawn_here_keep_the_generators_pixels_out_of_the_eyes():
     with_lids = compositor.composite(white, moving, invent, np.ones(2))
     assert dark_pixels(without) == 0  # the generator's blank replaced the eyes...
     assert dark_pixels(with_lids) > 0.8 * dark_pixels(photo)  # ...but not where lids are drawn
+
+
+def test_the_model_is_given_steady_lids():
+    from reenact.pipelines.animate import steady_lids
+
+    face = face_landmarks()
+    blink = with_eyes_opened(face, 0.1)
+    steadied = steady_lids([face, blink, None], face)
+    assert steadied[2] is None
+    np.testing.assert_allclose(eye_openings(steadied[1]), eye_openings(face), rtol=1e-9)
+    np.testing.assert_allclose(steadied[1][:36], blink[:36])  # only the lids move
+    np.testing.assert_allclose(steadied[1][48:], blink[48:])
+    shut = with_eyes_opened(face, 0.0)  # a shut reference eye: the frame keeps its own lids
+    np.testing.assert_allclose(steady_lids([blink], shut)[0], blink, atol=1e-9)

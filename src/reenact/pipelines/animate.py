@@ -42,7 +42,7 @@ from reenact.io import (
 )
 from reenact.io.frame_order import ordered_frames
 from reenact.io.video import check_video_output
-from reenact.postprocess.eyelids import eye_ratios
+from reenact.postprocess.eyelids import EYE_OPEN, eye_openings, eye_ratios, with_openings
 from reenact.postprocess.full_res import FullResCompositor, FullResConfig
 from reenact.pipelines.keypoints import detect_keypoints, reframe_keypoints
 from reenact.postprocess.paste import paste_back
@@ -372,18 +372,25 @@ def track_landmarks(track: DrivingTrack, index: int | None) -> np.ndarray | None
     return track.landmarks[index]
 
 
-def driver_eye_ratios(track: DrivingTrack, source: PreparedSource, options: AnimateOptions,
-                      from_best: bool) -> np.ndarray | None:
-    """(T, 2) per driving frame, how open the portrait's eyes should be relative to the photo's:
-    the driver's opening over its opening in the frame relative motion starts from, or (absolute
-    motion) over the photo's own. None without landmarks on both sides or with eyes="model"."""
+def eye_reference(track: DrivingTrack, source: PreparedSource, options: AnimateOptions,
+                  from_best: bool) -> np.ndarray | None:
+    """(68, 2) the landmarks the driver's eye opening is measured against: the driving frame
+    relative motion starts from, or (absolute motion) the photo's. None where the lids are left to
+    the model: eyes="model", or no landmarks on either side."""
     if options.eyes != "landmarks" or track.landmarks is None or source.landmarks is None:
         return None
     if not options.relative:
-        reference = source.landmarks
-    else:
-        reference = track_landmarks(track, track.best_index if from_best else 0)
-    return eye_ratios(track.landmarks, reference)
+        return source.landmarks
+    return track_landmarks(track, track.best_index if from_best else 0)
+
+
+def steady_lids(landmarks: list[np.ndarray | None], reference: np.ndarray) -> list[np.ndarray | None]:
+    """Driving landmarks with each eye as open as in `reference` (where that eye is open there):
+    what the motion model is given when the lids are drawn at full resolution, so that its own
+    lid motion (large deformations that only its generator makes look like an eye) stays out."""
+    reference_openings = eye_openings(reference)
+    target = np.where(reference_openings >= EYE_OPEN, reference_openings, np.nan)
+    return [None if points is None else with_openings(points, target) for points in landmarks]
 
 
 def animate_frames(source: PreparedSource, frames: Iterable[np.ndarray], track: DrivingTrack,
@@ -404,12 +411,16 @@ def animate_frames(source: PreparedSource, frames: Iterable[np.ndarray], track: 
         best = track.best_index
         kp_initial = detect_keypoints(backend, initial_crop[None], [track_landmarks(track, best)],
                                       [track.boxes[best or 0]])
-    eyes = driver_eye_ratios(track, source, options, initial_crop is not None)
+    reference_eyes = (eye_reference(track, source, options, initial_crop is not None)
+                      if compositor is not None else None)
+    eyes = None if reference_eyes is None else eye_ratios(track.landmarks, reference_eyes)
     index = 0
     for batch in batched(frames, options.batch_size):
         boxes = track.boxes[index:index + len(batch)]
         crops = np.stack([crop_image(frame, box, size) for frame, box in zip(batch, boxes)])
         found = [track_landmarks(track, index + i) for i in range(len(batch))]
+        if reference_eyes is not None:  # the lids are drawn by the compositor, not moved by the model
+            found = steady_lids(found, reference_eyes)
         kp_driving = smoother(reframe_keypoints(detect_keypoints(backend, crops, found, boxes),
                                                 boxes, reference, size))
         if kp_initial is None:

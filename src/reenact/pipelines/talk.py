@@ -54,6 +54,7 @@ from reenact.pipelines.animate import (
     full_res_compositor,
     prepare_source,
     render_frames,
+    steady_lids,
     track_driving,
     track_landmarks,
 )
@@ -229,11 +230,15 @@ def talk_frames(source: PreparedSource, plan: TalkPlan, backend, checkpoint: Aud
     animate_options = options.animate_options()
     compositor = full_res_compositor(source, backend, animate_options, encoded, kp_source)
     plan = articulated_plan(plan, source, backend, checkpoint, kp_source)
-    eyes = (np.repeat(1 - plan.blink[:, None], 2, axis=1) if options.eyes == "landmarks"
-            else None)  # the blinks' lids, drawn at full size
+    eyes, motion_plan = None, plan
+    if compositor is not None and options.eyes == "landmarks" and source.landmarks is not None:
+        # the blinks are drawn on the photo's lids, not by the model's blink direction (whose
+        # large deformations only its generator turns into a closed eye)
+        eyes = np.repeat(1 - plan.blink[:, None], 2, axis=1)
+        motion_plan = dataclasses.replace(plan, blink=np.zeros_like(plan.blink))
     for start in range(0, len(plan), options.batch_size):
         stop = min(start + options.batch_size, len(plan))
-        kp = idle_keypoints(kp_source, plan, start, stop, checkpoint)
+        kp = idle_keypoints(kp_source, motion_plan, start, stop, checkpoint)
         yield from render_frames(backend, encoded, kp_source, kp, source, animate_options,
                                  compositor, eyes[start:stop])
 
@@ -252,9 +257,10 @@ def driven_talk_frames(source: PreparedSource, plan: TalkPlan, frames: Iterator[
     smoother = KeypointSmoother(options.kp_smoothing)
     projector = checkpoint.directions.projector(MOUTH_DIRECTIONS)
     kp_initial: Keypoints | None = None
-    eyes = (eye_ratios(landmarks, landmarks[0])
-            if options.eyes == "landmarks" and landmarks and source.landmarks is not None
-            else None)  # the driver's lids, relative to its first frame as the head motion is
+    reference_eyes = (landmarks[0] if compositor is not None and options.eyes == "landmarks"
+                      and landmarks and source.landmarks is not None else None)
+    # the driver's lids, relative to its first frame as the head motion is, drawn at full size
+    eyes = None if reference_eyes is None else eye_ratios(landmarks, reference_eyes)
     start = 0
     for batch in batched(frames, options.batch_size):
         crops = np.stack([crop_image(frame, boxes[start + i], backend.image_size)
@@ -262,6 +268,8 @@ def driven_talk_frames(source: PreparedSource, plan: TalkPlan, frames: Iterator[
         batch_boxes = boxes[start:start + len(batch)]
         found = (landmarks[start:start + len(batch)] if landmarks is not None
                  else [None] * len(batch))
+        if reference_eyes is not None:
+            found = steady_lids(found, reference_eyes)
         kp_driving = smoother(reframe_keypoints(detect_keypoints(backend, crops, found, batch_boxes),
                                                 batch_boxes, boxes[0], backend.image_size))
         kp_initial = kp_driving[0] if kp_initial is None else kp_initial

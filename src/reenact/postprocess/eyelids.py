@@ -45,6 +45,7 @@ ABOVE = 0.9  # the band above the upper lid that slides with it, in eye half len
 BELOW = 0.6
 MAX_GAIN = 1.5  # eyes open at most this much wider than the photo's (the white stretches)
 SMOOTHING = 0.7  # gaussian sigma, frames, over the driver's eye ratios (dlib's lids jitter)
+EYE_OPEN = 0.05  # a reference eye less open than this is shut: no opening to measure against
 
 
 def _check_landmarks(landmarks: object, name: str = "landmarks") -> np.ndarray:
@@ -64,6 +65,25 @@ def eye_openings(landmarks: np.ndarray) -> np.ndarray:
         length = np.linalg.norm(points[..., upper[3], :] - points[..., upper[0], :], axis=-1)
         openings.append(gap.mean(axis=-1) / np.maximum(length, 1e-9))
     return np.stack(openings, axis=-1)
+
+
+def with_openings(landmarks: np.ndarray, openings: np.ndarray) -> np.ndarray:
+    """(68, 2) landmarks with each eye's lid points moved across the eye so that its opening
+    (`eye_openings`) is `openings` (2,; NaN leaves that eye alone): each upper/lower pair is set symmetrically about its
+    midpoint. What the motion model is given when the lids are drawn here, so that it moves the
+    eyes with the head but leaves their opening alone."""
+    points = _check_landmarks(landmarks).copy()
+    for (upper, lower), opening in zip(EYE_LIDS, np.asarray(openings, dtype=np.float64)):
+        axis = points[upper[3]] - points[upper[0]]
+        length = float(np.linalg.norm(axis))
+        if length < 1e-6 or not np.isfinite(opening):  # NaN: leave this eye as it is
+            continue
+        across = np.array([-axis[1], axis[0]]) / length  # downward for an upright face
+        for a, b in zip(upper[1:3], lower[1:3]):
+            middle = (points[a] + points[b]) / 2
+            points[a] = middle - across * opening * length / 2
+            points[b] = middle + across * opening * length / 2
+    return points
 
 
 def _smooth(series: np.ndarray, sigma: float) -> np.ndarray:
@@ -91,8 +111,19 @@ def eye_ratios(landmarks: list[np.ndarray | None], reference: np.ndarray | None)
     if found:
         measured = eye_openings(np.stack([landmarks[i] for i in found])) / np.maximum(base, 1e-9)
         ratios[found] = measured
-    ratios[:, base < 0.05] = 1.0
+    ratios[:, base < EYE_OPEN] = 1.0
     return np.clip(_smooth(ratios, SMOOTHING), 0.0, MAX_GAIN)
+
+
+def takeover(implied: np.ndarray) -> np.ndarray:
+    """(2,) in [0, 1] per eye: how much the lids are drawn here rather than left to the model,
+    from the opening its motion implies (`EyelidWarp.implied_ratios`). A model that changes a lid
+    gap by more than 2x moves the lids with large deformations whose result only its generator
+    makes look like an eye (a blink painted over a squashed eye): then the lids stay the model's.
+    Full takeover within 25% of the photo's opening, a smooth hand-over between."""
+    change = np.abs(np.log(np.maximum(np.asarray(implied, dtype=np.float64), 1e-3)))
+    t = np.clip((np.log(2.0) - change) / (np.log(2.0) - np.log(1.25)), 0.0, 1.0)
+    return t * t * (3 - 2 * t)
 
 
 @dataclass(frozen=True)
@@ -191,13 +222,15 @@ class EyelidWarp:
         x0, x1, y0, y1 = eye.bounds
         return (x >= x0) & (x <= x1) & (y >= y0) & (y <= y1)
 
-    def region(self, x: Tensor, y: Tensor) -> Tensor:
+    def region(self, x: Tensor, y: Tensor, strength: np.ndarray | None = None) -> Tensor:
         """Photo positions x, y (H, W) -> (H, W) in [0, 1], where E draws the lids: each eye's band (from
         `above` over the upper lid to `below` under the lower one, corner to corner), feathered
-        over a quarter of the eye's half length. There the lids are E's, not the generator's."""
+        over a quarter of the eye's half length, times `strength` (2,) per eye (default 1). There the
+        lids are E's, not the generator's."""
         weight = torch.zeros_like(x)
-        for eye in self._eyes:
-            if eye is None:
+        strength = np.ones(2) if strength is None else np.asarray(strength, dtype=np.float64)
+        for eye, scale in zip(self._eyes, strength):
+            if eye is None or scale <= 0:
                 continue
             block = self._block(eye, x, y)
             if block is None:
@@ -209,7 +242,7 @@ class EyelidWarp:
             lower = _lid_margin(u, eye.knots, eye.lower)
             feather = 0.25 * eye.half
             inside = torch.minimum(v - (upper - ABOVE * eye.half), lower + BELOW * eye.half - v)
-            bw[near] = torch.maximum(bw[near], smoothstep((eye.half - u.abs()) / feather)
+            bw[near] = torch.maximum(bw[near], float(scale) * smoothstep((eye.half - u.abs()) / feather)
                                      * smoothstep(inside / feather))  # a view: writes weight
         return weight
 

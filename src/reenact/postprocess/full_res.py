@@ -41,7 +41,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from reenact.geometry import coordinate_grid, resize_grid, smoothstep, warp
-from reenact.postprocess.eyelids import EyelidWarp
+from reenact.postprocess.eyelids import EyelidWarp, takeover
 from reenact.postprocess.mouth_mask import _convex_hull
 from reenact.postprocess.paste import _match_colors, check_paste_inputs, feather_window
 from reenact.postprocess.resampling import blur_matrix, interpolation_matrix, max_filter
@@ -291,9 +291,11 @@ class FullResCompositor:
             raise ValueError(f"{name}: expected ({s}, {s}), got "
                              f"{getattr(weight, 'shape', type(weight).__name__)}")
 
-    def _eye_gains(self, displacement: Tensor, eye_ratios: np.ndarray | None) -> np.ndarray | None:
+    def _eye_gains(self, displacement: Tensor,
+                   eye_ratios: np.ndarray | None) -> tuple[np.ndarray, np.ndarray] | None:
         """(2,) how much wider than the model's motion makes them the eyes must open to open by
-        `eye_ratios` (per eye, over the photo's opening), or None where nothing is asked."""
+        `eye_ratios` (per eye, over the photo's opening), and (2,) how much the lids are drawn
+        here (`eyelids.takeover`); None where nothing is asked."""
         if eye_ratios is None or self._eyelids is None:
             return None
         ratios = np.asarray(eye_ratios, dtype=np.float64)
@@ -307,7 +309,9 @@ class FullResCompositor:
                                  padding_mode="border", align_corners=False)  # (1, 2, 1, N)
             return read[0, :, 0].T.double().numpy()
 
-        return ratios / np.maximum(self._eyelids.implied_ratios(displacement_at), 0.1)
+        implied = self._eyelids.implied_ratios(displacement_at)
+        strength = takeover(implied)
+        return 1 + strength * (ratios / np.maximum(implied, 0.1) - 1), strength
 
     @torch.no_grad()
     def composite(self, frame: np.ndarray, deformation: np.ndarray, weight: np.ndarray,
@@ -339,11 +343,11 @@ class FullResCompositor:
         height, width = self.image.shape[:2]
         x = torch.from_numpy(self._x[c0:c1].astype(np.float32))[None, :] + shift[0]
         y = torch.from_numpy(self._y[r0:r1].astype(np.float32))[:, None] + shift[1]
-        gains = self._eye_gains(displacement, eye_ratios)
+        eyes = self._eye_gains(displacement, eye_ratios)
         keep = None  # where the generator's pixels must not go: the lids drawn here
-        if gains is not None:
-            keep = 1 - self._eyelids.region(x, y)
-            x, y = self._eyelids.apply(x, y, gains)
+        if eyes is not None:
+            keep = 1 - self._eyelids.region(x, y, eyes[1])
+            x, y = self._eyelids.apply(x, y, eyes[0])
         where = torch.stack([x.mul_(2 / width).sub_(1), y.mul_(2 / height).sub_(1)], dim=-1)
         content = F.grid_sample(self._pixels[None], where[None], mode="bicubic",
                                 padding_mode="border", align_corners=False)[0]  # (3, h', w')
