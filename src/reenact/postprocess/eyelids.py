@@ -23,7 +23,10 @@ G is 0 at the corners, so E is continuous everywhere.
 
 The gain asked of E is the driver's opening (relative to the driving video's initial frame, per
 eye, from `eye_ratios`) over the opening the model's motion already gives (`implied_ratios`), so
-a model that does move the lids is not doubled.
+a model that does move the lids is not doubled. The pipelines give the model driving landmarks
+whose lids keep the reference opening (`with_openings`), so its motion leaves the lids alone and E
+draws the whole change; where a model still changes a lid gap by more than 2x, the lids are left
+to it (`takeover`).
 """
 
 from __future__ import annotations
