@@ -222,3 +222,37 @@ def test_quiet_before_the_command_is_kept(monkeypatch, capsys):
     for argv in (["-q", "presets"], ["presets", "-q"], ["presets"], ["-v", "presets"]):
         assert main(argv) == 0
     assert levels == [logging.WARNING, logging.WARNING, logging.INFO, logging.DEBUG]
+
+
+# -- issue 19: OpenMP threads that sleep at once on a shared CPU ---------------------------------
+
+
+@pytest.mark.parametrize("environment, expected", [
+    ({}, "PASSIVE"),  # sleeping OpenMP threads: no spinning for a descheduled sibling
+    ({"OMP_WAIT_POLICY": "ACTIVE"}, "ACTIVE"),  # the user's choice stands
+    ({"GOMP_SPINCOUNT": "300000"}, None),
+])
+def test_the_cli_prefers_sleeping_openmp_threads(environment, expected):
+    import os
+
+    code = ("import os; from reenact.cli.main import _prefer_sleeping_threads; "
+            "_prefer_sleeping_threads(); print(os.environ.get('OMP_WAIT_POLICY'))")
+    clean = {k: v for k, v in os.environ.items()
+             if k not in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT", "KMP_BLOCKTIME")}
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            env={**clean, **environment}, check=True)
+    assert result.stdout.strip() == str(expected)
+
+
+def test_the_wait_policy_is_left_alone_once_torch_is_loaded(monkeypatch):
+    import os
+
+    from reenact.cli.main import _prefer_sleeping_threads
+
+    monkeypatch.delenv("OMP_WAIT_POLICY", raising=False)
+    for name in ("GOMP_SPINCOUNT", "KMP_BLOCKTIME"):
+        monkeypatch.delenv(name, raising=False)
+    import torch  # noqa: F401  (loaded: its OpenMP runtime has read the environment already)
+
+    _prefer_sleeping_threads()
+    assert "OMP_WAIT_POLICY" not in os.environ
