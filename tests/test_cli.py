@@ -256,3 +256,34 @@ def test_the_wait_policy_is_left_alone_once_torch_is_loaded(monkeypatch):
 
     _prefer_sleeping_threads()
     assert "OMP_WAIT_POLICY" not in os.environ
+
+
+# -- issue 19: the fastest exact path by default --------------------------------------------------
+
+
+@pytest.mark.parametrize("extra, expected", [
+    ([], True),  # fp32 on the CPU: Winograd convolutions by default
+    (["--no-fast-conv"], False),
+    (["--fast-conv"], True),
+])
+def test_fast_conv_is_the_default_for_fp32_on_the_cpu(tmp_path, extra, expected):
+    from reenact.cli.backend import build_backend
+    from reenact.cli.parser import build_parser
+
+    assert main(["-q", "init", "--preset", "tiny-64", "-o", str(tmp_path / "tiny")]) == 0
+    args = build_parser().parse_args(["animate", "--source", "s.png", "--driving", "d.mp4", "-o",
+                                      "o.mp4", "--checkpoint", str(tmp_path / "tiny"),
+                                      "--device", "cpu", *extra])
+    assert build_backend(args).fast_conv is expected
+
+
+def test_fast_conv_is_off_by_default_where_it_does_not_apply(tmp_path, caplog):
+    from reenact.cli.backend import use_fast_conv
+    from reenact.cli.parser import build_parser
+
+    common = ["animate", "--source", "s.png", "--driving", "d.mp4", "-o", "o.mp4", "--device", "cpu"]
+    assert not use_fast_conv(build_parser().parse_args([*common, "--precision", "bf16"]))
+    assert not use_fast_conv(build_parser().parse_args([*common, "--backend", "onnx"]))
+    caplog.set_level(logging.ERROR)
+    assert main([*common, "--backend", "onnx", "--fast-conv"]) == 2
+    assert "--fast-conv applies to --backend torch" in caplog.text
