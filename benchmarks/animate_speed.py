@@ -8,11 +8,18 @@ loading the checkpoint, the source's face analysis, opening files), so
 
 Defaults: the README's inputs (samples/astronaut.png, 512x512, and samples/interview.mp4, 256x256
 at 25 fps; `python samples/make_samples.py` writes the portrait), the bundled default checkpoint,
-2 threads. Variants: default options, --fast-conv, --precision bf16, and --detect-every 1 (the
-face detector on every driving frame, as before face following).
+2 threads. --portrait-side 256 runs on the portrait resized to 256x256 (the "256 px" case).
+Variants: default options (which include --fast-conv on the CPU), --no-fast-conv, --precision bf16,
+and --detect-every 1 (the face detector on every driving frame, as before face following). CPU
+seconds (user + sys) are printed beside wall seconds: on a shared machine they move less.
+
+--model-only also times the model alone, in this process, as `animate`'s pass 2 calls it: the
+backend the CLI builds with default options, keypoints and `render_with_motion` (frames,
+deformation, source weight) for batches of --batch-size driving crops, best of 3 rounds.
 
 Usage: python benchmarks/animate_speed.py [--source IMAGE] [--driving VIDEO] [--frames N]
-           [--threads 2] [--checkpoint default] [--variants default fast-conv bf16 detect-every-1]
+           [--threads 2] [--checkpoint default] [--portrait-side N] [--model-only]
+           [--variants default no-fast-conv bf16 detect-every-1]
 """
 
 from __future__ import annotations
@@ -33,26 +40,69 @@ _CLI = "import sys; from reenact.cli import main; sys.exit(main(sys.argv[1:]))"
 
 VARIANTS: dict[str, list[str]] = {
     "default": [],
-    "fast-conv": ["--fast-conv"],
+    "no-fast-conv": ["--no-fast-conv"],
     "bf16": ["--precision", "bf16"],
     "detect-every-1": ["--detect-every", "1"],
 }
 
 
 def timed_run(source: Path, driving: Path, frames: int, extra: list[str], threads: int,
-              checkpoint: str, workdir: Path) -> float:
-    """Wall seconds of one `reenact animate` process rendering `frames` driving frames."""
+              checkpoint: str, workdir: Path) -> tuple[float, float]:
+    """(wall, CPU user + sys) seconds of one `reenact animate` process rendering `frames` driving
+    frames."""
     output = workdir / f"out-{frames}-{len(list(workdir.iterdir()))}.mp4"
     command = [sys.executable, "-c", _CLI, "animate", "-q", "--source", str(source),
                "--driving", str(driving), "-o", str(output), "--max-frames", str(frames),
                "--threads", str(threads), "--checkpoint", checkpoint, *extra]
-    environment = dict(os.environ, OMP_NUM_THREADS=str(threads))
-    started = time.perf_counter()
-    completed = subprocess.run(command, capture_output=True, text=True, env=environment)
-    seconds = time.perf_counter() - started
-    if completed.returncode != 0:
-        raise RuntimeError(f"{' '.join(command)} failed:\n{completed.stderr.strip()}")
-    return seconds
+    environment = dict(os.environ, OMP_NUM_THREADS=str(threads),  # this checkout's reenact
+                       PYTHONPATH=os.pathsep.join([str(REPO / "src"), os.environ.get("PYTHONPATH", "")]))
+    with tempfile.TemporaryFile() as stderr:
+        started = time.perf_counter()
+        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=stderr, env=environment)
+        _, status, usage = os.wait4(process.pid, 0)
+        seconds = time.perf_counter() - started
+        if os.waitstatus_to_exitcode(status) != 0:
+            stderr.seek(0)
+            raise RuntimeError(f"{' '.join(command)} failed:\n{stderr.read().decode().strip()}")
+    return seconds, usage.ru_utime + usage.ru_stime
+
+
+def model_only(checkpoint: str, driving: Path, threads: int, batch: int,
+               frames: int) -> tuple[float, float]:
+    """(frames/s wall, frames/s of CPU time) of the model alone as pass 2 runs it (see module)."""
+    import numpy as np
+    import torch
+
+    from reenact.cli.backend import build_backend
+    from reenact.cli.parser import build_parser
+    from reenact.io import VideoReader
+    from reenact.preprocess.crop import crop_image
+
+    torch.set_num_threads(threads)  # after main() chose the CLI's OpenMP wait policy
+    args = build_parser().parse_args(["animate", "--source", "-", "--driving", str(driving), "-o",
+                                      "-", "--checkpoint", checkpoint, "--device", "cpu"])
+    backend = build_backend(args)
+    size = backend.image_size
+    with VideoReader(driving) as reader:
+        crops = [crop_image(frame, center_box(frame), size)
+                 for frame, _ in zip(reader, range(frames))]
+    crops = np.stack(crops)
+    kp_source, encoded = backend.detect(crops[:1]), backend.encode_source(crops[0])
+    backend.render_with_motion(encoded, kp_source, backend.detect(crops[:batch]))  # warm-up
+    best_wall = best_cpu = float("inf")
+    for _ in range(3):
+        started, cpu = time.perf_counter(), time.process_time()
+        for start in range(0, len(crops), batch):
+            backend.render_with_motion(encoded, kp_source, backend.detect(crops[start:start + batch]))
+        best_wall = min(best_wall, time.perf_counter() - started)
+        best_cpu = min(best_cpu, time.process_time() - cpu)
+    return len(crops) / best_wall, len(crops) / best_cpu
+
+
+def center_box(frame):
+    from reenact.pipelines.animate import center_box as box
+
+    return box(frame.shape[1], frame.shape[0])
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -62,9 +112,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--frames", type=int, default=40, help="N (default 40; runs N and 2N)")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--checkpoint", default="default")
-    parser.add_argument("--variants", nargs="+", choices=list(VARIANTS), default=list(VARIANTS))
+    parser.add_argument("--variants", nargs="*", choices=list(VARIANTS), default=list(VARIANTS),
+                        help="end-to-end variants (none: --model-only alone)")
+    parser.add_argument("--portrait-side", type=int,
+                        help="resize the portrait to this many pixels square first (e.g. 256)")
+    parser.add_argument("--model-only", action="store_true",
+                        help="also time the model alone in this process (see module)")
+    parser.add_argument("--batch-size", type=int, default=8, help="--model-only's batch (default 8)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s")
+    if args.model_only:  # the model in this process runs as under the CLI (before torch loads)
+        from reenact.cli.main import _prefer_sleeping_threads
+
+        _prefer_sleeping_threads()
     for path in (args.source, args.driving):
         if not path.is_file():
             print(f"animate_speed: {path} does not exist (python samples/make_samples.py writes "
@@ -75,23 +135,53 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
+        source = args.source
+        if args.portrait_side:
+            from PIL import Image
+
+            source = Path(tmp) / f"portrait-{args.portrait_side}.png"
+            with Image.open(args.source) as image:
+                image.convert("RGB").resize((args.portrait_side,) * 2,
+                                            Image.Resampling.LANCZOS).save(source)
         for name in args.variants:
             extra = VARIANTS[name]
-            short = timed_run(args.source, args.driving, args.frames, extra, args.threads,
-                              args.checkpoint, Path(tmp))
-            long = timed_run(args.source, args.driving, 2 * args.frames, extra, args.threads,
-                             args.checkpoint, Path(tmp))
+            short, short_cpu = timed_run(source, args.driving, args.frames, extra, args.threads,
+                                         args.checkpoint, Path(tmp))
+            long, long_cpu = timed_run(source, args.driving, 2 * args.frames, extra, args.threads,
+                                       args.checkpoint, Path(tmp))
             steady = args.frames / max(long - short, 1e-9)
-            rows.append((name, short, long, steady, 2 * args.frames / long))
-            logger.info("%s: %.1f s / %.1f s", name, short, long)
-    print(f"\n`reenact animate` end to end: {args.source.name} -> {args.driving.name}, "
+            rows.append((name, short, long, steady, 2 * args.frames / long, long_cpu,
+                         args.frames / max(long_cpu - short_cpu, 1e-9)))
+            logger.info("%s: %.1f s / %.1f s (CPU %.1f s / %.1f s)", name, short, long, short_cpu,
+                        long_cpu)
+        size = "x".join(map(str, _image_size(source)))
+    if rows:
+        _print_table(args, size, rows)
+    if args.model_only:
+        wall, cpu = model_only(args.checkpoint, args.driving, args.threads, args.batch_size,
+                               2 * args.frames)
+        print(f"\nmodel only (keypoints + render_with_motion, batch {args.batch_size}, "
+              f"{2 * args.frames} frames, best of 3): {wall:.1f} frames/s wall, {cpu:.1f} "
+              "frames/s of CPU time")
+    return 0
+
+
+def _print_table(args: argparse.Namespace, size: str, rows: list[tuple]) -> None:
+    print(f"\n`reenact animate` end to end: {args.source.name} ({size}) -> {args.driving.name}, "
           f"{args.threads} threads, checkpoint {args.checkpoint}\n")
     print(f"| variant | t({args.frames} frames) s | t({2 * args.frames} frames) s | steady fps | "
-          "run fps (start-up included) |")
-    print("|---|---|---|---|---|")
-    for name, short, long, steady, overall in rows:
-        print(f"| {name} | {short:.1f} | {long:.1f} | {steady:.2f} | {overall:.2f} |")
-    return 0
+          f"run fps (start-up included) | CPU s ({2 * args.frames} frames) | steady fps of CPU time |")
+    print("|---|---|---|---|---|---|---|")
+    for name, short, long, steady, overall, cpu, steady_cpu in rows:
+        print(f"| {name} | {short:.1f} | {long:.1f} | {steady:.2f} | {overall:.2f} | {cpu:.1f} | "
+              f"{steady_cpu:.2f} |")
+
+
+def _image_size(path: Path) -> tuple[int, int]:
+    from PIL import Image
+
+    with Image.open(path) as image:
+        return image.size
 
 
 if __name__ == "__main__":

@@ -222,3 +222,68 @@ def test_quiet_before_the_command_is_kept(monkeypatch, capsys):
     for argv in (["-q", "presets"], ["presets", "-q"], ["presets"], ["-v", "presets"]):
         assert main(argv) == 0
     assert levels == [logging.WARNING, logging.WARNING, logging.INFO, logging.DEBUG]
+
+
+# -- issue 19: OpenMP threads that sleep at once on a shared CPU ---------------------------------
+
+
+@pytest.mark.parametrize("environment, expected", [
+    ({}, "PASSIVE"),  # sleeping OpenMP threads: no spinning for a descheduled sibling
+    ({"OMP_WAIT_POLICY": "ACTIVE"}, "ACTIVE"),  # the user's choice stands
+    ({"GOMP_SPINCOUNT": "300000"}, None),
+])
+def test_the_cli_prefers_sleeping_openmp_threads(environment, expected):
+    import os
+
+    code = ("import os; from reenact.cli.main import _prefer_sleeping_threads; "
+            "_prefer_sleeping_threads(); print(os.environ.get('OMP_WAIT_POLICY'))")
+    clean = {k: v for k, v in os.environ.items()
+             if k not in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT", "KMP_BLOCKTIME")}
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            env={**clean, **environment}, check=True)
+    assert result.stdout.strip() == str(expected)
+
+
+def test_the_wait_policy_is_left_alone_once_torch_is_loaded(monkeypatch):
+    import os
+
+    from reenact.cli.main import _prefer_sleeping_threads
+
+    monkeypatch.delenv("OMP_WAIT_POLICY", raising=False)
+    for name in ("GOMP_SPINCOUNT", "KMP_BLOCKTIME"):
+        monkeypatch.delenv(name, raising=False)
+    import torch  # noqa: F401  (loaded: its OpenMP runtime has read the environment already)
+
+    _prefer_sleeping_threads()
+    assert "OMP_WAIT_POLICY" not in os.environ
+
+
+# -- issue 19: the fastest exact path by default --------------------------------------------------
+
+
+@pytest.mark.parametrize("extra, expected", [
+    ([], True),  # fp32 on the CPU: Winograd convolutions by default
+    (["--no-fast-conv"], False),
+    (["--fast-conv"], True),
+])
+def test_fast_conv_is_the_default_for_fp32_on_the_cpu(tmp_path, extra, expected):
+    from reenact.cli.backend import build_backend
+    from reenact.cli.parser import build_parser
+
+    assert main(["-q", "init", "--preset", "tiny-64", "-o", str(tmp_path / "tiny")]) == 0
+    args = build_parser().parse_args(["animate", "--source", "s.png", "--driving", "d.mp4", "-o",
+                                      "o.mp4", "--checkpoint", str(tmp_path / "tiny"),
+                                      "--device", "cpu", *extra])
+    assert build_backend(args).fast_conv is expected
+
+
+def test_fast_conv_is_off_by_default_where_it_does_not_apply(tmp_path, caplog):
+    from reenact.cli.backend import use_fast_conv
+    from reenact.cli.parser import build_parser
+
+    common = ["animate", "--source", "s.png", "--driving", "d.mp4", "-o", "o.mp4", "--device", "cpu"]
+    assert not use_fast_conv(build_parser().parse_args([*common, "--precision", "bf16"]))
+    assert not use_fast_conv(build_parser().parse_args([*common, "--backend", "onnx"]))
+    caplog.set_level(logging.ERROR)
+    assert main([*common, "--backend", "onnx", "--fast-conv"]) == 2
+    assert "--fast-conv applies to --backend torch" in caplog.text

@@ -102,6 +102,11 @@ SKIPPED: dict[str, str] = {
         "needs the network",
     "python benchmarks/reference_exactness.py --reference /tmp/fomm-ref --frames 8 --threads 2":
         "needs the reference checkout (the network); tests/engine/test_reference_exactness.py",
+    "python benchmarks/reference_animate.py --reference /tmp/fomm-ref --frames 24 --rounds 3":
+        "needs the reference checkout (the network) and ~25 minutes of CPU; "
+        "tests/engine/test_reference_animate.py",
+    "python benchmarks/animate_speed.py --portrait-side 256 --frames 40 --variants default "
+    "no-fast-conv --model-only": "a benchmark, minutes of CPU in whole `reenact animate` runs",
     "reenact prepare-data VIDEOS_DIR -o data --preset face-128 [--exclude eval] "
     "[--detect-every 2]": NEEDS_VIDEOS,
     "reenact train --data data -o runs/mine --preset face-128 --steps 5000 "

@@ -194,3 +194,14 @@ def test_ray_missing_says_what_to_install(tmp_path, job_dir, caplog, monkeypatch
     monkeypatch.setattr(builtins, "__import__", no_ray)
     assert batch(job_dir / "jobs.jsonl", "-o", tmp_path / "out", "--ray") == 2
     assert "--ray needs Ray: pip install 'reenact[batch]'" in caplog.text
+
+
+def test_fast_conv_false_turns_the_default_off(tmp_path):
+    """fast-conv is on by default: false in a job gives --no-fast-conv, not nothing."""
+    jobs = tmp_path / "jobs.jsonl"
+    jobs.write_text("\n".join(json.dumps({"job": "animate", "source": "p.png", "driving": "d.mp4",
+                                          "output": f"{name}.mp4", "fast-conv": value})
+                              for name, value in (("off", False), ("on", True))) + "\n")
+    off, on = read_jobs(jobs, tmp_path / "out")
+    assert "--no-fast-conv" in off.argv and "--fast-conv" not in off.argv
+    assert "--fast-conv" in on.argv

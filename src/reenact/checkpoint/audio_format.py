@@ -31,6 +31,7 @@ from safetensors.torch import load_file, save_file
 from reenact.audio.features import AudioFeatureConfig
 from reenact.checkpoint.bundled import bundled_checkpoint
 from reenact.checkpoint.format import CheckpointError, _read_json, check_state_dict, file_sha256
+from reenact.io.digest import cached_file_sha256
 from reenact.config import ConfigError, config_from_dict, config_to_dict
 from reenact.io.atomic import check_replaceable_directory, replace_directory
 from reenact.models import MotionModel
@@ -210,7 +211,7 @@ def _load_tensors(root: Path, component: str, entry: Any) -> dict[str, torch.Ten
     path = root / Path(str(entry.get("file", ""))).name
     if not path.is_file():
         raise CheckpointError(f"{root}: {component} weights file {path.name} is missing")
-    if file_sha256(path) != entry.get("sha256"):
+    if cached_file_sha256(path) != entry.get("sha256"):
         raise CheckpointError(f"{path}: sha256 does not match {INDEX_FILE}; the file is corrupt or "
                               "was changed")
     try:

@@ -23,7 +23,7 @@ from safetensors.torch import load_file, save_file
 
 from reenact.config import ConfigError, MotionModelConfig, config_from_dict, config_to_dict
 from reenact.io.atomic import check_replaceable_directory, replace_directory
-from reenact.io.digest import file_sha256  # re-exported: the one sha256 helper
+from reenact.io.digest import cached_file_sha256, file_sha256  # file_sha256 re-exported
 from reenact.models import COMPONENTS, MotionModel
 
 logger = logging.getLogger(__name__)
@@ -215,7 +215,7 @@ def load_state_dicts(directory: str | os.PathLike) -> dict[str, dict[str, torch.
         path = root / Path(str(entry.get("file", ""))).name
         if not path.is_file():
             raise CheckpointError(f"{root}: {name} weights file {path.name} is missing")
-        if file_sha256(path) != entry.get("sha256"):
+        if cached_file_sha256(path) != entry.get("sha256"):
             raise CheckpointError(f"{path}: sha256 does not match {INDEX_FILE}; the file is corrupt "
                                   "or was changed")
         try:

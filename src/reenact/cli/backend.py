@@ -71,7 +71,7 @@ def _load_backend(args: argparse.Namespace):
             raise UsageError("--onnx-optimization applies to --backend onnx")
         model = resolve_model(args.checkpoint, config=args.config, align_corners=args.align_corners)
         return TorchBackend(model, device=args.device, precision=args.precision,
-                            channels_last=args.channels_last, fast_conv=args.fast_conv)
+                            channels_last=args.channels_last, fast_conv=use_fast_conv(args))
     if args.precision != "fp32" or args.channels_last:
         raise UsageError("--precision and --channels-last apply to --backend torch")
     if args.fast_conv:
@@ -88,6 +88,17 @@ def _load_backend(args: argparse.Namespace):
         return OnnxBackend.from_model(model, threads=args.threads, optimization=optimization)
     except ImportError as error:
         raise UsageError(str(error)) from None
+
+
+def use_fast_conv(args: argparse.Namespace) -> bool:
+    """--fast-conv as given, else on where it applies: torch, fp32, on the CPU (the fastest path
+    that computes the same output to float rounding, benchmarks/reference_animate.py)."""
+    if args.fast_conv is not None:
+        return bool(args.fast_conv)
+    from reenact.engine.torch_backend import resolve_device
+
+    return getattr(args, "backend", "torch") == "torch" and args.precision == "fp32" \
+        and resolve_device(args.device).type == "cpu"
 
 
 def model_record(args: argparse.Namespace) -> dict[str, str]:

@@ -133,11 +133,13 @@ def _option_argv(sub: argparse.ArgumentParser, key: str, value: object) -> list[
     action = sub._option_string_actions.get(flag)  # noqa: SLF001 (argparse has no public lookup)
     if action is None:
         raise JobFileError(f"{key}: not an option of this command")
-    if action.nargs == 0:  # a flag: true gives it, false leaves it out
+    if action.nargs == 0:  # a flag: true gives it, false leaves it out (or gives its --no- form)
         text = str(value).lower()
         if text not in ("true", "false", "1", "0", "yes", "no"):
             raise JobFileError(f"{key}: a flag; expected true or false, got {value!r}")
-        return [flag] if text in ("true", "1", "yes") else []
+        if text in ("true", "1", "yes"):
+            return [flag]
+        return ["--no-" + flag[2:]] if isinstance(action, argparse.BooleanOptionalAction) else []
     if isinstance(value, (dict, list)):
         raise JobFileError(f"{key}: expected a single value, got {value!r}")
     return [flag, str(value).lower() if isinstance(value, bool) else str(value)]

@@ -15,14 +15,15 @@ logger = logging.getLogger("reenact")
 
 def cmd_convert(args: argparse.Namespace) -> int:
     from reenact.checkpoint import load_fomm_checkpoint, save_checkpoint
-    from reenact.checkpoint.format import check_checkpoint_target, file_sha256
+    from reenact.checkpoint.format import check_checkpoint_target
+    from reenact.io.digest import cached_file_sha256
 
     checkpoint, output = Path(args.checkpoint), Path(args.output)
     if output.resolve() in (checkpoint.resolve(), Path(args.config).resolve()):
         raise UsageError(f"{output}: output must not be one of the inputs")
     check_checkpoint_target(output, overwrite=args.overwrite)
     model = load_fomm_checkpoint(checkpoint, args.config, align_corners=args.align_corners)
-    metadata = {"converted_from": checkpoint.name, "source_sha256": file_sha256(checkpoint),
+    metadata = {"converted_from": checkpoint.name, "source_sha256": cached_file_sha256(checkpoint),
                 "source_config": Path(args.config).name, "align_corners": args.align_corners}
     save_checkpoint(model, output, metadata=metadata, overwrite=args.overwrite)
     count = sum(p.numel() for p in model.parameters())

@@ -9,7 +9,9 @@ from __future__ import annotations
 import argparse
 import contextlib
 import logging
+import os
 import signal
+import sys
 import threading
 from collections.abc import Callable, Iterator, Sequence
 
@@ -64,8 +66,25 @@ def _check_common_arguments(args: argparse.Namespace) -> None:
         raise UsageError(f"--threads: expected an integer >= 1, got {threads}")
 
 
+# GNU OpenMP's threads spin at every barrier before they sleep; on a CPU that other processes
+# share, a spinning thread waits for a descheduled sibling for a whole time slice, and a 5 ms
+# operation takes 100 ms (the full-resolution compositor's small matrix products on a loaded 2-core
+# machine). Sleeping at once costs microseconds where the cores are free.
+_OPENMP_WAIT = {"OMP_WAIT_POLICY": "PASSIVE"}
+_OPENMP_WAIT_SETTINGS = ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT", "KMP_BLOCKTIME")
+
+
+def _prefer_sleeping_threads() -> None:
+    """OMP_WAIT_POLICY=PASSIVE for this process, unless the user chose a wait policy or torch
+    (which reads it when its OpenMP runtime loads) is already imported."""
+    if "torch" in sys.modules or any(name in os.environ for name in _OPENMP_WAIT_SETTINGS):
+        return
+    os.environ.update(_OPENMP_WAIT)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    _prefer_sleeping_threads()
     # set here, not with set_defaults: that would change the default of the -q / -v actions the
     # subcommands share, so that a subcommand reset a -q given before it
     args.quiet, args.verbose = getattr(args, "quiet", False), getattr(args, "verbose", False)

@@ -74,11 +74,12 @@ def add_backend_arguments(parser: argparse.ArgumentParser) -> None:
                              "not bit-exact (default fp32)")
     parser.add_argument("--channels-last", action="store_true",
                         help="torch: NHWC memory layout for convolutions (often faster on CPUs)")
-    parser.add_argument("--fast-conv", action="store_true",
+    parser.add_argument("--fast-conv", action=argparse.BooleanOptionalAction, default=None,
                         help="torch, CPU, fp32: fewer FLOPs for the same output to float rounding "
                              "(Winograd convolutions, BatchNorm and upsampling folded into "
                              "convolutions; ~2x the frames/s of fp32 channels-last on vox-256); "
-                             "implies --channels-last")
+                             "implies --channels-last. Default: on for fp32 on the CPU; "
+                             "--no-fast-conv for plain convolutions")
     parser.add_argument("--onnx-optimization", choices=("none", "basic", "extended", "all"),
                         help="onnx: onnxruntime graph optimization level (default all)")
 

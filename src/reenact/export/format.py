@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from reenact.checkpoint.format import file_sha256
+from reenact.io.digest import cached_file_sha256
 
 FORMAT_NAME = "reenact-onnx-export"
 FORMAT_VERSION = 1
@@ -143,7 +143,7 @@ def _read_graph(root: Path, name: str, entry: Any, names: tuple[tuple[str, ...],
     path = root / spec.file
     if check_files and not path.is_file():
         raise OnnxExportError(f"{root}: {name} graph file {spec.file!r} is missing")
-    if check_files and file_sha256(path) != spec.sha256:
+    if check_files and cached_file_sha256(path) != spec.sha256:
         raise OnnxExportError(f"{path}: sha256 does not match {EXPORT_FILE}; the file is corrupt or "
                               "was changed (export again with `reenact export-onnx`)")
     return spec

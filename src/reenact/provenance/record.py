@@ -74,9 +74,9 @@ class Provenance:
             options: Mapping[str, Any] | None = None, label: str | None = None) -> Provenance:
         """A record for a run starting now, with a fresh run id; hashes the `inputs` files
         ({role: path})."""
-        from reenact.io.digest import file_sha256
+        from reenact.io.digest import cached_file_sha256
 
-        records = tuple(InputRecord(role, Path(path).name, file_sha256(path))
+        records = tuple(InputRecord(role, Path(path).name, cached_file_sha256(path))
                         for role, path in (inputs or {}).items())
         created = datetime.now(timezone.utc).isoformat(timespec="seconds")
         return cls(run_id=secrets.token_hex(16), created=created, model=dict(model or {}),
@@ -150,12 +150,12 @@ def describe_checkpoint(checkpoint: str | os.PathLike[str], *,
     """
     import hashlib
 
-    from reenact.io.digest import file_sha256
+    from reenact.io.digest import cached_file_sha256, file_sha256
 
     path = Path(checkpoint)
     record = {"name": name or path.name, "path": str(path)}
     if path.is_file():
-        record["sha256"] = file_sha256(path)
+        record["sha256"] = cached_file_sha256(path)
     elif path.is_dir():
         digest = hashlib.sha256()
         for file_name in _DIRECTORY_ID_FILES:

@@ -1,0 +1,45 @@
+"""benchmarks/reference_animate.py: its pure helpers and its one-line error without a reference
+checkout (the timed runs themselves take minutes and need the reference code: not a test)."""
+
+from __future__ import annotations
+
+import importlib.util
+import math
+import sys
+
+import numpy as np
+import pytest
+
+from conftest import REPO
+
+SCRIPT = REPO / "benchmarks" / "reference_animate.py"
+
+
+@pytest.fixture(scope="module")
+def bench():
+    spec = importlib.util.spec_from_file_location("reference_animate", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclasses look their module up there
+    try:
+        spec.loader.exec_module(module)
+        yield module
+    finally:
+        del sys.modules[spec.name]
+
+
+def test_psnr_of_identical_and_known_frames(bench) -> None:
+    frames = np.random.default_rng(0).integers(0, 256, (2, 8, 8, 3), dtype=np.uint8)
+    assert bench.psnr(frames, frames) == (math.inf, 0.0)
+    value, largest = bench.psnr(np.full((1, 4, 4, 3), 51, np.uint8), np.zeros((1, 4, 4, 3), np.uint8))
+    assert largest == pytest.approx(0.2) and value == pytest.approx(10 * math.log10(1 / 0.04))
+    with pytest.raises(ValueError, match="expected frames of shape"):
+        bench.psnr(frames[:1], frames)
+
+
+def test_the_reference_process_shim_compiles(bench) -> None:
+    compile(bench.REFERENCE_DEMO, "<reference demo>", "exec")
+
+
+def test_not_a_checkout_is_a_one_line_error(bench, tmp_path, capsys) -> None:
+    assert bench.main(["--reference", str(tmp_path)]) == 2
+    assert "is not a checkout of first-order-model" in capsys.readouterr().err
