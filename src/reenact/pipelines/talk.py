@@ -240,7 +240,7 @@ def talk_frames(source: PreparedSource, plan: TalkPlan, backend, checkpoint: Aud
         stop = min(start + options.batch_size, len(plan))
         kp = idle_keypoints(kp_source, motion_plan, start, stop, checkpoint)
         yield from render_frames(backend, encoded, kp_source, kp, source, animate_options,
-                                 compositor, eyes[start:stop])
+                                 compositor, None if eyes is None else eyes[start:stop])
 
 
 def driven_talk_frames(source: PreparedSource, plan: TalkPlan, frames: Iterator[np.ndarray],
