@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
+import importlib.util
 import json
+import sys
+from collections.abc import Iterator
 from pathlib import Path
+from types import ModuleType
 
 import numpy as np
 
@@ -178,3 +183,21 @@ def write_landmarks(root: Path, size: int = 64, missing_every: int = 3) -> Path:
         entry["landmarks"] = name
     (root / "index.json").write_text(json.dumps(index))
     return root
+
+
+@contextlib.contextmanager
+def loaded_benchmark(name: str) -> Iterator[ModuleType]:
+    """benchmarks/NAME.py loaded as a module, as when it runs as a script: under its own name in
+    sys.modules (its dataclasses look their module up there) and with the benchmarks folder on
+    sys.path (it may import a sibling benchmark); both undone afterwards."""
+    script = REPO / "benchmarks" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(name, script)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    sys.path.insert(0, str(script.parent))
+    try:
+        spec.loader.exec_module(module)
+        yield module
+    finally:
+        sys.path.remove(str(script.parent))
+        del sys.modules[name]

@@ -3,28 +3,18 @@ checkout (the timed runs themselves take minutes and need the reference code: no
 
 from __future__ import annotations
 
-import importlib.util
 import math
-import sys
 
 import numpy as np
 import pytest
 
-from conftest import REPO
-
-SCRIPT = REPO / "benchmarks" / "reference_animate.py"
+from conftest import loaded_benchmark
 
 
 @pytest.fixture(scope="module")
 def bench():
-    spec = importlib.util.spec_from_file_location("reference_animate", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # its dataclasses look their module up there
-    try:
-        spec.loader.exec_module(module)
+    with loaded_benchmark("reference_animate") as module:
         yield module
-    finally:
-        del sys.modules[spec.name]
 
 
 def test_psnr_of_identical_and_known_frames(bench) -> None:

@@ -4,33 +4,21 @@ and ../shared/fomm holds the tiny checkpoint) one short run against the referenc
 
 from __future__ import annotations
 
-import importlib.util
 import math
 import os
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
-from conftest import FOMM, REPO
-
-SCRIPT = REPO / "benchmarks" / "reference_exactness.py"
+from conftest import FOMM, loaded_benchmark
 
 
 @pytest.fixture(scope="module")
 def bench():
-    spec = importlib.util.spec_from_file_location("reference_exactness", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # its dataclasses look their module up there
-    sys.path.insert(0, str(SCRIPT.parent))  # as when run: it imports a sibling benchmark
-    try:
-        spec.loader.exec_module(module)
+    with loaded_benchmark("reference_exactness") as module:
         yield module
-    finally:
-        sys.path.remove(str(SCRIPT.parent))
-        del sys.modules[spec.name]
 
 
 def test_compare_identical_and_known_error(bench) -> None:
