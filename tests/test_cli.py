@@ -287,3 +287,17 @@ def test_fast_conv_is_off_by_default_where_it_does_not_apply(tmp_path, caplog):
     caplog.set_level(logging.ERROR)
     assert main([*common, "--backend", "onnx", "--fast-conv"]) == 2
     assert "--fast-conv applies to --backend torch" in caplog.text
+
+
+def test_the_record_says_how_the_model_ran():
+    from reenact.cli.backend import model_record
+    from reenact.cli.parser import build_parser
+
+    common = ["animate", "--source", "s.png", "--driving", "d.mp4", "-o", "o.mp4", "--device", "cpu"]
+    record = model_record(build_parser().parse_args(common))
+    assert (record["backend"], record["precision"], record["fast_conv"], record["channels_last"]) \
+        == ("torch", "fp32", "true", "true")
+    record = model_record(build_parser().parse_args([*common, "--no-fast-conv"]))
+    assert (record["fast_conv"], record["channels_last"]) == ("false", "false")
+    record = model_record(build_parser().parse_args([*common, "--backend", "onnx"]))
+    assert record["backend"] == "onnx" and "fast_conv" not in record

@@ -102,7 +102,8 @@ def use_fast_conv(args: argparse.Namespace) -> bool:
 
 
 def model_record(args: argparse.Namespace) -> dict[str, str]:
-    """What the provenance record says about the model: name, path, sha256, backend."""
+    """What the provenance record says about the model: name, path, sha256, and how it ran
+    (backend, precision and, on torch, whether --fast-conv and channels-last were used)."""
     from reenact.api import DEFAULT_CHECKPOINT, FALLBACK_PRESET
     from reenact.provenance import describe_checkpoint
 
@@ -116,6 +117,9 @@ def model_record(args: argparse.Namespace) -> dict[str, str]:
     for option in ("backend", "precision"):
         if getattr(args, option, None) is not None:
             record[option] = str(getattr(args, option))
+    if getattr(args, "backend", None) == "torch":  # the paths whose output is not the same bits
+        record["fast_conv"] = str(use_fast_conv(args)).lower()
+        record["channels_last"] = str(bool(args.channels_last or use_fast_conv(args))).lower()
     return record
 
 
