@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import weakref
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -18,7 +19,6 @@ from reenact.io.video_decode import (
     Span,
     check_complete,
     decode_frames,
-    decode_rgb,
     frame_to_planes,
     frame_to_rgb,
     planes_of_rgb,
@@ -94,52 +94,52 @@ class VideoReader:
             iteration.close()
 
     def __iter__(self) -> Iterator[np.ndarray]:
-        if self._closed:
-            raise ValueError(f"{self.path}: the video reader is closed")
-        frames = self._frames()
-        self._iterations.add(frames)
-        return frames
+        return self._start(self._frames())
 
     def planes(self) -> Iterator[PlanarFrame]:
         """The frames as their decoded planes (`PlanarFrame`: Y' and chroma, no conversion to RGB,
         which costs more than decoding), upright, one at a time; otherwise as iterating the
         reader (a frame of another size is letterboxed, then given as luma only)."""
+        return self._start(self._planes())
+
+    def _start(self, iteration: Iterator) -> Iterator:
+        """A new pass over the file, closed by `close` (the generator has not run yet)."""
         if self._closed:
             raise ValueError(f"{self.path}: the video reader is closed")
-        frames = self._planes()
-        self._iterations.add(frames)
-        return frames
+        self._iterations.add(iteration)
+        return iteration
 
-    def _planes(self) -> Iterator[PlanarFrame]:
+    def _decoded(self, convert: Callable[[Any], Any]) -> Iterator[Any]:
+        """One decoding pass: each frame as `convert` makes it of the decoded frame; the file
+        checked for truncation at the end, MediaError if it has no frames."""
         av = import_av()
         count = 0
         with open_input(av, self.path) as container:
             stream = video_stream(av, container, self.path)
-            stream.thread_type = "AUTO"
+            stream.thread_type = "AUTO"  # frame threads: a few frames in flight, not the video
             span = Span(self.info.fps)
-            for decoded in decode_frames(av, container, stream, self.path, span,
-                                         convert=lambda frame: frame):
-                planar = frame_to_planes(decoded)
-                if planar.y.shape != (self.info.height, self.info.width):  # joined clips
-                    rgb = _letterbox(frame_to_rgb(decoded), self.info.width, self.info.height)
-                    planar = planes_of_rgb(rgb)
-                yield planar
+            for frame in decode_frames(av, container, stream, self.path, span, convert=convert):
+                yield frame
                 count += 1
             if count > 0:
                 check_complete(container, stream, span, count, self.path)
         if count == 0:
             raise media_error(self.path, "the video has no frames")
 
+    def _planes(self) -> Iterator[PlanarFrame]:
+        with contextlib.closing(self._decoded(lambda frame: frame)) as decoded_frames:
+            for decoded in decoded_frames:
+                planar = frame_to_planes(decoded)
+                if planar.y.shape != (self.info.height, self.info.width):  # joined clips
+                    rgb = _letterbox(frame_to_rgb(decoded), self.info.width, self.info.height)
+                    planar = planes_of_rgb(rgb)
+                yield planar
+
     def _frames(self) -> Iterator[np.ndarray]:
-        av = import_av()
         expected = (self.info.height, self.info.width, 3)
-        count = 0
-        with open_input(av, self.path) as container:
-            stream = video_stream(av, container, self.path)
-            stream.thread_type = "AUTO"  # frame threads: a few frames in flight, not the video
-            span = Span(self.info.fps)
-            resized = 0
-            for frame in decode_rgb(av, container, stream, self.path, span):
+        resized = 0
+        with contextlib.closing(self._decoded(frame_to_rgb)) as frames:
+            for count, frame in enumerate(frames):
                 if frame.shape != expected:  # joined clips (MPEG-TS, Matroska) may change size
                     if not resized:
                         logger.warning("%s: frame %d is %dx%d px but the video started at %dx%d: "
@@ -149,11 +149,6 @@ class VideoReader:
                     frame = _letterbox(frame, expected[1], expected[0])
                     resized += 1
                 yield frame
-                count += 1
-            if count > 0:
-                check_complete(container, stream, span, count, self.path)
-        if count == 0:
-            raise media_error(self.path, "the video has no frames")
 
     def iter_batches(self, batch_size: int) -> Iterator[np.ndarray]:
         """Frames in batches: (N, H, W, 3) uint8 RGB, N = batch_size except for the last."""
