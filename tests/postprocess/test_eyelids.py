@@ -81,6 +81,11 @@ def sample(image, x, y):
     return out[0].permute(1, 2, 0).round().clamp(0, 255).byte().numpy()
 
 
+def lids(warp, x, y, gains):
+    """The photo positions of `EyelidWarp.apply` alone (not where it draws)."""
+    return warp.apply(x, y, gains)[:2]
+
+
 def dark_pixels(image):
     return int((image.mean(axis=2) < 100).sum())
 
@@ -89,9 +94,9 @@ def test_gain_one_is_the_identity_and_far_pixels_never_move():
     face = face_landmarks()
     warp = EyelidWarp(face)
     x, y = positions((420, 400))
-    same_x, same_y = warp.apply(x, y, np.array([1.0, 1.0]))
+    same_x, same_y = lids(warp, x, y, np.array([1.0, 1.0]))
     assert torch.equal(same_x, x) and torch.equal(same_y, y)
-    closed_x, closed_y = warp.apply(x, y, np.array([0.0, 0.0]))
+    closed_x, closed_y = lids(warp, x, y, np.array([0.0, 0.0]))
     moved = (closed_x - x).abs() + (closed_y - y).abs() > 1e-4
     rows, cols = torch.nonzero(moved, as_tuple=True)
     eyes = face[36:48]
@@ -104,7 +109,7 @@ def test_gain_one_is_the_identity_and_far_pixels_never_move():
               for a, b in zip(upper[1:3], lower[1:3]))
     assert float(steps.min()) > 0 and float(steps.max()) < gap + 2
     assert float((closed_y[:, 1:] - closed_y[:, :-1]).abs().max()) < gap + 2
-    half_x, half_y = warp.apply(x, y, np.array([0.5, 0.5]))  # half shut: no seam yet, smooth
+    half_x, half_y = lids(warp, x, y, np.array([0.5, 0.5]))  # half shut: no seam yet, smooth
     assert float((half_y[1:] - half_y[:-1]).max()) < 2.5
     assert float((half_y[:, 1:] - half_y[:, :-1]).abs().max()) < 1.5
 
@@ -115,16 +120,16 @@ def test_closing_hides_the_eye_and_opening_wider_shows_more():
     warp = EyelidWarp(face)
     x, y = positions(photo.shape[:2])
     opened = dark_pixels(photo)
-    closed = dark_pixels(sample(photo, *warp.apply(x, y, np.array([0.0, 0.0]))))
-    half = dark_pixels(sample(photo, *warp.apply(x, y, np.array([0.5, 0.5]))))
-    wider = dark_pixels(sample(photo, *warp.apply(x, y, np.array([1.4, 1.4]))))
-    wink = dark_pixels(sample(photo, *warp.apply(x, y, np.array([0.0, 1.0]))))
+    closed = dark_pixels(sample(photo, *lids(warp, x, y, np.array([0.0, 0.0]))))
+    half = dark_pixels(sample(photo, *lids(warp, x, y, np.array([0.5, 0.5]))))
+    wider = dark_pixels(sample(photo, *lids(warp, x, y, np.array([1.4, 1.4]))))
+    wink = dark_pixels(sample(photo, *lids(warp, x, y, np.array([0.0, 1.0]))))
     assert closed < 0.2 * opened  # what is left is the lash line where the lids meet
     assert 0.35 * opened < half < 0.65 * opened
     assert wider > 1.25 * opened
     assert 0.4 * opened < wink < 0.6 * opened  # one eye shut, the other as it was
     # the shut lids meet nearer the lower lid: the upper lid does most of a blink
-    closed_rows = np.nonzero((sample(photo, *warp.apply(x, y, np.array([0.1, 0.1]))).mean(axis=2)
+    closed_rows = np.nonzero((sample(photo, *lids(warp, x, y, np.array([0.1, 0.1]))).mean(axis=2)
                               < 100).any(axis=1))[0]
     upper = face[[37, 38, 43, 44], 1].mean()
     lower = face[[40, 41, 46, 47], 1].mean()
@@ -137,7 +142,7 @@ def test_profile_eye_is_left_alone():
     folded[[37, 41], 0] = folded[39, 0] + 5  # lid points beyond the inner corner: a folded eye
     warp = EyelidWarp(folded)
     x, y = positions((420, 400))
-    new_x, new_y = warp.apply(x, y, np.array([0.0, 1.0]))
+    new_x, new_y = lids(warp, x, y, np.array([0.0, 1.0]))
     assert torch.equal(new_x, x) and torch.equal(new_y, y)
 
 
@@ -189,7 +194,7 @@ def test_lids_drawn_here_keep_the_generators_pixels_out_of_the_eyes():
     photo = eye_photo(face)
     warp = EyelidWarp(face)
     x, y = positions(photo.shape[:2])
-    region = warp.region(x, y)
+    region = warp.apply(x, y, np.ones(2))[2]
     centre = face[[37, 38, 40, 41]].mean(axis=0).astype(int)
     assert float(region[centre[1], centre[0]]) == 1.0
     assert float(region[:100].max()) == 0.0 and float(region[250:].max()) == 0.0

@@ -125,8 +125,7 @@ def takeover(implied: np.ndarray) -> np.ndarray:
     makes look like an eye (a blink painted over a squashed eye): then the lids stay the model's.
     Full takeover within 25% of the photo's opening, a smooth hand-over between."""
     change = np.abs(np.log(np.maximum(np.asarray(implied, dtype=np.float64), 1e-3)))
-    t = np.clip((np.log(2.0) - change) / (np.log(2.0) - np.log(1.25)), 0.0, 1.0)
-    return t * t * (3 - 2 * t)
+    return smoothstep(torch.from_numpy((np.log(2.0) - change) / (np.log(2.0) - np.log(1.25)))).numpy()
 
 
 @dataclass(frozen=True)
@@ -191,22 +190,40 @@ class EyelidWarp:
         moved = self.landmarks - displacement_at(self.landmarks)
         return eye_openings(moved) / np.maximum(eye_openings(self.landmarks), 1e-9)
 
-    def apply(self, x: Tensor, y: Tensor, gains: np.ndarray) -> tuple[Tensor, Tensor]:
-        """Photo positions x, y ((H, W) each, pixels: a smooth warp of a pixel grid) of a virtual photo whose eyes open by
-        `gains` (2,) -> positions in the real photo. Gains within 1% of 1 leave that eye alone."""
-        x, y = x.clone(), y.clone()
-        for eye, gain in zip(self._eyes, np.asarray(gains, dtype=np.float64)):
-            if eye is None or abs(gain - 1) < 0.01:
+    def apply(self, x: Tensor, y: Tensor, gains: np.ndarray,
+              strength: np.ndarray | None = None) -> tuple[Tensor, Tensor, Tensor]:
+        """Photo positions x, y ((H, W) each, pixels: a smooth warp of a pixel grid) of a virtual
+        photo whose eyes open by `gains` (2,) -> (x, y) in the real photo, and (H, W) in [0, 1]
+        where E draws the lids: each eye's band (from `above` over the upper lid to `below` under
+        the lower one, corner to corner), feathered over a quarter of the eye's half length,
+        times `strength` (2,) per eye (default 1); there the lids are E's, not the generator's.
+        A gain within 1% of 1 leaves that eye's positions alone."""
+        x, y, weight = x.clone(), y.clone(), torch.zeros_like(x)
+        strength = np.ones(2) if strength is None else np.asarray(strength, dtype=np.float64)
+        for eye, gain, scale in zip(self._eyes, np.asarray(gains, dtype=np.float64), strength):
+            moves = abs(gain - 1) >= 0.01
+            if eye is None or not (moves or scale > 0):
                 continue
             block = self._block(eye, x, y)  # only near the band is worked on: a few % of a face
             if block is None:
                 continue
-            bx, by = x[block], y[block]
+            bx, by, bw = x[block], y[block], weight[block]  # views: writes go into x, y, weight
             near = self._near(eye, bx, by)
-            new_x, new_y = self._apply_eye(eye, float(np.clip(gain, 0, MAX_GAIN)),
-                                           bx[near], by[near])
-            bx[near], by[near] = new_x, new_y  # views: writes into x, y
-        return x, y
+            u, v = self._eye_frame(eye, bx[near], by[near])
+            upper = _lid_margin(u, eye.knots, eye.upper)
+            lower = _lid_margin(u, eye.knots, eye.lower)
+            if scale > 0:
+                feather = 0.25 * eye.half
+                inside = torch.minimum(v - (upper - ABOVE * eye.half), lower + BELOW * eye.half - v)
+                bw[near] = torch.maximum(bw[near], float(scale) * smoothstep(
+                    (eye.half - u.abs()) / feather) * smoothstep(inside / feather))
+            if moves:
+                change = self._lid_change(eye, float(np.clip(gain, 0, MAX_GAIN)), u, v, upper,
+                                          lower)
+                # back to pixels: the change is across the eye only
+                bx[near] -= change * eye.along[1]
+                by[near] += change * eye.along[0]
+        return x, y, weight
 
     @staticmethod
     def _block(eye: _Eye, x: Tensor, y: Tensor) -> tuple[slice, slice] | None:
@@ -225,41 +242,18 @@ class EyelidWarp:
         x0, x1, y0, y1 = eye.bounds
         return (x >= x0) & (x <= x1) & (y >= y0) & (y <= y1)
 
-    def region(self, x: Tensor, y: Tensor, strength: np.ndarray | None = None) -> Tensor:
-        """Photo positions x, y (H, W) -> (H, W) in [0, 1], where E draws the lids: each eye's band (from
-        `above` over the upper lid to `below` under the lower one, corner to corner), feathered
-        over a quarter of the eye's half length, times `strength` (2,) per eye (default 1). There the
-        lids are E's, not the generator's."""
-        weight = torch.zeros_like(x)
-        strength = np.ones(2) if strength is None else np.asarray(strength, dtype=np.float64)
-        for eye, scale in zip(self._eyes, strength):
-            if eye is None or scale <= 0:
-                continue
-            block = self._block(eye, x, y)
-            if block is None:
-                continue
-            bx, by, bw = x[block], y[block], weight[block]
-            near = self._near(eye, bx, by)
-            u, v = self._eye_frame(eye, bx[near], by[near])
-            upper = _lid_margin(u, eye.knots, eye.upper)
-            lower = _lid_margin(u, eye.knots, eye.lower)
-            feather = 0.25 * eye.half
-            inside = torch.minimum(v - (upper - ABOVE * eye.half), lower + BELOW * eye.half - v)
-            bw[near] = torch.maximum(bw[near], float(scale) * smoothstep((eye.half - u.abs()) / feather)
-                                     * smoothstep(inside / feather))  # a view: writes weight
-        return weight
-
     @staticmethod
     def _eye_frame(eye: _Eye, x: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
         """Photo pixels -> (u, v): along the eye from its middle, and across it (downward)."""
         dx, dy = x - eye.origin[0], y - eye.origin[1]
         return dx * eye.along[0] + dy * eye.along[1], -dx * eye.along[1] + dy * eye.along[0]
 
-    @classmethod
-    def _apply_eye(cls, eye: _Eye, gain: float, x: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
-        u, v = cls._eye_frame(eye, x, y)
-        upper = _lid_margin(u, eye.knots, eye.upper)
-        gap = (_lid_margin(u, eye.knots, eye.lower) - upper).clamp(min=0)
+    @staticmethod
+    def _lid_change(eye: _Eye, gain: float, u: Tensor, v: Tensor, upper: Tensor,
+                    lower: Tensor) -> Tensor:
+        """Across-the-eye change (v in the photo minus v in the virtual photo) at eye-frame
+        positions (u, v) with lid margins `upper`, `lower` there (module docstring)."""
+        gap = (lower - upper).clamp(min=0)
         inside = u.abs() < eye.half
         top, bottom = upper - ABOVE * eye.half, upper + gap + BELOW * eye.half
         meet = upper + CLOSE_AT * gap
@@ -268,6 +262,4 @@ class EyelidWarp:
         middle = upper + (v - new_upper) / max(gain, 1e-6)
         below = bottom - (bottom - v) * (bottom - upper - gap) / (bottom - new_lower).clamp(min=1e-6)
         source_v = torch.where(v < new_upper, above, torch.where(v <= new_lower, middle, below))
-        change = torch.where(inside & (v > top) & (v < bottom), source_v - v, torch.zeros_like(v))
-        # back to pixels: the change is across the eye only
-        return x - change * eye.along[1], y + change * eye.along[0]
+        return torch.where(inside & (v > top) & (v < bottom), source_v - v, torch.zeros_like(v))

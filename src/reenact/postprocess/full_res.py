@@ -346,8 +346,8 @@ class FullResCompositor:
         eyes = self._eye_gains(displacement, eye_ratios)
         keep = None  # where the generator's pixels must not go: the lids drawn here
         if eyes is not None:
-            keep = 1 - self._eyelids.region(x, y, eyes[1])
-            x, y = self._eyelids.apply(x, y, eyes[0])
+            x, y, drawn = self._eyelids.apply(x, y, *eyes)
+            keep = 1 - drawn
         where = torch.stack([x.mul_(2 / width).sub_(1), y.mul_(2 / height).sub_(1)], dim=-1)
         content = F.grid_sample(self._pixels[None], where[None], mode="bicubic",
                                 padding_mode="border", align_corners=False)[0]  # (3, h', w')
