@@ -6,7 +6,8 @@ import torch
 import torch.nn.functional as F
 
 from reenact.geometry import coordinate_grid
-from reenact.postprocess.eyelids import EYE_LIDS, EyelidWarp, eye_openings, eye_ratios
+from reenact.postprocess.eyelids import EYE_LIDS, EyelidWarp, eye_ratios
+from reenact.preprocess.expressions import eye_aspect_ratios
 from reenact.postprocess.full_res import FullResCompositor
 from reenact.preprocess.anchors import TEMPLATE
 from reenact.preprocess.crop import CropBox, crop_image
@@ -42,16 +43,16 @@ def eye_photo(landmarks, height=420, width=400):
     return np.asarray(image)
 
 
-def test_eye_openings_measure_each_eye():
+def test_eye_aspect_ratios_measure_each_eye():
     face = face_landmarks()
-    open_ = eye_openings(face)
+    open_ = eye_aspect_ratios(face)
     assert open_.shape == (2,) and np.all((open_ > 0.2) & (open_ < 0.5))
     half = with_eyes_opened(face, 0.5)
-    np.testing.assert_allclose(eye_openings(half), open_ * 0.5, rtol=1e-9)
-    batch = eye_openings(np.stack([face, half]))
+    np.testing.assert_allclose(eye_aspect_ratios(half), open_ * 0.5, rtol=1e-9)
+    batch = eye_aspect_ratios(np.stack([face, half]))
     assert batch.shape == (2, 2)
     with pytest.raises(ValueError, match=r"landmarks: expected \(\.\.\., 68, 2\)"):
-        eye_openings(np.zeros((67, 2)))
+        eye_aspect_ratios(np.zeros((67, 2)))
 
 
 def test_eye_ratios_relative_to_the_reference_frame():
@@ -218,7 +219,7 @@ def test_the_model_is_given_steady_lids():
     blink = with_eyes_opened(face, 0.1)
     steadied = steady_lids([face, blink, None], face)
     assert steadied[2] is None
-    np.testing.assert_allclose(eye_openings(steadied[1]), eye_openings(face), rtol=1e-9)
+    np.testing.assert_allclose(eye_aspect_ratios(steadied[1]), eye_aspect_ratios(face), rtol=1e-9)
     np.testing.assert_allclose(steadied[1][:36], blink[:36])  # only the lids move
     np.testing.assert_allclose(steadied[1][48:], blink[48:])
     shut = with_eyes_opened(face, 0.0)  # a shut reference eye: the frame keeps its own lids

@@ -42,11 +42,12 @@ from reenact.io import (
 )
 from reenact.io.frame_order import ordered_frames
 from reenact.io.video import check_video_output
-from reenact.postprocess.eyelids import EYE_OPEN, eye_openings, eye_ratios, with_openings
+from reenact.postprocess.eyelids import EYE_OPEN, eye_ratios, with_openings
 from reenact.postprocess.full_res import FullResCompositor, FullResConfig
 from reenact.pipelines.keypoints import detect_keypoints, reframe_keypoints
 from reenact.postprocess.paste import paste_back
 from reenact.preprocess.crop import CropBox, crop_box, crop_image, smooth_boxes
+from reenact.preprocess.expressions import eye_aspect_ratios
 from reenact.preprocess.face import (
     Face,
     FaceAnalyzer,
@@ -388,7 +389,7 @@ def steady_lids(landmarks: list[np.ndarray | None], reference: np.ndarray) -> li
     """Driving landmarks with each eye as open as in `reference` (where that eye is open there):
     what the motion model is given when the lids are drawn at full resolution, so that its own
     lid motion (large deformations that only its generator makes look like an eye) stays out."""
-    reference_openings = eye_openings(reference)
+    reference_openings = eye_aspect_ratios(reference)
     target = np.where(reference_openings >= EYE_OPEN, reference_openings, np.nan)
     return [None if points is None else with_openings(points, target) for points in landmarks]
 

@@ -38,6 +38,7 @@ import torch
 from torch import Tensor
 
 from reenact.geometry import smoothstep
+from reenact.preprocess.expressions import check_landmarks, eye_aspect_ratios
 from reenact.preprocess.face import NUM_LANDMARKS
 
 # each eye's lid margins as 68-point indices, from the image-left corner to the image-right one
@@ -51,31 +52,12 @@ SMOOTHING = 0.7  # gaussian sigma, frames, over the driver's eye ratios (dlib's 
 EYE_OPEN = 0.05  # a reference eye less open than this is shut: no opening to measure against
 
 
-def _check_landmarks(landmarks: object, name: str = "landmarks") -> np.ndarray:
-    points = np.asarray(landmarks, dtype=np.float64)
-    if points.ndim < 2 or points.shape[-2:] != (NUM_LANDMARKS, 2):
-        raise ValueError(f"{name}: expected (..., {NUM_LANDMARKS}, 2) points, got "
-                         f"{getattr(landmarks, 'shape', type(landmarks).__name__)}")
-    return points
-
-
-def eye_openings(landmarks: np.ndarray) -> np.ndarray:
-    """(..., 2) per eye (image left, image right): mean lid gap over eye length."""
-    points = _check_landmarks(landmarks)
-    openings = []
-    for upper, lower in EYE_LIDS:
-        gap = np.linalg.norm(points[..., upper[1:3], :] - points[..., lower[1:3], :], axis=-1)
-        length = np.linalg.norm(points[..., upper[3], :] - points[..., upper[0], :], axis=-1)
-        openings.append(gap.mean(axis=-1) / np.maximum(length, 1e-9))
-    return np.stack(openings, axis=-1)
-
-
 def with_openings(landmarks: np.ndarray, openings: np.ndarray) -> np.ndarray:
     """(68, 2) landmarks with each eye's lid points moved across the eye so that its opening
-    (`eye_openings`) is `openings` (2,; NaN leaves that eye alone): each upper/lower pair is set symmetrically about its
+    (`preprocess.expressions.eye_aspect_ratios`) is `openings` (2,; NaN leaves that eye alone): each upper/lower pair is set symmetrically about its
     midpoint. What the motion model is given when the lids are drawn here, so that it moves the
     eyes with the head but leaves their opening alone."""
-    points = _check_landmarks(landmarks).copy()
+    points = check_landmarks(landmarks).copy()
     for (upper, lower), opening in zip(EYE_LIDS, np.asarray(openings, dtype=np.float64)):
         axis = points[upper[3]] - points[upper[0]]
         length = float(np.linalg.norm(axis))
@@ -109,10 +91,10 @@ def eye_ratios(landmarks: list[np.ndarray | None], reference: np.ndarray | None)
     ratios = np.ones((len(landmarks), 2))
     if reference is None or not landmarks:
         return ratios
-    base = eye_openings(reference)
+    base = eye_aspect_ratios(reference)
     found = [i for i, points in enumerate(landmarks) if points is not None]
     if found:
-        measured = eye_openings(np.stack([landmarks[i] for i in found])) / np.maximum(base, 1e-9)
+        measured = eye_aspect_ratios(np.stack([landmarks[i] for i in found])) / np.maximum(base, 1e-9)
         ratios[found] = measured
     ratios[:, base < EYE_OPEN] = 1.0
     return np.clip(_smooth(ratios, SMOOTHING), 0.0, MAX_GAIN)
@@ -152,7 +134,7 @@ class EyelidWarp:
     """The map E of the module docstring for one photo, from its (68, 2) landmarks in pixels."""
 
     def __init__(self, landmarks: np.ndarray) -> None:
-        points = _check_landmarks(landmarks)
+        points = check_landmarks(landmarks)
         if points.shape != (NUM_LANDMARKS, 2):
             raise ValueError(f"landmarks: expected ({NUM_LANDMARKS}, 2), got {points.shape}")
         self.landmarks = points
@@ -188,7 +170,7 @@ class EyelidWarp:
         function of (N, 2) photo pixels -> (N, 2) backward displacement (output -> photo) there.
         A photo point p shows in the output near p - d(p)."""
         moved = self.landmarks - displacement_at(self.landmarks)
-        return eye_openings(moved) / np.maximum(eye_openings(self.landmarks), 1e-9)
+        return eye_aspect_ratios(moved) / np.maximum(eye_aspect_ratios(self.landmarks), 1e-9)
 
     def apply(self, x: Tensor, y: Tensor, gains: np.ndarray,
               strength: np.ndarray | None = None) -> tuple[Tensor, Tensor, Tensor]:

@@ -21,7 +21,8 @@ _RIGHT_EYE = tuple(range(36, 42))  # the subject's right eye: 36 outer corner ..
 _LEFT_EYE = tuple(range(42, 48))
 
 
-def _check_landmarks(landmarks: object) -> np.ndarray:
+def check_landmarks(landmarks: object) -> np.ndarray:
+    """(..., 68, 2) float64 points, or ValueError naming `landmarks` and the shape it has."""
     points = np.asarray(landmarks, dtype=np.float64)
     if points.ndim < 2 or points.shape[-2:] != (NUM_LANDMARKS, 2):
         raise ValueError(f"landmarks: expected (..., {NUM_LANDMARKS}, 2) points, got "
@@ -35,7 +36,7 @@ def _distance(points: np.ndarray, a: int, b: int) -> np.ndarray:
 
 def interocular_distance(landmarks: np.ndarray) -> np.ndarray:
     """(...,) distance between the eye centres, in the landmarks' units."""
-    points = _check_landmarks(landmarks)
+    points = check_landmarks(landmarks)
     right = points[..., list(_RIGHT_EYE), :].mean(axis=-2)
     left = points[..., list(_LEFT_EYE), :].mean(axis=-2)
     return np.linalg.norm(left - right, axis=-1)
@@ -43,14 +44,14 @@ def interocular_distance(landmarks: np.ndarray) -> np.ndarray:
 
 def mouth_opening(landmarks: np.ndarray) -> np.ndarray:
     """(...,) mean inner-lip gap / interocular distance."""
-    points = _check_landmarks(landmarks)
+    points = check_landmarks(landmarks)
     gap = np.mean([_distance(points, a, b) for a, b in _INNER_LIP_PAIRS], axis=0)
     return gap / np.maximum(interocular_distance(points), 1e-9)
 
 
 def mouth_width(landmarks: np.ndarray) -> np.ndarray:
     """(...,) mouth-corner distance / interocular distance."""
-    points = _check_landmarks(landmarks)
+    points = check_landmarks(landmarks)
     return _distance(points, *_MOUTH_CORNERS) / np.maximum(interocular_distance(points), 1e-9)
 
 
@@ -60,10 +61,16 @@ def _eye_ratio(points: np.ndarray, eye: tuple[int, ...]) -> np.ndarray:
     return vertical / np.maximum(2 * _distance(points, p0, p3), 1e-9)
 
 
+def eye_aspect_ratios(landmarks: np.ndarray) -> np.ndarray:
+    """(..., 2) eyelid gap / eye width per eye: the subject's right eye (image left) first."""
+    points = check_landmarks(landmarks)
+    return np.stack([_eye_ratio(points, _RIGHT_EYE), _eye_ratio(points, _LEFT_EYE)], axis=-1)
+
+
 def eye_aspect_ratio(landmarks: np.ndarray) -> np.ndarray:
     """(...,) eyelid gap / eye width, averaged over both eyes."""
-    points = _check_landmarks(landmarks)
-    return (_eye_ratio(points, _RIGHT_EYE) + _eye_ratio(points, _LEFT_EYE)) / 2
+    ratios = eye_aspect_ratios(landmarks)
+    return (ratios[..., 0] + ratios[..., 1]) / 2
 
 
 def eye_closure(aspect_ratio: np.ndarray, open_ratio: float) -> np.ndarray:
