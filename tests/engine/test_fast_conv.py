@@ -97,6 +97,17 @@ def test_fast_conv_keeps_the_callers_model():
     assert all(torch.equal(before[name], after[name]) for name in before)
 
 
+def test_fast_conv_keeps_the_keypoint_space_audio_models_are_matched_by():
+    """The rewrite folds BatchNorms into the detector's weights; its keypoint space is that of
+    the weights as given, or talk and dub warn that the bundled audio model does not fit."""
+    from reenact.checkpoint.audio_format import keypoint_space_id
+
+    model = tiny_model()
+    expected = keypoint_space_id(model)
+    assert TorchBackend(model, device="cpu", fast_conv=True).keypoint_space == expected
+    assert TorchBackend(model, device="cpu").keypoint_space == expected
+
+
 def test_speed_rule_and_phase_upsampling():
     assert choose_tile("generator", 256, 256, 64, 64) == 4
     assert choose_tile("generator", 256, 256, 32, 32) is None

@@ -127,13 +127,12 @@ def backend_and_audio_model(args: argparse.Namespace):
     """The motion backend (`--backend`, `--checkpoint`) and the audio checkpoint that drives it."""
     import numpy as np
 
-    from reenact.checkpoint.audio_format import keypoint_space_id, resolve_audio_checkpoint
-    from reenact.models import MotionModel
+    from reenact.checkpoint.audio_format import resolve_audio_checkpoint
+    from reenact.engine import TorchBackend
 
     backend = build_backend(args)
-    model = getattr(backend, "model", None)
-    if isinstance(model, MotionModel):
-        num_kp, space = model.config.num_kp, keypoint_space_id(model)
+    if isinstance(backend, TorchBackend):
+        num_kp, space = backend.model.config.num_kp, backend.keypoint_space
     else:  # e.g. an ONNX export: the keypoint count from one detection, the space unknown
         size = backend.image_size
         num_kp, space = backend.detect(np.zeros((1, size, size, 3), np.uint8)).num_kp, None

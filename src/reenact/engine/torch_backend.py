@@ -12,6 +12,7 @@ import logging
 import numpy as np
 import torch
 
+from reenact.checkpoint.audio_format import keypoint_space_id
 from reenact.containers import Keypoints, SourceEncoding
 from reenact.engine.backend import RenderedCrops, source_weight
 from reenact.engine.frames import check_crops, frames_to_tensor, tensor_to_frames
@@ -88,10 +89,12 @@ class TorchBackend:
         self.fast_conv = fast_conv
         channels_last = channels_last or fast_conv
         self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
+        self._keypoint_space: str | None = None
         if fast_conv:
             # only this option needs the rewriting modules: not loaded on every start-up
             from reenact.engine.fast_conv import fast_conv_model
 
+            self._keypoint_space = keypoint_space_id(model)  # of the weights as given
             model = fast_conv_model(model.to(self.device))
         self.model = model.to(self.device, memory_format=self.memory_format).eval()
         self.image_size = model.config.image_size
@@ -101,6 +104,14 @@ class TorchBackend:
         logger.debug("torch backend on %s, %s, %s%s", self.device, precision,
                      "channels-last" if channels_last else "contiguous",
                      ", fast convolutions" if fast_conv else "")
+
+    @property
+    def keypoint_space(self) -> str:
+        """The model's `keypoint_space_id` (which audio models fit it), of its weights as given:
+        the fast-convolution rewrite changes the detector's stored weights, not what it detects."""
+        if self._keypoint_space is None:
+            self._keypoint_space = keypoint_space_id(self.model)
+        return self._keypoint_space
 
     def _autocast(self) -> contextlib.AbstractContextManager:
         if self.precision == "fp32":
