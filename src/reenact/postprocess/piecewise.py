@@ -1,0 +1,73 @@
+"""Piecewise-affine maps between two sets of points: triangulate, one affine per triangle, and
+which triangle each pixel lies in.
+
+Coordinates are continuous pixel coordinates, pixel (row i, column j) centred at (j + 0.5, i + 0.5)
+(see `reenact.preprocess.face`). scipy is needed for the triangulation (imported on first use).
+Used by the training-free landmark-warp baseline (`reenact.evaluation.warp`) and by dub's mouth
+(`reenact.postprocess.mouth_warp`).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def delaunay(points: np.ndarray) -> np.ndarray:
+    """(T, 3) int64 vertex indices of the Delaunay triangles of (N, 2) points."""
+    try:
+        from scipy.spatial import Delaunay
+    except ImportError as error:
+        raise ImportError("piecewise-affine warps need scipy: pip install scipy") from error
+    return Delaunay(points).simplices.astype(np.int64)
+
+
+def triangle_affines(source: np.ndarray, target: np.ndarray,
+                     triangles: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per triangle, the affine map taking its `target` corners onto its `source` corners.
+
+    source, target: (N, 2) points; triangles: (T, 3) indices. Returns (T, 2, 3) matrices A with
+    source = A @ (x, y, 1) for (x, y) in the target triangle, and a (T,) bool mask of the triangles
+    whose target area is not ~0 (the others' A is the identity and must not be used).
+    """
+    tgt, src = target[triangles], source[triangles]  # (T, 3, 2)
+    edges_t = np.stack([tgt[:, 1] - tgt[:, 0], tgt[:, 2] - tgt[:, 0]], axis=2)  # (T, 2, 2) columns
+    edges_s = np.stack([src[:, 1] - src[:, 0], src[:, 2] - src[:, 0]], axis=2)  # (T, 2, 2)
+    det = edges_t[:, 0, 0] * edges_t[:, 1, 1] - edges_t[:, 0, 1] * edges_t[:, 1, 0]
+    valid = np.abs(det) > 1e-9
+    safe = np.where(valid, det, 1.0)
+    # closed-form 2x2 inverse of each target edge matrix
+    adjugate = np.stack([np.stack([edges_t[:, 1, 1], -edges_t[:, 0, 1]], axis=1),
+                         np.stack([-edges_t[:, 1, 0], edges_t[:, 0, 0]], axis=1)], axis=1)
+    inverse = adjugate / safe[:, None, None]  # (T, 2, 2)
+    linear = edges_s @ inverse  # (T, 2, 2)
+    offset = src[:, 0] - np.einsum("tij,tj->ti", linear, tgt[:, 0])  # (T, 2)
+    affines = np.concatenate([linear, offset[:, :, None]], axis=2)  # (T, 2, 3)
+    affines[~valid] = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
+    return affines, valid
+
+
+def rasterize_triangles(points: np.ndarray, triangles: np.ndarray, valid: np.ndarray, height: int,
+                        width: int) -> np.ndarray:
+    """(H, W) int64: for each pixel centre, the index of the valid triangle of `points` it lies in
+    (the one it lies deepest in where triangles meet or overlap); -1 outside them all."""
+    label = np.full((height, width), -1, dtype=np.int64)
+    depth = np.full((height, width), -1e-6)  # smallest barycentric coordinate; a hair of tolerance
+    for index in np.flatnonzero(valid):
+        corners = points[triangles[index]]  # (3, 2)
+        x0, y0 = np.floor(corners.min(axis=0) - 0.5).astype(int)
+        x1, y1 = np.ceil(corners.max(axis=0) - 0.5).astype(int) + 1
+        x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, width), min(y1, height)
+        if x1 <= x0 or y1 <= y0:
+            continue
+        xs = np.arange(x0, x1) + 0.5
+        ys = np.arange(y0, y1)[:, None] + 0.5
+        (ax, ay), (bx, by), (cx, cy) = corners
+        det = (bx - ax) * (cy - ay) - (cx - ax) * (by - ay)
+        beta = ((xs - ax) * (cy - ay) - (cx - ax) * (ys - ay)) / det  # (h, w)
+        gamma = ((bx - ax) * (ys - ay) - (xs - ax) * (by - ay)) / det
+        smallest = np.minimum(np.minimum(beta, gamma), 1 - beta - gamma)
+        region_depth = depth[y0:y1, x0:x1]
+        better = smallest > region_depth
+        region_depth[better] = smallest[better]
+        label[y0:y1, x0:x1][better] = index
+    return label

@@ -1,0 +1,38 @@
+"""Piecewise-affine maps: one affine per triangle, and which triangle holds each pixel."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from reenact.postprocess.piecewise import delaunay, rasterize_triangles, triangle_affines
+
+
+def test_triangle_affines_map_target_corners_onto_source_corners() -> None:
+    rng = np.random.default_rng(0)
+    target = rng.uniform(0, 100, (6, 2))
+    source = rng.uniform(0, 100, (6, 2))
+    triangles = np.array([[0, 1, 2], [3, 4, 5], [0, 0, 1]])  # the last one has no area
+    affines, valid = triangle_affines(source, target, triangles)
+    assert affines.shape == (3, 2, 3) and valid.tolist() == [True, True, False]
+    for affine, corners in zip(affines[:2], triangles[:2]):
+        homogeneous = np.concatenate([target[corners], np.ones((3, 1))], axis=1)  # (3, 3)
+        np.testing.assert_allclose(homogeneous @ affine.T, source[corners], atol=1e-9)
+
+
+
+def test_rasterized_triangles_cover_the_frame_and_hold_their_pixels() -> None:
+    points = np.array([[0, 0], [10, 0], [10, 8], [0, 8], [4.0, 3.0]])
+    triangles = np.array([[0, 1, 4], [1, 2, 4], [2, 3, 4], [3, 0, 4]])
+    label = rasterize_triangles(points, triangles, np.ones(4, bool), 8, 10)
+    assert (label >= 0).all()
+    assert label[0, 5] == 0 and label[4, 9] == 1 and label[7, 5] == 2 and label[4, 0] == 3
+    outside = rasterize_triangles(points, triangles[:1], np.ones(1, bool), 8, 10)
+    assert outside[7, 5] == -1 and outside[0, 5] == 0
+
+
+
+def test_delaunay_triangulates_a_square_with_a_centre_into_four_triangles() -> None:
+    points = np.array([[0, 0], [10, 0], [10, 10], [0, 10], [5.0, 5.0]])
+    triangles = delaunay(points)
+    assert triangles.shape == (4, 3) and triangles.dtype == np.int64
+    assert all(4 in triangle for triangle in triangles.tolist())
