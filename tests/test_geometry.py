@@ -5,6 +5,7 @@ import torch
 from reenact.containers import Keypoints
 from reenact.geometry import (
     antialias_downscale,
+    apply_affine,
     antialias_kernel,
     convex_hull_area,
     coordinate_grid,
@@ -13,6 +14,7 @@ from reenact.geometry import (
     inverse_2x2,
     movement_scale,
     normalize_keypoints,
+    similarity_fit,
     sparse_motions,
     warp,
 )
@@ -99,3 +101,20 @@ def test_antialias_kernel_and_downscale():
     small = antialias_downscale(image, kernel.expand(3, 1, 13, 13), 0.25)
     assert small.shape == (1, 3, 16, 16)
     assert torch.allclose(small[..., 4:-4, 4:-4], torch.full_like(small[..., 4:-4, 4:-4], 0.5))
+
+
+def test_similarity_fit_recovers_a_similarity_and_never_reflects():
+    rng = np.random.default_rng(0)
+    points = rng.normal(0, 10, (12, 2))
+    angle, scale, shift = 0.4, 1.7, np.array([3.0, -5.0])
+    rotation = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
+    moved = scale * points @ rotation.T + shift
+    affine = similarity_fit(points, moved)
+    np.testing.assert_allclose(affine[:, :2], scale * rotation, atol=1e-9)
+    np.testing.assert_allclose(apply_affine(affine, points), moved, atol=1e-9)
+    mirrored = points * (-1, 1)  # the best similarity to a mirror image is still a rotation
+    assert np.linalg.det(similarity_fit(points, mirrored)[:, :2]) > 0
+    with pytest.raises(ValueError, match="source, target"):
+        similarity_fit(points, points[:5])
+    with pytest.raises(ValueError, match="coincide"):
+        similarity_fit(np.zeros((3, 2)), points[:3])

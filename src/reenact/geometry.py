@@ -211,3 +211,32 @@ def smoothstep(t: Tensor) -> Tensor:
     """0 below 0, 1 above 1, 3 t^2 - 2 t^3 between (a soft threshold)."""
     t = t.clamp(0, 1)
     return t * t * (3 - 2 * t)
+
+
+def similarity_fit(source: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """(2, 3) the similarity (rotation, uniform scale, shift; no reflection) that takes (N, 2)
+    `source` points closest to `target` in least squares (Umeyama 1991): target ~ A @ (x, y, 1)."""
+    source = np.asarray(source, np.float64)
+    target = np.asarray(target, np.float64)
+    if source.shape != target.shape or source.ndim != 2 or source.shape[1] != 2 \
+            or len(source) < 2:
+        raise ValueError(f"source, target: expected two (N, 2) point arrays with N >= 2, got "
+                         f"{source.shape} and {target.shape}")
+    mean_s, mean_t = source.mean(axis=0), target.mean(axis=0)
+    centred_s, centred_t = source - mean_s, target - mean_t
+    variance = float((centred_s ** 2).sum()) / len(source)
+    if variance <= 0:
+        raise ValueError("source: the points coincide; no similarity fits them")
+    covariance = centred_t.T @ centred_s / len(source)  # (2, 2)
+    u, singular, vt = np.linalg.svd(covariance)
+    sign = np.diag([1.0, 1.0 if np.linalg.det(u @ vt) >= 0 else -1.0])
+    rotation = u @ sign @ vt
+    scale = float(np.trace(np.diag(singular) @ sign)) / variance
+    shift = mean_t - scale * rotation @ mean_s
+    return np.concatenate([scale * rotation, shift[:, None]], axis=1)
+
+
+def apply_affine(affine: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """(..., 2) points mapped by a (2, 3) affine."""
+    points = np.asarray(points, np.float64)
+    return points @ affine[:, :2].T + affine[:, 2]

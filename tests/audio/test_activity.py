@@ -24,6 +24,20 @@ def test_quiet_noise_is_silent_and_all_silence_stays_closed():
     assert voice_gate(room, VoiceActivityConfig(hold_frames=0))[:10].max() == 0
 
 
+def test_room_noise_close_under_the_speech_is_silent_but_quiet_syllables_are_not():
+    rng = np.random.default_rng(0)
+    # a GRID-like clip: room noise 25-30 dB under the speech before and after the sentence
+    noise = -35 + rng.uniform(-4, 4, 50)
+    sentence = np.tile([-8.0, -12.0, -20.0, -10.0], 10)  # syllables with 12-dB dips
+    clip = np.r_[noise[:25], sentence, noise[25:]]
+    assert not voiced(clip)[:25].any() and not voiced(clip)[-25:].any()
+    assert voiced(clip)[25:65].all()
+    continuous = np.tile([-8.0, -12.0, -21.0, -10.0], 20)  # no silence: the dips stay speech
+    assert voiced(continuous).all()
+
+
 def test_config_errors():
     with pytest.raises(ConfigError, match="VoiceActivityConfig.hold_frames"):
         VoiceActivityConfig(hold_frames=-1)
+    with pytest.raises(ConfigError, match="VoiceActivityConfig.noise_margin_db"):
+        VoiceActivityConfig(noise_margin_db=float("nan"))

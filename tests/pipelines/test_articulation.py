@@ -5,9 +5,22 @@ import pytest
 import torch
 
 from reenact.containers import Keypoints
-from reenact.pipelines.articulation import open_mouth, opening_motion, reexpress_opening
+from reenact.geometry import apply_affine
+from reenact.pipelines.articulation import (
+    DRAWN_OPENING_GAIN,
+    SPEECH_LANDMARKS,
+    close_lips,
+    drawn_opening,
+    open_mouth,
+    opening_motion,
+    reexpress_opening,
+    silence_opening,
+    speech_opening,
+    speech_target,
+)
 from reenact.preprocess.anchors import DEFAULT_ANCHORS, TEMPLATE, anchor_keypoints, pixels_to_normalized
-from reenact.preprocess.expressions import interocular_distance, mouth_opening
+from reenact.preprocess.expressions import POSE_LANDMARKS, interocular_distance, mouth_opening
+from speech_fixtures import face_landmarks, tiny_audio_checkpoint
 
 SIZE = 128
 
@@ -50,3 +63,41 @@ def test_reexpress_opening_keeps_the_coefficients() -> None:
     out = reexpress_opening(motion, fitted, geometric)
     np.testing.assert_allclose(out, [[0.0, 0.25, 0.5], [0, 0, 0], [0.0, -0.5, -1.0]], atol=1e-7)
     assert not reexpress_opening(motion, torch.zeros(3), geometric).any()
+
+
+def test_close_lips_meets_the_inner_lips_and_keeps_the_rest() -> None:
+    points = face_landmarks(64, 64, 80, mouth_open=0.3)
+    closed = close_lips(points)
+    assert mouth_opening(closed) == pytest.approx(0.0, abs=1e-12)
+    assert np.array_equal(closed[:60], points[:60]) and np.array_equal(closed[[60, 64]], points[[60, 64]])
+    np.testing.assert_allclose(closed[62], (points[62] + points[66]) / 2)
+
+
+def test_speech_target_carries_the_rest_mouth_to_the_frame_pose_and_opens_it() -> None:
+    rest = face_landmarks(64, 64, 80, mouth_open=0.05)
+    angle = np.deg2rad(10)
+    pose = np.array([[np.cos(angle), -np.sin(angle), 20.0], [np.sin(angle), np.cos(angle), -6.0]])
+    pose[:, :2] *= 1.3
+    frame = apply_affine(pose, face_landmarks(64, 64, 80, mouth_open=0.4))  # old speech: wide open
+    shut = speech_target(frame, rest, 0.0)
+    speech = list(SPEECH_LANDMARKS)
+    np.testing.assert_allclose(shut[speech], apply_affine(pose, close_lips(rest))[speech], atol=1e-9)
+    others = [i for i in range(68) if i not in SPEECH_LANDMARKS]
+    assert np.array_equal(shut[others], frame[others])
+    assert mouth_opening(speech_target(frame, rest, 0.25)) == pytest.approx(0.25, abs=1e-6)
+    assert mouth_opening(speech_target(frame, rest, -1.0)) == pytest.approx(0.0, abs=1e-9)
+    assert not set(POSE_LANDMARKS) & set(SPEECH_LANDMARKS)
+
+
+def test_speech_opening_reads_the_fitted_direction_and_drawn_opening_drops_the_silence_offset() -> None:
+    from reenact.api import create_model
+
+    checkpoint = tiny_audio_checkpoint(create_model("tiny-64", seed=0))
+    fitted = checkpoint.directions.vector("mouth_open").numpy()
+    motion = np.stack([0.3 * fitted, -0.1 * fitted, np.zeros_like(fitted)]).astype(np.float32)
+    np.testing.assert_allclose(speech_opening(motion, checkpoint), [0.3, -0.1, 0.0], atol=1e-6)
+    offset = silence_opening(checkpoint)
+    assert np.isfinite(offset)
+    gate = np.array([1.0, 1.0, 0.0], np.float32)
+    expected = np.maximum([0.3 - offset, -0.1 - offset, 0.0], 0) * DRAWN_OPENING_GAIN
+    np.testing.assert_allclose(drawn_opening(motion, gate, checkpoint), expected, atol=1e-6)

@@ -21,7 +21,15 @@ from reenact.cli import main
 from reenact.engine import TorchBackend
 from reenact.io import VideoWriter, probe_video
 from reenact.motion import replace_subspace
-from reenact.pipelines.dub import DubOptions, analyze_video, dub, dub_frames
+from reenact.pipelines.dub import (
+    DubOptions,
+    analyze_video,
+    dub,
+    dub_frames,
+    reference_frame_index,
+    smoothed_landmarks,
+)
+from reenact.preprocess.expressions import mouth_opening
 from reenact.postprocess.mouth_mask import lower_face_mask
 from reenact.smoothing import gaussian_smooth
 
@@ -43,18 +51,39 @@ def checkpoint(motion):
     return tiny_audio_checkpoint(motion, scale=0.05)
 
 
-def test_only_the_lower_face_changes_and_faceless_frames_pass_through(backend, checkpoint):
-    frames = synthetic_frames(6, no_face={2, 4})
-    faces = analyze_video(lambda: iter(frames), 25, backend, FakeAnalyzer(BOX), DubOptions(), "test")
+def opening_frames(openings: list[float], no_face: set[int] = frozenset()) -> list[np.ndarray]:
+    """synthetic_frames whose FakeAnalyzer mouth opening is `openings` (rows 0-7 past column 16)."""
+    frames = synthetic_frames(len(openings), no_face=no_face)
+    for frame, opening in zip(frames, openings, strict=True):
+        frame[:8, 16:] = round(opening / 0.4 * 255)
+    return frames
+
+
+@pytest.mark.parametrize("mouth", ["reference", "model"])
+def test_only_the_lower_face_changes_and_faceless_frames_pass_through(backend, checkpoint, mouth):
+    frames = opening_frames([0.0, 0.1, 0.0, 0.3, 0.0, 0.05], no_face={2, 4})
+    options = DubOptions(mouth=mouth)
+    faces = analyze_video(lambda: iter(frames), 25, backend, FakeAnalyzer(BOX), options, "test")
     assert faces.track.found.tolist() == [True, True, False, True, False, True]
     speech = np.random.default_rng(0).normal(0, 0.05, (6, 24)).astype(np.float32)
+    speech += 0.4 * checkpoint.directions.vector("mouth_open").numpy()  # open wide
     indices = np.arange(6)
-    out = list(dub_frames(iter(frames), indices, faces, speech, backend, checkpoint, DubOptions()))
+    out = list(dub_frames(iter(frames), indices, faces, speech, backend, checkpoint, options))
     for index, (before, after) in enumerate(zip(frames, out, strict=True)):
         if index in (2, 4):
             assert after is before or np.array_equal(after, before)
             continue
         box = faces.track.boxes[index]
+        brows = faces.track.landmarks[index][17:27, 1].mean()
+        changed = np.abs(after.astype(int) - before).max(axis=-1) > 0
+        assert changed.any()
+        if mouth == "reference":  # the lower face, grown by the mask's margin, and nothing else
+            ys, xs = np.nonzero(changed)
+            jaw = faces.track.landmarks[index][2:15]
+            grow = (0.05 + 3 * 0.02) * box.side + 1  # dilation + feather (3 sigma)
+            assert ys.min() > brows and ys.max() < jaw[:, 1].max() + 0.3 * box.side
+            assert jaw[:, 0].min() - grow <= xs.min() and xs.max() <= jaw[:, 0].max() + grow
+            continue
         mask = lower_face_mask(faces.track.landmarks[index], box, 64)
         support = np.zeros(before.shape[:2], bool)  # image pixels the mask can reach
         ys, xs = np.nonzero(mask > 0)
@@ -64,7 +93,6 @@ def test_only_the_lower_face_changes_and_faceless_frames_pass_through(backend, c
         support[max(y0, 0):y1, max(x0, 0):x1] = True
         assert np.array_equal(after[~support], before[~support])
         assert not np.array_equal(after[support], before[support])
-        brows = faces.track.landmarks[index][17:27, 1].mean()
         assert y0 > brows  # the upper face stays untouched
 
 
@@ -150,7 +178,7 @@ def test_the_lower_face_is_rendered_from_the_rest_frame(backend, checkpoint, mon
     """"rest": one source, the crop of the closed-mouth frame nearest the rest face, for every
     frame; "frame": each frame's own crop."""
     frames = synthetic_frames(6, no_face={4})
-    options = DubOptions(mouth_source=mouth_source)
+    options = DubOptions(mouth="model", mouth_source=mouth_source)
     faces = analyze_video(lambda: iter(frames), 25, backend, FakeAnalyzer(BOX), options, "test")
     assert faces.rest_index is not None and faces.track.found[faces.rest_index]
     assert faces.rest_crop.shape == (64, 64, 3)
@@ -168,7 +196,8 @@ def test_the_lower_face_is_rendered_from_the_rest_frame(backend, checkpoint, mon
 
 def test_own_motion_is_low_passed_without_lag(backend):
     frames = synthetic_frames(12)
-    faces = analyze_video(lambda: iter(frames), 25, backend, FakeAnalyzer(BOX), DubOptions(), "t")
+    options = DubOptions(mouth="model")
+    faces = analyze_video(lambda: iter(frames), 25, backend, FakeAnalyzer(BOX), options, "t")
     raw = faces.motion()
     smooth = faces.motion(0.12)  # seconds: 3 frames at the video's 25 fps
     assert smooth.shape == raw.shape
@@ -189,7 +218,55 @@ def test_gaussian_smooth():
         gaussian_smooth(impulse, -1)
 
 
-@pytest.mark.parametrize(("key", "value"), [("mouth_source", "lips"), ("motion_smoothing", -1)])
+def test_the_reference_frame_is_an_open_mouth_in_the_rest_pose():
+    frames = opening_frames([0.3, 0.0, 0.05, 0.4, 0.02, 0.1, 0.0, 0.4])
+    faces = analyze_video(lambda: iter(frames), 25, None, FakeAnalyzer(BOX), DubOptions(), "t")
+    assert faces.reference_index in (3, 7) and np.array_equal(faces.reference_frame, frames[faces.reference_index])
+    assert faces.rest_index in (1, 6) and np.array_equal(faces.rest_frame, frames[faces.rest_index])
+    landmarks = faces.track.landmark_array().copy()
+    opening = mouth_opening(landmarks)
+    landmarks[7] = landmarks[7] * 1.1 + 4  # moved and scaled: the same pose
+    assert reference_frame_index(landmarks, opening, faces.rest_index, quantile=0.8) in (3, 7)
+    landmarks[7, :, 0] = 0.7 * landmarks[7, :, 0] + 20  # narrower: a head turned away
+    opening[0] = 0.45  # the most open, turned away too
+    landmarks[0, :, 0] = 0.7 * landmarks[0, :, 0] + 20
+    assert reference_frame_index(landmarks, opening, faces.rest_index, quantile=0.8) == 3
+    opening[5] = np.nan  # no face
+    assert reference_frame_index(landmarks, opening, faces.rest_index, quantile=0.8) == 3
+    assert DubOptions().mouth == "reference"
+    assert faces.rest_index != faces.reference_index
+
+
+def test_reference_mouth_closes_in_silence_and_opens_with_speech(backend, checkpoint):
+    frames = opening_frames([0.0, 0.3, 0.0, 0.3, 0.1, 0.3])  # the old speech opens on odd frames
+    faces = analyze_video(lambda: iter(frames), 25, None, FakeAnalyzer(BOX), DubOptions(), "t")
+    fitted = checkpoint.directions.vector("mouth_open").numpy()
+    speech = np.outer([0.0, 0.0, 0.0, 0.6, 0.6, 0.6], fitted).astype(np.float32)
+    gate = np.array([0, 0, 0, 1, 1, 1], np.float32)
+    out = list(dub_frames(iter(frames), np.arange(6), faces, speech, None, checkpoint,
+                          DubOptions(), gate))
+    mouth = faces.track.landmarks[0][[62, 66]].mean(axis=0).round().astype(int)
+    # the drawn mouth: the video's rest (closed) mouth in silence whatever the old speech did,
+    # the reference's open one in speech
+    rest = frames[faces.rest_index]
+    centre = (slice(mouth[1] - 1, mouth[1] + 2), slice(mouth[0] - 1, mouth[0] + 2))
+    assert np.abs(out[1][centre].astype(int) - out[0][centre]).max() <= 2
+    assert not np.array_equal(out[1][centre], frames[1][centre])
+    assert np.abs(out[3][centre].astype(int) - out[0][centre]).max() > 0
+
+
+def test_smoothed_landmarks_low_pass_each_run_of_faces():
+    frames = synthetic_frames(7, no_face={3})
+    faces = analyze_video(lambda: iter(frames), 25, None, FakeAnalyzer(BOX), DubOptions(), "t")
+    raw = faces.track.landmark_array()
+    smooth = smoothed_landmarks(faces.track, 1.0)
+    assert np.isnan(smooth[3]).all() and np.isfinite(smooth[[0, 1, 2, 4, 5, 6]]).all()
+    np.testing.assert_allclose(smooth[:3], gaussian_smooth(raw[:3], 1.0))
+    np.testing.assert_allclose(smooth[4:], gaussian_smooth(raw[4:], 1.0))
+
+
+@pytest.mark.parametrize(("key", "value"), [("mouth_source", "lips"), ("motion_smoothing", -1),
+                                            ("mouth", "teeth")])
 def test_dub_options_are_checked(key, value):
     with pytest.raises(ValueError, match=key):
         DubOptions(**{key: value})

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from speech_fixtures import face_landmarks
 
-from reenact.postprocess.mouth_mask import lower_face_mask
+from reenact.postprocess.mouth_mask import lower_face_mask, lower_face_region
 from reenact.preprocess.crop import CropBox
 
 
@@ -26,3 +26,21 @@ def test_errors_name_the_argument():
         lower_face_mask(np.zeros((5, 2)), CropBox(10, 10, 20), 16)
     with pytest.raises(ValueError, match="dilation, feather"):
         lower_face_mask(face_landmarks(8, 8, 10), CropBox(8, 8, 16), 16, dilation=0.9)
+
+
+def test_lower_face_region_covers_every_set_at_the_image_resolution():
+    closed = face_landmarks(100, 90, 120)
+    dropped = closed.copy()
+    dropped[5:12, 1] += 15  # a chin that dropped
+    y0, x0, mask = lower_face_region([closed, dropped], 200, 160, grow=4.0, feather=2.0)
+    assert mask.dtype == np.float32 and 0 <= mask.min() and mask.max() <= 1
+    chin = np.round(dropped[8] - (x0, y0) - (0, 3)).astype(int)
+    mouth = np.round(closed[48:68].mean(axis=0) - (x0, y0)).astype(int)
+    assert mask[chin[1], chin[0]] == 1 and mask[mouth[1], mouth[0]] == 1
+    eye = np.round(closed[36:42].mean(axis=0)).astype(int)
+    assert eye[1] < y0 or mask[eye[1] - y0, eye[0] - x0] == 0
+    assert y0 >= 0 and x0 >= 0 and y0 + mask.shape[0] <= 200 and x0 + mask.shape[1] <= 160
+    y0, x0, outside = lower_face_region([closed + 1000], 200, 160, grow=4.0, feather=2.0)
+    assert outside.size == 0
+    with pytest.raises(ValueError, match="grow, feather"):
+        lower_face_region([closed], 200, 160, grow=-1.0, feather=0.0)

@@ -22,7 +22,7 @@ def cmd_dub(args: argparse.Namespace) -> int:
     set_threads(args)
     options = DubOptions(length_policy=args.length_policy, voice_gate=args.voice_gate,
                          mouth_scale=args.mouth_scale, face_backend=args.face_backend,
-                         mouth_source=args.mouth_source, motion_smoothing=args.motion_smoothing,
+                         mouth=args.mouth, mouth_source=args.mouth_source, motion_smoothing=args.motion_smoothing,
                          render=args.render, batch_size=args.batch_size, max_frames=args.max_frames,
                          label=args.label)
     backend, checkpoint = backend_and_audio_model(args)
@@ -45,15 +45,21 @@ def add_parser(commands, common: argparse.ArgumentParser) -> None:
                      help="pingpong / loop: as long as the speech, the video played back and forth "
                           "/ from the start again when shorter (default pingpong); trim: the "
                           "shorter of the two; pad: the longer, holding the last frame")
+    dub.add_argument("--mouth", choices=("reference", "model"), default="reference",
+                     help="reference: draw the video's own most open mouth, warped to the "
+                          "speech's opening on each frame's landmarks, at the video's resolution "
+                          "(default; teeth and the inside show, lips meet); model: render the "
+                          "lower face with the motion model (--render, --mouth-source, "
+                          "--motion-smoothing apply to it)")
     dub.add_argument("--render", choices=("full", "crop"), default="full",
-                     help="full: render the lower face at the video's resolution (the model's "
+                     help="with --mouth model, full: render the lower face at the video's resolution (the model's "
                           "motion warps the video's own pixels); crop: paste the model-size mouth")
     dub.add_argument("--mouth-source", choices=("rest", "frame"), default="rest",
-                     help="render the lower face from the video's closed-mouth rest frame "
+                     help="with --mouth model, render the lower face from the video's closed-mouth rest frame "
                           "(default: none of the old speech shows) or from each frame itself "
                           "(follows its lighting, but its old mouth shows through)")
     dub.add_argument("--motion-smoothing", type=float, default=0.12, metavar="SECONDS",
-                     help="low-pass each frame's own motion (Gaussian sigma, default 0.12 s) so "
+                     help="with --mouth model, low-pass each frame's own motion (Gaussian sigma, default 0.12 s) so "
                           "the old speech's jaw movement goes; 0: off")
     add_speech_arguments(dub)
     add_model_arguments(dub)

@@ -17,10 +17,12 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from reenact.checkpoint.audio_format import AudioCheckpoint
 from reenact.containers import Keypoints
+from reenact.geometry import apply_affine, similarity_fit
 from reenact.motion import motion_between
 from reenact.preprocess.anchors import anchor_keypoints, pixels_to_normalized, replace_anchors
-from reenact.preprocess.expressions import interocular_distance
+from reenact.preprocess.expressions import POSE_LANDMARKS, interocular_distance
 
 # share of an inner-lip gap increase that moves each landmark down (+) or up (-): the jaw carries
 # the lower lip and chin, the upper lip rises a little, the corners move half-way
@@ -32,6 +34,14 @@ OPENING_SHARES: dict[int, float] = {
     **{i: 0.8 for i in (6, 7, 8, 9, 10)},  # chin
     5: 0.5, 11: 0.5, 4: 0.25, 12: 0.25,  # jaw sides
 }
+# landmarks that speech moves: the lower jaw line, the chin and the lips
+SPEECH_LANDMARKS = (*range(3, 14), *range(48, 68))
+_INNER_LIP_PAIRS = ((61, 67), (62, 66), (63, 65))
+# drawn openings are the audio model's x this: its output varies less than real mouths (a
+# regression's shrinkage); on the 10 non-eval talking clips it trained on (7 GRID, 3 presenters), the
+# std of FaceMesh's inner-lip gap over the std of `drawn_opening` x 1 is 1.42 pooled (1.1-3.8 per
+# clip), measured 2026-12-03. dlib's and FaceMesh's gaps agree in scale there (slope 0.86, r 0.91).
+DRAWN_OPENING_GAIN = 1.4
 # the opening the direction is measured at (mouth-opening units); anchors are linear in it
 _PROBE = 0.1
 
@@ -48,6 +58,39 @@ def open_mouth(landmarks: np.ndarray, opening: float) -> np.ndarray:
     return points
 
 
+def close_lips(landmarks: np.ndarray) -> np.ndarray:
+    """(68, 2) landmarks with the inner lips meeting: each upper/lower inner-lip pair moved to its
+    midpoint (dlib leaves a gap between pressed lips; a drawn closure must have none)."""
+    points = np.array(landmarks, dtype=np.float64)
+    if points.shape != (68, 2) or not np.isfinite(points).all():
+        raise ValueError(f"landmarks: expected finite (68, 2) points, got {points.shape}")
+    for upper, lower in _INNER_LIP_PAIRS:
+        points[[upper, lower]] = (points[upper] + points[lower]) / 2
+    return points
+
+
+def speech_target(frame_landmarks: np.ndarray, rest_landmarks: np.ndarray,
+                  opening: float) -> np.ndarray:
+    """(68, 2) where a frame's landmarks go when its mouth says the new speech.
+
+    The rest face (a closed-mouth frame's landmarks) is carried onto the frame's pose by the
+    similarity that best maps its `POSE_LANDMARKS` onto the frame's, its lips are closed
+    (`close_lips`) and then opened by `opening` (inner-lip gap over interocular distance,
+    `open_mouth`); those positions replace the frame's `SPEECH_LANDMARKS`, so nothing of the frame's
+    own mouth and jaw (the old speech) is left. Both inputs are (68, 2) in the same pixels.
+    """
+    frame = np.array(frame_landmarks, dtype=np.float64)
+    rest = np.asarray(rest_landmarks, dtype=np.float64)
+    if frame.shape != (68, 2) or rest.shape != (68, 2):
+        raise ValueError(f"frame_landmarks, rest_landmarks: expected (68, 2) points, got "
+                         f"{frame.shape} and {rest.shape}")
+    pose = list(POSE_LANDMARKS)
+    posed = apply_affine(similarity_fit(rest[pose], frame[pose]), rest)
+    spoken = open_mouth(close_lips(posed), max(float(opening), 0.0))
+    frame[list(SPEECH_LANDMARKS)] = spoken[list(SPEECH_LANDMARKS)]
+    return frame
+
+
 def opening_motion(kp_source: Keypoints, landmarks: np.ndarray, groups: tuple[str, ...],
                    size: int) -> torch.Tensor:
     """(K * 6,) keypoint motion per unit of mouth opening for the source whose keypoints are
@@ -61,13 +104,52 @@ def opening_motion(kp_source: Keypoints, landmarks: np.ndarray, groups: tuple[st
     return motion_between(open_kp, closed_kp).flat()[0] / _PROBE
 
 
+def opening_coefficients(motion: np.ndarray, fitted: torch.Tensor) -> np.ndarray:
+    """(T,) float64 the coefficients of (T, K * 6) motion along a (K * 6,) direction:
+    c_t = <m_t, fitted> / |fitted|^2 (all 0 for a zero direction)."""
+    fitted = fitted.double().numpy()
+    norm = float(fitted @ fitted)
+    if norm <= 0:
+        return np.zeros(len(motion))
+    return motion.astype(np.float64) @ fitted / norm
+
+
+def speech_opening(motion: np.ndarray, checkpoint: AudioCheckpoint) -> np.ndarray:
+    """(T,) the mouth opening (inner-lip gap over interocular distance, added to a closed mouth)
+    that (T, K * 6) speech motion from `checkpoint` commands: its coefficient along the audio
+    model's fitted "mouth_open" direction; 0 without one."""
+    if "mouth_open" not in checkpoint.directions.names:
+        return np.zeros(len(motion), np.float32)
+    fitted = checkpoint.directions.vector("mouth_open")
+    return opening_coefficients(motion, fitted).astype(np.float32)
+
+
+def silence_opening(checkpoint: AudioCheckpoint, seconds: float = 2.0) -> float:
+    """The opening (as `speech_opening` reads it) that `checkpoint` commands when nobody speaks: its
+    mean over the last second of `seconds` of digital silence. The bundled audio model says 0.07
+    there, an offset that keeps a mouth drawn from its opening from ever closing."""
+    from reenact.io.audio import AudioClip
+    from reenact.pipelines.audio_motion import model_motion
+
+    rate = checkpoint.features.sample_rate
+    silence = AudioClip(np.zeros(round(seconds * rate), np.float32), rate)
+    motion = model_motion(silence, checkpoint, device=torch.device("cpu"))
+    return float(speech_opening(motion, checkpoint)[-int(checkpoint.fps):].mean())
+
+
+def drawn_opening(motion: np.ndarray, gate: np.ndarray, checkpoint: AudioCheckpoint) -> np.ndarray:
+    """(T,) the inner-lip gap (over interocular distance) to draw from (T, K * 6) gated speech
+    motion and its (T,) voice gate: the commanded opening less the model's silence offset
+    (`silence_opening`, as much of it as the gate lets through), x `DRAWN_OPENING_GAIN`, never
+    below 0 (lips shut)."""
+    offset = silence_opening(checkpoint) * np.asarray(gate, np.float32)
+    opening = (speech_opening(motion, checkpoint) - offset) * DRAWN_OPENING_GAIN
+    return np.maximum(opening, 0).astype(np.float32)
+
+
 def reexpress_opening(motion: np.ndarray, fitted: torch.Tensor,
                       geometric: torch.Tensor) -> np.ndarray:
     """(T, K * 6) speech motion along the fitted mouth-open direction -> the same coefficients
     along the geometric one: c_t = <m_t, fitted> / |fitted|^2, out_t = c_t * geometric."""
-    fitted = fitted.double().numpy()
-    norm = float(fitted @ fitted)
-    if norm <= 0:
-        return np.zeros_like(motion)
-    coefficients = motion.astype(np.float64) @ fitted / norm  # (T,)
+    coefficients = opening_coefficients(motion, fitted)  # (T,)
     return (coefficients[:, None] * geometric.double().numpy()[None, :]).astype(motion.dtype)

@@ -62,14 +62,17 @@ from reenact.motion import (
     replace_subspace,
     rest_keypoints,
 )
+from reenact.geometry import apply_affine, similarity_fit
 from reenact.pipelines.animate import RENDER_MODES
+from reenact.pipelines.articulation import drawn_opening, speech_target
 from reenact.pipelines.audio_motion import speech_motion
 from reenact.pipelines.keypoints import detect_keypoints
 from reenact.postprocess.mouth_mask import lower_face_mask
+from reenact.postprocess.mouth_warp import MouthWarp
 from reenact.postprocess.paste import paste_back
 from reenact.postprocess.warp_paste import warp_paste
 from reenact.preprocess.crop import crop_image
-from reenact.preprocess.expressions import mouth_opening
+from reenact.preprocess.expressions import POSE_LANDMARKS, interocular_distance, mouth_opening
 from reenact.preprocess.face import FaceAnalyzer, create_face_analyzer
 from reenact.preprocess.face_track import FaceTrack, track_face
 from reenact.provenance.label import check_label
@@ -82,6 +85,10 @@ logger = logging.getLogger(__name__)
 
 _FRAME_CACHE_BYTES = 256 << 20
 MOUTH_SOURCES = ("rest", "frame")
+MOUTH_RENDERERS = ("reference", "model")
+REFERENCE_QUANTILE = 0.9  # the reference frame's mouth is among the video's most open ones...
+REFERENCE_POSE_TOLERANCE = 0.05  # ...in the rest frame's pose (interocular distances)
+LANDMARK_SMOOTHING = 1.0  # frames: Gaussian sigma of the landmark tracks the mouth is drawn on
 
 
 @dataclass(frozen=True)
@@ -98,6 +105,11 @@ class DubOptions:
     motion_smoothing: Gaussian sigma in seconds of the low-pass on each frame's own motion
         (removes the old speech's jaw movement; 0 = off).
     mask_dilation, mask_feather: growth and softness of the lower-face mask, fractions of the crop.
+    mouth: "reference" (default) draws the video's own most open mouth (a reference frame),
+        warped onto each frame's landmarks with the speech's opening, at the video's resolution
+        (`reenact.postprocess.mouth_warp`): teeth and the mouth's inside show, lips meet on
+        closures; "model" renders the lower face with the motion model (`mouth_source`,
+        `motion_smoothing` and `render` apply to it alone).
     render: "full" (default) renders the lower face at the video's resolution: the model's motion
         warps the source frame's own pixels, the generator's only where it invents (the mouth's
         inside), `reenact.postprocess.warp_paste`; "crop" pastes the model-size frame, upscaled.
@@ -116,6 +128,7 @@ class DubOptions:
     motion_smoothing: float = 0.12
     mask_dilation: float = 0.05
     mask_feather: float = 0.02
+    mouth: str = "reference"
     render: str = "full"
     batch_size: int = 8
     max_frames: int | None = None
@@ -132,6 +145,9 @@ class DubOptions:
         if self.mouth_source not in MOUTH_SOURCES:
             raise ValueError(f"mouth_source: expected one of {', '.join(MOUTH_SOURCES)}, got "
                              f"{self.mouth_source!r}")
+        if self.mouth not in MOUTH_RENDERERS:
+            raise ValueError(f"mouth: expected one of {', '.join(MOUTH_RENDERERS)}, got "
+                             f"{self.mouth!r}")
         if not 0 <= self.motion_smoothing <= 10:
             raise ValueError(f"motion_smoothing: expected seconds in [0, 10], got "
                              f"{self.motion_smoothing!r}")
@@ -159,15 +175,18 @@ class DubResult:
 
 @dataclass(frozen=True)
 class VideoFaces:
-    """Passes 1 and 2: the face track, every frame's keypoints (batch T, CPU) and the rest face."""
+    """Passes 1 and 2: the face track and, for mouth="model", every frame's keypoints (batch T,
+    CPU) and the rest face (None for mouth="reference", which draws on landmarks alone)."""
 
     track: FaceTrack
-    keypoints: Keypoints
-    rest: Keypoints
+    keypoints: Keypoints | None
+    rest: Keypoints | None
     fps: Fraction
     rest_index: int | None = None  # the rest frame (None: no face anywhere)
     rest_crop: np.ndarray | None = None  # its crop, (S, S, 3) uint8
     rest_frame: np.ndarray | None = None  # the whole rest frame, (H, W, 3) uint8
+    reference_index: int | None = None  # the open-mouth reference frame (mouth="reference")
+    reference_frame: np.ndarray | None = None  # the whole reference frame, (H, W, 3) uint8
 
     def motion(self, smoothing: float = 0.0) -> torch.Tensor:
         """(T, K * 6) each frame's motion from the rest face, low-passed by a Gaussian of
@@ -180,9 +199,24 @@ class VideoFaces:
 
 def analyze_video(open_frames, fps: Fraction, backend, analyzer: FaceAnalyzer,
                   options: DubOptions, name: str) -> VideoFaces:
-    """Face track, keypoints and rest face of a video (`open_frames()` starts a decoding pass)."""
+    """Face track and rest frame of a video (`open_frames()` starts a decoding pass); with
+    mouth="model" every frame's keypoints and the rest face too, with mouth="reference" the
+    reference frame (`backend` is then not used)."""
     track = track_face(open_frames(), float(fps), analyzer, margin=options.crop_margin, name=name,
                        require_face=False)
+    opening = np.full(len(track), np.nan)
+    if track.found.any():
+        opening[track.found] = mouth_opening(track.landmark_array()[track.found])
+    fps = Fraction(fps)
+    if options.mouth == "reference":
+        if not track.found.any():
+            return VideoFaces(track, None, None, fps)
+        landmarks = track.landmark_array()
+        rest_index = rest_frame_index(landmarks, opening, options.rest_quantile)
+        reference_index = reference_frame_index(landmarks, opening, rest_index)
+        kept = _read_frames(open_frames, {rest_index, reference_index}, name)
+        return VideoFaces(track, None, None, fps, rest_index, None, kept[rest_index],
+                          reference_index, kept[reference_index])
     size = backend.image_size
     batches = []
     index = 0
@@ -193,27 +227,131 @@ def analyze_video(open_frames, fps: Fraction, backend, analyzer: FaceAnalyzer,
                                         boxes))
         index += len(batch)
     keypoints = Keypoints.cat(batches)
-    opening = np.full(len(track), np.nan)
-    if track.found.any():
-        opening[track.found] = mouth_opening(track.landmark_array()[track.found])
     rest = rest_keypoints(keypoints, opening, options.rest_quantile)
-    fps = Fraction(fps)
     if not track.found.any():
         return VideoFaces(track, keypoints, rest, fps)
     closed = np.flatnonzero(closed_mouth_frames(opening, options.rest_quantile))
     distance = ((keypoints.value[closed] - rest.value) ** 2).flatten(1).sum(dim=1)
     rest_index = int(closed[int(distance.argmin())])
-    for index, frame in enumerate(open_frames()):  # one more pass, up to the rest frame
-        if index == rest_index:
-            crop = crop_image(frame, track.boxes[rest_index], size)
-            return VideoFaces(track, keypoints, rest, fps, rest_index, crop, frame.copy())
-    raise ValueError(f"{name}: frame {rest_index} could not be read again")
+    kept = _read_frames(open_frames, {rest_index}, name)
+    crop = crop_image(kept[rest_index], track.boxes[rest_index], size)
+    return VideoFaces(track, keypoints, rest, fps, rest_index, crop, kept[rest_index])
+
+
+def _read_frames(open_frames, wanted: set[int], name: str) -> dict[int, np.ndarray]:
+    """Copies of the frames `wanted`, from one more decoding pass that stops at the last of them."""
+    kept: dict[int, np.ndarray] = {}
+    for index, frame in enumerate(open_frames()):
+        if index in wanted:
+            kept[index] = frame.copy()
+            if len(kept) == len(wanted):
+                return kept
+    raise ValueError(f"{name}: frame {min(wanted - set(kept))} could not be read again")
+
+
+def _aligned(landmarks: np.ndarray, onto: np.ndarray) -> np.ndarray:
+    """(68, 2) `landmarks` moved by the similarity that best maps their pose landmarks onto
+    `onto`'s."""
+    pose = list(POSE_LANDMARKS)
+    return apply_affine(similarity_fit(landmarks[pose], onto[pose]), landmarks)
+
+
+def rest_frame_index(landmarks: np.ndarray, opening: np.ndarray, quantile: float) -> int:
+    """The closed-mouth frame most like the video's rest face: of the frames whose mouth opening is
+    at or below its `quantile` (`reenact.motion.closed_mouth_frames`), the one whose landmarks,
+    aligned by their pose landmarks, lie nearest the median of them all.
+
+    landmarks: (T, 68, 2) image pixels (NaN where no face); opening: (T,) (NaN: no face).
+    """
+    closed = np.flatnonzero(closed_mouth_frames(opening, quantile))
+    if len(closed) == 0:
+        raise ValueError("opening: no frame has a face")
+    first = landmarks[closed[0]]
+    shapes = np.stack([_aligned(landmarks[c], first) for c in closed])  # (C, 68, 2)
+    median = np.median(shapes, axis=0)
+    return int(closed[int(np.linalg.norm(shapes - median, axis=2).mean(axis=1).argmin())])
+
+
+def reference_frame_index(landmarks: np.ndarray, opening: np.ndarray, rest_index: int,
+                          quantile: float = REFERENCE_QUANTILE) -> int:
+    """The frame whose mouth dub draws: of the frames whose mouth opening (NaN: no face) is at or
+    above its `quantile` over the video, the most open one whose face has the rest frame's pose:
+    pose landmarks, once the similarity that best maps them onto the rest frame's is applied,
+    within `REFERENCE_POSE_TOLERANCE` interocular distances of them on average (if none is, the
+    nearest). A wide reference keeps drawn openings from stretching its inside.
+
+    landmarks: (T, 68, 2) image pixels (NaN where no face); opening: (T,).
+    """
+    found = np.flatnonzero(np.isfinite(opening))
+    if len(found) == 0:
+        raise ValueError("opening: no frame has a face")
+    threshold = np.quantile(opening[found], quantile)
+    candidates = found[opening[found] >= threshold]
+    pose = list(POSE_LANDMARKS)
+    rest = landmarks[rest_index]
+    residuals = np.array([np.linalg.norm(_aligned(landmarks[c], rest)[pose] - rest[pose],
+                                         axis=1).mean() for c in candidates])
+    residuals /= max(float(interocular_distance(rest)), 1e-9)
+    posed = residuals <= REFERENCE_POSE_TOLERANCE
+    if not posed.any():
+        return int(candidates[int(np.argmin(residuals))])
+    return int(candidates[posed][int(np.argmax(opening[candidates[posed]]))])
+
+
+def smoothed_landmarks(track: FaceTrack, sigma: float = LANDMARK_SMOOTHING) -> np.ndarray:
+    """(T, 68, 2) the track's landmarks low-passed over time (Gaussian, `sigma` frames), each run of
+    frames with a face on its own; NaN where there is none."""
+    landmarks = track.landmark_array().copy()
+    found = np.concatenate([[False], track.found, [False]])
+    starts = np.flatnonzero(found[1:] & ~found[:-1])
+    ends = np.flatnonzero(~found[1:] & found[:-1])
+    for start, end in zip(starts, ends, strict=True):
+        landmarks[start:end] = gaussian_smooth(landmarks[start:end], sigma)
+    return landmarks
 
 
 def dub_frames(frames: Iterator[np.ndarray], indices: np.ndarray, faces: VideoFaces,
-               speech: np.ndarray, backend, checkpoint: AudioCheckpoint,
-               options: DubOptions) -> Iterator[np.ndarray]:
-    """Output frames in order: `frames` yields video frame indices[i] as output frame i."""
+               speech: np.ndarray, backend, checkpoint: AudioCheckpoint, options: DubOptions,
+               gate: np.ndarray | None = None) -> Iterator[np.ndarray]:
+    """Output frames in order: `frames` yields video frame indices[i] as output frame i.
+
+    speech: (T, K * 6) the speech's motion per output frame (already gated); gate: (T,) its voice
+    gate (None: voiced throughout).
+    """
+    if gate is None:
+        gate = np.ones(len(speech), np.float32)
+    if options.mouth == "reference":
+        if faces.reference_frame is None:  # no face anywhere
+            yield from frames
+            return
+        yield from _reference_mouth_frames(frames, indices, faces, speech, gate, checkpoint,
+                                           options)
+        return
+    yield from _model_mouth_frames(frames, indices, faces, speech, backend, checkpoint, options)
+
+
+def _reference_mouth_frames(frames: Iterator[np.ndarray], indices: np.ndarray, faces: VideoFaces,
+                            speech: np.ndarray, gate: np.ndarray, checkpoint: AudioCheckpoint,
+                            options: DubOptions) -> Iterator[np.ndarray]:
+    """mouth="reference": the reference frame's mouth drawn with the speech's opening."""
+    opening = drawn_opening(speech, gate * np.float32(options.mouth_scale), checkpoint)
+    landmarks = smoothed_landmarks(faces.track)
+    rest = landmarks[faces.rest_index]
+    warp = MouthWarp(faces.reference_frame, landmarks[faces.reference_index])
+    for i, (j, frame) in enumerate(zip(indices.tolist(), frames, strict=True)):
+        if not faces.track.found[j]:
+            yield frame
+            continue
+        side = faces.track.boxes[j].side
+        target = speech_target(landmarks[j], rest, float(opening[i]))
+        yield warp.render(frame, target, frame_landmarks=landmarks[j],
+                          grow=options.mask_dilation * side, feather=options.mask_feather * side)
+
+
+def _model_mouth_frames(frames: Iterator[np.ndarray], indices: np.ndarray, faces: VideoFaces,
+                        speech: np.ndarray, backend, checkpoint: AudioCheckpoint,
+                        options: DubOptions) -> Iterator[np.ndarray]:
+    """mouth="model": the lower face rendered by the motion model."""
     projector = checkpoint.directions.projector(MOUTH_DIRECTIONS)
     own = faces.motion(options.motion_smoothing)
     size = backend.image_size
@@ -293,9 +431,12 @@ def dub(video_path: str | os.PathLike, audio_path: str | os.PathLike,
                                                             info.fps), options.length_policy)
         num_out = min(num_out, options.max_frames or num_out)
         indices = source_indices(num_video, num_out, options.length_policy)
-        speech, _ = speech_motion(clip, checkpoint, info.fps, num_out, device=torch.device("cpu"),
-                                  gate=options.voice_gate, activity=options.voice_activity)
+        speech, gate = speech_motion(clip, checkpoint, info.fps, num_out,
+                                     device=torch.device("cpu"), gate=options.voice_gate,
+                                     activity=options.voice_activity)
         speech = speech * np.float32(options.mouth_scale)
+        if not options.voice_gate:
+            gate = np.ones_like(gate)
         cached = max(1, _FRAME_CACHE_BYTES // (info.width * info.height * 3))
         frames = ordered_frames(lambda: iter(reader), indices, max_cached=cached)
         width, height = info.width // 2 * 2, info.height // 2 * 2
@@ -305,7 +446,7 @@ def dub(video_path: str | os.PathLike, audio_path: str | os.PathLike,
                          provenance=provenance, commit=False) as writer, \
                 tqdm(total=num_out, unit="frame", desc="dubbing", disable=not progress) as bar:
             for frame in _even(dub_frames(frames, indices, faces, speech, backend, checkpoint,
-                                          options)):
+                                          options, gate)):
                 writer.write(frame)
                 bar.update(1)
     manifest = sidecar.commit_with(writer.output, provenance)  # the video and manifest together

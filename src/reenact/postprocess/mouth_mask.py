@@ -65,3 +65,42 @@ def lower_face_mask(landmarks: np.ndarray, box: CropBox, size: int, *, dilation:
     if feather > 0:
         mask = mask.filter(ImageFilter.GaussianBlur(feather * size))
     return np.asarray(mask, dtype=np.float32) / 255
+
+
+def lower_face_region(landmarks: list[np.ndarray], height: int, width: int, *, grow: float,
+                      feather: float) -> tuple[int, int, np.ndarray]:
+    """The lower face of one or more (68, 2) landmark sets (image pixels) in a `height` x `width`
+    image, at the image's own resolution: (y0, x0, mask) with mask (h, w) float32 in [0, 1] over
+    rows y0..y0+h and columns x0..x0+w, the convex hull of all sets' `LOWER_FACE_LANDMARKS` grown
+    by `grow` pixels and feathered by a gaussian of `feather` pixels. h or w is 0 when the region
+    lies outside the image."""
+    sets = [np.asarray(points, np.float64) for points in landmarks]
+    if not sets or any(points.shape != (NUM_LANDMARKS, 2) for points in sets):
+        raise ValueError(f"landmarks: expected one or more ({NUM_LANDMARKS}, 2) point sets, got "
+                         f"{[points.shape for points in sets]}")
+    if grow < 0 or feather < 0:
+        raise ValueError(f"grow, feather: expected pixels >= 0, got {grow!r}, {feather!r}")
+    pil = require_pillow()
+    from PIL import ImageDraw, ImageFilter
+
+    points = np.concatenate([p[list(LOWER_FACE_LANDMARKS)] for p in sets])  # image pixels
+    margin = grow + 3 * feather + 2
+    x0 = max(0, int(np.floor(points[:, 0].min() - margin)))
+    y0 = max(0, int(np.floor(points[:, 1].min() - margin)))
+    x1 = min(width, int(np.ceil(points[:, 0].max() + margin)))
+    y1 = min(height, int(np.ceil(points[:, 1].max() + margin)))
+    if x1 <= x0 or y1 <= y0:
+        return y0, x0, np.zeros((max(0, y1 - y0), max(0, x1 - x0)), np.float32)
+    # pixel (i, j) covers [j, j + 1) x [i, i + 1); PIL draws in the same pixel units
+    hull = [tuple(p) for p in (_convex_hull(points - (x0, y0))).tolist()]
+    mask = pil.new("L", (x1 - x0, y1 - y0), 0)
+    draw = ImageDraw.Draw(mask)
+    if len(hull) >= 3:
+        draw.polygon(hull, fill=255)
+    if grow > 0 and hull:
+        draw.line(hull + hull[:1], fill=255, width=max(1, int(round(2 * grow))))
+        for x, y in hull:
+            draw.ellipse((x - grow, y - grow, x + grow, y + grow), fill=255)
+    if feather > 0:
+        mask = mask.filter(ImageFilter.GaussianBlur(feather))
+    return y0, x0, np.asarray(mask, dtype=np.float32) / 255

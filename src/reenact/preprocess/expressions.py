@@ -16,6 +16,9 @@ import numpy as np
 from reenact.preprocess.face import NUM_LANDMARKS
 
 _INNER_LIP_PAIRS = ((61, 67), (62, 66), (63, 65))
+# landmarks that speech and expressions barely move (the jaw line's top, eye corners, nose): a
+# similarity fitted to them carries one frame's face onto another's pose
+POSE_LANDMARKS = (0, 1, 15, 16, 36, 39, 42, 45, *range(27, 36))
 _MOUTH_CORNERS = (48, 54)
 _RIGHT_EYE = tuple(range(36, 42))  # the subject's right eye: 36 outer corner .. 39 inner corner
 _LEFT_EYE = tuple(range(42, 48))

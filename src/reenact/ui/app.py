@@ -152,16 +152,20 @@ def _dub_tab(gr: Any, models: Models, examples: list[list[str]]) -> None:
                              file_types=["audio", "video"], elem_id="dub-speech")
             policy = gr.Radio(["pingpong", "loop", "trim", "pad"], value="pingpong",
                               label="length", info="when video and speech differ in length")
-            render = gr.Radio(["full", "crop"], value="full", label="render")
-            mouth = gr.Radio(["rest", "frame"], value="rest", label="mouth source",
+            drawn = gr.Radio(["reference", "model"], value="reference", label="mouth",
+                             info="reference: the video's own open mouth, warped to the speech; "
+                                  "model: rendered by the motion model")
+            render = gr.Radio(["full", "crop"], value="full", label="render (model)")
+            mouth = gr.Radio(["rest", "frame"], value="rest", label="mouth source (model)",
                              info="rest: from the video's closed-mouth frame; frame: each frame")
             scale = gr.Slider(0.0, 3.0, value=1.0, step=0.1, label="mouth motion scale")
             extra = _label_and_frames(gr, "dub")
         with gr.Column():
             outputs = _result_column(gr, "dub")
-    handler = page_handler(gr, render_dub, models, ["length_policy", "render", "mouth_source",
-                                                    "mouth_scale", "max_frames", "label"])
-    _render_button(gr, "dub", handler, [video, speech, policy, render, mouth, scale, *extra],
+    handler = page_handler(gr, render_dub, models, ["length_policy", "mouth", "render",
+                                                    "mouth_source", "mouth_scale", "max_frames",
+                                                    "label"])
+    _render_button(gr, "dub", handler, [video, speech, policy, drawn, render, mouth, scale, *extra],
                    outputs)
     if examples:
         gr.Examples(examples, inputs=[video, speech], label="samples")

@@ -161,14 +161,15 @@ def render_talk(models: Models, source: str | None, audio: str | None, *, crop: 
 
 
 def render_dub(models: Models, video: str | None, audio: str | None, *,
-               length_policy: str = "pingpong", render: str = "full", mouth_source: str = "rest",
-               mouth_scale: float = 1.0, max_frames: float | None = None,
+               length_policy: str = "pingpong", mouth: str = "reference", render: str = "full",
+               mouth_source: str = "rest", mouth_scale: float = 1.0, max_frames: float | None = None,
                label: str | None = None, progress: Progress = _no_progress) -> Rendered:
     """The dub tab: `video`'s lips made to follow `audio`."""
     from reenact.pipelines.dub import DubOptions, dub
 
     video_path, audio_path = _required(video, "video"), _required(audio, "speech")
-    options = DubOptions(length_policy=length_policy, render=render, mouth_source=mouth_source,
+    options = DubOptions(length_policy=length_policy, mouth=mouth, render=render,
+                         mouth_source=mouth_source,
                          mouth_scale=mouth_scale, batch_size=models.batch_size,
                          max_frames=_frames(max_frames), label=_label(label))
     progress(0.0, "loading the models")

@@ -1,0 +1,119 @@
+"""dub's mouth drawn from a frame of the video where it is open: the reference frame's lower face,
+warped piecewise-affinely onto each output frame's speech landmarks, at the video's resolution.
+
+A mouth warped from a closed-mouth frame has nothing to show when it opens (the motion model
+stretches the lips instead; see `reenact.pipelines.dub`). From an open one, every opening up to
+the reference's is a matter of moving pixels that exist. The mouth's inside hangs from the upper
+lip, as the upper teeth hang from the skull: a mouth opened less than the reference's shows the
+top of the reference's inside (the edge of the upper teeth), cut off by the lower lip, not a
+squeezed copy of all of it; when the lips meet it is gone (the inner lips have no area between
+them, the lip triangles take the pixels). Opened wider than the reference, the inside stretches
+with the inner-lip triangles.
+
+The mesh: the reference's 68 landmarks and a ring of points around the face (carried to each
+frame by the similarity between the two faces' pose landmarks), Delaunay-triangulated once on the
+reference. Each output pixel under the lower-face mask takes the affine map of the target
+triangle it lies in back to the reference frame, sampled bicubically, and is blended into the
+frame through the mask; pixels outside it keep their bytes.
+
+Coordinates are continuous image pixels, pixel (row i, column j) centred at (j + 0.5, i + 0.5).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from reenact.geometry import apply_affine, similarity_fit
+from reenact.postprocess.mouth_mask import lower_face_region
+from reenact.postprocess.piecewise import delaunay, rasterize_triangles, triangle_affines
+from reenact.preprocess.expressions import POSE_LANDMARKS, mouth_opening
+from reenact.preprocess.face import NUM_LANDMARKS, check_rgb_image
+
+RING_POINTS = 16  # points on the ring around the face
+RING_SCALE = 1.5  # the ring's radius over the farthest landmark's distance from the face's centre
+_INNER_LIPS = tuple(range(60, 68))  # corner, upper lip (61-63), corner, lower lip (65-67)
+_UPPER_INNER_LIP = tuple(range(60, 65))
+
+
+def _check_points(points: object, name: str) -> np.ndarray:
+    array = np.asarray(points, np.float64)
+    if array.shape != (NUM_LANDMARKS, 2) or not np.isfinite(array).all():
+        raise ValueError(f"{name}: expected finite ({NUM_LANDMARKS}, 2) points, got "
+                         f"{getattr(points, 'shape', type(points).__name__)}")
+    return array
+
+
+class MouthWarp:
+    """Draws `reference`'s lower face onto frames with its landmarks moved.
+
+    reference: (H, W, 3) uint8 frame; landmarks: its face's (68, 2) landmarks (image pixels).
+    """
+
+    def __init__(self, reference: np.ndarray, landmarks: np.ndarray) -> None:
+        check_rgb_image(reference, "reference")
+        self.landmarks = _check_points(landmarks, "landmarks")
+        centre = self.landmarks.mean(axis=0)
+        radius = RING_SCALE * float(np.linalg.norm(self.landmarks - centre, axis=1).max())
+        angles = np.arange(RING_POINTS) * (2 * np.pi / RING_POINTS)
+        self._ring = centre + radius * np.stack([np.cos(angles), np.sin(angles)], axis=1)
+        self._source = np.concatenate([self.landmarks, self._ring])  # (68 + ring, 2)
+        self._triangles = delaunay(self._source)
+        # the triangles between the inner lips: the mouth's inside
+        self._inside_mouth = np.flatnonzero(np.isin(self._triangles, _INNER_LIPS).all(axis=1))
+        self._height, self._width = reference.shape[:2]
+        self._pixels = torch.from_numpy(np.ascontiguousarray(reference.transpose(2, 0, 1)))[None]
+
+    def mesh_target(self, target: np.ndarray) -> np.ndarray:
+        """(68 + ring, 2): the mesh's points for a frame whose landmarks are `target`."""
+        pose = list(POSE_LANDMARKS)
+        carry = similarity_fit(self.landmarks[pose], target[pose])
+        return np.concatenate([target, apply_affine(carry, self._ring)])
+
+    @torch.no_grad()
+    def render(self, frame: np.ndarray, target: np.ndarray, *, frame_landmarks: np.ndarray,
+               grow: float, feather: float) -> np.ndarray:
+        """`frame` (H, W, 3) uint8 with its lower face replaced by the reference's, landmarks moved
+        to `target` (68, 2). The mask covers the lower faces of both `target` and
+        `frame_landmarks` (the frame's own, so no part of its old mouth or chin stays), grown by
+        `grow` and feathered by `feather` pixels."""
+        check_rgb_image(frame, "frame")
+        target = _check_points(target, "target")
+        frame_landmarks = _check_points(frame_landmarks, "frame_landmarks")
+        height, width = frame.shape[:2]
+        y0, x0, mask = lower_face_region([target, frame_landmarks], height, width, grow=grow,
+                                         feather=feather)
+        result = frame.copy()
+        if mask.size == 0 or not (mask > 0).any():
+            return result
+        rows, cols = mask.shape
+        points = self.mesh_target(target) - (x0, y0)  # region pixels
+        affines, valid = triangle_affines(self._source, points, self._triangles)
+        label = rasterize_triangles(points, self._triangles, valid, rows, cols)  # (h, w)
+        inside = label >= 0
+        coefficients = affines.reshape(-1, 6)[np.where(inside, label, 0)]  # (h, w, 6)
+        xs = np.arange(cols, dtype=np.float64) + 0.5
+        ys = np.arange(rows, dtype=np.float64)[:, None] + 0.5
+        source_x = coefficients[..., 0] * xs + coefficients[..., 1] * ys + coefficients[..., 2]
+        source_y = coefficients[..., 3] * xs + coefficients[..., 4] * ys + coefficients[..., 5]
+        if mouth_opening(target) <= mouth_opening(self.landmarks):
+            inside_mouth = np.isin(label, self._inside_mouth)
+            if inside_mouth.any():  # hung from the upper lip: no squeeze
+                upper = list(_UPPER_INNER_LIP)
+                hang = similarity_fit(points[upper], self.landmarks[upper])
+                source_x = np.where(inside_mouth, hang[0, 0] * xs + hang[0, 1] * ys + hang[0, 2],
+                                    source_x)
+                source_y = np.where(inside_mouth, hang[1, 0] * xs + hang[1, 1] * ys + hang[1, 2],
+                                    source_y)
+        grid = np.stack([source_x * (2 / self._width) - 1, source_y * (2 / self._height) - 1],
+                        axis=-1).astype(np.float32)  # (h, w, 2), align_corners=False
+        drawn = F.grid_sample(self._pixels.float(), torch.from_numpy(grid)[None], mode="bicubic",
+                              padding_mode="border", align_corners=False)[0]  # (3, h, w)
+        alpha = torch.from_numpy(mask * inside)  # (h, w)
+        original = result[y0:y0 + rows, x0:x0 + cols]
+        before = torch.from_numpy(np.ascontiguousarray(original.transpose(2, 0, 1))).float()
+        blended = drawn.sub_(before).mul_(alpha).add_(before).round_().clamp_(0, 255)
+        result[y0:y0 + rows, x0:x0 + cols] = blended.to(torch.uint8).permute(1, 2, 0).numpy()
+        return result
+

@@ -1,0 +1,74 @@
+"""dub's mouth drawn from an open-mouth reference frame: identity, closure, opening, pose, mask."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from face_images import MOUTH, drawn_face
+
+from reenact.geometry import apply_affine
+from reenact.pipelines.articulation import close_lips, open_mouth
+from reenact.postprocess.mouth_warp import MouthWarp
+
+SIZE = 160
+
+
+def dark(image: np.ndarray) -> np.ndarray:
+    """(H, W) bool: pixels of the drawn mouth's inside."""
+    return (np.abs(image.astype(int) - MOUTH).sum(axis=-1) < 60)
+
+
+@pytest.fixture(scope="module")
+def reference():
+    return drawn_face(SIZE, mouth_open=0.4)
+
+
+def render(warp: MouthWarp, frame: np.ndarray, target: np.ndarray, frame_landmarks: np.ndarray):
+    return warp.render(frame, target, frame_landmarks=frame_landmarks, grow=4.0, feather=2.0)
+
+
+def test_the_reference_onto_itself_is_the_reference(reference):
+    image, landmarks = reference
+    out = render(MouthWarp(image, landmarks), image, landmarks, landmarks)
+    assert np.abs(out.astype(int) - image).max() <= 1
+
+
+def test_closed_lips_hide_the_inside_and_keep_the_lips(reference):
+    image, landmarks = reference
+    warp = MouthWarp(image, landmarks)
+    assert dark(image).sum() > 100
+    closed = render(warp, image, close_lips(landmarks), landmarks)
+    middle = slice(int(landmarks[61, 0]), int(landmarks[63, 0]) + 1)
+    assert not dark(closed)[:, middle].any()  # the lips meet
+    assert dark(closed).sum() <= 0.05 * dark(image).sum()  # a few pixels at the corners
+    lips = (np.abs(closed.astype(int) - (170, 80, 85)).sum(axis=-1) < 60)
+    assert lips.sum() > 0.8 * (np.abs(image.astype(int) - (170, 80, 85)).sum(axis=-1) < 60).sum()
+    half = render(warp, image, open_mouth(close_lips(landmarks), 0.2), landmarks)
+    assert 0.3 * dark(image).sum() < dark(half).sum() < 0.8 * dark(image).sum()
+
+
+def test_the_mouth_follows_the_frame_pose_and_nothing_else_changes(reference):
+    image, landmarks = reference
+    frame, _ = drawn_face(SIZE, mouth_open=0.0, interior=False, seed=1)
+    angle = np.deg2rad(6)
+    pose = np.array([[np.cos(angle), -np.sin(angle), 0.0], [np.sin(angle), np.cos(angle), 0.0]])
+    pose[:, 2] = (6.0, 4.0) + (np.eye(2) - pose[:, :2]) @ (SIZE / 2, SIZE / 2)  # about the centre
+    moved = apply_affine(pose, landmarks)
+    out = render(MouthWarp(image, landmarks), frame, moved, moved)
+    inside = np.argwhere(dark(out))[:, ::-1] + 0.5  # (x, y) pixel centres
+    expected = np.argwhere(dark(image))[:, ::-1] + 0.5
+    np.testing.assert_allclose(inside.mean(axis=0), apply_affine(pose, expected.mean(axis=0)),
+                               atol=0.6)
+    changed = np.abs(out.astype(int) - frame).max(axis=-1) > 0
+    brows = moved[17:27, 1].min()
+    assert not changed[: int(brows)].any()  # above the brows nothing is touched
+    assert changed[int(moved[57, 1]), int(moved[57, 0])]
+
+
+def test_bad_points_are_named(reference):
+    image, landmarks = reference
+    with pytest.raises(ValueError, match="landmarks"):
+        MouthWarp(image, landmarks[:60])
+    warp = MouthWarp(image, landmarks)
+    with pytest.raises(ValueError, match="target"):
+        render(warp, image, np.full((68, 2), np.nan), landmarks)
