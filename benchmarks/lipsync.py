@@ -161,7 +161,8 @@ def render(rows: list[Row], args: argparse.Namespace) -> None:
         logger.info("rendering %s %s", row.kind, row.name)
         if row.kind == "dub":
             dub(row.source, row.speech.path, row.video, backend=backend,
-                checkpoint=audio_model, options=DubOptions(max_frames=args.max_frames),
+                checkpoint=audio_model,
+                options=DubOptions(mouth=args.dub_mouth, max_frames=args.max_frames),
                 progress=False)
         else:
             talk(row.source, row.speech.path, row.video, backend=backend,
@@ -311,6 +312,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="render and score at most N frames per video (default 75: GRID's 3 s)")
     parser.add_argument("--threads", type=int, help="CPU threads for torch")
     parser.add_argument("--device", default="auto")
+    parser.add_argument("--dub-mouth", choices=("reference", "model"), default="reference",
+                        help="how dub draws the mouth (DubOptions.mouth; default reference)")
     parser.add_argument("--media", type=Path, default=EVAL,
                         help="a folder laid out like ../shared/media/eval (talking/, portraits/, "
                              "speech/); default the held-out eval media. Tune on a folder of "

@@ -21,14 +21,8 @@ from reenact.cli import main
 from reenact.engine import TorchBackend
 from reenact.io import VideoWriter, probe_video
 from reenact.motion import replace_subspace
-from reenact.pipelines.dub import (
-    DubOptions,
-    analyze_video,
-    dub,
-    dub_frames,
-    reference_frame_index,
-    smoothed_landmarks,
-)
+from reenact.pipelines.dub import DubOptions, analyze_video, dub, dub_frames
+from reenact.pipelines.reference_mouth import reference_frame_index, smoothed_landmarks
 from reenact.preprocess.expressions import mouth_opening
 from reenact.postprocess.mouth_mask import lower_face_mask
 from reenact.smoothing import gaussian_smooth
@@ -248,7 +242,6 @@ def test_reference_mouth_closes_in_silence_and_opens_with_speech(backend, checkp
     mouth = faces.track.landmarks[0][[62, 66]].mean(axis=0).round().astype(int)
     # the drawn mouth: the video's rest (closed) mouth in silence whatever the old speech did,
     # the reference's open one in speech
-    rest = frames[faces.rest_index]
     centre = (slice(mouth[1] - 1, mouth[1] + 2), slice(mouth[0] - 1, mouth[0] + 2))
     assert np.abs(out[1][centre].astype(int) - out[0][centre]).max() <= 2
     assert not np.array_equal(out[1][centre], frames[1][centre])

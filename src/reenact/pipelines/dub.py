@@ -1,30 +1,37 @@
 """dub: a video and new speech in, the same video with the lips following the new speech out.
 
     pass 1: follow the face (crop box + landmarks per frame)
+    speech -> audio model -> motion A_i per output frame (x voice gate: closed in silence)
+
+mouth="reference" (default): the video's own mouth, drawn (no motion model runs)
+    the rest frame = the closed-mouth frame nearest the video's median closed face; the
+    reference frame = the most open mouth among the top 10% in the rest frame's pose (one more
+    decoding pass reads both)
+    output frame i showing video frame j: the rest face's landmarks carried to frame j's pose,
+    lips closed, then opened by the speech's opening (`articulation.drawn_opening`, `speech_target`);
+    the reference frame's lower face warped onto them at the video's resolution
+    (`reenact.postprocess.mouth_warp`), pasted through the lower faces of both shapes.
+
+mouth="model": the lower face rendered by the motion model
     pass 2: keypoints of every frame's crop; the video's rest face = the median keypoints of its
             most closed-mouth frames, and its rest frame = the closed-mouth frame nearest to it;
             each frame's motion d_j from the rest face, low-passed over time
-    speech -> audio model -> motion A_i per output frame (x voice gate: closed in silence)
     pass 3, output frame i showing video frame j (see the length policy):
         source = the rest frame's crop (or, with mouth_source="frame", frame j's own crop),
         kp_driving = rest face moved by d_j + P (A_i - d_j), P the projection onto the mouth
                      directions: the frame's own motion everywhere but in the mouth subspace, where
                      it becomes the speech's;
         render, then paste back through a feathered lower-face mask (from frame j's landmarks).
-    Pixels outside the mask, and whole frames without a face, keep their original bytes up to the
-    encoder; the output carries the new speech.
+    Why from the rest frame, and why low-passed: the old speech must not show through. Rendered
+    from itself, a frame keeps its own mouth, and its own motion carries the old speech's jaw
+    movement beyond the two mouth directions (on the eval videos the dubs followed the old speech,
+    offset -13 frames; from the rest frame with the own motion low-passed, 0). It never shows the
+    mouth's inside: from a closed mouth the model stretches lips instead of parting them.
 
-Why from the rest frame, and why low-passed: the old speech must not show through. Rendered from
-itself, a frame keeps its own mouth (the motion model moves a mouth far less than it moves in real
-video), and the frame's own motion carries the old speech's jaw movement beyond the two mouth
-directions. On the eval videos both made the dubbed mouths follow the old speech: the sync
-scorer's offset pooled over the six dubs was -13 frames, the same as for the untouched videos
-against the new speech; rendered from the rest frame with the own motion low-passed (Gaussian,
-0.12 s), it is 0 (see benchmarks/lipsync.py). The rest frame's lower face is warped to each
-frame's pose; lighting changes in the lower face are not followed (mouth_source="frame" keeps
-them, and the old mouth with them).
-
-Memory is bounded: passes stream, and per frame only a box, landmarks and keypoints are kept.
+Pixels outside the mask, and whole frames without a face, keep their original bytes up to the
+encoder; the output carries the new speech. Lighting changes in the lower face are not followed
+(it comes from one frame). Memory is bounded: passes stream, and per frame only a box, landmarks
+and (mouth="model") keypoints are kept.
 """
 
 from __future__ import annotations
@@ -62,17 +69,16 @@ from reenact.motion import (
     replace_subspace,
     rest_keypoints,
 )
-from reenact.geometry import apply_affine, similarity_fit
 from reenact.pipelines.animate import RENDER_MODES
-from reenact.pipelines.articulation import drawn_opening, speech_target
+from reenact.pipelines.articulation import drawn_opening
 from reenact.pipelines.audio_motion import speech_motion
 from reenact.pipelines.keypoints import detect_keypoints
+from reenact.pipelines.reference_mouth import draw_mouths, reference_frame_index, rest_frame_index
 from reenact.postprocess.mouth_mask import lower_face_mask
-from reenact.postprocess.mouth_warp import MouthWarp
 from reenact.postprocess.paste import paste_back
 from reenact.postprocess.warp_paste import warp_paste
 from reenact.preprocess.crop import crop_image
-from reenact.preprocess.expressions import POSE_LANDMARKS, interocular_distance, mouth_opening
+from reenact.preprocess.expressions import mouth_opening
 from reenact.preprocess.face import FaceAnalyzer, create_face_analyzer
 from reenact.preprocess.face_track import FaceTrack, track_face
 from reenact.provenance.label import check_label
@@ -86,9 +92,6 @@ logger = logging.getLogger(__name__)
 _FRAME_CACHE_BYTES = 256 << 20
 MOUTH_SOURCES = ("rest", "frame")
 MOUTH_RENDERERS = ("reference", "model")
-REFERENCE_QUANTILE = 0.9  # the reference frame's mouth is among the video's most open ones...
-REFERENCE_POSE_TOLERANCE = 0.05  # ...in the rest frame's pose (interocular distances)
-LANDMARK_SMOOTHING = 1.0  # frames: Gaussian sigma of the landmark tracks the mouth is drawn on
 
 
 @dataclass(frozen=True)
@@ -249,67 +252,6 @@ def _read_frames(open_frames, wanted: set[int], name: str) -> dict[int, np.ndarr
     raise ValueError(f"{name}: frame {min(wanted - set(kept))} could not be read again")
 
 
-def _aligned(landmarks: np.ndarray, onto: np.ndarray) -> np.ndarray:
-    """(68, 2) `landmarks` moved by the similarity that best maps their pose landmarks onto
-    `onto`'s."""
-    pose = list(POSE_LANDMARKS)
-    return apply_affine(similarity_fit(landmarks[pose], onto[pose]), landmarks)
-
-
-def rest_frame_index(landmarks: np.ndarray, opening: np.ndarray, quantile: float) -> int:
-    """The closed-mouth frame most like the video's rest face: of the frames whose mouth opening is
-    at or below its `quantile` (`reenact.motion.closed_mouth_frames`), the one whose landmarks,
-    aligned by their pose landmarks, lie nearest the median of them all.
-
-    landmarks: (T, 68, 2) image pixels (NaN where no face); opening: (T,) (NaN: no face).
-    """
-    closed = np.flatnonzero(closed_mouth_frames(opening, quantile))
-    if len(closed) == 0:
-        raise ValueError("opening: no frame has a face")
-    first = landmarks[closed[0]]
-    shapes = np.stack([_aligned(landmarks[c], first) for c in closed])  # (C, 68, 2)
-    median = np.median(shapes, axis=0)
-    return int(closed[int(np.linalg.norm(shapes - median, axis=2).mean(axis=1).argmin())])
-
-
-def reference_frame_index(landmarks: np.ndarray, opening: np.ndarray, rest_index: int,
-                          quantile: float = REFERENCE_QUANTILE) -> int:
-    """The frame whose mouth dub draws: of the frames whose mouth opening (NaN: no face) is at or
-    above its `quantile` over the video, the most open one whose face has the rest frame's pose:
-    pose landmarks, once the similarity that best maps them onto the rest frame's is applied,
-    within `REFERENCE_POSE_TOLERANCE` interocular distances of them on average (if none is, the
-    nearest). A wide reference keeps drawn openings from stretching its inside.
-
-    landmarks: (T, 68, 2) image pixels (NaN where no face); opening: (T,).
-    """
-    found = np.flatnonzero(np.isfinite(opening))
-    if len(found) == 0:
-        raise ValueError("opening: no frame has a face")
-    threshold = np.quantile(opening[found], quantile)
-    candidates = found[opening[found] >= threshold]
-    pose = list(POSE_LANDMARKS)
-    rest = landmarks[rest_index]
-    residuals = np.array([np.linalg.norm(_aligned(landmarks[c], rest)[pose] - rest[pose],
-                                         axis=1).mean() for c in candidates])
-    residuals /= max(float(interocular_distance(rest)), 1e-9)
-    posed = residuals <= REFERENCE_POSE_TOLERANCE
-    if not posed.any():
-        return int(candidates[int(np.argmin(residuals))])
-    return int(candidates[posed][int(np.argmax(opening[candidates[posed]]))])
-
-
-def smoothed_landmarks(track: FaceTrack, sigma: float = LANDMARK_SMOOTHING) -> np.ndarray:
-    """(T, 68, 2) the track's landmarks low-passed over time (Gaussian, `sigma` frames), each run of
-    frames with a face on its own; NaN where there is none."""
-    landmarks = track.landmark_array().copy()
-    found = np.concatenate([[False], track.found, [False]])
-    starts = np.flatnonzero(found[1:] & ~found[:-1])
-    ends = np.flatnonzero(~found[1:] & found[:-1])
-    for start, end in zip(starts, ends, strict=True):
-        landmarks[start:end] = gaussian_smooth(landmarks[start:end], sigma)
-    return landmarks
-
-
 def dub_frames(frames: Iterator[np.ndarray], indices: np.ndarray, faces: VideoFaces,
                speech: np.ndarray, backend, checkpoint: AudioCheckpoint, options: DubOptions,
                gate: np.ndarray | None = None) -> Iterator[np.ndarray]:
@@ -335,17 +277,10 @@ def _reference_mouth_frames(frames: Iterator[np.ndarray], indices: np.ndarray, f
                             options: DubOptions) -> Iterator[np.ndarray]:
     """mouth="reference": the reference frame's mouth drawn with the speech's opening."""
     opening = drawn_opening(speech, gate * np.float32(options.mouth_scale), checkpoint)
-    landmarks = smoothed_landmarks(faces.track)
-    rest = landmarks[faces.rest_index]
-    warp = MouthWarp(faces.reference_frame, landmarks[faces.reference_index])
-    for i, (j, frame) in enumerate(zip(indices.tolist(), frames, strict=True)):
-        if not faces.track.found[j]:
-            yield frame
-            continue
-        side = faces.track.boxes[j].side
-        target = speech_target(landmarks[j], rest, float(opening[i]))
-        yield warp.render(frame, target, frame_landmarks=landmarks[j],
-                          grow=options.mask_dilation * side, feather=options.mask_feather * side)
+    yield from draw_mouths(frames, indices, faces.track, opening, rest_index=faces.rest_index,
+                           reference_index=faces.reference_index,
+                           reference_frame=faces.reference_frame, grow=options.mask_dilation,
+                           feather=options.mask_feather)
 
 
 def _model_mouth_frames(frames: Iterator[np.ndarray], indices: np.ndarray, faces: VideoFaces,

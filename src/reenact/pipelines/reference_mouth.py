@@ -1,0 +1,109 @@
+"""dub's own-mouth drawing (mouth="reference"): which two frames of the video it draws from, and
+the drawing of every output frame.
+
+- the rest frame: a closed mouth in the video's usual pose (`rest_frame_index`);
+- the reference frame: the most open mouth in the rest frame's pose (`reference_frame_index`);
+- each output frame: the rest face carried to the frame's pose, opened by the speech
+  (`reenact.pipelines.articulation.speech_target`), the reference's lower face warped onto it
+  (`reenact.postprocess.mouth_warp`).
+
+Landmarks are (T, 68, 2) image pixels, NaN where there is no face.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+
+from reenact.geometry import apply_affine, similarity_fit
+from reenact.motion import closed_mouth_frames
+from reenact.pipelines.articulation import speech_target
+from reenact.postprocess.mouth_warp import MouthWarp
+from reenact.preprocess.expressions import POSE_LANDMARKS, interocular_distance
+from reenact.preprocess.face_track import FaceTrack
+from reenact.smoothing import gaussian_smooth
+
+REFERENCE_QUANTILE = 0.9  # the reference frame's mouth is among the video's most open ones...
+REFERENCE_POSE_TOLERANCE = 0.05  # ...in the rest frame's pose (interocular distances)
+LANDMARK_SMOOTHING = 1.0  # frames: Gaussian sigma of the landmark tracks the mouth is drawn on
+
+
+def _aligned(landmarks: np.ndarray, onto: np.ndarray) -> np.ndarray:
+    """(68, 2) `landmarks` moved by the similarity that best maps their pose landmarks onto
+    `onto`'s."""
+    pose = list(POSE_LANDMARKS)
+    return apply_affine(similarity_fit(landmarks[pose], onto[pose]), landmarks)
+
+
+def rest_frame_index(landmarks: np.ndarray, opening: np.ndarray, quantile: float) -> int:
+    """The closed-mouth frame most like the video's rest face: of the frames whose mouth opening is
+    at or below its `quantile` (`reenact.motion.closed_mouth_frames`), the one whose landmarks,
+    aligned by their pose landmarks, lie nearest the median of them all.
+
+    landmarks: (T, 68, 2) image pixels (NaN where no face); opening: (T,) (NaN: no face).
+    """
+    closed = np.flatnonzero(closed_mouth_frames(opening, quantile))
+    if len(closed) == 0:
+        raise ValueError("opening: no frame has a face")
+    first = landmarks[closed[0]]
+    shapes = np.stack([_aligned(landmarks[c], first) for c in closed])  # (C, 68, 2)
+    median = np.median(shapes, axis=0)
+    return int(closed[int(np.linalg.norm(shapes - median, axis=2).mean(axis=1).argmin())])
+
+
+def reference_frame_index(landmarks: np.ndarray, opening: np.ndarray, rest_index: int,
+                          quantile: float = REFERENCE_QUANTILE) -> int:
+    """The frame whose mouth dub draws: of the frames whose mouth opening (NaN: no face) is at or
+    above its `quantile` over the video, the most open one whose face has the rest frame's pose:
+    pose landmarks, once the similarity that best maps them onto the rest frame's is applied,
+    within `REFERENCE_POSE_TOLERANCE` interocular distances of them on average (if none is, the
+    nearest). A wide reference keeps drawn openings from stretching its inside.
+
+    landmarks: (T, 68, 2) image pixels (NaN where no face); opening: (T,).
+    """
+    found = np.flatnonzero(np.isfinite(opening))
+    if len(found) == 0:
+        raise ValueError("opening: no frame has a face")
+    threshold = np.quantile(opening[found], quantile)
+    candidates = found[opening[found] >= threshold]
+    pose = list(POSE_LANDMARKS)
+    rest = landmarks[rest_index]
+    residuals = np.array([np.linalg.norm(_aligned(landmarks[c], rest)[pose] - rest[pose],
+                                         axis=1).mean() for c in candidates])
+    residuals /= max(float(interocular_distance(rest)), 1e-9)
+    posed = residuals <= REFERENCE_POSE_TOLERANCE
+    if not posed.any():
+        return int(candidates[int(np.argmin(residuals))])
+    return int(candidates[posed][int(np.argmax(opening[candidates[posed]]))])
+
+
+def smoothed_landmarks(track: FaceTrack, sigma: float = LANDMARK_SMOOTHING) -> np.ndarray:
+    """(T, 68, 2) the track's landmarks low-passed over time (Gaussian, `sigma` frames), each run of
+    frames with a face on its own; NaN where there is none."""
+    landmarks = track.landmark_array().copy()
+    found = np.concatenate([[False], track.found, [False]])
+    starts = np.flatnonzero(found[1:] & ~found[:-1])
+    ends = np.flatnonzero(~found[1:] & found[:-1])
+    for start, end in zip(starts, ends, strict=True):
+        landmarks[start:end] = gaussian_smooth(landmarks[start:end], sigma)
+    return landmarks
+
+
+def draw_mouths(frames: Iterator[np.ndarray], indices: np.ndarray, track: FaceTrack,
+                opening: np.ndarray, *, rest_index: int, reference_index: int,
+                reference_frame: np.ndarray, grow: float, feather: float) -> Iterator[np.ndarray]:
+    """Output frames in order: `frames` yields video frame indices[i] as output frame i, drawn
+    with the mouth opened by opening[i] (inner-lip gap over interocular distance). grow, feather:
+    the mask's margin and softness, fractions of the frame's crop side."""
+    landmarks = smoothed_landmarks(track)
+    rest = landmarks[rest_index]
+    warp = MouthWarp(reference_frame, landmarks[reference_index])
+    for i, (j, frame) in enumerate(zip(indices.tolist(), frames, strict=True)):
+        if not track.found[j]:
+            yield frame
+            continue
+        side = track.boxes[j].side
+        target = speech_target(landmarks[j], rest, float(opening[i]))
+        yield warp.render(frame, target, frame_landmarks=landmarks[j], grow=grow * side,
+                          feather=feather * side)
