@@ -29,7 +29,9 @@ Columns (see `reenact.evaluation.lipsync`):
   low when one of them sees motion the other does not); int-pbm in the summary: the closures read
   from the interior instead;
 - dlib: the older score (`reenact.audio.sync`: dlib's inner-lip gap over all frames, confidence),
-  which reads pressed lips as slightly open: secondary, for continuity.
+  which reads pressed lips as slightly open: secondary, for continuity;
+- sharp (dub rows): the mouth region's sharpness (Laplacian variance in a box twice the size of
+  dlib's lips) over the same region of the video frame it replaces, median over frames.
 
 Usage: python benchmarks/lipsync.py [--checkpoint default] [--audio-checkpoint default]
        [--out DIR] [--max-frames 75] [--threads N] [--device auto] [--reuse]
@@ -49,6 +51,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from reenact.api import resolve_model
@@ -60,8 +63,10 @@ from reenact.config import ConfigError
 from reenact.engine import TorchBackend
 from reenact.evaluation.facemesh import require_face_mesh
 from reenact.evaluation.lipsync import LipSyncScore, SpeechTrack, score_lipsync
+from reenact.evaluation.measures import sharpness_ratio
 from reenact.evaluation.mouth_track import MouthTrack, track_mouth
 from reenact.evaluation.word_timing import read_grid_align
+from reenact.io import VideoReader
 from reenact.io.audio import AudioClip, load_audio
 from reenact.pipelines.dub import DubOptions, dub
 from reenact.pipelines.talk import TalkOptions, talk
@@ -108,6 +113,7 @@ class Scored:
     matched: LipSyncScore
     control: LipSyncScore
     dlib_confidence: float
+    sharpness: float = math.nan  # dub rows: the mouth region's sharpness over the video's
 
 
 def _files(folder: Path, suffixes: tuple[str, ...]) -> list[Path]:
@@ -198,7 +204,28 @@ class Scorer:
         control = self._against(mouth, row.control)
         level = frame_energy_db(self.clip(row.speech.path), mouth.fps, mouth.num_frames)
         dlib = score_sync(mouth.dlib_opening, level).confidence
-        return Scored(row, matched, control, dlib)
+        sharpness = self.mouth_sharpness(row.video, row.source) if row.kind == "dub" else math.nan
+        return Scored(row, matched, control, dlib, sharpness)
+
+    def mouth_sharpness(self, output: Path, video: Path) -> float:
+        """Median over frames of the mouth region's sharpness in `output` over the same region of
+        the `video` frame it shows (`sharpness_ratio`; the region: dlib's lips in the video frame,
+        grown to twice their size). Frames i < both lengths and --max-frames; output frame i shows
+        video frame i (true of every policy while the video lasts)."""
+        ratios = []
+        with VideoReader(output) as dubbed, VideoReader(video) as original:
+            for index, (out, frame) in enumerate(zip(dubbed, original)):
+                if index >= self.max_frames:
+                    break
+                faces = self.analyzer.detect(frame)
+                if not faces:
+                    continue
+                lips = faces[0].landmarks[48:68]
+                centre, half = lips.mean(axis=0), (lips.max(axis=0) - lips.min(axis=0))
+                box = (*(centre - half), *(centre + half))
+                ratios.append(sharpness_ratio(out, frame, box))
+        finite = [r for r in ratios if not math.isnan(r)]
+        return float(np.median(finite)) if finite else math.nan
 
     def _against(self, mouth: MouthTrack, speech: Speech) -> LipSyncScore:
         words = read_grid_align(speech.align) if speech.align else None
@@ -229,7 +256,7 @@ def _mean(values) -> float:
 
 HEADER = (f"{'kind':6} {'clip':40} {'face':>4} {'gap x':>6} {'r @lag':>9} {'(ctrl)':>11} "
           f"{'int':>4} {'(ctrl)':>6} {'teeth':>5} {'(ctrl)':>6} {'pbm':>4} {'(ctrl)':>6} "
-          f"{'agree':>5} {'dlib':>5}\n")
+          f"{'agree':>5} {'dlib':>5} {'sharp':>5}\n")
 
 
 def _line(item: Scored, real_gap_std: float) -> str:
@@ -244,7 +271,8 @@ def _line(item: Scored, real_gap_std: float) -> str:
             f"{_cell(m.interior_recall):>4} {'(' + _cell(c.interior_recall) + ')':>6} "
             f"{_cell(m.teeth_recall):>5} {'(' + _cell(c.teeth_recall) + ')':>6} "
             f"{_closures(m):>4} {'(' + _closures(c) + ')':>6} "
-            f"{_cell(m.gap_interior_r):>5} {_cell(item.dlib_confidence):>5}\n")
+            f"{_cell(m.gap_interior_r):>5} {_cell(item.dlib_confidence):>5} "
+            f"{_cell(item.sharpness):>5}\n")
 
 
 def _summary(kind: str, items: list[Scored], real_gap_std: float, real_r: float) -> str:
@@ -270,6 +298,8 @@ def _summary(kind: str, items: list[Scored], real_gap_std: float, real_r: float)
             f"(ctrl {_cell(_mean([s.teeth_recall for s in c]))}), {closures}, agree "
             f"{_cell(_mean([s.gap_interior_r for s in m]))}, dlib "
             f"{_cell(_mean([i.dlib_confidence for i in items]))}")
+    if kind == "dub":
+        text += f", mouth sharpness {_cell(_mean([i.sharpness for i in items]))} x the video's"
     if kind == "real":
         text += (f"; frames showing interior {_cell(_mean([s.interior_share for s in m]))}, "
                  f"teeth {_cell(_mean([s.teeth_share for s in m]))}")
