@@ -1,6 +1,7 @@
-"""End-to-end speed of `reenact animate`: frames/s as a user sees it, whole runs in fresh processes.
+"""End-to-end speed of `reenact animate` (or `talk`, `dub`): frames/s as a user sees it, whole runs
+in fresh processes.
 
-Each variant runs `reenact animate` twice, on the first N and the first 2N driving frames; the
+Each variant runs the command twice, on the first N and the first 2N driving frames; the
 difference of the two wall times is the cost of N frames without the fixed start-up (imports,
 loading the checkpoint, the source's face analysis, opening files), so
 
@@ -13,11 +14,16 @@ Variants: default options (which include --fast-conv on the CPU), --no-fast-conv
 and --detect-every 1 (the face detector on every driving frame, as before face following). CPU
 seconds (user + sys) are printed beside wall seconds: on a shared machine they move less.
 
+--command talk: `reenact talk --source PORTRAIT --audio SPEECH` (default audio/en.wav, 4.7 s:
+--frames up to 59 at 25 fps); --command dub: `reenact dub --video DRIVING --audio SPEECH`. Real
+time is 25 frames/s.
+
 --model-only also times the model alone, in this process, as `animate`'s pass 2 calls it: the
 backend the CLI builds with default options, keypoints and `render_with_motion` (frames,
 deformation, source weight) for batches of --batch-size driving crops, best of 3 rounds.
 
-Usage: python benchmarks/animate_speed.py [--source IMAGE] [--driving VIDEO] [--frames N]
+Usage: python benchmarks/animate_speed.py [--command animate|talk|dub] [--audio SPEECH]
+           [--source IMAGE] [--driving VIDEO] [--frames N]
            [--threads 2] [--checkpoint default] [--portrait-side N] [--model-only]
            [--variants default no-fast-conv bf16 detect-every-1]
 """
@@ -46,13 +52,22 @@ VARIANTS: dict[str, list[str]] = {
 }
 
 
-def timed_run(source: Path, driving: Path, frames: int, extra: list[str], threads: int,
-              checkpoint: str, workdir: Path) -> tuple[float, float]:
-    """(wall, CPU user + sys) seconds of one `reenact animate` process rendering `frames` driving
-    frames."""
+def inputs(command: str, source: Path, driving: Path, audio: Path) -> list[str]:
+    """The input options of `command`."""
+    if command == "talk":
+        return ["--source", str(source), "--audio", str(audio)]
+    if command == "dub":
+        return ["--video", str(driving), "--audio", str(audio)]
+    return ["--source", str(source), "--driving", str(driving)]
+
+
+def timed_run(command_inputs: list[str], frames: int, extra: list[str], threads: int,
+              checkpoint: str, workdir: Path, command_name: str = "animate") -> tuple[float, float]:
+    """(wall, CPU user + sys) seconds of one `reenact COMMAND` process rendering `frames` output
+    frames from `command_inputs` (`inputs`)."""
     output = workdir / f"out-{frames}-{len(list(workdir.iterdir()))}.mp4"
-    command = [sys.executable, "-c", _CLI, "animate", "-q", "--source", str(source),
-               "--driving", str(driving), "-o", str(output), "--max-frames", str(frames),
+    command = [sys.executable, "-c", _CLI, command_name, "-q", *command_inputs,
+               "-o", str(output), "--max-frames", str(frames),
                "--threads", str(threads), "--checkpoint", checkpoint, *extra]
     environment = dict(os.environ, OMP_NUM_THREADS=str(threads),  # this checkout's reenact
                        PYTHONPATH=os.pathsep.join([str(REPO / "src"), os.environ.get("PYTHONPATH", "")]))
@@ -107,6 +122,9 @@ def center_box(frame):
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--command", choices=("animate", "talk", "dub"), default="animate")
+    parser.add_argument("--audio", type=Path, default=REPO / "audio" / "en.wav",
+                        help="talk's and dub's speech (default audio/en.wav)")
     parser.add_argument("--source", type=Path, default=REPO / "samples" / "astronaut.png")
     parser.add_argument("--driving", type=Path, default=REPO / "samples" / "interview.mp4")
     parser.add_argument("--frames", type=int, default=40, help="N (default 40; runs N and 2N)")
@@ -125,7 +143,7 @@ def main(argv: list[str] | None = None) -> int:
         from reenact.cli.main import _prefer_sleeping_threads
 
         _prefer_sleeping_threads()
-    for path in (args.source, args.driving):
+    for path in (args.source, args.driving, args.audio):
         if not path.is_file():
             print(f"animate_speed: {path} does not exist (python samples/make_samples.py writes "
                   "the sample portrait)", file=sys.stderr)
@@ -143,12 +161,15 @@ def main(argv: list[str] | None = None) -> int:
             with Image.open(args.source) as image:
                 image.convert("RGB").resize((args.portrait_side,) * 2,
                                             Image.Resampling.LANCZOS).save(source)
+        command_inputs = inputs(args.command, source, args.driving, args.audio)
         for name in args.variants:
             extra = VARIANTS[name]
-            short, short_cpu = timed_run(source, args.driving, args.frames, extra, args.threads,
-                                         args.checkpoint, Path(tmp))
-            long, long_cpu = timed_run(source, args.driving, 2 * args.frames, extra, args.threads,
-                                       args.checkpoint, Path(tmp))
+            if args.command != "animate" and name == "detect-every-1":
+                continue  # an animate option
+            short, short_cpu = timed_run(command_inputs, args.frames, extra, args.threads,
+                                         args.checkpoint, Path(tmp), args.command)
+            long, long_cpu = timed_run(command_inputs, 2 * args.frames, extra, args.threads,
+                                       args.checkpoint, Path(tmp), args.command)
             steady = args.frames / max(long - short, 1e-9)
             rows.append((name, short, long, steady, 2 * args.frames / long, long_cpu,
                          args.frames / max(long_cpu - short_cpu, 1e-9)))
@@ -167,8 +188,11 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _print_table(args: argparse.Namespace, size: str, rows: list[tuple]) -> None:
-    print(f"\n`reenact animate` end to end: {args.source.name} ({size}) -> {args.driving.name}, "
-          f"{args.threads} threads, checkpoint {args.checkpoint}\n")
+    inputs_text = {"animate": f"{args.source.name} ({size}) -> {args.driving.name}",
+                   "talk": f"{args.source.name} ({size}) speaking {args.audio.name}",
+                   "dub": f"{args.driving.name} dubbed with {args.audio.name}"}[args.command]
+    print(f"\n`reenact {args.command}` end to end: {inputs_text}, {args.threads} threads, "
+          f"checkpoint {args.checkpoint}\n")
     print(f"| variant | t({args.frames} frames) s | t({2 * args.frames} frames) s | steady fps | "
           f"run fps (start-up included) | CPU s ({2 * args.frames} frames) | steady fps of CPU time |")
     print("|---|---|---|---|---|---|---|")

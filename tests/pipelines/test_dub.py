@@ -126,7 +126,8 @@ def test_video_without_any_face_is_kept_with_the_new_audio(tmp_path, backend, ch
     assert result.faces == 0 and "no face in any frame" in caplog.text
 
 
-def test_real_talking_video_cli(tmp_path, motion, checkpoint, caplog):
+@pytest.mark.parametrize("mouth", ["reference", "model"])
+def test_real_talking_video_cli(tmp_path, motion, checkpoint, caplog, mouth):
     video = require(MEDIA / "talking" / "grid_lbax4n.mpg")
     save_checkpoint(motion, tmp_path / "motion")
     save_audio_checkpoint(checkpoint, tmp_path / "audio")
@@ -134,7 +135,8 @@ def test_real_talking_video_cli(tmp_path, motion, checkpoint, caplog):
     out = tmp_path / "out.mp4"
     caplog.set_level(logging.INFO)
     assert main(["dub", "-q", *map(str, ["--video", video, "--audio", speech, "-o", out,
-                 "--checkpoint", tmp_path / "motion", "--audio-checkpoint", tmp_path / "audio"])]) == 0
+                 "--checkpoint", tmp_path / "motion", "--audio-checkpoint", tmp_path / "audio",
+                 "--mouth", mouth])]) == 0
     info = probe_video(out)
     assert info.num_frames == 15 and (info.width, info.height) == (360, 288) and info.has_audio
     with av.open(str(out)) as container:
@@ -150,6 +152,11 @@ def test_real_talking_video_cli(tmp_path, motion, checkpoint, caplog):
         "video": file_sha256(video), "audio": file_sha256(speech)}
     assert manifest["model"]["audio_name"] == "audio"
     assert manifest["options"]["length_policy"] == "pingpong"
+    assert manifest["options"]["mouth"] == mouth
+    if mouth == "reference":  # no motion model ran, and the record does not claim one
+        assert manifest["model"]["name"].startswith("none") and "sha256" not in manifest["model"]
+    else:
+        assert manifest["model"]["name"] == "motion" and "sha256" in manifest["model"]
 
 
 def test_unreadable_audio_exits_2_without_output(tmp_path, caplog):

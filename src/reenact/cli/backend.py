@@ -141,13 +141,32 @@ def backend_and_audio_model(args: argparse.Namespace):
         args.audio_checkpoint, num_kp=num_kp, keypoint_space=space))
 
 
-def speech_model_record(args: argparse.Namespace) -> dict[str, str]:
-    """The provenance record's model: the motion model's fields, plus `audio_` + the audio
-    model's name, path and sha256."""
+def audio_model_alone(args: argparse.Namespace):
+    """The audio checkpoint (`--audio-checkpoint`) for a job that runs no motion model (dub's
+    reference mouth reads only its mouth-opening direction): not checked against `--checkpoint`."""
+    from reenact.checkpoint.audio_format import (
+        CONFIG_FILE,
+        DEFAULT_AUDIO_CHECKPOINT,
+        load_audio_checkpoint,
+        resolve_audio_checkpoint,
+    )
+
+    if str(args.audio_checkpoint) == "default" \
+            and not (DEFAULT_AUDIO_CHECKPOINT / CONFIG_FILE).is_file():
+        return resolve_audio_checkpoint("default", num_kp=10)  # the untrained stand-in, warned
+    directory = (DEFAULT_AUDIO_CHECKPOINT if str(args.audio_checkpoint) == "default"
+                 else args.audio_checkpoint)
+    return _cached(("audio alone", str(args.audio_checkpoint)),
+                   lambda: load_audio_checkpoint(directory))
+
+
+def speech_model_record(args: argparse.Namespace, *, motion: bool = True) -> dict[str, str]:
+    """The provenance record's model: the motion model's fields (unless `motion` is False: none
+    ran), plus `audio_` + the audio model's name, path and sha256."""
     from reenact.checkpoint.audio_format import CONFIG_FILE, DEFAULT_AUDIO_CHECKPOINT
     from reenact.provenance import describe_checkpoint
 
-    record = model_record(args)
+    record = model_record(args) if motion else {"name": "none (the video's own mouth, drawn)"}
     if str(args.audio_checkpoint) == "default":
         audio = (describe_checkpoint(DEFAULT_AUDIO_CHECKPOINT, name="default-audio")
                  if (DEFAULT_AUDIO_CHECKPOINT / CONFIG_FILE).is_file()

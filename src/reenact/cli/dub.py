@@ -5,7 +5,12 @@ from __future__ import annotations
 import argparse
 import logging
 
-from reenact.cli.backend import backend_and_audio_model, set_threads, speech_model_record
+from reenact.cli.backend import (
+    audio_model_alone,
+    backend_and_audio_model,
+    set_threads,
+    speech_model_record,
+)
 from reenact.cli.options import (
     add_backend_arguments,
     add_model_arguments,
@@ -25,9 +30,11 @@ def cmd_dub(args: argparse.Namespace) -> int:
                          mouth=args.mouth, mouth_source=args.mouth_source, motion_smoothing=args.motion_smoothing,
                          render=args.render, batch_size=args.batch_size, max_frames=args.max_frames,
                          label=args.label)
-    backend, checkpoint = backend_and_audio_model(args)
+    drawn = args.mouth == "reference"  # no motion model runs
+    backend, checkpoint = (None, audio_model_alone(args)) if drawn else backend_and_audio_model(args)
     result = dub(args.video, args.audio, args.output, backend=backend, checkpoint=checkpoint,
-                 options=options, progress=not args.quiet, model=speech_model_record(args))
+                 options=options, progress=not args.quiet,
+                 model=speech_model_record(args, motion=not drawn))
     logger.info("done: %s (%d frames, %d with a face, at %s fps)", result.output,
                 result.num_frames, result.faces, result.fps)
     return 0
