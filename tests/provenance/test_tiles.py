@@ -12,7 +12,13 @@ from PIL import Image
 
 from provenance_clips import textured
 from reenact.provenance.payload import Payload
-from reenact.provenance.watermark.tile_detect import NOTHING_UNDONE, TileDetector, content_rect
+from reenact.provenance.watermark.tile_detect import (
+    NOTHING_UNDONE,
+    TileDetector,
+    content_rect,
+    normalised_working_image,
+    whiten,
+)
 from reenact.provenance.watermark.tile_fold import fold, hypothesis_name
 from reenact.provenance.watermark.tiles import TileConfig, TileMarker
 
@@ -189,3 +195,24 @@ def test_bad_inputs_name_the_argument() -> None:
         TileConfig(amplitude=0)
     with pytest.raises(ValueError, match="tile: expected"):
         TileConfig(tile=8)
+
+
+def test_the_working_image_weighs_samples_by_their_inverse_detail_variance() -> None:
+    """An offset changes nothing and a gain only scales the image (by 1 / gain, which whitening
+    undoes); a quiet area's samples weigh 1 / its detail's standard deviation more than a busy
+    one's, the inverse-variance weight of a mark of the same amplitude everywhere."""
+    config = TileConfig()
+    luma = textured(1, 240, 320, seed=2)[0].mean(axis=2)
+    base = normalised_working_image(luma, config)
+    np.testing.assert_allclose(normalised_working_image(luma + 20, config), base, atol=1e-4)
+    np.testing.assert_allclose(normalised_working_image(luma * 2, config), base / 2, atol=1e-4)
+    np.testing.assert_allclose(whiten(normalised_working_image(luma * 2, config)), whiten(base),
+                               atol=1e-4)
+    rng = np.random.default_rng(8)
+    noise = rng.normal(size=(240, 320))
+    halves = np.where(np.arange(320) < 160, 40.0, 4.0) * noise + 128  # busy left, quiet right
+    image = normalised_working_image(halves, config)
+    width = image.shape[1]
+    busy, quiet = image[8:-8, 8:width // 2 - 8], image[8:-8, width // 2 + 8:-8]
+    assert 7 < quiet.std() / busy.std() < 13  # 40 / 4; dividing by the std would give ~1
+

@@ -13,7 +13,8 @@ frame, which the encoder codes once in a still background.
 
 How it is read (`tile_detect.TileDetector`): each frame's luma (inside its content rectangle, once with and
 once without black or uniform borders cut off) is resampled to the working grid, high-passed and
-divided by its local contrast (so gain, contrast, gamma and range changes barely matter), then,
+divided by its local detail energy (so gain, contrast, gamma and range changes barely matter, and
+flat areas, where the picture hides the mark least, count most), then,
 for every hypothesis of flip x rotation x scale, resampled accordingly and folded: all tiles summed
 into one (crops, pads and overlays only cost tiles; a shift becomes a cyclic shift). Folded tiles
 are summed over the frames of a clip (before folding: folding is linear) and the sum's
