@@ -281,8 +281,10 @@ class TileDetector:
 
     def _found(self, sync: float, key: tuple[int, int, int, int] | None, index: int,
                shift: tuple[int, int], folded: np.ndarray) -> TileDetection | None:
-        """The detection when the folded tile, aligned at `shift`, decodes; else None."""
-        decoded = self._decode(np.roll(folded, (-shift[0], -shift[1]), axis=(0, 1)))
+        """The detection when the folded tile, aligned at `shift` or next to it
+        (`_aligned_soft`), decodes; else None."""
+        shift, soft = self._aligned_soft(folded, shift)
+        decoded = self._decode(soft)
         if decoded is None:
             return None
         payload, strength, repaired = decoded
@@ -299,10 +301,36 @@ class TileDetector:
         score = float((correlation.flat[peak] - correlation.mean()) / spread) if spread > 0 else 0.0
         return score, divmod(peak, folded.shape[1])
 
-    def _decode(self, aligned: np.ndarray) -> tuple[Payload, float, int] | None:
-        """A folded tile aligned to the pattern -> payload, strength and coded bits the code
-        corrected, or None when none of the list Viterbi search's words passes the check."""
-        chips = _tent(aligned)[::DENSITY, ::DENSITY]  # (T, T): each chip's matched filter
+    def _aligned_soft(self, folded: np.ndarray,
+                      shift: tuple[int, int]) -> tuple[tuple[int, int], np.ndarray]:
+        """(shift, soft coded bits) at the sync peak `shift` or at one of its 8 neighbours (half
+        a chip away), whichever gives the soft coded bits the most energy (sum of squares).
+
+        Why: the sync chips are 3/8 of the tile, and where little of the mark is left (CRF 28 at
+        256 px) their peak lands half a chip off in about half the clips, which costs the payload
+        chips a quarter to a third of their signal-to-noise ratio; the energy of all the payload
+        chips finds the right one of the 9 (12 of 12 attacked clips tried). It costs no false
+        alarms: the energy is blind to the signs, and flipping the keyed signs of one coded bit's
+        chips flips that bit at every shift and changes no energy, so the chosen word is as much a
+        fair coin as at a fixed shift."""
+        tented = _tent(folded)  # (D*T, D*T): each sample's chip matched filter
+        size = folded.shape[0]
+        best: tuple[float, tuple[int, int], np.ndarray] | None = None
+        for dy in (-1, 0, 1):
+            for dx in (-1, 0, 1):
+                candidate = ((shift[0] + dy) % size, (shift[1] + dx) % size)
+                chips = np.roll(tented, (-candidate[0], -candidate[1]),
+                                axis=(0, 1))[::DENSITY, ::DENSITY]  # (T, T)
+                soft = self._soft(chips)
+                energy = float(soft @ soft)
+                if best is None or energy > best[0]:
+                    best = (energy, candidate, soft)
+        assert best is not None
+        return best[1], best[2]
+
+    def _soft(self, chips: np.ndarray) -> np.ndarray:
+        """(T, T) matched-filter values of an aligned tile's chips -> (coded,) soft coded bits,
+        ~N(0, 1) each on unmarked content."""
         payload_chips = ~self.layout.sync
         coded = coded_length(CODE_BITS)
         bits = self.layout.bit_of[payload_chips]
@@ -310,7 +338,11 @@ class TileDetector:
         soft = np.bincount(bits, weights=values, minlength=coded)
         counts = np.bincount(bits, minlength=coded)
         noise = chips[payload_chips].std() or 1.0
-        soft = soft / (noise * np.sqrt(counts))  # ~N(0, 1) per coded bit on unmarked content
+        return soft / (noise * np.sqrt(counts))
+
+    def _decode(self, soft: np.ndarray) -> tuple[Payload, float, int] | None:
+        """Soft coded bits -> payload, strength and coded bits the code corrected, or None when
+        none of the list Viterbi search's words passes the check."""
         for word in list_viterbi(soft, CODE_BITS, self.config.list_size):
             payload = Payload.from_bits(word ^ self.layout.whitening)
             if payload is not None:

@@ -21,12 +21,14 @@ are summed over the frames of a clip (before folding: folding is linear) and the
 spectrum is whitened (the picture left after the high-pass is far from white noise). The
 detector samples the working grid twice per chip, so the cyclic shift is found to half a chip by
 correlating the folded tile with the sync pattern (FFT); the hypotheses with the sharpest sync
-peaks are decoded (soft coded bits at that shift, a list Viterbi search whose `list_size` (8) best
+peaks are decoded (soft coded bits at that shift or the neighbouring one where the payload chips
+carry the most energy, a list Viterbi search whose `list_size` (8) best
 words are checked against the CRC in turn: at the signal-to-noise ratio a 256-px clip re-encoded
 at CRF 23 leaves, ~1 per coded bit, 85% of words decode instead of 62% with the best word alone).
 
 False alarms: on content without this mark, the shift and hypothesis are chosen from the sync
-chips only, so the payload chips' keyed signs make the soft coded bits independent of the code;
+chips and the payload chips' energy, which their keyed signs do not change, so those signs make
+the soft coded bits independent of the code;
 each word the list search returns is then a fair coin per bit, and passes CRC-24 + format version
 with probability 2^-28. The bound reported multiplies that by the words checked (`list_size`), by
 every hypothesis searched (flips x angles x scales x content rectangles), not only the ones
