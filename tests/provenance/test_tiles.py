@@ -247,3 +247,17 @@ def test_choosing_the_shift_by_energy_leaves_unmarked_bits_fair_coins() -> None:
         agreements.append(np.mean((soft < 0) == code))
     # 40 x 124 bits: the mean's standard deviation is 0.007
     assert abs(np.mean(agreements) - 0.5) < 0.03
+
+
+def test_a_quiet_strip_a_few_chips_wide_keeps_its_weight_beside_busy_picture() -> None:
+    """The local variance is taken over 1.5 chips: a quiet strip 5 chips wide (12 px at 2.5 px
+    per chip) between busy areas is weighed by its own variance (~8x a busy sample) rather than
+    by its neighbours' (a 4-chip window gave it a quarter of a busy sample's weight)."""
+    config = TileConfig()
+    rng = np.random.default_rng(8)
+    sigma = np.full(320, 40.0)
+    sigma[160:172] = 4.0
+    image = normalised_working_image(sigma * rng.normal(size=(240, 320)) + 128, config)
+    centre = round(166 * image.shape[1] / 320)
+    strip, busy = image[8:-8, centre - 1:centre + 1], image[8:-8, 20:120]
+    assert strip.std() / busy.std() > 5
