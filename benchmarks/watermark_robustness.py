@@ -264,6 +264,8 @@ def video_run(sources: list[Path], sides: list[int], clips: int, work: Path,
                 transforms[name] = verification.transform
             made += 1
             logger.info("  %s at %d px: %d clips done", source.name, side, made)
+    if not made:  # --clips 0: the false-positive run alone
+        return
     print(f"\nVideos: {made} marked clips (2 s, short side {sides}), each attack then libx264")
     per_side = "".join(f" {side} px |" for side in sides)
     print(f"| attack | DCT layer alone (before) | both layers (now) |{per_side} "
