@@ -24,7 +24,8 @@ correlating the folded tile with the sync pattern (FFT); the hypotheses with the
 peaks are decoded (soft coded bits at that shift or the neighbouring one where the payload chips
 carry the most energy, a list Viterbi search whose `list_size` (8) best
 words are checked against the CRC in turn: at the signal-to-noise ratio a 256-px clip re-encoded
-at CRF 23 leaves, ~1 per coded bit, 85% of words decode instead of 62% with the best word alone).
+at CRF 23 left with the first detector, ~1 per coded bit, 85% of words decode instead of 62% with
+the best word alone; this one leaves ~1.3).
 
 False alarms: on content without this mark, the shift and hypothesis are chosen from the sync
 chips and the payload chips' energy, which their keyed signs do not change, so those signs make
