@@ -12,8 +12,16 @@ from PIL import Image
 
 from provenance_clips import textured
 from reenact.provenance.payload import Payload
-from reenact.provenance.watermark.tile_detect import NOTHING_UNDONE, TileDetector, content_rect
-from reenact.provenance.watermark.tile_fold import fold, hypothesis_name
+from reenact.provenance.watermark.convolutional import encode
+from reenact.provenance.watermark.tile_detect import (
+    NOTHING_UNDONE,
+    TileDetector,
+    chip_grid,
+    content_rect,
+    normalised_working_image,
+    whiten,
+)
+from reenact.provenance.watermark.tile_fold import fold, hypothesis_fold, hypothesis_name
 from reenact.provenance.watermark.tiles import TileConfig, TileMarker
 
 PAYLOAD = Payload((0, 1, 0), 0xBEEF)
@@ -189,3 +197,67 @@ def test_bad_inputs_name_the_argument() -> None:
         TileConfig(amplitude=0)
     with pytest.raises(ValueError, match="tile: expected"):
         TileConfig(tile=8)
+
+
+def test_the_working_image_weighs_samples_by_their_inverse_detail_variance() -> None:
+    """An offset changes nothing and a gain only scales the image (by 1 / gain, which whitening
+    undoes); a quiet area's samples weigh 1 / its detail's standard deviation more than a busy
+    one's, the inverse-variance weight of a mark of the same amplitude everywhere."""
+    config = TileConfig()
+    luma = textured(1, 240, 320, seed=2)[0].mean(axis=2)
+    base = normalised_working_image(luma, config)
+    np.testing.assert_allclose(normalised_working_image(luma + 20, config), base, atol=1e-4)
+    np.testing.assert_allclose(normalised_working_image(luma * 2, config), base / 2, atol=1e-4)
+    np.testing.assert_allclose(whiten(normalised_working_image(luma * 2, config)), whiten(base),
+                               atol=1e-4)
+    rng = np.random.default_rng(8)
+    noise = rng.normal(size=(240, 320))
+    halves = np.where(np.arange(320) < 160, 40.0, 4.0) * noise + 128  # busy left, quiet right
+    image = normalised_working_image(halves, config)
+    width = image.shape[1]
+    busy, quiet = image[8:-8, 8:width // 2 - 8], image[8:-8, width // 2 + 8:-8]
+    assert 7 < quiet.std() / busy.std() < 13  # 40 / 4; dividing by the std would give ~1
+
+
+def test_the_soft_bits_are_read_where_the_payload_chips_are_strongest() -> None:
+    """A sync peak half a chip off (as where little of the mark is left) is corrected to the
+    neighbouring shift whose payload chips carry the most energy."""
+    detector = TileDetector()
+    code = encode(PAYLOAD.to_bits() ^ detector.layout.whitening)
+    rng = np.random.default_rng(6)
+    folded = chip_grid(TileMarker().pattern(PAYLOAD))  # (D*T, D*T), aligned at (0, 0)
+    folded = np.roll(folded + rng.normal(scale=2.0, size=folded.shape), (3, 5), axis=(0, 1))
+    for peak in [(3, 5), (2, 5), (4, 6), (3, 4)]:
+        shift, soft = detector._aligned_soft(folded, peak)
+        assert shift == (3, 5)
+        assert np.mean((soft < 0) == code.astype(bool)) > 0.85
+
+
+def test_choosing_the_shift_by_energy_leaves_unmarked_bits_fair_coins() -> None:
+    """The false-alarm bound needs the decoded bits of unmarked content to be fair coins whatever
+    shift the energy picks: folded unmarked pictures agree with a codeword on half of the bits."""
+    detector = TileDetector()
+    code = encode(PAYLOAD.to_bits() ^ detector.layout.whitening).astype(bool)
+    agreements = []
+    for seed in range(40):
+        luma = textured(1, 192, 256, seed=100 + seed)[0].mean(axis=2)
+        folded = hypothesis_fold(whiten(normalised_working_image(luma, detector.config)), 0,
+                                 detector.config)
+        _, soft = detector._aligned_soft(folded, detector._sync(folded)[1])
+        agreements.append(np.mean((soft < 0) == code))
+    # 40 x 124 bits: the mean's standard deviation is 0.007
+    assert abs(np.mean(agreements) - 0.5) < 0.03
+
+
+def test_a_quiet_strip_a_few_chips_wide_keeps_its_weight_beside_busy_picture() -> None:
+    """The local variance is taken over 1.5 chips: a quiet strip 5 chips wide (12 px at 2.5 px
+    per chip) between busy areas is weighed by its own variance (~8x a busy sample) rather than
+    by its neighbours' (a 4-chip window gave it a quarter of a busy sample's weight)."""
+    config = TileConfig()
+    rng = np.random.default_rng(8)
+    sigma = np.full(320, 40.0)
+    sigma[160:172] = 4.0
+    image = normalised_working_image(sigma * rng.normal(size=(240, 320)) + 128, config)
+    centre = round(166 * image.shape[1] / 320)
+    strip, busy = image[8:-8, centre - 1:centre + 1], image[8:-8, 20:120]
+    assert strip.std() / busy.std() > 5

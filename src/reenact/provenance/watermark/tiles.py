@@ -13,19 +13,23 @@ frame, which the encoder codes once in a still background.
 
 How it is read (`tile_detect.TileDetector`): each frame's luma (inside its content rectangle, once with and
 once without black or uniform borders cut off) is resampled to the working grid, high-passed and
-divided by its local contrast (so gain, contrast, gamma and range changes barely matter), then,
+divided by its local detail energy (so gain, contrast, gamma and range changes barely matter, and
+flat areas, where the picture hides the mark least, count most), then,
 for every hypothesis of flip x rotation x scale, resampled accordingly and folded: all tiles summed
 into one (crops, pads and overlays only cost tiles; a shift becomes a cyclic shift). Folded tiles
 are summed over the frames of a clip (before folding: folding is linear) and the sum's
 spectrum is whitened (the picture left after the high-pass is far from white noise). The
 detector samples the working grid twice per chip, so the cyclic shift is found to half a chip by
 correlating the folded tile with the sync pattern (FFT); the hypotheses with the sharpest sync
-peaks are decoded (soft coded bits at that shift, a list Viterbi search whose `list_size` (8) best
+peaks are decoded (soft coded bits at that shift or the neighbouring one where the payload chips
+carry the most energy, a list Viterbi search whose `list_size` (8) best
 words are checked against the CRC in turn: at the signal-to-noise ratio a 256-px clip re-encoded
-at CRF 23 leaves, ~1 per coded bit, 85% of words decode instead of 62% with the best word alone).
+at CRF 23 left with the first detector, ~1 per coded bit, 85% of words decode instead of 62% with
+the best word alone; this one leaves ~1.3).
 
 False alarms: on content without this mark, the shift and hypothesis are chosen from the sync
-chips only, so the payload chips' keyed signs make the soft coded bits independent of the code;
+chips and the payload chips' energy, which their keyed signs do not change, so those signs make
+the soft coded bits independent of the code;
 each word the list search returns is then a fair coin per bit, and passes CRC-24 + format version
 with probability 2^-28. The bound reported multiplies that by the words checked (`list_size`), by
 every hypothesis searched (flips x angles x scales x content rectangles), not only the ones
