@@ -238,6 +238,14 @@ def test_the_reference_frame_is_an_open_mouth_in_the_rest_pose():
     assert faces.rest_index != faces.reference_index
 
 
+def test_a_video_whose_mouth_never_opens_is_warned_about(caplog):
+    caplog.set_level(logging.WARNING)
+    frames = opening_frames([0.0, 0.02, 0.05, 0.01])
+    faces = analyze_video(lambda: iter(frames), 25, None, FakeAnalyzer(BOX), DubOptions(), "clip")
+    assert faces.reference_index == 2
+    assert "clip: the mouth never opens wide in this video" in caplog.text
+
+
 def test_reference_mouth_closes_in_silence_and_opens_with_speech(backend, checkpoint):
     frames = opening_frames([0.0, 0.3, 0.0, 0.3, 0.1, 0.3])  # the old speech opens on odd frames
     faces = analyze_video(lambda: iter(frames), 25, None, FakeAnalyzer(BOX), DubOptions(), "t")

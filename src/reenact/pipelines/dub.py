@@ -92,6 +92,7 @@ logger = logging.getLogger(__name__)
 _FRAME_CACHE_BYTES = 256 << 20
 MOUTH_SOURCES = ("rest", "frame")
 MOUTH_RENDERERS = ("reference", "model")
+NARROW_REFERENCE = 0.08  # a reference mouth opened less (interocular distances): warned
 
 
 @dataclass(frozen=True)
@@ -217,6 +218,10 @@ def analyze_video(open_frames, fps: Fraction, backend, analyzer: FaceAnalyzer,
         landmarks = track.landmark_array()
         rest_index = rest_frame_index(landmarks, opening, options.rest_quantile)
         reference_index = reference_frame_index(landmarks, opening, rest_index)
+        if opening[reference_index] < NARROW_REFERENCE:
+            logger.warning("%s: the mouth never opens wide in this video (at most %.2f interocular "
+                           "distances): the dubbed mouth has little of its inside to show and "
+                           "stretches its lips instead", name, opening[reference_index])
         kept = _read_frames(open_frames, {rest_index, reference_index}, name)
         return VideoFaces(track, None, None, fps, rest_index, None, kept[rest_index],
                           reference_index, kept[reference_index])
