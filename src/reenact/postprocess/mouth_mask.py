@@ -47,23 +47,29 @@ def lower_face_mask(landmarks: np.ndarray, box: CropBox, size: int, *, dilation:
     if not 0 <= dilation <= 0.5 or not 0 <= feather <= 0.5:
         raise ValueError(f"dilation, feather: expected fractions of the crop side in [0, 0.5], got "
                          f"{dilation!r}, {feather!r}")
+    points = box.image_to_crop(landmarks[list(LOWER_FACE_LANDMARKS)], size)  # (N, 2) crop pixels
+    return _grown_hull(points, size, size, dilation * size, feather * size)
+
+
+def _grown_hull(points: np.ndarray, width: int, height: int, grow: float,
+                feather: float) -> np.ndarray:
+    """(height, width) float32 in [0, 1]: the convex hull of (N, 2) `points` (pixel units, pixel
+    (i, j) covering [j, j + 1) x [i, i + 1)) grown by a disc of `grow` pixels (its outline drawn
+    2 * grow wide, with round corners) and feathered by a gaussian of `feather` pixels."""
     pil = require_pillow()
     from PIL import ImageDraw, ImageFilter
 
-    points = box.image_to_crop(landmarks[list(LOWER_FACE_LANDMARKS)], size)  # (N, 2) crop pixels
-    mask = pil.new("L", (size, size), 0)
+    mask = pil.new("L", (width, height), 0)
     hull = [tuple(p) for p in _convex_hull(points).tolist()]
     draw = ImageDraw.Draw(mask)
     if len(hull) >= 3:
         draw.polygon(hull, fill=255)
-    grow = dilation * size
     if grow > 0 and hull:
-        # the hull grown by a disc: its outline drawn 2 * grow wide, with round corners
         draw.line(hull + hull[:1], fill=255, width=max(1, int(round(2 * grow))))
         for x, y in hull:
             draw.ellipse((x - grow, y - grow, x + grow, y + grow), fill=255)
     if feather > 0:
-        mask = mask.filter(ImageFilter.GaussianBlur(feather * size))
+        mask = mask.filter(ImageFilter.GaussianBlur(feather))
     return np.asarray(mask, dtype=np.float32) / 255
 
 
@@ -80,9 +86,6 @@ def lower_face_region(landmarks: list[np.ndarray], height: int, width: int, *, g
                          f"{[points.shape for points in sets]}")
     if grow < 0 or feather < 0:
         raise ValueError(f"grow, feather: expected pixels >= 0, got {grow!r}, {feather!r}")
-    pil = require_pillow()
-    from PIL import ImageDraw, ImageFilter
-
     points = np.concatenate([p[list(LOWER_FACE_LANDMARKS)] for p in sets])  # image pixels
     margin = grow + 3 * feather + 2
     x0 = max(0, int(np.floor(points[:, 0].min() - margin)))
@@ -91,16 +94,4 @@ def lower_face_region(landmarks: list[np.ndarray], height: int, width: int, *, g
     y1 = min(height, int(np.ceil(points[:, 1].max() + margin)))
     if x1 <= x0 or y1 <= y0:
         return y0, x0, np.zeros((max(0, y1 - y0), max(0, x1 - x0)), np.float32)
-    # pixel (i, j) covers [j, j + 1) x [i, i + 1); PIL draws in the same pixel units
-    hull = [tuple(p) for p in (_convex_hull(points - (x0, y0))).tolist()]
-    mask = pil.new("L", (x1 - x0, y1 - y0), 0)
-    draw = ImageDraw.Draw(mask)
-    if len(hull) >= 3:
-        draw.polygon(hull, fill=255)
-    if grow > 0 and hull:
-        draw.line(hull + hull[:1], fill=255, width=max(1, int(round(2 * grow))))
-        for x, y in hull:
-            draw.ellipse((x - grow, y - grow, x + grow, y + grow), fill=255)
-    if feather > 0:
-        mask = mask.filter(ImageFilter.GaussianBlur(feather))
-    return y0, x0, np.asarray(mask, dtype=np.float32) / 255
+    return y0, x0, _grown_hull(points - (x0, y0), x1 - x0, y1 - y0, grow, feather)
