@@ -72,3 +72,16 @@ def test_bad_points_are_named(reference):
     warp = MouthWarp(image, landmarks)
     with pytest.raises(ValueError, match="target"):
         render(warp, image, np.full((68, 2), np.nan), landmarks)
+
+
+def test_the_drawn_mouth_takes_the_frame_lighting(reference):
+    image, landmarks = reference
+    ramp = np.linspace(0.7, 1.1, SIZE)[None, :, None]  # darker on the left, as if lit from the right
+    frame = np.clip(image * ramp, 0, 255).astype(np.uint8)
+    out = render(MouthWarp(image, landmarks), frame, landmarks, landmarks)
+    changed = np.abs(out.astype(int) - frame).max(axis=-1) > 0
+    lower = changed.copy()
+    lower[: int(landmarks[33, 1])] = False  # below the nose: the drawn region
+    unlit = np.abs(image.astype(int) - frame)[lower].mean()
+    assert unlit > 10  # the reference's own light differs from the frame's by this much
+    assert np.abs(out.astype(int) - frame)[lower].mean() < 0.25 * unlit

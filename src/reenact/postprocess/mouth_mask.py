@@ -48,10 +48,10 @@ def lower_face_mask(landmarks: np.ndarray, box: CropBox, size: int, *, dilation:
         raise ValueError(f"dilation, feather: expected fractions of the crop side in [0, 0.5], got "
                          f"{dilation!r}, {feather!r}")
     points = box.image_to_crop(landmarks[list(LOWER_FACE_LANDMARKS)], size)  # (N, 2) crop pixels
-    return _grown_hull(points, size, size, dilation * size, feather * size)
+    return grown_hull(points, size, size, dilation * size, feather * size)
 
 
-def _grown_hull(points: np.ndarray, width: int, height: int, grow: float,
+def grown_hull(points: np.ndarray, width: int, height: int, grow: float,
                 feather: float) -> np.ndarray:
     """(height, width) float32 in [0, 1]: the convex hull of (N, 2) `points` (pixel units, pixel
     (i, j) covering [j, j + 1) x [i, i + 1)) grown by a disc of `grow` pixels (its outline drawn
@@ -94,4 +94,4 @@ def lower_face_region(landmarks: list[np.ndarray], height: int, width: int, *, g
     y1 = min(height, int(np.ceil(points[:, 1].max() + margin)))
     if x1 <= x0 or y1 <= y0:
         return y0, x0, np.zeros((max(0, y1 - y0), max(0, x1 - x0)), np.float32)
-    return y0, x0, _grown_hull(points - (x0, y0), x1 - x0, y1 - y0, grow, feather)
+    return y0, x0, grown_hull(points - (x0, y0), x1 - x0, y1 - y0, grow, feather)

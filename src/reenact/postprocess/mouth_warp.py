@@ -14,7 +14,10 @@ The mesh: the reference's 68 landmarks and a ring of points around the face (car
 frame by the similarity between the two faces' pose landmarks), Delaunay-triangulated once on the
 reference. Each output pixel under the lower-face mask takes the affine map of the target
 triangle it lies in back to the reference frame, sampled bicubically, and is blended into the
-frame through the mask; pixels outside it keep their bytes.
+frame through the mask; pixels outside it keep their bytes. The drawn pixels first take the frame's
+lighting: each colour channel is scaled by the ratio of frame to drawing, both low-passed over the
+skin (the mask without either mouth), so a face that turns or walks through light keeps its
+shading under the new mouth.
 
 Coordinates are continuous image pixels, pixel (row i, column j) centred at (j + 0.5, i + 0.5).
 """
@@ -26,13 +29,16 @@ import torch
 import torch.nn.functional as F
 
 from reenact.geometry import apply_affine, similarity_fit
-from reenact.postprocess.mouth_mask import lower_face_region
+from reenact.postprocess.mouth_mask import grown_hull, lower_face_region
 from reenact.postprocess.piecewise import delaunay, rasterize_triangles, triangle_affines
 from reenact.preprocess.expressions import POSE_LANDMARKS, mouth_opening
 from reenact.preprocess.face import NUM_LANDMARKS, check_rgb_image
 
 RING_POINTS = 16  # points on the ring around the face
 RING_SCALE = 1.5  # the ring's radius over the farthest landmark's distance from the face's centre
+LIGHT_SIGMA = 0.35  # the lighting match's Gaussian, in mouth widths
+LIGHT_GAIN = (0.6, 1.6)  # the range of the lighting match's gain
+_OUTER_LIPS = tuple(range(48, 60))
 _INNER_LIPS = tuple(range(60, 68))  # corner, upper lip (61-63), corner, lower lip (65-67)
 _UPPER_INNER_LIP = tuple(range(60, 65))
 
@@ -113,7 +119,43 @@ class MouthWarp:
         alpha = torch.from_numpy(mask * inside)  # (h, w)
         original = result[y0:y0 + rows, x0:x0 + cols]
         before = torch.from_numpy(np.ascontiguousarray(original.transpose(2, 0, 1))).float()
+        width = float(np.linalg.norm(target[54] - target[48]))
+        lips = np.maximum(*(grown_hull(shape[list(_OUTER_LIPS)] - (x0, y0), cols, rows,
+                                       0.15 * width, 0.0)
+                            for shape in (target, frame_landmarks)))  # the new and the old mouth
+        skin = torch.from_numpy(((mask > 0.5) & inside) * (1 - lips))
+        drawn = _relit(drawn, before, skin, LIGHT_SIGMA * width)
         blended = drawn.sub_(before).mul_(alpha).add_(before).round_().clamp_(0, 255)
         result[y0:y0 + rows, x0:x0 + cols] = blended.to(torch.uint8).permute(1, 2, 0).numpy()
         return result
 
+
+
+def _blur(maps: torch.Tensor, sigma: float) -> torch.Tensor:
+    """(C, h, w) maps low-passed by a Gaussian of `sigma` pixels (separable; edges replicated)."""
+    radius = max(1, int(3 * sigma))
+    offsets = torch.arange(-radius, radius + 1, dtype=torch.float32)
+    kernel = torch.exp(-0.5 * (offsets / sigma) ** 2)
+    kernel /= kernel.sum()
+    channels = maps.shape[0]
+    padded = F.pad(maps[None], (radius, radius, radius, radius), mode="replicate")
+    rows = F.conv2d(padded, kernel.view(1, 1, 1, -1).expand(channels, 1, 1, -1), groups=channels)
+    return F.conv2d(rows, kernel.view(1, 1, -1, 1).expand(channels, 1, -1, 1), groups=channels)[0]
+
+
+def _relit(drawn: torch.Tensor, frame: torch.Tensor, skin: torch.Tensor,
+           sigma: float) -> torch.Tensor:
+    """(3, h, w) `drawn` with the lighting of `frame` (3, h, w): each channel times
+    blur(frame x skin) / blur(drawn x skin), the gain clipped to `LIGHT_GAIN`; where there is
+    little skin nearby it tends to the whole region's ratio. skin: (h, w) weights in [0, 1]."""
+    weight = skin.float()[None]  # (1, h, w)
+    total = float(weight.sum())
+    if total < 1:
+        return drawn
+    level = (drawn * weight).sum(dim=(1, 2)) / total  # (3,) the drawing's mean skin colour
+    overall = (frame * weight).sum(dim=(1, 2)) / total / level.clamp(min=1.0)  # (3,)
+    prior = 0.05 * level.clamp(min=1.0)[:, None, None]  # pulls toward `overall` where skin is thin
+    near_frame = _blur(frame * weight, sigma) + overall[:, None, None] * prior
+    near_drawn = _blur(drawn * weight, sigma) + prior
+    gain = (near_frame / near_drawn).clamp(*LIGHT_GAIN)
+    return drawn * gain
