@@ -38,6 +38,7 @@ RING_POINTS = 16  # points on the ring around the face
 RING_SCALE = 1.5  # the ring's radius over the farthest landmark's distance from the face's centre
 LIGHT_SIGMA = 0.35  # the lighting match's Gaussian, in mouth widths
 LIGHT_GAIN = (0.6, 1.6)  # the range of the lighting match's gain
+_LIGHT_STEP = 4.0  # the lighting match blurs by at most this many pixels of a coarser map
 _OUTER_LIPS = tuple(range(48, 60))
 _INNER_LIPS = tuple(range(60, 68))  # corner, upper lip (61-63), corner, lower lip (65-67)
 _UPPER_INNER_LIP = tuple(range(60, 65))
@@ -69,7 +70,8 @@ class MouthWarp:
         # the triangles between the inner lips: the mouth's inside
         self._inside_mouth = np.flatnonzero(np.isin(self._triangles, _INNER_LIPS).all(axis=1))
         self._height, self._width = reference.shape[:2]
-        self._pixels = torch.from_numpy(np.ascontiguousarray(reference.transpose(2, 0, 1)))[None]
+        self._pixels = torch.from_numpy(
+            np.ascontiguousarray(reference.transpose(2, 0, 1))).float()[None]  # (1, 3, H, W)
 
     def mesh_target(self, target: np.ndarray) -> np.ndarray:
         """(68 + ring, 2): the mesh's points for a frame whose landmarks are `target`."""
@@ -114,7 +116,7 @@ class MouthWarp:
                                     source_y)
         grid = np.stack([source_x * (2 / self._width) - 1, source_y * (2 / self._height) - 1],
                         axis=-1).astype(np.float32)  # (h, w, 2), align_corners=False
-        drawn = F.grid_sample(self._pixels.float(), torch.from_numpy(grid)[None], mode="bicubic",
+        drawn = F.grid_sample(self._pixels, torch.from_numpy(grid)[None], mode="bicubic",
                               padding_mode="border", align_corners=False)[0]  # (3, h, w)
         alpha = torch.from_numpy(mask * inside)  # (h, w)
         original = result[y0:y0 + rows, x0:x0 + cols]
@@ -147,15 +149,22 @@ def _relit(drawn: torch.Tensor, frame: torch.Tensor, skin: torch.Tensor,
            sigma: float) -> torch.Tensor:
     """(3, h, w) `drawn` with the lighting of `frame` (3, h, w): each channel times
     blur(frame x skin) / blur(drawn x skin), the gain clipped to `LIGHT_GAIN`; where there is
-    little skin nearby it tends to the whole region's ratio. skin: (h, w) weights in [0, 1]."""
+    little skin nearby it tends to the whole region's ratio. skin: (h, w) weights in [0, 1].
+    The gain is smooth: it is computed on `_LIGHT_STEP`-times coarser maps (box-averaged, at
+    most 4 pixels of blur there) and upsampled bilinearly."""
     weight = skin.float()[None]  # (1, h, w)
     total = float(weight.sum())
     if total < 1:
         return drawn
     level = (drawn * weight).sum(dim=(1, 2)) / total  # (3,) the drawing's mean skin colour
     overall = (frame * weight).sum(dim=(1, 2)) / total / level.clamp(min=1.0)  # (3,)
+    step = max(1, int(sigma / _LIGHT_STEP))
+    maps = torch.cat([frame * weight, drawn * weight])  # (6, h, w)
+    coarse = F.avg_pool2d(maps[None], step, ceil_mode=True)[0] if step > 1 else maps
+    near = _blur(coarse, max(sigma / step, 0.5))
     prior = 0.05 * level.clamp(min=1.0)[:, None, None]  # pulls toward `overall` where skin is thin
-    near_frame = _blur(frame * weight, sigma) + overall[:, None, None] * prior
-    near_drawn = _blur(drawn * weight, sigma) + prior
-    gain = (near_frame / near_drawn).clamp(*LIGHT_GAIN)
+    gain = ((near[:3] + overall[:, None, None] * prior) / (near[3:] + prior)).clamp(*LIGHT_GAIN)
+    if step > 1:
+        gain = F.interpolate(gain[None], size=drawn.shape[1:], mode="bilinear",
+                             align_corners=False)[0]
     return drawn * gain
