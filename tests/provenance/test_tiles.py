@@ -195,6 +195,8 @@ def test_bad_inputs_name_the_argument() -> None:
         TileDetector().detection()
     with pytest.raises(ValueError, match="amplitude: expected a positive number, got 0"):
         TileConfig(amplitude=0)
+    with pytest.raises(ValueError, match="amplitude_alone: expected a positive number, got -1"):
+        TileConfig(amplitude_alone=-1)
     with pytest.raises(ValueError, match="tile: expected"):
         TileConfig(tile=8)
 
