@@ -8,8 +8,8 @@ top-left corner. A keyed `sync_share` (3/8) of a tile's chips are the sync patte
 carry the 56 code bits (the `Payload` and its CRC-24, whitened) through the rate-1/2 convolutional
 code of `convolutional` (124 coded bits), each coded bit spread over ~5 chips whose keyed signs it
 flips. The pattern is upsampled to the frame (bilinear, periodic), scaled by `amplitude`
-grey levels (2.2; `amplitude_alone`, 3.5, on video frames of 96 to `alone_below` px, which get
-no DCT layer: the same PSNR, ~40.5 dB), rounded once per frame size and added to luma: the same
+grey levels (2.2; on video frames of `alone_from` to `alone_below` px (112-223), which get no DCT layer, whatever
+amplitude gives `alone_rms`, 2.4: PSNR 40.5 dB, as both layers), rounded once per frame size and added to luma: the same
 integer overlay on every frame, which the encoder codes once in a still background. The
 detector does not depend on the amplitude.
 
@@ -64,10 +64,13 @@ class TileConfig:
     working_side: short side of the working grid the pattern is defined on, in pixels.
     tile: side of the repeated tile, in working pixels (one chip per working pixel).
     amplitude: peak change of a chip, in 8-bit luma units, where the DCT layer is written too.
-    alone_below: video frames whose short side is below this (and at least `working_side`) carry
-        the tiled layer alone (no DCT layer), at `amplitude_alone`: the energy of both layers in
-        one (the same PSNR).
-    amplitude_alone: peak change of a chip where the tiled layer is alone.
+    alone_from, alone_below: video frames whose short side is in [alone_from, alone_below) carry
+        the tiled layer alone (no DCT layer), with `alone_rms`: the energy of both layers in one.
+    alone_rms: rms change of luma (8-bit units) where the tiled layer is alone (2.4: PSNR 40.5 dB
+        before rounding and clipping). The chips' amplitude is set per frame size to give it: how
+        much the bilinear upsampling smooths the chips, and so the rms of a given amplitude,
+        depends on the frame size (at 96 px, a pixel per chip, rms = amplitude; at 112-223 px the
+        amplitude comes to ~3.5).
     flips, angles, scales: the geometric hypotheses the detector searches (degrees; scale > 1 means
         the content was enlarged, e.g. by a crop that was scaled back or kept).
     sync_share: the share of a tile's chips that are the sync pattern (the rest carry the code).
@@ -80,8 +83,9 @@ class TileConfig:
     working_side: int = 96
     tile: int = 32
     amplitude: float = 2.2
+    alone_from: int = 112
     alone_below: int = 224
-    amplitude_alone: float = 3.5
+    alone_rms: float = 2.4
     flips: tuple[bool, ...] = (False, True)
     angles: tuple[float, ...] = (0.0, -0.5, 0.5, -1.0, 1.0)
     scales: tuple[float, ...] = (1.0, 1.005, 1.01, 1.015, 1.02, 1.025, 0.995)
@@ -95,9 +99,13 @@ class TileConfig:
         if not 8 <= self.tile <= self.working_side or self.tile ** 2 < 4 * coded_length(CODE_BITS):
             raise ValueError(f"tile: expected 8..working_side with room for "
                              f"{coded_length(CODE_BITS)} coded bits, got {self.tile}")
+        if not self.working_side <= self.alone_from <= self.alone_below:
+            raise ValueError(f"alone_from, alone_below: expected working_side ({self.working_side})"
+                             f" <= alone_from <= alone_below, got {self.alone_from}, "
+                             f"{self.alone_below}")
         if not 0.1 <= self.sync_share <= 0.9:
             raise ValueError(f"sync_share: expected 0.1-0.9, got {self.sync_share}")
-        for name in ("amplitude", "amplitude_alone"):
+        for name in ("amplitude", "alone_rms"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"{name}: expected a positive number, got {getattr(self, name)}")
         if not 1 <= self.list_size <= 64:
@@ -162,26 +170,27 @@ class TileMarker:
         return self.layout.signs * values
 
     def overlay(self, payload: Payload, height: int, width: int, scale: float,
-                amplitude: float | None = None) -> np.ndarray:
-        """(H, W) int16: the rounded change of `scale` * luma that carries `payload`, its chips
-        `amplitude` (default: the config's `amplitude`) grey levels of luma."""
-        amplitude = self.config.amplitude if amplitude is None else amplitude
-
+                alone: bool = False) -> np.ndarray:
+        """(H, W) int16: the rounded change of `scale` * luma that carries `payload`: chips of
+        `amplitude` grey levels of luma, or (`alone`) of whatever amplitude gives `alone_rms`."""
         def make() -> np.ndarray:
             step = working_scale(height, width, self.config)
             rows = _periodic_bilinear_axis(height, step, self.config.tile)
             cols = _periodic_bilinear_axis(width, step, self.config.tile)
             # separable bilinear: rows then columns, each a (length, T) interpolation matrix
             values = rows @ self.pattern(payload) @ cols.T  # (H, W)
+            amplitude = (self.config.alone_rms / np.sqrt(np.mean(values ** 2)) if alone
+                         else self.config.amplitude)
             return np.rint(values * amplitude * scale).astype(np.int16)
 
-        return remember(self._overlays, (payload, height, width, scale, amplitude), make)
+        return remember(self._overlays, (payload, height, width, scale, alone), make)
 
     def alone(self, height: int, width: int) -> bool:
-        """Whether a video frame of this size carries the tiled layer alone: its short side is
-        below `alone_below` but not below `working_side` (a smaller frame has less than a pixel
-        per chip, and the tiled layer alone is not read there: 0/6 re-encoded 64-px clips)."""
-        return self.config.working_side <= min(height, width) < self.config.alone_below
+        """Whether a video frame of this size carries the tiled layer alone: its short side is in
+        [`alone_from`, `alone_below`). Smaller frames have about a pixel per chip or less, and the
+        tiled layer alone reads less there than both layers (re-encoded: 96 px 5/6 against 6/6,
+        64 px 0/6 against 3/6)."""
+        return self.config.alone_from <= min(height, width) < self.config.alone_below
 
     def mark(self, frame: np.ndarray, payload: Payload) -> np.ndarray:
         """(H, W, 3) uint8 RGB -> a marked copy (the same change to R, G and B), at `amplitude`."""
@@ -191,11 +200,10 @@ class TileMarker:
 
     def mark_luma_plane(self, plane: np.ndarray, payload: Payload, *,
                         alone: bool = False) -> np.ndarray:
-        """(H, W) uint8 limited-range Y' -> a marked copy (as `mark` does to RGB); `alone`: at
-        `amplitude_alone`, for a frame that gets no DCT layer."""
+        """(H, W) uint8 limited-range Y' -> a marked copy (as `mark` does to RGB); `alone`: with
+        `alone_rms`, for a frame that gets no DCT layer."""
         plane = check_plane(plane)
-        amplitude = self.config.amplitude_alone if alone else self.config.amplitude
-        change = self.overlay(payload, *plane.shape, _LIMITED_SCALE, amplitude)
+        change = self.overlay(payload, *plane.shape, _LIMITED_SCALE, alone)
         return np.clip(plane + change, 0, 255).astype(np.uint8)
 
 
