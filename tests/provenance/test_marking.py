@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from provenance_clips import decode, textured
+from provenance_clips import decode, encode, textured
 import reenact
 from reenact.provenance.record import Provenance, parse_comment
 from reenact.provenance.watermark import detect
@@ -46,7 +46,7 @@ def test_video_writers_at_once_share_the_watermarker(tmp_path: Path) -> None:
 
     first, second = Provenance.new(), Provenance.new()
     assert FrameMarker(first)._watermarker is FrameMarker(second)._watermarker
-    sizes = {"a.mp4": (240, 320), "b.mp4": (256, 192)}
+    sizes = {"a.mp4": (240, 320), "b.mp4": (256, 240)}
     writers = [MarkedVideoWriter(tmp_path / name, 25, width, height, provenance=provenance)
                for (name, (height, width)), provenance in zip(sizes.items(), (first, second))]
     clips = [textured(8, height, width, seed=index)
@@ -125,3 +125,42 @@ def test_write_image_marks_the_image(tmp_path: Path, suffix: str) -> None:
         assert info["Software"].startswith("reenact")
     if suffix == ".jpg":
         assert parse_comment(info["comment"].decode())["synthetic"] == "true"
+
+
+
+def test_small_video_frames_carry_the_tiled_layer_alone(tmp_path: Path) -> None:
+    """A video frame whose short side is in [TileConfig.alone_from, alone_below) gets no DCT
+    layer: its change is one integer overlay on every frame (nothing for the encoder to re-code
+    in a still background), with the energy of both layers (PSNR 40-41.5 dB at any such size), and `verify` reads it
+    back through the tiled layer after a re-encode. Larger and smaller frames keep both layers,
+    whose DCT part follows the picture."""
+    from reenact.provenance.marking import FrameMarker
+    from reenact.provenance.verify import verify_file
+    from reenact.provenance.watermark.tiles import TileConfig
+
+    marker = FrameMarker(Provenance.new())
+    changes = {}
+    for height, width in ((144, 176), (256, 320), (96, 128)):
+        planes = [(16 + frame.mean(axis=2) * 219 / 255).astype(np.uint8)  # limited-range Y'
+                  for frame in textured(3, height, width)]
+        changes[height] = [marker.mark_luma_plane(plane).astype(int) - plane for plane in planes]
+    config = TileConfig()
+    assert 96 < config.alone_from <= 144 < config.alone_below <= 256
+    small = changes[144]
+    assert all(np.array_equal(small[0], change) for change in small[1:])
+    for both in (changes[256], changes[96]):
+        assert not any(np.array_equal(both[0], change) for change in both[1:])
+    for side in (112, 128, 200, 223):  # the chips' amplitude follows the frame size
+        plane = np.full((side, side * 4 // 3), 128, np.uint8)
+        change = marker.mark_luma_plane(plane).astype(int) - plane
+        psnr = 10 * np.log10(255 ** 2 / np.mean((change * 255 / 219) ** 2))  # in RGB units
+        assert 40 <= psnr <= 41.5, side
+
+    frames = textured(25, 144, 176, seed=4)
+    with MarkedVideoWriter(tmp_path / "small.mp4", 25, 176, 144) as writer:
+        writer.write_batch(np.stack(frames))
+    assert not detect(decode(tmp_path / "small.mp4")).present  # no DCT layer
+    (tmp_path / "again.mp4").write_bytes(encode(decode(tmp_path / "small.mp4"), crf=23))
+    verification = verify_file(tmp_path / "again.mp4")
+    assert verification.marked and verification.layer == "tiled"
+    assert verification.detection.payload == writer.provenance.payload()

@@ -195,6 +195,11 @@ def test_bad_inputs_name_the_argument() -> None:
         TileDetector().detection()
     with pytest.raises(ValueError, match="amplitude: expected a positive number, got 0"):
         TileConfig(amplitude=0)
+    with pytest.raises(ValueError, match="alone_rms: expected a positive number, got -1"):
+        TileConfig(alone_rms=-1)
+    with pytest.raises(ValueError, match=r"alone_from, alone_below: expected working_side \(96\) "
+                                          r"<= alone_from <= alone_below, got 64, 224"):
+        TileConfig(alone_from=64)
     with pytest.raises(ValueError, match="tile: expected"):
         TileConfig(tile=8)
 

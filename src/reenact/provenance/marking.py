@@ -2,8 +2,14 @@
 invisible watermark's two layers: the tiled layer (`watermark.tiles`: survives crops, pads, flips,
 small rotations, tone changes and overlays), then the DCT layer (`watermark.embed`: survives strong
 re-encoding and downscaling; it reads the frame with the tiled layer in it, so neither disturbs the
-other's bits). `reenact.provenance.writers` owns one `FrameMarker` per output file and has no
-switch to skip it, so no pipeline can write an unmarked video or image."""
+other's bits). Video frames whose short side is 112 to 223 px (`TileConfig.alone_from`,
+`alone_below`) get the tiled layer alone, at the energy of both (`TileConfig.alone_rms`): the DCT layer's overlay follows the
+picture and so changes most pixels of every frame, which makes the encoder re-code the still
+tiled pattern at P-frame quality, and at that size the DCT layer's own strength (reading after a
+50% downscale + CRF 28) is gone anyway (benchmarks/watermark_robustness.py, docs/provenance.md).
+Images (one frame, no re-coding) keep both layers. `reenact.provenance.writers` owns one
+`FrameMarker` per output file and has no switch to skip it, so no pipeline can write an unmarked
+video or image."""
 
 from __future__ import annotations
 
@@ -60,6 +66,10 @@ class FrameMarker:
         return self._watermarker.mark(tiled, self.payload, state=self.state)
 
     def mark_luma_plane(self, plane: np.ndarray) -> np.ndarray:
-        """(H, W) uint8 limited-range BT.709 Y' -> watermarked copy."""
+        """(H, W) uint8 limited-range BT.709 Y' of a video frame -> watermarked copy. A frame
+        whose short side is in [`TileConfig.alone_from`, `TileConfig.alone_below`) gets the
+        tiled layer alone, with the energy of both (see the module docstring)."""
+        if self._tiles.alone(*plane.shape[:2]):
+            return self._tiles.mark_luma_plane(plane, self.payload, alone=True)
         tiled = self._tiles.mark_luma_plane(plane, self.payload)
         return self._watermarker.mark_luma_plane(tiled, self.payload, state=self.state)

@@ -24,7 +24,9 @@ flips, borders and canvases, gain/gamma/range changes and overlays (its code bit
 convolutional code, `convolutional.py`, decoded by a soft list Viterbi search whose best words are
 checked against the CRC), with less margin than the DCT layer has against codecs and small frames
 (at 256 px a crop + contrast change + CRF 28 removes it from ~40% of the clips and the 80%
-screen-recording canvas from ~20%; at 128 px the codec leaves too little of it).
+screen-recording canvas from ~20%; a 50% downscale + CRF 28 removes it, where the DCT layer reads
+down to ~110-120 px). Video frames of 112-223 px carry the tiled layer alone, with the energy of
+both (`TileConfig.alone_from`, `alone_below`, `alone_rms`; `provenance.marking`).
 """
 
 from reenact.provenance.watermark.decode import Detection

@@ -8,8 +8,10 @@ top-left corner. A keyed `sync_share` (3/8) of a tile's chips are the sync patte
 carry the 56 code bits (the `Payload` and its CRC-24, whitened) through the rate-1/2 convolutional
 code of `convolutional` (124 coded bits), each coded bit spread over ~5 chips whose keyed signs it
 flips. The pattern is upsampled to the frame (bilinear, periodic), scaled by `amplitude`
-grey levels, rounded once per frame size and added to luma: the same integer overlay on every
-frame, which the encoder codes once in a still background.
+grey levels (2.2; on video frames of `alone_from` to `alone_below` px (112-223), which get no DCT layer, whatever
+amplitude gives `alone_rms`, 2.4: PSNR 40.5 dB, as both layers), rounded once per frame size and added to luma: the same
+integer overlay on every frame, which the encoder codes once in a still background. The
+detector does not depend on the amplitude.
 
 How it is read (`tile_detect.TileDetector`): each frame's luma (inside its content rectangle, once with and
 once without black or uniform borders cut off) is resampled to the working grid, high-passed and
@@ -54,12 +56,21 @@ _LIMITED_SCALE = 219 / 255  # Y' = 16 + 219/255 luma: what the video writer enco
 
 @dataclass(frozen=True)
 class TileConfig:
-    """Parameters of the tiled layer (format 1 of it: change one and old marks are not read).
+    """Parameters of the tiled layer (format 1 of it: change the key, the working grid, the tile,
+    the sync share and old marks are not read; the amplitudes and `alone_below` only change what
+    is written, not what is read).
 
     key: seeds the chip signs, the chips' roles and the whitening word.
     working_side: short side of the working grid the pattern is defined on, in pixels.
     tile: side of the repeated tile, in working pixels (one chip per working pixel).
-    amplitude: peak change of a chip, in 8-bit luma units.
+    amplitude: peak change of a chip, in 8-bit luma units, where the DCT layer is written too.
+    alone_from, alone_below: video frames whose short side is in [alone_from, alone_below) carry
+        the tiled layer alone (no DCT layer), with `alone_rms`: the energy of both layers in one.
+    alone_rms: rms change of luma (8-bit units) where the tiled layer is alone (2.4: PSNR 40.5 dB
+        before rounding and clipping). The chips' amplitude is set per frame size to give it: how
+        much the bilinear upsampling smooths the chips, and so the rms of a given amplitude,
+        depends on the frame size (at 96 px, a pixel per chip, rms = amplitude; at 112-223 px the
+        amplitude comes to ~3.5).
     flips, angles, scales: the geometric hypotheses the detector searches (degrees; scale > 1 means
         the content was enlarged, e.g. by a crop that was scaled back or kept).
     sync_share: the share of a tile's chips that are the sync pattern (the rest carry the code).
@@ -72,6 +83,9 @@ class TileConfig:
     working_side: int = 96
     tile: int = 32
     amplitude: float = 2.2
+    alone_from: int = 112
+    alone_below: int = 224
+    alone_rms: float = 2.4
     flips: tuple[bool, ...] = (False, True)
     angles: tuple[float, ...] = (0.0, -0.5, 0.5, -1.0, 1.0)
     scales: tuple[float, ...] = (1.0, 1.005, 1.01, 1.015, 1.02, 1.025, 0.995)
@@ -85,10 +99,15 @@ class TileConfig:
         if not 8 <= self.tile <= self.working_side or self.tile ** 2 < 4 * coded_length(CODE_BITS):
             raise ValueError(f"tile: expected 8..working_side with room for "
                              f"{coded_length(CODE_BITS)} coded bits, got {self.tile}")
+        if not self.working_side <= self.alone_from <= self.alone_below:
+            raise ValueError(f"alone_from, alone_below: expected working_side ({self.working_side})"
+                             f" <= alone_from <= alone_below, got {self.alone_from}, "
+                             f"{self.alone_below}")
         if not 0.1 <= self.sync_share <= 0.9:
             raise ValueError(f"sync_share: expected 0.1-0.9, got {self.sync_share}")
-        if not self.amplitude > 0:
-            raise ValueError(f"amplitude: expected a positive number, got {self.amplitude}")
+        for name in ("amplitude", "alone_rms"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"{name}: expected a positive number, got {getattr(self, name)}")
         if not 1 <= self.list_size <= 64:
             raise ValueError(f"list_size: expected 1-64, got {self.list_size}")
         if not self.flips or not self.angles or not self.scales:
@@ -150,28 +169,41 @@ class TileMarker:
         values = np.where(self.layout.sync, 1.0, 1.0 - 2.0 * code[np.maximum(self.layout.bit_of, 0)])
         return self.layout.signs * values
 
-    def overlay(self, payload: Payload, height: int, width: int, scale: float) -> np.ndarray:
-        """(H, W) int16: the rounded change of `scale` * luma that carries `payload`."""
+    def overlay(self, payload: Payload, height: int, width: int, scale: float,
+                alone: bool = False) -> np.ndarray:
+        """(H, W) int16: the rounded change of `scale` * luma that carries `payload`: chips of
+        `amplitude` grey levels of luma, or (`alone`) of whatever amplitude gives `alone_rms`."""
         def make() -> np.ndarray:
             step = working_scale(height, width, self.config)
             rows = _periodic_bilinear_axis(height, step, self.config.tile)
             cols = _periodic_bilinear_axis(width, step, self.config.tile)
             # separable bilinear: rows then columns, each a (length, T) interpolation matrix
             values = rows @ self.pattern(payload) @ cols.T  # (H, W)
-            return np.rint(values * self.config.amplitude * scale).astype(np.int16)
+            amplitude = (self.config.alone_rms / np.sqrt(np.mean(values ** 2)) if alone
+                         else self.config.amplitude)
+            return np.rint(values * amplitude * scale).astype(np.int16)
 
-        return remember(self._overlays, (payload, height, width, scale), make)
+        return remember(self._overlays, (payload, height, width, scale, alone), make)
+
+    def alone(self, height: int, width: int) -> bool:
+        """Whether a video frame of this size carries the tiled layer alone: its short side is in
+        [`alone_from`, `alone_below`). Smaller frames have about a pixel per chip or less, and the
+        tiled layer alone reads less there than both layers (re-encoded: 96 px 5/6 against 6/6,
+        64 px 0/6 against 3/6)."""
+        return self.config.alone_from <= min(height, width) < self.config.alone_below
 
     def mark(self, frame: np.ndarray, payload: Payload) -> np.ndarray:
-        """(H, W, 3) uint8 RGB -> a marked copy (the same change to R, G and B)."""
+        """(H, W, 3) uint8 RGB -> a marked copy (the same change to R, G and B), at `amplitude`."""
         frame = check_frame(frame)
         change = self.overlay(payload, *frame.shape[:2], 1.0)[..., None]
         return np.clip(frame + change, 0, 255).astype(np.uint8)
 
-    def mark_luma_plane(self, plane: np.ndarray, payload: Payload) -> np.ndarray:
-        """(H, W) uint8 limited-range Y' -> a marked copy (as `mark` does to RGB)."""
+    def mark_luma_plane(self, plane: np.ndarray, payload: Payload, *,
+                        alone: bool = False) -> np.ndarray:
+        """(H, W) uint8 limited-range Y' -> a marked copy (as `mark` does to RGB); `alone`: with
+        `alone_rms`, for a frame that gets no DCT layer."""
         plane = check_plane(plane)
-        change = self.overlay(payload, *plane.shape, _LIMITED_SCALE)
+        change = self.overlay(payload, *plane.shape, _LIMITED_SCALE, alone)
         return np.clip(plane + change, 0, 255).astype(np.uint8)
 
 
