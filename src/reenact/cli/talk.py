@@ -20,6 +20,14 @@ logger = logging.getLogger("reenact")
 
 
 def cmd_talk(args: argparse.Namespace) -> int:
+    from reenact.audio.feature_process import FeatureProcess
+
+    # librosa is imported by a child process while this one imports torch and loads the models
+    with FeatureProcess() as features_of:
+        return _talk(args, features_of)
+
+
+def _talk(args: argparse.Namespace, features_of) -> int:
     from reenact.pipelines.talk import TalkOptions, talk
 
     set_threads(args)
@@ -33,7 +41,7 @@ def cmd_talk(args: argparse.Namespace) -> int:
     backend, checkpoint = backend_and_audio_model(args)
     result = talk(args.source, args.audio, args.output, backend=backend, checkpoint=checkpoint,
                   options=options, driving_path=args.driving, progress=not args.quiet,
-                  model=speech_model_record(args))
+                  model=speech_model_record(args), features_of=features_of)
     logger.info("done: %s (%d frames, %.2f s at %s fps)", result.output, result.num_frames,
                 result.num_frames / float(result.fps), result.fps)
     return 0
