@@ -62,3 +62,15 @@ def test_an_error_in_the_caller_ends_the_child():
         child = features_of._process
         raise RuntimeError("boom")
     assert child.poll() is not None
+
+
+def test_commands_start_no_child_while_models_are_reused(monkeypatch):
+    import sys
+
+    from reenact.cli.backend import feature_process, reuse_models
+
+    monkeypatch.delitem(sys.modules, "librosa", raising=False)  # as in a fresh process
+    with reuse_models(), feature_process() as features_of:  # reenact batch: one import serves all
+        assert features_of._process is None
+    with feature_process() as features_of:  # one command: librosa imported during start-up
+        assert features_of._process is not None

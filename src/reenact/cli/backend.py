@@ -42,6 +42,16 @@ def _cached(key: tuple, load: Callable[[], Any]) -> Any:
     return _MODELS[key]
 
 
+def feature_process():
+    """What computes the speech's log-mel in one `talk` or `dub` command: a
+    `reenact.audio.feature_process.FeatureProcess` whose child imports librosa during start-up,
+    except while `reuse_models()` is active (`reenact batch`, Ray workers): there every job would
+    start a child of its own, where importing librosa here once serves all the jobs."""
+    from reenact.audio.feature_process import FeatureProcess
+
+    return FeatureProcess(start=False if _MODELS is not None else None)
+
+
 def set_threads(args: argparse.Namespace) -> None:
     """`--threads`, if given, as torch's intra-op thread count (a process-wide setting)."""
     if args.threads is not None:

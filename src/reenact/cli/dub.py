@@ -8,6 +8,7 @@ import logging
 from reenact.cli.backend import (
     audio_model_alone,
     backend_and_audio_model,
+    feature_process,
     set_threads,
     speech_model_record,
 )
@@ -22,10 +23,8 @@ logger = logging.getLogger("reenact")
 
 
 def cmd_dub(args: argparse.Namespace) -> int:
-    from reenact.audio.feature_process import FeatureProcess
-
     # librosa is imported by a child process while this one imports torch, the models and dlib
-    with FeatureProcess() as features_of:
+    with feature_process() as features_of:
         return _dub(args, features_of)
 
 

@@ -5,7 +5,12 @@ from __future__ import annotations
 import argparse
 import logging
 
-from reenact.cli.backend import backend_and_audio_model, set_threads, speech_model_record
+from reenact.cli.backend import (
+    backend_and_audio_model,
+    feature_process,
+    set_threads,
+    speech_model_record,
+)
 from reenact.cli.options import (
     add_backend_arguments,
     add_model_arguments,
@@ -20,10 +25,8 @@ logger = logging.getLogger("reenact")
 
 
 def cmd_talk(args: argparse.Namespace) -> int:
-    from reenact.audio.feature_process import FeatureProcess
-
     # librosa is imported by a child process while this one imports torch and loads the models
-    with FeatureProcess() as features_of:
+    with feature_process() as features_of:
         return _talk(args, features_of)
 
 
