@@ -81,7 +81,8 @@ def _load_backend(args: argparse.Namespace):
             raise UsageError("--onnx-optimization applies to --backend onnx")
         model = resolve_model(args.checkpoint, config=args.config, align_corners=args.align_corners)
         return TorchBackend(model, device=args.device, precision=args.precision,
-                            channels_last=args.channels_last, fast_conv=use_fast_conv(args))
+                            channels_last=args.channels_last, fast_conv=use_fast_conv(args),
+                            own_model=True)  # loaded for this backend alone
     if args.precision != "fp32" or args.channels_last:
         raise UsageError("--precision and --channels-last apply to --backend torch")
     if args.fast_conv:
