@@ -171,6 +171,53 @@ def test_termination_mid_render_leaves_nothing(tmp_path, name):
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted([*before, "out"])
 
 
+def _children(pid: int) -> list[int]:
+    from pathlib import Path
+
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:  # the parent's pid, after the state
+            found.append(int(stat.parent.name))
+    return found
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_termination_during_start_up_ends_the_audio_feature_process(tmp_path):
+    import os
+    import signal
+    import time
+
+    from conftest import make_clip
+    from reenact.io import write_image
+    from speech_fixtures import write_speech
+
+    if signal.getsignal(signal.SIGTERM) is signal.SIG_IGN:
+        pytest.skip("SIGTERM is ignored in this session (e.g. under nohup)")
+    write_image(tmp_path / "photo.png", make_clip(96, 1, seed=1)[0])
+    write_speech(tmp_path / "speech.wav", 2.0)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "reenact.cli", "talk", "-q", "--source", str(tmp_path / "photo.png"),
+         "--audio", str(tmp_path / "speech.wav"), "--crop", "none", "-o", str(tmp_path / "out.mp4")],
+        stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    children = []
+    while not children and process.poll() is None and time.monotonic() < deadline:
+        children = _children(process.pid)
+        time.sleep(0.01)
+    assert children, "talk started no audio feature process"
+    process.send_signal(signal.SIGTERM)
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 128 + signal.SIGTERM
+    assert stderr.strip().splitlines() == ["ERROR reenact: terminated (SIGTERM)"]
+    for pid in children:
+        assert not os.path.exists(f"/proc/{pid}"), "the feature process outlived the command"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["photo.png", "speech.wav"]
+
+
 # -- issue 17, item 8: one line naming the file and the problem, exit code 2, no traceback --------
 
 

@@ -97,6 +97,17 @@ def test_fast_conv_keeps_the_callers_model():
     assert all(torch.equal(before[name], after[name]) for name in before)
 
 
+@pytest.mark.usefixtures("winograd_everywhere")
+def test_an_owned_model_is_rewritten_in_place_with_the_same_output():
+    """own_model skips the deep copy (the CLI's own model); the output is the copy's, bit for bit."""
+    copied = TorchBackend(tiny_model(), device="cpu", fast_conv=True)
+    model = tiny_model()
+    owned = TorchBackend(model, device="cpu", fast_conv=True, own_model=True)
+    assert owned.model is model and isinstance(model.generator, ImageByImageGenerator)
+    assert owned.keypoint_space == copied.keypoint_space  # of the weights as given
+    assert torch.equal(render(owned, crops(3)), render(copied, crops(3)))
+
+
 def test_fast_conv_keeps_the_keypoint_space_audio_models_are_matched_by():
     """The rewrite folds BatchNorms into the detector's weights; its keypoint space is that of
     the weights as given, or talk and dub warn that the bundled audio model does not fit."""

@@ -25,6 +25,7 @@ from reenact.config import ConfigError, MotionModelConfig, config_from_dict, con
 from reenact.io.atomic import check_replaceable_directory, replace_directory
 from reenact.io.digest import cached_file_sha256, file_sha256  # file_sha256 re-exported
 from reenact.models import COMPONENTS, MotionModel
+from reenact.models.skip_init import random_init_skipped
 
 logger = logging.getLogger(__name__)
 
@@ -226,17 +227,27 @@ def load_state_dicts(directory: str | os.PathLike) -> dict[str, dict[str, torch.
 
 
 def build_model(config: MotionModelConfig, states: dict[str, dict[str, torch.Tensor]], *,
-                source: str) -> MotionModel:
-    """A MotionModel in eval mode with `states` loaded under strict key and shape checks."""
-    model = MotionModel(config)
+                source: str, take_tensors: bool = False) -> MotionModel:
+    """A MotionModel in eval mode with `states` loaded under strict key and shape checks.
+
+    Built without drawing random weights first: the strict load replaces every parameter and
+    buffer. take_tensors: the model takes `states`' tensors as its own (cast to the model's dtype
+    where they differ) instead of copying them; for tensors nothing else holds (fresh from a file).
+    """
+    with random_init_skipped():
+        model = MotionModel(config)
     for name in COMPONENTS:
         module = getattr(model, name)
-        check_state_dict(name, module.state_dict(), states[name], source=source)
-        module.load_state_dict(states[name], strict=True)
+        expected = module.state_dict()
+        check_state_dict(name, expected, states[name], source=source)
+        state = states[name]
+        if take_tensors:  # assign keeps a tensor's dtype and layout: give it the model's
+            state = {key: value.to(expected[key].dtype).contiguous() for key, value in state.items()}
+        module.load_state_dict(state, strict=True, assign=take_tensors)
     return model.eval()
 
 
 def load_checkpoint(directory: str | os.PathLike) -> MotionModel:
     """Load a reenact checkpoint directory into a MotionModel (CPU, float32, eval mode)."""
     config, _ = read_checkpoint_config(directory)
-    return build_model(config, load_state_dicts(directory), source=str(directory))
+    return build_model(config, load_state_dicts(directory), source=str(directory), take_tensors=True)

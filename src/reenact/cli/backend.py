@@ -42,6 +42,16 @@ def _cached(key: tuple, load: Callable[[], Any]) -> Any:
     return _MODELS[key]
 
 
+def feature_process():
+    """What computes the speech's log-mel in one `talk` or `dub` command: a
+    `reenact.audio.feature_process.FeatureProcess` whose child imports librosa during start-up,
+    except while `reuse_models()` is active (`reenact batch`, Ray workers): there every job would
+    start a child of its own, where importing librosa here once serves all the jobs."""
+    from reenact.audio.feature_process import FeatureProcess
+
+    return FeatureProcess(start=False if _MODELS is not None else None)
+
+
 def set_threads(args: argparse.Namespace) -> None:
     """`--threads`, if given, as torch's intra-op thread count (a process-wide setting)."""
     if args.threads is not None:
@@ -71,7 +81,8 @@ def _load_backend(args: argparse.Namespace):
             raise UsageError("--onnx-optimization applies to --backend onnx")
         model = resolve_model(args.checkpoint, config=args.config, align_corners=args.align_corners)
         return TorchBackend(model, device=args.device, precision=args.precision,
-                            channels_last=args.channels_last, fast_conv=use_fast_conv(args))
+                            channels_last=args.channels_last, fast_conv=use_fast_conv(args),
+                            own_model=True)  # loaded for this backend alone
     if args.precision != "fp32" or args.channels_last:
         raise UsageError("--precision and --channels-last apply to --backend torch")
     if args.fast_conv:

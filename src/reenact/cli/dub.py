@@ -8,6 +8,7 @@ import logging
 from reenact.cli.backend import (
     audio_model_alone,
     backend_and_audio_model,
+    feature_process,
     set_threads,
     speech_model_record,
 )
@@ -22,6 +23,12 @@ logger = logging.getLogger("reenact")
 
 
 def cmd_dub(args: argparse.Namespace) -> int:
+    # librosa is imported by a child process while this one imports torch, the models and dlib
+    with feature_process() as features_of:
+        return _dub(args, features_of)
+
+
+def _dub(args: argparse.Namespace, features_of) -> int:
     from reenact.pipelines.dub import DubOptions, dub
 
     set_threads(args)
@@ -34,7 +41,7 @@ def cmd_dub(args: argparse.Namespace) -> int:
     backend, checkpoint = (None, audio_model_alone(args)) if drawn else backend_and_audio_model(args)
     result = dub(args.video, args.audio, args.output, backend=backend, checkpoint=checkpoint,
                  options=options, progress=not args.quiet,
-                 model=speech_model_record(args, motion=not drawn))
+                 model=speech_model_record(args, motion=not drawn), features_of=features_of)
     logger.info("done: %s (%d frames, %d with a face, at %s fps)", result.output,
                 result.num_frames, result.faces, result.fps)
     return 0

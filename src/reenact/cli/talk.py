@@ -5,7 +5,12 @@ from __future__ import annotations
 import argparse
 import logging
 
-from reenact.cli.backend import backend_and_audio_model, set_threads, speech_model_record
+from reenact.cli.backend import (
+    backend_and_audio_model,
+    feature_process,
+    set_threads,
+    speech_model_record,
+)
 from reenact.cli.options import (
     add_backend_arguments,
     add_model_arguments,
@@ -20,6 +25,12 @@ logger = logging.getLogger("reenact")
 
 
 def cmd_talk(args: argparse.Namespace) -> int:
+    # librosa is imported by a child process while this one imports torch and loads the models
+    with feature_process() as features_of:
+        return _talk(args, features_of)
+
+
+def _talk(args: argparse.Namespace, features_of) -> int:
     from reenact.pipelines.talk import TalkOptions, talk
 
     set_threads(args)
@@ -33,7 +44,7 @@ def cmd_talk(args: argparse.Namespace) -> int:
     backend, checkpoint = backend_and_audio_model(args)
     result = talk(args.source, args.audio, args.output, backend=backend, checkpoint=checkpoint,
                   options=options, driving_path=args.driving, progress=not args.quiet,
-                  model=speech_model_record(args))
+                  model=speech_model_record(args), features_of=features_of)
     logger.info("done: %s (%d frames, %.2f s at %s fps)", result.output, result.num_frames,
                 result.num_frames / float(result.fps), result.fps)
     return 0

@@ -69,11 +69,14 @@ class TorchBackend:
         like channels_last alone; 5e-4 to 1.2e-3 against the reference code on random vox-256
         weights, the plain fp32 path 5e-4 to 7e-4) at about 2x the frames/s of fp32 channels-last on
         vox-256, for ~2x the memory (transformed and prepacked weights) and ~2 s of set-up.
-        The caller's model is left unchanged.
+        The caller's model is left unchanged, unless `own_model`.
+    own_model: the caller hands `model` over and does not use it again, so fast_conv rewrites it
+        in place instead of a copy.
     """
 
     def __init__(self, model: MotionModel, device: str = "auto", *, precision: str = "fp32",
-                 channels_last: bool = False, fast_conv: bool = False) -> None:
+                 channels_last: bool = False, fast_conv: bool = False,
+                 own_model: bool = False) -> None:
         if precision not in PRECISIONS:
             raise ValueError(f"precision: expected one of {', '.join(PRECISIONS)}, got {precision!r}")
         self.device = resolve_device(device)
@@ -95,7 +98,7 @@ class TorchBackend:
             from reenact.engine.fast_conv import fast_conv_model
 
             self._keypoint_space = keypoint_space_id(model)  # of the weights as given
-            model = fast_conv_model(model.to(self.device))
+            model = fast_conv_model(model.to(self.device), in_place=own_model)
         self.model = model.to(self.device, memory_format=self.memory_format).eval()
         self.image_size = model.config.image_size
         self.align_corners = model.config.align_corners

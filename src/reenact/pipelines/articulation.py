@@ -124,25 +124,31 @@ def speech_opening(motion: np.ndarray, checkpoint: AudioCheckpoint) -> np.ndarra
     return opening_coefficients(motion, fitted).astype(np.float32)
 
 
-def silence_opening(checkpoint: AudioCheckpoint, seconds: float = 2.0) -> float:
+def silence_opening(checkpoint: AudioCheckpoint, seconds: float = 2.0, *,
+                    features_of=None) -> float:
     """The opening (as `speech_opening` reads it) that `checkpoint` commands when nobody speaks: its
     mean over the last second of `seconds` of digital silence. The bundled audio model says 0.07
-    there, an offset that keeps a mouth drawn from its opening from ever closing."""
+    there, an offset that keeps a mouth drawn from its opening from ever closing. features_of:
+    the log-mel function (`reenact.pipelines.audio_motion.FeatureFunction`; default
+    `clip_features`)."""
+    from reenact.audio.features import clip_features
     from reenact.io.audio import AudioClip
     from reenact.pipelines.audio_motion import model_motion
 
     rate = checkpoint.features.sample_rate
     silence = AudioClip(np.zeros(round(seconds * rate), np.float32), rate)
-    motion = model_motion(silence, checkpoint, device=torch.device("cpu"))
+    motion = model_motion(silence, checkpoint, device=torch.device("cpu"),
+                          features_of=features_of or clip_features)
     return float(speech_opening(motion, checkpoint)[-int(checkpoint.fps):].mean())
 
 
-def drawn_opening(motion: np.ndarray, gate: np.ndarray, checkpoint: AudioCheckpoint) -> np.ndarray:
+def drawn_opening(motion: np.ndarray, gate: np.ndarray, checkpoint: AudioCheckpoint, *,
+                  features_of=None) -> np.ndarray:
     """(T,) the inner-lip gap (over interocular distance) to draw from (T, K * 6) gated speech
     motion and its (T,) voice gate: the commanded opening less the model's silence offset
     (`silence_opening`, as much of it as the gate lets through), x `DRAWN_OPENING_GAIN`, never
-    below 0 (lips shut)."""
-    offset = silence_opening(checkpoint) * np.asarray(gate, np.float32)
+    below 0 (lips shut). features_of: as `silence_opening`'s."""
+    offset = silence_opening(checkpoint, features_of=features_of) * np.asarray(gate, np.float32)
     opening = (speech_opening(motion, checkpoint) - offset) * DRAWN_OPENING_GAIN
     return np.maximum(opening, 0).astype(np.float32)
 

@@ -11,6 +11,7 @@ keypoints at 25 fps) are held for the whole clip; windows exist one chunk at a t
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from fractions import Fraction
 
 import numpy as np
@@ -18,6 +19,7 @@ import torch
 
 from reenact.audio.activity import VoiceActivityConfig, voice_gate
 from reenact.audio.features import (
+    AudioFeatureConfig,
     FrameWindows,
     check_fps,
     clip_features,
@@ -30,6 +32,9 @@ from reenact.io.audio import AudioClip
 logger = logging.getLogger(__name__)
 
 CHUNK_FRAMES = 250  # video frames of windows per model call: 10 s at 25 fps, ~1.4 MB
+
+# clip -> its log-mel: `clip_features`, or a `reenact.audio.feature_process.FeatureProcess`
+FeatureFunction = Callable[[AudioClip, AudioFeatureConfig], np.ndarray]
 
 
 def resample_frames(values: np.ndarray, fps_in: Fraction, fps_out: Fraction,
@@ -50,10 +55,11 @@ def resample_frames(values: np.ndarray, fps_in: Fraction, fps_out: Fraction,
 
 @torch.inference_mode()
 def model_motion(clip: AudioClip, checkpoint: AudioCheckpoint, *, device: torch.device,
-                 chunk_frames: int = CHUNK_FRAMES) -> np.ndarray:
+                 chunk_frames: int = CHUNK_FRAMES,
+                 features_of: FeatureFunction = clip_features) -> np.ndarray:
     """(T, K * 6) float32 flat motion at the checkpoint's fps, T = frames covering the clip."""
     features = checkpoint.features
-    mel = clip_features(clip, features)
+    mel = features_of(clip, features)
     count = num_video_frames(clip.num_samples, clip.sample_rate, checkpoint.fps)
     windows = FrameWindows(mel, checkpoint.fps, features, count)
     model = checkpoint.model.to(device).eval()
@@ -67,7 +73,8 @@ def model_motion(clip: AudioClip, checkpoint: AudioCheckpoint, *, device: torch.
 
 def speech_motion(clip: AudioClip, checkpoint: AudioCheckpoint, fps: Fraction, num_frames: int, *,
                   device: torch.device, gate: bool = True,
-                  activity: VoiceActivityConfig | None = None) -> tuple[np.ndarray, np.ndarray]:
+                  activity: VoiceActivityConfig | None = None,
+                  features_of: FeatureFunction = clip_features) -> tuple[np.ndarray, np.ndarray]:
     """The audio's motion for `num_frames` output frames at `fps`, and the voice gate.
 
     Returns (motion (num_frames, K * 6) float32, gate (num_frames,) float32 in [0, 1]); with
@@ -75,8 +82,8 @@ def speech_motion(clip: AudioClip, checkpoint: AudioCheckpoint, fps: Fraction, n
     end of the clip are silent.
     """
     fps = check_fps(fps)
-    motion = resample_frames(model_motion(clip, checkpoint, device=device), checkpoint.fps, fps,
-                             num_frames)
+    motion = resample_frames(model_motion(clip, checkpoint, device=device, features_of=features_of),
+                             checkpoint.fps, fps, num_frames)
     voice = voice_gate(frame_energy_db(clip, fps, num_frames), activity).astype(np.float32)
     if gate:
         motion = motion * voice[:, None]

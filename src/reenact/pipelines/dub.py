@@ -48,7 +48,7 @@ import numpy as np
 import torch
 
 from reenact.audio.activity import VoiceActivityConfig
-from reenact.audio.features import num_video_frames
+from reenact.audio.features import clip_features, num_video_frames
 from reenact.checkpoint.audio_format import MOUTH_DIRECTIONS, AudioCheckpoint
 from reenact.containers import Keypoints
 from reenact.io import VideoReader, batched
@@ -71,7 +71,7 @@ from reenact.motion import (
 )
 from reenact.pipelines.animate import RENDER_MODES
 from reenact.pipelines.articulation import drawn_opening
-from reenact.pipelines.audio_motion import speech_motion
+from reenact.pipelines.audio_motion import FeatureFunction, speech_motion
 from reenact.pipelines.keypoints import detect_keypoints
 from reenact.pipelines.reference_mouth import draw_mouths, reference_frame_index, rest_frame_index
 from reenact.postprocess.mouth_mask import lower_face_mask
@@ -259,11 +259,12 @@ def _read_frames(open_frames, wanted: set[int], name: str) -> dict[int, np.ndarr
 
 def dub_frames(frames: Iterator[np.ndarray], indices: np.ndarray, faces: VideoFaces,
                speech: np.ndarray, backend, checkpoint: AudioCheckpoint, options: DubOptions,
-               gate: np.ndarray | None = None) -> Iterator[np.ndarray]:
+               gate: np.ndarray | None = None,
+               features_of: FeatureFunction | None = None) -> Iterator[np.ndarray]:
     """Output frames in order: `frames` yields video frame indices[i] as output frame i.
 
     speech: (T, K * 6) the speech's motion per output frame (already gated); gate: (T,) its voice
-    gate (None: voiced throughout).
+    gate (None: voiced throughout); features_of: the log-mel function (default `clip_features`).
     """
     if gate is None:
         gate = np.ones(len(speech), np.float32)
@@ -272,16 +273,18 @@ def dub_frames(frames: Iterator[np.ndarray], indices: np.ndarray, faces: VideoFa
             yield from frames
             return
         yield from _reference_mouth_frames(frames, indices, faces, speech, gate, checkpoint,
-                                           options)
+                                           options, features_of)
         return
     yield from _model_mouth_frames(frames, indices, faces, speech, backend, checkpoint, options)
 
 
 def _reference_mouth_frames(frames: Iterator[np.ndarray], indices: np.ndarray, faces: VideoFaces,
                             speech: np.ndarray, gate: np.ndarray, checkpoint: AudioCheckpoint,
-                            options: DubOptions) -> Iterator[np.ndarray]:
+                            options: DubOptions,
+                            features_of: FeatureFunction | None) -> Iterator[np.ndarray]:
     """mouth="reference": the reference frame's mouth drawn with the speech's opening."""
-    opening = drawn_opening(speech, gate * np.float32(options.mouth_scale), checkpoint)
+    opening = drawn_opening(speech, gate * np.float32(options.mouth_scale), checkpoint,
+                            features_of=features_of)
     yield from draw_mouths(frames, indices, faces.track, opening, rest_index=faces.rest_index,
                            reference_index=faces.reference_index,
                            reference_frame=faces.reference_frame, grow=options.mask_dilation,
@@ -338,13 +341,15 @@ def _even(frames: Iterator[np.ndarray]) -> Iterator[np.ndarray]:
 def dub(video_path: str | os.PathLike, audio_path: str | os.PathLike,
         output_path: str | os.PathLike, *, backend, checkpoint: AudioCheckpoint,
         options: DubOptions | None = None, analyzer: FaceAnalyzer | None = None,
-        progress: bool = True, model: Mapping[str, str] | None = None) -> DubResult:
+        progress: bool = True, model: Mapping[str, str] | None = None,
+        features_of: FeatureFunction | None = None) -> DubResult:
     """Render `output_path` (mp4, H.264, the video's fps, the new speech as its audio). Nothing is
     written unless the whole video renders.
 
     Marked as synthetic like every output (see `animate`): every frame carries the watermark, also
     those passed through untouched (the file as a whole is synthetic); MP4 tags; the manifest
     `OUTPUT.reenact.json` with the inputs' sha256, `model`, the options and the run id.
+    features_of: the log-mel function (`clip_features`, the default, or a `FeatureProcess`).
     """
     from tqdm import tqdm
 
@@ -373,7 +378,8 @@ def dub(video_path: str | os.PathLike, audio_path: str | os.PathLike,
         indices = source_indices(num_video, num_out, options.length_policy)
         speech, gate = speech_motion(clip, checkpoint, info.fps, num_out,
                                      device=torch.device("cpu"), gate=options.voice_gate,
-                                     activity=options.voice_activity)
+                                     activity=options.voice_activity,
+                                     features_of=features_of or clip_features)
         speech = speech * np.float32(options.mouth_scale)
         if not options.voice_gate:
             gate = np.ones_like(gate)
@@ -386,7 +392,7 @@ def dub(video_path: str | os.PathLike, audio_path: str | os.PathLike,
                          provenance=provenance, commit=False) as writer, \
                 tqdm(total=num_out, unit="frame", desc="dubbing", disable=not progress) as bar:
             for frame in _even(dub_frames(frames, indices, faces, speech, backend, checkpoint,
-                                          options, gate)):
+                                          options, gate, features_of)):
                 writer.write(frame)
                 bar.update(1)
     manifest = sidecar.commit_with(writer.output, provenance)  # the video and manifest together

@@ -27,7 +27,7 @@ import numpy as np
 import torch
 
 from reenact.audio.activity import VoiceActivityConfig
-from reenact.audio.features import check_fps, num_video_frames
+from reenact.audio.features import check_fps, clip_features, num_video_frames
 from reenact.checkpoint.audio_format import MOUTH_DIRECTIONS, AudioCheckpoint
 from reenact.containers import Keypoints
 from reenact.geometry import normalize_keypoints
@@ -58,7 +58,7 @@ from reenact.pipelines.animate import (
     track_driving,
     track_landmarks,
 )
-from reenact.pipelines.audio_motion import speech_motion
+from reenact.pipelines.audio_motion import FeatureFunction, speech_motion
 from reenact.pipelines.articulation import opening_motion, reexpress_opening
 from reenact.pipelines.keypoints import crop_landmarks, detect_keypoints, reframe_keypoints
 from reenact.postprocess.eyelids import eye_ratios
@@ -168,10 +168,11 @@ class TalkPlan:
 
 
 def plan_talk(clip: AudioClip, checkpoint: AudioCheckpoint, fps: Fraction, num_frames: int,
-              options: TalkOptions) -> TalkPlan:
+              options: TalkOptions, features_of: FeatureFunction = clip_features) -> TalkPlan:
     """Everything per frame that does not depend on pixels."""
     motion, gate = speech_motion(clip, checkpoint, fps, num_frames, device=torch.device("cpu"),
-                                 gate=options.voice_gate, activity=options.voice_activity)
+                                 gate=options.voice_gate, activity=options.voice_activity,
+                                 features_of=features_of)
     rng = np.random.default_rng(options.seed)
     if options.idle:
         blink = blink_curve(num_frames, fps, rng, options.idle_motion)
@@ -286,13 +287,15 @@ def talk(source_path: str | os.PathLike, audio_path: str | os.PathLike,
          output_path: str | os.PathLike, *, backend, checkpoint: AudioCheckpoint,
          options: TalkOptions | None = None, driving_path: str | os.PathLike | None = None,
          analyzer: FaceAnalyzer | None = None, progress: bool = True,
-         model: Mapping[str, str] | None = None) -> TalkResult:
+         model: Mapping[str, str] | None = None,
+         features_of: FeatureFunction = clip_features) -> TalkResult:
     """Render `output_path` (mp4, H.264, the speech as its audio). Nothing is written unless the
     whole video renders.
 
     Marked as synthetic like every output (see `animate`): watermark, MP4 tags, and the manifest
     `OUTPUT.reenact.json` with the inputs' sha256, `model` (motion and audio models), the options
-    and the run id.
+    and the run id. features_of: computes the speech's log-mel (`clip_features`, or a
+    `reenact.audio.feature_process.FeatureProcess`, which imports librosa during start-up).
     """
     from tqdm import tqdm
 
@@ -312,7 +315,7 @@ def talk(source_path: str | os.PathLike, audio_path: str | os.PathLike,
         analyzer = create_face_analyzer(options.face_backend)
     source = prepare_source(image, backend.image_size, options.animate_options(), analyzer,
                             name=str(paths[0]))
-    plan = plan_talk(clip, checkpoint, fps, num_frames, options)
+    plan = plan_talk(clip, checkpoint, fps, num_frames, options, features_of)
     size = backend.image_size
     height, width = (size, size) if options.crop_only else source.image.shape[:2]
     inputs = {"source": paths[0], "audio": paths[1]}
