@@ -73,7 +73,7 @@ from reenact.pipelines.animate import RENDER_MODES
 from reenact.pipelines.articulation import drawn_opening
 from reenact.pipelines.audio_motion import FeatureFunction, speech_motion
 from reenact.pipelines.keypoints import detect_keypoints
-from reenact.pipelines.reference_mouth import draw_mouths, reference_frame_index, rest_frame_index
+from reenact.pipelines.reference_mouth import draw_mouths, drawn_frames
 from reenact.postprocess.mouth_mask import lower_face_mask
 from reenact.postprocess.paste import paste_back
 from reenact.postprocess.warp_paste import warp_paste
@@ -92,7 +92,6 @@ logger = logging.getLogger(__name__)
 _FRAME_CACHE_BYTES = 256 << 20
 MOUTH_SOURCES = ("rest", "frame")
 MOUTH_RENDERERS = ("reference", "model")
-NARROW_REFERENCE = 0.08  # a reference mouth opened less (interocular distances): warned
 
 
 @dataclass(frozen=True)
@@ -216,12 +215,7 @@ def analyze_video(open_frames, fps: Fraction, backend, analyzer: FaceAnalyzer,
         if not track.found.any():
             return VideoFaces(track, None, None, fps)
         landmarks = track.landmark_array()
-        rest_index = rest_frame_index(landmarks, opening, options.rest_quantile)
-        reference_index = reference_frame_index(landmarks, opening, rest_index)
-        if opening[reference_index] < NARROW_REFERENCE:
-            logger.warning("%s: the mouth never opens wide in this video (at most %.2f interocular "
-                           "distances): the dubbed mouth has little of its inside to show and "
-                           "stretches its lips instead", name, opening[reference_index])
+        rest_index, reference_index = drawn_frames(landmarks, opening, options.rest_quantile, name)
         kept = _read_frames(open_frames, {rest_index, reference_index}, name)
         return VideoFaces(track, None, None, fps, rest_index, None, kept[rest_index],
                           reference_index, kept[reference_index])

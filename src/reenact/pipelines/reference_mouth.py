@@ -12,6 +12,7 @@ Landmarks are (T, 68, 2) image pixels, NaN where there is no face.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 
 import numpy as np
@@ -24,8 +25,11 @@ from reenact.preprocess.expressions import POSE_LANDMARKS, interocular_distance
 from reenact.preprocess.face_track import FaceTrack
 from reenact.smoothing import gaussian_smooth
 
+logger = logging.getLogger(__name__)
+
 REFERENCE_QUANTILE = 0.9  # the reference frame's mouth is among the video's most open ones...
 REFERENCE_POSE_TOLERANCE = 0.05  # ...in the rest frame's pose (interocular distances)
+NARROW_REFERENCE = 0.08  # a reference mouth opened less (interocular distances) is warned about
 LANDMARK_SMOOTHING = 1.0  # frames: Gaussian sigma of the landmark tracks the mouth is drawn on
 
 
@@ -88,6 +92,19 @@ def smoothed_landmarks(track: FaceTrack, sigma: float = LANDMARK_SMOOTHING) -> n
     for start, end in zip(starts, ends, strict=True):
         landmarks[start:end] = gaussian_smooth(landmarks[start:end], sigma)
     return landmarks
+
+
+def drawn_frames(landmarks: np.ndarray, opening: np.ndarray, rest_quantile: float,
+                 name: str) -> tuple[int, int]:
+    """(rest frame, reference frame) of a video (`rest_frame_index`, `reference_frame_index`),
+    with a warning naming `name` when even the reference's mouth is barely open."""
+    rest_index = rest_frame_index(landmarks, opening, rest_quantile)
+    reference_index = reference_frame_index(landmarks, opening, rest_index)
+    if opening[reference_index] < NARROW_REFERENCE:
+        logger.warning("%s: the mouth never opens wide in this video (at most %.2f interocular "
+                       "distances): the dubbed mouth has little of its inside to show and "
+                       "stretches its lips instead", name, opening[reference_index])
+    return rest_index, reference_index
 
 
 def draw_mouths(frames: Iterator[np.ndarray], indices: np.ndarray, track: FaceTrack,
