@@ -21,8 +21,9 @@ import math
 
 import numpy as np
 
+from reenact.preprocess.expressions import check_face_landmarks as check_landmarks
 from reenact.preprocess.expressions import interocular_distance
-from reenact.preprocess.face import NUM_LANDMARKS, check_rgb_image
+from reenact.preprocess.face import check_rgb_image
 
 AKD_FACE_SIZE = 256  # AKD is reported in pixels of a face this big (landmark box's longer side)
 FACE_BOX_GROW = 1.2  # the face box of `face_box`: the landmarks' box grown by this factor
@@ -41,15 +42,6 @@ INTERIOR_HIGH = 0.55
 # yellowish teeth 1.3-1.6x at 0.65-0.85x, the inner edge of a lower lip up to 1.45 in the product
 TEETH_MIN_BRIGHTNESS = 1.05
 TEETH_MIN_WHITENESS = 1.6
-
-
-def check_landmarks(landmarks: object, name: str = "landmarks") -> np.ndarray:
-    """(68, 2) finite float64 points, or ValueError naming `name`."""
-    points = np.asarray(landmarks, dtype=np.float64)
-    if points.shape != (NUM_LANDMARKS, 2) or not np.isfinite(points).all():
-        raise ValueError(f"{name}: expected finite ({NUM_LANDMARKS}, 2) points, got shape "
-                         f"{getattr(landmarks, 'shape', type(landmarks).__name__)}")
-    return points
 
 
 # -- series statistics --------------------------------------------------------------------------

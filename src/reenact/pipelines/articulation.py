@@ -22,7 +22,12 @@ from reenact.containers import Keypoints
 from reenact.geometry import apply_affine, similarity_fit
 from reenact.motion import motion_between
 from reenact.preprocess.anchors import anchor_keypoints, pixels_to_normalized, replace_anchors
-from reenact.preprocess.expressions import POSE_LANDMARKS, interocular_distance
+from reenact.preprocess.expressions import (
+    INNER_LIP_PAIRS,
+    POSE_LANDMARKS,
+    check_face_landmarks,
+    interocular_distance,
+)
 
 # share of an inner-lip gap increase that moves each landmark down (+) or up (-): the jaw carries
 # the lower lip and chin, the upper lip rises a little, the corners move half-way
@@ -36,7 +41,6 @@ OPENING_SHARES: dict[int, float] = {
 }
 # landmarks that speech moves: the lower jaw line, the chin and the lips
 SPEECH_LANDMARKS = (*range(3, 14), *range(48, 68))
-_INNER_LIP_PAIRS = ((61, 67), (62, 66), (63, 65))
 # drawn openings are the audio model's x this: its output varies less than real mouths (a
 # regression's shrinkage); on the 10 non-eval talking clips it trained on (7 GRID, 3 presenters), the
 # std of FaceMesh's inner-lip gap over the std of `drawn_opening` x 1 is 1.42 pooled (1.1-3.8 per
@@ -49,9 +53,7 @@ _PROBE = 0.1
 def open_mouth(landmarks: np.ndarray, opening: float) -> np.ndarray:
     """(68, 2) landmarks (pixels, y down) with the inner-lip gap grown by `opening` interocular
     distances (negative closes)."""
-    points = np.array(landmarks, dtype=np.float64)
-    if points.shape != (68, 2) or not np.isfinite(points).all():
-        raise ValueError(f"landmarks: expected finite (68, 2) points, got {points.shape}")
+    points = check_face_landmarks(landmarks).copy()
     gap = opening * float(interocular_distance(points))
     for index, share in OPENING_SHARES.items():
         points[index, 1] += share * gap
@@ -61,10 +63,8 @@ def open_mouth(landmarks: np.ndarray, opening: float) -> np.ndarray:
 def close_lips(landmarks: np.ndarray) -> np.ndarray:
     """(68, 2) landmarks with the inner lips meeting: each upper/lower inner-lip pair moved to its
     midpoint (dlib leaves a gap between pressed lips; a drawn closure must have none)."""
-    points = np.array(landmarks, dtype=np.float64)
-    if points.shape != (68, 2) or not np.isfinite(points).all():
-        raise ValueError(f"landmarks: expected finite (68, 2) points, got {points.shape}")
-    for upper, lower in _INNER_LIP_PAIRS:
+    points = check_face_landmarks(landmarks).copy()
+    for upper, lower in INNER_LIP_PAIRS:
         points[[upper, lower]] = (points[upper] + points[lower]) / 2
     return points
 
@@ -79,11 +79,8 @@ def speech_target(frame_landmarks: np.ndarray, rest_landmarks: np.ndarray,
     `open_mouth`); those positions replace the frame's `SPEECH_LANDMARKS`, so nothing of the frame's
     own mouth and jaw (the old speech) is left. Both inputs are (68, 2) in the same pixels.
     """
-    frame = np.array(frame_landmarks, dtype=np.float64)
-    rest = np.asarray(rest_landmarks, dtype=np.float64)
-    if frame.shape != (68, 2) or rest.shape != (68, 2):
-        raise ValueError(f"frame_landmarks, rest_landmarks: expected (68, 2) points, got "
-                         f"{frame.shape} and {rest.shape}")
+    frame = check_face_landmarks(frame_landmarks, "frame_landmarks").copy()
+    rest = check_face_landmarks(rest_landmarks, "rest_landmarks")
     pose = list(POSE_LANDMARKS)
     posed = apply_affine(similarity_fit(rest[pose], frame[pose]), rest)
     spoken = open_mouth(close_lips(posed), max(float(opening), 0.0))

@@ -207,14 +207,14 @@ def analyze_video(open_frames, fps: Fraction, backend, analyzer: FaceAnalyzer,
     reference frame (`backend` is then not used)."""
     track = track_face(open_frames(), float(fps), analyzer, margin=options.crop_margin, name=name,
                        require_face=False)
+    landmarks = track.landmark_array()
     opening = np.full(len(track), np.nan)
     if track.found.any():
-        opening[track.found] = mouth_opening(track.landmark_array()[track.found])
+        opening[track.found] = mouth_opening(landmarks[track.found])
     fps = Fraction(fps)
     if options.mouth == "reference":
         if not track.found.any():
             return VideoFaces(track, None, None, fps)
-        landmarks = track.landmark_array()
         rest_index, reference_index = drawn_frames(landmarks, opening, options.rest_quantile, name)
         kept = _read_frames(open_frames, {rest_index, reference_index}, name)
         return VideoFaces(track, None, None, fps, rest_index, None, kept[rest_index],

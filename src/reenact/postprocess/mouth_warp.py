@@ -31,8 +31,8 @@ import torch.nn.functional as F
 from reenact.geometry import apply_affine, similarity_fit
 from reenact.postprocess.mouth_mask import grown_hull, lower_face_region
 from reenact.postprocess.piecewise import delaunay, rasterize_triangles, triangle_affines
-from reenact.preprocess.expressions import POSE_LANDMARKS, mouth_opening
-from reenact.preprocess.face import NUM_LANDMARKS, check_rgb_image
+from reenact.preprocess.expressions import POSE_LANDMARKS, check_face_landmarks, mouth_opening
+from reenact.preprocess.face import check_rgb_image
 
 RING_POINTS = 16  # points on the ring around the face
 RING_SCALE = 1.5  # the ring's radius over the farthest landmark's distance from the face's centre
@@ -44,14 +44,6 @@ _INNER_LIPS = tuple(range(60, 68))  # corner, upper lip (61-63), corner, lower l
 _UPPER_INNER_LIP = tuple(range(60, 65))
 
 
-def _check_points(points: object, name: str) -> np.ndarray:
-    array = np.asarray(points, np.float64)
-    if array.shape != (NUM_LANDMARKS, 2) or not np.isfinite(array).all():
-        raise ValueError(f"{name}: expected finite ({NUM_LANDMARKS}, 2) points, got "
-                         f"{getattr(points, 'shape', type(points).__name__)}")
-    return array
-
-
 class MouthWarp:
     """Draws `reference`'s lower face onto frames with its landmarks moved.
 
@@ -60,7 +52,7 @@ class MouthWarp:
 
     def __init__(self, reference: np.ndarray, landmarks: np.ndarray) -> None:
         check_rgb_image(reference, "reference")
-        self.landmarks = _check_points(landmarks, "landmarks")
+        self.landmarks = check_face_landmarks(landmarks, "landmarks")
         centre = self.landmarks.mean(axis=0)
         radius = RING_SCALE * float(np.linalg.norm(self.landmarks - centre, axis=1).max())
         angles = np.arange(RING_POINTS) * (2 * np.pi / RING_POINTS)
@@ -69,6 +61,7 @@ class MouthWarp:
         self._triangles = delaunay(self._source)
         # the triangles between the inner lips: the mouth's inside
         self._inside_mouth = np.flatnonzero(np.isin(self._triangles, _INNER_LIPS).all(axis=1))
+        self._opening = float(mouth_opening(self.landmarks))
         self._height, self._width = reference.shape[:2]
         self._pixels = torch.from_numpy(
             np.ascontiguousarray(reference.transpose(2, 0, 1))).float()[None]  # (1, 3, H, W)
@@ -87,8 +80,8 @@ class MouthWarp:
         `frame_landmarks` (the frame's own, so no part of its old mouth or chin stays), grown by
         `grow` and feathered by `feather` pixels."""
         check_rgb_image(frame, "frame")
-        target = _check_points(target, "target")
-        frame_landmarks = _check_points(frame_landmarks, "frame_landmarks")
+        target = check_face_landmarks(target, "target")
+        frame_landmarks = check_face_landmarks(frame_landmarks, "frame_landmarks")
         height, width = frame.shape[:2]
         y0, x0, mask = lower_face_region([target, frame_landmarks], height, width, grow=grow,
                                          feather=feather)
@@ -105,7 +98,7 @@ class MouthWarp:
         ys = np.arange(rows, dtype=np.float64)[:, None] + 0.5
         source_x = coefficients[..., 0] * xs + coefficients[..., 1] * ys + coefficients[..., 2]
         source_y = coefficients[..., 3] * xs + coefficients[..., 4] * ys + coefficients[..., 5]
-        if mouth_opening(target) <= mouth_opening(self.landmarks):
+        if mouth_opening(target) <= self._opening:
             inside_mouth = np.isin(label, self._inside_mouth)
             if inside_mouth.any():  # hung from the upper lip: no squeeze
                 upper = list(_UPPER_INNER_LIP)
@@ -121,16 +114,15 @@ class MouthWarp:
         alpha = torch.from_numpy(mask * inside)  # (h, w)
         original = result[y0:y0 + rows, x0:x0 + cols]
         before = torch.from_numpy(np.ascontiguousarray(original.transpose(2, 0, 1))).float()
-        width = float(np.linalg.norm(target[54] - target[48]))
+        mouth_width = float(np.linalg.norm(target[54] - target[48]))
         lips = np.maximum(*(grown_hull(shape[list(_OUTER_LIPS)] - (x0, y0), cols, rows,
-                                       0.15 * width, 0.0)
+                                       0.15 * mouth_width, 0.0)
                             for shape in (target, frame_landmarks)))  # the new and the old mouth
         skin = torch.from_numpy(((mask > 0.5) & inside) * (1 - lips))
-        drawn = _relit(drawn, before, skin, LIGHT_SIGMA * width)
+        drawn = _relit(drawn, before, skin, LIGHT_SIGMA * mouth_width)
         blended = drawn.sub_(before).mul_(alpha).add_(before).round_().clamp_(0, 255)
         result[y0:y0 + rows, x0:x0 + cols] = blended.to(torch.uint8).permute(1, 2, 0).numpy()
         return result
-
 
 
 def _blur(maps: torch.Tensor, sigma: float) -> torch.Tensor:
@@ -150,8 +142,8 @@ def _relit(drawn: torch.Tensor, frame: torch.Tensor, skin: torch.Tensor,
     """(3, h, w) `drawn` with the lighting of `frame` (3, h, w): each channel times
     blur(frame x skin) / blur(drawn x skin), the gain clipped to `LIGHT_GAIN`; where there is
     little skin nearby it tends to the whole region's ratio. skin: (h, w) weights in [0, 1].
-    The gain is smooth: it is computed on `_LIGHT_STEP`-times coarser maps (box-averaged, at
-    most 4 pixels of blur there) and upsampled bilinearly."""
+    The gain is smooth, so it is computed on maps box-averaged by sigma / `_LIGHT_STEP` pixels
+    (leaving at most `_LIGHT_STEP` pixels of blur there) and upsampled bilinearly."""
     weight = skin.float()[None]  # (1, h, w)
     total = float(weight.sum())
     if total < 1:

@@ -15,7 +15,7 @@ import numpy as np
 
 from reenact.preprocess.face import NUM_LANDMARKS
 
-_INNER_LIP_PAIRS = ((61, 67), (62, 66), (63, 65))
+INNER_LIP_PAIRS = ((61, 67), (62, 66), (63, 65))
 # landmarks that speech and expressions barely move (the jaw line's top, eye corners, nose): a
 # similarity fitted to them carries one frame's face onto another's pose
 POSE_LANDMARKS = (0, 1, 15, 16, 36, 39, 42, 45, *range(27, 36))
@@ -29,6 +29,16 @@ def check_landmarks(landmarks: object) -> np.ndarray:
     points = np.asarray(landmarks, dtype=np.float64)
     if points.ndim < 2 or points.shape[-2:] != (NUM_LANDMARKS, 2):
         raise ValueError(f"landmarks: expected (..., {NUM_LANDMARKS}, 2) points, got "
+                         f"{getattr(landmarks, 'shape', type(landmarks).__name__)}")
+    return points
+
+
+def check_face_landmarks(landmarks: object, name: str = "landmarks") -> np.ndarray:
+    """(68, 2) finite float64 points of one face (`check_landmarks` takes batches and NaNs), or
+    ValueError naming `name`. May share memory with `landmarks`: copy before writing."""
+    points = np.asarray(landmarks, dtype=np.float64)
+    if points.shape != (NUM_LANDMARKS, 2) or not np.isfinite(points).all():
+        raise ValueError(f"{name}: expected finite ({NUM_LANDMARKS}, 2) points, got shape "
                          f"{getattr(landmarks, 'shape', type(landmarks).__name__)}")
     return points
 
@@ -48,7 +58,7 @@ def interocular_distance(landmarks: np.ndarray) -> np.ndarray:
 def mouth_opening(landmarks: np.ndarray) -> np.ndarray:
     """(...,) mean inner-lip gap / interocular distance."""
     points = check_landmarks(landmarks)
-    gap = np.mean([_distance(points, a, b) for a, b in _INNER_LIP_PAIRS], axis=0)
+    gap = np.mean([_distance(points, a, b) for a, b in INNER_LIP_PAIRS], axis=0)
     return gap / np.maximum(interocular_distance(points), 1e-9)
 
 
