@@ -1,5 +1,6 @@
 """animate end to end on real media (random-weight tiny model), and every bad input."""
 
+import dataclasses
 import logging
 from fractions import Fraction
 
@@ -23,6 +24,8 @@ from reenact.pipelines.animate import (
 )
 from reenact.preprocess.crop import CropBox
 from reenact.preprocess.face import create_face_analyzer
+from reenact.provenance.record import Provenance
+from reenact.provenance.writers import MarkedVideoWriter
 
 PORTRAIT = MEDIA / "portraits" / "woman_smiling.png"  # 256x256
 DRIVING_AUDIO = MEDIA / "driving" / "lp_d12.mp4"  # 512x512, 25 fps, with audio
@@ -129,19 +132,26 @@ def test_full_resolution_at_zero_motion_is_the_photo(backend, girl_painting):
 
 
 def test_paste_back_into_the_video_leaves_outside_of_face_unchanged(backend, girl_painting, tmp_path):
-    """After H.264 encoding, outside pixels stay within compression error plus the invisible
-    watermark every written frame carries (its two layers, the DCT payload and the tiled pattern,
-    add about half a grey level to this mean; how the codec treats the keyed patterns moves that
-    by a few hundredths)."""
+    """After H.264 encoding, outside pixels differ from the photo by no more than the photo itself
+    does when it is written, unchanged, through the same marked writer with the same run id:
+    compression error plus the invisible watermark every written frame carries. (An absolute bound
+    drifted with the run id the watermark carries: 2.45-2.62 grey levels.)"""
     source, outside = girl_painting
     options = AnimateOptions(max_frames=6)
     out = tmp_path / "paste.mp4"
-    animate(MEDIA / "portraits" / "girl_painting.jpg", DRIVING_AUDIO, out, backend=backend,
-            options=options, progress=False)
+    info = animate(MEDIA / "portraits" / "girl_painting.jpg", DRIVING_AUDIO, out, backend=backend,
+                   options=options, progress=False)
+    still = tmp_path / "still.mp4"
+    height, width = source.image.shape[:2]
+    same_mark = dataclasses.replace(Provenance.new(), run_id=info.run_id)  # the same payload
+    with MarkedVideoWriter(still, info.fps, width, height, provenance=same_mark) as writer:
+        for _ in range(info.num_frames):
+            writer.write(source.image)
     decoded = decode(out).astype(np.int16)
     assert decoded.shape[1:3] == source.image.shape[:2]
-    difference = np.abs(decoded - source.image.astype(np.int16))[:, outside]
-    assert difference.mean() < 2.6
+    difference = np.abs(decoded - source.image.astype(np.int16))[:, outside].mean()
+    unchanged = np.abs(decode(still).astype(np.int16) - source.image.astype(np.int16))[:, outside]
+    assert difference < unchanged.mean() + 0.1  # measured: within 0.02
 
 
 def test_find_best_frame_and_absolute_mode(tmp_path, checkpoint, caplog):
