@@ -27,7 +27,8 @@ def cmd_animate(args: argparse.Namespace) -> int:
     options = AnimateOptions(
         relative=args.mode == "relative", adapt_scale=args.adapt_scale,
         find_best_frame=args.find_best_frame, crop=args.crop, crop_only=args.crop_only,
-        render=args.render, eyes=args.eyes, face_index=args.face_index, face_backend=args.face_backend,
+        render=args.render, eyes=args.eyes, fit_landmarks=args.fit_landmarks,
+        face_index=args.face_index, face_backend=args.face_backend,
         kp_smoothing=args.kp_smoothing, detect_every=args.detect_every,
         batch_size=args.batch_size, max_output_side=args.max_size, max_frames=args.max_frames,
         label=args.label)
@@ -49,6 +50,9 @@ def add_parser(commands, common: argparse.ArgumentParser) -> None:
                               "pose (default); absolute: the driving keypoints as they are")
     animate.add_argument("--no-adapt-scale", dest="adapt_scale", action="store_false",
                          help="do not scale motion by the faces' relative size")
+    animate.add_argument("--no-landmark-fit", dest="fit_landmarks", action="store_false",
+                         help="do not fit the model's motion to the driver's landmarks (jaw, "
+                              "brows, nose; --render full)")
     animate.add_argument("--find-best-frame", action="store_true",
                          help="measure motion from the driving frame whose pose is closest to the "
                               "source's, not from the first")

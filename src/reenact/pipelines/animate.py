@@ -45,6 +45,7 @@ from reenact.io.video import check_video_output
 from reenact.postprocess.eyelids import EYE_OPEN, eye_ratios, with_openings
 from reenact.postprocess.full_res import FullResCompositor, FullResConfig
 from reenact.pipelines.keypoints import detect_keypoints, reframe_keypoints
+from reenact.pipelines.landmark_targets import landmark_targets
 from reenact.postprocess.paste import paste_back
 from reenact.preprocess.crop import CropBox, crop_box, crop_image, smooth_boxes
 from reenact.preprocess.expressions import eye_aspect_ratios
@@ -86,6 +87,9 @@ class AnimateOptions:
     eyes: "landmarks" draws the driver's change of eye opening on the photo's own eyelids at full
         resolution (`reenact.postprocess.eyelids`; render "full" with face landmarks only);
         "model" leaves the eyes to the motion model.
+    fit_landmarks: fit the model's motion to where the driver's landmarks put the photo's (jaw,
+        brows, nose, eye corners; `reenact.postprocess.landmark_fit`; render "full" with face
+        landmarks only).
     face_index: which source face to animate (0 = largest); default the largest.
     detect_every: run the full face detector on every N-th driving frame and follow the face's
         landmarks in between (`reenact.preprocess.face_follow`); 1 detects in every frame.
@@ -103,6 +107,7 @@ class AnimateOptions:
     crop_only: bool = False
     render: str = "full"
     eyes: str = "landmarks"
+    fit_landmarks: bool = True
     face_index: int | None = None
     face_backend: str = "dlib"
     detect_every: int = 12
@@ -347,17 +352,20 @@ def full_res_compositor(source: PreparedSource, backend: Backend, options: Anima
 def render_frames(backend: Backend, encoded: object, kp_source: Keypoints, kp: Keypoints,
                    source: PreparedSource, options: AnimateOptions,
                    compositor: FullResCompositor | None,
-                   eye_ratios: np.ndarray | None = None) -> Iterator[np.ndarray]:
+                   eye_ratios: np.ndarray | None = None,
+                   targets: list[np.ndarray | None] | None = None) -> Iterator[np.ndarray]:
     """One batch's output frames: full-resolution composites, model-size crops or pasted crops.
 
     eye_ratios: (B, 2) per frame, how open the eyes should be relative to the photo's
-    (`reenact.postprocess.eyelids`; full resolution only), or None."""
+    (`reenact.postprocess.eyelids`; full resolution only), or None; targets: per frame, where
+    the photo's landmarks belong (`landmark_targets`; full resolution only), or None."""
     if compositor is not None:
         rendered = backend.render_with_motion(encoded, kp_source, kp)
         for i, (frame, deformation, weight) in enumerate(zip(
                 rendered.frames, rendered.deformation, rendered.source_weight)):
             yield compositor.composite(frame, deformation, weight,
-                                       None if eye_ratios is None else eye_ratios[i])
+                                       None if eye_ratios is None else eye_ratios[i],
+                                       None if targets is None else targets[i])
         return
     for frame in backend.render(encoded, kp_source, kp):
         if options.crop_only:
@@ -415,6 +423,12 @@ def animate_frames(source: PreparedSource, frames: Iterable[np.ndarray], track: 
     reference_eyes = (eye_reference(track, source, options, initial_crop is not None)
                       if compositor is not None else None)
     eyes = None if reference_eyes is None else eye_ratios(track.landmarks, reference_eyes)
+    targets = None
+    if (compositor is not None and options.fit_landmarks and track.landmarks is not None
+            and source.landmarks is not None):
+        targets = landmark_targets(track.landmarks, track.best_index or 0, source.landmarks,
+                                   source.box, reference, relative=options.relative,
+                                   adapt_scale=options.adapt_scale)
     index = 0
     for batch in batched(frames, options.batch_size):
         boxes = track.boxes[index:index + len(batch)]
@@ -430,7 +444,8 @@ def animate_frames(source: PreparedSource, frames: Iterable[np.ndarray], track: 
                                  relative_jacobian=options.relative,
                                  adapt_movement_scale=options.relative and options.adapt_scale)
         yield from render_frames(backend, encoded, kp_source, kp, source, options, compositor,
-                                 None if eyes is None else eyes[index:index + len(batch)])
+                                 None if eyes is None else eyes[index:index + len(batch)],
+                                 None if targets is None else targets[index:index + len(batch)])
         index += len(batch)
 
 

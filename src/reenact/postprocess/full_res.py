@@ -42,6 +42,7 @@ from torch import Tensor
 
 from reenact.geometry import coordinate_grid, resize_grid, smoothstep, warp
 from reenact.postprocess.eyelids import EyelidWarp, takeover
+from reenact.postprocess.landmark_fit import LandmarkFit
 from reenact.postprocess.mouth_mask import _convex_hull
 from reenact.postprocess.paste import _match_colors, check_paste_inputs, feather_window
 from reenact.postprocess.resampling import blur_matrix, interpolation_matrix, max_filter
@@ -192,10 +193,11 @@ class FullResCompositor:
             * feather_window(len(self._x), box.x0 - self._left, box.x1 - self._left,
                              feather)[None, :])  # (H', W')
         self._blur = blur_matrix(size, config.feather * size / 2)
-        self._face = self._eyelids = None
+        self._face = self._eyelids = self._fit = None
         if landmarks is not None:
             self._face = self._grow(torch.from_numpy(face_hull_mask(landmarks, box, size)))
             self._eyelids = EyelidWarp(landmarks)
+            self._fit = LandmarkFit(landmarks)
         self._baseline = None
         if baseline_weight is not None:
             self._check_weight(baseline_weight, "baseline_weight")
@@ -301,34 +303,51 @@ class FullResCompositor:
         ratios = np.asarray(eye_ratios, dtype=np.float64)
         if ratios.shape != (2,) or not np.all(np.isfinite(ratios)):
             raise ValueError(f"eye_ratios: expected 2 finite numbers, got {eye_ratios!r}")
-        box = self.box
-
-        def displacement_at(points: np.ndarray) -> np.ndarray:
-            where = torch.from_numpy(2 * (points - (box.x0, box.y0)) / box.side - 1).float()
-            read = F.grid_sample(displacement[None], where[None, None], mode="bilinear",
-                                 padding_mode="border", align_corners=False)  # (1, 2, 1, N)
-            return read[0, :, 0].T.double().numpy()
-
+        displacement_at = lambda points: self._displacement_at(displacement, points)  # noqa: E731
         implied = self._eyelids.implied_ratios(displacement_at)
         strength = takeover(implied)
         return 1 + strength * (ratios / np.maximum(implied, 0.1) - 1), strength
 
+    def _displacement_at(self, displacement: Tensor, points: np.ndarray) -> np.ndarray:
+        """(N, 2) the backward displacement (photo pixels) at (N, 2) output pixels, read from
+        the (2, h, w) lattice `displacement` over the box."""
+        box = self.box
+        where = torch.from_numpy(2 * (points - (box.x0, box.y0)) / box.side - 1).float()
+        read = F.grid_sample(displacement[None], where[None, None], mode="bilinear",
+                             padding_mode="border", align_corners=False)  # (1, 2, 1, N)
+        return read[0, :, 0].T.double().numpy()
+
     @torch.no_grad()
     def composite(self, frame: np.ndarray, deformation: np.ndarray, weight: np.ndarray,
-                  eye_ratios: np.ndarray | None = None) -> np.ndarray:
+                  eye_ratios: np.ndarray | None = None,
+                  landmark_targets: np.ndarray | None = None) -> np.ndarray:
         """One output frame, (H, W, 3) uint8, from one `RenderedCrops` item.
 
         frame: (S, S, 3) uint8 the model's frame; deformation: (h, w, 2) its dense deformation
         (normalized crop coordinates, `grid_sample` order); weight: (S, S) its source weight in
         [0, 1]; eye_ratios: (2,) how open each eye (image left, right) should be relative to the
-        photo's (`reenact.postprocess.eyelids`), or None to leave the lids to the model. Pixels
-        where the paste mask is 0 keep the photo's bytes.
+        photo's (`reenact.postprocess.eyelids`), or None to leave the lids to the model;
+        landmark_targets: (68, 2) where the photo's landmarks belong in this frame (output pixels),
+        to fit the motion to them (`reenact.postprocess.landmark_fit`), or None. Pixels where the
+        paste mask is 0 keep the photo's bytes.
         """
         self._check(frame, deformation, weight)
         grid = torch.from_numpy(np.ascontiguousarray(deformation, dtype=np.float32))  # (h, w, 2)
         readers = self._lattice(*grid.shape[:2])
         displacement = ((grid - readers.identity) * self._pixels_per_unit).permute(2, 0, 1)  # (2, h, w)
-        moved = self._moved(displacement, readers)
+        fitted = None
+        if landmark_targets is not None and self._fit is not None:
+            residuals = self._fit.residuals(
+                landmark_targets, lambda points: self._displacement_at(displacement, points))
+            fitted = (landmark_targets, residuals)
+            cells_y, cells_x = grid.shape[:2]
+            box = self.box  # the correction at the lattice's cells: what it moves is pasted too
+            coarse = self._fit.field(landmark_targets, residuals,
+                                     box.x0 + (np.arange(cells_x) + 0.5) * box.side / cells_x,
+                                     box.y0 + (np.arange(cells_y) + 0.5) * box.side / cells_y)
+            moved = self._moved(displacement + coarse, readers)
+        else:
+            moved = self._moved(displacement, readers)
         paste = moved if self._face is None else torch.maximum(moved, self._face)
         result = self.image.copy()
         span = self._span(paste)
@@ -340,6 +359,8 @@ class FullResCompositor:
 
         # the photo, warped at its own resolution
         shift = _read(displacement, readers.motion_y[r0:r1], readers.motion_x[c0:c1])  # (2, h', w')
+        if fitted is not None:  # faded out with the paste, where the photo's bytes take over
+            shift += alpha * self._fit.field(*fitted, self._x[c0:c1], self._y[r0:r1])
         height, width = self.image.shape[:2]
         x = torch.from_numpy(self._x[c0:c1].astype(np.float32))[None, :] + shift[0]
         y = torch.from_numpy(self._y[r0:r1].astype(np.float32))[:, None] + shift[1]
