@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+import torch
 
 from reenact.geometry import coordinate_grid
 from reenact.postprocess.full_res import FullResCompositor
@@ -64,7 +65,7 @@ def test_a_bad_landmark_frame_is_followed_only_so_far():
 
 
 @pytest.mark.parametrize("config", [{"sigma": 0}, {"max_shift": -0.1}, {"ridge": "a"},
-                                    {"sigma": True}])
+                                    {"sigma": True}, {"mouth": "open"}])
 def test_config_is_checked(config):
     with pytest.raises(ValueError, match="LandmarkFitConfig"):
         LandmarkFitConfig(**config)
@@ -119,3 +120,23 @@ def test_a_rising_brow_moves_the_eye_whole_and_does_not_open_it():
     upper, lower = field_at(field, targets[[37, 38, 43, 44]]), field_at(field, targets[[41, 40, 47, 46]])
     assert np.abs(upper[:, 1] - lower[:, 1]).max() < 0.5  # the gap between the lids is kept
     assert np.allclose(upper[:, 1], 1.0, atol=0.5)  # and they move with the corners
+
+
+def test_the_generators_frame_is_read_along_the_correction():
+    """With no correction the reader is the compositor's own (interpolation matrices); a
+    correction of d output pixels reads the model's frame d pixels further (what the generator
+    painted moves with the photo's pixels)."""
+    photo = textured_photo()
+    compositor = FullResCompositor(photo, BOX, crop_image(photo, BOX, SIZE), align_corners=True,
+                                   landmarks=face_landmarks())
+    readers = compositor._lattice(CELLS, CELLS)
+    maps = torch.from_numpy(crop_image(photo, BOX, SIZE).transpose(2, 0, 1).copy()).float()
+    span = (100, 300, 100, 300)
+    still = compositor._corrected_reader(readers, torch.zeros(2, 200, 200), span)
+    direct = readers.model_y[100:300] @ maps @ readers.model_x[100:300].T
+    assert torch.allclose(still(maps, False), direct, atol=1e-3)
+    shift = torch.zeros(2, 200, 200)
+    shift[1] = 12.0  # 12 output pixels down (about two pixels of the 64-px model frame)
+    moved = compositor._corrected_reader(readers, shift, span)(maps, False)
+    below = readers.model_y[112:312] @ maps @ readers.model_x[100:300].T
+    assert (moved - below).abs().mean() < 0.1 * (direct - below).abs().mean()

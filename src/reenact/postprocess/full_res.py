@@ -42,70 +42,15 @@ from torch import Tensor
 
 from reenact.geometry import coordinate_grid, resize_grid, smoothstep, warp
 from reenact.postprocess.eyelids import EyelidWarp, takeover
+from reenact.postprocess.full_res_config import FullResConfig
 from reenact.postprocess.landmark_fit import LandmarkFit
-from reenact.postprocess.mouth_mask import _convex_hull
+from reenact.postprocess.mouth_mask import face_hull_mask
 from reenact.postprocess.paste import _match_colors, check_paste_inputs, feather_window
 from reenact.postprocess.resampling import blur_matrix, interpolation_matrix, max_filter
 from reenact.preprocess.crop import CropBox
-from reenact.preprocess.face import NUM_LANDMARKS, require_pillow
 
 
 _MIN_BASELINE = 0.05
-
-
-def _check_fraction(config: object, name: str, low: float, high: float) -> None:
-    value = getattr(config, name)
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= value <= high:
-        raise ValueError(f"{type(config).__name__}.{name}: expected a number in [{low}, {high}], "
-                         f"got {value!r}")
-
-
-@dataclass(frozen=True)
-class FullResConfig:
-    """How the full-resolution output blends and pastes.
-
-    moved_from, moved_full: motion in output pixels; the paste mask starts above `moved_from` and
-        is full from `moved_full` on (smoothstep between).
-    dilation: the moved region (and face hull) grows by this fraction of the box side...
-    feather: ...and its edge fades out over about this fraction (a gaussian of sigma feather / 2,
-        cut at 2 sigma: exactly 0 beyond).
-    box_feather: the paste also fades out over this fraction of the box side at the box edge
-        (outside the box the model says nothing).
-    trusted, invented: a source weight at or above `trusted` takes the warped photo alone, at or
-        below `invented` the generator's pixels alone (smoothstep between).
-    invented_width: invented regions narrower than this fraction of the box side are dropped (a
-        morphological opening): the lines along edges that a pixel-skip generator redraws at its
-        own resolution, where the warped photo is sharp and in place, unlike a mouth interior.
-    color_match: shift and scale the generator's colours (per channel mean and deviation, gain in
-        [1/1.5, 1.5]) to the warped source's where the model trusts the source.
-    """
-
-    moved_from: float = 0.5
-    moved_full: float = 1.5
-    dilation: float = 0.03
-    feather: float = 0.04
-    box_feather: float = 0.12
-    trusted: float = 0.7
-    invented: float = 0.35
-    invented_width: float = 0.03
-    color_match: bool = True
-
-    def __post_init__(self) -> None:
-        _check_fraction(self, "moved_from", 0, math.inf)
-        _check_fraction(self, "moved_full", self.moved_from, math.inf)
-        if self.moved_full <= self.moved_from:
-            raise ValueError(f"FullResConfig.moved_full: expected more than moved_from "
-                             f"({self.moved_from}), got {self.moved_full}")
-        for name in ("dilation", "feather", "box_feather", "invented_width"):
-            _check_fraction(self, name, 0, 0.5)
-        _check_fraction(self, "invented", 0, 1)
-        _check_fraction(self, "trusted", 0, 1)
-        if self.trusted <= self.invented:
-            raise ValueError(f"FullResConfig.trusted: expected more than invented "
-                             f"({self.invented}), got {self.trusted}")
-        if not isinstance(self.color_match, bool):
-            raise ValueError(f"FullResConfig.color_match: expected true or false, "
-                             f"got {self.color_match!r}")
 
 
 def _model_fractions(q: np.ndarray, cells: int, size: int, align_corners: bool) -> np.ndarray:
@@ -135,24 +80,9 @@ class _LatticeReaders:
     model_y: Tensor  # (H, S)
     model_cubic_x: Tensor  # (W, S) the same by cubic convolution
     model_cubic_y: Tensor  # (H, S)
+    model_pixels: tuple[Tensor, Tensor]  # (W,), (H,): the same positions, model frame pixels
     upsample: Tensor  # (S, h); (S, w) is `upsample_x`
     upsample_x: Tensor
-
-
-def face_hull_mask(landmarks: np.ndarray, box: CropBox, size: int) -> np.ndarray:
-    """(size, size) float32 in {0, 1}: the convex hull of the 68 face landmarks (image pixels) in
-    the crop of `box` cut to `size` pixels."""
-    if not isinstance(landmarks, np.ndarray) or landmarks.shape != (NUM_LANDMARKS, 2):
-        raise ValueError(f"landmarks: expected ({NUM_LANDMARKS}, 2) points, got "
-                         f"{getattr(landmarks, 'shape', type(landmarks).__name__)}")
-    pil = require_pillow()
-    from PIL import ImageDraw
-
-    mask = pil.new("L", (size, size), 0)
-    hull = [tuple(p) for p in _convex_hull(box.image_to_crop(landmarks, size)).tolist()]
-    if len(hull) >= 3:
-        ImageDraw.Draw(mask).polygon(hull, fill=255)
-    return np.asarray(mask, dtype=np.float32) / 255
 
 
 class FullResCompositor:
@@ -224,6 +154,7 @@ class FullResCompositor:
                 model_x=interpolation_matrix(fx, size), model_y=interpolation_matrix(fy, size),
                 model_cubic_x=interpolation_matrix(fx, size, cubic=True),
                 model_cubic_y=interpolation_matrix(fy, size, cubic=True),
+                model_pixels=(torch.from_numpy(fx).float(), torch.from_numpy(fy).float()),
                 upsample=interpolation_matrix(centres * cells_y - 0.5, cells_y),
                 upsample_x=interpolation_matrix(centres * cells_x - 0.5, cells_x))
         return self._readers[key]
@@ -308,6 +239,26 @@ class FullResCompositor:
         strength = takeover(implied)
         return 1 + strength * (ratios / np.maximum(implied, 0.1) - 1), strength
 
+    def _corrected_reader(self, readers: _LatticeReaders, correction: Tensor,
+                          span: tuple[int, int, int, int]):
+        """A function (maps (C, S, S) or (S, S), cubic) -> the maps read at the span's pixels
+        moved by `correction` (2, h', w', output pixels): where the model's frame shows what the
+        corrected warp puts at each pixel (the model's motion is near a translation locally)."""
+        r0, r1, c0, c1 = span
+        per_pixel = self.size / self.box.side
+        fx, fy = readers.model_pixels
+        x = fx[c0:c1][None, :] + correction[0] * per_pixel
+        y = fy[r0:r1][:, None] + correction[1] * per_pixel
+        where = torch.stack([(x + 0.5) * (2 / self.size) - 1, (y + 0.5) * (2 / self.size) - 1],
+                            dim=-1)[None]
+
+        def read(maps: Tensor, cubic: bool) -> Tensor:
+            batch = maps[None] if maps.dim() == 3 else maps[None, None]
+            out = F.grid_sample(batch, where, mode="bicubic" if cubic else "bilinear",
+                                padding_mode="border", align_corners=False)[0]
+            return out if maps.dim() == 3 else out[0]
+        return read
+
     def _displacement_at(self, displacement: Tensor, points: np.ndarray) -> np.ndarray:
         """(N, 2) the backward displacement (photo pixels) at (N, 2) output pixels, read from
         the (2, h, w) lattice `displacement` over the box."""
@@ -359,8 +310,10 @@ class FullResCompositor:
 
         # the photo, warped at its own resolution
         shift = _read(displacement, readers.motion_y[r0:r1], readers.motion_x[c0:c1])  # (2, h', w')
+        correction = None
         if fitted is not None:  # faded out with the paste, where the photo's bytes take over
-            shift += alpha * self._fit.field(*fitted, self._x[c0:c1], self._y[r0:r1])
+            correction = alpha * self._fit.field(*fitted, self._x[c0:c1], self._y[r0:r1])
+            shift += correction
         height, width = self.image.shape[:2]
         x = torch.from_numpy(self._x[c0:c1].astype(np.float32))[None, :] + shift[0]
         y = torch.from_numpy(self._y[r0:r1].astype(np.float32))[:, None] + shift[1]
@@ -375,13 +328,17 @@ class FullResCompositor:
 
         # the generator's pixels where the model invents content, near motion only
         invented = self._invented(weight)  # (S, S)
-        model_y, model_x = readers.model_y[r0:r1], readers.model_x[c0:c1]
-        mix = _read(invented, model_y, model_x) * _read(moved, mask_y, mask_x)  # (h', w')
+        if correction is None:
+            read_model = lambda maps, cubic: _read(  # noqa: E731
+                maps, (readers.model_cubic_y if cubic else readers.model_y)[r0:r1],
+                (readers.model_cubic_x if cubic else readers.model_x)[c0:c1])
+        else:  # the model's frame moves with the correction: what it painted stays in place
+            read_model = self._corrected_reader(readers, correction, (r0, r1, c0, c1))
+        mix = read_model(invented, False) * _read(moved, mask_y, mask_x)  # (h', w')
         if keep is not None:
             mix *= keep
         if bool((mix > 0).any()):
-            generated = _read(self._generated(frame, grid, 1 - invented),
-                              readers.model_cubic_y[r0:r1], readers.model_cubic_x[c0:c1])
+            generated = read_model(self._generated(frame, grid, 1 - invented), True)
             content += mix * (generated - content)
 
         top, left = self._top + r0, self._left + c0

@@ -46,11 +46,14 @@ PINNED = LIPS  # residual held at 0
 class LandmarkFitConfig:
     """sigma: the RBF's gaussian width; max_shift: the largest residual followed; both in face
     sizes (the landmarks' bounding-box diagonal). ridge: regularisation of the RBF solve,
-    relative to the kernel's diagonal (larger: smoother, less exact)."""
+    relative to the kernel's diagonal (larger: smoother, less exact). mouth: "pinned" holds the
+    lips where the model's motion puts them; "fitted" fits them too (the compositor then reads the
+    generator's frame along the correction, so what it painted inside the mouth moves with it)."""
 
     sigma: float = 0.12
     max_shift: float = 0.05
     ridge: float = 0.01
+    mouth: str = "pinned"
 
     def __post_init__(self) -> None:
         for name, low, high in (("sigma", 0.01, 1.0), ("max_shift", 0.0, 0.5), ("ridge", 0.0, 10.0)):
@@ -59,6 +62,9 @@ class LandmarkFitConfig:
                     or not low <= value <= high:
                 raise ValueError(f"LandmarkFitConfig.{name}: expected a number in [{low}, {high}], "
                                  f"got {value!r}")
+        if self.mouth not in ("pinned", "fitted"):
+            raise ValueError(f"LandmarkFitConfig.mouth: expected 'pinned' or 'fitted', got "
+                             f"{self.mouth!r}")
 
 
 class LandmarkFit:
@@ -70,7 +76,9 @@ class LandmarkFit:
         self.config = config if config is not None else LandmarkFitConfig()
         extent = self.landmarks.max(axis=0) - self.landmarks.min(axis=0)
         self.face_size = float(np.hypot(*extent))
-        self._indices = np.array(FITTED + LIDS[0] + LIDS[1] + PINNED)
+        self._fitted = FITTED + (LIPS if self.config.mouth == "fitted" else ())
+        self._pinned = PINNED if self.config.mouth == "pinned" else ()
+        self._indices = np.array(self._fitted + LIDS[0] + LIDS[1] + self._pinned)
 
     def residuals(self, targets: np.ndarray,
                   displacement_at: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
@@ -78,15 +86,15 @@ class LandmarkFit:
         the pinned ones (0), shortened to `max_shift`; `displacement_at` maps (N, 2) output pixels to the model's backward
         displacement there (a point p of the output shows the photo at p + d(p))."""
         targets = check_face_landmarks(targets, "targets")
-        fitted = np.array(FITTED)
+        fitted = np.array(self._fitted)
         r = self.landmarks[fitted] - targets[fitted] - displacement_at(targets[fitted])
         limit = self.config.max_shift * self.face_size
         length = np.linalg.norm(r, axis=1, keepdims=True)
         r = r * np.minimum(1.0, limit / np.maximum(length, 1e-9))
-        corner = dict(zip(FITTED, r))
+        corner = dict(zip(self._fitted, r))
         lids = [np.tile((corner[a] + corner[b]) / 2, (len(points), 1))
                 for (a, b), points in zip(((36, 39), (42, 45)), LIDS)]
-        return np.concatenate([r, *lids, np.zeros((len(PINNED), 2))])
+        return np.concatenate([r, *lids, np.zeros((len(self._pinned), 2))])
 
     def field(self, targets: np.ndarray, residuals: np.ndarray, x: np.ndarray,
               y: np.ndarray) -> Tensor:

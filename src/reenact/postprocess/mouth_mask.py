@@ -1,4 +1,5 @@
-"""The lower-face mask of dubbing: where a re-rendered mouth may replace the original pixels.
+"""The lower-face mask of dubbing: where a re-rendered mouth may replace the original pixels (and
+the whole face's hull, which the full-resolution compositor always pastes).
 
 The region is the convex hull of the lower jaw line (landmarks 2-14), the bottom of the nose
 (31-35) and the lips (48-67), grown by `dilation` (room for a mouth that opens wider than the
@@ -95,3 +96,19 @@ def lower_face_region(landmarks: list[np.ndarray], height: int, width: int, *, g
     if x1 <= x0 or y1 <= y0:
         return y0, x0, np.zeros((max(0, y1 - y0), max(0, x1 - x0)), np.float32)
     return y0, x0, grown_hull(points - (x0, y0), x1 - x0, y1 - y0, grow, feather)
+
+
+def face_hull_mask(landmarks: np.ndarray, box: CropBox, size: int) -> np.ndarray:
+    """(size, size) float32 in {0, 1}: the convex hull of the 68 face landmarks (image pixels) in
+    the crop of `box` cut to `size` pixels."""
+    if not isinstance(landmarks, np.ndarray) or landmarks.shape != (NUM_LANDMARKS, 2):
+        raise ValueError(f"landmarks: expected ({NUM_LANDMARKS}, 2) points, got "
+                         f"{getattr(landmarks, 'shape', type(landmarks).__name__)}")
+    pil = require_pillow()
+    from PIL import ImageDraw
+
+    mask = pil.new("L", (size, size), 0)
+    hull = [tuple(p) for p in _convex_hull(box.image_to_crop(landmarks, size)).tolist()]
+    if len(hull) >= 3:
+        ImageDraw.Draw(mask).polygon(hull, fill=255)
+    return np.asarray(mask, dtype=np.float32) / 255

@@ -1,0 +1,62 @@
+"""How the full-resolution compositor (`reenact.postprocess.full_res`) blends and pastes: its
+settings, checked."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+
+def _check_fraction(config: object, name: str, low: float, high: float) -> None:
+    value = getattr(config, name)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= value <= high:
+        raise ValueError(f"{type(config).__name__}.{name}: expected a number in [{low}, {high}], "
+                         f"got {value!r}")
+
+
+@dataclass(frozen=True)
+class FullResConfig:
+    """How the full-resolution output blends and pastes.
+
+    moved_from, moved_full: motion in output pixels; the paste mask starts above `moved_from` and
+        is full from `moved_full` on (smoothstep between).
+    dilation: the moved region (and face hull) grows by this fraction of the box side...
+    feather: ...and its edge fades out over about this fraction (a gaussian of sigma feather / 2,
+        cut at 2 sigma: exactly 0 beyond).
+    box_feather: the paste also fades out over this fraction of the box side at the box edge
+        (outside the box the model says nothing).
+    trusted, invented: a source weight at or above `trusted` takes the warped photo alone, at or
+        below `invented` the generator's pixels alone (smoothstep between).
+    invented_width: invented regions narrower than this fraction of the box side are dropped (a
+        morphological opening): the lines along edges that a pixel-skip generator redraws at its
+        own resolution, where the warped photo is sharp and in place, unlike a mouth interior.
+    color_match: shift and scale the generator's colours (per channel mean and deviation, gain in
+        [1/1.5, 1.5]) to the warped source's where the model trusts the source.
+    """
+
+    moved_from: float = 0.5
+    moved_full: float = 1.5
+    dilation: float = 0.03
+    feather: float = 0.04
+    box_feather: float = 0.12
+    trusted: float = 0.7
+    invented: float = 0.35
+    invented_width: float = 0.03
+    color_match: bool = True
+
+    def __post_init__(self) -> None:
+        _check_fraction(self, "moved_from", 0, math.inf)
+        _check_fraction(self, "moved_full", self.moved_from, math.inf)
+        if self.moved_full <= self.moved_from:
+            raise ValueError(f"FullResConfig.moved_full: expected more than moved_from "
+                             f"({self.moved_from}), got {self.moved_full}")
+        for name in ("dilation", "feather", "box_feather", "invented_width"):
+            _check_fraction(self, name, 0, 0.5)
+        _check_fraction(self, "invented", 0, 1)
+        _check_fraction(self, "trusted", 0, 1)
+        if self.trusted <= self.invented:
+            raise ValueError(f"FullResConfig.trusted: expected more than invented "
+                             f"({self.invented}), got {self.trusted}")
+        if not isinstance(self.color_match, bool):
+            raise ValueError(f"FullResConfig.color_match: expected true or false, "
+                             f"got {self.color_match!r}")
