@@ -276,3 +276,19 @@ def test_a_ringing_row_next_to_a_border_is_border() -> None:
     frame[30:170, 40:250] = content
     frame[170, 40:250] = 24 + 0.2 * (content[-1] - content[-1].mean())
     assert content_rect(frame) == (30, 40, 140, 210)
+
+
+def test_another_readings_bits_rescue_a_weak_mark(host: np.ndarray) -> None:
+    # a faint mark (chips of 0.55 grey levels) after JPEG q60: its sync peak is found, its code
+    # alone does not decode; the payload's bits read elsewhere at 0.6 each make it decode, and
+    # random ones do not
+    weak = jpeg(TileMarker(TileConfig(amplitude=0.55)).mark(host, PAYLOAD), 60)
+    detector = TileDetector()
+    detector.add(weak)
+    plain = detector.detection()
+    assert not plain.detection.present and plain.sync >= TileConfig().min_sync
+    joint = detector.joint_detection(0.6 * (1.0 - 2.0 * PAYLOAD.to_bits()), tests=2)
+    assert joint.detection.payload == PAYLOAD
+    assert joint.detection.false_alarm == pytest.approx(2 * detector.false_alarm())
+    noise = np.random.default_rng(0).choice([-0.6, 0.6], PAYLOAD.to_bits().shape)
+    assert not detector.joint_detection(noise).detection.present

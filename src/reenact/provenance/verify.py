@@ -19,10 +19,17 @@ import numpy as np
 
 from reenact.io import VideoReader, read_image
 from reenact.io.errors import check_input_file
-from reenact.io.video_decode import BT709_MATRIX, PlanarFrame, planes_of_rgb
+from reenact.io.video_decode import planes_of_rgb
+from reenact.provenance.frame_evidence import (
+    BorderedEvidence,
+    canonical_luma,
+    cut_borders,
+    with_dct_prior,
+)
 from reenact.provenance.manifest import ManifestError, manifest_path, output_matches, read_manifest
 from reenact.provenance.record import parse_comment
 from reenact.provenance.watermark import Detection, WatermarkConfig, Watermarker
+from reenact.provenance.watermark.dct_search import CropGainSearch
 from reenact.provenance.watermark.tile_detect import NOTHING_UNDONE, TileDetection, TileDetector
 
 _VIDEO_TAGS = ("comment", "description", "keywords", "encoder")
@@ -32,7 +39,6 @@ _MAX_TAG_CHARS = 300
 # (the mark is the same in every frame; more frames only average out more of the picture)
 _TILED_FRAMES_PER_SECOND = 8.0
 _TILED_LOOK_FACTOR = 4  # the tiled layer looks after 1, 4, 16, ... clips
-_MAX_RECTANGLES = 4  # content rectangles the DCT layer reads a video's borders at
 _VIDEO_FORMATS_PILLOW_KNOWS = frozenset({"MPEG"})  # it names them, it cannot read them
 
 
@@ -92,14 +98,15 @@ def _verify_video(path: Path, watermarker: Watermarker, tiles: TileDetector
                   ) -> tuple[Detection, tuple[ClipResult, ...], TileDetection, str | None]:
     """Evidence per clip of `clip_seconds`, and over the whole video; the whole decides unless
     only some clips carry the mark (an edited video). Frames are read as planes (no conversion
-    to RGB: `_canonical_luma`); `tiles` gathers the tiled layer's evidence from every few
+    to RGB: `canonical_luma`); `tiles` gathers the tiled layer's evidence from every few
     frames. Reading stops early when the DCT layer finds the mark after 1, 2, 4, ... clips, or
     the tiled layer after 1, 4, 16, ... (its search costs more); each such look is one more test
     in that layer's false-alarm bound. The DCT layer also reads the content inside borders
-    (`_BorderedEvidence`); the last value says so when that is where it found the mark."""
+    (`BorderedEvidence`); the last value says so when that is where it found the mark."""
     looks = tiled_looks = 0
     tiled: TileDetection | None = None
-    bordered = _BorderedEvidence(watermarker)
+    bordered = BorderedEvidence(watermarker)
+    search = CropGainSearch(watermarker)
     rect: tuple[int, int, int, int] | None = None
     shape = (0, 0)
     with VideoReader(path) as reader:
@@ -110,11 +117,12 @@ def _verify_video(path: Path, watermarker: Watermarker, tiles: TileDetector
         sums: list[np.ndarray] = []
         counts: list[int] = []
         for index, planar in enumerate(reader.planes()):
-            soft = watermarker.soft_bits_from_canonical(_canonical_luma(watermarker, planar))
+            soft = watermarker.soft_bits_from_canonical(canonical_luma(watermarker, planar))
             if index % tiled_stride == 0:
                 # the tiled layer reads any luma-like plane alike; its content rectangle holds
                 # for the DCT layer until the next frame the tiled layer reads
                 rect = tiles.add_luma(planar.y)
+                search.add(planar)
             bordered.add(planar, rect)
             shape = planar.y.shape
             if index % clip_frames == 0:
@@ -160,71 +168,10 @@ def _verify_video(path: Path, watermarker: Watermarker, tiles: TileDetector
     if inside is not None:
         detection, rect = inside
         return (dataclasses.replace(detection, false_alarm=whole.false_alarm), clips, tiled,
-                _cut_borders(rect, shape))
+                cut_borders(rect, shape))
+    if not tiled.detection.present:
+        tiled = with_dct_prior(tiles, search, tiled_looks + 2)
     return whole, clips, tiled, None
-
-
-class _BorderedEvidence:
-    """The DCT layer's soft bits of the content inside borders (letterbox, pillarbox, the canvas
-    of a screen recording: `borders.content_rect`), summed per content rectangle (the first
-    `_MAX_RECTANGLES`: borders that keep changing are not followed). Each `detection()` decodes
-    every rectangle's sum; `tests` counts those decodes for the false-alarm bound."""
-
-    def __init__(self, watermarker: Watermarker) -> None:
-        self.watermarker = watermarker
-        self.sums: dict[tuple[int, int, int, int], list] = {}  # rect: [soft sum, frames]
-        self.tests = 0
-
-    def add(self, planar: PlanarFrame, rect: tuple[int, int, int, int] | None) -> None:
-        if rect is None or (rect not in self.sums and len(self.sums) >= _MAX_RECTANGLES):
-            return
-        soft = self.watermarker.soft_bits_from_canonical(
-            _canonical_luma(self.watermarker, planar, rect))
-        entry = self.sums.setdefault(rect, [np.zeros_like(soft), 0])
-        entry[0] += soft
-        entry[1] += 1
-
-    def detection(self) -> tuple[Detection, tuple[int, int, int, int]] | None:
-        """(detection, rectangle) of the first rectangle whose sum decodes, or None."""
-        for rect, (soft, frames) in self.sums.items():
-            self.tests += 1
-            detection = self.watermarker.decode(soft / frames, frames)
-            if detection.present:
-                return detection, rect
-        return None
-
-
-def _cut_borders(rect: tuple[int, int, int, int], shape: tuple[int, int]) -> str:
-    top, left, height, width = rect
-    return f"cutting borders (content {width}x{height} at {left},{top} of {shape[1]}x{shape[0]})"
-
-
-def _canonical_luma(watermarker: Watermarker, planar: PlanarFrame,
-                    rect: tuple[int, int, int, int] | None = None) -> np.ndarray:
-    """(N, N) canonical BT.709 luma of a decoded frame (or of its `rect`, (top, left, height,
-    width) in luma pixels), as `Watermarker.canonical_luma` makes it of the frame's RGB (the DCT
-    layer's lattice is set in that luma, so another one, e.g. Y' of a BT.601 file, would misread
-    it), from the planes: reduction is linear, so the canonical luma is the conversion of the
-    planes' canonical images (each reduced in 8 bits, as RGB was)."""
-    reduce = watermarker.canonical.reduce
-    pil = watermarker.canonical.pil.Image
-    y = reduce(pil.fromarray(_part(planar.y, rect, planar.y.shape)))
-    if planar.chroma is None or planar.matrix == BT709_MATRIX:
-        return planar.luma_709(y)
-    cb, cr = (reduce(pil.fromarray(_part(plane, rect, planar.y.shape)))
-              for plane in planar.chroma)
-    return planar.luma_709(y, cb, cr)
-
-
-def _part(plane: np.ndarray, rect: tuple[int, int, int, int] | None,
-          luma_shape: tuple[int, int]) -> np.ndarray:
-    """`plane` cut to `rect` (luma pixels; a subsampled chroma plane at its own scale)."""
-    if rect is None:
-        return plane
-    top, left, height, width = rect
-    rows, cols = plane.shape[0] / luma_shape[0], plane.shape[1] / luma_shape[1]
-    return np.ascontiguousarray(plane[round(top * rows):round((top + height) * rows),
-                                      round(left * cols):round((left + width) * cols)])
 
 
 def _is_image(path: Path) -> bool:
@@ -311,13 +258,13 @@ def _verify_image(image: np.ndarray, rect: tuple[int, int, int, int] | None,
     detection = watermarker.decode(watermarker.soft_bits(image), 1, tests=tests)
     if detection.present or rect is None:
         return detection, None
-    bordered = _BorderedEvidence(watermarker)
+    bordered = BorderedEvidence(watermarker)
     bordered.add(planes_of_rgb(image), rect)
     inside = bordered.detection()
     if inside is None:
         return detection, None
     return (dataclasses.replace(inside[0], false_alarm=detection.false_alarm),
-            _cut_borders(rect, image.shape[:2]))
+            cut_borders(rect, image.shape[:2]))
 
 
 def _either_layer(dct: Detection, tiled: TileDetection) -> tuple[Detection, str | None,
