@@ -25,14 +25,13 @@ def with_dct_prior(tiles: TileDetector, search: CropGainSearch, tests: int) -> T
     searched = search.soft_bits()
     if searched is None:
         return tiles.detection(tests=tests)
-    soft, crop, gain = searched
     # the DCT layer's soft bits are of the code bits XOR its whitening: undo it
-    prior = soft * (1.0 - 2.0 * search.watermarker.canonical.layout.whitening)
+    prior = searched.soft * (1.0 - 2.0 * search.watermarker.canonical.layout.whitening)
     joint = tiles.joint_detection(prior, tests=tests)
     if not joint.detection.present:
         return joint
     return dataclasses.replace(joint, transform=f"{joint.transform}; with the DCT layer's bits "
-                               f"(crop {crop:.1%} a side, gain {gain:.3f})")
+                               f"({searched.describe()})")
 
 
 class BorderedEvidence:
