@@ -4,8 +4,9 @@
   by reenact's MarkedVideoWriter (as a pipeline writes them: both layers, H.264 CRF 18), decoded,
   attacked (numpy / Pillow geometry and tone, below), re-encoded with libx264 (PyAV; the `ffmpeg`
   binary is not needed) at CRF 23 (the combination at CRF 28) and checked with `verify_file`, the
-  path `reenact verify` takes. A clip counts when the mark decodes to its own run id. "DCT" is the
-  old design's layer alone (what verify found before the tiled layer), "both" the verdict now.
+  path `reenact verify` takes. A clip counts when the mark decodes to its own run id. "DCT" is
+  the clips the DCT layer read alone (the whole frame, or since 2026-12-03 the content inside
+  borders), "both" the verdict now (the tiled layer, alone or with the DCT layer's bits).
   Images: shared portraits, marked with `write_marked_image` (PNG), attacked, saved as JPEG q90.
 - false positives: the first 2 s of unmarked videos and every unmarked image under
   ../shared/media, as they are and re-encoded (CRF 23 / JPEG q75), through `verify_file`.
@@ -288,7 +289,7 @@ def video_run(sources: list[Path], sides: list[int], clips: int, work: Path,
         return
     print(f"\nVideos: {made} marked clips (2 s, short side {sides}), each attack then libx264")
     per_side = "".join(f" {side} px |" for side in sides)
-    print(f"| attack | DCT layer alone (before) | both layers (now) |{per_side} "
+    print(f"| attack | DCT layer alone | both layers |{per_side} "
           f"undone (last clip) |")
     print("|---|---|---|" + "---|" * len(sides) + "---|")
     for name, hits in results.items():
@@ -321,7 +322,7 @@ def image_run(images: list[Path], work: Path, attacks: dict[str, Attack]) -> Non
             found = verification.marked and verification.detection.payload == provenance.payload()
             results[name].append((found and verification.layer == "dct", found))
     print(f"\nImages: {len(images)} portraits, marked (PNG), attacked, saved as JPEG q90")
-    print("| attack | DCT layer alone (before) | both layers (now) |\n|---|---|---|")
+    print("| attack | DCT layer alone | both layers |\n|---|---|---|")
     for name, hits in results.items():
         print(f"| {name} | {sum(a for a, _ in hits)}/{len(hits)} | {sum(b for _, b in hits)}/"
               f"{len(hits)} |")

@@ -266,3 +266,29 @@ def test_a_quiet_strip_a_few_chips_wide_keeps_its_weight_beside_busy_picture() -
     centre = round(166 * image.shape[1] / 320)
     strip, busy = image[8:-8, centre - 1:centre + 1], image[8:-8, 20:120]
     assert strip.std() / busy.std() > 5
+
+
+def test_a_ringing_row_next_to_a_border_is_border() -> None:
+    # an encoder rings next to a canvas's sharp edge: a row that varies a little, which the
+    # thresholds alone take for content, one row too many (a 0.5% zoom for the DCT layer)
+    frame = np.full((200, 300), 24.0)
+    content = textured(1, 140, 210)[0].mean(axis=2)
+    frame[30:170, 40:250] = content
+    frame[170, 40:250] = 24 + 0.2 * (content[-1] - content[-1].mean())
+    assert content_rect(frame) == (30, 40, 140, 210)
+
+
+def test_another_readings_bits_rescue_a_weak_mark(host: np.ndarray) -> None:
+    # a faint mark (chips of 0.55 grey levels) after JPEG q60: its sync peak is found, its code
+    # alone does not decode; the payload's bits read elsewhere at 0.6 each make it decode, and
+    # random ones do not
+    weak = jpeg(TileMarker(TileConfig(amplitude=0.55)).mark(host, PAYLOAD), 60)
+    detector = TileDetector()
+    detector.add(weak)
+    plain = detector.detection()
+    assert not plain.detection.present and plain.sync >= TileConfig().min_sync
+    joint = detector.joint_detection(0.6 * (1.0 - 2.0 * PAYLOAD.to_bits()), tests=2)
+    assert joint.detection.payload == PAYLOAD
+    assert joint.detection.false_alarm == pytest.approx(2 * detector.false_alarm())
+    noise = np.random.default_rng(0).choice([-0.6, 0.6], PAYLOAD.to_bits().shape)
+    assert not detector.joint_detection(noise).detection.present

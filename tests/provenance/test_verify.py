@@ -150,3 +150,41 @@ def test_verify_does_not_import_torch(marked: tuple[Path, Provenance], tmp_path:
     result = subprocess.run([sys.executable, "-c", code, str(renamed)], capture_output=True,
                             text=True, check=True)
     assert result.stdout.split()[-2:] == ["False", "0"], result.stdout + result.stderr
+
+
+def canvas(frame: np.ndarray, scale: float = 0.8, colour: int = 24) -> np.ndarray:
+    """A screen recording's imitation: the frame scaled into a grey canvas of its own size."""
+    height, width = frame.shape[:2]
+    size = (round(width * scale) // 2 * 2, round(height * scale) // 2 * 2)
+    out = np.full_like(frame, colour)
+    top, left = (height - size[1]) // 3, (width - size[0]) // 2
+    out[top:top + size[1], left:left + size[0]] = np.asarray(
+        Image.fromarray(frame).resize(size, Image.Resampling.BILINEAR))
+    return out
+
+
+def test_the_dct_layer_reads_inside_a_canvas(marked: tuple[Path, Provenance],
+                                            unmarked: Path, tmp_path: Path) -> None:
+    # the frame scaled by 0.8 into a canvas: the DCT layer reads the content rectangle, whose
+    # canonical image is the marked frame's own once the canvas is cut off
+    path, provenance = marked
+    copy = tmp_path / "screen.mp4"
+    copy.write_bytes(encode([canvas(frame) for frame in decode(path)], crf=23))
+    result = verify_file(copy)
+    assert result.marked and result.detection.payload == provenance.payload()
+    assert result.layer == "dct"
+    assert result.transform == "cutting borders (content 256x192 at 32,16 of 320x240)"
+    plain = verify_file(path)
+    assert result.detection.false_alarm > plain.detection.false_alarm  # the rectangle's tests
+    other = tmp_path / "camera_screen.mp4"
+    other.write_bytes(encode([canvas(frame) for frame in decode(unmarked)], crf=23))
+    assert not verify_file(other).marked
+
+
+def test_a_marked_image_in_a_letterbox(tmp_path: Path) -> None:
+    write_marked_image(tmp_path / "made.png", FRAMES[0])
+    marked = np.asarray(Image.open(tmp_path / "made.png").convert("RGB"))
+    Image.fromarray(canvas(marked)).save(tmp_path / "screen.png")
+    result = verify_file(tmp_path / "screen.png")
+    assert result.marked and result.layer == "dct"
+    assert result.transform == "cutting borders (content 256x192 at 32,16 of 320x240)"

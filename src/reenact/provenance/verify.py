@@ -19,10 +19,17 @@ import numpy as np
 
 from reenact.io import VideoReader, read_image
 from reenact.io.errors import check_input_file
-from reenact.io.video_decode import BT709_MATRIX, PlanarFrame
+from reenact.io.video_decode import planes_of_rgb
+from reenact.provenance.frame_evidence import (
+    BorderedEvidence,
+    canonical_luma,
+    cut_borders,
+    with_dct_prior,
+)
 from reenact.provenance.manifest import ManifestError, manifest_path, output_matches, read_manifest
 from reenact.provenance.record import parse_comment
 from reenact.provenance.watermark import Detection, WatermarkConfig, Watermarker
+from reenact.provenance.watermark.dct_search import CropGainSearch
 from reenact.provenance.watermark.tile_detect import NOTHING_UNDONE, TileDetection, TileDetector
 
 _VIDEO_TAGS = ("comment", "description", "keywords", "encoder")
@@ -87,16 +94,21 @@ class Verification:
                 "output_sha256_matches": self.output_matches}
 
 
-def _verify_video(path: Path, watermarker: Watermarker,
-                  tiles: TileDetector) -> tuple[Detection, tuple[ClipResult, ...], TileDetection]:
+def _verify_video(path: Path, watermarker: Watermarker, tiles: TileDetector
+                  ) -> tuple[Detection, tuple[ClipResult, ...], TileDetection, str | None]:
     """Evidence per clip of `clip_seconds`, and over the whole video; the whole decides unless
     only some clips carry the mark (an edited video). Frames are read as planes (no conversion
-    to RGB: `_canonical_luma`); `tiles` gathers the tiled layer's evidence from every few
+    to RGB: `canonical_luma`); `tiles` gathers the tiled layer's evidence from every few
     frames. Reading stops early when the DCT layer finds the mark after 1, 2, 4, ... clips, or
     the tiled layer after 1, 4, 16, ... (its search costs more); each such look is one more test
-    in that layer's false-alarm bound."""
+    in that layer's false-alarm bound. The DCT layer also reads the content inside borders
+    (`BorderedEvidence`); the last value says so when that is where it found the mark."""
     looks = tiled_looks = 0
     tiled: TileDetection | None = None
+    bordered = BorderedEvidence(watermarker)
+    search = CropGainSearch(watermarker)
+    rect: tuple[int, int, int, int] | None = None
+    shape = (0, 0)
     with VideoReader(path) as reader:
         fps = float(reader.info.fps)
         clip_frames = max(1, round(watermarker.config.clip_seconds * fps))
@@ -105,9 +117,14 @@ def _verify_video(path: Path, watermarker: Watermarker,
         sums: list[np.ndarray] = []
         counts: list[int] = []
         for index, planar in enumerate(reader.planes()):
-            soft = watermarker.soft_bits_from_canonical(_canonical_luma(watermarker, planar))
+            soft = watermarker.soft_bits_from_canonical(canonical_luma(watermarker, planar))
             if index % tiled_stride == 0:
-                tiles.add_luma(planar.y)  # the tiled layer reads any luma-like plane alike
+                # the tiled layer reads any luma-like plane alike; its content rectangle holds
+                # for the DCT layer until the next frame the tiled layer reads
+                rect = tiles.add_luma(planar.y)
+                search.add(planar)
+            bordered.add(planar, rect)
+            shape = planar.y.shape
             if index % clip_frames == 0:
                 sums.append(np.zeros_like(soft))
                 counts.append(0)
@@ -119,6 +136,8 @@ def _verify_video(path: Path, watermarker: Watermarker,
                 frames = sum(counts)
                 if watermarker.decode(np.sum(sums, axis=0) / frames, frames).present:
                     break
+                if bordered.detection() is not None:
+                    break
             if index + 1 == next_tiled_look:
                 next_tiled_look *= _TILED_LOOK_FACTOR
                 tiled_looks += 1
@@ -128,9 +147,10 @@ def _verify_video(path: Path, watermarker: Watermarker,
                 tiled = None
     # a last clip shorter than half a clip is evidence for the whole only
     clips_used = [i for i, count in enumerate(counts) if count * 2 >= clip_frames or i == 0]
-    tests = 1 + len(clips_used) + looks
     if tiled is None:
         tiled = tiles.detection(tests=tiled_looks + 1)
+    inside = bordered.detection()  # the last of its looks
+    tests = 1 + len(clips_used) + looks + bordered.tests
     frames = sum(counts)
     whole = watermarker.decode(np.sum(sums, axis=0) / frames, frames, tests=tests)
     clips = tuple(ClipResult(start_s=i * clip_frames / fps,
@@ -139,27 +159,19 @@ def _verify_video(path: Path, watermarker: Watermarker,
                                                           tests=tests))
                   for i in clips_used)
     if whole.present:
-        return whole, clips, tiled
+        return whole, clips, tiled, None
     found = [clip.detection for clip in clips if clip.detection.present]
-    if not found:
-        return whole, clips, tiled
-    payload, _ = Counter(detection.payload for detection in found).most_common(1)[0]
-    best = max((d for d in found if d.payload == payload), key=lambda d: d.strength)
-    return best, clips, tiled
-
-
-def _canonical_luma(watermarker: Watermarker, planar: PlanarFrame) -> np.ndarray:
-    """(N, N) canonical BT.709 luma of a decoded frame, as `Watermarker.canonical_luma` makes it
-    of the frame's RGB (the DCT layer's lattice is set in that luma, so another one, e.g. Y' of a
-    BT.601 file, would misread it), from the planes: reduction is linear, so the canonical luma
-    is the conversion of the planes' canonical images (each reduced in 8 bits, as RGB was)."""
-    reduce = watermarker.canonical.reduce
-    pil = watermarker.canonical.pil.Image
-    y = reduce(pil.fromarray(planar.y))
-    if planar.chroma is None or planar.matrix == BT709_MATRIX:
-        return planar.luma_709(y)
-    cb, cr = (reduce(pil.fromarray(plane)) for plane in planar.chroma)
-    return planar.luma_709(y, cb, cr)
+    if found:
+        payload, _ = Counter(detection.payload for detection in found).most_common(1)[0]
+        best = max((d for d in found if d.payload == payload), key=lambda d: d.strength)
+        return best, clips, tiled, None
+    if inside is not None:
+        detection, rect = inside
+        return (dataclasses.replace(detection, false_alarm=whole.false_alarm), clips, tiled,
+                cut_borders(rect, shape))
+    if not tiled.detection.present:
+        tiled = with_dct_prior(tiles, search, tiled_looks + 2)
+    return whole, clips, tiled, None
 
 
 def _is_image(path: Path) -> bool:
@@ -222,18 +234,37 @@ def verify_file(path: str | os.PathLike[str],
     clips: tuple[ClipResult, ...] = ()
     if _is_image(path):
         image = read_image(path)
-        detection = watermarker.decode(watermarker.soft_bits(image), 1)
-        tiles.add(image)
+        rect = tiles.add(image)
         tiled = tiles.detection()
+        detection, dct_transform = _verify_image(image, rect, watermarker)
         kind, metadata = "image", _image_metadata(path)
     else:
-        detection, clips, tiled = _verify_video(path, watermarker, tiles)
+        detection, clips, tiled, dct_transform = _verify_video(path, watermarker, tiles)
         kind, metadata = "video", _video_metadata(path)
     detection, layer, transform = _either_layer(detection, tiled)
+    if layer == "dct" and dct_transform is not None:
+        transform = dct_transform
     manifest, manifest_error, matches = _manifest(path)
     return Verification(path=path, kind=kind, detection=detection, clips=clips,
                         metadata=metadata, manifest=manifest, manifest_error=manifest_error,
                         output_matches=matches, layer=layer, transform=transform)
+
+
+def _verify_image(image: np.ndarray, rect: tuple[int, int, int, int] | None,
+                  watermarker: Watermarker) -> tuple[Detection, str | None]:
+    """The DCT layer's reading of an image, and of its content inside borders (`rect`) when the
+    whole does not decode (each a test in the bound); the second value says when it was there."""
+    tests = 1 if rect is None else 2
+    detection = watermarker.decode(watermarker.soft_bits(image), 1, tests=tests)
+    if detection.present or rect is None:
+        return detection, None
+    bordered = BorderedEvidence(watermarker)
+    bordered.add(planes_of_rgb(image), rect)
+    inside = bordered.detection()
+    if inside is None:
+        return detection, None
+    return (dataclasses.replace(inside[0], false_alarm=detection.false_alarm),
+            cut_borders(rect, image.shape[:2]))
 
 
 def _either_layer(dct: Detection, tiled: TileDetection) -> tuple[Detection, str | None,
@@ -262,6 +293,8 @@ def _watermark_line(verification: Verification) -> str:
     if verification.layer == "tiled":
         line += "; tiled layer" + ("" if verification.transform == NOTHING_UNDONE
                                    else f", found after {verification.transform}")
+    elif verification.transform is not None:  # the DCT layer, inside borders
+        line += f"; found after {verification.transform}"
     elif verification.clips:
         marked = sum(clip.detection.present for clip in verification.clips)
         line += f"; in {marked} of {len(verification.clips)} clips"

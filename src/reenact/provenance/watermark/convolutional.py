@@ -87,17 +87,23 @@ def viterbi(soft: np.ndarray, bits: int) -> np.ndarray:
     return decoded[:bits]
 
 
-def list_viterbi(soft: np.ndarray, bits: int, paths: int) -> np.ndarray:
+def list_viterbi(soft: np.ndarray, bits: int, paths: int,
+                 prior: np.ndarray | None = None) -> np.ndarray:
     """(coded_length(bits),) soft values -> (n, bits) uint8, n <= `paths`: the information words
     whose codewords correlate best with `soft`, best first (the parallel list Viterbi search: each
-    state keeps its `paths` best survivors). Row 0 is `viterbi`'s word."""
+    state keeps its `paths` best survivors). Row 0 is `viterbi`'s word. `prior`: (bits,) soft
+    values of the information bits themselves (> 0 meaning "0", e.g. another channel's reading
+    of the same word), added to the correlation of the words that agree with them."""
     soft = np.asarray(soft, dtype=np.float64)
     rate = len(GENERATORS)
     if soft.shape != (coded_length(bits),):
         raise ValueError(f"soft: expected shape ({coded_length(bits)},), got {soft.shape}")
     if paths < 1:
         raise ValueError(f"paths: expected a positive number, got {paths}")
+    if prior is not None and np.shape(prior) != (bits,):
+        raise ValueError(f"prior: expected shape ({bits},), got {np.shape(prior)}")
     previous, signs = _trellis()
+    newest = 1.0 - 2.0 * (np.arange(STATES) >> (MEMORY - 1))  # (STATES,) +1: input bit 0
     metric = np.full((STATES, paths), -np.inf)
     metric[0, 0] = 0.0
     steps = bits + MEMORY
@@ -105,6 +111,8 @@ def list_viterbi(soft: np.ndarray, bits: int, paths: int) -> np.ndarray:
     choices = np.zeros((steps, STATES, paths), dtype=np.int32)
     for step in range(steps):
         branch = signs @ soft[rate * step:rate * (step + 1)]  # (STATES, 2)
+        if prior is not None and step < bits:  # both branches into a state carry its input bit
+            branch = branch + (prior[step] * newest)[:, None]
         candidates = (metric[previous] + branch[..., None]).reshape(STATES, 2 * paths)
         order = np.argsort(-candidates, axis=1, kind="stable")[:, :paths]  # (STATES, paths)
         choices[step] = order

@@ -36,7 +36,10 @@ each word the list search returns is then a fair coin per bit, and passes CRC-24
 with probability 2^-28. The bound reported multiplies that by the words checked (`list_size`), by
 every hypothesis searched (flips x angles x scales x content rectangles), not only the ones
 decoded, and by the looks `verify` takes (after 1, 4, 16, ... clips and at the end): 8 x 70 x 2
-x 2^-28 = 4e-6 per look.
+x 2^-28 = 4e-6 per look. When nothing reads, `verify` decodes the sharpest peaks once more with the
+DCT layer's bits as a prior (`TileDetector.joint_detection`): at most `_DECODED_HYPOTHESES` x
+`list_size` words, counted as one more look; the prior's signs are fair coins on unmarked content,
+so its words are too.
 """
 
 from __future__ import annotations
