@@ -118,6 +118,18 @@ def test_cli_self_and_cross_identity(tiny_checkpoint, tmp_path, capsys) -> None:
     assert read_image(sheet).shape[0] == 14 + 2 * (14 + 128)
 
 
+@pytest.mark.parametrize(("flag", "fitted"), [([], True), (["--no-landmark-fit"], False)])
+def test_cli_renders_with_or_without_the_landmark_fit(tiny_checkpoint, monkeypatch, flag,
+                                                      fitted) -> None:
+    import reenact.pipelines.evaluate as evaluation
+
+    seen = []
+    monkeypatch.setattr(evaluation, "evaluate_faces",
+                        lambda backend, options, **kwargs: seen.append(options) or ({}, "report"))
+    assert main(["evaluate", "-q", str(tiny_checkpoint), "--data", "clip.mp4", *flag]) == 0
+    assert seen[0].animate.fit_landmarks is fitted
+
+
 @pytest.mark.parametrize(("arguments", "message"), [
     ([], "nothing to evaluate: give --data"),
     (["--portraits", "x.png"], "--portraits and --driving go together"),

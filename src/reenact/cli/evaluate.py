@@ -54,7 +54,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         from reenact.pipelines.evaluate import FaceEvaluationOptions, evaluate_faces
 
         options = FaceEvaluationOptions(
-            animate=AnimateOptions(batch_size=args.batch_size, face_backend=args.face_backend),
+            animate=AnimateOptions(batch_size=args.batch_size, face_backend=args.face_backend,
+                                   fit_landmarks=args.fit_landmarks),
             max_frames=args.max_frames, identity_every=args.identity_every,
             sheet_frames=args.sheet_frames if args.sheet else 0)
         summary, report = evaluate_faces(TorchBackend(model, device=args.device), options,
@@ -101,6 +102,9 @@ def add_parser(commands, common: argparse.ArgumentParser) -> None:
     evaluate.add_argument("--identity-every", type=int, default=4, metavar="N",
                           help="face descriptors on every N-th frame (default 4; ~20 ms each)")
     add_face_backend_argument(evaluate)
+    evaluate.add_argument("--no-landmark-fit", dest="fit_landmarks", action="store_false",
+                          help="render without fitting the motion to the driver's landmarks "
+                               "(what `animate --no-landmark-fit` does)")
     evaluate.add_argument("--batch-size", type=int, default=16)
     evaluate.add_argument("--device", default="auto")
     evaluate.add_argument("--threads", type=int, help="CPU threads for torch")
