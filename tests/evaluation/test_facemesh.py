@@ -16,7 +16,10 @@ from reenact.evaluation.facemesh import (
     FaceMeshConfig,
     FaceMeshTracker,
     require_face_mesh,
+    LEFT_EYE_LIDS,
+    RIGHT_EYE_LIDS,
     check_mesh,
+    eye_opening,
     inner_lip_gap,
     mediapipe_available,
     mesh_interocular,
@@ -46,6 +49,18 @@ def test_inner_lip_gap_is_in_interocular_units() -> None:
     assert inner_lip_gap(mesh_points(12.0, interocular=60.0)) == pytest.approx(0.2)
     assert inner_lip_gap(mesh_points(24.0, interocular=120.0)) == pytest.approx(0.2)  # any size
     assert inner_lip_gap(mesh_points(0.0)) == 0.0
+
+
+def test_eye_opening_is_the_lid_gap_over_the_eye_width() -> None:
+    points = mesh_points(0.0)  # eyes 20 px wide
+    for lids, centre in ((RIGHT_EYE_LIDS, 100.0), (LEFT_EYE_LIDS, 160.0)):
+        for k, (upper, lower) in enumerate(lids):
+            points[upper] = (centre - 4 + 4 * k, 77.0)
+            points[lower] = (centre - 4 + 4 * k, 83.0)
+    assert eye_opening(points) == pytest.approx(0.3)
+    for upper, lower in RIGHT_EYE_LIDS + LEFT_EYE_LIDS:  # both lids meet on the middle line
+        points[upper] = points[lower] = (points[upper] + points[lower]) / 2
+    assert eye_opening(points) == pytest.approx(0.0)
 
 
 def test_check_mesh_names_the_shape() -> None:

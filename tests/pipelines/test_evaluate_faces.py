@@ -15,6 +15,7 @@ from reenact.api import create_model
 from reenact.checkpoint import save_checkpoint
 from reenact.cli import main
 from reenact.engine import TorchBackend
+from reenact.evaluation.facemesh import mediapipe_available
 from reenact.io import VideoWriter, read_image, write_image
 from reenact.pipelines.animate import AnimateOptions
 from reenact.pipelines.evaluate import (
@@ -116,6 +117,12 @@ def test_cli_self_and_cross_identity(tiny_checkpoint, tmp_path, capsys) -> None:
     assert [clip["kind"] for clip in summary["clips"]] == ["self", "cross"]
     assert set(summary["pooled"]) == {"self", "cross"} and len(summary["series"]) == 2
     assert read_image(sheet).shape[0] == 14 + 2 * (14 + 128)
+    assert "eye r (mesh)" in report  # FaceMesh's eyes: numbers where mediapipe is installed
+    mesh = summary["series"][0]["driver"]["eye_mesh"]
+    if mediapipe_available():
+        assert all(0.05 < value < 0.6 for value in mesh)  # GRID's speaker keeps the eyes open
+    else:
+        assert mesh == [None] * 3
 
 
 @pytest.mark.parametrize(("flag", "fitted"), [([], True), (["--no-landmark-fit"], False)])

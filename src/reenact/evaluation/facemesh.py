@@ -39,6 +39,9 @@ OUTER_LIP = (61, 185, 40, 39, 37, 0, 267, 269, 270, 409, 291,
 INNER_LIP_PAIRS = ((81, 178), (82, 87), (13, 14), (312, 317), (311, 402))
 RIGHT_EYE_CORNERS = (33, 133)
 LEFT_EYE_CORNERS = (362, 263)
+# facing points of each eye's lids (upper, lower), the middle three of the eye's length
+RIGHT_EYE_LIDS = ((160, 144), (159, 145), (158, 153))
+LEFT_EYE_LIDS = ((385, 380), (386, 374), (387, 373))
 
 
 def require_face_mesh() -> ModuleType:
@@ -86,6 +89,18 @@ def inner_lip_gap(points: np.ndarray) -> float:
     lower = mesh[[b for _, b in INNER_LIP_PAIRS]]
     gap = float(np.linalg.norm(upper - lower, axis=1).mean())
     return gap / max(mesh_interocular(mesh), 1e-9)
+
+
+def eye_opening(points: np.ndarray) -> float:
+    """Both eyes' mean lid gap (`RIGHT_EYE_LIDS`, `LEFT_EYE_LIDS`) over each eye's corner
+    distance, averaged: about 0.3 for an open eye, under 0.1 closed. FaceMesh follows a lid that
+    closes over the eye where dlib's 68 points keep much of the opening."""
+    mesh = check_mesh(points)
+    ratios = []
+    for lids, corners in ((RIGHT_EYE_LIDS, RIGHT_EYE_CORNERS), (LEFT_EYE_LIDS, LEFT_EYE_CORNERS)):
+        gap = np.linalg.norm(mesh[[a for a, _ in lids]] - mesh[[b for _, b in lids]], axis=1).mean()
+        ratios.append(gap / max(float(np.linalg.norm(mesh[corners[0]] - mesh[corners[1]])), 1e-9))
+    return float(np.mean(ratios))
 
 
 @dataclass(frozen=True)

@@ -29,12 +29,15 @@ class FaceSeries:
     mouth_interior: visible mouth interior (pixels, `measures.mouth_interior`); the primary mouth cue.
     mouth_opening: inner-lip landmark gap / interocular distance (`expressions.mouth_opening`).
     eye_ratio: eye aspect ratio (`expressions.eye_aspect_ratio`).
+    eye_mesh: the same from FaceMesh's lids (`facemesh.eye_opening`: it sees a closing lid that
+        dlib's points barely follow); NaN everywhere without mediapipe.
     yaw, roll: head pose proxies (`measures.head_pose`).
     """
 
     mouth_interior: np.ndarray
     mouth_opening: np.ndarray
     eye_ratio: np.ndarray
+    eye_mesh: np.ndarray
     yaw: np.ndarray
     roll: np.ndarray
 
@@ -44,13 +47,15 @@ class FaceSeries:
 
 
 def measure_face(image: np.ndarray, landmarks: np.ndarray | None) -> dict[str, float]:
-    """The `FaceSeries` measures of one image with its (68, 2) landmarks; NaNs when None."""
+    """The `FaceSeries` measures of one image with its (68, 2) landmarks; NaNs when None
+    (eye_mesh is NaN here: the caller adds FaceMesh's, see `pipelines.evaluate`)."""
     if landmarks is None:
         return {name: math.nan for name in FaceSeries.names()}
     yaw, roll = head_pose(landmarks)
     return {"mouth_interior": mouth_interior(image, landmarks),
             "mouth_opening": float(mouth_opening(landmarks)),
-            "eye_ratio": float(eye_aspect_ratio(landmarks)), "yaw": yaw, "roll": roll}
+            "eye_ratio": float(eye_aspect_ratio(landmarks)), "eye_mesh": math.nan, "yaw": yaw,
+            "roll": roll}
 
 
 class SeriesRecorder:
@@ -124,6 +129,7 @@ SERIES_SCORES = (
     ("lips_amp", "mouth_opening", amplitude_ratio),
     ("eye_r", "eye_ratio", pearson),
     ("eye_amp", "eye_ratio", amplitude_ratio),
+    ("eye_mesh_r", "eye_mesh", pearson),
     ("yaw_r", "yaw", pearson),
     ("roll_r", "roll", pearson),
 )

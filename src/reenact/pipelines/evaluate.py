@@ -31,6 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from reenact.engine.backend import Backend
+from reenact.evaluation.facemesh import FaceMeshTracker, eye_opening, mediapipe_available
 from reenact.evaluation.identity import FaceDescriber, descriptor_distance
 from reenact.evaluation.measures import face_box, face_size, keypoint_distance, sharpness_ratio
 from reenact.evaluation.report import format_face_report
@@ -76,6 +77,8 @@ class FaceEvaluationOptions:
     identity_every: compute face descriptors (~20 ms each) on every N-th frame only.
     sheet_frames: frames per clip kept as contact-sheet tiles (0: none kept).
     tile_size: side of a contact-sheet tile, pixels.
+    mesh_eyes: also measure the eyes with mediapipe's FaceMesh where it is installed (one tracker
+        per stream: driver, model, warp).
     """
 
     animate: AnimateOptions = AnimateOptions()
@@ -83,6 +86,7 @@ class FaceEvaluationOptions:
     identity_every: int = 4
     sheet_frames: int = 0
     tile_size: int = 128
+    mesh_eyes: bool = True
 
     def __post_init__(self) -> None:
         if self.max_frames is not None and self.max_frames < 2:
@@ -178,6 +182,15 @@ class _ClipRun:
         self.output_box = _tile_box(source.landmarks)
         self.driver_box: CropBox | None = None
         self.tiles: list[dict[str, Tile]] = []
+        self.meshes = ({name: FaceMeshTracker() for name in ("driving", *METHODS)}
+                       if options.mesh_eyes and mediapipe_available() else {})
+
+    def mesh_eye(self, stream: str, image: np.ndarray) -> dict[str, float]:
+        """{"eye_mesh": FaceMesh's eye opening in `image`} (NaN: no face), or {} without it."""
+        if stream not in self.meshes:
+            return {}
+        points = self.meshes[stream].landmarks(image)
+        return {"eye_mesh": math.nan if points is None else eye_opening(points)}
 
     def warp(self) -> np.ndarray:
         source, last = self.source, self.driver_last
@@ -198,7 +211,7 @@ class _ClipRun:
             if self.driver_initial is None:
                 self.driver_initial = driver
                 self.driver_box = _tile_box(driver)
-        self.driver.add(measure_face(driving, driver))
+        self.driver.add({**measure_face(driving, driver), **self.mesh_eye("driving", driving)})
         identity_frame = index % self.options.identity_every == 0
         self.driver_identity.append(self.probe.distance(driving, driver, self.source_descriptor)
                                     if identity_frame else math.nan)
@@ -208,6 +221,7 @@ class _ClipRun:
         for method, image in (("model", output), ("warp", self.warp())):
             landmarks = self.probe.landmarks(image, near)
             values = measure_face(image, landmarks)
+            values.update(self.mesh_eye(method, image))
             values.update(self._compare(image, landmarks, driving, driver))
             if identity_frame:
                 values["identity"] = self.probe.distance(image, landmarks, self.source_descriptor)
@@ -237,6 +251,10 @@ class _ClipRun:
         self.tiles.append({name: cut_tile(image, driver_box if name == "driving" else output_box,
                                           size, landmarks)
                            for name, (image, landmarks) in images.items()})
+
+    def close(self) -> None:
+        for mesh in self.meshes.values():
+            mesh.close()
 
     def finish(self, clip: str, source_name: str) -> ClipEvaluation:
         methods = {method: MethodFrames(face=recorder.face_series(),
@@ -277,14 +295,17 @@ def _evaluate_pair(kind: str, source_image: np.ndarray, driving: Path, clip: str
     run = _ClipRun(kind, source, probe, options)
     # the model is fed what `animate` feeds it (frames whose face is missing or cut hold the last
     # whole one); its output is compared with the driving frame actually there
-    with VideoReader(driving) as feed, VideoReader(driving) as truth, tqdm(
-            total=len(track.boxes), unit="frame", desc=clip, disable=not progress,
-            leave=False) as bar:
-        fed = ordered_frames(lambda: iter(feed), track.frame_indices())
-        outputs = animate_frames(source, fed, track, backend, animate_options, initial_crop)
-        for index, (output, frame) in enumerate(zip(outputs, truth)):
-            run.add(index, frame, output)
-            bar.update(1)
+    try:
+        with VideoReader(driving) as feed, VideoReader(driving) as truth, tqdm(
+                total=len(track.boxes), unit="frame", desc=clip, disable=not progress,
+                leave=False) as bar:
+            fed = ordered_frames(lambda: iter(feed), track.frame_indices())
+            outputs = animate_frames(source, fed, track, backend, animate_options, initial_crop)
+            for index, (output, frame) in enumerate(zip(outputs, truth)):
+                run.add(index, frame, output)
+                bar.update(1)
+    finally:
+        run.close()
     return run.finish(clip, source_name)
 
 
