@@ -47,8 +47,8 @@ class LandmarkFitConfig:
     """sigma: the RBF's gaussian width; max_shift: the largest residual followed; both in face
     sizes (the landmarks' bounding-box diagonal). ridge: regularisation of the RBF solve,
     relative to the kernel's diagonal (larger: smoother, less exact). mouth: "pinned" holds the
-    lips where the model's motion puts them; "fitted" fits them too (the compositor then reads the
-    generator's frame along the correction, so what it painted inside the mouth moves with it)."""
+    lips where the model's motion puts them; "fitted" fits them too (the compositor reads the
+    generator's frame along the correction either way, so what it painted moves with the lips)."""
 
     sigma: float = 0.12
     max_shift: float = 0.05
