@@ -359,3 +359,24 @@ def test_bad_label_is_refused(tmp_path, caplog, args):
 def test_render_mode_is_checked():
     with pytest.raises(ValueError, match="render: expected one of full, crop, got 'fast'"):
         AnimateOptions(render="fast")
+
+
+def test_landmark_fit_follows_the_drivers_landmarks(backend, girl_painting):
+    """--landmark-fit: a still driver still gives the photo back; a driver whose (made-up) jaw
+    drops moves the photo's chin, where the plain path leaves it to the model."""
+    source, _ = girl_painting
+    frames, track = still_driving(4)
+    driver = create_face_analyzer("dlib").detect(frames[0])[0].landmarks
+    dropped = driver.copy()
+    dropped[5:12, 1] += 8.0  # the chin and lower jaw 8 px down
+    still = DrivingTrack(boxes=track.boxes, landmarks=[driver] * 4)
+    moving = DrivingTrack(boxes=track.boxes, landmarks=[driver] * 2 + [dropped] * 2)
+    fitted = AnimateOptions(fit_landmarks=True, kp_smoothing=0)
+    for frame in animate_frames(source, frames, still, backend, fitted):
+        assert np.abs(frame.astype(int) - source.image).max() <= 1
+    plain = list(animate_frames(source, frames, moving, backend, AnimateOptions(kp_smoothing=0)))
+    fit = list(animate_frames(source, frames, moving, backend, fitted))
+    x, y = (int(v) for v in source.landmarks[8])
+    chin = (slice(y - 10, y + 10), slice(x - 10, x + 10))
+    assert np.abs(fit[-1][chin].astype(int) - plain[-1][chin]).mean() > 2
+    assert np.array_equal(fit[-1][:20], plain[-1][:20])  # the top of the photo is the same

@@ -125,7 +125,7 @@ def test_cli_self_and_cross_identity(tiny_checkpoint, tmp_path, capsys) -> None:
         assert mesh == [None] * 3
 
 
-@pytest.mark.parametrize(("flag", "fitted"), [([], True), (["--no-landmark-fit"], False)])
+@pytest.mark.parametrize(("flag", "fitted"), [([], False), (["--landmark-fit"], True)])
 def test_cli_renders_with_or_without_the_landmark_fit(tiny_checkpoint, monkeypatch, flag,
                                                       fitted) -> None:
     import reenact.pipelines.evaluate as evaluation

@@ -102,9 +102,9 @@ def add_parser(commands, common: argparse.ArgumentParser) -> None:
     evaluate.add_argument("--identity-every", type=int, default=4, metavar="N",
                           help="face descriptors on every N-th frame (default 4; ~20 ms each)")
     add_face_backend_argument(evaluate)
-    evaluate.add_argument("--no-landmark-fit", dest="fit_landmarks", action="store_false",
-                          help="render without fitting the motion to the driver's landmarks "
-                               "(what `animate --no-landmark-fit` does)")
+    evaluate.add_argument("--landmark-fit", dest="fit_landmarks", action="store_true",
+                          help="render with the motion fitted to the driver's landmarks (what "
+                               "`animate --landmark-fit` does)")
     evaluate.add_argument("--batch-size", type=int, default=16)
     evaluate.add_argument("--device", default="auto")
     evaluate.add_argument("--threads", type=int, help="CPU threads for torch")

@@ -89,7 +89,8 @@ class AnimateOptions:
         "model" leaves the eyes to the motion model.
     fit_landmarks: fit the model's motion to where the driver's landmarks put the photo's (jaw,
         brows, nose, eye corners; `reenact.postprocess.landmark_fit`; render "full" with face
-        landmarks only).
+        landmarks only). Off by default: it follows head roll better but the mouth opens less
+        across identities (docs/animate.md).
     face_index: which source face to animate (0 = largest); default the largest.
     detect_every: run the full face detector on every N-th driving frame and follow the face's
         landmarks in between (`reenact.preprocess.face_follow`); 1 detects in every frame.
@@ -107,7 +108,7 @@ class AnimateOptions:
     crop_only: bool = False
     render: str = "full"
     eyes: str = "landmarks"
-    fit_landmarks: bool = True
+    fit_landmarks: bool = False
     face_index: int | None = None
     face_backend: str = "dlib"
     detect_every: int = 12
