@@ -20,24 +20,29 @@ import numpy as np
 from reenact.geometry import convex_hull_area
 from reenact.preprocess.crop import CropBox
 from reenact.preprocess.expressions import check_face_landmarks
+from reenact.smoothing import gaussian_smooth
 
 SMOOTHING = 1.0  # gaussian sigma, frames, over the driver's landmark series
 
 
 def smoothed_series(landmarks: list[np.ndarray | None], sigma: float = SMOOTHING
                     ) -> list[np.ndarray | None]:
-    """Per frame (68, 2) landmarks averaged with their neighbours' (gaussian in frames, over the
-    frames that have landmarks; a frame without keeps None)."""
-    found = [i for i, points in enumerate(landmarks) if points is not None]
-    if sigma <= 0 or len(found) < 2:
-        return list(landmarks)
-    stack = np.stack([check_face_landmarks(landmarks[i]) for i in found])
-    times = np.asarray(found, dtype=np.float64)
-    out: list[np.ndarray | None] = [None] * len(landmarks)
-    for row, t in enumerate(times):
-        weights = np.exp(-0.5 * ((times - t) / sigma) ** 2)
-        weights[np.abs(times - t) > 3 * sigma] = 0
-        out[found[row]] = np.tensordot(weights / weights.sum(), stack, axes=1)
+    """Per frame (68, 2) landmarks low-passed over time (`smoothing.gaussian_smooth`, `sigma`
+    frames), each run of frames with landmarks on its own; a frame without keeps None."""
+    out: list[np.ndarray | None] = list(landmarks)
+    if sigma <= 0:
+        return out
+    index = 0
+    while index < len(landmarks):
+        if landmarks[index] is None:
+            index += 1
+            continue
+        end = index
+        while end < len(landmarks) and landmarks[end] is not None:
+            end += 1
+        run = np.stack([check_face_landmarks(points) for points in landmarks[index:end]])
+        out[index:end] = list(gaussian_smooth(run, sigma))
+        index = end
     return out
 
 
