@@ -290,12 +290,11 @@ class FullResCompositor:
         if landmark_targets is not None and self._fit is not None:
             residuals = self._fit.residuals(
                 landmark_targets, lambda points: self._displacement_at(displacement, points))
-            fitted = (landmark_targets, residuals)
+            fitted = self._fit.solve(landmark_targets, residuals)
             cells_y, cells_x = grid.shape[:2]
             box = self.box  # the correction at the lattice's cells: what it moves is pasted too
-            coarse = self._fit.field(landmark_targets, residuals,
-                                     box.x0 + (np.arange(cells_x) + 0.5) * box.side / cells_x,
-                                     box.y0 + (np.arange(cells_y) + 0.5) * box.side / cells_y)
+            coarse = fitted.at(box.x0 + (np.arange(cells_x) + 0.5) * box.side / cells_x,
+                               box.y0 + (np.arange(cells_y) + 0.5) * box.side / cells_y)
             moved = self._moved(displacement + coarse, readers)
         else:
             moved = self._moved(displacement, readers)
@@ -312,7 +311,7 @@ class FullResCompositor:
         shift = _read(displacement, readers.motion_y[r0:r1], readers.motion_x[c0:c1])  # (2, h', w')
         correction = None
         if fitted is not None:  # faded out with the paste, where the photo's bytes take over
-            correction = alpha * self._fit.field(*fitted, self._x[c0:c1], self._y[r0:r1])
+            correction = alpha * fitted.at(self._x[c0:c1], self._y[r0:r1])
             shift += correction
         height, width = self.image.shape[:2]
         x = torch.from_numpy(self._x[c0:c1].astype(np.float32))[None, :] + shift[0]

@@ -56,7 +56,8 @@ class LandmarkFitConfig:
     mouth: str = "pinned"
 
     def __post_init__(self) -> None:
-        for name, low, high in (("sigma", 0.01, 1.0), ("max_shift", 0.0, 0.5), ("ridge", 0.0, 10.0)):
+        bounds = (("sigma", 0.01, 1.0), ("max_shift", 0.0, 0.5), ("ridge", 0.0, 10.0))
+        for name, low, high in bounds:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)) \
                     or not low <= value <= high:
@@ -83,8 +84,9 @@ class LandmarkFit:
     def residuals(self, targets: np.ndarray,
                   displacement_at: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
         """(N, 2) residuals at the fitted points, then the lids' (their eye corners' mean), then
-        the pinned ones (0), shortened to `max_shift`; `displacement_at` maps (N, 2) output pixels to the model's backward
-        displacement there (a point p of the output shows the photo at p + d(p))."""
+        the pinned ones (0), shortened to `max_shift`; `displacement_at` maps (N, 2) output
+        pixels to the model's backward displacement there (a point p of the output shows the
+        photo at p + d(p))."""
         targets = check_face_landmarks(targets, "targets")
         fitted = np.array(self._fitted)
         r = self.landmarks[fitted] - targets[fitted] - displacement_at(targets[fitted])
@@ -96,16 +98,35 @@ class LandmarkFit:
                 for (a, b), points in zip(((36, 39), (42, 45)), LIDS)]
         return np.concatenate([r, *lids, np.zeros((len(self._pinned), 2))])
 
-    def field(self, targets: np.ndarray, residuals: np.ndarray, x: np.ndarray,
-              y: np.ndarray) -> Tensor:
-        """(2, len(y), len(x)) the correction at output pixel columns x and rows y (pixel
-        centres), interpolating `residuals` (from `residuals`) placed at `targets`' points."""
+    def solve(self, targets: np.ndarray, residuals: np.ndarray) -> Correction:
+        """The RBF interpolant of `residuals` (from `residuals`) placed at `targets`' points: one
+        small linear solve per frame, read at any pixels with `Correction.at`."""
         centres = check_face_landmarks(targets, "targets")[self._indices]
         sigma = self.config.sigma * self.face_size
         gram = np.exp(-0.5 * ((centres[:, None] - centres[None]) ** 2).sum(-1) / sigma ** 2)
         weights = np.linalg.solve(gram + self.config.ridge * np.eye(len(centres)), residuals)
+        return Correction(centres, weights, sigma)
+
+    def field(self, targets: np.ndarray, residuals: np.ndarray, x: np.ndarray,
+              y: np.ndarray) -> Tensor:
+        """`solve(targets, residuals).at(x, y)`."""
+        return self.solve(targets, residuals).at(x, y)
+
+
+@dataclass(frozen=True)
+class Correction:
+    """A solved residual field: gaussians of width `sigma` (pixels) at `centres` (N, 2), with
+    `weights` (N, 2)."""
+
+    centres: np.ndarray
+    weights: np.ndarray
+    sigma: float
+
+    def at(self, x: np.ndarray, y: np.ndarray) -> Tensor:
+        """(2, len(y), len(x)) the correction at output pixel columns x and rows y (centres)."""
         # the gaussian is separable: exp(-(dx^2 + dy^2)/2s^2) = ex(x) * ey(y)
-        ex = torch.from_numpy(np.exp(-0.5 * ((x[:, None] - centres[None, :, 0]) / sigma) ** 2))
-        ey = torch.from_numpy(np.exp(-0.5 * ((y[:, None] - centres[None, :, 1]) / sigma) ** 2))
-        w = torch.from_numpy(weights)  # (N, 2)
+        gauss = lambda u, axis: torch.from_numpy(np.exp(  # noqa: E731
+            -0.5 * ((u[:, None] - self.centres[None, :, axis]) / self.sigma) ** 2))
+        ex, ey = gauss(x, 0), gauss(y, 1)
+        w = torch.from_numpy(self.weights)  # (N, 2)
         return torch.stack([(ey * w[:, c]) @ ex.T for c in range(2)]).float()
