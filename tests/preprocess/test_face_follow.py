@@ -96,3 +96,30 @@ def test_follower_without_faces_keeps_detecting() -> None:
     follower = FaceFollower(Nobody())
     assert all(follower.detect(frame(0)) == [] for _ in range(3))
     assert Nobody.calls == 3
+
+
+def test_follower_detects_again_when_the_eyes_spread() -> None:
+    """The predictor's worst failure keeps the landmark box but puts the eyes 1.4x apart (on a
+    pair of glasses): the eyes' distance gives it away, and the detector runs again."""
+    class SpreadEyes(MovingFace):
+        spread = False
+
+        def landmarks_in(self, image, box):
+            points = super().landmarks_in(image, box)
+            if self.spread:
+                points = points.copy()
+                centre = points[36:48].mean(axis=0)
+                points[36:48] = centre + (points[36:48] - centre) * (1.4, 1.0)
+            return points
+
+    fake = SpreadEyes()
+    follower = FaceFollower(fake, FollowConfig(redetect_every=100))
+    follower.detect(frame(0))
+    follower.detect(frame(1))
+    assert fake.detect_calls == 1
+    fake.spread = True
+    face = follower.detect(frame(2))[0]
+    assert fake.detect_calls == 2
+    np.testing.assert_allclose(face.landmarks, fake.landmarks_at(2))
+    with pytest.raises(ConfigError, match="max_eye_change"):
+        FollowConfig(max_eye_change=0)

@@ -5,7 +5,13 @@ full detections, `FaceFollower` predicts a frame's landmarks in a box placed whe
 frame's landmarks say the face is: the box sits on those landmarks as the detector's box sat on the
 landmarks of the last detection (the predictor was trained on detector boxes, so it wants the same
 framing). A full detection runs every `redetect_every` frames, and at once when the followed face
-jumps or changes size by more than `max_change` of its size in one frame (a cut, a lost face).
+jumps or changes size by more than `max_change` of its size in one frame (a cut, a lost face), or
+when its eyes' distance changes by more than `max_eye_change` from the previous frame or by more
+than twice that from the last detection. The eye check catches the predictor's worst failure,
+which the landmark box misses: on a face with glasses and a wide grin it can settle on a shape
+1.4-1.8x too large around the same box (the eyes put on the glasses' rims), and following from
+there keeps it until the next detection (dev clip lp_d12: 10 frames in 12), which gave the motion
+model a face zoomed 1.6x and melted the picture.
 """
 
 from __future__ import annotations
@@ -34,10 +40,13 @@ class LandmarkRefiner(Protocol):
 class FollowConfig:
     """redetect_every: frames from one full detection to the next (1: detect in every frame).
     max_change: a followed face whose landmark box moves or changes size by more than this share
-        of its size from the previous frame is detected again in that frame."""
+        of its size from the previous frame is detected again in that frame.
+    max_eye_change: ... and one whose eyes' distance (outer corners) changes by more than this
+        share from the previous frame, or by more than twice it from the last detection."""
 
     redetect_every: int = 12
     max_change: float = 0.25
+    max_eye_change: float = 0.05
 
     def __post_init__(self) -> None:
         if isinstance(self.redetect_every, bool) or not isinstance(self.redetect_every, int) \
@@ -48,6 +57,21 @@ class FollowConfig:
                 or not 0 < self.max_change < math.inf:
             raise ConfigError(f"FollowConfig.max_change: expected a positive number, got "
                               f"{self.max_change!r}")
+        if isinstance(self.max_eye_change, bool) or not isinstance(self.max_eye_change, (int, float)) \
+                or not 0 < self.max_eye_change < math.inf:
+            raise ConfigError(f"FollowConfig.max_eye_change: expected a positive number, got "
+                              f"{self.max_eye_change!r}")
+
+
+# outer eye corners of the 68-point scheme (`reenact.preprocess.face`)
+_EYE_CORNERS = (36, 45)
+
+
+def _eye_distance(points: np.ndarray) -> float | None:
+    """The outer eye corners' distance of 68 landmarks; None for another scheme."""
+    if len(points) != 68:
+        return None
+    return float(np.linalg.norm(points[_EYE_CORNERS[1]] - points[_EYE_CORNERS[0]]))
 
 
 def _landmark_box(points: np.ndarray) -> np.ndarray:
@@ -64,6 +88,7 @@ class FaceFollower:
         self.config = config if config is not None else FollowConfig()
         self._previous: Face | None = None
         self._box_on_landmarks: np.ndarray | None = None  # detector box in landmark-box units
+        self._detected_eyes: float | None = None  # the eyes' distance at the last detection
         self._since_detection = 0
         self.detections = 0  # full detections run so far
 
@@ -84,8 +109,9 @@ class FaceFollower:
         previous = None if self._previous is None else self._previous.center
         face = nearest_face(faces, previous) if faces else None
         self._previous = face
-        self._box_on_landmarks = None
+        self._box_on_landmarks = self._detected_eyes = None
         if face is not None and face.landmarks is not None:
+            self._detected_eyes = _eye_distance(face.landmarks)
             marks = _landmark_box(face.landmarks)
             origin, size = marks[:2], np.maximum(marks[2:] - marks[:2], 1e-6)
             box = np.asarray(face.box)
@@ -110,8 +136,20 @@ class FaceFollower:
         resized = np.abs(np.log(new_size / size)).max()
         if moved > self.config.max_change or resized > math.log1p(self.config.max_change):
             return None
+        if self._eyes_changed(points, previous.landmarks):
+            return None
         placed = np.concatenate([new[:2] + relative[:2] * new_size, new[:2] + relative[2:] * new_size])
         return Face(tuple(float(v) for v in placed), previous.score, points)
+
+
+    def _eyes_changed(self, points: np.ndarray, previous: np.ndarray) -> bool:
+        """Whether the eyes' distance of `points` left the bounds (`FollowConfig.max_eye_change`)."""
+        now, before = _eye_distance(points), _eye_distance(previous)
+        if now is None or before is None or self._detected_eyes is None or now <= 0:
+            return False
+        limit = math.log1p(self.config.max_eye_change)
+        return (abs(math.log(now / max(before, 1e-6))) > limit
+                or abs(math.log(now / max(self._detected_eyes, 1e-6))) > 2 * limit)
 
 
 def follower_for(analyzer: FaceAnalyzer, config: FollowConfig | None = None) -> FaceAnalyzer:
