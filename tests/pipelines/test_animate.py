@@ -361,6 +361,56 @@ def test_render_mode_is_checked():
         AnimateOptions(render="fast")
 
 
+def zoomed_driving(scales):
+    """The still driving frame zoomed about its centre by each of `scales` (a driver leaning in),
+    with crop boxes that follow: every crop shows the same face, so only the box moves."""
+    frames, _ = still_driving(1)
+    image = Image.fromarray(frames[0])
+    zoomed, boxes = [], []
+    for scale in scales:
+        side = round(512 * scale)
+        big = np.asarray(image.resize((side, side), Image.Resampling.BICUBIC))
+        canvas = np.zeros_like(frames[0])
+        offset = (side - 512) // 2
+        if offset >= 0:
+            canvas[:] = big[offset:offset + 512, offset:offset + 512]
+        else:
+            canvas[-offset:-offset + side, -offset:-offset + side] = big
+        zoomed.append(canvas)
+        boxes.append(CropBox(256, 256, 400 * scale))
+    return zoomed, DrivingTrack(boxes=boxes)
+
+
+def test_head_motion_within_the_limit_is_the_model_s(backend, girl_painting):
+    source, _ = girl_painting
+    frames, track = zoomed_driving([1.0, 1.02, 1.04])
+    split = list(animate_frames(source, frames, track, backend, AnimateOptions(kp_smoothing=0)))
+    whole = list(animate_frames(source, frames, track, backend,
+                                AnimateOptions(kp_smoothing=0, head_motion="model")))
+    for a, b in zip(split, whole):
+        assert np.array_equal(a, b)
+
+
+def test_a_driver_leaning_in_moves_the_whole_head_box(backend, girl_painting):
+    """A face 1.5x larger: the model takes a zoom of 1.06 and the head box grows by the rest,
+    so pixels beyond the model's box change; with head_motion="model" nothing outside the box
+    can change. (How the grown box looks is `tests/postprocess/test_head_motion.py`'s; this tiny
+    random model cannot zoom a face, whatever its keypoints.)"""
+    source, outside = girl_painting
+    frames, track = zoomed_driving([1.0, 1.5])
+    split = list(animate_frames(source, frames, track, backend, AnimateOptions(kp_smoothing=0)))
+    whole = list(animate_frames(source, frames, track, backend,
+                                AnimateOptions(kp_smoothing=0, head_motion="model")))
+    assert np.array_equal(whole[-1][outside], source.image[outside])
+    changed = np.abs(split[-1].astype(int) - source.image).max(axis=2) > 8
+    assert changed[outside].mean() > 0.05
+
+
+def test_head_motion_mode_is_checked():
+    with pytest.raises(ValueError, match="head_motion: expected one of split, model, got 'x'"):
+        AnimateOptions(head_motion="x")
+
+
 def test_landmark_fit_follows_the_drivers_landmarks(backend, girl_painting):
     """--landmark-fit: a still driver still gives the photo back; a driver whose (made-up) jaw
     drops moves the photo's chin, where the plain path leaves it to the model."""

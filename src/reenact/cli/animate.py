@@ -11,6 +11,7 @@ from reenact.cli.options import (
     add_face_backend_argument,
     add_label_argument,
     add_model_arguments,
+    add_head_motion_argument,
     add_portrait_arguments,
     add_source_argument,
     add_video_output_argument,
@@ -28,6 +29,7 @@ def cmd_animate(args: argparse.Namespace) -> int:
         relative=args.mode == "relative", adapt_scale=args.adapt_scale,
         find_best_frame=args.find_best_frame, crop=args.crop, crop_only=args.crop_only,
         render=args.render, eyes=args.eyes, fit_landmarks=args.fit_landmarks,
+        head_motion=args.head_motion,
         face_index=args.face_index, face_backend=args.face_backend,
         kp_smoothing=args.kp_smoothing, detect_every=args.detect_every,
         batch_size=args.batch_size, max_output_side=args.max_size, max_frames=args.max_frames,
@@ -54,6 +56,7 @@ def add_parser(commands, common: argparse.ArgumentParser) -> None:
                          help="fit the model's motion to the driver's landmarks (jaw, brows, nose, "
                               "eye corners; --render full): head roll follows better, the mouth "
                               "opens less across identities")
+    add_head_motion_argument(animate)
     animate.add_argument("--find-best-frame", action="store_true",
                          help="measure motion from the driving frame whose pose is closest to the "
                               "source's, not from the first")

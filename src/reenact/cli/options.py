@@ -7,6 +7,8 @@
     add_portrait_arguments     --crop --crop-only --render --face-index --kp-smoothing --max-size
                                (finding the portrait's face, rendering and pasting the result
                                back: animate, talk)
+    add_head_motion_argument   --head-motion (a driving video's head zoom and shift: animate,
+                               evaluate)
     add_speech_arguments       --audio-checkpoint --mouth-scale --no-voice-gate --face-backend
                                --max-frames --label (the audio model's knobs: talk, dub)
     add_face_backend_argument  --face-backend
@@ -108,6 +110,14 @@ def add_portrait_arguments(parser: argparse.ArgumentParser) -> None:
                         help="temporal smoothing of driving keypoints, 0 (off) to <1 (default 0.25)")
     parser.add_argument("--max-size", type=int, default=1920,
                         help="long side of the output when pasting into a larger photo (default 1920)")
+
+
+def add_head_motion_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--head-motion", choices=("split", "model"), default="split",
+                        help="split: the model takes the driver's head zoom and shift up to a "
+                             "limit and the whole head box moves by the rest (a driver leaning "
+                             "into the camera does not melt the picture; default); model: the "
+                             "model takes all of it")
 
 
 def add_face_backend_argument(parser: argparse.ArgumentParser) -> None:

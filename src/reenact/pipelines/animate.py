@@ -33,7 +33,7 @@ import numpy as np
 
 from reenact.containers import Keypoints
 from reenact.engine.backend import Backend
-from reenact.geometry import convex_hull_area, normalize_keypoints
+from reenact.geometry import convex_hull_area, movement_scale, normalize_keypoints
 from reenact.io import (
     VideoReader,
     batched,
@@ -44,6 +44,7 @@ from reenact.io.frame_order import ordered_frames
 from reenact.io.video import check_video_output
 from reenact.postprocess.eyelids import EYE_OPEN, eye_ratios, with_openings
 from reenact.postprocess.full_res import FullResCompositor, FullResConfig
+from reenact.pipelines.box_motion import HeadMotionSplit
 from reenact.pipelines.keypoints import detect_keypoints, reframe_keypoints
 from reenact.pipelines.landmark_targets import landmark_targets
 from reenact.postprocess.paste import paste_back
@@ -68,6 +69,7 @@ logger = logging.getLogger(__name__)
 CROP_MODES = ("face", "none")
 RENDER_MODES = ("full", "crop")
 EYE_MODES = ("landmarks", "model")
+HEAD_MOTION_MODES = ("split", "model")
 
 
 @dataclass(frozen=True)
@@ -91,6 +93,11 @@ class AnimateOptions:
         brows, nose, eye corners; `reenact.postprocess.landmark_fit`; render "full" with face
         landmarks only). Off by default: it follows head roll better but the mouth opens less
         across identities (docs/animate.md).
+    head_motion: "split": the motion model takes the driven face's zoom and shift up to a limit,
+        the excess moves the whole head box at full resolution, and its free keypoints stay near
+        the face's motion (`reenact.pipelines.box_motion`: a driver leaning into the camera or
+        crossing the frame no longer melts the picture; relative motion, render "full" only);
+        "model": the model takes all of it, as before.
     face_index: which source face to animate (0 = largest); default the largest.
     detect_every: run the full face detector on every N-th driving frame and follow the face's
         landmarks in between (`reenact.preprocess.face_follow`); 1 detects in every frame.
@@ -109,6 +116,7 @@ class AnimateOptions:
     render: str = "full"
     eyes: str = "landmarks"
     fit_landmarks: bool = False
+    head_motion: str = "split"
     face_index: int | None = None
     face_backend: str = "dlib"
     detect_every: int = 12
@@ -143,6 +151,9 @@ class AnimateOptions:
             raise ValueError(f"max_output_side: expected at least 64, got {self.max_output_side}")
         if not 0 <= self.kp_smoothing < 1:
             raise ValueError(f"kp_smoothing: expected a number in [0, 1), got {self.kp_smoothing}")
+        if self.head_motion not in HEAD_MOTION_MODES:
+            raise ValueError(f"head_motion: expected one of {', '.join(HEAD_MOTION_MODES)}, got "
+                             f"{self.head_motion!r}")
 
 
 @dataclass(frozen=True)
@@ -430,6 +441,11 @@ def animate_frames(source: PreparedSource, frames: Iterable[np.ndarray], track: 
         targets = landmark_targets(track.landmarks, track.best_index or 0, source.landmarks,
                                    source.box, reference, relative=options.relative,
                                    adapt_scale=options.adapt_scale)
+    # the model takes the face's zoom and shift up to a limit, the rest moves the head box
+    split = None
+    if compositor is not None and options.relative and options.head_motion == "split":
+        split = HeadMotionSplit(source.image, source.box, options.feather,
+                                getattr(backend, "anchor_groups", ()), kp_source.num_kp)
     index = 0
     for batch in batched(frames, options.batch_size):
         boxes = track.boxes[index:index + len(batch)]
@@ -444,9 +460,18 @@ def animate_frames(source: PreparedSource, frames: Iterable[np.ndarray], track: 
         kp = normalize_keypoints(kp_source, kp_driving, kp_initial, relative_movement=options.relative,
                                  relative_jacobian=options.relative,
                                  adapt_movement_scale=options.relative and options.adapt_scale)
-        yield from render_frames(backend, encoded, kp_source, kp, source, options, compositor,
-                                 None if eyes is None else eyes[index:index + len(batch)],
-                                 None if targets is None else targets[index:index + len(batch)])
+        batch_eyes = None if eyes is None else eyes[index:index + len(batch)]
+        batch_targets = None if targets is None else targets[index:index + len(batch)]
+        if split is None:
+            yield from render_frames(backend, encoded, kp_source, kp, source, options, compositor,
+                                     batch_eyes, batch_targets)
+        else:
+            movement = (float(movement_scale(kp_source, kp_initial)[0]) if options.adapt_scale
+                        else 1.0)
+            kp, excess = split.keypoints(kp_source, kp, kp_driving, kp_initial, movement)
+            rendered = render_frames(backend, encoded, kp_source, kp, source, options, compositor,
+                                     batch_eyes, split.targets(batch_targets, excess))
+            yield from split.frames(rendered, excess)
         index += len(batch)
 
 

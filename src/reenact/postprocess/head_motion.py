@@ -1,0 +1,107 @@
+"""A composited frame's head box moved by a similarity, at the photo's resolution.
+
+What the motion model is not given of a driver's large zoom or shift
+(`reenact.pipelines.box_motion`) is applied here: the box the model's crop was cut from, with
+everything the compositor drew in it and around it, is zoomed about its centre and moved,
+resampled bicubically from the composited frame, and blended into the photo through a window
+over both the box and where it moved (feathered at its edge, as the compositor's paste is):
+where the box left, its surroundings move in, so the head is not seen twice. Outside that
+window the photo keeps its bytes.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from reenact.postprocess.paste import feather_window
+from reenact.preprocess.crop import CropBox
+
+
+@dataclass(frozen=True)
+class BoxMotion:
+    """A similarity of a crop box: zoom by `scale` about its centre, then move the centre by
+    (shift_x, shift_y) times its side."""
+
+    scale: float = 1.0
+    shift_x: float = 0.0
+    shift_y: float = 0.0
+
+    @property
+    def is_identity(self) -> bool:
+        return self.scale == 1.0 and self.shift_x == 0.0 and self.shift_y == 0.0
+
+    def moved(self, box: CropBox) -> CropBox:
+        """`box` after this motion."""
+        return CropBox(box.center_x + self.shift_x * box.side, box.center_y + self.shift_y * box.side,
+                       box.side * self.scale)
+
+    def unmoved(self, box: CropBox, points: np.ndarray) -> np.ndarray:
+        """(N, 2) image pixels: where `points` (N, 2), pixels of the moved `box`, were before."""
+        moved = self.moved(box)
+        centre, before = np.array([moved.center_x, moved.center_y]), np.array([box.center_x,
+                                                                                box.center_y])
+        return before + (np.asarray(points, dtype=np.float64) - centre) / self.scale
+
+
+class HeadMover:
+    """Moves the head box of frames composited over `image` (H, W, 3) uint8 RGB, the photo, whose
+    motion-model crop was cut at `box`; `feather`: the window's edge, a fraction of the moved
+    box's side (`FullResConfig.box_feather`)."""
+
+    def __init__(self, image: np.ndarray, box: CropBox, feather: float) -> None:
+        if not isinstance(image, np.ndarray) or image.ndim != 3 or image.shape[2] != 3 \
+                or image.dtype != np.uint8:
+            raise ValueError(f"image: expected (H, W, 3) uint8, got "
+                             f"{getattr(image, 'shape', type(image).__name__)}")
+        if isinstance(feather, bool) or not isinstance(feather, (int, float)) \
+                or not 0 <= feather <= 0.5:
+            raise ValueError(f"feather: expected a number in [0, 0.5], got {feather!r}")
+        self.image, self.box, self.feather = image, box, float(feather)
+
+    @torch.no_grad()
+    def apply(self, frame: np.ndarray, motion: BoxMotion) -> np.ndarray:
+        """(H, W, 3) uint8: `frame` (composited over the photo, same shape) with its head box
+        moved by `motion`; `frame` itself where the motion is the identity."""
+        if frame.shape != self.image.shape or frame.dtype != np.uint8:
+            raise ValueError(f"frame: expected {self.image.shape} uint8, got {frame.shape} "
+                             f"{frame.dtype}")
+        if motion.is_identity:
+            return frame
+        if not (math.isfinite(motion.scale) and motion.scale > 0 and math.isfinite(motion.shift_x)
+                and math.isfinite(motion.shift_y)):
+            raise ValueError(f"motion: expected a finite zoom > 0 and finite shifts, got {motion}")
+        height, width = self.image.shape[:2]
+        box, moved = self.box, motion.moved(self.box)
+        # the window spans where the box was too: what it leaves shows what moves in (the
+        # surroundings, moved), not the head it held
+        x0, y0 = min(box.x0, moved.x0), min(box.y0, moved.y0)
+        x1, y1 = max(box.x1, moved.x1), max(box.y1, moved.y1)
+        top, left = max(0, math.floor(y0)), max(0, math.floor(x0))
+        bottom, right = min(height, math.ceil(y1)), min(width, math.ceil(x1))
+        result = self.image.copy()
+        if bottom <= top or right <= left:
+            return result
+        feather = self.feather * max(box.side, moved.side)
+        alpha = torch.from_numpy(
+            feather_window(bottom - top, y0 - top, y1 - top, feather)[:, None]
+            * feather_window(right - left, x0 - left, x1 - left, feather)[None, :])
+        # each output pixel reads the composited frame where the motion takes it from
+        x = self.box.center_x + (np.arange(left, right) + 0.5 - moved.center_x) / motion.scale
+        y = self.box.center_y + (np.arange(top, bottom) + 0.5 - moved.center_y) / motion.scale
+        gx = torch.from_numpy(2 * x / width - 1).float()[None, :].expand(bottom - top, -1)
+        gy = torch.from_numpy(2 * y / height - 1).float()[:, None].expand(-1, right - left)
+        pixels = torch.from_numpy(np.ascontiguousarray(frame.transpose(2, 0, 1))).float()[None]
+        content = F.grid_sample(pixels, torch.stack([gx, gy], dim=-1)[None], mode="bicubic",
+                                padding_mode="border", align_corners=False)[0]  # (3, h, w)
+        before = torch.from_numpy(np.ascontiguousarray(
+            self.image[top:bottom, left:right].transpose(2, 0, 1))).float()
+        blended = content.sub_(before).mul_(alpha).add_(before).round_().clamp_(0, 255)
+        region = blended.to(torch.uint8).permute(1, 2, 0).numpy()
+        original = self.image[top:bottom, left:right]
+        result[top:bottom, left:right] = np.where((alpha > 0).numpy()[..., None], region, original)
+        return result

@@ -1,0 +1,74 @@
+"""The head box moved at full resolution: identity is exact, the content moves by the similarity,
+the photo keeps its bytes outside the moved box."""
+
+import numpy as np
+import pytest
+
+from reenact.postprocess.head_motion import BoxMotion, HeadMover
+from reenact.preprocess.crop import CropBox
+
+BOX = CropBox(160.0, 120.0, 120.0)
+
+
+def photo(height=240, width=320):
+    y, x = np.mgrid[0:height, 0:width]
+    return np.stack([x * 0.7, y, (x + y) * 0.4], axis=-1).clip(0, 255).astype(np.uint8)
+
+
+def with_square(image, x0, y0, side, value=250):
+    out = image.copy()
+    out[y0:y0 + side, x0:x0 + side] = value
+    return out
+
+
+def test_identity_returns_the_frame_itself():
+    image = photo()
+    frame = with_square(image, 150, 110, 20)
+    assert HeadMover(image, BOX, 0.12).apply(frame, BoxMotion()) is frame
+
+
+def test_a_shift_moves_the_content_and_keeps_the_photo_outside():
+    image = photo()
+    frame = with_square(image, 150, 110, 20)  # a bright square in the middle of the box
+    motion = BoxMotion(1.0, 0.25, -0.125)  # 30 px right, 15 px up
+    out = HeadMover(image, BOX, 0.12).apply(frame, motion)
+    assert (out[97:113, 182:198] >= 245).all()  # the square, moved
+    assert (out[112:128, 152:168] < 245).any()  # no longer where it was
+    moved = motion.moved(BOX)
+    outside = np.ones(image.shape[:2], dtype=bool)  # the window spans the box and where it went
+    outside[int(moved.y0):int(np.ceil(BOX.y1)), int(BOX.x0):int(np.ceil(moved.x1))] = False
+    np.testing.assert_array_equal(out[outside], image[outside])
+    # where the box left, what was beside it moved in: the photo's own pixels, shifted
+    np.testing.assert_allclose(out[150:160, 112:120].astype(int),
+                               image[165:175, 82:90].astype(int), atol=2)
+
+
+def test_a_zoom_grows_the_content_about_the_box_centre():
+    image = photo()
+    frame = with_square(image, 150, 110, 20)
+    out = HeadMover(image, BOX, 0.12).apply(frame, BoxMotion(1.5, 0.0, 0.0))
+    bright = np.argwhere(out.min(axis=2) >= 245)
+    (y0, x0), (y1, x1) = bright.min(axis=0), bright.max(axis=0)
+    assert 27 <= x1 - x0 + 1 <= 31 and 27 <= y1 - y0 + 1 <= 31  # 20 px -> 30 px
+    assert abs((x0 + x1 + 1) / 2 - 160) <= 1 and abs((y0 + y1 + 1) / 2 - 120) <= 1
+
+
+def test_unmoved_inverts_the_motion():
+    motion = BoxMotion(1.3, -0.2, 0.1)
+    moved = motion.moved(BOX)
+    points = np.array([[moved.center_x, moved.center_y], [moved.x0, moved.y0]])
+    np.testing.assert_allclose(motion.unmoved(BOX, points),
+                               [[BOX.center_x, BOX.center_y], [BOX.x0, BOX.y0]], atol=1e-9)
+
+
+def test_bad_inputs_are_named():
+    image = photo()
+    with pytest.raises(ValueError, match="image: expected"):
+        HeadMover(image[..., 0], BOX, 0.12)
+    with pytest.raises(ValueError, match="feather: expected"):
+        HeadMover(image, BOX, 0.9)
+    mover = HeadMover(image, BOX, 0.12)
+    with pytest.raises(ValueError, match="frame: expected"):
+        mover.apply(image[:100], BoxMotion(1.1))
+    with pytest.raises(ValueError, match="motion: expected"):
+        mover.apply(image, BoxMotion(float("nan")))
