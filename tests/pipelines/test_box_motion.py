@@ -107,3 +107,13 @@ def test_free_keypoints_are_held_near_the_face_s_similarity():
     torch.testing.assert_close(torch.linalg.svdvals(change),
                                torch.full((2,), 1 / 1.3, dtype=torch.float64))
     torch.testing.assert_close(out.jacobian[0, 9], kp.jacobian[0, 9])
+
+
+def test_a_meaningless_fit_moves_nothing():
+    """Keypoints with no face behind them can fit a negative or vanishing zoom: no excess."""
+    flipped = Keypoints(-0.3 * SOURCE.value, SOURCE.jacobian)
+    out, [motion] = split_keypoint_motion(SOURCE, flipped, flipped, SOURCE, list(range(10)))
+    assert out is flipped and motion.is_identity
+    collapsed = Keypoints(torch.zeros_like(SOURCE.value), SOURCE.jacobian)
+    out, [motion] = split_keypoint_motion(collapsed, collapsed, collapsed, collapsed, list(range(10)))
+    assert motion.is_identity

@@ -41,6 +41,9 @@ from reenact.postprocess.head_motion import BoxMotion, HeadMover
 from reenact.preprocess.anchors import MOUTH_ANCHORS
 from reenact.preprocess.crop import CropBox
 
+# a fitted zoom below this (or above its inverse) is no head motion but keypoints without a face
+_MIN_ZOOM = 0.25
+
 # anchored groups that move with the skull rather than with the mouth
 _NON_RIGID = set(MOUTH_ANCHORS) | {"chin"}
 
@@ -82,11 +85,15 @@ def rigid_indices(num_kp: int, anchor_groups: tuple[str, ...]) -> list[int]:
 
 
 def zoom_and_shift(source: np.ndarray, driven: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Least squares s (B,) and t (B, 2) with driven ~ s source + t; source (N, 2), driven (B, N, 2)."""
+    """Least squares s (B,) and t (B, 2) with driven ~ s source + t; source (N, 2), driven (B, N, 2).
+    s is NaN where the source points coincide."""
     centre = source.mean(axis=0)
     spread = source - centre  # (N, 2)
     driven_centre = driven.mean(axis=1)  # (B, 2)
-    scale = np.einsum("bnc,nc->b", driven - driven_centre[:, None], spread) / (spread ** 2).sum()
+    total = float((spread ** 2).sum())
+    if total <= 0:  # coinciding points: no zoom to fit
+        return np.full(len(driven), np.nan), driven_centre - centre
+    scale = np.einsum("bnc,nc->b", driven - driven_centre[:, None], spread) / total
     return scale, driven_centre - scale[:, None] * centre
 
 
@@ -133,6 +140,10 @@ def split_keypoint_motion(kp_source: Keypoints, kp: Keypoints, kp_driving: Keypo
     initial = kp_initial.value[0, rigid].detach().cpu().double().numpy()
     scale, shift = zoom_and_shift(initial, kp_driving.value[:, rigid].detach().cpu().double().numpy())
     shift = shift * movement
+    # a fit that is no zoom (keypoints with no face behind them: --crop none on a wall) moves nothing
+    meaningless = ~(np.isfinite(scale) & (scale >= _MIN_ZOOM) & (scale <= 1 / _MIN_ZOOM)
+                    & np.isfinite(shift).all(axis=1))
+    scale, shift = np.where(meaningless, 1.0, scale), np.where(meaningless[:, None], 0.0, shift)
     model_scale = np.clip(scale, 1 / (1 + limit.scale), 1 + limit.scale)
     model_shift = np.clip(shift, -2 * limit.shift, 2 * limit.shift)  # 2: a crop is 2 units wide
     rest = scale / model_scale  # exactly 1 and 0 where the clip left them unchanged
