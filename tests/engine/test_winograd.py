@@ -139,7 +139,7 @@ def test_eligibility():
         assert not is_winograd_eligible(conv)
 
 
-@pytest.mark.parametrize("relu, grad", itertools.product([False, True], [False, True]))
+@pytest.mark.parametrize("relu, grad", list(itertools.product([False, True], [False, True])))
 def test_packed_conv_equals_conv2d(relu, grad):
     torch.manual_seed(6)
     conv = nn.Conv2d(6, 5, 3, padding=1, stride=2)
