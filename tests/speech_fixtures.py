@@ -84,7 +84,8 @@ def face_landmarks(cx: float, cy: float, size: float, *, mouth_open: float = 0.0
             [centre + 0.15 * np.cos(angles), -0.45 - 0.06 * eye_open * np.sin(angles)], 1)
     gap = mouth_open * 0.7  # interocular distance is 0.7 template units
     outer = np.linspace(0, 2 * math.pi, 13)[:-1]
-    points[48:60] = np.stack([-0.3 * np.cos(outer), 0.4 + (0.1 + gap / 2) * np.sin(outer)], 1)
+    # iBUG order: left corner, the upper lip left to right, right corner, the lower lip back
+    points[48:60] = np.stack([-0.3 * np.cos(outer), 0.4 - (0.1 + gap / 2) * np.sin(outer)], 1)
     points[60:65] = np.stack([np.linspace(-0.2, 0.2, 5), np.full(5, 0.4 - gap / 2)], 1)
     points[65:68] = np.stack([np.linspace(0.1, -0.1, 3), np.full(3, 0.4 + gap / 2)], 1)
     return points * s + (cx, cy)
