@@ -32,7 +32,7 @@ from reenact.geometry import apply_affine, similarity_fit
 from reenact.postprocess.mouth_mask import grown_hull, lower_face_region
 from reenact.postprocess.piecewise import delaunay, rasterize_triangles, triangle_affines
 from reenact.preprocess.expressions import POSE_LANDMARKS, check_face_landmarks, mouth_opening
-from reenact.preprocess.face import check_rgb_image
+from reenact.preprocess.face import check_rgb_image, require_pillow
 
 RING_POINTS = 16  # points on the ring around the face
 RING_SCALE = 1.5  # the ring's radius over the farthest landmark's distance from the face's centre
@@ -48,9 +48,14 @@ class MouthWarp:
     """Draws `reference`'s lower face onto frames with its landmarks moved.
 
     reference: (H, W, 3) uint8 frame; landmarks: its face's (68, 2) landmarks (image pixels).
+    mesh_on: (68, 2) landmarks of the same face, in the same pose, whose Delaunay triangles the mesh
+        uses (default `landmarks`): a closed mouth's inner lips nearly coincide, and its
+        triangles can join an outer lip to the other lip's inner edge, which an opening folds
+        over; the triangles of the opened shape it will be drawn with are sound.
     """
 
-    def __init__(self, reference: np.ndarray, landmarks: np.ndarray) -> None:
+    def __init__(self, reference: np.ndarray, landmarks: np.ndarray,
+                 mesh_on: np.ndarray | None = None) -> None:
         check_rgb_image(reference, "reference")
         self.landmarks = check_face_landmarks(landmarks, "landmarks")
         centre = self.landmarks.mean(axis=0)
@@ -58,9 +63,10 @@ class MouthWarp:
         angles = np.arange(RING_POINTS) * (2 * np.pi / RING_POINTS)
         self._ring = centre + radius * np.stack([np.cos(angles), np.sin(angles)], axis=1)
         self._source = np.concatenate([self.landmarks, self._ring])  # (68 + ring, 2)
-        self._triangles = delaunay(self._source)
-        # the triangles between the inner lips: the mouth's inside
-        self._inside_mouth = np.flatnonzero(np.isin(self._triangles, _INNER_LIPS).all(axis=1))
+        shape = self.landmarks if mesh_on is None else check_face_landmarks(mesh_on, "mesh_on")
+        self._triangles = delaunay(np.concatenate([shape, self._ring]))
+        # the triangles between the inner lips (all three corners on them): the mouth's inside
+        self._inside = np.isin(self._triangles, _INNER_LIPS).all(axis=1)
         self._opening = float(mouth_opening(self.landmarks))
         self._height, self._width = reference.shape[:2]
         self._pixels = torch.from_numpy(
@@ -91,26 +97,35 @@ class MouthWarp:
         rows, cols = mask.shape
         points = self.mesh_target(target) - (x0, y0)  # region pixels
         affines, valid = triangle_affines(self._source, points, self._triangles)
-        label = rasterize_triangles(points, self._triangles, valid, rows, cols)  # (h, w)
+        # the lips first: where the inner lips press together, the inside's triangles become
+        # slivers between the lip line and its chords that overlap the lips' triangles; they
+        # must not show the inside there
+        label = rasterize_triangles(points, self._triangles, valid & ~self._inside, rows, cols)
+        label = np.where(label >= 0, label, rasterize_triangles(
+            points, self._triangles, valid & self._inside, rows, cols))  # (h, w)
         inside = label >= 0
         coefficients = affines.reshape(-1, 6)[np.where(inside, label, 0)]  # (h, w, 6)
         xs = np.arange(cols, dtype=np.float64) + 0.5
         ys = np.arange(rows, dtype=np.float64)[:, None] + 0.5
         source_x = coefficients[..., 0] * xs + coefficients[..., 1] * ys + coefficients[..., 2]
         source_y = coefficients[..., 3] * xs + coefficients[..., 4] * ys + coefficients[..., 5]
+        grid = _sampling_grid(source_x, source_y, self._width, self._height)
+        drawn = F.grid_sample(self._pixels, grid, mode="bicubic", padding_mode="border",
+                              align_corners=False)[0]  # (3, h, w)
         if mouth_opening(target) <= self._opening:
-            inside_mouth = np.isin(label, self._inside_mouth)
-            if inside_mouth.any():  # hung from the upper lip: no squeeze
+            # hung from the upper lip: no squeeze; blended in by the inner lips' antialiased area,
+            # so their edge against the lower lip is smooth, not a staircase of triangle labels
+            coverage = _polygon_coverage(points[list(_INNER_LIPS)], cols, rows)  # (h, w)
+            if coverage.any():
                 upper = list(_UPPER_INNER_LIP)
                 hang = similarity_fit(points[upper], self.landmarks[upper])
-                source_x = np.where(inside_mouth, hang[0, 0] * xs + hang[0, 1] * ys + hang[0, 2],
-                                    source_x)
-                source_y = np.where(inside_mouth, hang[1, 0] * xs + hang[1, 1] * ys + hang[1, 2],
-                                    source_y)
-        grid = np.stack([source_x * (2 / self._width) - 1, source_y * (2 / self._height) - 1],
-                        axis=-1).astype(np.float32)  # (h, w, 2), align_corners=False
-        drawn = F.grid_sample(self._pixels, torch.from_numpy(grid)[None], mode="bicubic",
-                              padding_mode="border", align_corners=False)[0]  # (3, h, w)
+                grid = _sampling_grid(hang[0, 0] * xs + hang[0, 1] * ys + hang[0, 2],
+                                      hang[1, 0] * xs + hang[1, 1] * ys + hang[1, 2],
+                                      self._width, self._height)
+                hung = F.grid_sample(self._pixels, grid, mode="bicubic", padding_mode="border",
+                                     align_corners=False)[0]
+                weight = torch.from_numpy(coverage)
+                drawn = drawn + weight * (hung - drawn)
         alpha = torch.from_numpy(mask * inside)  # (h, w)
         original = result[y0:y0 + rows, x0:x0 + cols]
         before = torch.from_numpy(np.ascontiguousarray(original.transpose(2, 0, 1))).float()
@@ -123,6 +138,35 @@ class MouthWarp:
         blended = drawn.sub_(before).mul_(alpha).add_(before).round_().clamp_(0, 255)
         result[y0:y0 + rows, x0:x0 + cols] = blended.to(torch.uint8).permute(1, 2, 0).numpy()
         return result
+
+
+def _sampling_grid(source_x: np.ndarray, source_y: np.ndarray, width: int,
+                   height: int) -> torch.Tensor:
+    """(1, h, w, 2) grid_sample coordinates (align_corners=False) of (h, w) source pixel
+    coordinates in a `width` x `height` image."""
+    grid = np.stack([source_x * (2 / width) - 1, source_y * (2 / height) - 1], axis=-1)
+    return torch.from_numpy(grid.astype(np.float32))[None]
+
+
+def _polygon_coverage(outline: np.ndarray, width: int, height: int,
+                      supersample: int = 4) -> np.ndarray:
+    """(height, width) float32 in [0, 1]: how much of each pixel the polygon (region pixels)
+    covers, by supersampling. Pillow also fills the outline's own subpixels, which would give
+    a polygon without area (lips pressed together) a line of coverage: one subpixel is eroded."""
+    pil = require_pillow()
+    from PIL import ImageDraw, ImageFilter
+
+    coverage = np.zeros((height, width), np.float32)
+    x0, y0 = np.maximum(np.floor(outline.min(axis=0)).astype(int) - 1, 0)  # the polygon's box
+    x1, y1 = np.minimum(np.ceil(outline.max(axis=0)).astype(int) + 1, (width, height))
+    if x1 <= x0 or y1 <= y0:
+        return coverage
+    mask = pil.new("L", ((x1 - x0) * supersample, (y1 - y0) * supersample), 0)
+    ImageDraw.Draw(mask).polygon([tuple(p) for p in ((outline - (x0, y0)) * supersample).tolist()],
+                                 fill=255)
+    mask = mask.filter(ImageFilter.MinFilter(3))
+    coverage[y0:y1, x0:x1] = np.asarray(mask.resize((x1 - x0, y1 - y0), pil.BOX), np.float32) / 255
+    return coverage
 
 
 def _blur(maps: torch.Tensor, sigma: float) -> torch.Tensor:

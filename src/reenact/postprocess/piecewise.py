@@ -52,13 +52,13 @@ def rasterize_triangles(points: np.ndarray, triangles: np.ndarray, valid: np.nda
     (the one it lies deepest in where triangles meet or overlap); -1 outside them all."""
     label = np.full((height, width), -1, dtype=np.int64)
     depth = np.full((height, width), -1e-6)  # smallest barycentric coordinate; a hair of tolerance
-    for index in np.flatnonzero(valid):
-        corners = points[triangles[index]]  # (3, 2)
-        x0, y0 = np.floor(corners.min(axis=0) - 0.5).astype(int)
-        x1, y1 = np.ceil(corners.max(axis=0) - 0.5).astype(int) + 1
-        x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, width), min(y1, height)
-        if x1 <= x0 or y1 <= y0:
-            continue
+    corners_all = points[triangles]  # (T, 3, 2)
+    low = np.maximum(np.floor(corners_all.min(axis=1) - 0.5).astype(int), 0)  # (T, 2) x0, y0
+    high = np.minimum(np.ceil(corners_all.max(axis=1) - 0.5).astype(int) + 1, (width, height))
+    inside = valid & (high > low).all(axis=1)  # the triangles that reach the image
+    for index in np.flatnonzero(inside):
+        corners = corners_all[index]  # (3, 2)
+        (x0, y0), (x1, y1) = low[index], high[index]
         xs = np.arange(x0, x1) + 0.5
         ys = np.arange(y0, y1)[:, None] + 0.5
         (ax, ay), (bx, by), (cx, cy) = corners
