@@ -172,7 +172,7 @@ def render(rows: list[Row], args: argparse.Namespace) -> None:
                 progress=False)
         else:
             talk(row.source, row.speech.path, row.video, backend=backend,
-                 checkpoint=audio_model, options=TalkOptions(max_frames=args.max_frames),
+                 checkpoint=audio_model, options=TalkOptions(mouth=args.talk_mouth, max_frames=args.max_frames),
                  progress=False)
 
 
@@ -344,6 +344,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--device", default="auto")
     parser.add_argument("--dub-mouth", choices=("reference", "model"), default="reference",
                         help="how dub draws the mouth (DubOptions.mouth; default reference)")
+    parser.add_argument("--talk-mouth", choices=("drawn", "model"), default="drawn",
+                        help="how talk draws the mouth (TalkOptions.mouth; default drawn)")
     parser.add_argument("--media", type=Path, default=EVAL,
                         help="a folder laid out like ../shared/media/eval (talking/, portraits/, "
                              "speech/); default the held-out eval media. Tune on a folder of "

@@ -47,7 +47,7 @@ def test_length_follows_the_audio_with_speech_muxed(tmp_path, models, photo, cap
     speech = write_speech(tmp_path / "speech.wav", 1.02)
     out = tmp_path / "out.mp4"
     assert run(["--source", photo, "--audio", speech, "-o", out, "--checkpoint", models[0],
-                "--audio-checkpoint", models[1], "--crop", "none"], caplog) == 0
+                "--audio-checkpoint", models[1], "--crop", "none", "--mouth", "model"], caplog) == 0
     info = probe_video(out)
     assert info.fps == 25 and info.num_frames == 26  # ceil(1.02 * 25)
     assert (info.width, info.height) == (96, 96) and info.has_audio
@@ -74,6 +74,7 @@ def test_fps_override_and_real_portrait_marked_with_manifest(tmp_path, models, c
     manifest = read_manifest(out)
     assert manifest["run_id"][:4] == result.detection.payload.short_run_id
     assert manifest["label"] == "AI-generated" and manifest["options"]["label"] == "AI-generated"
+    assert manifest["options"]["mouth"] == "drawn"  # the default, recorded
     assert {item["role"]: item["sha256"] for item in manifest["inputs"]} == {
         "source": file_sha256(PORTRAIT), "audio": file_sha256(speech)}
     assert manifest["model"]["name"] == "motion" and manifest["model"]["audio_name"] == "audio"
@@ -180,3 +181,50 @@ def test_talk_renders_into_the_photo_and_leaves_the_rest_alone(tmp_path, models,
         assert frame.shape == source.image.shape
         assert np.array_equal(frame[outside], source.image[outside])
     assert any(not np.array_equal(frame, source.image) for frame in frames)
+
+
+class DrawnFaceAnalyzer:
+    """The drawn face's own landmarks, wherever it is asked."""
+
+    def __init__(self, landmarks: np.ndarray) -> None:
+        self.landmarks = landmarks
+
+    def detect(self, image: np.ndarray) -> list:
+        from reenact.preprocess.face import Face
+
+        x0, y0 = self.landmarks.min(axis=0)
+        x1, y1 = self.landmarks.max(axis=0)
+        return [Face((float(x0), float(y0), float(x1), float(y1)), 1.0, self.landmarks)]
+
+
+def test_the_drawn_mouth_changes_only_the_lower_face(tmp_path):
+    import dataclasses
+
+    from face_images import drawn_face
+
+    from reenact.pipelines.animate import prepare_source
+    from reenact.pipelines.talk import talk_frames
+
+    motion = create_model("tiny-face-64", seed=0)
+    checkpoint = dataclasses.replace(tiny_audio_checkpoint(motion, scale=0.2),
+                                     metadata={"mouth_output": "open"})
+    backend = TorchBackend(motion, "cpu")
+    image, landmarks = drawn_face(160, mouth_open=0.02, interior=False)
+    clip = load_audio(write_speech(tmp_path / "speech.wav", 0.4), 16000)
+    frames = {}
+    for mouth in ("drawn", "model"):
+        options = TalkOptions(mouth=mouth, idle=False)
+        plan = plan_talk(clip, checkpoint, Fraction(25), 10, options)
+        source = prepare_source(image, backend.image_size, options.animate_options(),
+                                DrawnFaceAnalyzer(landmarks))
+        frames[mouth] = list(talk_frames(source, plan, backend, checkpoint, options))
+    above = int(landmarks[33, 1]) - 12  # the lower-face mask reaches no higher
+    changed = [not np.array_equal(d, m) for d, m in zip(frames["drawn"], frames["model"])]
+    assert sum(changed) >= 5
+    for drawn, model in zip(frames["drawn"], frames["model"]):
+        assert np.array_equal(drawn[:above], model[:above])
+
+
+def test_an_unknown_mouth_mode_is_named():
+    with pytest.raises(ValueError, match="mouth: expected one of drawn, model"):
+        TalkOptions(mouth="painted")

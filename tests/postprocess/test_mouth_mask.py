@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from speech_fixtures import face_landmarks
 
-from reenact.postprocess.mouth_mask import lower_face_mask, lower_face_region
+from reenact.postprocess.mouth_mask import lower_face_mask, lower_face_region, polygon_coverage
 from reenact.preprocess.crop import CropBox
 
 
@@ -44,3 +44,14 @@ def test_lower_face_region_covers_every_set_at_the_image_resolution():
     assert outside.size == 0
     with pytest.raises(ValueError, match="grow, feather"):
         lower_face_region([closed], 200, 160, grow=-1.0, feather=0.0)
+
+
+def test_polygon_coverage_is_the_area_inside_and_nothing_for_a_line():
+    square = np.array([[2.0, 3.0], [12.0, 3.0], [12.0, 9.5], [2.0, 9.5]])
+    coverage = polygon_coverage(square, 20, 16)
+    assert coverage.shape == (16, 20) and coverage.dtype == np.float32
+    assert coverage.sum() == pytest.approx(10 * 6.5, rel=0.1)
+    assert coverage[5, 6] == 1 and coverage[0, 0] == 0 and coverage[9, 6] == pytest.approx(0.5, abs=0.2)
+    line = np.array([[2.0, 5.0], [8.0, 5.0], [14.0, 5.0], [8.0, 5.0]])  # pressed lips: no area
+    assert not polygon_coverage(line, 20, 16).any()
+    assert polygon_coverage(square, 20, 16, erode=1.0).sum() == pytest.approx(8 * 4.5, rel=0.15)

@@ -36,7 +36,8 @@ def _talk(args: argparse.Namespace, features_of) -> int:
     set_threads(args)
     options = TalkOptions(
         fps=args.fps, seed=args.seed, idle=args.idle, voice_gate=args.voice_gate,
-        mouth_scale=args.mouth_scale, driving_policy=args.driving_policy, crop=args.crop,
+        mouth_scale=args.mouth_scale, driving_policy=args.driving_policy, mouth=args.mouth,
+        crop=args.crop,
         crop_only=args.crop_only, render=args.render, eyes=args.eyes, face_index=args.face_index,
         face_backend=args.face_backend, kp_smoothing=args.kp_smoothing,
         batch_size=args.batch_size, max_output_side=args.max_size, max_frames=args.max_frames,
@@ -67,6 +68,11 @@ def add_parser(commands, common: argparse.ArgumentParser) -> None:
     talk.add_argument("--seed", type=int, default=0, help="of the blinks and head sway (default 0)")
     talk.add_argument("--no-idle", dest="idle", action="store_false",
                       help="no blinks and no head sway")
+    talk.add_argument("--mouth", choices=("drawn", "model"), default="drawn",
+                      help="drawn: the portrait's own mouth, opened with its inside (teeth, "
+                           "tongue) painted, drawn at the photo's resolution over the model's lower "
+                           "face (default; without --driving, with --render full); model: the "
+                           "motion model's mouth")
     add_portrait_arguments(talk)
     add_speech_arguments(talk)
     add_model_arguments(talk)

@@ -7,7 +7,9 @@
                            random head sway (rotation, shift, zoom about the keypoints' centre);
         with --driving:    the driving video's relative motion with its mouth part (its component
                            in the span of the mouth directions) replaced by the speech's.
-    -> render -> paste back -> video at the audio model's fps, as long as the speech, speech muxed.
+    -> render -> paste back -> the portrait's own mouth drawn opened by the speech, its inside
+       painted (`reenact.pipelines.portrait_mouth`; mouth="drawn", without --driving)
+    -> video at the audio model's fps, as long as the speech, speech muxed.
 
 Memory does not grow with the clip beyond the log-mel and one row of motion per frame.
 """
@@ -59,8 +61,13 @@ from reenact.pipelines.animate import (
     track_landmarks,
 )
 from reenact.pipelines.audio_motion import FeatureFunction, speech_motion
-from reenact.pipelines.articulation import opening_motion, reexpress_opening
+from reenact.pipelines.articulation import (
+    opening_coefficients,
+    opening_motion,
+    reexpress_opening,
+)
 from reenact.pipelines.keypoints import crop_landmarks, detect_keypoints, reframe_keypoints
+from reenact.pipelines.portrait_mouth import portrait_mouth
 from reenact.postprocess.eyelids import eye_ratios
 from reenact.preprocess.crop import crop_image
 from reenact.preprocess.face import FaceAnalyzer, create_face_analyzer
@@ -74,6 +81,7 @@ logger = logging.getLogger(__name__)
 # a backward pass over a driving video keeps at most this many bytes of frames
 _FRAME_CACHE_BYTES = 256 << 20
 DRIVING_POLICIES = ("pingpong", "loop", "pad")
+MOUTH_MODES = ("drawn", "model")
 
 
 @dataclass(frozen=True)
@@ -88,6 +96,10 @@ class TalkOptions:
     mouth_scale: multiplies the speech motion (1 = as learned).
     driving_policy: how a driving video shorter than the speech is extended: pingpong, loop, or
         pad (hold its last frame); the output is always as long as the speech.
+    mouth: drawn: the portrait's own mouth, opened and with its inside painted, drawn at its
+        resolution over the model's lower face (`reenact.pipelines.portrait_mouth`; without a
+        driving video, rendering at full resolution, with a face-anchored model); model: the
+        motion model's mouth alone.
     crop, crop_only, render, eyes, face_index, face_backend, crop_margin, kp_smoothing, batch_size,
     max_output_side, feather, color_match, adapt_scale, max_frames, label: as in `AnimateOptions`.
     """
@@ -100,6 +112,7 @@ class TalkOptions:
     voice_activity: VoiceActivityConfig = field(default_factory=VoiceActivityConfig)
     mouth_scale: float = 1.0
     driving_policy: str = "pingpong"
+    mouth: str = "drawn"
     crop: str = "face"
     crop_only: bool = False
     render: str = "full"
@@ -126,6 +139,8 @@ class TalkOptions:
         if self.driving_policy not in DRIVING_POLICIES:
             raise ValueError(f"driving_policy: expected one of {', '.join(DRIVING_POLICIES)}, got "
                              f"{self.driving_policy!r}")
+        if self.mouth not in MOUTH_MODES:
+            raise ValueError(f"mouth: expected one of {', '.join(MOUTH_MODES)}, got {self.mouth!r}")
         self.animate_options()  # validates the shared fields
 
     def animate_options(self) -> AnimateOptions:
@@ -208,19 +223,22 @@ def replace_mouth(kp_source: Keypoints, kp_head: Keypoints, speech: torch.Tensor
 
 
 def articulated_plan(plan: TalkPlan, source: PreparedSource, backend, checkpoint: AudioCheckpoint,
-                     kp_source: Keypoints) -> TalkPlan:
+                     kp_source: Keypoints) -> tuple[TalkPlan, np.ndarray | None]:
     """The plan with its speech motion moved onto the portrait's own mouth geometry
     (`reenact.pipelines.articulation`) where that applies: a face-anchored motion model, the
-    portrait's landmarks known, and an audio model that drives only the mouth's opening."""
+    portrait's landmarks known, and an audio model that drives only the mouth's opening. Also the
+    (T,) opening per frame (inner-lip gap over interocular distance) it commands; None (and the
+    plan unchanged) where it does not apply."""
     groups = getattr(backend, "anchor_groups", ())
     if (not groups or source.landmarks is None or checkpoint.metadata.get("mouth_output") != "open"
             or "mouth_open" not in checkpoint.directions.names):
-        return plan
+        return plan, None
     size = backend.image_size
     landmarks = crop_landmarks([source.landmarks], [source.box], size)[0]
     geometric = opening_motion(kp_source, landmarks, groups, size)
-    motion = reexpress_opening(plan.motion, checkpoint.directions.vector("mouth_open"), geometric)
-    return dataclasses.replace(plan, motion=motion)
+    fitted = checkpoint.directions.vector("mouth_open")
+    motion = reexpress_opening(plan.motion, fitted, geometric)
+    return dataclasses.replace(plan, motion=motion), opening_coefficients(plan.motion, fitted)
 
 
 def talk_frames(source: PreparedSource, plan: TalkPlan, backend, checkpoint: AudioCheckpoint,
@@ -230,7 +248,12 @@ def talk_frames(source: PreparedSource, plan: TalkPlan, backend, checkpoint: Aud
     encoded = backend.encode_source(source.crop)
     animate_options = options.animate_options()
     compositor = full_res_compositor(source, backend, animate_options, encoded, kp_source)
-    plan = articulated_plan(plan, source, backend, checkpoint, kp_source)
+    plan, openings = articulated_plan(plan, source, backend, checkpoint, kp_source)
+    mouth = None
+    if (compositor is not None and options.mouth == "drawn" and openings is not None
+            and source.landmarks is not None):
+        mouth = portrait_mouth(source.image, source.landmarks, source.box, backend.image_size,
+                               getattr(backend, "anchor_groups", ()))
     eyes, motion_plan = None, plan
     if compositor is not None and options.eyes == "landmarks" and source.landmarks is not None:
         # the blinks are drawn on the photo's lids, not by the model's blink direction (whose
@@ -240,8 +263,14 @@ def talk_frames(source: PreparedSource, plan: TalkPlan, backend, checkpoint: Aud
     for start in range(0, len(plan), options.batch_size):
         stop = min(start + options.batch_size, len(plan))
         kp = idle_keypoints(kp_source, motion_plan, start, stop, checkpoint)
-        yield from render_frames(backend, encoded, kp_source, kp, source, animate_options,
-                                 compositor, None if eyes is None else eyes[start:stop])
+        frames = render_frames(backend, encoded, kp_source, kp, source, animate_options,
+                               compositor, None if eyes is None else eyes[start:stop])
+        if mouth is None:
+            yield from frames
+            continue
+        heads = mouth.frame_landmarks(kp_source, kp)
+        for i, frame in enumerate(frames):
+            yield mouth.draw(frame, heads[i], float(openings[start + i]))
 
 
 def driven_talk_frames(source: PreparedSource, plan: TalkPlan, frames: Iterator[np.ndarray],

@@ -74,6 +74,30 @@ def grown_hull(points: np.ndarray, width: int, height: int, grow: float,
     return np.asarray(mask, dtype=np.float32) / 255
 
 
+def polygon_coverage(outline: np.ndarray, width: int, height: int, *, supersample: int = 4,
+                     erode: float = 0.0) -> np.ndarray:
+    """(height, width) float32 in [0, 1]: how much of each pixel (pixel (i, j) covering
+    [j, j + 1) x [i, i + 1)) the polygon with (N, 2) vertices `outline` covers, by supersampling,
+    the polygon shrunk by `erode` pixels. Pillow also fills the outline's own subpixels, which
+    would give a polygon without area (lips pressed together) a line of coverage: one subpixel
+    more is always eroded."""
+    pil = require_pillow()
+    from PIL import ImageDraw, ImageFilter
+
+    coverage = np.zeros((height, width), np.float32)
+    x0, y0 = np.maximum(np.floor(outline.min(axis=0)).astype(int) - 1, 0)  # the polygon's box
+    x1, y1 = np.minimum(np.ceil(outline.max(axis=0)).astype(int) + 1, (width, height))
+    if x1 <= x0 or y1 <= y0:
+        return coverage
+    mask = pil.new("L", ((x1 - x0) * supersample, (y1 - y0) * supersample), 0)
+    ImageDraw.Draw(mask).polygon([tuple(p) for p in ((outline - (x0, y0)) * supersample).tolist()],
+                                 fill=255)
+    steps = 1 + int(round(erode * supersample))
+    mask = mask.filter(ImageFilter.MinFilter(2 * steps + 1))
+    coverage[y0:y1, x0:x1] = np.asarray(mask.resize((x1 - x0, y1 - y0), pil.BOX), np.float32) / 255
+    return coverage
+
+
 def lower_face_region(landmarks: list[np.ndarray], height: int, width: int, *, grow: float,
                       feather: float) -> tuple[int, int, np.ndarray]:
     """The lower face of one or more (68, 2) landmark sets (image pixels) in a `height` x `width`

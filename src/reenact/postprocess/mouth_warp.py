@@ -29,10 +29,10 @@ import torch
 import torch.nn.functional as F
 
 from reenact.geometry import apply_affine, similarity_fit
-from reenact.postprocess.mouth_mask import grown_hull, lower_face_region
+from reenact.postprocess.mouth_mask import grown_hull, lower_face_region, polygon_coverage
 from reenact.postprocess.piecewise import delaunay, rasterize_triangles, triangle_affines
 from reenact.preprocess.expressions import POSE_LANDMARKS, check_face_landmarks, mouth_opening
-from reenact.preprocess.face import check_rgb_image, require_pillow
+from reenact.preprocess.face import check_rgb_image
 
 RING_POINTS = 16  # points on the ring around the face
 RING_SCALE = 1.5  # the ring's radius over the farthest landmark's distance from the face's centre
@@ -115,7 +115,7 @@ class MouthWarp:
         if mouth_opening(target) <= self._opening:
             # hung from the upper lip: no squeeze; blended in by the inner lips' antialiased area,
             # so their edge against the lower lip is smooth, not a staircase of triangle labels
-            coverage = _polygon_coverage(points[list(_INNER_LIPS)], cols, rows)  # (h, w)
+            coverage = polygon_coverage(points[list(_INNER_LIPS)], cols, rows)  # (h, w)
             if coverage.any():
                 upper = list(_UPPER_INNER_LIP)
                 hang = similarity_fit(points[upper], self.landmarks[upper])
@@ -146,27 +146,6 @@ def _sampling_grid(source_x: np.ndarray, source_y: np.ndarray, width: int,
     coordinates in a `width` x `height` image."""
     grid = np.stack([source_x * (2 / width) - 1, source_y * (2 / height) - 1], axis=-1)
     return torch.from_numpy(grid.astype(np.float32))[None]
-
-
-def _polygon_coverage(outline: np.ndarray, width: int, height: int,
-                      supersample: int = 4) -> np.ndarray:
-    """(height, width) float32 in [0, 1]: how much of each pixel the polygon (region pixels)
-    covers, by supersampling. Pillow also fills the outline's own subpixels, which would give
-    a polygon without area (lips pressed together) a line of coverage: one subpixel is eroded."""
-    pil = require_pillow()
-    from PIL import ImageDraw, ImageFilter
-
-    coverage = np.zeros((height, width), np.float32)
-    x0, y0 = np.maximum(np.floor(outline.min(axis=0)).astype(int) - 1, 0)  # the polygon's box
-    x1, y1 = np.minimum(np.ceil(outline.max(axis=0)).astype(int) + 1, (width, height))
-    if x1 <= x0 or y1 <= y0:
-        return coverage
-    mask = pil.new("L", ((x1 - x0) * supersample, (y1 - y0) * supersample), 0)
-    ImageDraw.Draw(mask).polygon([tuple(p) for p in ((outline - (x0, y0)) * supersample).tolist()],
-                                 fill=255)
-    mask = mask.filter(ImageFilter.MinFilter(3))
-    coverage[y0:y1, x0:x1] = np.asarray(mask.resize((x1 - x0, y1 - y0), pil.BOX), np.float32) / 255
-    return coverage
 
 
 def _blur(maps: torch.Tensor, sigma: float) -> torch.Tensor:

@@ -1,0 +1,84 @@
+"""The painted inside of an open mouth: where it goes, what it holds, what it leaves alone."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from face_images import LIPS, SKIN, drawn_face
+
+from reenact.postprocess.mouth_interior import face_colours, inner_outline, paint_interior
+
+SIZE = 200
+LUMA = np.array([0.299, 0.587, 0.114])
+
+
+@pytest.fixture(scope="module")
+def open_face():
+    """An open mouth whose inside is lip-coloured (nothing to show yet)."""
+    return drawn_face(SIZE, mouth_open=0.4, interior=False)
+
+
+def inside_polygon(landmarks: np.ndarray) -> np.ndarray:
+    from PIL import Image, ImageDraw
+
+    mask = Image.new("L", (SIZE, SIZE), 0)
+    ImageDraw.Draw(mask).polygon([tuple(p) for p in inner_outline(landmarks).tolist()], fill=255)
+    return np.asarray(mask) > 0
+
+
+def test_face_colours_are_the_skin_and_the_lips(open_face):
+    image, landmarks = open_face
+    skin, lips = face_colours(image, landmarks)
+    np.testing.assert_allclose(skin, SKIN, atol=6)
+    np.testing.assert_allclose(lips, LIPS, atol=6)
+
+
+def test_the_inside_holds_teeth_above_a_dark_cavity(open_face):
+    image, landmarks = open_face
+    painted = paint_interior(image, landmarks, np.array(SKIN, float), np.array(LIPS, float))
+    luma = painted.astype(float) @ LUMA
+    inside = inside_polygon(landmarks)
+    columns = slice(int(landmarks[62, 0]) - 3, int(landmarks[62, 0]) + 4)  # the midline
+    top, bottom = landmarks[62, 1], landmarks[66, 1]
+    rows = np.arange(SIZE)[:, None] + 0.5
+    upper = inside & (rows < top + 0.2 * (bottom - top))
+    middle = inside & (np.abs(rows - (top + bottom) / 2) < 0.1 * (bottom - top))
+    upper[:, :columns.start] = upper[:, columns.stop:] = False
+    middle[:, :columns.start] = middle[:, columns.stop:] = False
+    skin_luma = float(np.array(SKIN) @ LUMA)
+    assert luma[upper].mean() > 0.6 * skin_luma  # teeth: pale
+    assert luma[middle].mean() < 0.35 * skin_luma  # the cavity: dark
+    assert luma[middle].mean() < float(np.array(LIPS) @ LUMA) * 0.5
+
+
+def test_only_the_inside_changes(open_face):
+    image, landmarks = open_face
+    painted = paint_interior(image, landmarks, np.array(SKIN, float), np.array(LIPS, float))
+    changed = np.abs(painted.astype(int) - image).sum(axis=-1) > 0
+    assert changed.sum() > 0.6 * inside_polygon(landmarks).sum()  # all but a rim of ~1 px
+    assert not (changed & ~inside_polygon(landmarks)).any()  # the lips keep their colour
+
+
+def test_a_grey_photo_gets_grey_teeth(open_face):
+    image, landmarks = open_face
+    grey = np.repeat((image.astype(float) @ LUMA)[..., None], 3, axis=-1).astype(np.uint8)
+    skin, lips = face_colours(grey, landmarks)
+    painted = paint_interior(grey, landmarks, skin, lips).astype(int)
+    assert np.abs(painted - painted.mean(axis=-1, keepdims=True)).max() <= 12
+
+
+def test_closed_lips_have_no_inside_to_paint():
+    image, landmarks = drawn_face(SIZE, mouth_open=0.0, interior=False)
+    landmarks = landmarks.copy()
+    for upper, lower in ((61, 67), (62, 66), (63, 65)):
+        landmarks[[upper, lower]] = (landmarks[upper] + landmarks[lower]) / 2
+    painted = paint_interior(image, landmarks, np.array(SKIN, float), np.array(LIPS, float))
+    assert np.array_equal(painted, image)
+
+
+def test_bad_landmarks_are_named(open_face):
+    image, landmarks = open_face
+    with pytest.raises(ValueError, match="landmarks"):
+        paint_interior(image, landmarks[:60], np.array(SKIN, float), np.array(LIPS, float))
+    with pytest.raises(ValueError, match="image"):
+        paint_interior(image[..., 0], landmarks, np.array(SKIN, float), np.array(LIPS, float))
