@@ -225,6 +225,35 @@ def test_the_drawn_mouth_changes_only_the_lower_face(tmp_path):
         assert np.array_equal(drawn[:above], model[:above])
 
 
+def test_the_drawn_mouth_follows_a_driving_video_too(tmp_path):
+    import dataclasses
+
+    from face_images import drawn_face
+
+    from reenact.pipelines.animate import prepare_source
+    from reenact.pipelines.talk import driven_talk_frames
+
+    motion = create_model("tiny-face-64", seed=0)
+    checkpoint = dataclasses.replace(tiny_audio_checkpoint(motion, scale=0.2),
+                                     metadata={"mouth_output": "open"})
+    backend = TorchBackend(motion, "cpu")
+    image, landmarks = drawn_face(160, mouth_open=0.02, interior=False)
+    clip = load_audio(write_speech(tmp_path / "speech.wav", 0.4), 16000)
+    frames = {}
+    for mouth in ("drawn", "model"):
+        options = TalkOptions(mouth=mouth)
+        plan = plan_talk(clip, checkpoint, Fraction(25), 8, options)
+        source = prepare_source(image, backend.image_size, options.animate_options(),
+                                DrawnFaceAnalyzer(landmarks))
+        driving = iter([image] * 8)  # the portrait itself, still: the head stays put
+        frames[mouth] = list(driven_talk_frames(source, plan, driving, [source.box] * 8, backend,
+                                                checkpoint, options, [landmarks] * 8))
+    above = int(landmarks[33, 1]) - 12
+    assert sum(not np.array_equal(d, m) for d, m in zip(frames["drawn"], frames["model"])) >= 4
+    for drawn, model in zip(frames["drawn"], frames["model"]):
+        assert np.array_equal(drawn[:above], model[:above])
+
+
 def test_an_unknown_mouth_mode_is_named():
     with pytest.raises(ValueError, match="mouth: expected one of drawn, model"):
         TalkOptions(mouth="painted")

@@ -71,8 +71,7 @@ def add_parser(commands, common: argparse.ArgumentParser) -> None:
     talk.add_argument("--mouth", choices=("drawn", "model"), default="drawn",
                       help="drawn: the portrait's own mouth, opened with its inside (teeth, "
                            "tongue) painted, drawn at the photo's resolution over the model's lower "
-                           "face (default; without --driving, with --render full); model: the "
-                           "motion model's mouth")
+                           "face (default; with --render full); model: the motion model's mouth")
     add_portrait_arguments(talk)
     add_speech_arguments(talk)
     add_model_arguments(talk)

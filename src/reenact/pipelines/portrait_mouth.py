@@ -19,6 +19,7 @@ face, whose inside (invented at 128 px) was a dull notch without teeth.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -67,6 +68,14 @@ class PortraitMouth:
         posed = [apply_affine(similarity_fit(source, frame), rest) for frame in frames]
         return np.stack([self.box.crop_to_image(normalized_to_pixels(p, self.size), self.size)
                          for p in posed])
+
+    def draw_batch(self, frames: Iterable[np.ndarray], kp_source: Keypoints, kp_frames: Keypoints,
+                   openings: np.ndarray) -> Iterator[np.ndarray]:
+        """The rendered `frames` of one batch (keypoints `kp_frames`, batch B) with their mouths
+        drawn opened by (B,) `openings`."""
+        heads = self.frame_landmarks(kp_source, kp_frames)
+        for head, opening, frame in zip(heads, openings, frames, strict=True):
+            yield self.draw(frame, head, float(opening))
 
     def draw(self, frame: np.ndarray, landmarks: np.ndarray, opening: float) -> np.ndarray:
         """`frame` with the mouth of the portrait's head at (68, 2) `landmarks` (image pixels; see

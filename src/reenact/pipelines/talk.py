@@ -8,10 +8,15 @@
         with --driving:    the driving video's relative motion with its mouth part (its component
                            in the span of the mouth directions) replaced by the speech's.
     -> render -> paste back -> the portrait's own mouth drawn opened by the speech, its inside
-       painted (`reenact.pipelines.portrait_mouth`; mouth="drawn", without --driving)
+       painted (`reenact.pipelines.portrait_mouth`; mouth="drawn")
     -> video at the audio model's fps, as long as the speech, speech muxed.
 
 Memory does not grow with the clip beyond the log-mel and one row of motion per frame.
+
+Why this module is long: it is one pipeline with two ways to move the head (idle motion, or a
+driving video), read in the order a frame meets its stages (options, the plan, keypoints,
+rendering, the drawn mouth, writing); the work of each stage lives in audio / engine /
+postprocess and `portrait_mouth`, and what is here is the glue that orders them.
 """
 
 from __future__ import annotations
@@ -67,7 +72,7 @@ from reenact.pipelines.articulation import (
     reexpress_opening,
 )
 from reenact.pipelines.keypoints import crop_landmarks, detect_keypoints, reframe_keypoints
-from reenact.pipelines.portrait_mouth import portrait_mouth
+from reenact.pipelines.portrait_mouth import PortraitMouth, portrait_mouth
 from reenact.postprocess.eyelids import eye_ratios
 from reenact.preprocess.crop import crop_image
 from reenact.preprocess.face import FaceAnalyzer, create_face_analyzer
@@ -97,9 +102,8 @@ class TalkOptions:
     driving_policy: how a driving video shorter than the speech is extended: pingpong, loop, or
         pad (hold its last frame); the output is always as long as the speech.
     mouth: drawn: the portrait's own mouth, opened and with its inside painted, drawn at its
-        resolution over the model's lower face (`reenact.pipelines.portrait_mouth`; without a
-        driving video, rendering at full resolution, with a face-anchored model); model: the
-        motion model's mouth alone.
+        resolution over the model's lower face (`reenact.pipelines.portrait_mouth`; rendering at
+        full resolution, with a face-anchored model); model: the motion model's mouth alone.
     crop, crop_only, render, eyes, face_index, face_backend, crop_margin, kp_smoothing, batch_size,
     max_output_side, feather, color_match, adapt_scale, max_frames, label: as in `AnimateOptions`.
     """
@@ -241,6 +245,18 @@ def articulated_plan(plan: TalkPlan, source: PreparedSource, backend, checkpoint
     return dataclasses.replace(plan, motion=motion), opening_coefficients(plan.motion, fitted)
 
 
+def drawn_mouth(source: PreparedSource, backend, compositor, options: TalkOptions,
+                openings: np.ndarray | None) -> PortraitMouth | None:
+    """The portrait's mouth drawer where talk draws it: mouth="drawn", rendering at full
+    resolution (a compositor), the portrait's landmarks and the speech's openings known, a
+    face-anchored motion model; else None."""
+    if (options.mouth != "drawn" or compositor is None or openings is None
+            or source.landmarks is None):
+        return None
+    return portrait_mouth(source.image, source.landmarks, source.box, backend.image_size,
+                          getattr(backend, "anchor_groups", ()))
+
+
 def talk_frames(source: PreparedSource, plan: TalkPlan, backend, checkpoint: AudioCheckpoint,
                 options: TalkOptions) -> Iterator[np.ndarray]:
     """Output frames (uint8 RGB) without a driving video, in order."""
@@ -249,11 +265,7 @@ def talk_frames(source: PreparedSource, plan: TalkPlan, backend, checkpoint: Aud
     animate_options = options.animate_options()
     compositor = full_res_compositor(source, backend, animate_options, encoded, kp_source)
     plan, openings = articulated_plan(plan, source, backend, checkpoint, kp_source)
-    mouth = None
-    if (compositor is not None and options.mouth == "drawn" and openings is not None
-            and source.landmarks is not None):
-        mouth = portrait_mouth(source.image, source.landmarks, source.box, backend.image_size,
-                               getattr(backend, "anchor_groups", ()))
+    mouth = drawn_mouth(source, backend, compositor, options, openings)
     eyes, motion_plan = None, plan
     if compositor is not None and options.eyes == "landmarks" and source.landmarks is not None:
         # the blinks are drawn on the photo's lids, not by the model's blink direction (whose
@@ -265,12 +277,8 @@ def talk_frames(source: PreparedSource, plan: TalkPlan, backend, checkpoint: Aud
         kp = idle_keypoints(kp_source, motion_plan, start, stop, checkpoint)
         frames = render_frames(backend, encoded, kp_source, kp, source, animate_options,
                                compositor, None if eyes is None else eyes[start:stop])
-        if mouth is None:
-            yield from frames
-            continue
-        heads = mouth.frame_landmarks(kp_source, kp)
-        for i, frame in enumerate(frames):
-            yield mouth.draw(frame, heads[i], float(openings[start + i]))
+        yield from (frames if mouth is None
+                    else mouth.draw_batch(frames, kp_source, kp, openings[start:stop]))
 
 
 def driven_talk_frames(source: PreparedSource, plan: TalkPlan, frames: Iterator[np.ndarray],
@@ -287,6 +295,9 @@ def driven_talk_frames(source: PreparedSource, plan: TalkPlan, frames: Iterator[
     smoother = KeypointSmoother(options.kp_smoothing)
     projector = checkpoint.directions.projector(MOUTH_DIRECTIONS)
     kp_initial: Keypoints | None = None
+    openings = (opening_coefficients(plan.motion, checkpoint.directions.vector("mouth_open"))
+                if "mouth_open" in checkpoint.directions.names else None)
+    mouth = drawn_mouth(source, backend, compositor, options, openings)
     reference_eyes = (landmarks[0] if compositor is not None and options.eyes == "landmarks"
                       and landmarks and source.landmarks is not None else None)
     # the driver's lids, relative to its first frame as the head motion is, drawn at full size
@@ -307,8 +318,10 @@ def driven_talk_frames(source: PreparedSource, plan: TalkPlan, frames: Iterator[
                                       relative_jacobian=True, adapt_movement_scale=options.adapt_scale)
         speech = torch.from_numpy(plan.motion[start:start + len(batch)])
         kp = replace_mouth(kp_source, kp_head, speech, projector)
-        yield from render_frames(backend, encoded, kp_source, kp, source, animate_options,
+        rendered = render_frames(backend, encoded, kp_source, kp, source, animate_options,
                                  compositor, None if eyes is None else eyes[start:start + len(batch)])
+        yield from (rendered if mouth is None else mouth.draw_batch(
+            rendered, kp_source, kp, openings[start:start + len(batch)]))
         start += len(batch)
 
 
