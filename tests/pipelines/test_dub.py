@@ -238,12 +238,22 @@ def test_the_reference_frame_is_an_open_mouth_in_the_rest_pose():
     assert faces.rest_index != faces.reference_index
 
 
-def test_a_video_whose_mouth_never_opens_is_warned_about(caplog):
-    caplog.set_level(logging.WARNING)
+def test_a_video_whose_mouth_never_opens_gets_a_painted_inside(caplog, checkpoint):
+    caplog.set_level(logging.INFO)
     frames = opening_frames([0.0, 0.02, 0.05, 0.01])
     faces = analyze_video(lambda: iter(frames), 25, None, FakeAnalyzer(BOX), DubOptions(), "clip")
     assert faces.reference_index == 2
-    assert "clip: the mouth never opens wide in this video" in caplog.text
+    assert "clip: the mouth opens at most 0.05 interocular distances in this video: its inside" \
+        in caplog.text
+    fitted = checkpoint.directions.vector("mouth_open").numpy()
+    speech = np.outer([0.0, 0.0, 0.0, 0.8], fitted).astype(np.float32)
+    out = list(dub_frames(iter(frames), np.arange(4), faces, speech, None, checkpoint,
+                          DubOptions(), np.ones(4, np.float32)))
+    lips = faces.track.landmarks[3][48:68]
+    (x0, y0), (x1, y1) = lips.min(axis=0).astype(int), lips.max(axis=0).astype(int) + 1
+    region = (slice(y0, y1 + 10), slice(x0, x1))
+    luma = lambda image: image[region].astype(float) @ (0.299, 0.587, 0.114)  # noqa: E731
+    assert luma(out[3]).min() < 0.6 * luma(frames[3]).min()  # a dark cavity the video never had
 
 
 def test_reference_mouth_closes_in_silence_and_opens_with_speech(backend, checkpoint):

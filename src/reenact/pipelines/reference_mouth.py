@@ -3,6 +3,8 @@ the drawing of every output frame.
 
 - the rest frame: a closed mouth in the video's usual pose (`rest_frame_index`);
 - the reference frame: the most open mouth in the rest frame's pose (`reference_frame_index`);
+  one opened less than `OWN_OPENING` is opened further and its inside painted
+  (`reenact.pipelines.portrait_mouth.open_reference`);
 - each output frame: the rest face carried to the frame's pose, opened by the speech
   (`reenact.pipelines.articulation.speech_target`), the reference's lower face warped onto it
   (`reenact.postprocess.mouth_warp`).
@@ -20,6 +22,7 @@ import numpy as np
 from reenact.geometry import apply_affine, similarity_fit
 from reenact.motion import closed_mouth_frames
 from reenact.pipelines.articulation import speech_target
+from reenact.pipelines.portrait_mouth import OWN_OPENING, open_reference
 from reenact.postprocess.mouth_warp import MouthWarp
 from reenact.preprocess.expressions import POSE_LANDMARKS, interocular_distance
 from reenact.preprocess.face_track import FaceTrack
@@ -29,7 +32,6 @@ logger = logging.getLogger(__name__)
 
 REFERENCE_QUANTILE = 0.9  # the reference frame's mouth is among the video's most open ones...
 REFERENCE_POSE_TOLERANCE = 0.05  # ...in the rest frame's pose (interocular distances)
-NARROW_REFERENCE = 0.08  # a reference mouth opened less (interocular distances) is warned about
 LANDMARK_SMOOTHING = 1.0  # frames: Gaussian sigma of the landmark tracks the mouth is drawn on
 
 
@@ -97,13 +99,13 @@ def smoothed_landmarks(track: FaceTrack, sigma: float = LANDMARK_SMOOTHING) -> n
 def drawn_frames(landmarks: np.ndarray, opening: np.ndarray, rest_quantile: float,
                  name: str) -> tuple[int, int]:
     """(rest frame, reference frame) of a video (`rest_frame_index`, `reference_frame_index`),
-    with a warning naming `name` when even the reference's mouth is barely open."""
+    logging (naming `name`) when even the reference's mouth opens too little to show its inside."""
     rest_index = rest_frame_index(landmarks, opening, rest_quantile)
     reference_index = reference_frame_index(landmarks, opening, rest_index)
-    if opening[reference_index] < NARROW_REFERENCE:
-        logger.warning("%s: the mouth never opens wide in this video (at most %.2f interocular "
-                       "distances): the dubbed mouth has little of its inside to show and "
-                       "stretches its lips instead", name, opening[reference_index])
+    if opening[reference_index] < OWN_OPENING:
+        logger.info("%s: the mouth opens at most %.2f interocular distances in this video: its "
+                    "inside (teeth, tongue) is painted where the speech opens it wider",
+                    name, opening[reference_index])
     return rest_index, reference_index
 
 
@@ -115,7 +117,11 @@ def draw_mouths(frames: Iterator[np.ndarray], indices: np.ndarray, track: FaceTr
     the mask's margin and softness, fractions of the frame's crop side."""
     landmarks = smoothed_landmarks(track)
     rest = landmarks[rest_index]
-    warp = MouthWarp(reference_frame, landmarks[reference_index])
+    # a reference that barely opens has no inside to show: its mouth is opened and the inside
+    # painted, as talk does with a portrait (`open_reference`; one open enough is kept as it is)
+    reference_frame, reference_landmarks = open_reference(
+        reference_frame, landmarks[reference_index], track.boxes[reference_index].side)
+    warp = MouthWarp(reference_frame, reference_landmarks)
     for i, (j, frame) in enumerate(zip(indices.tolist(), frames, strict=True)):
         if not track.found[j]:
             yield frame
