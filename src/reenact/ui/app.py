@@ -131,14 +131,18 @@ def _talk_tab(gr: Any, models: Models, examples: list[list[str]]) -> None:
                              file_types=["audio", "video"], elem_id="talk-speech")
             crop = gr.Radio(["face", "none"], value="face", label="crop", elem_id="talk-crop")
             render = gr.Radio(["full", "crop"], value="full", label="render")
+            mouth = gr.Radio(["drawn", "model"], value="drawn", label="mouth",
+                             info="drawn: the portrait's own mouth, opened with teeth painted "
+                                  "inside; model: the motion model's")
             scale = gr.Slider(0.0, 3.0, value=1.0, step=0.1, label="mouth motion scale")
             idle = gr.Checkbox(value=True, label="blinks and head sway")
             extra = _label_and_frames(gr, "talk")
         with gr.Column():
             outputs = _result_column(gr, "talk")
     handler = page_handler(gr, render_talk, models,
-                           ["crop", "render", "mouth_scale", "idle", "max_frames", "label"])
-    _render_button(gr, "talk", handler, [source, speech, crop, render, scale, idle, *extra],
+                           ["crop", "render", "mouth", "mouth_scale", "idle", "max_frames",
+                            "label"])
+    _render_button(gr, "talk", handler, [source, speech, crop, render, mouth, scale, idle, *extra],
                    outputs)
     if examples:
         gr.Examples(examples, inputs=[source, speech], label="samples")

@@ -143,15 +143,16 @@ def render_animate(models: Models, source: str | None, driving: str | None, *,
 
 
 def render_talk(models: Models, source: str | None, audio: str | None, *, crop: str = "face",
-                render: str = "full", mouth_scale: float = 1.0, idle: bool = True,
+                render: str = "full", mouth: str = "drawn", mouth_scale: float = 1.0,
+                idle: bool = True,
                 max_frames: float | None = None, label: str | None = None,
                 progress: Progress = _no_progress) -> Rendered:
     """The talk tab: `source` (a portrait) speaking `audio` (any audio file, or a video's sound)."""
     from reenact.pipelines.talk import TalkOptions, talk
 
     source_path, audio_path = _required(source, "portrait"), _required(audio, "speech")
-    options = TalkOptions(crop=crop, render=render, mouth_scale=mouth_scale, idle=idle,
-                          batch_size=models.batch_size, max_frames=_frames(max_frames),
+    options = TalkOptions(crop=crop, render=render, mouth=mouth, mouth_scale=mouth_scale,
+                          idle=idle, batch_size=models.batch_size, max_frames=_frames(max_frames),
                           label=_label(label))
     progress(0.0, "loading the models")
     backend, checkpoint = models.speech()
