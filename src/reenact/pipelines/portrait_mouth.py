@@ -14,7 +14,9 @@ own mouth.
   the lower lip; closed lips show none).
 
 The motion model still renders the head and the jaw's motion; the drawing replaces its lower
-face, whose inside (invented at 128 px) was a dull notch without teeth.
+face, whose inside (invented at 128 px) was a dull notch without teeth. dub makes its reference
+with `open_reference` too when the video's widest mouth barely opens
+(`reenact.pipelines.reference_mouth`).
 """
 
 from __future__ import annotations
