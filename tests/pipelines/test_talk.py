@@ -197,61 +197,61 @@ class DrawnFaceAnalyzer:
         return [Face((float(x0), float(y0), float(x1), float(y1)), 1.0, self.landmarks)]
 
 
-def test_the_drawn_mouth_changes_only_the_lower_face(tmp_path):
+@pytest.fixture
+def drawn_talk(tmp_path):
+    """A face-anchored tiny model, an audio model that drives the mouth's opening, a drawn face
+    with a closed mouth, its landmarks, and a speech clip."""
     import dataclasses
 
     from face_images import drawn_face
 
-    from reenact.pipelines.animate import prepare_source
-    from reenact.pipelines.talk import talk_frames
-
     motion = create_model("tiny-face-64", seed=0)
     checkpoint = dataclasses.replace(tiny_audio_checkpoint(motion, scale=0.2),
                                      metadata={"mouth_output": "open"})
-    backend = TorchBackend(motion, "cpu")
     image, landmarks = drawn_face(160, mouth_open=0.02, interior=False)
     clip = load_audio(write_speech(tmp_path / "speech.wav", 0.4), 16000)
+    return TorchBackend(motion, "cpu"), checkpoint, image, landmarks, clip
+
+
+def render_both_mouths(drawn_talk, count: int, render) -> dict[str, list[np.ndarray]]:
+    """mouth -> the frames `render(source, plan, options)` gives with that mouth."""
+    from reenact.pipelines.animate import prepare_source
+
+    backend, checkpoint, image, landmarks, clip = drawn_talk
     frames = {}
     for mouth in ("drawn", "model"):
         options = TalkOptions(mouth=mouth, idle=False)
-        plan = plan_talk(clip, checkpoint, Fraction(25), 10, options)
+        plan = plan_talk(clip, checkpoint, Fraction(25), count, options)
         source = prepare_source(image, backend.image_size, options.animate_options(),
                                 DrawnFaceAnalyzer(landmarks))
-        frames[mouth] = list(talk_frames(source, plan, backend, checkpoint, options))
+        frames[mouth] = list(render(source, plan, options))
+    return frames
+
+
+def assert_only_the_lower_face_differs(frames: dict, landmarks: np.ndarray, least: int) -> None:
     above = int(landmarks[33, 1]) - 12  # the lower-face mask reaches no higher
-    changed = [not np.array_equal(d, m) for d, m in zip(frames["drawn"], frames["model"])]
-    assert sum(changed) >= 5
+    assert sum(not np.array_equal(d, m) for d, m in zip(frames["drawn"], frames["model"])) >= least
     for drawn, model in zip(frames["drawn"], frames["model"]):
         assert np.array_equal(drawn[:above], model[:above])
 
 
-def test_the_drawn_mouth_follows_a_driving_video_too(tmp_path):
-    import dataclasses
+def test_the_drawn_mouth_changes_only_the_lower_face(drawn_talk):
+    from reenact.pipelines.talk import talk_frames
 
-    from face_images import drawn_face
+    backend, checkpoint, *_ = drawn_talk
+    frames = render_both_mouths(drawn_talk, 10, lambda source, plan, options: talk_frames(
+        source, plan, backend, checkpoint, options))
+    assert_only_the_lower_face_differs(frames, drawn_talk[3], least=5)
 
-    from reenact.pipelines.animate import prepare_source
+
+def test_the_drawn_mouth_follows_a_driving_video_too(drawn_talk):
     from reenact.pipelines.talk import driven_talk_frames
 
-    motion = create_model("tiny-face-64", seed=0)
-    checkpoint = dataclasses.replace(tiny_audio_checkpoint(motion, scale=0.2),
-                                     metadata={"mouth_output": "open"})
-    backend = TorchBackend(motion, "cpu")
-    image, landmarks = drawn_face(160, mouth_open=0.02, interior=False)
-    clip = load_audio(write_speech(tmp_path / "speech.wav", 0.4), 16000)
-    frames = {}
-    for mouth in ("drawn", "model"):
-        options = TalkOptions(mouth=mouth)
-        plan = plan_talk(clip, checkpoint, Fraction(25), 8, options)
-        source = prepare_source(image, backend.image_size, options.animate_options(),
-                                DrawnFaceAnalyzer(landmarks))
-        driving = iter([image] * 8)  # the portrait itself, still: the head stays put
-        frames[mouth] = list(driven_talk_frames(source, plan, driving, [source.box] * 8, backend,
-                                                checkpoint, options, [landmarks] * 8))
-    above = int(landmarks[33, 1]) - 12
-    assert sum(not np.array_equal(d, m) for d, m in zip(frames["drawn"], frames["model"])) >= 4
-    for drawn, model in zip(frames["drawn"], frames["model"]):
-        assert np.array_equal(drawn[:above], model[:above])
+    backend, checkpoint, image, landmarks, _ = drawn_talk
+    frames = render_both_mouths(drawn_talk, 8, lambda source, plan, options: driven_talk_frames(
+        source, plan, iter([image] * 8),  # the portrait itself, still: the head stays put
+        [source.box] * 8, backend, checkpoint, options, [landmarks] * 8))
+    assert_only_the_lower_face_differs(frames, landmarks, least=4)
 
 
 def test_an_unknown_mouth_mode_is_named():
