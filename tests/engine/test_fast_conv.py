@@ -20,6 +20,7 @@ from reenact.engine.fast_conv import (
     ImageByImageGenerator,
     WinogradResBlock,
     choose_tile,
+    conv_input_sizes,
     fast_conv_model,
 )
 from reenact.engine.onednn import PhaseConv2d, UpsampleConv2d
@@ -205,3 +206,26 @@ def test_fast_conv_animates_a_real_clip_as_fp32_eager():
     crops_ = np.stack([np.asarray(Image.fromarray(frame).resize((size, size))) for frame in driving])
     renders = [render(backend, crops_) for backend in (plain, fast)]
     assert (renders[0] - renders[1]).abs().max() <= 1e-4
+
+
+@pytest.mark.parametrize("preset", ["tiny-64", "tiny-face-64", "fast-128"])
+def test_conv_input_sizes_match_a_computing_run_and_leave_the_model_as_it_was(preset):
+    model = create_model(preset, seed=0).eval()
+    computed: dict = {}
+
+    def record(module, inputs) -> None:  # a pre-hook returning a value would replace the input
+        computed.setdefault(module, tuple(inputs[0].shape[2:]))
+
+    hooks = [conv.register_forward_pre_hook(record) for conv in model.modules()
+             if isinstance(conv, nn.Conv2d)]
+    size = model.config.image_size
+    image = torch.rand(1, model.config.num_channels, size, size,
+                       generator=torch.Generator().manual_seed(0))
+    with torch.inference_mode():
+        before = model.render(model.encode_source(image), model.detect(image), model.detect(image))
+    for hook in hooks:
+        hook.remove()
+    assert conv_input_sizes(model) == computed and len(computed) > 10
+    with torch.inference_mode():  # the convolutions compute again
+        after = model.render(model.encode_source(image), model.detect(image), model.detect(image))
+    assert torch.equal(before.prediction, after.prediction) and after.prediction.std() > 0

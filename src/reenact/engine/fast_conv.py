@@ -165,18 +165,36 @@ def _image(value: SourceEncoding | DenseMotion, index: int):  # type: ignore[no-
     return type(value)(**fields)
 
 
+def _shape_only(conv: nn.Conv2d):
+    """A forward for `conv` that returns zeros of its output's shape without computing it."""
+    (kernel_h, kernel_w), (stride_h, stride_w) = conv.kernel_size, conv.stride
+    (dilation_h, dilation_w), (pad_h, pad_w) = conv.dilation, conv.padding
+
+    def forward(x: Tensor) -> Tensor:
+        height, width = x.shape[2:]
+        return x.new_zeros(x.shape[0], conv.out_channels,
+                           (height + 2 * pad_h - dilation_h * (kernel_h - 1) - 1) // stride_h + 1,
+                           (width + 2 * pad_w - dilation_w * (kernel_w - 1) - 1) // stride_w + 1)
+    return forward
+
+
 def conv_input_sizes(model: MotionModel) -> dict[nn.Conv2d, tuple[int, int]]:
     """The (height, width) of each convolution's input in detect + encode + render.
 
-    A dry run with forward pre-hooks on one zero image at the model's image size.
+    A dry run with forward pre-hooks on one zero image at the model's image size, in which the
+    convolutions return zeros of their output's shape instead of computing it (sizes do not
+    depend on values; 0.09 s instead of 0.47 s on vox-256).
     """
     sizes: dict[nn.Conv2d, tuple[int, int]] = {}
 
     def record(module: nn.Module, inputs: tuple[Tensor, ...]) -> None:
         sizes.setdefault(module, tuple(inputs[0].shape[2:]))  # type: ignore[arg-type]
 
-    hooks = [conv.register_forward_pre_hook(record) for conv in model.modules()
-             if isinstance(conv, nn.Conv2d)]
+    convs = [conv for conv in model.modules() if isinstance(conv, nn.Conv2d)]
+    hooks = [conv.register_forward_pre_hook(record) for conv in convs]
+    stubbed = [conv for conv in convs if not isinstance(conv.padding, str)]  # "same": computed
+    for conv in stubbed:
+        conv.forward = _shape_only(conv)  # an instance attribute, deleted below
     size = model.config.image_size
     parameter = next(model.parameters())
     image = torch.zeros(1, model.config.num_channels, size, size, dtype=parameter.dtype,
@@ -188,6 +206,8 @@ def conv_input_sizes(model: MotionModel) -> dict[nn.Conv2d, tuple[int, int]]:
     finally:
         for hook in hooks:
             hook.remove()
+        for conv in stubbed:
+            del conv.forward
     return sizes
 
 
