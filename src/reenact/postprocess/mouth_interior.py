@@ -37,6 +37,8 @@ from reenact.preprocess.face import check_rgb_image
 _UPPER_INNER = (60, 61, 62, 63, 64)
 _LOWER_INNER = (64, 65, 66, 67, 60)
 _OUTER_LIPS = tuple(range(48, 60))
+# the cheeks: lower eyelid, the nose's side, down to the jaw (each side)
+_CHEEKS = ((36, 41, 40, 31, 3, 2, 1), (45, 46, 47, 35, 13, 14, 15))
 _LUMA = np.array([0.299, 0.587, 0.114])
 
 
@@ -100,25 +102,24 @@ def _smoothstep(edge0: float, edge1: float, x: np.ndarray) -> np.ndarray:
 
 def face_colours(image: np.ndarray, landmarks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(skin, lips): (3,) float64 median colours of a photo whose face has (68, 2) `landmarks`:
-    skin between the nose and the upper lip and on the chin, lips inside the outer lip outline
-    (a closed mouth's lips; around an open one, its inside is taken out)."""
+    skin on the cheeks (between the lower eyelids, the nose's side and the jaw: a moustache or a
+    beard rarely reaches up there, while the skin around the mouth is often hair or shadow),
+    lips inside the outer lip outline (a closed mouth's lips; around an open one, its inside is
+    taken out)."""
     check_rgb_image(image, "image")
     points = check_face_landmarks(landmarks)
     height, width = image.shape[:2]
-    x0, y0 = np.floor(points[list(range(2, 15))].min(axis=0)).astype(int) - 2
-    x1, y1 = np.ceil(points[list(range(2, 15))].max(axis=0)).astype(int) + 2
+    x0, y0 = np.floor(points.min(axis=0)).astype(int) - 2
+    x1, y1 = np.ceil(points.max(axis=0)).astype(int) + 2
     x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, width), min(y1, height)
     region = image[y0:y1, x0:x1].reshape(-1, 3).astype(np.float64)
     shift = np.array([x0, y0], np.float64)
     lips = polygon_coverage(points[list(_OUTER_LIPS)] - shift, x1 - x0, y1 - y0).reshape(-1)
     inside = polygon_coverage(inner_outline(points) - shift, x1 - x0, y1 - y0).reshape(-1)
-    # skin: the philtrum (nose bottom to upper lip) and the chin above the jaw line
-    philtrum = np.concatenate([points[31:36], points[[54, 53, 52, 51, 50, 49, 48]]])
-    chin = np.concatenate([points[[59, 58, 57, 56, 55]], points[[11, 9, 8, 7, 5]]])
-    skin = np.maximum(polygon_coverage(philtrum - shift, x1 - x0, y1 - y0),
-                      polygon_coverage(chin - shift, x1 - x0, y1 - y0)).reshape(-1)
+    skin = np.maximum(*(polygon_coverage(points[list(cheek)] - shift, x1 - x0, y1 - y0)
+                        for cheek in _CHEEKS)).reshape(-1)
     lip_pixels = region[(lips > 0.9) & (inside < 0.1)]
-    skin_pixels = region[(skin > 0.9) & (lips < 0.1)]
+    skin_pixels = region[skin > 0.9]
     if len(skin_pixels) == 0:
         skin_pixels = region
     if len(lip_pixels) == 0:
