@@ -138,18 +138,20 @@ def test_clips_of_an_edited_video(marked: tuple[Path, Provenance], tmp_path: Pat
         assert "comment" not in container.metadata
 
 
-def test_verify_does_not_import_torch(marked: tuple[Path, Provenance], tmp_path: Path) -> None:
+def test_verify_imports_neither_torch_nor_scipy(marked: tuple[Path, Provenance], unmarked: Path,
+                                               tmp_path: Path) -> None:
     import subprocess
     import sys
 
-    # a file named like an image but holding a video: the reader is chosen by content
+    # a file named like an image but holding a video: the reader is chosen by content; the
+    # unmarked file makes the tiled layer search every hypothesis
     renamed = tmp_path / "looks_like.png"
     renamed.write_bytes(marked[0].read_bytes())
-    code = ("import sys; from reenact.cli import main; code = main(['verify', sys.argv[1]]); "
-            "print('torch' in sys.modules, code)")
-    result = subprocess.run([sys.executable, "-c", code, str(renamed)], capture_output=True,
-                            text=True, check=True)
-    assert result.stdout.split()[-2:] == ["False", "0"], result.stdout + result.stderr
+    code = ("import sys; from reenact.cli import main; code = main(['verify', *sys.argv[1:]]); "
+            "print('torch' in sys.modules, 'scipy' in sys.modules, code)")
+    result = subprocess.run([sys.executable, "-c", code, str(renamed), str(unmarked)],
+                            capture_output=True, text=True, check=True)
+    assert result.stdout.split()[-3:] == ["False", "False", "1"], result.stdout + result.stderr
 
 
 def canvas(frame: np.ndarray, scale: float = 0.8, colour: int = 24) -> np.ndarray:

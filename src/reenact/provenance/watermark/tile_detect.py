@@ -16,6 +16,7 @@ from reenact.provenance.watermark.borders import content_rect
 from reenact.provenance.watermark.canonical import check_frame, import_pil
 from reenact.provenance.watermark.convolutional import coded_length, encode, list_viterbi
 from reenact.provenance.watermark.decode import Detection
+from reenact.provenance.watermark.filters import box_mean
 from reenact.provenance.watermark.layout import LUMA_709
 from reenact.provenance.watermark.tile_fold import (DENSITY, folds, hypothesis_fold,
                                                    hypothesis_name, neighbours)
@@ -40,9 +41,7 @@ NOTHING_UNDONE = "nothing to undo"
 
 
 def _box(values: np.ndarray, radius: int, mode: str = "reflect") -> np.ndarray:
-    from scipy.ndimage import uniform_filter
-
-    return uniform_filter(values, size=2 * radius + 1, mode=mode)
+    return box_mean(values, 2 * radius + 1, mode)
 
 
 def normalised_working_image(luma: np.ndarray, config: TileConfig) -> np.ndarray:
@@ -80,10 +79,8 @@ def whiten(image: np.ndarray) -> np.ndarray:
     """(h, w) -> the same image with a flat amplitude spectrum (each frequency divided by the
     picture's local spectral magnitude): what is left of the picture after the high-pass is still
     far from white noise, and the mark's chips are, so this is close to the matched filter."""
-    from scipy.ndimage import uniform_filter
-
     spectrum = np.fft.fft2(image)
-    magnitude = np.sqrt(uniform_filter(np.abs(spectrum) ** 2, size=_WHITENING_WIDTH, mode="wrap"))
+    magnitude = np.sqrt(box_mean(np.abs(spectrum) ** 2, _WHITENING_WIDTH, mode="wrap"))
     return np.fft.ifft2(spectrum / (magnitude + 1e-9)).real
 
 

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 
 import numpy as np
 
+from reenact.provenance.watermark.filters import bilinear_sample
 from reenact.provenance.watermark.tiles import TileConfig
 
 DENSITY = 2  # detector samples per chip and axis: shifts are found to 1 / DENSITY chip
@@ -83,8 +84,6 @@ def _resampled_fold(image: np.ndarray, angle: float, scale: float,
                     config: TileConfig) -> np.ndarray:
     """(h, w) -> (D*T, D*T): the image sampled at its centre + scale * R(angle) (p - centre) for
     every sample p (zero outside), then tiles summed."""
-    from scipy.ndimage import map_coordinates
-
     height, width = image.shape
     tile = config.tile * DENSITY
     y, x = np.mgrid[0:height, 0:width].astype(np.float64)
@@ -93,7 +92,7 @@ def _resampled_fold(image: np.ndarray, angle: float, scale: float,
     cos, sin = math.cos(math.radians(angle)), math.sin(math.radians(angle))
     source_x = centre_x + scale * (cos * x - sin * y)
     source_y = centre_y + scale * (sin * x + cos * y)
-    sampled = map_coordinates(image, (source_y, source_x), order=1, mode="constant", cval=0.0)
+    sampled = bilinear_sample(image, source_y, source_x)
     padded_h, padded_w = -(-height // tile) * tile, -(-width // tile) * tile
     full = np.zeros((padded_h, padded_w))
     full[:height, :width] = sampled
