@@ -36,8 +36,11 @@ def bilinear_sample(image: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np
     inside = (rows >= 0) & (rows <= height - 1) & (cols >= 0) & (cols <= width - 1)
     row0 = np.clip(np.floor(rows), 0, height - 1).astype(np.intp)
     col0 = np.clip(np.floor(cols), 0, width - 1).astype(np.intp)
-    row1, col1 = np.minimum(row0 + 1, height - 1), np.minimum(col0 + 1, width - 1)
     fy, fx = rows - row0, cols - col0
-    top = image[row0, col0] * (1 - fx) + image[row0, col1] * fx
-    bottom = image[row1, col0] * (1 - fx) + image[row1, col1] * fx
+    # the image padded by a row and a column (copies of the last), read by flat index: the four
+    # neighbours of a sample are index, +1, +width + 1 and +width + 2
+    padded = np.pad(np.asarray(image, np.float64), ((0, 1), (0, 1)), mode="edge").ravel()
+    index = row0 * (width + 1) + col0
+    top = padded.take(index) * (1 - fx) + padded.take(index + 1) * fx
+    bottom = padded.take(index + width + 1) * (1 - fx) + padded.take(index + width + 2) * fx
     return np.where(inside, top * (1 - fy) + bottom * fy, 0.0)
