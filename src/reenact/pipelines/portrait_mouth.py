@@ -85,8 +85,9 @@ class PortraitMouth:
         opening = max(float(opening), 0.0)
         target = open_mouth(close_lips(landmarks), opening)
         rendered = open_mouth(landmarks, opening)  # where the model's commanded mouth went
-        return self.warp.render(frame, target, frame_landmarks=rendered,
-                                grow=MASK_GROW * self.box.side, feather=MASK_FEATHER * self.box.side)
+        side = self.box.side
+        return self.warp.render(frame, target, frame_landmarks=rendered, grow=MASK_GROW * side,
+                                feather=MASK_FEATHER * side)
 
 
 def open_reference(image: np.ndarray, landmarks: np.ndarray, side: float,

@@ -66,11 +66,7 @@ from reenact.pipelines.animate import (
     track_landmarks,
 )
 from reenact.pipelines.audio_motion import FeatureFunction, speech_motion
-from reenact.pipelines.articulation import (
-    opening_coefficients,
-    opening_motion,
-    reexpress_opening,
-)
+from reenact.pipelines.articulation import opening_motion, reexpress_opening, speech_opening
 from reenact.pipelines.keypoints import crop_landmarks, detect_keypoints, reframe_keypoints
 from reenact.pipelines.portrait_mouth import PortraitMouth, portrait_mouth
 from reenact.postprocess.eyelids import eye_ratios
@@ -240,9 +236,8 @@ def articulated_plan(plan: TalkPlan, source: PreparedSource, backend, checkpoint
     size = backend.image_size
     landmarks = crop_landmarks([source.landmarks], [source.box], size)[0]
     geometric = opening_motion(kp_source, landmarks, groups, size)
-    fitted = checkpoint.directions.vector("mouth_open")
-    motion = reexpress_opening(plan.motion, fitted, geometric)
-    return dataclasses.replace(plan, motion=motion), opening_coefficients(plan.motion, fitted)
+    motion = reexpress_opening(plan.motion, checkpoint.directions.vector("mouth_open"), geometric)
+    return dataclasses.replace(plan, motion=motion), speech_opening(plan.motion, checkpoint)
 
 
 def drawn_mouth(source: PreparedSource, backend, compositor, options: TalkOptions,
@@ -295,7 +290,7 @@ def driven_talk_frames(source: PreparedSource, plan: TalkPlan, frames: Iterator[
     smoother = KeypointSmoother(options.kp_smoothing)
     projector = checkpoint.directions.projector(MOUTH_DIRECTIONS)
     kp_initial: Keypoints | None = None
-    openings = (opening_coefficients(plan.motion, checkpoint.directions.vector("mouth_open"))
+    openings = (speech_opening(plan.motion, checkpoint)
                 if "mouth_open" in checkpoint.directions.names else None)
     mouth = drawn_mouth(source, backend, compositor, options, openings)
     reference_eyes = (landmarks[0] if compositor is not None and options.eyes == "landmarks"
@@ -318,10 +313,11 @@ def driven_talk_frames(source: PreparedSource, plan: TalkPlan, frames: Iterator[
                                       relative_jacobian=True, adapt_movement_scale=options.adapt_scale)
         speech = torch.from_numpy(plan.motion[start:start + len(batch)])
         kp = replace_mouth(kp_source, kp_head, speech, projector)
+        stop = start + len(batch)
         rendered = render_frames(backend, encoded, kp_source, kp, source, animate_options,
-                                 compositor, None if eyes is None else eyes[start:start + len(batch)])
-        yield from (rendered if mouth is None else mouth.draw_batch(
-            rendered, kp_source, kp, openings[start:start + len(batch)]))
+                                 compositor, None if eyes is None else eyes[start:stop])
+        yield from (rendered if mouth is None
+                    else mouth.draw_batch(rendered, kp_source, kp, openings[start:stop]))
         start += len(batch)
 
 

@@ -30,8 +30,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from reenact.preprocess.expressions import check_face_landmarks, interocular_distance
 from reenact.postprocess.mouth_mask import polygon_coverage
+from reenact.preprocess.expressions import check_face_landmarks, interocular_distance
 from reenact.preprocess.face import check_rgb_image
 
 _UPPER_INNER = (60, 61, 62, 63, 64)
@@ -65,7 +65,8 @@ class InteriorStyle:
 
 
 def _catmull_rom(points: np.ndarray, samples: int = 12) -> np.ndarray:
-    """(M, 2) a smooth open curve through (N, 2) points (centripetal ends: endpoints repeated)."""
+    """(M, 2) a smooth open curve through (N, 2) points (uniform Catmull-Rom; each end point
+    repeated as its own outer neighbour)."""
     padded = np.concatenate([points[:1], points, points[-1:]])
     t = np.linspace(0, 1, samples, endpoint=False)[:, None]
     pieces = []
@@ -76,11 +77,14 @@ def _catmull_rom(points: np.ndarray, samples: int = 12) -> np.ndarray:
     return np.concatenate([*pieces, points[-1:]])
 
 
+def _inner_lip_curves(points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The upper inner lip's curve (corner 60 to corner 64) and the lower's (64 back to 60)."""
+    return _catmull_rom(points[list(_UPPER_INNER)]), _catmull_rom(points[list(_LOWER_INNER)])
+
+
 def inner_outline(landmarks: np.ndarray) -> np.ndarray:
     """(M, 2) the inner lips' closed outline (upper lip left to right, then the lower back)."""
-    points = check_face_landmarks(landmarks)
-    upper = _catmull_rom(points[list(_UPPER_INNER)])
-    lower = _catmull_rom(points[list(_LOWER_INNER)])
+    upper, lower = _inner_lip_curves(check_face_landmarks(landmarks))
     return np.concatenate([upper, lower[1:-1]])
 
 
@@ -133,7 +137,8 @@ def paint_interior(image: np.ndarray, landmarks: np.ndarray, skin: np.ndarray, l
     are open painted between its inner lips; skin, lips: (3,) colours (`face_colours`)."""
     check_rgb_image(image, "image")
     points = check_face_landmarks(landmarks)
-    outline = inner_outline(points)
+    upper_curve, lower_curve = _inner_lip_curves(points)
+    outline = np.concatenate([upper_curve, lower_curve[1:-1]])
     height, width = image.shape[:2]
     iod = float(interocular_distance(points))
     blur = max(0.4, style.softness * iod / 100)
@@ -160,13 +165,13 @@ def paint_interior(image: np.ndarray, landmarks: np.ndarray, skin: np.ndarray, l
     u = (rel_x * axis_u[0] + rel_y * axis_u[1]) / iod
     v = (rel_x * axis_v[0] + rel_y * axis_v[1]) / iod
 
-    def profile(indices: tuple[int, ...]) -> np.ndarray:  # v of the lip's outline at each u
-        curve = (_catmull_rom(points[list(indices)]) - origin) / iod
-        cu, cv = curve @ axis_u, curve @ axis_v
+    def profile(curve: np.ndarray) -> np.ndarray:  # v of a lip's curve at each u
+        relative = (curve - origin) / iod
+        cu, cv = relative @ axis_u, relative @ axis_v
         order = np.argsort(cu)
         return np.interp(u, cu[order], cv[order])
 
-    top, bottom = profile(_UPPER_INNER), profile(_LOWER_INNER)
+    top, bottom = profile(upper_curve), profile(lower_curve)
     half_width = max(float(np.linalg.norm(right - left)) / (2 * iod), 1e-3)
     across = np.clip(np.abs(u) / half_width, 0, 1)  # 0 at the midline, 1 at the corners
     gap = np.maximum(bottom - top, 1e-6)
@@ -224,7 +229,7 @@ def paint_interior(image: np.ndarray, landmarks: np.ndarray, skin: np.ndarray, l
     # the inside stays inside: the mask shrunk by `inset`, so the lips' edge keeps lip colour
     # (a closing mouth warped from this image samples its lips right at the outline)
     inside = polygon_coverage(outline - shift, x1 - x0, y1 - y0,
-                           erode=max(1.5, style.inset * iod))
+                              erode=max(1.5, style.inset * iod))
     alpha = np.minimum(_blur(inside[..., None], 0.5 * blur), mask[..., None])
     region = result[y0:y1, x0:x1].astype(np.float64)
     painted = region + alpha * (colour - region)

@@ -66,7 +66,7 @@ class MouthWarp:
         shape = self.landmarks if mesh_on is None else check_face_landmarks(mesh_on, "mesh_on")
         self._triangles = delaunay(np.concatenate([shape, self._ring]))
         # the triangles between the inner lips (all three corners on them): the mouth's inside
-        self._inside = np.isin(self._triangles, _INNER_LIPS).all(axis=1)
+        self._mouth_triangles = np.isin(self._triangles, _INNER_LIPS).all(axis=1)
         self._opening = float(mouth_opening(self.landmarks))
         self._height, self._width = reference.shape[:2]
         self._pixels = torch.from_numpy(
@@ -100,9 +100,10 @@ class MouthWarp:
         # the lips first: where the inner lips press together, the inside's triangles become
         # slivers between the lip line and its chords that overlap the lips' triangles; they
         # must not show the inside there
-        label = rasterize_triangles(points, self._triangles, valid & ~self._inside, rows, cols)
+        mouth = self._mouth_triangles
+        label = rasterize_triangles(points, self._triangles, valid & ~mouth, rows, cols)
         label = np.where(label >= 0, label, rasterize_triangles(
-            points, self._triangles, valid & self._inside, rows, cols))  # (h, w)
+            points, self._triangles, valid & mouth, rows, cols))  # (h, w)
         inside = label >= 0
         # each pixel's affine, gathered per coefficient in float32 (a thousandth of a pixel at
         # 2,000 px; float64 (h, w, 6) gathers were a fifth of the drawing's time at 1920 px)
