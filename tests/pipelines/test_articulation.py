@@ -14,6 +14,7 @@ from reenact.pipelines.articulation import (
     open_mouth,
     opening_motion,
     reexpress_opening,
+    shut_mouth,
     silence_opening,
     speech_opening,
     speech_target,
@@ -38,6 +39,23 @@ def test_open_mouth_grows_the_inner_lip_gap_by_the_opening() -> None:
     assert np.array_equal(opened[17:48], points[17:48])  # brows, nose, eyes stay
     with pytest.raises(ValueError, match="landmarks"):
         open_mouth(points[:60], 0.1)
+
+
+def test_a_tilted_head_opens_along_its_own_down() -> None:
+    face = face_landmarks(200.0, 200.0, 160.0)
+    turn = np.array([[np.cos(0.4), -np.sin(0.4), 0.0], [np.sin(0.4), np.cos(0.4), 0.0]])
+    np.testing.assert_allclose(open_mouth(apply_affine(turn, face), 0.3),
+                               apply_affine(turn, open_mouth(face, 0.3)), atol=1e-9)
+
+
+def test_shut_mouth_undoes_an_opening_with_the_chin() -> None:
+    """An open face shut and opened again by its own opening is itself: the lower lip and chin
+    come back to where they were, not 0.8 of the gap lower."""
+    face = face_landmarks(200.0, 200.0, 160.0, mouth_open=0.3)
+    shut = shut_mouth(face)
+    assert mouth_opening(shut) == pytest.approx(0.0, abs=1e-9)
+    assert shut[8, 1] < face[8, 1] - 0.2 * interocular_distance(face)  # the chin rose
+    np.testing.assert_allclose(open_mouth(shut, float(mouth_opening(face))), face, atol=1e-6)
 
 
 def test_opening_motion_moves_only_the_mouth_anchors_and_is_linear() -> None:

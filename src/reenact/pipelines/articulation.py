@@ -26,7 +26,7 @@ from reenact.preprocess.expressions import (
     INNER_LIP_PAIRS,
     POSE_LANDMARKS,
     check_face_landmarks,
-    interocular_distance,
+    mouth_opening,
 )
 
 # share of an inner-lip gap increase that moves each landmark down (+) or up (-): the jaw carries
@@ -52,11 +52,15 @@ _PROBE = 0.1
 
 def open_mouth(landmarks: np.ndarray, opening: float) -> np.ndarray:
     """(68, 2) landmarks (pixels, y down) with the inner-lip gap grown by `opening` interocular
-    distances (negative closes)."""
+    distances (negative closes), along the face's own down (square to its eye line: a tilted head's
+    jaw drops along its tilt)."""
     points = check_face_landmarks(landmarks).copy()
-    gap = opening * float(interocular_distance(points))
+    across = points[42:48].mean(axis=0) - points[36:42].mean(axis=0)  # right eye -> left eye
+    distance = float(np.hypot(*across))
+    down = np.array([-across[1], across[0]]) / distance if distance > 0 else np.array([0.0, 1.0])
+    gap = opening * distance
     for index, share in OPENING_SHARES.items():
-        points[index, 1] += share * gap
+        points[index] += share * gap * down
     return points
 
 
@@ -67,6 +71,16 @@ def close_lips(landmarks: np.ndarray) -> np.ndarray:
     for upper, lower in INNER_LIP_PAIRS:
         points[[upper, lower]] = (points[upper] + points[lower]) / 2
     return points
+
+
+def shut_mouth(landmarks: np.ndarray) -> np.ndarray:
+    """(68, 2) landmarks with the mouth shut as `open_mouth` would have opened it: moved back by
+    their inner-lip gap (the lower lip and chin rise with it), then the lips made to meet
+    (`close_lips`). `open_mouth(shut_mouth(x), mouth_opening(x))` is x's mouth again, where
+    closing only the lips would leave an open mouth's lower lip and chin down and a drawn
+    opening would drop them twice."""
+    points = check_face_landmarks(landmarks)
+    return close_lips(open_mouth(points, -float(mouth_opening(points))))
 
 
 def speech_target(frame_landmarks: np.ndarray, rest_landmarks: np.ndarray,
