@@ -430,3 +430,41 @@ def test_landmark_fit_follows_the_drivers_landmarks(backend, girl_painting):
     chin = (slice(y - 10, y + 10), slice(x - 10, x + 10))
     assert np.abs(fit[-1][chin].astype(int) - plain[-1][chin]).mean() > 2
     assert np.array_equal(fit[-1][:20], plain[-1][:20])  # the top of the photo is the same
+
+
+@pytest.fixture(scope="module")
+def anchored_backend():
+    return TorchBackend(create_model("tiny-face-64", seed=0), device="cpu")
+
+
+def test_the_drawn_mouth_opens_by_the_drivers_change(anchored_backend, girl_painting):
+    """mouth="drawn" (default): a driver whose (made-up) mouth opens 0.4 interocular distances
+    opens the photo's own mouth with a dark inside at full resolution; the model's mouth (random
+    weights here) shows none. From the eyes up both are the same frame."""
+    from reenact.pipelines.articulation import open_mouth
+
+    source, _ = girl_painting
+    frames, track = still_driving(4)
+    driver = create_face_analyzer("dlib").detect(frames[0])[0].landmarks
+    moving = DrivingTrack(boxes=track.boxes, landmarks=[driver] * 2 + [open_mouth(driver, 0.4)] * 2)
+    drawn = list(animate_frames(source, frames, moving, anchored_backend,
+                                AnimateOptions(kp_smoothing=0)))
+    model = list(animate_frames(source, frames, moving, anchored_backend,
+                                AnimateOptions(kp_smoothing=0, mouth="model")))
+    lips = source.landmarks[48:68]
+    x0, y0 = lips.min(axis=0).astype(int)
+    x1, y1 = lips.max(axis=0).astype(int)
+    mouth = (slice(y0, y1 + (y1 - y0)), slice(x0, x1))
+
+    def dark(frame):
+        return int((frame[mouth].astype(float) @ [0.299, 0.587, 0.114] < 50).sum())
+
+    assert dark(drawn[-1]) > 30 and dark(model[-1]) <= 2 and dark(source.image) <= 2
+    assert dark(drawn[0]) <= 2  # not yet open
+    above = int(source.landmarks[36:48, 1].min())
+    assert np.array_equal(drawn[-1][:above], model[-1][:above])
+
+
+def test_mouth_mode_is_checked():
+    with pytest.raises(ValueError, match="mouth: expected one of drawn, model, got 'x'"):
+        AnimateOptions(mouth="x")

@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
-import torch
 from face_images import LIPS, MOUTH, drawn_face
 from PIL import Image, ImageDraw
 
-from reenact.containers import Keypoints
 from reenact.pipelines.portrait_mouth import (
+    OWN_LIPS_UNTIL,
     OWN_OPENING,
-    POSE_ANCHORS,
     REFERENCE_OPENING,
     open_reference,
     portrait_mouth,
 )
-from reenact.preprocess.anchors import DEFAULT_ANCHORS
 from reenact.preprocess.crop import CropBox
 from reenact.preprocess.expressions import mouth_opening
 
@@ -49,31 +48,44 @@ def test_an_open_mouth_is_its_own_reference():
     assert reference is image and np.array_equal(opened, landmarks)
 
 
-def anchored_keypoints(landmarks: np.ndarray, box: CropBox, size: int) -> Keypoints:
-    """Keypoints of a face-anchored model: each anchor at its group's landmark centroid."""
-    from reenact.preprocess.anchors import anchor_keypoints, pixels_to_normalized
-
-    normalized = pixels_to_normalized(box.image_to_crop(landmarks, size), size)
-    return anchor_keypoints(torch.from_numpy(normalized[None]).float(), DEFAULT_ANCHORS)
+def turned(points: np.ndarray, angle: float, scale: float, shift: tuple[float, float]) -> np.ndarray:
+    c, s = np.cos(angle) * scale, np.sin(angle) * scale
+    return points @ np.array([[c, -s], [s, c]]).T + shift
 
 
-def test_the_head_pose_comes_from_the_eye_brow_and_nose_keypoints():
+def test_the_head_pose_is_where_the_frame_shows_the_eyes_nose_and_upper_jaw():
+    """The similarity to where the frame shows the photo's pose landmarks moves the whole face;
+    what the frame does to the mouth and chin does not move it; a given shape is moved instead of
+    the photo's."""
     image, landmarks = closed_face()
-    box, size = CropBox(SIZE / 2, SIZE / 2, SIZE), 64
-    mouth = portrait_mouth(image, landmarks, box, size, DEFAULT_ANCHORS)
-    assert mouth is not None and len(mouth.pose_indices) == len(POSE_ANCHORS)
-    kp_source = anchored_keypoints(landmarks, box, size)
-    shifted = landmarks + (6.0, -4.0)
-    shifted[48:68] += (0.0, 9.0)  # the mouth moving does not move the head
-    kp_frame = anchored_keypoints(shifted, box, size)
-    heads = mouth.frame_landmarks(kp_source, kp_frame)
-    np.testing.assert_allclose(heads[0], landmarks + (6.0, -4.0), atol=1e-3)
+    mouth = portrait_mouth(image, landmarks, CropBox(SIZE / 2, SIZE / 2, SIZE))
+
+    def carried(points):  # the head turned, grown and moved; a mouth dropped (not in the pose)
+        return turned(points, 0.1, 1.2, (6.0, -4.0))
+
+    np.testing.assert_allclose(mouth.posed(carried), carried(landmarks), atol=1e-9)
+    shape = landmarks.copy()
+    shape[48:68, 0] *= 1.1
+    np.testing.assert_allclose(mouth.posed(carried, shape), carried(shape), atol=1e-9)
+
+
+def test_at_rest_a_closed_portrait_is_its_own_photo():
+    """Unopened, the drawn mouth is the photo's own, to the byte (not the open reference shut
+    again); a little opened, its mouth shows part of the reference's inside."""
+    image, landmarks = closed_face()
+    mouth = portrait_mouth(image, landmarks, CropBox(SIZE / 2, SIZE / 2, SIZE))
+    assert mouth.own is not None
+    assert np.array_equal(mouth.draw(image, landmarks, 0.0), image)
+    low, high = OWN_LIPS_UNTIL
+    between = mouth.draw(image, landmarks, (low + high) / 2)
+    beyond = mouth.draw(image, landmarks, high)
+    assert not np.array_equal(between, beyond) and not np.array_equal(between, image)
 
 
 def test_the_drawn_mouth_opens_with_the_speech_and_leaves_the_upper_face():
     image, landmarks = closed_face()
     box = CropBox(SIZE / 2, SIZE / 2, SIZE)
-    mouth = portrait_mouth(image, landmarks, box, 64, DEFAULT_ANCHORS)
+    mouth = portrait_mouth(image, landmarks, box)
     closed = mouth.draw(image, landmarks, 0.0)
     half = mouth.draw(image, landmarks, 0.2)
     wide = mouth.draw(image, landmarks, 0.4)
@@ -84,12 +96,6 @@ def test_the_drawn_mouth_opens_with_the_speech_and_leaves_the_upper_face():
         assert np.array_equal(drawn[:above], image[:above])
 
 
-def test_a_model_without_pose_anchors_draws_nothing():
-    image, landmarks = closed_face()
-    assert portrait_mouth(image, landmarks, CropBox(100, 100, 200), 64, ()) is None
-    assert portrait_mouth(image, landmarks, CropBox(100, 100, 200), 64, ("upper_lip",)) is None
-
-
 def test_pressed_lips_on_a_bowed_lip_line_show_only_lips():
     """A bowed inner lip line turns the inside's triangles into slivers over the lips when they
     press together; drawn from a reference with teeth, those slivers showed a dotted line of
@@ -98,8 +104,8 @@ def test_pressed_lips_on_a_bowed_lip_line_show_only_lips():
     bowed = landmarks.copy()
     bowed[[61, 63, 65, 67], 1] -= 2.0
     bowed[[62, 66], 1] -= 1.0
-    mouth = portrait_mouth(image, bowed, CropBox(SIZE / 2, SIZE / 2, SIZE), 64, DEFAULT_ANCHORS)
-    out = mouth.draw(image, bowed, 0.0)
+    mouth = portrait_mouth(image, bowed, CropBox(SIZE / 2, SIZE / 2, SIZE))
+    out = dataclasses.replace(mouth, own=None).draw(image, bowed, 0.0)  # the reference, shut
     lips = Image.new("L", (SIZE, SIZE), 0)
     ImageDraw.Draw(lips).polygon([tuple(p) for p in bowed[48:60].tolist()], fill=255)
     luma = out.astype(float) @ LUMA

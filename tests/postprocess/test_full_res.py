@@ -103,6 +103,23 @@ def test_whole_pixel_translation_moves_the_photo_exactly(shift):
     assert np.abs(result[rows, cols].astype(int) - expected.astype(int)).max() <= 1
 
 
+def test_carried_points_are_where_the_frame_shows_them():
+    """The backward map inverted: under a translation a photo point shows shifted back; under a
+    zoom about the box's centre (not a translation: the fixed-point iteration has work to do)
+    it shows scaled away from the centre."""
+    photo = detailed_photo()
+    full = compositor(photo)
+    points = np.array([[250.0, 240.0], [200.0, 300.0], [310.5, 180.25]])
+    np.testing.assert_allclose(full.carried(coordinate_grid(CELLS, CELLS).numpy(), points),
+                               points, atol=1e-4)
+    np.testing.assert_allclose(full.carried(lattice_shift(3.0, -2.0), points),
+                               points - (3.0, -2.0), atol=1e-3)
+    zoom = coordinate_grid(CELLS, CELLS).numpy() / 1.05  # the output at x shows x / 1.05 (a zoom in)
+    centre = np.array([BOX.center_x, BOX.center_y])
+    expected = centre + 1.05 * (points - centre)
+    np.testing.assert_allclose(full.carried(zoom, points, iterations=8), expected, atol=0.3)
+
+
 def test_translation_keeps_the_photo_sharp():
     """A half-pixel move of fine texture: the full-resolution warp keeps most of its detail, the
     model-size frame pasted back (even a perfect one) loses most of it."""

@@ -11,6 +11,7 @@ from reenact.cli.options import (
     add_face_backend_argument,
     add_label_argument,
     add_model_arguments,
+    add_driven_mouth_argument,
     add_head_motion_argument,
     add_portrait_arguments,
     add_source_argument,
@@ -28,7 +29,7 @@ def cmd_animate(args: argparse.Namespace) -> int:
     options = AnimateOptions(
         relative=args.mode == "relative", adapt_scale=args.adapt_scale,
         find_best_frame=args.find_best_frame, crop=args.crop, crop_only=args.crop_only,
-        render=args.render, eyes=args.eyes, fit_landmarks=args.fit_landmarks,
+        render=args.render, eyes=args.eyes, mouth=args.mouth, fit_landmarks=args.fit_landmarks,
         head_motion=args.head_motion,
         face_index=args.face_index, face_backend=args.face_backend,
         kp_smoothing=args.kp_smoothing, detect_every=args.detect_every,
@@ -57,6 +58,7 @@ def add_parser(commands, common: argparse.ArgumentParser) -> None:
                               "eye corners; --render full): head roll follows better, the mouth "
                               "opens less across identities")
     add_head_motion_argument(animate)
+    add_driven_mouth_argument(animate)
     animate.add_argument("--find-best-frame", action="store_true",
                          help="measure motion from the driving frame whose pose is closest to the "
                               "source's, not from the first")

@@ -10,7 +10,11 @@ from pathlib import Path
 
 from reenact.cli.backend import set_threads
 from reenact.cli.errors import UsageError
-from reenact.cli.options import add_face_backend_argument, add_head_motion_argument
+from reenact.cli.options import (
+    add_driven_mouth_argument,
+    add_face_backend_argument,
+    add_head_motion_argument,
+)
 
 logger = logging.getLogger("reenact")
 
@@ -55,7 +59,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
         options = FaceEvaluationOptions(
             animate=AnimateOptions(batch_size=args.batch_size, face_backend=args.face_backend,
-                                   fit_landmarks=args.fit_landmarks,
+                                   fit_landmarks=args.fit_landmarks, mouth=args.mouth,
                                    head_motion=args.head_motion),
             max_frames=args.max_frames, identity_every=args.identity_every,
             sheet_frames=args.sheet_frames if args.sheet else 0)
@@ -107,6 +111,7 @@ def add_parser(commands, common: argparse.ArgumentParser) -> None:
                           help="render with the motion fitted to the driver's landmarks (what "
                                "`animate --landmark-fit` does)")
     add_head_motion_argument(evaluate)
+    add_driven_mouth_argument(evaluate)
     evaluate.add_argument("--batch-size", type=int, default=16)
     evaluate.add_argument("--device", default="auto")
     evaluate.add_argument("--threads", type=int, help="CPU threads for torch")

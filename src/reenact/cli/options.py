@@ -120,6 +120,14 @@ def add_head_motion_argument(parser: argparse.ArgumentParser) -> None:
                              "model takes all of it")
 
 
+def add_driven_mouth_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--mouth", choices=("drawn", "model"), default="drawn",
+                        help="drawn: the photo's own mouth, opened by the driver's change of "
+                             "opening with its inside (teeth, a dark cavity) painted and shaped by "
+                             "the driver's lips (relative mode, --render full; default); model: "
+                             "the motion model's mouth")
+
+
 def add_face_backend_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--face-backend", choices=FACE_BACKENDS, default="dlib")
 

@@ -20,11 +20,12 @@ should it grow.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import logging
 import os
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -47,6 +48,8 @@ from reenact.postprocess.full_res import FullResCompositor, FullResConfig
 from reenact.pipelines.box_motion import HeadMotionSplit
 from reenact.pipelines.keypoints import detect_keypoints, reframe_keypoints
 from reenact.pipelines.landmark_targets import landmark_targets
+from reenact.pipelines.mouth_transfer import MouthChanges, mouth_changes
+from reenact.pipelines.portrait_mouth import Carried, PortraitMouth, portrait_mouth
 from reenact.postprocess.paste import paste_back
 from reenact.preprocess.crop import CropBox, crop_box, crop_image, smooth_boxes
 from reenact.preprocess.expressions import eye_aspect_ratios
@@ -69,6 +72,7 @@ logger = logging.getLogger(__name__)
 CROP_MODES = ("face", "none")
 RENDER_MODES = ("full", "crop")
 EYE_MODES = ("landmarks", "model")
+MOUTH_MODES = ("drawn", "model")
 HEAD_MOTION_MODES = ("split", "model")
 
 
@@ -89,6 +93,11 @@ class AnimateOptions:
     eyes: "landmarks" draws the driver's change of eye opening on the photo's own eyelids at full
         resolution (`reenact.postprocess.eyelids`; render "full" with face landmarks only);
         "model" leaves the eyes to the motion model.
+    mouth: "drawn" draws the photo's own mouth, opened by the driver's change of opening with its
+        inside painted (teeth, a dark cavity) and shaped by the driver's change of lip shape, at
+        full resolution over the model's lower face (`reenact.pipelines.mouth_transfer`, drawn as
+        talk draws it; relative motion, render "full" with face landmarks only); "model" leaves
+        the mouth to the motion model (it stretches the lips over a wide opening).
     fit_landmarks: fit the model's motion to where the driver's landmarks put the photo's (jaw,
         brows, nose, eye corners; `reenact.postprocess.landmark_fit`; render "full" with face
         landmarks only). Off by default: it follows head roll better but the mouth opens less
@@ -115,6 +124,7 @@ class AnimateOptions:
     crop_only: bool = False
     render: str = "full"
     eyes: str = "landmarks"
+    mouth: str = "drawn"
     fit_landmarks: bool = False
     head_motion: str = "split"
     face_index: int | None = None
@@ -140,6 +150,8 @@ class AnimateOptions:
             raise ValueError(f"render: expected one of {', '.join(RENDER_MODES)}, got {self.render!r}")
         if self.eyes not in EYE_MODES:
             raise ValueError(f"eyes: expected one of {', '.join(EYE_MODES)}, got {self.eyes!r}")
+        if self.mouth not in MOUTH_MODES:
+            raise ValueError(f"mouth: expected one of {', '.join(MOUTH_MODES)}, got {self.mouth!r}")
         if self.batch_size < 1:
             raise ValueError(f"batch_size: expected an integer >= 1, got {self.batch_size}")
         if isinstance(self.detect_every, bool) or not isinstance(self.detect_every, int) \
@@ -361,23 +373,33 @@ def full_res_compositor(source: PreparedSource, backend: Backend, options: Anima
                              baseline_weight=still.source_weight[0], config=config)
 
 
+# a last step on each full-resolution frame: (index in the batch, composited frame, where the frame
+# shows photo points: `Carried`) -> the frame to write (talk's and animate's drawn mouth)
+Finish = Callable[[int, np.ndarray, Carried], np.ndarray]
+
+
 def render_frames(backend: Backend, encoded: object, kp_source: Keypoints, kp: Keypoints,
                    source: PreparedSource, options: AnimateOptions,
                    compositor: FullResCompositor | None,
                    eye_ratios: np.ndarray | None = None,
-                   targets: list[np.ndarray | None] | None = None) -> Iterator[np.ndarray]:
+                   targets: list[np.ndarray | None] | None = None,
+                   finish: Finish | None = None) -> Iterator[np.ndarray]:
     """One batch's output frames: full-resolution composites, model-size crops or pasted crops.
 
     eye_ratios: (B, 2) per frame, how open the eyes should be relative to the photo's
     (`reenact.postprocess.eyelids`; full resolution only), or None; targets: per frame, where
-    the photo's landmarks belong (`landmark_targets`; full resolution only), or None."""
+    the photo's landmarks belong (`landmark_targets`; full resolution only), or None; finish:
+    applied to each composite (full resolution only), or None."""
     if compositor is not None:
         rendered = backend.render_with_motion(encoded, kp_source, kp)
         for i, (frame, deformation, weight) in enumerate(zip(
                 rendered.frames, rendered.deformation, rendered.source_weight)):
-            yield compositor.composite(frame, deformation, weight,
+            out = compositor.composite(frame, deformation, weight,
                                        None if eye_ratios is None else eye_ratios[i],
                                        None if targets is None else targets[i])
+            if finish is not None:
+                out = finish(i, out, functools.partial(compositor.carried, deformation))
+            yield out
         return
     for frame in backend.render(encoded, kp_source, kp):
         if options.crop_only:
@@ -385,6 +407,18 @@ def render_frames(backend: Backend, encoded: object, kp_source: Keypoints, kp: K
         else:
             yield paste_back(source.image, frame, source.box, feather=options.feather,
                              color_match=options.color_match)
+
+
+def drawn_mouth_finish(mouth: PortraitMouth, openings: np.ndarray, start: int,
+                       shapes: np.ndarray | None = None) -> Finish:
+    """The `Finish` that draws `mouth` on the batch starting at output frame `start`: opened by
+    (T,) `openings` and shaped by (T, 68, 2) `shapes` (default the portrait's own), T over the
+    whole output."""
+    def finish(index: int, frame: np.ndarray, carried: Carried) -> np.ndarray:
+        at = start + index
+        landmarks = mouth.posed(carried, None if shapes is None else shapes[at])
+        return mouth.draw(frame, landmarks, float(openings[at]))
+    return finish
 
 
 def track_landmarks(track: DrivingTrack, index: int | None) -> np.ndarray | None:
@@ -403,6 +437,21 @@ def eye_reference(track: DrivingTrack, source: PreparedSource, options: AnimateO
     if not options.relative:
         return source.landmarks
     return track_landmarks(track, track.best_index if from_best else 0)
+
+
+def drawn_mouth(source: PreparedSource, track: DrivingTrack, compositor: FullResCompositor | None,
+                options: AnimateOptions, from_best: bool) -> tuple[PortraitMouth, MouthChanges] | None:
+    """The photo's mouth drawer and the driver's mouth changes where animate draws the mouth:
+    mouth="drawn", relative motion, rendering at full resolution, landmarks on both sides; else
+    None."""
+    if (options.mouth != "drawn" or compositor is None or not options.relative
+            or track.landmarks is None or source.landmarks is None):
+        return None
+    reference = track_landmarks(track, track.best_index if from_best else 0)
+    if reference is None:
+        return None
+    return (portrait_mouth(source.image, source.landmarks, source.box),
+            mouth_changes(track.landmarks, reference, source.landmarks))
 
 
 def steady_lids(landmarks: list[np.ndarray | None], reference: np.ndarray) -> list[np.ndarray | None]:
@@ -441,6 +490,7 @@ def animate_frames(source: PreparedSource, frames: Iterable[np.ndarray], track: 
         targets = landmark_targets(track.landmarks, track.best_index or 0, source.landmarks,
                                    source.box, reference, relative=options.relative,
                                    adapt_scale=options.adapt_scale)
+    drawn = drawn_mouth(source, track, compositor, options, initial_crop is not None)
     # the model takes the face's zoom and shift up to a limit, the rest moves the head box
     split = None
     if compositor is not None and options.relative and options.head_motion == "split":
@@ -462,15 +512,17 @@ def animate_frames(source: PreparedSource, frames: Iterable[np.ndarray], track: 
                                  adapt_movement_scale=options.relative and options.adapt_scale)
         batch_eyes = None if eyes is None else eyes[index:index + len(batch)]
         batch_targets = None if targets is None else targets[index:index + len(batch)]
+        finish = None if drawn is None else drawn_mouth_finish(drawn[0], drawn[1].openings, index,
+                                                                drawn[1].shapes)
         if split is None:
             yield from render_frames(backend, encoded, kp_source, kp, source, options, compositor,
-                                     batch_eyes, batch_targets)
+                                     batch_eyes, batch_targets, finish)
         else:
             movement = (float(movement_scale(kp_source, kp_initial)[0]) if options.adapt_scale
                         else 1.0)
             kp, excess = split.keypoints(kp_source, kp, kp_driving, kp_initial, movement)
             rendered = render_frames(backend, encoded, kp_source, kp, source, options, compositor,
-                                     batch_eyes, split.targets(batch_targets, excess))
+                                     batch_eyes, split.targets(batch_targets, excess), finish)
             yield from split.frames(rendered, excess)
         index += len(batch)
 

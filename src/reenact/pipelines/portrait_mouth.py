@@ -1,93 +1,111 @@
-"""talk's mouth drawn at the portrait's resolution (mouth="drawn"): an open-mouth reference made
-from the portrait once, then warped onto every frame's speech landmarks as dub draws a video's
-own mouth.
+"""A portrait's mouth drawn at its own resolution over the rendered frames (talk and animate with
+mouth="drawn"): an open-mouth reference made from the portrait once, then warped onto every
+frame's landmarks as dub draws a video's own mouth.
 
-- the reference: the portrait's lips closed (`close_lips`) and opened by `REFERENCE_OPENING`
+- the reference: the portrait's mouth shut (`shut`) and opened by `REFERENCE_OPENING`
   (`open_mouth`: the jaw carries the lower lip and chin down), its lower face warped there
   piecewise-affinely (`reenact.postprocess.mouth_warp`), and the inside painted between the
   inner lips (`reenact.postprocess.mouth_interior`). A portrait whose own mouth is already open
   `OWN_OPENING` or more is its own reference: its real inside is drawn.
-- each frame: the portrait's landmarks carried onto the rendered head (the similarity between
-  the source's and the frame's keypoints on eyes, brows and nose), closed, opened by the frame's
-  speech opening, and the reference's lower face warped onto them (`MouthWarp.render`; an
-  opening narrower than the reference's shows the top of its inside, the upper teeth, cut off by
-  the lower lip; closed lips show none).
+- each frame: the portrait's landmarks (or, in animate, the portrait's landmarks with the
+  driver's change of lip shape, `reenact.pipelines.mouth_transfer`) carried onto the rendered
+  head (`PortraitMouth.posed`: a similarity to where the frame shows the photo's eye corners,
+  nose and upper jaw), shut, opened by the frame's opening, and the reference's lower face warped onto them
+  (`MouthWarp.render`; an opening narrower than the reference's shows the top of its inside, the
+  upper teeth, cut off by the lower lip). A nearly closed mouth is the photo's own
+  (`OWN_LIPS_UNTIL`): at rest the frame shows the photo's lips, not the reference's shut again.
 
 The motion model still renders the head and the jaw's motion; the drawing replaces its lower
-face, whose inside (invented at 128 px) was a dull notch without teeth. dub makes its reference
-with `open_reference` too when the video's widest mouth barely opens
-(`reenact.pipelines.reference_mouth`).
+face, whose inside (invented at 128 px) was a dull notch without teeth, and a wide opening
+stretched lips. dub makes its reference with `open_reference` too when the video's widest mouth
+barely opens (`reenact.pipelines.reference_mouth`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
+import torch
 
-from reenact.containers import Keypoints
-from reenact.geometry import apply_affine, similarity_fit
-from reenact.pipelines.articulation import close_lips, open_mouth
+from reenact.geometry import apply_affine, similarity_fit, smoothstep
+from reenact.pipelines.articulation import close_lips, open_mouth, shut_mouth
 from reenact.postprocess.mouth_interior import face_colours, paint_interior
 from reenact.postprocess.mouth_warp import MouthWarp
-from reenact.preprocess.anchors import normalized_to_pixels, pixels_to_normalized
 from reenact.preprocess.crop import CropBox
-from reenact.preprocess.expressions import mouth_opening
+from reenact.preprocess.expressions import POSE_LANDMARKS, mouth_opening
 
 REFERENCE_OPENING = 0.45  # the reference's inner-lip gap, interocular distances (a wide "ah")
 OWN_OPENING = 0.15  # a portrait's own mouth open this much is drawn as it is
-# the anchors that carry the head's pose (eyes, brows, nose): speech moves none of them
-POSE_ANCHORS = ("upper_lid_left", "lower_lid_left", "upper_lid_right", "lower_lid_right",
-                "brow_left", "brow_right", "nose")
+# a closed portrait's mouth is drawn from the photo itself up to the first opening and from the
+# open reference from the second, cross-faded between (interocular distances): the photo's own
+# lips at rest, not the reference's closed again (lips a little squeezed, a glint of its teeth)
+OWN_LIPS_UNTIL = (0.02, 0.08)
 MASK_GROW = 0.05  # the lower-face mask's margin and softness, fractions of the face crop's side
 MASK_FEATHER = 0.02
 
 
+# where the rendered frame shows the photo's landmarks: photo pixels (N, 2) -> frame pixels (N, 2)
+# (`reenact.postprocess.full_res.FullResCompositor.carried` with the frame's deformation)
+Carried = Callable[[np.ndarray], np.ndarray]
+
+
 @dataclass(frozen=True)
 class PortraitMouth:
-    """Draws a portrait's mouth opened by speech onto rendered frames.
+    """Draws a portrait's mouth, opened and shaped per frame, onto rendered frames.
 
     warp: the open-mouth reference's `MouthWarp`; rest: the portrait's (68, 2) landmarks (image
-    pixels); box: the portrait's crop box and size the model's crop size (keypoints are in its
-    normalized coordinates); pose_indices: the keypoints that carry the head's pose.
+    pixels); box: the portrait's crop box; own: the photo's own `MouthWarp` for nearly closed
+    mouths (`OWN_LIPS_UNTIL`), None where the photo is its own reference.
     """
 
     warp: MouthWarp
     rest: np.ndarray
     box: CropBox
-    size: int
-    pose_indices: tuple[int, ...]
+    own: MouthWarp | None = None
 
-    def frame_landmarks(self, kp_source: Keypoints, kp_frame: Keypoints) -> np.ndarray:
-        """(B, 68, 2) the portrait's landmarks where the rendered head of each frame of `kp_frame`
-        (batch B) put them: moved by the similarity between the source's and the frame's pose
-        keypoints, mouth as in the portrait."""
-        indices = list(self.pose_indices)
-        source = kp_source.value[0, indices].detach().double().numpy()  # (P, 2) normalized
-        frames = kp_frame.value[:, indices].detach().double().numpy()  # (B, P, 2)
-        rest = pixels_to_normalized(self.box.image_to_crop(self.rest, self.size), self.size)
-        posed = [apply_affine(similarity_fit(source, frame), rest) for frame in frames]
-        return np.stack([self.box.crop_to_image(normalized_to_pixels(p, self.size), self.size)
-                         for p in posed])
-
-    def draw_batch(self, frames: Iterable[np.ndarray], kp_source: Keypoints, kp_frames: Keypoints,
-                   openings: np.ndarray) -> Iterator[np.ndarray]:
-        """The rendered `frames` of one batch (keypoints `kp_frames`, batch B) with their mouths
-        drawn opened by (B,) `openings`."""
-        heads = self.frame_landmarks(kp_source, kp_frames)
-        for head, opening, frame in zip(heads, openings, frames, strict=True):
-            yield self.draw(frame, head, float(opening))
+    def posed(self, carried: Carried, shape: np.ndarray | None = None) -> np.ndarray:
+        """(68, 2) frame pixels: the portrait's landmarks, or `shape` (the portrait's, its image
+        pixels and pose, with a driver's mouth change, `reenact.pipelines.mouth_transfer`), where
+        the frame shows its head: moved by the similarity that best takes the portrait's
+        `POSE_LANDMARKS` (eye corners, nose, the jaw's top; speech moves none) to where
+        `carried` says the frame shows them. Their positions in the rendered pixels, not the
+        motion model's keypoints: its dense motion does not move the head exactly as its
+        keypoints do (a few pixels at a 256-pixel face), and a drawn mouth that far off the
+        rendered nose and cheeks is a seam."""
+        pose = list(POSE_LANDMARKS)
+        shown = np.asarray(carried(self.rest[pose]), np.float64)
+        return apply_affine(similarity_fit(self.rest[pose], shown),
+                            self.rest if shape is None else shape)
 
     def draw(self, frame: np.ndarray, landmarks: np.ndarray, opening: float) -> np.ndarray:
         """`frame` with the mouth of the portrait's head at (68, 2) `landmarks` (image pixels; see
         `frame_landmarks`) drawn opened by `opening` (inner-lip gap over interocular distance)."""
         opening = max(float(opening), 0.0)
-        target = open_mouth(close_lips(landmarks), opening)
         rendered = open_mouth(landmarks, opening)  # where the model's commanded mouth went
         side = self.box.side
-        return self.warp.render(frame, target, frame_landmarks=rendered, grow=MASK_GROW * side,
-                                feather=MASK_FEATHER * side)
+        region = {"frame_landmarks": rendered, "grow": MASK_GROW * side,
+                  "feather": MASK_FEATHER * side}
+        low, high = OWN_LIPS_UNTIL
+        weight = 1.0 if self.own is None else float(
+            smoothstep(torch.tensor((opening - low) / (high - low))))
+        if weight <= 0:
+            return self.own.render(frame, rendered, **region)
+        drawn = self.warp.render(frame, open_mouth(shut(landmarks), opening), **region)
+        if weight >= 1:
+            return drawn
+        own = self.own.render(frame, rendered, **region).astype(np.float32)
+        return np.rint(own + weight * (drawn.astype(np.float32) - own)).astype(np.uint8)
+
+
+def shut(landmarks: np.ndarray) -> np.ndarray:
+    """(68, 2) a face's landmarks with the mouth shut: an open mouth (`OWN_OPENING` or more)
+    moved back by its opening, lower lip and chin with it (`shut_mouth`); a closed one's inner
+    lips only made to meet (`close_lips`): dlib's gap between pressed lips is no opening."""
+    if float(mouth_opening(landmarks)) >= OWN_OPENING:
+        return shut_mouth(landmarks)
+    return close_lips(landmarks)
 
 
 def open_reference(image: np.ndarray, landmarks: np.ndarray, side: float,
@@ -98,7 +116,7 @@ def open_reference(image: np.ndarray, landmarks: np.ndarray, side: float,
     sizes the warp's mask."""
     if float(mouth_opening(landmarks)) >= OWN_OPENING:
         return image, np.asarray(landmarks, np.float64)
-    opened = open_mouth(close_lips(landmarks), opening)
+    opened = open_mouth(shut(landmarks), opening)
     warp = MouthWarp(image, landmarks, mesh_on=opened)
     warped = warp.render(image, opened, frame_landmarks=landmarks, grow=MASK_GROW * side,
                          feather=MASK_FEATHER * side)
@@ -106,14 +124,9 @@ def open_reference(image: np.ndarray, landmarks: np.ndarray, side: float,
     return paint_interior(warped, opened, skin, lips), opened
 
 
-def portrait_mouth(image: np.ndarray, landmarks: np.ndarray, box: CropBox, size: int,
-                   anchor_groups: tuple[str, ...]) -> PortraitMouth | None:
-    """The mouth drawer of a portrait (`image`, its face's (68, 2) `landmarks` in image pixels and
-    crop `box`) rendered by a model of crop `size` whose first keypoints are anchored on
-    `anchor_groups`; None when the model has no anchors on the eyes, brows and nose."""
-    indices = tuple(i for i, name in enumerate(anchor_groups) if name in POSE_ANCHORS)
-    if len(indices) < 2:
-        return None
+def portrait_mouth(image: np.ndarray, landmarks: np.ndarray, box: CropBox) -> PortraitMouth:
+    """The mouth drawer of a portrait: `image`, its face's (68, 2) `landmarks` (image pixels) and
+    crop `box` (its side sizes the drawing's mask)."""
     reference, opened = open_reference(image, landmarks, box.side)
-    return PortraitMouth(MouthWarp(reference, opened), np.asarray(landmarks, np.float64), box,
-                         size, indices)
+    own = None if reference is image else MouthWarp(image, landmarks)
+    return PortraitMouth(MouthWarp(reference, opened), np.asarray(landmarks, np.float64), box, own)

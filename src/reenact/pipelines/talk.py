@@ -58,6 +58,7 @@ from reenact.motion import (
 from reenact.pipelines.animate import (
     AnimateOptions,
     PreparedSource,
+    drawn_mouth_finish,
     full_res_compositor,
     prepare_source,
     render_frames,
@@ -240,16 +241,15 @@ def articulated_plan(plan: TalkPlan, source: PreparedSource, backend, checkpoint
     return dataclasses.replace(plan, motion=motion), speech_opening(plan.motion, checkpoint)
 
 
-def drawn_mouth(source: PreparedSource, backend, compositor, options: TalkOptions,
+def drawn_mouth(source: PreparedSource, compositor, options: TalkOptions,
                 openings: np.ndarray | None) -> PortraitMouth | None:
     """The portrait's mouth drawer where talk draws it: mouth="drawn", rendering at full
-    resolution (a compositor), the portrait's landmarks and the speech's openings known, a
-    face-anchored motion model; else None."""
+    resolution (a compositor), the portrait's landmarks and the speech's openings known (a
+    face-anchored motion model); else None."""
     if (options.mouth != "drawn" or compositor is None or openings is None
             or source.landmarks is None):
         return None
-    return portrait_mouth(source.image, source.landmarks, source.box, backend.image_size,
-                          getattr(backend, "anchor_groups", ()))
+    return portrait_mouth(source.image, source.landmarks, source.box)
 
 
 def talk_frames(source: PreparedSource, plan: TalkPlan, backend, checkpoint: AudioCheckpoint,
@@ -260,7 +260,7 @@ def talk_frames(source: PreparedSource, plan: TalkPlan, backend, checkpoint: Aud
     animate_options = options.animate_options()
     compositor = full_res_compositor(source, backend, animate_options, encoded, kp_source)
     plan, openings = articulated_plan(plan, source, backend, checkpoint, kp_source)
-    mouth = drawn_mouth(source, backend, compositor, options, openings)
+    mouth = drawn_mouth(source, compositor, options, openings)
     eyes, motion_plan = None, plan
     if compositor is not None and options.eyes == "landmarks" and source.landmarks is not None:
         # the blinks are drawn on the photo's lids, not by the model's blink direction (whose
@@ -270,10 +270,10 @@ def talk_frames(source: PreparedSource, plan: TalkPlan, backend, checkpoint: Aud
     for start in range(0, len(plan), options.batch_size):
         stop = min(start + options.batch_size, len(plan))
         kp = idle_keypoints(kp_source, motion_plan, start, stop, checkpoint)
-        frames = render_frames(backend, encoded, kp_source, kp, source, animate_options,
-                               compositor, None if eyes is None else eyes[start:stop])
-        yield from (frames if mouth is None
-                    else mouth.draw_batch(frames, kp_source, kp, openings[start:stop]))
+        yield from render_frames(backend, encoded, kp_source, kp, source, animate_options,
+                                 compositor, None if eyes is None else eyes[start:stop],
+                                 finish=None if mouth is None
+                                 else drawn_mouth_finish(mouth, openings, start))
 
 
 def driven_talk_frames(source: PreparedSource, plan: TalkPlan, frames: Iterator[np.ndarray],
@@ -292,7 +292,7 @@ def driven_talk_frames(source: PreparedSource, plan: TalkPlan, frames: Iterator[
     kp_initial: Keypoints | None = None
     openings = (speech_opening(plan.motion, checkpoint)
                 if "mouth_open" in checkpoint.directions.names else None)
-    mouth = drawn_mouth(source, backend, compositor, options, openings)
+    mouth = drawn_mouth(source, compositor, options, openings)
     reference_eyes = (landmarks[0] if compositor is not None and options.eyes == "landmarks"
                       and landmarks and source.landmarks is not None else None)
     # the driver's lids, relative to its first frame as the head motion is, drawn at full size
@@ -314,10 +314,10 @@ def driven_talk_frames(source: PreparedSource, plan: TalkPlan, frames: Iterator[
         speech = torch.from_numpy(plan.motion[start:start + len(batch)])
         kp = replace_mouth(kp_source, kp_head, speech, projector)
         stop = start + len(batch)
-        rendered = render_frames(backend, encoded, kp_source, kp, source, animate_options,
-                                 compositor, None if eyes is None else eyes[start:stop])
-        yield from (rendered if mouth is None
-                    else mouth.draw_batch(rendered, kp_source, kp, openings[start:stop]))
+        yield from render_frames(backend, encoded, kp_source, kp, source, animate_options,
+                                 compositor, None if eyes is None else eyes[start:stop],
+                                 finish=None if mouth is None
+                                 else drawn_mouth_finish(mouth, openings, start))
         start += len(batch)
 
 

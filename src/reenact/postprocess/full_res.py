@@ -269,6 +269,21 @@ class FullResCompositor:
         return read[0, :, 0].T.double().numpy()
 
     @torch.no_grad()
+    def carried(self, deformation: np.ndarray, points: np.ndarray, iterations: int = 4) -> np.ndarray:
+        """(N, 2) where (N, 2) photo pixels `points` show in the frame whose dense deformation is
+        `deformation` (as `composite` takes it), output pixels: the backward map inverted by
+        fixed-point iteration (an output pixel x shows the photo at x + d(x), so x = p - d(x)),
+        without the landmark fit's correction or the drawn lids."""
+        grid = torch.from_numpy(np.ascontiguousarray(deformation, dtype=np.float32))
+        readers = self._lattice(*grid.shape[:2])
+        displacement = ((grid - readers.identity) * self._pixels_per_unit).permute(2, 0, 1)
+        points = np.asarray(points, np.float64)
+        where = points.copy()
+        for _ in range(iterations):
+            where = points - self._displacement_at(displacement, where)
+        return where
+
+    @torch.no_grad()
     def composite(self, frame: np.ndarray, deformation: np.ndarray, weight: np.ndarray,
                   eye_ratios: np.ndarray | None = None,
                   landmark_targets: np.ndarray | None = None) -> np.ndarray:

@@ -111,13 +111,18 @@ def _animate_tab(gr: Any, models: Models, examples: list[list[str]]) -> None:
             render = gr.Radio(["full", "crop"], value="full", label="render",
                               info="full: warp the photo at its resolution; crop: paste the "
                                    "model-size face")
+            mouth = gr.Radio(["drawn", "model"], value="drawn", label="mouth",
+                             elem_id="animate-mouth",
+                             info="drawn: the portrait's own mouth, opened as the driver's opens "
+                                  "with teeth painted inside; model: the motion model's")
             extra = _label_and_frames(gr, "animate")
         with gr.Column():
             outputs = _result_column(gr, "animate")
     handler = page_handler(gr, render_animate, models,
-                           ["mode", "find_best_frame", "crop", "render", "max_frames", "label"])
-    _render_button(gr, "animate", handler, [source, driving, mode, best, crop, render, *extra],
-                   outputs)
+                           ["mode", "find_best_frame", "crop", "render", "mouth", "max_frames",
+                            "label"])
+    _render_button(gr, "animate", handler,
+                   [source, driving, mode, best, crop, render, mouth, *extra], outputs)
     if examples:
         gr.Examples(examples, inputs=[source, driving], label="samples")
 

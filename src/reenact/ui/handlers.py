@@ -126,15 +126,16 @@ def _finish(result: Any, progress: Progress) -> Rendered:
 
 def render_animate(models: Models, source: str | None, driving: str | None, *,
                    mode: str = "relative", find_best_frame: bool = False, crop: str = "face",
-                   render: str = "full", max_frames: float | None = None,
+                   render: str = "full", mouth: str = "drawn", max_frames: float | None = None,
                    label: str | None = None, progress: Progress = _no_progress) -> Rendered:
     """The animate tab: `source` (a portrait) moved by `driving` (a video)."""
     from reenact.pipelines.animate import AnimateOptions, animate
 
     source_path, driving_path = _required(source, "portrait"), _required(driving, "driving video")
     options = AnimateOptions(relative=mode == "relative", find_best_frame=find_best_frame,
-                             crop=crop, render=render, batch_size=models.batch_size,
-                             max_frames=_frames(max_frames), label=_label(label))
+                             crop=crop, render=render, mouth=mouth,
+                             batch_size=models.batch_size, max_frames=_frames(max_frames),
+                             label=_label(label))
     progress(0.0, "loading the model")
     backend = models.backend()
     result = animate(source_path, driving_path, _output(models, source_path, "animate"),

@@ -1,0 +1,77 @@
+"""The driver's change of mouth, relative to its initial frame, carried onto a portrait's face
+(animate with mouth="drawn", which draws it with talk's open-mouth reference,
+`reenact.pipelines.portrait_mouth`).
+
+Two parts, so that a portrait opens its own mouth by the driver's *change* and keeps its lips:
+- the opening: the driver's inner-lip gap over interocular distance (`mouth_opening`) less its
+  value in the initial frame, added to the portrait's own opening (a portrait whose mouth is
+  closed, under `OWN_OPENING`, counts as shut: dlib leaves a gap between pressed lips);
+- the shape: every other change of the lips and jaw (a smile widens the corners, a pout pulls
+  them in), measured in the initial frame's pose (a similarity on landmarks that speech does not
+  move), less the part the opening explains (`open_mouth`'s shares), and carried onto the
+  portrait by the similarity between the two faces' pose landmarks (rotation and size only).
+Both are lightly smoothed over time: dlib's lips jitter by a pixel or two.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from reenact.geometry import apply_affine, similarity_fit
+from reenact.pipelines.articulation import SPEECH_LANDMARKS, open_mouth
+from reenact.pipelines.portrait_mouth import OWN_OPENING
+from reenact.preprocess.expressions import POSE_LANDMARKS, check_face_landmarks, mouth_opening
+from reenact.smoothing import gaussian_smooth
+
+SMOOTHING = 0.7  # gaussian sigma, frames, over the openings and shapes
+
+
+@dataclass(frozen=True)
+class MouthChanges:
+    """Per output frame, what the portrait's mouth does.
+
+    shapes: (T, 68, 2) the portrait's landmarks (its image pixels, its own pose) with the driver's
+    change of lip and jaw shape, the opening's part removed; openings: (T,) the inner-lip gap to
+    draw (interocular distances, >= 0)."""
+
+    shapes: np.ndarray
+    openings: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.openings)
+
+
+def mouth_changes(landmarks: Sequence[np.ndarray | None], reference: np.ndarray,
+                  portrait: np.ndarray) -> MouthChanges:
+    """The driver's mouth changes (per frame (68, 2) `landmarks` in its frame pixels, None where no
+    face was found: no change there) relative to its `reference` frame's landmarks, carried onto
+    the `portrait`'s (68, 2) landmarks (see the module's docstring)."""
+    reference = check_face_landmarks(reference, "reference")
+    portrait = check_face_landmarks(portrait, "portrait")
+    pose = list(POSE_LANDMARKS)
+    speech = list(SPEECH_LANDMARKS)
+    to_portrait = similarity_fit(reference[pose], portrait[pose])[:, :2]  # displacements only
+    own = float(mouth_opening(portrait))
+    own = own if own >= OWN_OPENING else 0.0
+    start = float(mouth_opening(reference))
+    count = len(landmarks)
+    changes = np.zeros((count, len(speech), 2))
+    openings = np.full(count, own)
+    for index, points in enumerate(landmarks):
+        if points is None:
+            continue
+        points = check_face_landmarks(points)
+        aligned = apply_affine(similarity_fit(points[pose], reference[pose]), points)
+        change = float(mouth_opening(points)) - start
+        # the opening's part of the motion, as `open_mouth` would draw it on the reference
+        explained = open_mouth(reference, change) - reference
+        changes[index] = (aligned - reference - explained)[speech] @ to_portrait.T
+        openings[index] = own + change
+    changes = gaussian_smooth(changes, SMOOTHING)
+    shapes = np.repeat(portrait[None].astype(np.float64), count, axis=0)
+    shapes[:, speech] += changes
+    return MouthChanges(shapes, np.maximum(gaussian_smooth(openings, SMOOTHING), 0.0))
+

@@ -1,0 +1,97 @@
+"""animate's drawn mouth: the driver's change of opening and lip shape carried onto a portrait."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from speech_fixtures import face_landmarks
+
+from reenact.geometry import apply_affine
+from reenact.pipelines.articulation import SPEECH_LANDMARKS, open_mouth
+from reenact.pipelines.mouth_transfer import mouth_changes
+from reenact.pipelines.portrait_mouth import OWN_OPENING
+from reenact.preprocess.expressions import interocular_distance, mouth_opening
+
+OTHERS = [i for i in range(68) if i not in SPEECH_LANDMARKS]
+
+
+def driver(mouth_open: float = 0.02) -> np.ndarray:
+    return face_landmarks(300.0, 260.0, 240.0, mouth_open=mouth_open)
+
+
+def portrait(mouth_open: float = 0.02) -> np.ndarray:
+    return face_landmarks(100.0, 120.0, 120.0, mouth_open=mouth_open)
+
+
+def similarity(angle: float, scale: float, shift: tuple[float, float], centre) -> np.ndarray:
+    c, s = np.cos(angle) * scale, np.sin(angle) * scale
+    linear = np.array([[c, -s], [s, c]])
+    return np.hstack([linear, (np.asarray(shift) + centre - linear @ centre)[:, None]])
+
+
+def test_a_still_driver_leaves_a_closed_portrait_shut_and_as_it_is():
+    rest = driver()
+    changes = mouth_changes([rest] * 5, rest, portrait())
+    assert len(changes) == 5
+    np.testing.assert_allclose(changes.shapes, np.repeat(portrait()[None], 5, axis=0), atol=1e-9)
+    np.testing.assert_array_equal(changes.openings, 0.0)
+
+
+def test_head_motion_alone_is_no_mouth_change():
+    rest = driver()
+    moved = [apply_affine(similarity(a, s, (d, -d), rest.mean(axis=0)), rest)
+             for a, s, d in ((0.2, 1.0, 0.0), (-0.1, 1.3, 20.0), (0.05, 0.7, -35.0))]
+    changes = mouth_changes(moved, rest, portrait())
+    np.testing.assert_allclose(changes.shapes, np.repeat(portrait()[None], 3, axis=0), atol=1e-6)
+    np.testing.assert_allclose(changes.openings, 0.0, atol=1e-9)
+
+
+def test_the_drivers_opening_change_is_the_portraits_and_not_its_shape():
+    """A driver twice the portrait's size opening by 0.3 interocular distances (turned and
+    moved): the portrait is told to open by 0.3; the opening's motion is not also in the shape."""
+    rest = driver()
+    steps = 12
+    frames = [open_mouth(rest, 0.3 if i >= steps // 2 else 0.0) for i in range(steps)]
+    frames = [apply_affine(similarity(0.15, 1.1, (10.0, 5.0), rest.mean(axis=0)), f) for f in frames]
+    changes = mouth_changes(frames, frames[0], portrait())
+    assert changes.openings[0] == pytest.approx(0.0, abs=1e-6)
+    assert changes.openings[-1] == pytest.approx(0.3, abs=1e-6)
+    assert np.all(np.diff(changes.openings) >= -1e-9)  # smoothed, not overshooting
+    np.testing.assert_allclose(changes.shapes[-1], portrait(), atol=1e-6)
+
+
+def test_a_wider_mouth_widens_the_portraits_by_the_faces_size_ratio():
+    rest = driver()
+    smiling = rest.copy()
+    smiling[[48, 60], 0] -= 12.0  # the corners 12 px out on a face twice the portrait's size
+    smiling[[54, 64], 0] += 12.0
+    changes = mouth_changes([rest] * 6 + [smiling] * 6, rest, portrait())
+    ratio = interocular_distance(portrait()) / interocular_distance(rest)
+    width = changes.shapes[:, 54, 0] - changes.shapes[:, 48, 0]
+    rest_width = portrait()[54, 0] - portrait()[48, 0]
+    assert width[0] == pytest.approx(rest_width, abs=1e-6)
+    assert width[-1] - rest_width == pytest.approx(24.0 * ratio, rel=0.02)
+    np.testing.assert_allclose(changes.shapes[:, OTHERS], np.repeat(portrait()[None, OTHERS], 12, 0),
+                               atol=1e-9)  # only the lips and jaw change
+    np.testing.assert_allclose(changes.openings, 0.0, atol=1e-6)
+
+
+def test_a_driver_that_starts_open_closes_the_portrait_no_further_than_shut():
+    start = driver(0.3)
+    changes = mouth_changes([start, driver(0.02), driver(0.5)], start, portrait())
+    assert changes.openings.min() == 0.0
+    assert changes.openings[-1] > 0.05
+
+
+def test_an_open_portrait_keeps_its_opening_at_rest_and_none_frames_change_nothing():
+    open_portrait = portrait(0.3)
+    assert mouth_opening(open_portrait) >= OWN_OPENING
+    rest = driver()
+    changes = mouth_changes([rest, None, rest], rest, open_portrait)
+    np.testing.assert_allclose(changes.openings, mouth_opening(open_portrait), atol=1e-9)
+    np.testing.assert_allclose(changes.shapes[1], open_portrait, atol=1e-9)
+
+
+def test_bad_landmarks_are_refused():
+    with pytest.raises(ValueError, match="reference"):
+        mouth_changes([driver()], np.zeros((5, 2)), portrait())
