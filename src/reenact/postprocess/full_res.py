@@ -3,8 +3,10 @@
 The motion model works on a square crop at its own size S (128 or 256 pixels); its frame pasted
 back over a box about 1.8x the face is soft wherever the photo has more pixels than that. Here:
 
-1. the dense deformation, a smooth field, is upsampled bilinearly to the photo's pixels and warps
-   the photo itself (bicubic), so detail survives the motion;
+1. the dense deformation, a smooth field, is unfolded where it would show one place of the photo
+   twice (`reenact.postprocess.folds`: a raised brow drawn again where it was), upsampled
+   bilinearly to the photo's pixels and warps the photo itself (bicubic), so detail survives the
+   motion;
 2. the generator's frame (upsampled, colour-matched) replaces the warped photo only where content
    must be invented: where the model's source weight (`reenact.engine.backend.source_weight`: the
    pixel-skip weight or the occlusion map) is low, e.g. an opening mouth, disoccluded background.
@@ -42,6 +44,7 @@ from torch import Tensor
 
 from reenact.geometry import coordinate_grid, resize_grid, smoothstep, warp
 from reenact.postprocess.eyelids import EyelidWarp, takeover
+from reenact.postprocess.folds import unfolded
 from reenact.postprocess.full_res_config import FullResConfig
 from reenact.postprocess.landmark_fit import LandmarkFit
 from reenact.postprocess.mouth_mask import face_hull_mask
@@ -274,7 +277,7 @@ class FullResCompositor:
         `deformation` (as `composite` takes it), output pixels: the backward map inverted by
         fixed-point iteration (an output pixel x shows the photo at x + d(x), so x = p - d(x)),
         without the landmark fit's correction or the drawn lids."""
-        grid = torch.from_numpy(np.ascontiguousarray(deformation, dtype=np.float32))
+        grid = unfolded(torch.from_numpy(np.ascontiguousarray(deformation, dtype=np.float32)))
         readers = self._lattice(*grid.shape[:2])
         displacement = ((grid - readers.identity) * self._pixels_per_unit).permute(2, 0, 1)
         points = np.asarray(points, np.float64)
@@ -298,7 +301,7 @@ class FullResCompositor:
         paste mask is 0 keep the photo's bytes.
         """
         self._check(frame, deformation, weight)
-        grid = torch.from_numpy(np.ascontiguousarray(deformation, dtype=np.float32))  # (h, w, 2)
+        grid = unfolded(torch.from_numpy(np.ascontiguousarray(deformation, dtype=np.float32)))
         readers = self._lattice(*grid.shape[:2])
         displacement = ((grid - readers.identity) * self._pixels_per_unit).permute(2, 0, 1)  # (2, h, w)
         fitted = None
