@@ -11,7 +11,8 @@ Defaults: the README's inputs (samples/astronaut.png, 512x512, and samples/inter
 at 25 fps; `python samples/make_samples.py` writes the portrait), the bundled default checkpoint,
 2 threads. --portrait-side 256 runs on the portrait resized to 256x256 (the "256 px" case).
 Variants: default options (which include --fast-conv on the CPU), --no-fast-conv, --precision bf16,
-and --detect-every 1 (the face detector on every driving frame, as before face following). CPU
+--detect-every 1 (the face detector on every driving frame, as before face following) and
+--mouth model (animate without its drawn mouth). CPU
 seconds (user + sys) are printed beside wall seconds: on a shared machine they move less.
 
 --command talk: `reenact talk --source PORTRAIT --audio SPEECH` (default audio/en.wav, 4.7 s:
@@ -49,6 +50,7 @@ VARIANTS: dict[str, list[str]] = {
     "no-fast-conv": ["--no-fast-conv"],
     "bf16": ["--precision", "bf16"],
     "detect-every-1": ["--detect-every", "1"],
+    "mouth-model": ["--mouth", "model"],
 }
 
 
@@ -164,8 +166,8 @@ def main(argv: list[str] | None = None) -> int:
         command_inputs = inputs(args.command, source, args.driving, args.audio)
         for name in args.variants:
             extra = VARIANTS[name]
-            if args.command != "animate" and name == "detect-every-1":
-                continue  # an animate option
+            if args.command != "animate" and name in ("detect-every-1", "mouth-model"):
+                continue  # animate options (talk's --mouth means the same, dub's does not)
             short, short_cpu = timed_run(command_inputs, args.frames, extra, args.threads,
                                          args.checkpoint, Path(tmp), args.command)
             long, long_cpu = timed_run(command_inputs, 2 * args.frames, extra, args.threads,
