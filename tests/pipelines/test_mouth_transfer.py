@@ -92,6 +92,18 @@ def test_an_open_portrait_keeps_its_opening_at_rest_and_none_frames_change_nothi
     np.testing.assert_allclose(changes.shapes[1], open_portrait, atol=1e-9)
 
 
+def test_lips_parting_with_the_chin_still_are_a_bite_and_a_dropped_jaw_is_not():
+    rest = driver()
+    grin = rest.copy()
+    grin[[55, 56, 57, 58, 59, 65, 66, 67], 1] += 0.25 * interocular_distance(rest)  # lower lip only
+    dropped = open_mouth(rest, 0.25)  # the chin goes down with the lips
+    grinning = mouth_changes([rest] * 4 + [grin] * 12, rest, portrait())
+    talking = mouth_changes([rest] * 4 + [dropped] * 12, rest, portrait())
+    assert grinning.openings[-1] == pytest.approx(0.25, abs=0.01)
+    assert talking.openings[-1] == pytest.approx(0.25, abs=0.01)
+    assert grinning.bites[-1] == pytest.approx(1.0) and talking.bites[-1] == pytest.approx(0.0)
+
+
 def test_bad_landmarks_are_refused():
     with pytest.raises(ValueError, match="reference"):
         mouth_changes([driver()], np.zeros((5, 2)), portrait())

@@ -96,6 +96,20 @@ def test_the_drawn_mouth_opens_with_the_speech_and_leaves_the_upper_face():
         assert np.array_equal(drawn[:above], image[:above])
 
 
+def test_a_bite_draws_the_teeth_together():
+    """With a bitten reference, bite 1 fills the lower half of an opening with pale teeth where
+    bite 0 shows the dark cavity; without one (talk) bite is ignored."""
+    image, landmarks = closed_face()
+    box = CropBox(SIZE / 2, SIZE / 2, SIZE)
+    mouth = portrait_mouth(image, landmarks, box, bite=True)
+    assert mouth.bitten is not None and portrait_mouth(image, landmarks, box).bitten is None
+    apart, together = mouth.draw(image, landmarks, 0.35), mouth.draw(image, landmarks, 0.35, 1.0)
+    half = mouth.draw(image, landmarks, 0.35, 0.5)
+    assert dark(together).sum() < dark(half).sum() < dark(apart).sum()
+    plain = portrait_mouth(image, landmarks, box)
+    assert np.array_equal(plain.draw(image, landmarks, 0.35, 1.0), plain.draw(image, landmarks, 0.35))
+
+
 def test_pressed_lips_on_a_bowed_lip_line_show_only_lips():
     """A bowed inner lip line turns the inside's triangles into slivers over the lips when they
     press together; drawn from a reference with teeth, those slivers showed a dotted line of

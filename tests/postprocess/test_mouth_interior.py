@@ -51,6 +51,23 @@ def test_the_inside_holds_teeth_above_a_dark_cavity(open_face):
     assert luma[middle].mean() < float(np.array(LIPS) @ LUMA) * 0.5
 
 
+def test_a_bite_shows_the_lower_teeth_right_under_the_upper(open_face):
+    """bite=True (a grin): below the upper teeth's edge come the lower teeth, pale, after a thin
+    dark seam; the open jaw has its dark cavity there."""
+    image, landmarks = open_face
+    colours = np.array(SKIN, float), np.array(LIPS, float)
+    apart = paint_interior(image, landmarks, *colours).astype(float) @ LUMA
+    together = paint_interior(image, landmarks, *colours, bite=True).astype(float) @ LUMA
+    iod = float(np.linalg.norm(landmarks[42:48].mean(axis=0) - landmarks[36:42].mean(axis=0)))
+    x, top = int(landmarks[62, 0]), float(landmarks[62:65, 1].min())
+    below = slice(int(top + 0.24 * iod), int(top + 0.3 * iod))  # under the upper teeth's edge
+    skin_luma = float(np.array(SKIN) @ LUMA)
+    assert together[below, x - 3:x + 4].mean() > 0.5 * skin_luma
+    assert apart[below, x - 3:x + 4].mean() < 0.35 * skin_luma
+    seam = together[int(top + 0.12 * iod):int(top + 0.26 * iod), x].min()
+    assert seam < together[below, x].mean() - 10
+
+
 def test_only_the_inside_changes(open_face):
     image, landmarks = open_face
     painted = paint_interior(image, landmarks, np.array(SKIN, float), np.array(LIPS, float))

@@ -410,14 +410,15 @@ def render_frames(backend: Backend, encoded: object, kp_source: Keypoints, kp: K
 
 
 def drawn_mouth_finish(mouth: PortraitMouth, openings: np.ndarray, start: int,
-                       shapes: np.ndarray | None = None) -> Finish:
+                       shapes: np.ndarray | None = None, bites: np.ndarray | None = None) -> Finish:
     """The `Finish` that draws `mouth` on the batch starting at output frame `start`: opened by
-    (T,) `openings` and shaped by (T, 68, 2) `shapes` (default the portrait's own), T over the
-    whole output."""
+    (T,) `openings`, shaped by (T, 68, 2) `shapes` (default the portrait's own) and with the
+    teeth together by (T,) `bites` (default apart), T over the whole output."""
     def finish(index: int, frame: np.ndarray, carried: Carried) -> np.ndarray:
         at = start + index
         landmarks = mouth.posed(carried, None if shapes is None else shapes[at])
-        return mouth.draw(frame, landmarks, float(openings[at]))
+        return mouth.draw(frame, landmarks, float(openings[at]),
+                          0.0 if bites is None else float(bites[at]))
     return finish
 
 
@@ -450,7 +451,7 @@ def drawn_mouth(source: PreparedSource, track: DrivingTrack, compositor: FullRes
     reference = track_landmarks(track, track.best_index if from_best else 0)
     if reference is None:
         return None
-    return (portrait_mouth(source.image, source.landmarks, source.box),
+    return (portrait_mouth(source.image, source.landmarks, source.box, bite=True),
             mouth_changes(track.landmarks, reference, source.landmarks))
 
 
@@ -512,8 +513,8 @@ def animate_frames(source: PreparedSource, frames: Iterable[np.ndarray], track: 
                                  adapt_movement_scale=options.relative and options.adapt_scale)
         batch_eyes = None if eyes is None else eyes[index:index + len(batch)]
         batch_targets = None if targets is None else targets[index:index + len(batch)]
-        finish = None if drawn is None else drawn_mouth_finish(drawn[0], drawn[1].openings, index,
-                                                                drawn[1].shapes)
+        finish = None if drawn is None else drawn_mouth_finish(
+            drawn[0], drawn[1].openings, index, drawn[1].shapes, drawn[1].bites)
         if split is None:
             yield from render_frames(backend, encoded, kp_source, kp, source, options, compositor,
                                      batch_eyes, batch_targets, finish)

@@ -10,7 +10,10 @@ Two parts, so that a portrait opens its own mouth by the driver's *change* and k
   them in), measured in the initial frame's pose (a similarity on landmarks that speech does not
   move), less the part the opening explains (`open_mouth`'s shares), and carried onto the
   portrait by the similarity between the two faces' pose landmarks (rotation and size only).
-Both are lightly smoothed over time: dlib's lips jitter by a pixel or two.
+- the bite: lips parted with the jaw shut (a grin: the chin drops under 0.3 of the lips' gap
+  change; dev drivers: 0.25 in lp_d0's grin, 0.8-1.1 where lp_d18 and lp_d10 open wide), drawn
+  with the teeth together rather than an open mouth's dark inside (`BITE_RATIO`).
+All are lightly smoothed over time: dlib's lips jitter by a pixel or two.
 """
 
 from __future__ import annotations
@@ -27,6 +30,11 @@ from reenact.preprocess.expressions import POSE_LANDMARKS, check_face_landmarks,
 from reenact.smoothing import gaussian_smooth
 
 SMOOTHING = 0.7  # gaussian sigma, frames, over the openings and shapes
+# the chin's drop over the lips' gap change (both since the initial frame, interocular distances)
+# below which the teeth are together (bite 1) and above which the jaw is open (bite 0)
+BITE_RATIO = (0.3, 0.6)
+BITE_SMOOTHING = 1.5  # gaussian sigma, frames, over the bite (dlib's chin is noisier)
+_BITE_FLOOR = 0.08  # gap changes under this count as this much (a ratio of small numbers is noise)
 
 
 @dataclass(frozen=True)
@@ -35,10 +43,12 @@ class MouthChanges:
 
     shapes: (T, 68, 2) the portrait's landmarks (its image pixels, its own pose) with the driver's
     change of lip and jaw shape, the opening's part removed; openings: (T,) the inner-lip gap to
-    draw (interocular distances, >= 0)."""
+    draw (interocular distances, >= 0); bites: (T,) in [0, 1], how much the inside is the teeth
+    together rather than an open jaw."""
 
     shapes: np.ndarray
     openings: np.ndarray
+    bites: np.ndarray
 
     def __len__(self) -> int:
         return len(self.openings)
@@ -58,8 +68,12 @@ def mouth_changes(landmarks: Sequence[np.ndarray | None], reference: np.ndarray,
     own = own if own >= OWN_OPENING else 0.0
     start = float(mouth_opening(reference))
     count = len(landmarks)
+    across = reference[42:48].mean(axis=0) - reference[36:42].mean(axis=0)
+    distance = max(float(np.hypot(*across)), 1e-9)
+    down = np.array([-across[1], across[0]]) / distance  # the face's own down
     changes = np.zeros((count, len(speech), 2))
     openings = np.full(count, own)
+    drops = np.zeros(count)  # the chin's drop over the gap's change
     for index, points in enumerate(landmarks):
         if points is None:
             continue
@@ -70,8 +84,12 @@ def mouth_changes(landmarks: Sequence[np.ndarray | None], reference: np.ndarray,
         explained = open_mouth(reference, change) - reference
         changes[index] = (aligned - reference - explained)[speech] @ to_portrait.T
         openings[index] = own + change
+        drop = float((aligned[8] - reference[8]) @ down) / distance
+        drops[index] = drop / max(change, _BITE_FLOOR)
     changes = gaussian_smooth(changes, SMOOTHING)
     shapes = np.repeat(portrait[None].astype(np.float64), count, axis=0)
     shapes[:, speech] += changes
-    return MouthChanges(shapes, np.maximum(gaussian_smooth(openings, SMOOTHING), 0.0))
+    low, high = BITE_RATIO
+    bites = 1 - np.clip((gaussian_smooth(drops, BITE_SMOOTHING) - low) / (high - low), 0, 1)
+    return MouthChanges(shapes, np.maximum(gaussian_smooth(openings, SMOOTHING), 0.0), bites)
 

@@ -57,13 +57,16 @@ class PortraitMouth:
 
     warp: the open-mouth reference's `MouthWarp`; rest: the portrait's (68, 2) landmarks (image
     pixels); box: the portrait's crop box; own: the photo's own `MouthWarp` for nearly closed
-    mouths (`OWN_LIPS_UNTIL`), None where the photo is its own reference.
+    mouths (`OWN_LIPS_UNTIL`), None where the photo is its own reference; bitten: the same
+    opening painted with the teeth together (a grin), None where not made (talk) or where the
+    photo is its own reference.
     """
 
     warp: MouthWarp
     rest: np.ndarray
     box: CropBox
     own: MouthWarp | None = None
+    bitten: MouthWarp | None = None
 
     def posed(self, carried: Carried, shape: np.ndarray | None = None) -> np.ndarray:
         """(68, 2) frame pixels: the portrait's landmarks, or `shape` (the portrait's, its image
@@ -79,9 +82,12 @@ class PortraitMouth:
         return apply_affine(similarity_fit(self.rest[pose], shown),
                             self.rest if shape is None else shape)
 
-    def draw(self, frame: np.ndarray, landmarks: np.ndarray, opening: float) -> np.ndarray:
+    def draw(self, frame: np.ndarray, landmarks: np.ndarray, opening: float,
+             bite: float = 0.0) -> np.ndarray:
         """`frame` with the mouth of the portrait's head at (68, 2) `landmarks` (image pixels; see
-        `frame_landmarks`) drawn opened by `opening` (inner-lip gap over interocular distance)."""
+        `posed`) drawn opened by `opening` (inner-lip gap over interocular distance); bite: in
+        [0, 1], how much of the inside is the teeth together (a grin) rather than an open jaw
+        (with a `bitten` reference only)."""
         opening = max(float(opening), 0.0)
         rendered = open_mouth(landmarks, opening)  # where the model's commanded mouth went
         side = self.box.side
@@ -92,11 +98,21 @@ class PortraitMouth:
             smoothstep(torch.tensor((opening - low) / (high - low))))
         if weight <= 0:
             return self.own.render(frame, rendered, **region)
-        drawn = self.warp.render(frame, open_mouth(shut(landmarks), opening), **region)
+        target = open_mouth(shut(landmarks), opening)
+        bite = 0.0 if self.bitten is None else float(np.clip(bite, 0.0, 1.0))
+        drawn = self.warp.render(frame, target, **region) if bite < 1 else None
+        if bite > 0:
+            bitten = self.bitten.render(frame, target, **region)
+            drawn = bitten if drawn is None else _mix(drawn, bitten, bite)
         if weight >= 1:
             return drawn
-        own = self.own.render(frame, rendered, **region).astype(np.float32)
-        return np.rint(own + weight * (drawn.astype(np.float32) - own)).astype(np.uint8)
+        return _mix(self.own.render(frame, rendered, **region), drawn, weight)
+
+
+def _mix(a: np.ndarray, b: np.ndarray, weight: float) -> np.ndarray:
+    """uint8 images a and b mixed: weight 0 is a, 1 is b."""
+    a = a.astype(np.float32)
+    return np.rint(a + weight * (b.astype(np.float32) - a)).astype(np.uint8)
 
 
 def shut(landmarks: np.ndarray) -> np.ndarray:
@@ -109,11 +125,12 @@ def shut(landmarks: np.ndarray) -> np.ndarray:
 
 
 def open_reference(image: np.ndarray, landmarks: np.ndarray, side: float,
-                   opening: float = REFERENCE_OPENING) -> tuple[np.ndarray, np.ndarray]:
+                   opening: float = REFERENCE_OPENING, *,
+                   bite: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """(reference image, its (68, 2) landmarks): `image` with the mouth of the face whose
-    landmarks are `landmarks` (image pixels) opened by `opening` and its inside painted; the image
-    itself where its mouth is open `OWN_OPENING` or more. side: the face crop's side (pixels), which
-    sizes the warp's mask."""
+    landmarks are `landmarks` (image pixels) opened by `opening` and its inside painted (`bite`:
+    the teeth together); the image itself where its mouth is open `OWN_OPENING` or more. side:
+    the face crop's side (pixels), which sizes the warp's mask."""
     if float(mouth_opening(landmarks)) >= OWN_OPENING:
         return image, np.asarray(landmarks, np.float64)
     opened = open_mouth(shut(landmarks), opening)
@@ -121,12 +138,19 @@ def open_reference(image: np.ndarray, landmarks: np.ndarray, side: float,
     warped = warp.render(image, opened, frame_landmarks=landmarks, grow=MASK_GROW * side,
                          feather=MASK_FEATHER * side)
     skin, lips = face_colours(image, landmarks)
-    return paint_interior(warped, opened, skin, lips), opened
+    return paint_interior(warped, opened, skin, lips, bite=bite), opened
 
 
-def portrait_mouth(image: np.ndarray, landmarks: np.ndarray, box: CropBox) -> PortraitMouth:
+def portrait_mouth(image: np.ndarray, landmarks: np.ndarray, box: CropBox, *,
+                   bite: bool = False) -> PortraitMouth:
     """The mouth drawer of a portrait: `image`, its face's (68, 2) `landmarks` (image pixels) and
-    crop `box` (its side sizes the drawing's mask)."""
+    crop `box` (its side sizes the drawing's mask); bite: also a reference with the teeth
+    together (`PortraitMouth.bitten`)."""
     reference, opened = open_reference(image, landmarks, box.side)
-    own = None if reference is image else MouthWarp(image, landmarks)
-    return PortraitMouth(MouthWarp(reference, opened), np.asarray(landmarks, np.float64), box, own)
+    if reference is image:
+        return PortraitMouth(MouthWarp(image, landmarks), np.asarray(landmarks, np.float64), box)
+    bitten = None
+    if bite:
+        bitten = MouthWarp(open_reference(image, landmarks, box.side, bite=True)[0], opened)
+    return PortraitMouth(MouthWarp(reference, opened), np.asarray(landmarks, np.float64), box,
+                         MouthWarp(image, landmarks), bitten)

@@ -17,7 +17,9 @@ portrait's own colours:
   shadow at the top, receding into shadow toward the corners; their brightness follows the
   face's (a bright face, bright teeth) and their tint half ivory, half the skin's (a
   black-and-white photo gets grey teeth, a varnished painting yellowed ones);
-- the lower teeth show as a faint band above the lower lip when the mouth is wide open;
+- the lower teeth show as a faint band above the lower lip when the mouth is wide open; with
+  `bite` (lips parted in a grin, the jaw shut) they stand right under the upper teeth instead,
+  edge to edge behind a thin dark line, as tall as the upper teeth;
 - the result is softened by a blur of about the picture's own sharpness and blended in through
   an antialiased, feathered mask.
 
@@ -132,9 +134,10 @@ def face_colours(image: np.ndarray, landmarks: np.ndarray) -> tuple[np.ndarray, 
 
 
 def paint_interior(image: np.ndarray, landmarks: np.ndarray, skin: np.ndarray, lips: np.ndarray,
-                   style: InteriorStyle = InteriorStyle()) -> np.ndarray:
+                   style: InteriorStyle = InteriorStyle(), *, bite: bool = False) -> np.ndarray:
     """`image` (H, W, 3) uint8 with the inside of the mouth whose (68, 2) `landmarks` (image pixels)
-    are open painted between its inner lips; skin, lips: (3,) colours (`face_colours`)."""
+    are open painted between its inner lips; skin, lips: (3,) colours (`face_colours`); bite: the
+    teeth together (a grin), not the jaw open."""
     check_rgb_image(image, "image")
     points = check_face_landmarks(landmarks)
     upper_curve, lower_curve = _inner_lip_curves(points)
@@ -213,8 +216,15 @@ def paint_interior(image: np.ndarray, landmarks: np.ndarray, skin: np.ndarray, l
     light = light * (1 - 0.3 * beyond)
     colour = colour + teeth[..., None] * (light[..., None] * teeth_colour - colour)
 
+    if bite:  # the lower teeth edge to edge under the upper ones, a little darker, behind a seam
+        crown = style.teeth_height * (1 - 0.45 * across ** 2)
+        lower = (_smoothstep(edge + 0.008, edge + 0.026, v)
+                 * (1 - _smoothstep(edge + crown - 0.01, edge + crown + 0.01, v))
+                 * (1 - _smoothstep(0.55, 0.9, across)))
+        lower_light = (0.8 - 0.3 * _smoothstep(0.3, 0.85, across)) * (1 - 0.3 * beyond)
+        colour = colour + lower[..., None] * (lower_light[..., None] * teeth_colour - colour)
     # the lower teeth, faintly, above the lower lip of a wide mouth
-    if style.lower_teeth_height > 0:
+    elif style.lower_teeth_height > 0:
         height_below = bottom - v
         lower = (_smoothstep(style.lower_teeth_from, style.lower_teeth_from + 0.1, gap)
                  * (1 - _smoothstep(style.lower_teeth_height - 0.01,
