@@ -92,16 +92,25 @@ def test_an_open_portrait_keeps_its_opening_at_rest_and_none_frames_change_nothi
     np.testing.assert_allclose(changes.shapes[1], open_portrait, atol=1e-9)
 
 
-def test_lips_parting_with_the_chin_still_are_a_bite_and_a_dropped_jaw_is_not():
+def test_a_grin_is_a_bite_and_a_dropped_jaw_or_speech_is_not():
+    """A grin (lips part, corners out, the chin still) has the teeth together; a jaw dropped with
+    the lips, and lips parting without the corners going out (speech), do not."""
     rest = driver()
-    grin = rest.copy()
-    grin[[55, 56, 57, 58, 59, 65, 66, 67], 1] += 0.25 * interocular_distance(rest)  # lower lip only
-    dropped = open_mouth(rest, 0.25)  # the chin goes down with the lips
-    grinning = mouth_changes([rest] * 4 + [grin] * 12, rest, portrait())
-    talking = mouth_changes([rest] * 4 + [dropped] * 12, rest, portrait())
-    assert grinning.openings[-1] == pytest.approx(0.25, abs=0.01)
-    assert talking.openings[-1] == pytest.approx(0.25, abs=0.01)
-    assert grinning.bites[-1] == pytest.approx(1.0) and talking.bites[-1] == pytest.approx(0.0)
+    iod = interocular_distance(rest)
+    speech = rest.copy()
+    speech[[55, 56, 57, 58, 59, 65, 66, 67], 1] += 0.25 * iod  # the lower lip only
+    grin = speech.copy()
+    grin[[48, 60], 0] -= 0.15 * iod  # and the corners out
+    grin[[54, 64], 0] += 0.15 * iod
+    dropped = open_mouth(grin, 0.0)
+    dropped[5:12, 1] += 0.2 * iod  # the chin down with the lips
+    changes = {name: mouth_changes([rest] * 4 + [frame] * 12, rest, portrait())
+               for name, frame in (("grin", grin), ("speech", speech), ("dropped", dropped))}
+    for change in changes.values():
+        assert change.openings[-1] == pytest.approx(0.25, abs=0.01)
+        assert change.bites[0] == 0.0
+    assert changes["grin"].bites[-1] == pytest.approx(1.0)
+    assert changes["speech"].bites[-1] == 0.0 and changes["dropped"].bites[-1] == 0.0
 
 
 def test_bad_landmarks_are_refused():

@@ -10,9 +10,12 @@ Two parts, so that a portrait opens its own mouth by the driver's *change* and k
   them in), measured in the initial frame's pose (a similarity on landmarks that speech does not
   move), less the part the opening explains (`open_mouth`'s shares), and carried onto the
   portrait by the similarity between the two faces' pose landmarks (rotation and size only).
-- the bite: lips parted with the jaw shut (a grin: the chin drops under 0.3 of the lips' gap
-  change; dev drivers: 0.25 in lp_d0's grin, 0.8-1.1 where lp_d18 and lp_d10 open wide), drawn
-  with the teeth together rather than an open mouth's dark inside (`BITE_RATIO`).
+- the bite: lips parted with the jaw shut, drawn with the teeth together rather than an open
+  mouth's dark inside. A grin: the mouth widens (corners out by 0.08-0.2 interocular distances,
+  `BITE_WIDENING`) while the chin drops less than 0.3-0.6 of the lips' gap change
+  (`BITE_RATIO`). Dev drivers: lp_d0's grin widens 0.32 and its chin drops 0.25 of the gap;
+  lp_d18 and lp_d10 opening wide drop it 0.8-1.1; speech (vr_1) widens 0.02, and there dlib's
+  chin alone, which hardly moves, would have shut the teeth.
 All are lightly smoothed over time: dlib's lips jitter by a pixel or two.
 """
 
@@ -26,13 +29,19 @@ import numpy as np
 from reenact.geometry import apply_affine, similarity_fit
 from reenact.pipelines.articulation import SPEECH_LANDMARKS, open_mouth
 from reenact.pipelines.portrait_mouth import OWN_OPENING
-from reenact.preprocess.expressions import POSE_LANDMARKS, check_face_landmarks, mouth_opening
+from reenact.preprocess.expressions import (
+    POSE_LANDMARKS,
+    check_face_landmarks,
+    mouth_opening,
+    mouth_width,
+)
 from reenact.smoothing import gaussian_smooth
 
 SMOOTHING = 0.7  # gaussian sigma, frames, over the openings and shapes
 # the chin's drop over the lips' gap change (both since the initial frame, interocular distances)
 # below which the teeth are together (bite 1) and above which the jaw is open (bite 0)
 BITE_RATIO = (0.3, 0.6)
+BITE_WIDENING = (0.08, 0.2)  # the mouth's widening (interocular distances) from none to a grin's
 BITE_SMOOTHING = 1.5  # gaussian sigma, frames, over the bite (dlib's chin is noisier)
 _BITE_FLOOR = 0.08  # gap changes under this count as this much (a ratio of small numbers is noise)
 
@@ -74,6 +83,8 @@ def mouth_changes(landmarks: Sequence[np.ndarray | None], reference: np.ndarray,
     changes = np.zeros((count, len(speech), 2))
     openings = np.full(count, own)
     drops = np.zeros(count)  # the chin's drop over the gap's change
+    widening = np.zeros(count)  # the mouth corners' distance's change
+    start_width = float(mouth_width(reference))
     for index, points in enumerate(landmarks):
         if points is None:
             continue
@@ -86,10 +97,14 @@ def mouth_changes(landmarks: Sequence[np.ndarray | None], reference: np.ndarray,
         openings[index] = own + change
         drop = float((aligned[8] - reference[8]) @ down) / distance
         drops[index] = drop / max(change, _BITE_FLOOR)
+        widening[index] = float(mouth_width(points)) - start_width
     changes = gaussian_smooth(changes, SMOOTHING)
     shapes = np.repeat(portrait[None].astype(np.float64), count, axis=0)
     shapes[:, speech] += changes
     low, high = BITE_RATIO
-    bites = 1 - np.clip((gaussian_smooth(drops, BITE_SMOOTHING) - low) / (high - low), 0, 1)
+    shut_jaw = 1 - np.clip((gaussian_smooth(drops, BITE_SMOOTHING) - low) / (high - low), 0, 1)
+    low, high = BITE_WIDENING
+    grin = np.clip((gaussian_smooth(widening, BITE_SMOOTHING) - low) / (high - low), 0, 1)
+    bites = shut_jaw * grin
     return MouthChanges(shapes, np.maximum(gaussian_smooth(openings, SMOOTHING), 0.0), bites)
 
