@@ -2,11 +2,14 @@
 
     source image -> face crop ----------------------------> keypoints, encoding (once)
     driving video -> pass 1: face track (boxes, best frame)
-                  -> pass 2: crop -> keypoints -> smooth -> normalize -> render -> composite -> video
+                  -> pass 2: crop -> keypoints -> smooth -> normalize -> render -> composite
+                             -> drawn mouth -> video
 
 The composite (render="full", `reenact.postprocess.full_res`) warps the photo itself at its own
 resolution by the model's motion and pastes only the region that moved; render="crop" pastes the
-model-size frame, upscaled, over the crop box (`reenact.postprocess.paste`).
+model-size frame, upscaled, over the crop box (`reenact.postprocess.paste`). Over a full-resolution
+composite the photo's own mouth is drawn with the driver's change of mouth (mouth="drawn",
+`reenact.pipelines.mouth_transfer`, `reenact.pipelines.portrait_mouth`).
 
 Memory does not grow with the video's length: both passes stream frames, pass 1 keeps one crop box
 per frame.
