@@ -14,6 +14,7 @@ from reenact.pipelines.portrait_mouth import (
     REFERENCE_OPENING,
     open_reference,
     portrait_mouth,
+    turned,
 )
 from reenact.preprocess.crop import CropBox
 from reenact.preprocess.expressions import mouth_opening
@@ -48,7 +49,7 @@ def test_an_open_mouth_is_its_own_reference():
     assert reference is image and np.array_equal(opened, landmarks)
 
 
-def turned(points: np.ndarray, angle: float, scale: float, shift: tuple[float, float]) -> np.ndarray:
+def rotated(points: np.ndarray, angle: float, scale: float, shift: tuple[float, float]) -> np.ndarray:
     c, s = np.cos(angle) * scale, np.sin(angle) * scale
     return points @ np.array([[c, -s], [s, c]]).T + shift
 
@@ -61,12 +62,14 @@ def test_the_head_pose_is_where_the_frame_shows_the_eyes_nose_and_upper_jaw():
     mouth = portrait_mouth(image, landmarks, CropBox(SIZE / 2, SIZE / 2, SIZE))
 
     def carried(points):  # the head turned, grown and moved; a mouth dropped (not in the pose)
-        return turned(points, 0.1, 1.2, (6.0, -4.0))
+        return rotated(points, 0.1, 1.2, (6.0, -4.0))
 
-    np.testing.assert_allclose(mouth.posed(carried), carried(landmarks), atol=1e-9)
+    shown = carried(landmarks)
+    shown[48:68, 1] += 9.0  # the frame's own mouth dropped: not part of the pose
+    np.testing.assert_allclose(mouth.posed(shown), carried(landmarks), atol=1e-9)
     shape = landmarks.copy()
     shape[48:68, 0] *= 1.1
-    np.testing.assert_allclose(mouth.posed(carried, shape), carried(shape), atol=1e-9)
+    np.testing.assert_allclose(mouth.posed(shown, shape), carried(shape), atol=1e-9)
 
 
 def test_at_rest_a_closed_portrait_is_its_own_photo():
@@ -108,6 +111,26 @@ def test_a_bite_draws_the_teeth_together():
     assert dark(together).sum() < dark(half).sum() < dark(apart).sum()
     plain = portrait_mouth(image, landmarks, box)
     assert np.array_equal(plain.draw(image, landmarks, 0.35, 1.0), plain.draw(image, landmarks, 0.35))
+
+
+def test_a_head_turned_away_gets_its_lips_drawn_and_keeps_the_frames_jaw():
+    """frame_jaw: a frontal head's whole lower face is drawn; one turned far (the nose near one
+    side of the jaw) has only its lips and a margin drawn, the jaw and cheeks left as the frame
+    shows them."""
+    image, landmarks = closed_face()
+    box = CropBox(SIZE / 2, SIZE / 2, SIZE)
+    mouth = portrait_mouth(image, landmarks, box, frame_jaw=True)
+    turn = landmarks.copy()
+    turn[27:36, 0] += 0.3 * np.ptp(landmarks[:17, 0])  # the nose near one side of the jaw
+    assert turned(landmarks, landmarks) == 0.0 and turned(landmarks, turn) == 1.0
+    frame = np.full_like(image, 90)  # a frame unlike the photo: what is drawn shows
+    frontal = mouth.draw(frame, landmarks, 0.3, shown=landmarks)
+    away = mouth.draw(frame, landmarks, 0.3, shown=turn)
+    jaw = (int(landmarks[3, 1]), int(landmarks[3, 0]) + 3)  # a jaw-side pixel (row, column)
+    assert np.abs(frontal[jaw].astype(int) - 90).max() > 20  # the photo's jaw drawn
+    assert np.abs(away[jaw].astype(int) - 90).max() < 10  # at most the lips' feathered edge
+    lips = (int(landmarks[51, 1]), int(landmarks[51, 0]))
+    assert (away[lips] != 90).any()
 
 
 def test_pressed_lips_on_a_bowed_lip_line_show_only_lips():

@@ -419,9 +419,11 @@ def drawn_mouth_finish(mouth: PortraitMouth, openings: np.ndarray, start: int,
     teeth together by (T,) `bites` (default apart), T over the whole output."""
     def finish(index: int, frame: np.ndarray, carried: Carried) -> np.ndarray:
         at = start + index
-        landmarks = mouth.posed(carried, None if shapes is None else shapes[at])
+        shown = carried(mouth.rest)  # where the frame shows the photo's landmarks
+        landmarks = mouth.posed(shown, None if shapes is None else shapes[at])
         return mouth.draw(frame, landmarks, float(openings[at]),
-                          0.0 if bites is None else float(bites[at]))
+                          0.0 if bites is None else float(bites[at]),
+                          shown if mouth.frame_jaw else None)
     return finish
 
 
@@ -454,7 +456,7 @@ def drawn_mouth(source: PreparedSource, track: DrivingTrack, compositor: FullRes
     reference = track_landmarks(track, track.best_index if from_best else 0)
     if reference is None:
         return None
-    return (portrait_mouth(source.image, source.landmarks, source.box, bite=True),
+    return (portrait_mouth(source.image, source.landmarks, source.box, bite=True, frame_jaw=True),
             mouth_changes(track.landmarks, reference, source.landmarks))
 
 

@@ -32,6 +32,7 @@ import torch
 from reenact.geometry import apply_affine, similarity_fit, smoothstep
 from reenact.pipelines.articulation import close_lips, open_mouth, shut_mouth
 from reenact.postprocess.mouth_interior import face_colours, paint_interior
+from reenact.postprocess.mouth_mask import LOWER_FACE_LANDMARKS, MOUTH_LANDMARKS
 from reenact.postprocess.mouth_warp import MouthWarp
 from reenact.preprocess.crop import CropBox
 from reenact.preprocess.expressions import POSE_LANDMARKS, mouth_opening
@@ -46,6 +47,10 @@ MASK_GROW = 0.05  # the lower-face mask's margin and softness, fractions of the 
 MASK_FEATHER = 0.02
 
 
+JAW_LINE = tuple(range(17))
+# a head turned (`turned`) this much is drawn with its whole lower face, from this much with its
+# lips alone and the jaw where the frame shows it, cross-faded between
+TURNED = (0.3, 0.6)
 # where the rendered frame shows the photo's landmarks: photo pixels (N, 2) -> frame pixels (N, 2)
 # (`reenact.postprocess.full_res.FullResCompositor.carried` with the frame's deformation)
 Carried = Callable[[np.ndarray], np.ndarray]
@@ -59,7 +64,11 @@ class PortraitMouth:
     pixels); box: the portrait's crop box; own: the photo's own `MouthWarp` for nearly closed
     mouths (`OWN_LIPS_UNTIL`), None where the photo is its own reference; bitten: the same
     opening painted with the teeth together (a grin), None where not made (talk) or where the
-    photo is its own reference.
+    photo is its own reference; frame_jaw: a head turned far from the photo's pose is drawn with
+    its lips alone and the jaw where the frame shows it (animate: the similarity that places the
+    whole lower face cannot turn it, and a frontal jaw line drawn on a turned head made a step in
+    the cheek and a second earring, dev lp_d3); a frontal head keeps the whole lower face drawn
+    (the model's own jaw stretches on a wide opening).
     """
 
     warp: MouthWarp
@@ -67,46 +76,75 @@ class PortraitMouth:
     box: CropBox
     own: MouthWarp | None = None
     bitten: MouthWarp | None = None
+    frame_jaw: bool = False
 
-    def posed(self, carried: Carried, shape: np.ndarray | None = None) -> np.ndarray:
+    def posed(self, shown: np.ndarray, shape: np.ndarray | None = None) -> np.ndarray:
         """(68, 2) frame pixels: the portrait's landmarks, or `shape` (the portrait's, its image
         pixels and pose, with a driver's mouth change, `reenact.pipelines.mouth_transfer`), where
         the frame shows its head: moved by the similarity that best takes the portrait's
-        `POSE_LANDMARKS` (eye corners, nose, the jaw's top; speech moves none) to where
-        `carried` says the frame shows them. Their positions in the rendered pixels, not the
-        motion model's keypoints: its dense motion does not move the head exactly as its
+        `POSE_LANDMARKS` (eye corners, nose, the jaw's top; speech moves none) to where the frame
+        shows them, `shown` ((68, 2), see `Carried`). Their positions in the rendered pixels, not
+        the motion model's keypoints: its dense motion does not move the head exactly as its
         keypoints do (a few pixels at a 256-pixel face), and a drawn mouth that far off the
         rendered nose and cheeks is a seam."""
         pose = list(POSE_LANDMARKS)
-        shown = np.asarray(carried(self.rest[pose]), np.float64)
-        return apply_affine(similarity_fit(self.rest[pose], shown),
+        return apply_affine(similarity_fit(self.rest[pose], np.asarray(shown, np.float64)[pose]),
                             self.rest if shape is None else shape)
 
     def draw(self, frame: np.ndarray, landmarks: np.ndarray, opening: float,
-             bite: float = 0.0) -> np.ndarray:
+             bite: float = 0.0, shown: np.ndarray | None = None) -> np.ndarray:
         """`frame` with the mouth of the portrait's head at (68, 2) `landmarks` (image pixels; see
         `posed`) drawn opened by `opening` (inner-lip gap over interocular distance); bite: in
         [0, 1], how much of the inside is the teeth together (a grin) rather than an open jaw
-        (with a `bitten` reference only)."""
+        (with a `bitten` reference only); shown: (68, 2) where the frame shows the photo's
+        landmarks (the model's own mouth among them), default where speech opening `landmarks`
+        by `opening` would put them. With `frame_jaw` and `shown`, a head turned away from the
+        photo's pose (`turned`) gets the lips drawn alone, its jaw the frame's."""
         opening = max(float(opening), 0.0)
-        rendered = open_mouth(landmarks, opening)  # where the model's commanded mouth went
+        rendered = open_mouth(landmarks, opening) if shown is None else shown
+        turn = turned(self.rest, shown) if self.frame_jaw and shown is not None else 0.0
+        frontal = None if turn >= 1 else self._drawn(frame, landmarks, opening, bite, rendered)
+        if turn <= 0:
+            return frontal
+        jaw = list(JAW_LINE)
+        moved = landmarks.copy()
+        moved[jaw] = shown[jaw]
+        lips = self._drawn(frame, moved, opening, bite, rendered, MOUTH_LANDMARKS)
+        return lips if frontal is None else _mix(frontal, lips, turn)
+
+    def _drawn(self, frame: np.ndarray, landmarks: np.ndarray, opening: float, bite: float,
+               rendered: np.ndarray,
+               region: tuple[int, ...] = LOWER_FACE_LANDMARKS) -> np.ndarray:
+        """`draw` over the hull of `region` (landmark indices) of the target and `rendered`."""
         side = self.box.side
-        region = {"frame_landmarks": rendered, "grow": MASK_GROW * side,
-                  "feather": MASK_FEATHER * side}
+        warp = {"frame_landmarks": rendered, "grow": MASK_GROW * side,
+                "feather": MASK_FEATHER * side, "region": region}
         low, high = OWN_LIPS_UNTIL
         weight = 1.0 if self.own is None else float(
             smoothstep(torch.tensor((opening - low) / (high - low))))
         if weight <= 0:
-            return self.own.render(frame, rendered, **region)
+            return self.own.render(frame, open_mouth(landmarks, opening), **warp)
         target = open_mouth(shut(landmarks), opening)
         bite = 0.0 if self.bitten is None else float(np.clip(bite, 0.0, 1.0))
-        drawn = self.warp.render(frame, target, **region) if bite < 1 else None
+        drawn = self.warp.render(frame, target, **warp) if bite < 1 else None
         if bite > 0:
-            bitten = self.bitten.render(frame, target, **region)
+            bitten = self.bitten.render(frame, target, **warp)
             drawn = bitten if drawn is None else _mix(drawn, bitten, bite)
         if weight >= 1:
             return drawn
-        return _mix(self.own.render(frame, rendered, **region), drawn, weight)
+        return _mix(self.own.render(frame, open_mouth(landmarks, opening), **warp), drawn, weight)
+
+
+def turned(rest: np.ndarray, shown: np.ndarray) -> float:
+    """In [0, 1]: how far a head is turned (yaw) in the frame that shows a photo's (68, 2) `rest`
+    landmarks at `shown`, from 0 up to `TURNED[0]` to 1 from `TURNED[1]`: the change of the log
+    ratio of the nose tip's distances to the jaw's two sides (dev drivers: frontal talk and wide
+    openings stay under 0.2-0.35, lp_d3's turn away reaches 0.6-0.85)."""
+    def sides(points: np.ndarray) -> float:
+        return float(np.log(max(np.linalg.norm(points[30] - points[2]), 1e-9)
+                            / max(np.linalg.norm(points[30] - points[14]), 1e-9)))
+    low, high = TURNED
+    return float(np.clip((abs(sides(shown) - sides(rest)) - low) / (high - low), 0.0, 1.0))
 
 
 def _mix(a: np.ndarray, b: np.ndarray, weight: float) -> np.ndarray:
@@ -142,15 +180,16 @@ def open_reference(image: np.ndarray, landmarks: np.ndarray, side: float,
 
 
 def portrait_mouth(image: np.ndarray, landmarks: np.ndarray, box: CropBox, *,
-                   bite: bool = False) -> PortraitMouth:
+                   bite: bool = False, frame_jaw: bool = False) -> PortraitMouth:
     """The mouth drawer of a portrait: `image`, its face's (68, 2) `landmarks` (image pixels) and
     crop `box` (its side sizes the drawing's mask); bite: also a reference with the teeth
-    together (`PortraitMouth.bitten`)."""
+    together (`PortraitMouth.bitten`); frame_jaw: see `PortraitMouth`."""
     reference, opened = open_reference(image, landmarks, box.side)
     if reference is image:
-        return PortraitMouth(MouthWarp(image, landmarks), np.asarray(landmarks, np.float64), box)
+        return PortraitMouth(MouthWarp(image, landmarks), np.asarray(landmarks, np.float64), box,
+                             frame_jaw=frame_jaw)
     bitten = None
     if bite:
         bitten = MouthWarp(open_reference(image, landmarks, box.side, bite=True)[0], opened)
     return PortraitMouth(MouthWarp(reference, opened), np.asarray(landmarks, np.float64), box,
-                         MouthWarp(image, landmarks), bitten)
+                         MouthWarp(image, landmarks), bitten, frame_jaw)

@@ -16,6 +16,7 @@ from reenact.preprocess.crop import CropBox
 from reenact.preprocess.face import NUM_LANDMARKS, require_pillow
 
 LOWER_FACE_LANDMARKS = (*range(2, 15), *range(31, 36), *range(48, 68))
+MOUTH_LANDMARKS = tuple(range(48, 68))  # the lips, outer and inner
 
 
 def _convex_hull(points: np.ndarray) -> np.ndarray:
@@ -99,10 +100,12 @@ def polygon_coverage(outline: np.ndarray, width: int, height: int, *, supersampl
 
 
 def lower_face_region(landmarks: list[np.ndarray], height: int, width: int, *, grow: float,
-                      feather: float) -> tuple[int, int, np.ndarray]:
+                      feather: float,
+                      indices: tuple[int, ...] = LOWER_FACE_LANDMARKS) -> tuple[int, int, np.ndarray]:
     """The lower face of one or more (68, 2) landmark sets (image pixels) in a `height` x `width`
     image, at the image's own resolution: (y0, x0, mask) with mask (h, w) float32 in [0, 1] over
-    rows y0..y0+h and columns x0..x0+w, the convex hull of all sets' `LOWER_FACE_LANDMARKS` grown
+    rows y0..y0+h and columns x0..x0+w, the convex hull of all sets' `indices` (default
+    `LOWER_FACE_LANDMARKS`; `MOUTH_LANDMARKS`: the lips alone) grown
     by `grow` pixels and feathered by a gaussian of `feather` pixels. h or w is 0 when the region
     lies outside the image."""
     sets = [np.asarray(points, np.float64) for points in landmarks]
@@ -111,7 +114,7 @@ def lower_face_region(landmarks: list[np.ndarray], height: int, width: int, *, g
                          f"{[points.shape for points in sets]}")
     if grow < 0 or feather < 0:
         raise ValueError(f"grow, feather: expected pixels >= 0, got {grow!r}, {feather!r}")
-    points = np.concatenate([p[list(LOWER_FACE_LANDMARKS)] for p in sets])  # image pixels
+    points = np.concatenate([p[list(indices)] for p in sets])  # image pixels
     margin = grow + 3 * feather + 2
     x0 = max(0, int(np.floor(points[:, 0].min() - margin)))
     y0 = max(0, int(np.floor(points[:, 1].min() - margin)))

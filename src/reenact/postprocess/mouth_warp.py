@@ -29,7 +29,12 @@ import torch
 import torch.nn.functional as F
 
 from reenact.geometry import apply_affine, similarity_fit
-from reenact.postprocess.mouth_mask import grown_hull, lower_face_region, polygon_coverage
+from reenact.postprocess.mouth_mask import (
+    LOWER_FACE_LANDMARKS,
+    grown_hull,
+    lower_face_region,
+    polygon_coverage,
+)
 from reenact.postprocess.piecewise import delaunay, rasterize_triangles, triangle_affines
 from reenact.preprocess.expressions import POSE_LANDMARKS, check_face_landmarks, mouth_opening
 from reenact.preprocess.face import check_rgb_image
@@ -80,17 +85,19 @@ class MouthWarp:
 
     @torch.no_grad()
     def render(self, frame: np.ndarray, target: np.ndarray, *, frame_landmarks: np.ndarray,
-               grow: float, feather: float) -> np.ndarray:
+               grow: float, feather: float,
+               region: tuple[int, ...] = LOWER_FACE_LANDMARKS) -> np.ndarray:
         """`frame` (H, W, 3) uint8 with its lower face replaced by the reference's, landmarks moved
-        to `target` (68, 2). The mask covers the lower faces of both `target` and
-        `frame_landmarks` (the frame's own, so no part of its old mouth or chin stays), grown by
-        `grow` and feathered by `feather` pixels."""
+        to `target` (68, 2). The mask covers the hull of the `region` landmarks (default the lower
+        face; `MOUTH_LANDMARKS`: the lips alone) of both `target` and `frame_landmarks` (the
+        frame's own, so no part of its old mouth or chin stays), grown by `grow` and feathered by
+        `feather` pixels."""
         check_rgb_image(frame, "frame")
         target = check_face_landmarks(target, "target")
         frame_landmarks = check_face_landmarks(frame_landmarks, "frame_landmarks")
         height, width = frame.shape[:2]
         y0, x0, mask = lower_face_region([target, frame_landmarks], height, width, grow=grow,
-                                         feather=feather)
+                                         feather=feather, indices=region)
         result = frame.copy()
         if mask.size == 0 or not (mask > 0).any():
             return result
