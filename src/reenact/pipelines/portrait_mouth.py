@@ -45,9 +45,7 @@ OWN_OPENING = 0.15  # a portrait's own mouth open this much is drawn as it is
 OWN_LIPS_UNTIL = (0.02, 0.08)
 MASK_GROW = 0.05  # the lower-face mask's margin and softness, fractions of the face crop's side
 MASK_FEATHER = 0.02
-
-
-JAW_LINE = tuple(range(17))
+JAW_LINE = tuple(range(17))  # dlib's jaw line, ear to ear
 # a head turned (`turned`) this much is drawn with its whole lower face, from this much with its
 # lips alone and the jaw where the frame shows it, cross-faded between
 TURNED = (0.3, 0.6)
