@@ -107,6 +107,7 @@ SPINNING = {"GOMP_SPINCOUNT": "300000"}
 VARIANTS: dict[str, tuple[list[str] | None, dict[str, str]]] = {
     "default": ([], {}),
     "default --no-fast-conv": (["--no-fast-conv"], {}),
+    "default --mouth model": (["--mouth", "model"], {}),
     "reference-equivalent": (EQUIVALENT, {}),
     "default, spinning OpenMP threads": ([], SPINNING),
     "reference demo, sleeping OpenMP threads": (None, {"OMP_WAIT_POLICY": "PASSIVE"}),
