@@ -10,9 +10,9 @@ frame's landmarks as dub draws a video's own mouth.
 - each frame: the portrait's landmarks (or, in animate, the portrait's landmarks with the
   driver's change of lip shape, `reenact.pipelines.mouth_transfer`) carried onto the rendered
   head (`PortraitMouth.posed`: a similarity to where the frame shows the photo's eye corners,
-  nose and upper jaw), shut, opened by the frame's opening, and the reference's lower face warped onto them
-  (`MouthWarp.render`; an opening narrower than the reference's shows the top of its inside, the
-  upper teeth, cut off by the lower lip). A nearly closed mouth is the photo's own
+  nose and upper jaw), shut, opened by the frame's opening, and the reference's lower face warped
+  onto them (`MouthWarp.render`; an opening narrower than the reference's shows the top of its
+  inside, the upper teeth, cut off by the lower lip). A nearly closed mouth is the photo's own
   (`OWN_LIPS_UNTIL`): at rest the frame shows the photo's lips, not the reference's shut again.
 
 The motion model still renders the head and the jaw's motion; the drawing replaces its lower
@@ -120,8 +120,9 @@ class PortraitMouth:
         low, high = OWN_LIPS_UNTIL
         weight = 1.0 if self.own is None else float(
             smoothstep(torch.tensor((opening - low) / (high - low))))
+        own = None if self.own is None else open_mouth(landmarks, opening)  # the photo's lips
         if weight <= 0:
-            return self.own.render(frame, open_mouth(landmarks, opening), **warp)
+            return self.own.render(frame, own, **warp)
         target = open_mouth(shut(landmarks), opening)
         bite = 0.0 if self.bitten is None else float(np.clip(bite, 0.0, 1.0))
         drawn = self.warp.render(frame, target, **warp) if bite < 1 else None
@@ -130,7 +131,7 @@ class PortraitMouth:
             drawn = bitten if drawn is None else _mix(drawn, bitten, bite)
         if weight >= 1:
             return drawn
-        return _mix(self.own.render(frame, open_mouth(landmarks, opening), **warp), drawn, weight)
+        return _mix(self.own.render(frame, own, **warp), drawn, weight)
 
 
 def turned(rest: np.ndarray, shown: np.ndarray) -> float:
@@ -161,20 +162,38 @@ def shut(landmarks: np.ndarray) -> np.ndarray:
 
 
 def open_reference(image: np.ndarray, landmarks: np.ndarray, side: float,
-                   opening: float = REFERENCE_OPENING, *,
-                   bite: bool = False) -> tuple[np.ndarray, np.ndarray]:
+                   opening: float = REFERENCE_OPENING) -> tuple[np.ndarray, np.ndarray]:
     """(reference image, its (68, 2) landmarks): `image` with the mouth of the face whose
-    landmarks are `landmarks` (image pixels) opened by `opening` and its inside painted (`bite`:
-    the teeth together); the image itself where its mouth is open `OWN_OPENING` or more. side:
-    the face crop's side (pixels), which sizes the warp's mask."""
+    landmarks are `landmarks` (image pixels) opened by `opening` and its inside painted; the image
+    itself where its mouth is open `OWN_OPENING` or more. side: the face crop's side (pixels),
+    which sizes the warp's mask."""
     if float(mouth_opening(landmarks)) >= OWN_OPENING:
         return image, np.asarray(landmarks, np.float64)
-    opened = open_mouth(shut(landmarks), opening)
-    warp = MouthWarp(image, landmarks, mesh_on=opened)
-    warped = warp.render(image, opened, frame_landmarks=landmarks, grow=MASK_GROW * side,
-                         feather=MASK_FEATHER * side)
-    skin, lips = face_colours(image, landmarks)
-    return paint_interior(warped, opened, skin, lips, bite=bite), opened
+    opened = _Opened.of(image, landmarks, side, opening)
+    return opened.painted(), opened.landmarks
+
+
+@dataclass(frozen=True)
+class _Opened:
+    """A closed mouth warped open, before its inside is painted: the warped image, its opened
+    (68, 2) landmarks and the face's skin and lip colours (`face_colours`)."""
+
+    image: np.ndarray
+    landmarks: np.ndarray
+    skin: np.ndarray
+    lips: np.ndarray
+
+    @classmethod
+    def of(cls, image: np.ndarray, landmarks: np.ndarray, side: float, opening: float) -> _Opened:
+        opened = open_mouth(shut(landmarks), opening)
+        warp = MouthWarp(image, landmarks, mesh_on=opened)
+        warped = warp.render(image, opened, frame_landmarks=landmarks, grow=MASK_GROW * side,
+                             feather=MASK_FEATHER * side)
+        return cls(warped, opened, *face_colours(image, landmarks))
+
+    def painted(self, bite: bool = False) -> np.ndarray:
+        """The image with the inside painted (`bite`: the teeth together)."""
+        return paint_interior(self.image, self.landmarks, self.skin, self.lips, bite=bite)
 
 
 def portrait_mouth(image: np.ndarray, landmarks: np.ndarray, box: CropBox, *,
@@ -182,12 +201,10 @@ def portrait_mouth(image: np.ndarray, landmarks: np.ndarray, box: CropBox, *,
     """The mouth drawer of a portrait: `image`, its face's (68, 2) `landmarks` (image pixels) and
     crop `box` (its side sizes the drawing's mask); bite: also a reference with the teeth
     together (`PortraitMouth.bitten`); frame_jaw: see `PortraitMouth`."""
-    reference, opened = open_reference(image, landmarks, box.side)
-    if reference is image:
-        return PortraitMouth(MouthWarp(image, landmarks), np.asarray(landmarks, np.float64), box,
-                             frame_jaw=frame_jaw)
-    bitten = None
-    if bite:
-        bitten = MouthWarp(open_reference(image, landmarks, box.side, bite=True)[0], opened)
-    return PortraitMouth(MouthWarp(reference, opened), np.asarray(landmarks, np.float64), box,
+    rest = np.asarray(landmarks, np.float64)
+    if float(mouth_opening(landmarks)) >= OWN_OPENING:  # its own reference
+        return PortraitMouth(MouthWarp(image, landmarks), rest, box, frame_jaw=frame_jaw)
+    opened = _Opened.of(image, landmarks, box.side, REFERENCE_OPENING)  # warped once, painted twice
+    bitten = MouthWarp(opened.painted(bite=True), opened.landmarks) if bite else None
+    return PortraitMouth(MouthWarp(opened.painted(), opened.landmarks), rest, box,
                          MouthWarp(image, landmarks), bitten, frame_jaw)
