@@ -7,6 +7,7 @@ from speech_fixtures import FakeAnalyzer, face_landmarks, synthetic_frames
 from reenact.preprocess.expressions import (
     eye_aspect_ratio,
     eye_closure,
+    face_down,
     interocular_distance,
     mouth_opening,
     mouth_width,
@@ -28,6 +29,16 @@ def test_measures_are_scale_free_and_follow_the_face():
     assert eye_closure(ratio, ratio[0]).tolist() == pytest.approx([0, 1])
     with pytest.raises(ValueError, match=r"landmarks: expected \(\.\.\., 68, 2\)"):
         mouth_opening(np.zeros((5, 2)))
+
+
+def test_face_down_is_square_to_the_eye_line_toward_the_mouth():
+    face = face_landmarks(100, 100, 80)
+    np.testing.assert_allclose(face_down(face), [0.0, 1.0], atol=1e-12)
+    angle = 0.3  # turned clockwise in the image (y down)
+    turn = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
+    tilted = (face - 100) @ turn.T + 100
+    np.testing.assert_allclose(face_down(tilted), turn @ [0.0, 1.0], atol=1e-12)
+    assert face_down(np.stack([face, tilted])).shape == (2, 2)
 
 
 def test_face_track_fills_boxes_and_flags_faceless_frames():

@@ -26,6 +26,8 @@ from reenact.preprocess.expressions import (
     INNER_LIP_PAIRS,
     POSE_LANDMARKS,
     check_face_landmarks,
+    face_down,
+    interocular_distance,
     mouth_opening,
 )
 
@@ -55,12 +57,9 @@ def open_mouth(landmarks: np.ndarray, opening: float) -> np.ndarray:
     distances (negative closes), along the face's own down (square to its eye line: a tilted head's
     jaw drops along its tilt)."""
     points = check_face_landmarks(landmarks).copy()
-    across = points[42:48].mean(axis=0) - points[36:42].mean(axis=0)  # right eye -> left eye
-    distance = float(np.hypot(*across))
-    down = np.array([-across[1], across[0]]) / distance if distance > 0 else np.array([0.0, 1.0])
-    gap = opening * distance
+    step = opening * float(interocular_distance(points)) * face_down(points)  # (2,)
     for index, share in OPENING_SHARES.items():
-        points[index] += share * gap * down
+        points[index] += share * step
     return points
 
 

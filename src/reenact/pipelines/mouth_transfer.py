@@ -32,6 +32,8 @@ from reenact.pipelines.portrait_mouth import OWN_OPENING
 from reenact.preprocess.expressions import (
     POSE_LANDMARKS,
     check_face_landmarks,
+    face_down,
+    interocular_distance,
     mouth_opening,
     mouth_width,
 )
@@ -77,9 +79,8 @@ def mouth_changes(landmarks: Sequence[np.ndarray | None], reference: np.ndarray,
     own = own if own >= OWN_OPENING else 0.0
     start = float(mouth_opening(reference))
     count = len(landmarks)
-    across = reference[42:48].mean(axis=0) - reference[36:42].mean(axis=0)
-    distance = max(float(np.hypot(*across)), 1e-9)
-    down = np.array([-across[1], across[0]]) / distance  # the face's own down
+    distance = max(float(interocular_distance(reference)), 1e-9)
+    down = face_down(reference)
     changes = np.zeros((count, len(speech), 2))
     openings = np.full(count, own)
     drops = np.zeros(count)  # the chin's drop over the gap's change

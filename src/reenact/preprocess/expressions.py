@@ -55,6 +55,18 @@ def interocular_distance(landmarks: np.ndarray) -> np.ndarray:
     return np.linalg.norm(left - right, axis=-1)
 
 
+def face_down(landmarks: np.ndarray) -> np.ndarray:
+    """(..., 2) unit vectors square to the eye line (right eye centre -> left eye centre turned a
+    quarter clockwise in image pixels, y down): the face's own down, toward the mouth; straight
+    down where the eyes coincide."""
+    points = check_landmarks(landmarks)
+    across = (points[..., list(_LEFT_EYE), :].mean(axis=-2)
+              - points[..., list(_RIGHT_EYE), :].mean(axis=-2))
+    length = np.linalg.norm(across, axis=-1, keepdims=True)
+    down = np.stack([-across[..., 1], across[..., 0]], axis=-1)
+    return np.where(length > 0, down / np.maximum(length, 1e-300), np.array([0.0, 1.0]))
+
+
 def mouth_opening(landmarks: np.ndarray) -> np.ndarray:
     """(...,) mean inner-lip gap / interocular distance."""
     points = check_landmarks(landmarks)
