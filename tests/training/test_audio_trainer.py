@@ -20,6 +20,7 @@ from reenact.api import create_model
 from reenact.checkpoint import save_checkpoint
 from reenact.checkpoint.audio_format import load_audio_checkpoint
 from reenact.cli import main
+from reenact.evaluation.facemesh import mediapipe_available
 from reenact.io import VideoWriter, read_image
 from reenact.models.audio_to_motion import AudioToMotionConfig
 from reenact.training.audio import AudioTrainConfig, audio_motion_loss, train_audio
@@ -115,6 +116,37 @@ def test_command_on_a_generated_talking_portrait(tmp_path, caplog):
     checkpoint = load_audio_checkpoint(tmp_path / "run" / "audio-checkpoint")
     assert checkpoint.metadata["videos"] == ["talk.mp4"]
     assert checkpoint.motion_model["name"] == str(tmp_path / "motion")
+
+
+@pytest.mark.skipif(not mediapipe_available(), reason="mediapipe's FaceMesh is not installed")
+def test_command_measures_the_opening_with_facemesh_and_hears_a_wider_window(tmp_path):
+    from speech_fixtures import talking_portrait_video
+
+    portrait = read_image(require(MEDIA / "portraits" / "woman_smiling.png"))
+    data = tmp_path / "data"
+    data.mkdir()
+    talking_portrait_video(data / "talk.mp4", portrait, 1.2)
+    (data / "talk.wav").unlink()
+    save_checkpoint(create_model("tiny-64", seed=0), tmp_path / "motion")
+    args = ["train-audio", "-q", "--data", data, "--checkpoint", tmp_path / "motion", "-o",
+            tmp_path / "run", "--steps", 2, "--batch-size", 2, "--sequence-frames", 8,
+            "--hidden-size", 8, "--channels", 8, "--layers", 1, "--opening-measure", "facemesh",
+            "--context", 4]
+    assert main([str(a) for a in args]) == 0
+    checkpoint = load_audio_checkpoint(tmp_path / "run" / "audio-checkpoint")
+    assert checkpoint.features.context == 4 and checkpoint.model.config.window == 9
+    assert checkpoint.metadata["train_config"]["opening_measure"] == "facemesh"
+    (cache,) = (tmp_path / "run" / "cache").glob("talk-*.npz")
+    with np.load(cache) as extracted:
+        opening = extracted["measures"][:, 0]
+    # the fixture stretches the lower face but never parts the lips: FaceMesh reads them shut
+    # in every frame (dlib's gap between pressed lips is ~0.05 interocular distances)
+    assert np.isfinite(opening).all() and np.nanmax(opening) < 0.01
+
+
+def test_opening_measure_must_be_known():
+    with pytest.raises(Exception, match="opening_measure"):
+        AudioTrainConfig(opening_measure="eyeballed")
 
 
 def test_mouth_targets_keep_only_what_the_mouth_explains_from_its_rest_level():

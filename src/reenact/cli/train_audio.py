@@ -22,13 +22,17 @@ def cmd_train_audio(args: argparse.Namespace) -> int:
 
     set_threads(args)
     defaults = AudioTrainConfig()
-    model_config = dataclasses.replace(defaults.model, hidden_size=args.hidden_size,
+    context = defaults.features.context if args.context is None else args.context
+    features = dataclasses.replace(defaults.features, context=context)
+    model_config = dataclasses.replace(defaults.model, window=features.window_frames,
+                                       hidden_size=args.hidden_size,
                                        channels=args.channels, num_layers=args.layers,
                                        dropout=args.dropout)
-    config = AudioTrainConfig(model=model_config, fps=str(args.fps), steps=args.steps,
+    config = AudioTrainConfig(model=model_config, features=features, fps=str(args.fps), steps=args.steps,
                               batch_size=args.batch_size, sequence_frames=args.sequence_frames,
                               learning_rate=args.lr, weight_decay=args.weight_decay,
                               seed=args.seed, target=args.target,
+                              opening_measure=args.opening_measure,
                               max_amplitude_gain=args.max_amplitude_gain,
                               mouth_output=args.mouth_output, render_gain=args.render_gain)
     motion = resolve_model(args.checkpoint, config=args.config, align_corners=args.align_corners)
@@ -61,6 +65,10 @@ def add_parser(commands, common: argparse.ArgumentParser) -> None:
     train.add_argument("--target", choices=("keypoints", "mouth"), default="keypoints",
                        help="keypoints (default): learn all of the keypoint motion from the rest "
                             "face; mouth: only the part the mouth's opening and width explain")
+    train.add_argument("--opening-measure", choices=("dlib", "facemesh"), default="dlib",
+                       help="the landmarks that measure the mouth's opening in the data: dlib "
+                            "(default) or mediapipe's FaceMesh, which sees the lips close "
+                            "(needs reenact[lipsync])")
     train.add_argument("--max-amplitude-gain", type=float, default=4.0,
                        help="scale the released model's output so that its mouth opens as widely as "
                             "in the data, by at most this factor (1: off; default 4)")
@@ -70,6 +78,9 @@ def add_parser(commands, common: argparse.ArgumentParser) -> None:
     train.add_argument("--render-gain", type=float, default=1.0,
                        help="a further factor on the released model's output, for a motion model "
                             "that renders less mouth than its keypoints move (default 1)")
+    train.add_argument("--context", type=int,
+                       help="mel frames (10 ms each) the model hears on each side of a video "
+                            "frame (default 8); the lips move ahead of the sound")
     train.add_argument("--hidden-size", type=int, default=192)
     train.add_argument("--channels", type=int, default=128)
     train.add_argument("--layers", type=int, default=2)

@@ -346,7 +346,8 @@ def collect_clips(videos: list[Path], motion: MotionModel, analyzer: FaceAnalyze
     for path in tqdm(videos, unit="video", desc="extracting", disable=not progress):
         clip = load_or_extract(path, cache_dir, space, backend=backend, analyzer=analyzer,
                                features=config.features, fps=config.frame_rate,
-                               crop_margin=config.crop_margin, rest_quantile=config.rest_quantile)
+                               crop_margin=config.crop_margin, rest_quantile=config.rest_quantile,
+                               opening_measure=config.opening_measure)
         if clip is not None and clip.valid.sum() >= 2:
             clips.append(clip)
     return clips

@@ -12,6 +12,7 @@ from reenact.models.audio_to_motion import AudioToMotionConfig
 
 TARGETS = ("mouth", "keypoints")
 MOUTH_OUTPUTS = ("all", "open")
+OPENING_MEASURES = ("dlib", "facemesh")
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,7 @@ class AudioTrainConfig:
     crop_margin: float = 0.4
     rest_quantile: float = 0.2
     target: str = "keypoints"
+    opening_measure: str = "dlib"
     max_amplitude_gain: float = 4.0
     mouth_output: str = "all"
     render_gain: float = 1.0
@@ -47,6 +49,9 @@ class AudioTrainConfig:
         if self.target not in TARGETS:
             raise ConfigError(f"AudioTrainConfig.target: expected one of {', '.join(TARGETS)}, got "
                               f"{self.target!r}")
+        if self.opening_measure not in OPENING_MEASURES:
+            raise ConfigError(f"AudioTrainConfig.opening_measure: expected one of "
+                              f"{', '.join(OPENING_MEASURES)}, got {self.opening_measure!r}")
         if self.mouth_output not in MOUTH_OUTPUTS:
             raise ConfigError(f"AudioTrainConfig.mouth_output: expected one of "
                               f"{', '.join(MOUTH_OUTPUTS)}, got {self.mouth_output!r}")

@@ -9,7 +9,11 @@ For each video with speech:
    what silence must map to. (A median over all frames would make silence a half-open mouth; the
    first frame may be mid-word.)
 4. expressions per frame from the landmarks: mouth opening, mouth width, eye closure (0 open,
-   1 closed, relative to the video's 90th-percentile eye aspect ratio);
+   1 closed, relative to the video's 90th-percentile eye aspect ratio); with
+   `opening_measure="facemesh"` the mouth opening is FaceMesh's inner-lip gap instead of dlib's
+   (`reenact.evaluation.facemesh.inner_lip_gap`, the same units: gap over interocular distance).
+   dlib reads pressed lips as a few pixels apart and jitters by as much, so the closures that
+   p, b and m make barely show in its opening; FaceMesh draws the lips down to contact;
 5. everything resampled to the audio model's fps; frames without a face are masked out;
 6. the audio track's level-normalized log-mel.
 
@@ -115,6 +119,19 @@ def expression_measures(track: FaceTrack) -> np.ndarray:
     return measures
 
 
+def mesh_openings(reader: VideoReader) -> np.ndarray:
+    """(T,) FaceMesh's inner-lip gap over interocular distance per frame; NaN where it finds no
+    face. Needs mediapipe (`reenact.evaluation.facemesh`)."""
+    from reenact.evaluation.facemesh import FaceMeshTracker, inner_lip_gap
+
+    gaps = []
+    with FaceMeshTracker() as mesh:
+        for frame in reader:
+            points = mesh.landmarks(frame)
+            gaps.append(np.nan if points is None else inner_lip_gap(points))
+    return np.asarray(gaps, dtype=np.float64)
+
+
 def _to_model_rate(values: np.ndarray, fps_video: Fraction, fps: Fraction, count: int) -> np.ndarray:
     """Resample per-frame rows; a NaN in any frame used makes the result NaN."""
     return resample_frames(values.astype(np.float64), fps_video, fps, count)
@@ -122,8 +139,11 @@ def _to_model_rate(values: np.ndarray, fps_video: Fraction, fps: Fraction, count
 
 def extract_clip(path: Path, backend, analyzer: FaceAnalyzer, features: AudioFeatureConfig,
                  fps: Fraction, *, crop_margin: float = 0.4, rest_quantile: float = 0.2,
-                 batch_size: int = 16) -> TalkingClip | None:
-    """A video's training data, or None (logged) when it has no audio track or no face."""
+                 opening_measure: str = "dlib", batch_size: int = 16) -> TalkingClip | None:
+    """A video's training data, or None (logged) when it has no audio track or no face.
+    opening_measure: "dlib" or "facemesh" (see the module's docstring)."""
+    if opening_measure not in ("dlib", "facemesh"):
+        raise ValueError(f"opening_measure: expected 'dlib' or 'facemesh', got {opening_measure!r}")
     info = probe_video(path)
     if not info.has_audio:
         logger.warning("%s: no audio track; skipped", path)
@@ -135,7 +155,11 @@ def extract_clip(path: Path, backend, analyzer: FaceAnalyzer, features: AudioFea
             logger.warning("%s: no face found; skipped", path)
             return None
         kp = _keypoints(reader, track, backend, batch_size)
-    measures = expression_measures(track)
+        measures = expression_measures(track)
+        if opening_measure == "facemesh":
+            gaps = mesh_openings(reader)[:len(track)]
+            measures[:, 0] = np.nan
+            measures[:len(gaps), 0] = np.where(track.found[:len(gaps)], gaps, np.nan)
     rest = rest_keypoints(kp, measures[:, 0], rest_quantile)
     motion = motion_between(kp, rest).flat().numpy()  # (T_video, D)
     clip = load_audio(path, features.sample_rate)
@@ -150,10 +174,12 @@ def extract_clip(path: Path, backend, analyzer: FaceAnalyzer, features: AudioFea
 
 
 def _cache_key(path: Path, keypoint_space: str, features: AudioFeatureConfig, fps: Fraction,
-               crop_margin: float, rest_quantile: float) -> str:
+               crop_margin: float, rest_quantile: float, opening_measure: str) -> str:
     recipe = {"video": file_sha256(path), "keypoint_space": keypoint_space,
               "features": config_to_dict(features), "fps": str(fps), "crop_margin": crop_margin,
               "rest_quantile": rest_quantile, "version": EXTRACTION_VERSION}
+    if opening_measure != "dlib":  # dlib's runs keep their earlier keys
+        recipe["opening_measure"] = opening_measure
     return hashlib.sha256(json.dumps(recipe, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -163,7 +189,8 @@ def load_or_extract(path: Path, cache_dir: Path | None, keypoint_space: str, **k
     cache = None
     if cache_dir is not None:
         key = _cache_key(path, keypoint_space, kwargs["features"], kwargs["fps"],
-                         kwargs.get("crop_margin", 0.4), kwargs.get("rest_quantile", 0.2))
+                         kwargs.get("crop_margin", 0.4), kwargs.get("rest_quantile", 0.2),
+                         kwargs.get("opening_measure", "dlib"))
         cache = cache_dir / f"{path.stem}-{key}.npz"
         if cache.is_file():
             with np.load(cache) as data:
