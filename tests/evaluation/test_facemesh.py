@@ -11,16 +11,19 @@ from conftest import MEDIA, require
 from reenact.evaluation.facemesh import (
     INNER_LIP_PAIRS,
     LEFT_EYE_CORNERS,
+    LEFT_EYE_LIDS,
+    LEFT_IRIS,
     NUM_MESH_POINTS,
     RIGHT_EYE_CORNERS,
+    RIGHT_EYE_LIDS,
+    RIGHT_IRIS,
     FaceMeshConfig,
     FaceMeshTracker,
     require_face_mesh,
-    LEFT_EYE_LIDS,
-    RIGHT_EYE_LIDS,
     check_mesh,
     eye_opening,
     inner_lip_gap,
+    iris_offset,
     mediapipe_available,
     mesh_interocular,
 )
@@ -61,6 +64,17 @@ def test_eye_opening_is_the_lid_gap_over_the_eye_width() -> None:
     for upper, lower in RIGHT_EYE_LIDS + LEFT_EYE_LIDS:  # both lids meet on the middle line
         points[upper] = points[lower] = (points[upper] + points[lower]) / 2
     assert eye_opening(points) == pytest.approx(0.0)
+
+
+def test_iris_offset_is_the_gaze_along_the_eyes() -> None:
+    points = mesh_points(0.0)  # eye corners at x 90/110 and 150/170
+    for shift, expected in ((0.0, 0.0), (5.0, 0.5), (-3.0, -0.3)):
+        points[RIGHT_IRIS] = (100.0 + shift, 80.0)
+        points[LEFT_IRIS] = (160.0 + shift, 80.0)
+        assert iris_offset(points) == pytest.approx(expected)
+    points[RIGHT_IRIS] = (100.0, 70.0)  # looking up moves nothing along the eye
+    points[LEFT_IRIS] = (160.0, 70.0)
+    assert iris_offset(points) == pytest.approx(0.0)
 
 
 def test_check_mesh_names_the_shape() -> None:

@@ -42,6 +42,7 @@ LEFT_EYE_CORNERS = (362, 263)
 # facing points of each eye's lids (upper, lower), the middle three of the eye's length
 RIGHT_EYE_LIDS = ((160, 144), (159, 145), (158, 153))
 LEFT_EYE_LIDS = ((385, 380), (386, 374), (387, 373))
+RIGHT_IRIS, LEFT_IRIS = 468, 473  # the iris centres of the refined landmarks
 
 
 def require_face_mesh() -> ModuleType:
@@ -101,6 +102,19 @@ def eye_opening(points: np.ndarray) -> float:
         gap = np.linalg.norm(mesh[[a for a, _ in lids]] - mesh[[b for _, b in lids]], axis=1).mean()
         ratios.append(gap / max(float(np.linalg.norm(mesh[corners[0]] - mesh[corners[1]])), 1e-9))
     return float(np.mean(ratios))
+
+
+def iris_offset(points: np.ndarray) -> float:
+    """Both eyes' mean iris position along the eye from the corners' midpoint, over half the
+    corner distance, + toward the image's right: about 0 looking ahead, +-0.3-0.6 looking aside
+    (the gaze, as far as it shows in the picture)."""
+    mesh = check_mesh(points)
+    offsets = []
+    for corners, iris in ((RIGHT_EYE_CORNERS, RIGHT_IRIS), (LEFT_EYE_CORNERS, LEFT_IRIS)):
+        first, last = sorted((mesh[corners[0]], mesh[corners[1]]), key=lambda p: p[0])
+        half = max(float(np.linalg.norm(last - first)) / 2, 1e-9)
+        offsets.append(float((mesh[iris] - (first + last) / 2) @ ((last - first) / (2 * half))) / half)
+    return float(np.mean(offsets))
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,8 @@ _COLUMNS = (
     ("lips_amp", "lips amp", "{:.2f}", ("self", "cross")),
     ("eye_r", "eye r", "{:.2f}", ("self", "cross")),
     ("eye_mesh_r", "eye r (mesh)", "{:.2f}", ("self", "cross")),
+    ("gaze_r", "gaze r", "{:.2f}", ("self", "cross")),
+    ("gaze_amp", "gaze amp", "{:.2f}", ("self", "cross")),
     ("yaw_r", "yaw r", "{:.2f}", ("self", "cross")),
     ("roll_r", "roll r", "{:.2f}", ("self", "cross")),
     ("sharpness", "sharp", "{:.2f}", ("self", "cross")),
@@ -27,7 +29,8 @@ TITLES = {"self": "Self-reenactment (frame 0 of each clip as the source)",
 LEGEND = (
     "mouth: visible mouth interior (pixels inside the outer lips that are not lip-coloured; primary, "
     "sees lip closure); lips: inner-lip landmark gap. eye r: dlib's eye aspect ratio; eye r (mesh): "
-    "FaceMesh's lid gap, which follows a closing lid (- without mediapipe). r: Pearson r over time "
+    "FaceMesh's lid gap, which follows a closing lid (- without mediapipe). gaze: FaceMesh's iris "
+    "position along the eyes (- without mediapipe). r: Pearson r over time "
     "with the driver; amp: "
     "std output / std driver (1 = as much motion). AKD: landmark distance to the driver, px at a "
     "256-px face. sharp: face Laplacian variance / the driver's (cross: the portrait's). ident: dlib "

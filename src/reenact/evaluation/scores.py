@@ -31,6 +31,8 @@ class FaceSeries:
     eye_ratio: eye aspect ratio (`expressions.eye_aspect_ratio`).
     eye_mesh: the same from FaceMesh's lids (`facemesh.eye_opening`: it sees a closing lid that
         dlib's points barely follow); NaN everywhere without mediapipe.
+    gaze_mesh: FaceMesh's iris position along the eyes (`facemesh.iris_offset`); NaN everywhere
+        without mediapipe.
     yaw, roll: head pose proxies (`measures.head_pose`).
     """
 
@@ -38,6 +40,7 @@ class FaceSeries:
     mouth_opening: np.ndarray
     eye_ratio: np.ndarray
     eye_mesh: np.ndarray
+    gaze_mesh: np.ndarray
     yaw: np.ndarray
     roll: np.ndarray
 
@@ -48,13 +51,14 @@ class FaceSeries:
 
 def measure_face(image: np.ndarray, landmarks: np.ndarray | None) -> dict[str, float]:
     """The `FaceSeries` measures of one image with its (68, 2) landmarks; NaNs when None
-    (eye_mesh is NaN here: the caller adds FaceMesh's, see `pipelines.evaluate`)."""
+    (eye_mesh and gaze_mesh are NaN here: the caller adds FaceMesh's, see `pipelines.evaluate`)."""
     if landmarks is None:
         return {name: math.nan for name in FaceSeries.names()}
     yaw, roll = head_pose(landmarks)
     return {"mouth_interior": mouth_interior(image, landmarks),
             "mouth_opening": float(mouth_opening(landmarks)),
-            "eye_ratio": float(eye_aspect_ratio(landmarks)), "eye_mesh": math.nan, "yaw": yaw,
+            "eye_ratio": float(eye_aspect_ratio(landmarks)), "eye_mesh": math.nan,
+            "gaze_mesh": math.nan, "yaw": yaw,
             "roll": roll}
 
 
@@ -130,6 +134,8 @@ SERIES_SCORES = (
     ("eye_r", "eye_ratio", pearson),
     ("eye_amp", "eye_ratio", amplitude_ratio),
     ("eye_mesh_r", "eye_mesh", pearson),
+    ("gaze_r", "gaze_mesh", pearson),
+    ("gaze_amp", "gaze_mesh", amplitude_ratio),
     ("yaw_r", "yaw", pearson),
     ("roll_r", "roll", pearson),
 )

@@ -31,7 +31,12 @@ from pathlib import Path
 import numpy as np
 
 from reenact.engine.backend import Backend
-from reenact.evaluation.facemesh import FaceMeshTracker, eye_opening, mediapipe_available
+from reenact.evaluation.facemesh import (
+    FaceMeshTracker,
+    eye_opening,
+    iris_offset,
+    mediapipe_available,
+)
 from reenact.evaluation.identity import FaceDescriber, descriptor_distance
 from reenact.evaluation.measures import face_box, face_size, keypoint_distance, sharpness_ratio
 from reenact.evaluation.report import format_face_report
@@ -186,11 +191,14 @@ class _ClipRun:
                        if options.mesh_eyes and mediapipe_available() else {})
 
     def mesh_eye(self, stream: str, image: np.ndarray) -> dict[str, float]:
-        """{"eye_mesh": FaceMesh's eye opening in `image`} (NaN: no face), or {} without it."""
+        """{"eye_mesh": FaceMesh's eye opening, "gaze_mesh": its iris offset in `image`} (NaN: no
+        face), or {} without it."""
         if stream not in self.meshes:
             return {}
         points = self.meshes[stream].landmarks(image)
-        return {"eye_mesh": math.nan if points is None else eye_opening(points)}
+        if points is None:
+            return {"eye_mesh": math.nan, "gaze_mesh": math.nan}
+        return {"eye_mesh": eye_opening(points), "gaze_mesh": iris_offset(points)}
 
     def warp(self) -> np.ndarray:
         source, last = self.source, self.driver_last
