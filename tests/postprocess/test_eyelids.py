@@ -6,7 +6,17 @@ import torch
 import torch.nn.functional as F
 
 from reenact.geometry import coordinate_grid
-from reenact.postprocess.eyelids import EYE_LIDS, EyelidWarp, eye_ratios
+from reenact.postprocess.eyelids import (
+    EYE_LIDS,
+    GAZE_DEADZONE,
+    GAZE_GAIN,
+    GAZE_REACH,
+    MAX_GAZE,
+    EyelidWarp,
+    eye_ratios,
+    gaze_shifts,
+    photo_irises,
+)
 from reenact.preprocess.expressions import eye_aspect_ratios
 from reenact.postprocess.full_res import FullResCompositor
 from reenact.preprocess.anchors import TEMPLATE
@@ -224,3 +234,131 @@ def test_the_model_is_given_steady_lids():
     np.testing.assert_allclose(steadied[1][48:], blink[48:])
     shut = with_eyes_opened(face, 0.0)  # a shut reference eye: the frame keeps its own lids
     np.testing.assert_allclose(steady_lids([blink], shut)[0], blink, atol=1e-9)
+
+
+def iris_photo(landmarks, position=0.0, height=420, width=400):
+    """White almond eyes with a dark iris disc `position` half lengths along each eye."""
+    from PIL import Image, ImageDraw
+
+    image = Image.new("RGB", (width, height), (205, 160, 140))
+    draw = ImageDraw.Draw(image)
+    for upper, lower in EYE_LIDS:
+        outline = [tuple(landmarks[i]) for i in upper] + [tuple(landmarks[i]) for i in lower[::-1]]
+        draw.polygon(outline, fill=(235, 235, 230))
+        first, last = landmarks[upper[0]], landmarks[upper[-1]]
+        centre = (first + last) / 2 + position * (last - first) / 2
+        radius = 0.08 * np.linalg.norm(last - first)  # inside the opening, not over the lids
+        draw.ellipse([tuple(centre - radius), tuple(centre + radius)], fill=(50, 35, 30))
+    return np.asarray(image)
+
+
+def iris_centres(image, landmarks):
+    """Per eye, the dark pixels' mean position along the eye, in half lengths from its middle."""
+    centres = []
+    rows, cols = np.nonzero(image.mean(axis=2) < 100)
+    for upper, _ in EYE_LIDS:
+        first, last = landmarks[upper[0]], landmarks[upper[-1]]
+        half = np.linalg.norm(last - first) / 2
+        along = (last - first) / (2 * half)
+        inside = (cols >= first[0]) & (cols <= last[0])
+        u = (np.stack([cols[inside], rows[inside]], axis=1) + 0.5 - (first + last) / 2) @ along
+        centres.append(u.mean() / half)
+    return np.array(centres)
+
+
+def test_gaze_shifts_follow_the_drivers_change_of_iris_position():
+    reference = np.array([0.1, -0.1])
+    frames = [reference, None, reference + 0.4, np.array([np.nan, -0.1 + 0.4])] + [reference + 0.4] * 6 \
+        + [np.array([np.nan, np.nan])] * 2 + [reference + 0.4] * 4 + [reference + 2.0] * 6
+    shifts = gaze_shifts(frames, reference)
+    assert shifts.shape == (len(frames),)
+    assert abs(shifts[0]) < 0.1  # the smoothing reaches a little into the start
+    moved = (0.4 - GAZE_DEADZONE) * GAZE_GAIN
+    np.testing.assert_allclose(shifts[6:9], moved, atol=1e-3)
+    np.testing.assert_allclose(shifts[10:12], moved, atol=0.05)  # held through a blink
+    np.testing.assert_allclose(shifts[-2:], MAX_GAZE)  # no further than an eye allows
+    np.testing.assert_array_equal(gaze_shifts(frames, None), 0)
+    wander = [reference + 0.04 * np.sin(i) for i in range(20)]  # still eyes, a noisy reading
+    np.testing.assert_array_equal(gaze_shifts(wander, reference), 0)
+    # a closing lid shifts the dark centre: those frames hold the gaze from before
+    blink = [reference] * 6 + [reference + 0.5] * 4 + [reference] * 6
+    openings = np.ones((16, 2))
+    openings[6:10] = 0.3
+    np.testing.assert_array_equal(gaze_shifts(blink, reference, openings), 0)
+    assert gaze_shifts(blink, reference).max() > 0.2
+    np.testing.assert_array_equal(gaze_shifts(frames, np.array([np.nan, np.nan])), 0)
+    assert gaze_shifts([], reference).shape == (0,)
+
+
+def test_photo_irises_trust_the_reading_nearer_the_middle_when_they_disagree():
+    np.testing.assert_allclose(photo_irises(np.array([0.1, 0.2])), [0.1, 0.2])
+    np.testing.assert_allclose(photo_irises(np.array([-0.12, 0.45])), [-0.12, -0.12])
+    np.testing.assert_allclose(photo_irises(np.array([np.nan, 0.2])), [0.2, 0.2])
+    np.testing.assert_allclose(photo_irises(np.array([np.nan, np.nan])), 0)
+    np.testing.assert_allclose(photo_irises(np.array([0.6, 0.7])), 0.3)
+
+
+def test_gaze_moves_the_iris_along_the_eye_and_leaves_the_rest():
+    face = face_landmarks()
+    photo = iris_photo(face)
+    warp = EyelidWarp(face, np.zeros(2))
+    x, y = positions(photo.shape[:2])
+    still_x, still_y, _ = warp.apply(x, y, np.ones(2), gaze=0.0)
+    assert torch.equal(still_x, x) and torch.equal(still_y, y)
+    for gaze in (-0.4, 0.3):
+        moved_x, moved_y, _ = warp.apply(x, y, np.ones(2), gaze=gaze)
+        np.testing.assert_allclose(iris_centres(sample(photo, moved_x, moved_y), face), gaze,
+                                   atol=0.06)
+        changed = (moved_x - x).abs() + (moved_y - y).abs() > 1e-4
+        rows, cols = torch.nonzero(changed, as_tuple=True)
+        eyes = face[36:48]
+        assert cols.min() >= eyes[:, 0].min() - 1 and cols.max() <= eyes[:, 0].max() + 1
+        assert rows.min() > eyes[:, 1].min() - 25 and rows.max() < eyes[:, 1].max() + 25
+        # nothing folds: the map's Jacobian determinant stays positive
+        dxdx, dydx = moved_x[:-1, 1:] - moved_x[:-1, :-1], moved_y[:-1, 1:] - moved_y[:-1, :-1]
+        dxdy, dydy = moved_x[1:, :-1] - moved_x[:-1, :-1], moved_y[1:, :-1] - moved_y[:-1, :-1]
+        assert float((dxdx * dydy - dxdy * dydx).min()) > 0.2
+    far = warp.apply(x, y, np.ones(2), gaze=5.0)[0]  # asked too far: stops inside the eye
+    assert iris_centres(sample(photo, far, y), face).max() < GAZE_REACH + 0.06
+
+
+def test_compositor_moves_the_irises_with_the_lids():
+    face = face_landmarks()
+    photo = iris_photo(face, 0.1)
+    box, size, cells = CropBox(200.0, 210.0, 320.0), 64, 16
+    crop = crop_image(photo, box, size)
+    compositor = FullResCompositor(photo, box, crop, align_corners=True, landmarks=face)
+    identity = coordinate_grid(cells, cells).numpy()
+    weight = np.ones((size, size), dtype=np.float32)
+    still = compositor.composite(crop, identity, weight, np.ones(2))
+    np.testing.assert_allclose(iris_centres(still, face), 0.1, atol=0.05)
+    looking = compositor.composite(crop, identity, weight, np.ones(2), gaze=-0.35)
+    np.testing.assert_allclose(iris_centres(looking, face), 0.1 - 0.35, atol=0.07)
+    # without eye ratios the eyes are the model's: no gaze either
+    np.testing.assert_array_equal(compositor.composite(crop, identity, weight, gaze=-0.35),
+                                  compositor.composite(crop, identity, weight))
+
+
+def test_animate_reads_the_drivers_gaze_only_for_eyes_landmarks():
+    from reenact.pipelines.animate import AnimateOptions, PreparedSource, track_driving
+    from reenact.preprocess.face import Face
+
+    face = face_landmarks()
+
+    class Analyzer:
+        def detect(self, image):
+            low, high = face.min(axis=0), face.max(axis=0)
+            return [Face((*low, *high), 1.0, face)]
+
+    positions_ = [0.0] * 2 + [0.4] * 6 + [-0.3] * 6
+    frames = [iris_photo(face, position) for position in positions_]
+    source = PreparedSource(image=frames[0], box=CropBox(200, 210, 320),
+                            crop=np.zeros((64, 64, 3), np.uint8), landmarks=face)
+    track = track_driving(frames, 25.0, 64, source, AnimateOptions(detect_every=1), Analyzer())
+    read = np.array(track.irises)
+    np.testing.assert_allclose(read[:, 0], read[:, 1], atol=0.05)
+    assert read[2, 0] - read[0, 0] > 0.3 and read[-1, 0] - read[0, 0] < -0.2
+    shifts = gaze_shifts(track.irises, track.irises[0])
+    assert shifts[5] > 0.25 and shifts[-1] < -0.15
+    lids_only = track_driving(frames, 25.0, 64, source, AnimateOptions(eyes="lids"), Analyzer())
+    assert lids_only.irises is None

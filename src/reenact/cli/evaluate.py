@@ -12,6 +12,7 @@ from reenact.cli.backend import set_threads
 from reenact.cli.errors import UsageError
 from reenact.cli.options import (
     add_driven_mouth_argument,
+    add_eyes_argument,
     add_face_backend_argument,
     add_head_motion_argument,
 )
@@ -60,7 +61,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         options = FaceEvaluationOptions(
             animate=AnimateOptions(batch_size=args.batch_size, face_backend=args.face_backend,
                                    fit_landmarks=args.fit_landmarks, mouth=args.mouth,
-                                   head_motion=args.head_motion),
+                                   eyes=args.eyes, head_motion=args.head_motion),
             max_frames=args.max_frames, identity_every=args.identity_every,
             sheet_frames=args.sheet_frames if args.sheet else 0)
         summary, report = evaluate_faces(TorchBackend(model, device=args.device), options,
@@ -112,6 +113,7 @@ def add_parser(commands, common: argparse.ArgumentParser) -> None:
                                "`animate --landmark-fit` does)")
     add_head_motion_argument(evaluate)
     add_driven_mouth_argument(evaluate)
+    add_eyes_argument(evaluate)
     evaluate.add_argument("--batch-size", type=int, default=16)
     evaluate.add_argument("--device", default="auto")
     evaluate.add_argument("--threads", type=int, help="CPU threads for torch")

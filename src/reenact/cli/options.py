@@ -102,9 +102,7 @@ def add_portrait_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--render", choices=("full", "crop"), default="full",
                         help="full: warp the photo itself at its resolution and paste only what "
                              "moved; crop: paste the model-size frame, upscaled, over the face box")
-    parser.add_argument("--eyes", choices=("landmarks", "model"), default="landmarks",
-                        help="landmarks: draw the driver's eye opening on the photo's own eyelids "
-                             "(--render full; default); model: leave the eyes to the motion model")
+    add_eyes_argument(parser)
     parser.add_argument("--face-index", type=int, help="which source face (0 = largest)")
     parser.add_argument("--kp-smoothing", type=float, default=0.25,
                         help="temporal smoothing of driving keypoints, 0 (off) to <1 (default 0.25)")
@@ -118,6 +116,14 @@ def add_head_motion_argument(parser: argparse.ArgumentParser) -> None:
                              "limit and the whole head box moves by the rest (a driver leaning "
                              "into the camera does not melt the picture; default); model: the "
                              "model takes all of it")
+
+
+def add_eyes_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--eyes", choices=("landmarks", "lids", "model"), default="landmarks",
+                        help="landmarks: draw the driver's eye opening on the photo's own eyelids "
+                             "and move its irises with the driver's gaze (--render full; default; "
+                             "talk: blinks); lids: the eyelids only; model: leave the eyes to the "
+                             "motion model")
 
 
 def add_driven_mouth_argument(parser: argparse.ArgumentParser) -> None:

@@ -46,7 +46,7 @@ from reenact.io import (
 )
 from reenact.io.frame_order import ordered_frames
 from reenact.io.video import check_video_output
-from reenact.postprocess.eyelids import EYE_OPEN, eye_ratios, with_openings
+from reenact.postprocess.eyelids import EYE_OPEN, eye_ratios, gaze_shifts, with_openings
 from reenact.postprocess.full_res import FullResCompositor, FullResConfig
 from reenact.pipelines.box_motion import HeadMotionSplit
 from reenact.pipelines.keypoints import detect_keypoints, reframe_keypoints
@@ -64,6 +64,7 @@ from reenact.preprocess.face import (
     nearest_face,
 )
 from reenact.preprocess.face_follow import FollowConfig, follower_for
+from reenact.preprocess.gaze import iris_positions
 from reenact.provenance.label import check_label
 from reenact.provenance.manifest import PendingManifest
 from reenact.provenance.record import Provenance, options_record
@@ -74,7 +75,8 @@ logger = logging.getLogger(__name__)
 
 CROP_MODES = ("face", "none")
 RENDER_MODES = ("full", "crop")
-EYE_MODES = ("landmarks", "model")
+EYE_MODES = ("landmarks", "lids", "model")
+DRAWN_EYES = ("landmarks", "lids")  # the modes whose lids the compositor draws
 MOUTH_MODES = ("drawn", "model")
 HEAD_MOTION_MODES = ("split", "model")
 
@@ -94,7 +96,9 @@ class AnimateOptions:
         (the generator's pixels only where it invents content); "crop" pastes the model-size frame,
         upscaled, over the whole crop box.
     eyes: "landmarks" draws the driver's change of eye opening on the photo's own eyelids at full
-        resolution (`reenact.postprocess.eyelids`; render "full" with face landmarks only);
+        resolution and slides the photo's irises by the driver's change of gaze
+        (`reenact.postprocess.eyelids`, `reenact.preprocess.gaze`; render "full" with face
+        landmarks only); "lids": the eyelids only, the irises stay where the photo has them;
         "model" leaves the eyes to the motion model.
     mouth: "drawn" draws the photo's own mouth, opened by the driver's change of opening with its
         inside painted (teeth, a dark cavity) and shaped by the driver's change of lip shape, at
@@ -193,12 +197,15 @@ class DrivingTrack:
 
     landmarks: per frame, the tracked face's (68, 2) landmarks in frame pixels, or None where no
         face was found (or faces were not looked for); they anchor a face-anchored model's keypoints.
+    irises: per frame, (2,) where the irises sit in their eyes (`preprocess.gaze.iris_positions`),
+        or None where there are no landmarks; None when gaze is not carried (eyes != "landmarks").
     """
 
     boxes: list[CropBox]
     best_index: int | None = None
     landmarks: list[np.ndarray | None] | None = None
     sources: list[int] | None = None  # see `frame_indices`
+    irises: list[np.ndarray | None] | None = None
 
     def frame_indices(self) -> list[int]:
         """Per frame, the driving frame whose pixels to crop: the frame itself, or where its face
@@ -293,6 +300,7 @@ def track_driving(frames: Iterable[np.ndarray], fps: float, size: int, source: P
         logger.warning("find-best-frame: no landmarks in the source; using the first driving frame")
     raw: list[CropBox | None] = []
     landmarks: list[np.ndarray | None] = []
+    irises: list[np.ndarray | None] | None = [] if options.eyes == "landmarks" else None
     best_index, best_distance = None, np.inf
     previous = None
     for index, frame in enumerate(frames):
@@ -301,6 +309,8 @@ def track_driving(frames: Iterable[np.ndarray], fps: float, size: int, source: P
         center = None if previous is None else (previous.center_x, previous.center_y)
         face = nearest_face(faces, center) if faces else None
         landmarks.append(face.landmarks if face is not None else None)
+        if irises is not None:
+            irises.append(None if landmarks[-1] is None else iris_positions(frame, landmarks[-1]))
         if options.crop == "face":
             previous = crop_box(face, width, height, margin=options.crop_margin) if face else None
             # a face cut by the frame's edge gives garbage keypoints: its frame holds a whole one
@@ -328,9 +338,12 @@ def track_driving(frames: Iterable[np.ndarray], fps: float, size: int, source: P
     # a held frame is cut exactly like the frame it holds, so that it gives the same pose
     boxes = [boxes[j] for j in sources]
     landmarks = [landmarks[j] for j in sources]
+    if irises is not None:
+        irises = [irises[j] for j in sources]
     if best_index is not None:
         logger.info("find-best-frame: driving frame %d matches the source pose best", best_index)
-    return DrivingTrack(boxes=boxes, best_index=best_index, landmarks=landmarks, sources=sources)
+    return DrivingTrack(boxes=boxes, best_index=best_index, landmarks=landmarks, sources=sources,
+                        irises=irises)
 
 
 # a face is whole when its landmarks (or, without them, its box) stay this share of its size
@@ -386,20 +399,23 @@ def render_frames(backend: Backend, encoded: object, kp_source: Keypoints, kp: K
                    compositor: FullResCompositor | None,
                    eye_ratios: np.ndarray | None = None,
                    targets: list[np.ndarray | None] | None = None,
-                   finish: Finish | None = None) -> Iterator[np.ndarray]:
+                   finish: Finish | None = None,
+                   gazes: np.ndarray | None = None) -> Iterator[np.ndarray]:
     """One batch's output frames: full-resolution composites, model-size crops or pasted crops.
 
     eye_ratios: (B, 2) per frame, how open the eyes should be relative to the photo's
     (`reenact.postprocess.eyelids`; full resolution only), or None; targets: per frame, where
     the photo's landmarks belong (`landmark_targets`; full resolution only), or None; finish:
-    applied to each composite (full resolution only), or None."""
+    applied to each composite (full resolution only), or None; gazes: (B,) per frame, how far the
+    irises move along their eyes (`eyelids.gaze_shifts`; with eye_ratios), or None."""
     if compositor is not None:
         rendered = backend.render_with_motion(encoded, kp_source, kp)
         for i, (frame, deformation, weight) in enumerate(zip(
                 rendered.frames, rendered.deformation, rendered.source_weight)):
             out = compositor.composite(frame, deformation, weight,
                                        None if eye_ratios is None else eye_ratios[i],
-                                       None if targets is None else targets[i])
+                                       None if targets is None else targets[i],
+                                       0.0 if gazes is None else float(gazes[i]))
             if finish is not None:
                 out = finish(i, out, functools.partial(compositor.carried, deformation))
             yield out
@@ -438,7 +454,7 @@ def eye_reference(track: DrivingTrack, source: PreparedSource, options: AnimateO
     """(68, 2) the landmarks the driver's eye opening is measured against: the driving frame
     relative motion starts from, or (absolute motion) the photo's. None where the lids are left to
     the model: eyes="model", or no landmarks on either side."""
-    if options.eyes != "landmarks" or track.landmarks is None or source.landmarks is None:
+    if options.eyes not in DRAWN_EYES or track.landmarks is None or source.landmarks is None:
         return None
     if not options.relative:
         return source.landmarks
@@ -490,6 +506,12 @@ def animate_frames(source: PreparedSource, frames: Iterable[np.ndarray], track: 
     reference_eyes = (eye_reference(track, source, options, initial_crop is not None)
                       if compositor is not None else None)
     eyes = None if reference_eyes is None else eye_ratios(track.landmarks, reference_eyes)
+    gazes = None
+    if eyes is not None and track.irises is not None:
+        # the driver's gaze from the frame its motion is measured from (absolute: the photo's)
+        start = (track.best_index if initial_crop is not None else 0) or 0
+        gazes = gaze_shifts(track.irises, track.irises[start] if options.relative else
+                            iris_positions(source.image, source.landmarks), eyes)
     targets = None
     if (compositor is not None and options.fit_landmarks and track.landmarks is not None
             and source.landmarks is not None):
@@ -518,17 +540,19 @@ def animate_frames(source: PreparedSource, frames: Iterable[np.ndarray], track: 
                                  adapt_movement_scale=options.relative and options.adapt_scale)
         batch_eyes = None if eyes is None else eyes[index:index + len(batch)]
         batch_targets = None if targets is None else targets[index:index + len(batch)]
+        batch_gazes = None if gazes is None else gazes[index:index + len(batch)]
         finish = None if drawn is None else drawn_mouth_finish(
             drawn[0], drawn[1].openings, index, drawn[1].shapes, drawn[1].bites)
         if split is None:
             yield from render_frames(backend, encoded, kp_source, kp, source, options, compositor,
-                                     batch_eyes, batch_targets, finish)
+                                     batch_eyes, batch_targets, finish, batch_gazes)
         else:
             movement = (float(movement_scale(kp_source, kp_initial)[0]) if options.adapt_scale
                         else 1.0)
             kp, excess = split.keypoints(kp_source, kp, kp_driving, kp_initial, movement)
             rendered = render_frames(backend, encoded, kp_source, kp, source, options, compositor,
-                                     batch_eyes, split.targets(batch_targets, excess), finish)
+                                     batch_eyes, split.targets(batch_targets, excess), finish,
+                                     batch_gazes)
             yield from split.frames(rendered, excess)
         index += len(batch)
 

@@ -57,6 +57,7 @@ from reenact.motion import (
 )
 from reenact.pipelines.animate import (
     AnimateOptions,
+    DRAWN_EYES,
     PreparedSource,
     drawn_mouth_finish,
     full_res_compositor,
@@ -70,7 +71,7 @@ from reenact.pipelines.audio_motion import FeatureFunction, speech_motion
 from reenact.pipelines.articulation import opening_motion, reexpress_opening, speech_opening
 from reenact.pipelines.keypoints import crop_landmarks, detect_keypoints, reframe_keypoints
 from reenact.pipelines.portrait_mouth import PortraitMouth, portrait_mouth
-from reenact.postprocess.eyelids import eye_ratios
+from reenact.postprocess.eyelids import eye_ratios, gaze_shifts
 from reenact.preprocess.crop import crop_image
 from reenact.preprocess.face import FaceAnalyzer, create_face_analyzer
 from reenact.provenance.manifest import PendingManifest
@@ -262,7 +263,7 @@ def talk_frames(source: PreparedSource, plan: TalkPlan, backend, checkpoint: Aud
     plan, openings = articulated_plan(plan, source, backend, checkpoint, kp_source)
     mouth = drawn_mouth(source, compositor, options, openings)
     eyes, motion_plan = None, plan
-    if compositor is not None and options.eyes == "landmarks" and source.landmarks is not None:
+    if compositor is not None and options.eyes in DRAWN_EYES and source.landmarks is not None:
         # the blinks are drawn on the photo's lids, not by the model's blink direction (whose
         # large deformations only its generator turns into a closed eye)
         eyes = np.repeat(1 - plan.blink[:, None], 2, axis=1)
@@ -278,11 +279,11 @@ def talk_frames(source: PreparedSource, plan: TalkPlan, backend, checkpoint: Aud
 
 def driven_talk_frames(source: PreparedSource, plan: TalkPlan, frames: Iterator[np.ndarray],
                        boxes: list, backend, checkpoint: AudioCheckpoint,
-                       options: TalkOptions,
-                       landmarks: list | None = None) -> Iterator[np.ndarray]:
+                       options: TalkOptions, landmarks: list | None = None,
+                       irises: list | None = None) -> Iterator[np.ndarray]:
     """Output frames with head motion from driving `frames` (already in output order, one per
-    output frame, with their crop `boxes` and face `landmarks`, (68, 2) image pixels or None)
-    and the mouth from the speech."""
+    output frame, with their crop `boxes`, face `landmarks`, (68, 2) image pixels or None, and
+    `irises`, (2,) `preprocess.gaze.iris_positions` or None) and the mouth from the speech."""
     kp_source = detect_keypoints(backend, source.crop[None], [source.landmarks], [source.box])
     encoded = backend.encode_source(source.crop)
     animate_options = options.animate_options()
@@ -293,10 +294,11 @@ def driven_talk_frames(source: PreparedSource, plan: TalkPlan, frames: Iterator[
     openings = (speech_opening(plan.motion, checkpoint)
                 if "mouth_open" in checkpoint.directions.names else None)
     mouth = drawn_mouth(source, compositor, options, openings)
-    reference_eyes = (landmarks[0] if compositor is not None and options.eyes == "landmarks"
+    reference_eyes = (landmarks[0] if compositor is not None and options.eyes in DRAWN_EYES
                       and landmarks and source.landmarks is not None else None)
     # the driver's lids, relative to its first frame as the head motion is, drawn at full size
     eyes = None if reference_eyes is None else eye_ratios(landmarks, reference_eyes)
+    gazes = None if eyes is None or not irises else gaze_shifts(irises, irises[0], eyes)
     start = 0
     for batch in batched(frames, options.batch_size):
         crops = np.stack([crop_image(frame, boxes[start + i], backend.image_size)
@@ -317,7 +319,8 @@ def driven_talk_frames(source: PreparedSource, plan: TalkPlan, frames: Iterator[
         yield from render_frames(backend, encoded, kp_source, kp, source, animate_options,
                                  compositor, None if eyes is None else eyes[start:stop],
                                  finish=None if mouth is None
-                                 else drawn_mouth_finish(mouth, openings, start))
+                                 else drawn_mouth_finish(mouth, openings, start),
+                                 gazes=None if gazes is None else gazes[start:stop])
         start += len(batch)
 
 
@@ -397,8 +400,9 @@ def _write_driven(writer: MarkedVideoWriter, bar, source: PreparedSource, plan: 
         held = np.asarray(track.frame_indices())[indices]  # a cut face's frame holds a whole one
         frames = ordered_frames(lambda: iter(reader), held, max_cached=cached)
         landmarks = [track_landmarks(track, int(i)) for i in indices]
+        irises = None if track.irises is None else [track.irises[int(i)] for i in indices]
         _write(writer, driven_talk_frames(source, plan, frames, boxes, backend, checkpoint, options,
-                                          landmarks), bar)
+                                          landmarks, irises), bar)
     if info.fps != writer.fps:
         logger.info("%s runs at %s fps, the output at %s fps: its frames are shown one per output "
                     "frame", driving_path, info.fps, writer.fps)

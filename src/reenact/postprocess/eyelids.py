@@ -27,6 +27,17 @@ a model that does move the lids is not doubled. The pipelines give the model dri
 whose lids keep the reference opening (`with_openings`), so its motion leaves the lids alone and E
 draws the whole change; where a model still changes a lid gap by more than 2x, the lids are left
 to it (`takeover`).
+
+Gaze: a second map G, applied after E (output(x) = photo(G(E(phi(x))))), slides each iris along
+its eye by the driver's change of iris position (`gaze_shifts`, from
+`reenact.preprocess.gaze.iris_positions`): along u it is piecewise linear with knots
+
+    -h -> -h,   c - r + s -> c - r,   c + r + s -> c + r,   h -> h
+
+(h the eye's half length, c the photo's iris position, r = `IRIS_RADIUS` h, s the shift), so the
+iris moves whole and the white on either side is squeezed or stretched; across the eye it is
+faded out a little beyond the lid margins (the lids' middle slides with the iris, as real lids
+do), and the corners stay.
 """
 
 from __future__ import annotations
@@ -50,12 +61,25 @@ BELOW = 0.6
 MAX_GAIN = 1.5  # eyes open at most this much wider than the photo's (the white stretches)
 SMOOTHING = 0.7  # gaussian sigma, frames, over the driver's eye ratios (dlib's lids jitter)
 EYE_OPEN = 0.05  # a reference eye less open than this is shut: no opening to measure against
+# gaze (half lengths of the eye): the pixel reading of the iris moves ~1.25x as far as FaceMesh's
+# iris points (dev lp_d0, lp_d14), hence the gain; an iris moved further than MAX_GAZE, or whose
+# core would come nearer a corner than 1 - GAZE_REACH - IRIS_RADIUS, stops there
+GAZE_GAIN = 0.8
+MAX_GAZE = 0.55
+GAZE_REACH = 0.6
+IRIS_RADIUS = 0.35  # the core that moves whole (an iris is ~0.4 of the eye's length across)
+IRIS_DISAGREE = 0.25  # the photo's two irises read further apart than this: one is misread
+PHOTO_IRIS = 0.3  # the photo's irises are taken within this of their eyes' middles
+GAZE_SMOOTHING = 1.5  # gaussian sigma, frames
+GAZE_DEADZONE = 0.05  # the pixel reading wanders by a std of 0.03-0.08 where the eyes hold still
+GAZE_OPEN = 0.75  # an eye less open than this (relative to the reference) is not read
+GAZE_ABOVE, GAZE_BELOW, GAZE_FEATHER = 0.1, 0.0, 0.6  # G's band beyond the lid margins
 
 
 def with_openings(landmarks: np.ndarray, openings: np.ndarray) -> np.ndarray:
     """(68, 2) landmarks with each eye's lid points moved across the eye so that its opening
-    (`preprocess.expressions.eye_aspect_ratios`) is `openings` (2,; NaN leaves that eye alone): each upper/lower pair is set symmetrically about its
-    midpoint. What the motion model is given when the lids are drawn here, so that it moves the
+    (`preprocess.expressions.eye_aspect_ratios`) is `openings` (2,; NaN leaves that eye alone):
+    each upper/lower pair is set symmetrically about its midpoint. What the motion model is given when the lids are drawn here, so that it moves the
     eyes with the head but leaves their opening alone."""
     points = check_landmarks(landmarks).copy()
     for (upper, lower), opening in zip(EYE_LIDS, np.asarray(openings, dtype=np.float64)):
@@ -100,6 +124,58 @@ def eye_ratios(landmarks: list[np.ndarray | None], reference: np.ndarray | None)
     return np.clip(_smooth(ratios, SMOOTHING), 0.0, MAX_GAIN)
 
 
+def gaze_shifts(positions: list[np.ndarray | None] | None, reference: np.ndarray | None,
+                openings: np.ndarray | None = None) -> np.ndarray:
+    """(T,) per frame, how far the photo's irises move along their eyes, in half eye lengths (+
+    toward each eye's second corner: the image's right on an upright face): the driver's change
+    of iris position since `reference` ((2,) per eye, `preprocess.gaze.iris_positions`), both
+    eyes averaged (they turn together), held through frames where neither can be read, smoothed
+    over time, less `GAZE_DEADZONE` (soft), x `GAZE_GAIN`, within +-`MAX_GAZE`. positions: per
+    frame (2,) or None (no face); openings: (T, 2) each eye's opening relative to the reference
+    (`eye_ratios`), or None: an eye under `GAZE_OPEN` of it is not read (a closing lid covers the
+    iris unevenly, and its dark centre moves: on dev grid_bbaf2n the reading's std over time is
+    0.10 with such frames, 0.04 without). Zeros where nothing can be read."""
+    if not positions:
+        return np.zeros(0)
+    shifts = np.zeros(len(positions))
+    base = None if reference is None else np.asarray(reference, dtype=np.float64)
+    if base is None or not np.isfinite(base).any():
+        return shifts
+    held = 0.0
+    for index, position in enumerate(positions):
+        if position is not None:
+            change = np.asarray(position, dtype=np.float64) - base
+            if openings is not None:
+                change = np.where(np.asarray(openings[index]) >= GAZE_OPEN, change, np.nan)
+            if np.isfinite(change).any():
+                held = float(np.nanmean(change))
+        shifts[index] = held
+    # clipped before smoothing too, so that a misreading does not spill onto its neighbours
+    limit = MAX_GAZE / GAZE_GAIN + GAZE_DEADZONE
+    smoothed = _smooth(np.clip(shifts, -limit, limit)[:, None], GAZE_SMOOTHING)[:, 0]
+    # the reading's wander on still eyes is not passed on: changes under GAZE_DEADZONE count as
+    # none, larger ones from there (a soft threshold)
+    steady = np.sign(smoothed) * np.maximum(np.abs(smoothed) - GAZE_DEADZONE, 0)
+    return np.clip(steady * GAZE_GAIN, -MAX_GAZE, MAX_GAZE)
+
+
+def photo_irises(irises: np.ndarray) -> np.ndarray:
+    """(2,) the photo's iris positions G pivots on, from the (2,) read ones (NaN: unread): eyes
+    turn together, so where the two readings differ by more than `IRIS_DISAGREE` the one nearer
+    the eye's middle stands for both (dark make-up or a shadow in a corner reads as iris: dev
+    woman_smiling's right eye reads +0.45 while the left reads -0.12); an unread eye takes the
+    other's; within +-`PHOTO_IRIS`."""
+    values = np.asarray(irises, dtype=np.float64)
+    finite = values[np.isfinite(values)]
+    if finite.size == 0:
+        return np.zeros(2)
+    if finite.size == 2 and abs(finite[0] - finite[1]) <= IRIS_DISAGREE:
+        chosen = values
+    else:
+        chosen = np.full(2, finite[np.argmin(np.abs(finite))])
+    return np.clip(chosen, -PHOTO_IRIS, PHOTO_IRIS)
+
+
 def takeover(implied: np.ndarray) -> np.ndarray:
     """(2,) in [0, 1] per eye: how much the lids are drawn here rather than left to the model,
     from the opening its motion implies (`EyelidWarp.implied_ratios`). A model that changes a lid
@@ -118,6 +194,7 @@ class _Eye:
     knots: Tensor  # (4,) u of the lid landmarks
     upper: Tensor  # (4,) v of the upper lid's landmarks
     lower: Tensor  # (4,) v of the lower lid's
+    iris: float  # u of the photo's iris, pixels (0: the middle, where it cannot be read)
     bounds: tuple[float, float, float, float]  # x0, x1, y0, y1: the band's box in photo pixels
 
 
@@ -131,17 +208,25 @@ def _lid_margin(u: Tensor, knots: Tensor, values: Tensor) -> Tensor:
 
 
 class EyelidWarp:
-    """The map E of the module docstring for one photo, from its (68, 2) landmarks in pixels."""
+    """The maps E and G of the module docstring for one photo, from its (68, 2) landmarks in
+    pixels and (2,) its irises' positions (`preprocess.gaze.iris_positions`; None or NaN: the
+    eye's middle)."""
 
-    def __init__(self, landmarks: np.ndarray) -> None:
+    def __init__(self, landmarks: np.ndarray, irises: np.ndarray | None = None) -> None:
         points = check_landmarks(landmarks)
         if points.shape != (NUM_LANDMARKS, 2):
             raise ValueError(f"landmarks: expected ({NUM_LANDMARKS}, 2), got {points.shape}")
+        irises = np.zeros(2) if irises is None else np.asarray(irises, dtype=np.float64)
+        if irises.shape != (2,):
+            raise ValueError(f"irises: expected (2,), got {irises.shape}")
+        irises = photo_irises(irises)
         self.landmarks = points
-        self._eyes = [self._eye(points, upper, lower) for upper, lower in EYE_LIDS]
+        self._eyes = [self._eye(points, upper, lower, float(iris))
+                      for (upper, lower), iris in zip(EYE_LIDS, irises)]
 
     @staticmethod
-    def _eye(points: np.ndarray, upper: tuple[int, ...], lower: tuple[int, ...]) -> _Eye | None:
+    def _eye(points: np.ndarray, upper: tuple[int, ...], lower: tuple[int, ...],
+             iris: float) -> _Eye | None:
         first, last = points[upper[0]], points[upper[-1]]
         length = float(np.linalg.norm(last - first))
         if length < 2:  # an eye a pixel or two long: nothing to draw
@@ -163,7 +248,7 @@ class EyelidWarp:
         as_tensor = lambda a: torch.tensor(np.asarray(a), dtype=torch.float32)  # noqa: E731
         return _Eye(origin=as_tensor(origin), along=as_tensor(along), half=half,
                     knots=as_tensor(knots), upper=as_tensor(v_up), lower=as_tensor(v_low),
-                    bounds=tuple(float(b) for b in bounds))
+                    iris=iris * half, bounds=tuple(float(b) for b in bounds))
 
     def implied_ratios(self, displacement_at) -> np.ndarray:
         """(2,) per eye: how much the model's own motion opens it, from `displacement_at`, a
@@ -172,19 +257,22 @@ class EyelidWarp:
         moved = self.landmarks - displacement_at(self.landmarks)
         return eye_aspect_ratios(moved) / np.maximum(eye_aspect_ratios(self.landmarks), 1e-9)
 
-    def apply(self, x: Tensor, y: Tensor, gains: np.ndarray,
-              strength: np.ndarray | None = None) -> tuple[Tensor, Tensor, Tensor]:
+    def apply(self, x: Tensor, y: Tensor, gains: np.ndarray, strength: np.ndarray | None = None,
+              gaze: float = 0.0) -> tuple[Tensor, Tensor, Tensor]:
         """Photo positions x, y ((H, W) each, pixels: a smooth warp of a pixel grid) of a virtual
-        photo whose eyes open by `gains` (2,) -> (x, y) in the real photo, and (H, W) in [0, 1]
-        where E draws the lids: each eye's band (from `above` over the upper lid to `below` under
-        the lower one, corner to corner), feathered over a quarter of the eye's half length,
-        times `strength` (2,) per eye (default 1); there the lids are E's, not the generator's.
-        A gain within 1% of 1 leaves that eye's positions alone."""
+        photo whose eyes open by `gains` (2,) and whose irises sit `gaze` half eye lengths along
+        their eyes from the photo's (`gaze_shifts`; applied as much as each eye's strength) ->
+        (x, y) in the real photo, and (H, W) in [0, 1] where E draws the lids: each eye's band
+        (from `above` over the upper lid to `below` under the lower one, corner to corner),
+        feathered over a quarter of the eye's half length, times `strength` (2,) per eye (default
+        1); there the lids are E's, not the generator's. A gain within 1% of 1 leaves that eye's
+        lids alone, a gaze under 1% of the eye's half length its iris."""
         x, y, weight = x.clone(), y.clone(), torch.zeros_like(x)
         strength = np.ones(2) if strength is None else np.asarray(strength, dtype=np.float64)
         for eye, gain, scale in zip(self._eyes, np.asarray(gains, dtype=np.float64), strength):
             moves = abs(gain - 1) >= 0.01
-            if eye is None or not (moves or scale > 0):
+            turns = abs(gaze * scale) >= 0.01
+            if eye is None or not (moves or turns or scale > 0):
                 continue
             block = self._block(eye, x, y)  # only near the band is worked on: a few % of a face
             if block is None:
@@ -205,6 +293,12 @@ class EyelidWarp:
                 # back to pixels: the change is across the eye only
                 bx[near] -= change * eye.along[1]
                 by[near] += change * eye.along[0]
+            if turns:  # G after E: on the photo positions E gives
+                px, py = bx[near], by[near]
+                u, v = self._eye_frame(eye, px, py)
+                change = self._gaze_change(eye, float(gaze * scale), u, v)
+                bx[near] = px + change * eye.along[0]
+                by[near] = py + change * eye.along[1]
         return x, y, weight
 
     @staticmethod
@@ -229,6 +323,30 @@ class EyelidWarp:
         """Photo pixels -> (u, v): along the eye from its middle, and across it (downward)."""
         dx, dy = x - eye.origin[0], y - eye.origin[1]
         return dx * eye.along[0] + dy * eye.along[1], -dx * eye.along[1] + dy * eye.along[0]
+
+    @staticmethod
+    def _gaze_change(eye: _Eye, gaze: float, u: Tensor, v: Tensor) -> Tensor:
+        """Along-the-eye change (u in the photo minus u in the virtual photo) of G (module
+        docstring) at eye-frame positions (u, v) of the photo, for a shift of `gaze` half
+        lengths."""
+        half = eye.half
+        reach = GAZE_REACH * half
+        shift = float(np.clip(eye.iris + gaze * half, -reach, reach)) - eye.iris
+        radius = IRIS_RADIUS * half
+        virtual = (-half, eye.iris - radius + shift, eye.iris + radius + shift, half)
+        photo = (-half, eye.iris - radius, eye.iris + radius, half)
+        mapped = u.clone()
+        for (a0, a1), (b0, b1) in zip(zip(virtual[:-1], virtual[1:]), zip(photo[:-1], photo[1:])):
+            span = (u >= a0) & (u < a1)
+            mapped = torch.where(span, b0 + (u - a0) * ((b1 - b0) / (a1 - a0)), mapped)
+        upper = _lid_margin(u, eye.knots, eye.upper)
+        lower = _lid_margin(u, eye.knots, eye.lower)
+        feather = GAZE_FEATHER * half
+        # whole from GAZE_ABOVE over the upper margin to GAZE_BELOW under the lower one, fading
+        # out over GAZE_FEATHER beyond (inside E's band)
+        across = (smoothstep((v - upper + GAZE_ABOVE * half + feather) / feather)
+                  * smoothstep((lower + GAZE_BELOW * half + feather - v) / feather))
+        return across * (mapped - u)
 
     @staticmethod
     def _lid_change(eye: _Eye, gain: float, u: Tensor, v: Tensor, upper: Tensor,

@@ -51,6 +51,7 @@ from reenact.postprocess.mouth_mask import face_hull_mask
 from reenact.postprocess.paste import _match_colors, check_paste_inputs, feather_window
 from reenact.postprocess.resampling import blur_matrix, interpolation_matrix, max_filter
 from reenact.preprocess.crop import CropBox
+from reenact.preprocess.gaze import iris_positions
 
 
 _MIN_BASELINE = 0.05
@@ -129,7 +130,7 @@ class FullResCompositor:
         self._face = self._eyelids = self._fit = None
         if landmarks is not None:
             self._face = self._grow(torch.from_numpy(face_hull_mask(landmarks, box, size)))
-            self._eyelids = EyelidWarp(landmarks)
+            self._eyelids = EyelidWarp(landmarks, iris_positions(image, landmarks))
             self._fit = LandmarkFit(landmarks)
         self._baseline = None
         if baseline_weight is not None:
@@ -289,7 +290,7 @@ class FullResCompositor:
     @torch.no_grad()
     def composite(self, frame: np.ndarray, deformation: np.ndarray, weight: np.ndarray,
                   eye_ratios: np.ndarray | None = None,
-                  landmark_targets: np.ndarray | None = None) -> np.ndarray:
+                  landmark_targets: np.ndarray | None = None, gaze: float = 0.0) -> np.ndarray:
         """One output frame, (H, W, 3) uint8, from one `RenderedCrops` item.
 
         frame: (S, S, 3) uint8 the model's frame; deformation: (h, w, 2) its dense deformation
@@ -297,8 +298,9 @@ class FullResCompositor:
         [0, 1]; eye_ratios: (2,) how open each eye (image left, right) should be relative to the
         photo's (`reenact.postprocess.eyelids`), or None to leave the lids to the model;
         landmark_targets: (68, 2) where the photo's landmarks belong in this frame (output pixels),
-        to fit the motion to them (`reenact.postprocess.landmark_fit`), or None. Pixels where the
-        paste mask is 0 keep the photo's bytes.
+        to fit the motion to them (`reenact.postprocess.landmark_fit`), or None; gaze: how far the
+        irises move along their eyes, half eye lengths (`eyelids.gaze_shifts`; with eye_ratios
+        only). Pixels where the paste mask is 0 keep the photo's bytes.
         """
         self._check(frame, deformation, weight)
         grid = unfolded(torch.from_numpy(np.ascontiguousarray(deformation, dtype=np.float32)))
@@ -337,7 +339,7 @@ class FullResCompositor:
         eyes = self._eye_gains(displacement, eye_ratios)
         keep = None  # where the generator's pixels must not go: the lids drawn here
         if eyes is not None:
-            x, y, drawn = self._eyelids.apply(x, y, *eyes)
+            x, y, drawn = self._eyelids.apply(x, y, *eyes, gaze=float(gaze))
             keep = 1 - drawn
         where = torch.stack([x.mul_(2 / width).sub_(1), y.mul_(2 / height).sub_(1)], dim=-1)
         content = F.grid_sample(self._pixels[None], where[None], mode="bicubic",

@@ -1,0 +1,89 @@
+"""Where each iris sits in its eye, read from the pixels between dlib's lids: the gaze that
+`animate` carries from the driver onto the photo's own eyes (`reenact.postprocess.eyelids`).
+
+dlib's 68 points outline the lids but not the iris. Between the lids, the iris (and pupil) is the
+darkest part of the eye and the white the brightest, so along the eye, from corner to corner,
+the dark mass's centre is the iris's position:
+
+    image (H, W, 3) uint8 + (68, 2) landmarks
+      -> per eye, a lattice in the eye's own frame (u along it from the middle, in half corner
+         distances; v across, between the lid margins at 20-80% of the gap)
+      -> luminance sampled there (bilinear), averaged across -> a profile along u
+      -> darkness = how far each sample is below halfway between the profile's dark (10th
+         percentile) and light (90th) levels
+      -> the darkness-weighted mean of u: the iris's position (-1 / +1: at the image-left / right
+         corner)
+
+A closed or tiny eye has no iris to read (NaN). Checked against mediapipe FaceMesh's iris points on
+dev clips (lp_d0, lp_d14: eyes that look from side to side): r 0.97-0.98 over time, the pixel
+reading about 1.25x FaceMesh's offsets; where the eyes hold still (lp_d18, vr_1) it wanders by a
+standard deviation of ~0.05-0.07 half lengths (FaceMesh: ~0.02).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from reenact.preprocess.expressions import check_face_landmarks
+
+# each eye's six points: corner, upper lid (2), corner, lower lid (2), as in dlib's 68
+EYE_POINTS = ((36, 37, 38, 39, 40, 41), (42, 43, 44, 45, 46, 47))
+ALONG = np.linspace(-0.85, 0.85, 35)  # u of the samples, half corner distances (corners are shade)
+ACROSS = np.linspace(0.2, 0.8, 7)  # v of the samples, as shares of the lid gap
+# percent: the profile's dark and light levels; samples darker than halfway are the iris's
+DARK_RANGE = (10, 90)
+MIN_OPENING = 0.12  # the lid gap over the corner distance below which the eye is too shut to read
+MIN_LENGTH = 8.0  # pixels between the corners below which an eye is too small to read
+_LUMA = np.array([0.299, 0.587, 0.114])
+
+
+def _bilinear(image: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """(..., C) float64 of (H, W, C) `image` at pixel positions x, y (clamped to the image)."""
+    height, width = image.shape[:2]
+    x = np.clip(x, 0, width - 1.001)
+    y = np.clip(y, 0, height - 1.001)
+    x0, y0 = np.floor(x).astype(np.int64), np.floor(y).astype(np.int64)
+    fx, fy = (x - x0)[..., None], (y - y0)[..., None]
+    top = image[y0, x0] * (1 - fx) + image[y0, x0 + 1] * fx
+    bottom = image[y0 + 1, x0] * (1 - fx) + image[y0 + 1, x0 + 1] * fx
+    return top * (1 - fy) + bottom * fy
+
+
+def _iris(image: np.ndarray, points: np.ndarray) -> float:
+    """The iris's position along one eye (half corner distances, + toward its second corner), or
+    NaN; `points`: (6, 2) that eye's landmarks in `EYE_POINTS` order."""
+    first, last = points[0], points[3]
+    length = float(np.linalg.norm(last - first))
+    if length < MIN_LENGTH:
+        return float("nan")
+    half = length / 2
+    along = (last - first) / length
+    across = np.array([-along[1], along[0]])  # downward for an upright face
+    origin = (first + last) / 2
+    upper, lower = points[[0, 1, 2, 3]] - origin, points[[0, 5, 4, 3]] - origin
+    if ((lower[1:3] - upper[1:3]) @ across).mean() < MIN_OPENING * length:
+        return float("nan")
+    u = ALONG * half
+    top = np.interp(u, upper @ along, upper @ across)
+    bottom = np.interp(u, lower @ along, lower @ across)
+    v = top[None] + (bottom - top)[None] * ACROSS[:, None]  # (7, 35)
+    x = origin[0] + u[None] * along[0] + v * across[0]
+    y = origin[1] + u[None] * along[1] + v * across[1]
+    profile = (_bilinear(image, x, y) @ _LUMA).mean(axis=0)  # (35,) along the eye
+    low, high = np.percentile(profile, DARK_RANGE)
+    darkness = np.clip((low + high) / 2 - profile, 0, None)
+    if darkness.sum() <= 0:  # a flat eye (a sketch, a blank): nothing to read
+        return float("nan")
+    return float((darkness * ALONG).sum() / darkness.sum())
+
+
+def iris_positions(image: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
+    """(2,) float64 per eye (`EYE_POINTS` order: image left, then right), the iris's position
+    along the eye from its middle in half corner distances, + toward the eye's second corner (36
+    -> 39, 42 -> 45: the image's right on an upright face; see the module's docstring); NaN for
+    an eye too shut or too small to read. image: (H, W, 3) uint8 RGB; landmarks: (68, 2) pixels."""
+    points = check_face_landmarks(landmarks)
+    image = np.asarray(image)
+    if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+        raise ValueError(f"image: expected (H, W, 3) uint8 RGB, got {image.shape} {image.dtype}")
+    return np.array([_iris(image, points[list(eye)]) for eye in EYE_POINTS])
