@@ -99,7 +99,9 @@ def test_directions_recover_a_planted_linear_relation():
     assert stats["explained_variance"] > 0.95 and stats["zeroed"] == []
 
 
-def test_command_on_a_generated_talking_portrait(tmp_path, caplog):
+def train_on_a_generated_talking_portrait(tmp_path, *options):
+    """`reenact train-audio` for two steps on a generated talking video of a shared portrait, with
+    a tiny motion model and audio model; returns the command's exit code."""
     from speech_fixtures import talking_portrait_video
 
     portrait = read_image(require(MEDIA / "portraits" / "woman_smiling.png"))
@@ -108,11 +110,15 @@ def test_command_on_a_generated_talking_portrait(tmp_path, caplog):
     talking_portrait_video(data / "talk.mp4", portrait, 1.2)
     (data / "talk.wav").unlink()
     save_checkpoint(create_model("tiny-64", seed=0), tmp_path / "motion")
-    caplog.set_level(logging.INFO)
     args = ["train-audio", "-q", "--data", data, "--checkpoint", tmp_path / "motion", "-o",
             tmp_path / "run", "--steps", 2, "--batch-size", 2, "--sequence-frames", 8,
-            "--hidden-size", 8, "--channels", 8, "--layers", 1]
-    assert main([str(a) for a in args]) == 0
+            "--hidden-size", 8, "--channels", 8, "--layers", 1, *options]
+    return main([str(a) for a in args])
+
+
+def test_command_on_a_generated_talking_portrait(tmp_path, caplog):
+    caplog.set_level(logging.INFO)
+    assert train_on_a_generated_talking_portrait(tmp_path) == 0
     checkpoint = load_audio_checkpoint(tmp_path / "run" / "audio-checkpoint")
     assert checkpoint.metadata["videos"] == ["talk.mp4"]
     assert checkpoint.motion_model["name"] == str(tmp_path / "motion")
@@ -120,19 +126,8 @@ def test_command_on_a_generated_talking_portrait(tmp_path, caplog):
 
 @pytest.mark.skipif(not mediapipe_available(), reason="mediapipe's FaceMesh is not installed")
 def test_command_measures_the_opening_with_facemesh_and_hears_a_wider_window(tmp_path):
-    from speech_fixtures import talking_portrait_video
-
-    portrait = read_image(require(MEDIA / "portraits" / "woman_smiling.png"))
-    data = tmp_path / "data"
-    data.mkdir()
-    talking_portrait_video(data / "talk.mp4", portrait, 1.2)
-    (data / "talk.wav").unlink()
-    save_checkpoint(create_model("tiny-64", seed=0), tmp_path / "motion")
-    args = ["train-audio", "-q", "--data", data, "--checkpoint", tmp_path / "motion", "-o",
-            tmp_path / "run", "--steps", 2, "--batch-size", 2, "--sequence-frames", 8,
-            "--hidden-size", 8, "--channels", 8, "--layers", 1, "--opening-measure", "facemesh",
-            "--context", 4]
-    assert main([str(a) for a in args]) == 0
+    assert train_on_a_generated_talking_portrait(tmp_path, "--opening-measure", "facemesh",
+                                                 "--context", 4) == 0
     checkpoint = load_audio_checkpoint(tmp_path / "run" / "audio-checkpoint")
     assert checkpoint.features.context == 4 and checkpoint.model.config.window == 9
     assert checkpoint.metadata["train_config"]["opening_measure"] == "facemesh"
