@@ -113,6 +113,23 @@ def test_a_grin_is_a_bite_and_a_dropped_jaw_or_speech_is_not():
     assert changes["speech"].bites[-1] == 0.0 and changes["dropped"].bites[-1] == 0.0
 
 
+def test_teeth_filling_the_drivers_mouth_make_a_bite_without_the_corners_going_out():
+    """A grin that parts the lips without widening the mouth looks like speech to the shape
+    alone; the driver's pixels (the inside mostly teeth) tell it apart."""
+    rest = driver()
+    speech = rest.copy()
+    speech[[55, 56, 57, 58, 59, 65, 66, 67], 1] += 0.25 * interocular_distance(rest)
+    frames = [rest] * 4 + [speech] * 12
+    shown = [np.nan] * 4 + [0.8] * 12  # teeth from edge to edge
+    upper_teeth = [np.nan] * 4 + [0.4] * 12  # speech: the upper teeth over a dark inside
+    assert mouth_changes(frames, rest, portrait()).bites[-1] == 0.0
+    assert mouth_changes(frames, rest, portrait(), shown).bites[-1] == pytest.approx(1.0)
+    assert mouth_changes(frames, rest, portrait(), upper_teeth).bites[-1] == 0.0
+    assert mouth_changes(frames, rest, portrait(), [None] * 16).bites.max() == 0.0
+    with pytest.raises(ValueError, match="teeth: expected 16 values"):
+        mouth_changes(frames, rest, portrait(), shown[:-1])
+
+
 def test_bad_landmarks_are_refused():
     with pytest.raises(ValueError, match="reference"):
         mouth_changes([driver()], np.zeros((5, 2)), portrait())

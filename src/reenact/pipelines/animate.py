@@ -65,6 +65,7 @@ from reenact.preprocess.face import (
 )
 from reenact.preprocess.face_follow import FollowConfig, follower_for
 from reenact.preprocess.gaze import iris_positions
+from reenact.preprocess.teeth import teeth_share
 from reenact.provenance.label import check_label
 from reenact.provenance.manifest import PendingManifest
 from reenact.provenance.record import Provenance, options_record
@@ -199,6 +200,8 @@ class DrivingTrack:
         face was found (or faces were not looked for); they anchor a face-anchored model's keypoints.
     irises: per frame, (2,) where the irises sit in their eyes (`preprocess.gaze.iris_positions`),
         or None where there are no landmarks; None when gaze is not carried (eyes != "landmarks").
+    teeth: per frame, the share of the parted mouth that is teeth (`preprocess.teeth.teeth_share`;
+        NaN: not read); None when the mouth is not drawn (mouth != "drawn").
     """
 
     boxes: list[CropBox]
@@ -206,6 +209,7 @@ class DrivingTrack:
     landmarks: list[np.ndarray | None] | None = None
     sources: list[int] | None = None  # see `frame_indices`
     irises: list[np.ndarray | None] | None = None
+    teeth: list[float] | None = None
 
     def frame_indices(self) -> list[int]:
         """Per frame, the driving frame whose pixels to crop: the frame itself, or where its face
@@ -301,6 +305,7 @@ def track_driving(frames: Iterable[np.ndarray], fps: float, size: int, source: P
     raw: list[CropBox | None] = []
     landmarks: list[np.ndarray | None] = []
     irises: list[np.ndarray | None] | None = [] if options.eyes == "landmarks" else None
+    teeth: list[float] | None = [] if options.mouth == "drawn" else None
     best_index, best_distance = None, np.inf
     previous = None
     for index, frame in enumerate(frames):
@@ -311,6 +316,8 @@ def track_driving(frames: Iterable[np.ndarray], fps: float, size: int, source: P
         landmarks.append(face.landmarks if face is not None else None)
         if irises is not None:
             irises.append(None if landmarks[-1] is None else iris_positions(frame, landmarks[-1]))
+        if teeth is not None:
+            teeth.append(np.nan if landmarks[-1] is None else teeth_share(frame, landmarks[-1]))
         if options.crop == "face":
             previous = crop_box(face, width, height, margin=options.crop_margin) if face else None
             # a face cut by the frame's edge gives garbage keypoints: its frame holds a whole one
@@ -340,10 +347,12 @@ def track_driving(frames: Iterable[np.ndarray], fps: float, size: int, source: P
     landmarks = [landmarks[j] for j in sources]
     if irises is not None:
         irises = [irises[j] for j in sources]
+    if teeth is not None:
+        teeth = [teeth[j] for j in sources]
     if best_index is not None:
         logger.info("find-best-frame: driving frame %d matches the source pose best", best_index)
     return DrivingTrack(boxes=boxes, best_index=best_index, landmarks=landmarks, sources=sources,
-                        irises=irises)
+                        irises=irises, teeth=teeth)
 
 
 # a face is whole when its landmarks (or, without them, its box) stay this share of its size
@@ -473,7 +482,7 @@ def drawn_mouth(source: PreparedSource, track: DrivingTrack, compositor: FullRes
     if reference is None:
         return None
     return (portrait_mouth(source.image, source.landmarks, source.box, bite=True, frame_jaw=True),
-            mouth_changes(track.landmarks, reference, source.landmarks))
+            mouth_changes(track.landmarks, reference, source.landmarks, track.teeth))
 
 
 def steady_lids(landmarks: list[np.ndarray | None], reference: np.ndarray) -> list[np.ndarray | None]:

@@ -15,7 +15,10 @@ Two parts, so that a portrait opens its own mouth by the driver's *change* and k
   `BITE_WIDENING`) while the chin drops less than 0.3-0.6 of the lips' gap change
   (`BITE_RATIO`). Dev drivers: lp_d0's grin widens 0.32 and its chin drops 0.25 of the gap;
   lp_d18 and lp_d10 opening wide drop it 0.8-1.1; speech (vr_1) widens 0.02, and there dlib's
-  chin alone, which hardly moves, would have shut the teeth.
+  chin alone, which hardly moves, would have shut the teeth. A grin that parts the lips without
+  widening the mouth (dev lp_d14) is told by its pixels instead: where the driving frames are
+  read, a mouth whose inside is mostly teeth (`preprocess.teeth.teeth_share` over 0.55-0.7;
+  lp_d0 and lp_d14's grins read 0.63-0.83, speech at most 0.56, a wide "oh" 0.24) bites too.
 All are lightly smoothed over time: dlib's lips jitter by a pixel or two.
 """
 
@@ -45,6 +48,7 @@ SMOOTHING = 0.7  # gaussian sigma, frames, over the openings and shapes
 BITE_RATIO = (0.3, 0.6)
 BITE_WIDENING = (0.08, 0.2)  # the mouth's widening (interocular distances) from none to a grin's
 BITE_SMOOTHING = 1.5  # gaussian sigma, frames, over the bite (dlib's chin is noisier)
+BITE_TEETH = (0.55, 0.7)  # the share of the driver's parted mouth that is teeth: none to a grin's
 _BITE_FLOOR = 0.08  # gap changes under this count as this much (a ratio of small numbers is noise)
 
 
@@ -66,10 +70,13 @@ class MouthChanges:
 
 
 def mouth_changes(landmarks: Sequence[np.ndarray | None], reference: np.ndarray,
-                  portrait: np.ndarray) -> MouthChanges:
+                  portrait: np.ndarray,
+                  teeth: Sequence[float | None] | None = None) -> MouthChanges:
     """The driver's mouth changes (per frame (68, 2) `landmarks` in its frame pixels, None where no
     face was found: no change there) relative to its `reference` frame's landmarks, carried onto
-    the `portrait`'s (68, 2) landmarks (see the module's docstring)."""
+    the `portrait`'s (68, 2) landmarks (see the module's docstring). teeth: per frame the share of
+    the driver's parted mouth that is teeth (`preprocess.teeth.teeth_share`; None or NaN: not
+    read), or None to tell grins by their shape alone."""
     reference = check_face_landmarks(reference, "reference")
     portrait = check_face_landmarks(portrait, "portrait")
     pose = list(POSE_LANDMARKS)
@@ -107,5 +114,12 @@ def mouth_changes(landmarks: Sequence[np.ndarray | None], reference: np.ndarray,
     low, high = BITE_WIDENING
     grin = np.clip((gaussian_smooth(widening, BITE_SMOOTHING) - low) / (high - low), 0, 1)
     bites = shut_jaw * grin
+    if teeth is not None:
+        shares = np.array([np.nan if t is None else float(t) for t in teeth], dtype=np.float64)
+        if len(shares) != count:
+            raise ValueError(f"teeth: expected {count} values, one per frame, got {len(shares)}")
+        low, high = BITE_TEETH
+        shown = gaussian_smooth(np.nan_to_num(shares, nan=0.0), BITE_SMOOTHING)
+        bites = np.maximum(bites, np.clip((shown - low) / (high - low), 0, 1))
     return MouthChanges(shapes, np.maximum(gaussian_smooth(openings, SMOOTHING), 0.0), bites)
 

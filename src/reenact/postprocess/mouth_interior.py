@@ -15,7 +15,7 @@ portrait's own colours:
   incisors' and canines' boundaries at 0, +-0.13, +-0.235 and +-0.35 of it from the midline,
   the tooth widths of an average adult arch), hung from the upper inner lip, in the lip's
   shadow at the top, receding into shadow toward the corners; their brightness follows the
-  face's (a bright face, bright teeth) and their tint half ivory, half the skin's (a
+  face's (a bright face, bright teeth) and their tint a third ivory, two thirds the skin's (a
   black-and-white photo gets grey teeth, a varnished painting yellowed ones);
 - the lower teeth show as a faint band above the lower lip when the mouth is wide open; with
   `bite` (lips parted in a grin, the jaw shut) they stand right under the upper teeth instead,
@@ -199,7 +199,7 @@ def paint_interior(image: np.ndarray, landmarks: np.ndarray, skin: np.ndarray, l
     lip_line = float(np.median(top[centre])) if centre.any() else float(np.median(top))
     teeth_luma = float(np.clip(0.85 * skin_luma + 15, 60, 215))
     tint = skin / skin_luma
-    teeth_colour = teeth_luma * (0.5 * np.array([1.04, 1.0, 0.9]) + 0.5 * tint)
+    teeth_colour = teeth_luma * (0.35 * np.array([1.04, 1.0, 0.9]) + 0.65 * tint)
     edge = lip_line + style.teeth_height * (1 - 0.45 * across ** 2)  # the arch recedes
     # from just under the upper lip (a dark line of its shadow first, so that lips warped shut
     # from this image meet on a dark seam, not on a line of teeth) down to their edge

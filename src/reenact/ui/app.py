@@ -115,14 +115,19 @@ def _animate_tab(gr: Any, models: Models, examples: list[list[str]]) -> None:
                              elem_id="animate-mouth",
                              info="drawn: the portrait's own mouth, opened as the driver's opens "
                                   "with teeth painted inside; model: the motion model's")
+            eyes = gr.Radio(["landmarks", "lids", "model"], value="landmarks", label="eyes",
+                            elem_id="animate-eyes",
+                            info="landmarks: the portrait's own lids and irises follow the "
+                                 "driver's blinks and gaze; lids: the blinks only; model: the "
+                                 "motion model's")
             extra = _label_and_frames(gr, "animate")
         with gr.Column():
             outputs = _result_column(gr, "animate")
     handler = page_handler(gr, render_animate, models,
-                           ["mode", "find_best_frame", "crop", "render", "mouth", "max_frames",
-                            "label"])
+                           ["mode", "find_best_frame", "crop", "render", "mouth", "eyes",
+                            "max_frames", "label"])
     _render_button(gr, "animate", handler,
-                   [source, driving, mode, best, crop, render, mouth, *extra], outputs)
+                   [source, driving, mode, best, crop, render, mouth, eyes, *extra], outputs)
     if examples:
         gr.Examples(examples, inputs=[source, driving], label="samples")
 

@@ -1,0 +1,78 @@
+"""How much of a parted mouth is teeth, read from the pixels between dlib's inner lips: what tells
+a grin (the teeth together, the lips drawn back) from an open jaw (a dark or red inside) in the
+driving video, for the mouth `animate` draws (`reenact.pipelines.mouth_transfer`).
+
+    image (H, W, 3) uint8 + (68, 2) landmarks
+      -> the inner-lip polygon (60-67), rasterized on a crop around the mouth
+      -> luminance there over the cheeks' (a patch on each cheek, between the eye's lower lid and
+         the mouth's corner, its median)
+      -> the share of the polygon's pixels brighter than `BRIGHT` times the cheeks
+
+Teeth are as bright as the skin around them or brighter; the mouth's inside, tongue and lips are
+darker. Dev drivers: a grin with the teeth together (lp_d0, lp_d14) reads 0.62-0.76; speech with
+the upper teeth showing (vr_1) 0.03-0.38; a wide "oh" (lp_d18) 0.00.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from reenact.preprocess.expressions import check_face_landmarks, interocular_distance
+
+BRIGHT = 0.85  # of the cheeks' luminance: brighter pixels count as teeth
+MIN_PIXELS = 40  # a polygon of less area (lips together, a small face) is not read
+CHEEK_RADIUS = 0.08  # interocular distances: the half side of each cheek patch
+_LUMA = np.array([0.299, 0.587, 0.114])
+
+
+def _polygon_mask(points: np.ndarray, height: int, width: int) -> np.ndarray:
+    """(height, width) bool: the pixels whose centres lie inside the polygon (x, y) `points`."""
+    from PIL import Image, ImageDraw
+
+    canvas = Image.new("L", (width, height))
+    ImageDraw.Draw(canvas).polygon([(float(x), float(y)) for x, y in points], fill=1)
+    return np.asarray(canvas, dtype=bool)
+
+
+def _cheeks(image: np.ndarray, points: np.ndarray) -> float:
+    """The median luminance of two square patches, each halfway between an eye's lower lid and the
+    mouth's corner below it."""
+    height, width = image.shape[:2]
+    half = max(1, int(round(CHEEK_RADIUS * float(interocular_distance(points)))))
+    values = []
+    for lid, corner in ((points[[40, 41]].mean(axis=0), points[48]),
+                        (points[[46, 47]].mean(axis=0), points[54])):
+        x, y = np.round((lid + corner) / 2).astype(int)
+        patch = image[max(0, y - half):min(height, y + half + 1),
+                      max(0, x - half):min(width, x + half + 1)]
+        if patch.size:
+            values.append(patch.reshape(-1, 3) @ _LUMA)
+    return float(np.median(np.concatenate(values))) if values else float("nan")
+
+
+def teeth_share(image: np.ndarray, landmarks: np.ndarray) -> float:
+    """The share (0-1) of the pixels between the inner lips (68-point 60-67) brighter than `BRIGHT`
+    times the cheeks' luminance (see the module's docstring); NaN where the lips part by fewer
+    than `MIN_PIXELS` pixels or the cheeks cannot be read. image: (H, W, 3) uint8 RGB;
+    landmarks: (68, 2) pixels."""
+    points = check_face_landmarks(landmarks)
+    image = np.asarray(image)
+    if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+        raise ValueError(f"image: expected (H, W, 3) uint8 RGB, got {image.shape} {image.dtype}")
+    height, width = image.shape[:2]
+    inner = points[60:68]
+    x, y = inner[:, 0], inner[:, 1]
+    if 0.5 * abs(float(x @ np.roll(y, -1) - y @ np.roll(x, -1))) < MIN_PIXELS:  # shoelace area
+        return float("nan")
+    x0, y0 = np.maximum(np.floor(inner.min(axis=0)).astype(int), 0)
+    x1, y1 = np.minimum(np.ceil(inner.max(axis=0)).astype(int) + 1, (width, height))
+    if x1 <= x0 or y1 <= y0:
+        return float("nan")
+    mask = _polygon_mask(inner - (x0, y0), y1 - y0, x1 - x0)
+    if mask.sum() < MIN_PIXELS:
+        return float("nan")
+    cheeks = _cheeks(image, points)
+    if not np.isfinite(cheeks) or cheeks <= 0:
+        return float("nan")
+    luminance = image[y0:y1, x0:x1][mask] @ _LUMA
+    return float((luminance > BRIGHT * cheeks).mean())
