@@ -17,8 +17,11 @@ Two parts, so that a portrait opens its own mouth by the driver's *change* and k
   lp_d18 and lp_d10 opening wide drop it 0.8-1.1; speech (vr_1) widens 0.02, and there dlib's
   chin alone, which hardly moves, would have shut the teeth. A grin that parts the lips without
   widening the mouth (dev lp_d14) is told by its pixels instead: where the driving frames are
-  read, a mouth whose inside is mostly teeth (`preprocess.teeth.teeth_share` over 0.55-0.7;
-  lp_d0 and lp_d14's grins read 0.63-0.83, speech at most 0.56, a wide "oh" 0.24) bites too.
+  read, a mouth whose inside stays mostly teeth (`preprocess.teeth.teeth_share`, smoothed over
+  about a third of a second, over 0.55-0.68) bites too. Smoothed so, the grins of dev drivers
+  lp_d14, lp_d0 and lp_d19 read 0.66-0.76; 35 dev speech clips (GRID, presenters, PC-AVS,
+  V-Express, Arabic anchors) at most 0.52, though single frames of speech reach 0.67: a grin is
+  held, the teeth of speech flash.
 All are lightly smoothed over time: dlib's lips jitter by a pixel or two.
 """
 
@@ -48,7 +51,8 @@ SMOOTHING = 0.7  # gaussian sigma, frames, over the openings and shapes
 BITE_RATIO = (0.3, 0.6)
 BITE_WIDENING = (0.08, 0.2)  # the mouth's widening (interocular distances) from none to a grin's
 BITE_SMOOTHING = 1.5  # gaussian sigma, frames, over the bite (dlib's chin is noisier)
-BITE_TEETH = (0.55, 0.7)  # the share of the driver's parted mouth that is teeth: none to a grin's
+BITE_TEETH = (0.55, 0.68)  # the share of the driver's parted mouth that is teeth: none to a grin's
+TEETH_SMOOTHING = 4.0  # gaussian sigma, frames, over that share
 _BITE_FLOOR = 0.08  # gap changes under this count as this much (a ratio of small numbers is noise)
 
 
@@ -119,7 +123,7 @@ def mouth_changes(landmarks: Sequence[np.ndarray | None], reference: np.ndarray,
         if len(shares) != count:
             raise ValueError(f"teeth: expected {count} values, one per frame, got {len(shares)}")
         low, high = BITE_TEETH
-        shown = gaussian_smooth(np.nan_to_num(shares, nan=0.0), BITE_SMOOTHING)
+        shown = gaussian_smooth(np.nan_to_num(shares, nan=0.0), TEETH_SMOOTHING)
         bites = np.maximum(bites, np.clip((shown - low) / (high - low), 0, 1))
     return MouthChanges(shapes, np.maximum(gaussian_smooth(openings, SMOOTHING), 0.0), bites)
 
