@@ -1,6 +1,7 @@
-"""The motion of a face that is alive but not speaking: blinks and a slight, slow head sway.
+"""The motion of a face that is alive but not speaking: blinks, a slight, slow head sway and now
+and then a glance aside.
 
-Both are drawn from a seeded generator, so a seed gives the same video every time, and both are
+All are drawn from a seeded generator, so a seed gives the same video every time, and both are
 functions of time in seconds, so they look the same at any frame rate.
 """
 
@@ -24,6 +25,10 @@ class IdleMotionConfig:
     head_rotation_deg, head_shift, head_scale: peak in-plane turn (degrees), shift (normalized image
         units, 2 = the crop's width) and relative zoom of the sway; 0 turns that part off.
     head_frequency_hz: (min, max) frequencies of the sway's sinusoids.
+    glance_interval_s: (min, max) seconds between glances (from one's end to the next's start);
+    glance_hold_s: (min, max) seconds a glance is held; glance_move_s: the eyes' move there and
+        back; glance_amount: the furthest glance, in half eye lengths along the eyes (what
+        `reenact.postprocess.eyelids` moves the irises by; 0 turns glances off).
     """
 
     blink_interval_s: tuple[float, float] = (2.0, 6.0)
@@ -32,17 +37,22 @@ class IdleMotionConfig:
     head_shift: float = 0.012
     head_scale: float = 0.012
     head_frequency_hz: tuple[float, float] = (0.05, 0.3)
+    glance_interval_s: tuple[float, float] = (3.0, 8.0)
+    glance_hold_s: tuple[float, float] = (0.4, 1.5)
+    glance_move_s: float = 0.08
+    glance_amount: float = 0.2
 
     def __post_init__(self) -> None:
-        for key in ("blink_interval_s", "head_frequency_hz"):
+        for key in ("blink_interval_s", "head_frequency_hz", "glance_interval_s", "glance_hold_s"):
             low, high = getattr(self, key)
             if not 0 < low <= high:
                 raise ConfigError(f"IdleMotionConfig.{key}: expected 0 < min <= max, got "
                                   f"{getattr(self, key)!r}")
-        if not self.blink_duration_s > 0:
-            raise ConfigError(f"IdleMotionConfig.blink_duration_s: expected a number > 0, got "
-                              f"{self.blink_duration_s!r}")
-        for key in ("head_rotation_deg", "head_shift", "head_scale"):
+        for key in ("blink_duration_s", "glance_move_s"):
+            if not getattr(self, key) > 0:
+                raise ConfigError(f"IdleMotionConfig.{key}: expected a number > 0, got "
+                                  f"{getattr(self, key)!r}")
+        for key in ("head_rotation_deg", "head_shift", "head_scale", "glance_amount"):
             if not getattr(self, key) >= 0:
                 raise ConfigError(f"IdleMotionConfig.{key}: expected a number >= 0, got "
                                   f"{getattr(self, key)!r}")
@@ -90,3 +100,30 @@ def head_sway(num_frames: int, fps: Fraction, rng: np.random.Generator,
                                           _sway(times, rng, low, high)], axis=1)
     scale = 1 + config.head_scale * _sway(times, rng, low, high)
     return angle, shift, scale
+
+
+def _rise(times: np.ndarray, start: float, stop: float) -> np.ndarray:
+    """(T,) 0 before `start`, 1 after `stop`, a raised cosine between."""
+    return 0.5 * (1 - np.cos(math.pi * np.clip((times - start) / (stop - start), 0, 1)))
+
+
+def glance_curve(num_frames: int, fps: Fraction, rng: np.random.Generator,
+                 config: IdleMotionConfig | None = None) -> np.ndarray:
+    """(T,) the irises' shift along the eyes per frame, in half eye lengths (+ toward the image's
+    right): 0, looking ahead, but now and then a glance to one side (half to all of
+    `glance_amount`), held and back, at random intervals."""
+    config = config or IdleMotionConfig()
+    times = frame_times(num_frames, fps)
+    gaze = np.zeros(num_frames)
+    low, high = config.glance_interval_s
+    move = config.glance_move_s
+    moment = rng.uniform(low, high)
+    end = times[-1] if num_frames else 0.0
+    while moment <= end:
+        hold = rng.uniform(*config.glance_hold_s)
+        target = rng.choice((-1.0, 1.0)) * rng.uniform(0.5, 1.0) * config.glance_amount
+        there = _rise(times, moment, moment + move)
+        back = _rise(times, moment + move + hold, moment + 2 * move + hold)
+        gaze += target * there * (1 - back)
+        moment += 2 * move + hold + rng.uniform(low, high)
+    return gaze

@@ -109,6 +109,8 @@ def test_idle_motion_blinks_and_sways_deterministically(tmp_path, models):
     again = plan_talk(clip, checkpoint, Fraction(25), 200, TalkOptions(seed=3))
     assert np.array_equal(plan.blink, again.blink) and np.array_equal(plan.angle, again.angle)
     assert plan.blink.max() == pytest.approx(1, abs=0.05) and np.abs(plan.angle).max() > 0
+    assert np.array_equal(plan.gaze, again.gaze) and np.abs(plan.gaze).max() > 0.05  # a glance
+    assert plan_talk(clip, checkpoint, Fraction(25), 200, TalkOptions(idle=False)).gaze is None
 
 
 def test_replace_mouth_keeps_head_motion_outside_the_mouth_subspace():
@@ -271,3 +273,30 @@ def test_the_drawn_mouth_follows_a_driving_video_too(drawn_talk):
 def test_an_unknown_mouth_mode_is_named():
     with pytest.raises(ValueError, match="mouth: expected one of drawn, model"):
         TalkOptions(mouth="painted")
+
+
+def test_idle_glances_reach_the_compositor_only_with_eyes_landmarks(drawn_talk, monkeypatch):
+    import dataclasses
+
+    from reenact.pipelines.animate import prepare_source
+    from reenact.pipelines.talk import talk_frames
+    from reenact.postprocess.full_res import FullResCompositor
+
+    backend, checkpoint, image, landmarks, clip = drawn_talk
+    asked = []
+    composite = FullResCompositor.composite
+
+    def recording(self, *args, **kwargs):
+        asked.append(kwargs.get("gaze", args[5] if len(args) > 5 else 0.0))
+        return composite(self, *args, **kwargs)
+
+    monkeypatch.setattr(FullResCompositor, "composite", recording)
+    glance = np.r_[np.zeros(4), np.full(4, 0.2)]
+    for eyes, expected in (("landmarks", glance), ("lids", np.zeros(8))):
+        asked.clear()
+        options = TalkOptions(eyes=eyes, idle=False)
+        plan = dataclasses.replace(plan_talk(clip, checkpoint, Fraction(25), 8, options), gaze=glance)
+        source = prepare_source(image, backend.image_size, options.animate_options(),
+                                DrawnFaceAnalyzer(landmarks))
+        list(talk_frames(source, plan, backend, checkpoint, options))
+        np.testing.assert_allclose(asked, expected)

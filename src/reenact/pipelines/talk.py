@@ -38,7 +38,7 @@ from reenact.audio.features import check_fps, clip_features, num_video_frames
 from reenact.checkpoint.audio_format import MOUTH_DIRECTIONS, AudioCheckpoint
 from reenact.containers import Keypoints
 from reenact.geometry import normalize_keypoints
-from reenact.idle_motion import IdleMotionConfig, blink_curve, head_sway
+from reenact.idle_motion import IdleMotionConfig, blink_curve, glance_curve, head_sway
 from reenact.io import (
     VideoReader,
     batched,
@@ -171,7 +171,8 @@ class TalkResult:
 @dataclass(frozen=True)
 class TalkPlan:
     """Per output frame: speech motion (T, K * 6) float32, the voice gate (T,), and the idle motion:
-    eye closure (T,), head rotation (T,) radians, shift (T, 2), scale (T,)."""
+    eye closure (T,), head rotation (T,) radians, shift (T, 2), scale (T,), and the irises' glances
+    (T,) half eye lengths along the eyes (`idle_motion.glance_curve`; None: looking ahead)."""
 
     motion: np.ndarray
     gate: np.ndarray
@@ -179,6 +180,7 @@ class TalkPlan:
     angle: np.ndarray
     shift: np.ndarray
     scale: np.ndarray
+    gaze: np.ndarray | None = None
 
     def __len__(self) -> int:
         return self.motion.shape[0]
@@ -194,10 +196,14 @@ def plan_talk(clip: AudioClip, checkpoint: AudioCheckpoint, fps: Fraction, num_f
     if options.idle:
         blink = blink_curve(num_frames, fps, rng, options.idle_motion)
         angle, shift, scale = head_sway(num_frames, fps, rng, options.idle_motion)
+        gaze = glance_curve(num_frames, fps, rng, options.idle_motion)  # drawn last: the blinks
+        # and sway of a seed stay what they were before glances
     else:
         blink, angle = np.zeros(num_frames), np.zeros(num_frames)
         shift, scale = np.zeros((num_frames, 2)), np.ones(num_frames)
-    return TalkPlan(motion * np.float32(options.mouth_scale), gate, blink, angle, shift, scale)
+        gaze = None
+    return TalkPlan(motion * np.float32(options.mouth_scale), gate, blink, angle, shift, scale,
+                    gaze)
 
 
 def idle_keypoints(kp_source: Keypoints, plan: TalkPlan, start: int, stop: int,
@@ -268,13 +274,16 @@ def talk_frames(source: PreparedSource, plan: TalkPlan, backend, checkpoint: Aud
         # large deformations only its generator turns into a closed eye)
         eyes = np.repeat(1 - plan.blink[:, None], 2, axis=1)
         motion_plan = dataclasses.replace(plan, blink=np.zeros_like(plan.blink))
+    # the idle glances, where the irises are drawn (eyes "landmarks"; "lids": the blinks only)
+    gazes = plan.gaze if eyes is not None and options.eyes == "landmarks" else None
     for start in range(0, len(plan), options.batch_size):
         stop = min(start + options.batch_size, len(plan))
         kp = idle_keypoints(kp_source, motion_plan, start, stop, checkpoint)
         yield from render_frames(backend, encoded, kp_source, kp, source, animate_options,
                                  compositor, None if eyes is None else eyes[start:stop],
                                  finish=None if mouth is None
-                                 else drawn_mouth_finish(mouth, openings, start))
+                                 else drawn_mouth_finish(mouth, openings, start),
+                                 gazes=None if gazes is None else gazes[start:stop])
 
 
 def driven_talk_frames(source: PreparedSource, plan: TalkPlan, frames: Iterator[np.ndarray],
