@@ -198,7 +198,7 @@ class _Eye:
     bounds: tuple[float, float, float, float]  # x0, x1, y0, y1: the band's box in photo pixels
 
 
-def _lid_margin(u: Tensor, knots: Tensor, values: Tensor) -> Tensor:
+def _piecewise_linear(u: Tensor, knots: Tensor, values: Tensor) -> Tensor:
     """Piecewise-linear interpolation of `values` at `knots` (increasing), read at u (clamped)."""
     u = u.clamp(float(knots[0]), float(knots[-1]))
     index = torch.searchsorted(knots, u.contiguous()).clamp(1, len(knots) - 1)
@@ -280,8 +280,8 @@ class EyelidWarp:
             bx, by, bw = x[block], y[block], weight[block]  # views: writes go into x, y, weight
             near = self._near(eye, bx, by)
             u, v = self._eye_frame(eye, bx[near], by[near])
-            upper = _lid_margin(u, eye.knots, eye.upper)
-            lower = _lid_margin(u, eye.knots, eye.lower)
+            upper = _piecewise_linear(u, eye.knots, eye.upper)
+            lower = _piecewise_linear(u, eye.knots, eye.lower)
             if scale > 0:
                 feather = 0.25 * eye.half
                 inside = torch.minimum(v - (upper - ABOVE * eye.half), lower + BELOW * eye.half - v)
@@ -335,12 +335,11 @@ class EyelidWarp:
         radius = IRIS_RADIUS * half
         virtual = (-half, eye.iris - radius + shift, eye.iris + radius + shift, half)
         photo = (-half, eye.iris - radius, eye.iris + radius, half)
-        mapped = u.clone()
-        for (a0, a1), (b0, b1) in zip(zip(virtual[:-1], virtual[1:]), zip(photo[:-1], photo[1:])):
-            span = (u >= a0) & (u < a1)
-            mapped = torch.where(span, b0 + (u - a0) * ((b1 - b0) / (a1 - a0)), mapped)
-        upper = _lid_margin(u, eye.knots, eye.upper)
-        lower = _lid_margin(u, eye.knots, eye.lower)
+        knots = torch.tensor(virtual, dtype=u.dtype)  # increasing: |iris + shift| <= GAZE_REACH h
+        mapped = torch.where(u.abs() < half,
+                             _piecewise_linear(u, knots, torch.tensor(photo, dtype=u.dtype)), u)
+        upper = _piecewise_linear(u, eye.knots, eye.upper)
+        lower = _piecewise_linear(u, eye.knots, eye.lower)
         feather = GAZE_FEATHER * half
         # whole from GAZE_ABOVE over the upper margin to GAZE_BELOW under the lower one, fading
         # out over GAZE_FEATHER beyond (inside E's band)
