@@ -55,6 +55,7 @@ from reenact.preprocess.expressions import (
 )
 from reenact.preprocess.face import FaceAnalyzer
 from reenact.preprocess.face_track import FaceTrack, track_face
+from reenact.training.audio_config import OPENING_MEASURES
 
 logger = logging.getLogger(__name__)
 
@@ -142,8 +143,9 @@ def extract_clip(path: Path, backend, analyzer: FaceAnalyzer, features: AudioFea
                  opening_measure: str = "dlib", batch_size: int = 16) -> TalkingClip | None:
     """A video's training data, or None (logged) when it has no audio track or no face.
     opening_measure: "dlib" or "facemesh" (see the module's docstring)."""
-    if opening_measure not in ("dlib", "facemesh"):
-        raise ValueError(f"opening_measure: expected 'dlib' or 'facemesh', got {opening_measure!r}")
+    if opening_measure not in OPENING_MEASURES:
+        raise ValueError(f"opening_measure: expected one of {', '.join(OPENING_MEASURES)}, got "
+                         f"{opening_measure!r}")
     info = probe_video(path)
     if not info.has_audio:
         logger.warning("%s: no audio track; skipped", path)
