@@ -25,6 +25,7 @@ from __future__ import annotations
 import numpy as np
 
 from reenact.preprocess.expressions import check_face_landmarks
+from reenact.preprocess.face import check_rgb_image
 
 # each eye's six points: corner, upper lid (2), corner, lower lid (2), as in dlib's 68
 EYE_POINTS = ((36, 37, 38, 39, 40, 41), (42, 43, 44, 45, 46, 47))
@@ -83,7 +84,5 @@ def iris_positions(image: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
     -> 39, 42 -> 45: the image's right on an upright face; see the module's docstring); NaN for
     an eye too shut or too small to read. image: (H, W, 3) uint8 RGB; landmarks: (68, 2) pixels."""
     points = check_face_landmarks(landmarks)
-    image = np.asarray(image)
-    if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
-        raise ValueError(f"image: expected (H, W, 3) uint8 RGB, got {image.shape} {image.dtype}")
+    check_rgb_image(image, "image")
     return np.array([_iris(image, points[list(eye)]) for eye in EYE_POINTS])

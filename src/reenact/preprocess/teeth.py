@@ -18,6 +18,7 @@ from __future__ import annotations
 import numpy as np
 
 from reenact.preprocess.expressions import check_face_landmarks, interocular_distance
+from reenact.preprocess.face import check_rgb_image, require_pillow
 
 BRIGHT = 0.85  # of the cheeks' luminance: brighter pixels count as teeth
 MIN_PIXELS = 40  # a polygon of less area (lips together, a small face) is not read
@@ -27,9 +28,10 @@ _LUMA = np.array([0.299, 0.587, 0.114])
 
 def _polygon_mask(points: np.ndarray, height: int, width: int) -> np.ndarray:
     """(height, width) bool: the pixels whose centres lie inside the polygon (x, y) `points`."""
-    from PIL import Image, ImageDraw
+    pil = require_pillow()
+    from PIL import ImageDraw
 
-    canvas = Image.new("L", (width, height))
+    canvas = pil.new("L", (width, height))
     ImageDraw.Draw(canvas).polygon([(float(x), float(y)) for x, y in points], fill=1)
     return np.asarray(canvas, dtype=bool)
 
@@ -56,9 +58,7 @@ def teeth_share(image: np.ndarray, landmarks: np.ndarray) -> float:
     than `MIN_PIXELS` pixels or the cheeks cannot be read. image: (H, W, 3) uint8 RGB;
     landmarks: (68, 2) pixels."""
     points = check_face_landmarks(landmarks)
-    image = np.asarray(image)
-    if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
-        raise ValueError(f"image: expected (H, W, 3) uint8 RGB, got {image.shape} {image.dtype}")
+    check_rgb_image(image, "image")
     height, width = image.shape[:2]
     inner = points[60:68]
     x, y = inner[:, 0], inner[:, 1]
