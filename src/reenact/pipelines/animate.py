@@ -199,9 +199,11 @@ class DrivingTrack:
     landmarks: per frame, the tracked face's (68, 2) landmarks in frame pixels, or None where no
         face was found (or faces were not looked for); they anchor a face-anchored model's keypoints.
     irises: per frame, (2,) where the irises sit in their eyes (`preprocess.gaze.iris_positions`),
-        or None where there are no landmarks; None when gaze is not carried (eyes != "landmarks").
+        or None where there are no landmarks; None when gaze is not carried (eyes != "landmarks",
+        or not rendered at full resolution).
     teeth: per frame, the share of the parted mouth that is teeth (`preprocess.teeth.teeth_share`;
-        NaN: not read); None when the mouth is not drawn (mouth != "drawn").
+        NaN: not read); None when animate's mouth is not drawn (mouth != "drawn", absolute motion
+        or not rendered at full resolution).
     """
 
     boxes: list[CropBox]
@@ -304,8 +306,11 @@ def track_driving(frames: Iterable[np.ndarray], fps: float, size: int, source: P
         logger.warning("find-best-frame: no landmarks in the source; using the first driving frame")
     raw: list[CropBox | None] = []
     landmarks: list[np.ndarray | None] = []
-    irises: list[np.ndarray | None] | None = [] if options.eyes == "landmarks" else None
-    teeth: list[float] | None = [] if options.mouth == "drawn" else None
+    # read from the driving pixels only where the full-resolution composite draws them
+    full = renders_full(options)
+    irises: list[np.ndarray | None] | None = [] if full and options.eyes == "landmarks" else None
+    teeth: list[float] | None = ([] if full and options.relative and options.mouth == "drawn"
+                                 else None)
     best_index, best_distance = None, np.inf
     previous = None
     for index, frame in enumerate(frames):
@@ -381,10 +386,16 @@ def _hold_sources(boxes: list[CropBox | None]) -> list[int]:
     return sources
 
 
+def renders_full(options: AnimateOptions) -> bool:
+    """Whether the output is composited at the photo's resolution (render "full", not crop_only):
+    where lids, gaze and the drawn mouth can be drawn."""
+    return options.render == "full" and not options.crop_only
+
+
 def full_res_compositor(source: PreparedSource, backend: Backend, options: AnimateOptions,
                          encoded: object, kp_source: Keypoints) -> FullResCompositor | None:
     """The compositor of render="full", or None for the crop (crop_only) or the pasted crop."""
-    if options.crop_only or options.render != "full":
+    if not renders_full(options):
         return None
     if not backend.has_motion_outputs:
         logger.warning("this backend's model returns no deformation (an ONNX export made before "

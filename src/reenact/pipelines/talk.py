@@ -148,7 +148,7 @@ class TalkOptions:
     def animate_options(self) -> AnimateOptions:
         return AnimateOptions(
             relative=True, adapt_scale=self.adapt_scale, crop=self.crop, crop_only=self.crop_only,
-            render=self.render, eyes=self.eyes,
+            render=self.render, eyes=self.eyes, mouth="model",  # talk draws its mouth, not animate
             face_index=self.face_index, face_backend=self.face_backend,
             crop_margin=self.crop_margin, kp_smoothing=self.kp_smoothing,
             batch_size=self.batch_size, max_output_side=self.max_output_side,
