@@ -12,9 +12,12 @@ from reenact.postprocess.eyelids import (
     GAZE_GAIN,
     GAZE_REACH,
     MAX_GAZE,
+    SHUT_READS,
+    STEEP_FROM,
     EyelidWarp,
     eye_ratios,
     gaze_shifts,
+    lid_openings,
     photo_irises,
 )
 from reenact.preprocess.expressions import eye_aspect_ratios
@@ -77,6 +80,19 @@ def test_eye_ratios_relative_to_the_reference_frame():
     np.testing.assert_allclose(shut, 1)  # a shut reference eye: no opening to scale
     wide = eye_ratios([with_eyes_opened(face, 3.0)] * 3, face)
     assert np.all(wide <= 1.5)  # capped: the eye's white can only stretch so far
+
+
+def test_a_shut_eye_as_dlib_reads_it_is_drawn_shut():
+    """dlib's points keep ~0.35 of an eye's opening at the bottom of a blink: drawn as 0; an eye
+    near its reference opening or wider is drawn as dlib reads it."""
+    ratios = np.array([0.0, SHUT_READS, 0.5, STEEP_FROM, 0.9, 1.0, 1.3])
+    drawn = lid_openings(ratios)
+    np.testing.assert_allclose(drawn[:2], 0)
+    assert 0 < drawn[2] < 0.5 and np.all(np.diff(drawn[1:]) > 0)
+    np.testing.assert_allclose(drawn[3:], ratios[3:])
+    face = face_landmarks()
+    blink = eye_ratios([face] * 3 + [with_eyes_opened(face, SHUT_READS)] * 3 + [face] * 3, face)
+    assert blink[4].max() < 0.05  # the middle of a three-frame blink: the lids meet
 
 
 def positions(shape):

@@ -61,6 +61,13 @@ BELOW = 0.6
 MAX_GAIN = 1.5  # eyes open at most this much wider than the photo's (the white stretches)
 SMOOTHING = 0.7  # gaussian sigma, frames, over the driver's eye ratios (dlib's lids jitter)
 EYE_OPEN = 0.05  # a reference eye less open than this is shut: no opening to measure against
+# dlib's 68 points keep much of an eye's opening when it shuts: at the bottom of a blink they read
+# 0.3-0.65 of the open aspect ratio where FaceMesh reads 0.1-0.2 (10 dev clips with blinks). A
+# ratio under STEEP_FROM is drawn on a line from (SHUT_READS, 0) to (STEEP_FROM, STEEP_FROM), so
+# the lids meet where dlib reads a shut eye; above it the ratio is drawn as it is (dlib's jitter on
+# an open eye is not amplified)
+SHUT_READS = 0.35
+STEEP_FROM = 0.8
 # gaze (half lengths of the eye): the pixel reading of the iris moves ~1.25x as far as FaceMesh's
 # iris points (dev lp_d0, lp_d14), hence the gain; an iris moved further than MAX_GAZE, or whose
 # core would come nearer a corner than 1 - GAZE_REACH - IRIS_RADIUS, stops there
@@ -107,11 +114,20 @@ def _smooth(series: np.ndarray, sigma: float) -> np.ndarray:
                     axis=1)
 
 
+def lid_openings(ratios: np.ndarray) -> np.ndarray:
+    """How open to draw an eye whose dlib aspect ratio is `ratios` x the reference's: the ratio
+    itself from `STEEP_FROM` up, 0 at `SHUT_READS` and under, linear in between."""
+    ratios = np.asarray(ratios, dtype=np.float64)
+    closing = STEEP_FROM * (ratios - SHUT_READS) / (STEEP_FROM - SHUT_READS)
+    return np.where(ratios >= STEEP_FROM, ratios, np.maximum(closing, 0.0))
+
+
 def eye_ratios(landmarks: list[np.ndarray | None], reference: np.ndarray | None) -> np.ndarray:
-    """(T, 2) per frame and eye: the driver's eye opening over its opening in `reference` (the
-    driving frame motion is measured from), lightly smoothed over time; 1 where a frame has no
-    landmarks (the lids stay as the model renders them) and everywhere without a reference or with
-    a reference whose eye is shut (nothing to measure an opening against)."""
+    """(T, 2) per frame and eye: how open to draw the eye, from the driver's eye opening over its
+    opening in `reference` (the driving frame motion is measured from; `lid_openings`: a shut
+    eye's ratio, as dlib reads it, is drawn shut), lightly smoothed over time; 1 where a frame has
+    no landmarks (the lids stay as the model renders them) and everywhere without a reference or
+    with a reference whose eye is shut (nothing to measure an opening against)."""
     ratios = np.ones((len(landmarks), 2))
     if reference is None or not landmarks:
         return ratios
@@ -119,7 +135,7 @@ def eye_ratios(landmarks: list[np.ndarray | None], reference: np.ndarray | None)
     found = [i for i, points in enumerate(landmarks) if points is not None]
     if found:
         measured = eye_aspect_ratios(np.stack([landmarks[i] for i in found])) / np.maximum(base, 1e-9)
-        ratios[found] = measured
+        ratios[found] = lid_openings(measured)
     ratios[:, base < EYE_OPEN] = 1.0
     return np.clip(_smooth(ratios, SMOOTHING), 0.0, MAX_GAIN)
 
