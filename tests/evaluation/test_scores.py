@@ -24,7 +24,8 @@ from speech_fixtures import face_landmarks
 
 
 def series(mouth: np.ndarray) -> FaceSeries:
-    return FaceSeries(mouth_interior=mouth, mouth_opening=mouth, eye_ratio=np.cos(mouth),
+    return FaceSeries(mouth_interior=mouth, mouth_opening=mouth, lips_mesh=0.8 * mouth,
+                      eye_ratio=np.cos(mouth),
                       eye_mesh=np.cos(mouth), gaze_mesh=np.sin(3 * mouth),
                       yaw=np.sin(mouth), roll=np.cos(2 * mouth))
 

@@ -14,6 +14,8 @@ _COLUMNS = (
     ("mouth_amp", "mouth amp", "{:.2f}", ("self", "cross")),
     ("lips_r", "lips r", "{:.2f}", ("self", "cross")),
     ("lips_amp", "lips amp", "{:.2f}", ("self", "cross")),
+    ("lips_mesh_r", "lips r (mesh)", "{:.2f}", ("self", "cross")),
+    ("lips_mesh_amp", "lips amp (mesh)", "{:.2f}", ("self", "cross")),
     ("eye_r", "eye r", "{:.2f}", ("self", "cross")),
     ("eye_mesh_r", "eye r (mesh)", "{:.2f}", ("self", "cross")),
     ("gaze_r", "gaze r", "{:.2f}", ("self", "cross")),
@@ -28,7 +30,8 @@ TITLES = {"self": "Self-reenactment (frame 0 of each clip as the source)",
           "cross": "Cross-identity (portrait x driving clip)"}
 LEGEND = (
     "mouth: visible mouth interior (pixels inside the outer lips that are not lip-coloured; primary, "
-    "sees lip closure); lips: inner-lip landmark gap. eye r: dlib's eye aspect ratio; eye r (mesh): "
+    "sees lip closure); lips: dlib's inner-lip landmark gap (the mouth is drawn from it); lips "
+    "(mesh): FaceMesh's, which sees the lips meet (- without mediapipe). eye r: dlib's eye aspect ratio; eye r (mesh): "
     "FaceMesh's lid gap, which follows a closing lid (- without mediapipe). gaze: FaceMesh's iris "
     "position along the eyes (- without mediapipe). r: Pearson r over time "
     "with the driver; amp: "

@@ -28,6 +28,9 @@ class FaceSeries:
 
     mouth_interior: visible mouth interior (pixels, `measures.mouth_interior`); the primary mouth cue.
     mouth_opening: inner-lip landmark gap / interocular distance (`expressions.mouth_opening`).
+    lips_mesh: FaceMesh's inner-lip gap (`facemesh.inner_lip_gap`: its lips meet when they close,
+        and the mouth is drawn from dlib's, so it is the independent landmark reading); NaN
+        everywhere without mediapipe.
     eye_ratio: eye aspect ratio (`expressions.eye_aspect_ratio`).
     eye_mesh: the same from FaceMesh's lids (`facemesh.eye_opening`: it sees a closing lid that
         dlib's points barely follow); NaN everywhere without mediapipe.
@@ -38,6 +41,7 @@ class FaceSeries:
 
     mouth_interior: np.ndarray
     mouth_opening: np.ndarray
+    lips_mesh: np.ndarray
     eye_ratio: np.ndarray
     eye_mesh: np.ndarray
     gaze_mesh: np.ndarray
@@ -51,12 +55,13 @@ class FaceSeries:
 
 def measure_face(image: np.ndarray, landmarks: np.ndarray | None) -> dict[str, float]:
     """The `FaceSeries` measures of one image with its (68, 2) landmarks; NaNs when None
-    (eye_mesh and gaze_mesh are NaN here: the caller adds FaceMesh's, see `pipelines.evaluate`)."""
+    (lips_mesh, eye_mesh and gaze_mesh are NaN here: the caller adds FaceMesh's, see
+    `pipelines.evaluate`)."""
     if landmarks is None:
         return {name: math.nan for name in FaceSeries.names()}
     yaw, roll = head_pose(landmarks)
     return {"mouth_interior": mouth_interior(image, landmarks),
-            "mouth_opening": float(mouth_opening(landmarks)),
+            "mouth_opening": float(mouth_opening(landmarks)), "lips_mesh": math.nan,
             "eye_ratio": float(eye_aspect_ratio(landmarks)), "eye_mesh": math.nan,
             "gaze_mesh": math.nan, "yaw": yaw,
             "roll": roll}
@@ -131,6 +136,8 @@ SERIES_SCORES = (
     ("mouth_amp", "mouth_interior", amplitude_ratio),
     ("lips_r", "mouth_opening", pearson),
     ("lips_amp", "mouth_opening", amplitude_ratio),
+    ("lips_mesh_r", "lips_mesh", pearson),
+    ("lips_mesh_amp", "lips_mesh", amplitude_ratio),
     ("eye_r", "eye_ratio", pearson),
     ("eye_amp", "eye_ratio", amplitude_ratio),
     ("eye_mesh_r", "eye_mesh", pearson),

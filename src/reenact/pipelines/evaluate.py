@@ -34,6 +34,7 @@ from reenact.engine.backend import Backend
 from reenact.evaluation.facemesh import (
     FaceMeshTracker,
     eye_opening,
+    inner_lip_gap,
     iris_offset,
     mediapipe_available,
 )
@@ -82,8 +83,8 @@ class FaceEvaluationOptions:
     identity_every: compute face descriptors (~20 ms each) on every N-th frame only.
     sheet_frames: frames per clip kept as contact-sheet tiles (0: none kept).
     tile_size: side of a contact-sheet tile, pixels.
-    mesh_eyes: also measure the eyes with mediapipe's FaceMesh where it is installed (one tracker
-        per stream: driver, model, warp).
+    facemesh: also measure the lips, eyes and gaze with mediapipe's FaceMesh where it is installed
+        (one tracker per stream: driver, model, warp).
     """
 
     animate: AnimateOptions = AnimateOptions()
@@ -91,7 +92,7 @@ class FaceEvaluationOptions:
     identity_every: int = 4
     sheet_frames: int = 0
     tile_size: int = 128
-    mesh_eyes: bool = True
+    facemesh: bool = True
 
     def __post_init__(self) -> None:
         if self.max_frames is not None and self.max_frames < 2:
@@ -188,17 +189,18 @@ class _ClipRun:
         self.driver_box: CropBox | None = None
         self.tiles: list[dict[str, Tile]] = []
         self.meshes = ({name: FaceMeshTracker() for name in ("driving", *METHODS)}
-                       if options.mesh_eyes and mediapipe_available() else {})
+                       if options.facemesh and mediapipe_available() else {})
 
-    def mesh_eye(self, stream: str, image: np.ndarray) -> dict[str, float]:
-        """{"eye_mesh": FaceMesh's eye opening, "gaze_mesh": its iris offset in `image`} (NaN: no
-        face), or {} without it."""
+    def mesh_face(self, stream: str, image: np.ndarray) -> dict[str, float]:
+        """{"lips_mesh": FaceMesh's inner-lip gap, "eye_mesh": its eye opening, "gaze_mesh": its
+        iris offset in `image`} (NaN: no face), or {} without it."""
         if stream not in self.meshes:
             return {}
         points = self.meshes[stream].landmarks(image)
         if points is None:
-            return {"eye_mesh": math.nan, "gaze_mesh": math.nan}
-        return {"eye_mesh": eye_opening(points), "gaze_mesh": iris_offset(points)}
+            return {"lips_mesh": math.nan, "eye_mesh": math.nan, "gaze_mesh": math.nan}
+        return {"lips_mesh": inner_lip_gap(points), "eye_mesh": eye_opening(points),
+                "gaze_mesh": iris_offset(points)}
 
     def warp(self) -> np.ndarray:
         source, last = self.source, self.driver_last
@@ -219,7 +221,7 @@ class _ClipRun:
             if self.driver_initial is None:
                 self.driver_initial = driver
                 self.driver_box = _tile_box(driver)
-        self.driver.add({**measure_face(driving, driver), **self.mesh_eye("driving", driving)})
+        self.driver.add({**measure_face(driving, driver), **self.mesh_face("driving", driving)})
         identity_frame = index % self.options.identity_every == 0
         self.driver_identity.append(self.probe.distance(driving, driver, self.source_descriptor)
                                     if identity_frame else math.nan)
@@ -229,7 +231,7 @@ class _ClipRun:
         for method, image in (("model", output), ("warp", self.warp())):
             landmarks = self.probe.landmarks(image, near)
             values = measure_face(image, landmarks)
-            values.update(self.mesh_eye(method, image))
+            values.update(self.mesh_face(method, image))
             values.update(self._compare(image, landmarks, driving, driver))
             if identity_frame:
                 values["identity"] = self.probe.distance(image, landmarks, self.source_descriptor)
