@@ -74,3 +74,25 @@ def test_a_lifted_bar_is_not_drawn_twice():
     column = out[:, 100].astype(int).mean(axis=1) < 100  # dark rows down the middle
     runs = int(np.count_nonzero(np.diff(column.astype(int)) == 1))
     assert column.any() and runs == 1
+
+
+def test_a_bar_under_a_fold_one_cell_wide_is_drawn_once():
+    """The composite of a one-row lift (a fold one cell wide, which central differences miss)
+    shows a dark bar from the folded band once, not twice: dev lp_d10's ghost of a raised brow."""
+    from reenact.postprocess.full_res import FullResCompositor, FullResConfig
+    from reenact.preprocess.crop import CropBox, crop_image
+
+    size, box = 64, CropBox(100.0, 100.0, 200.0)
+    grid = coordinate_grid(CELLS, CELLS).clone()
+    spacing = 2 / (CELLS - 1)
+    grid[10, :, 1] += 1.5 * spacing
+    photo = np.full((200, 200, 3), 200, np.uint8)
+    bar = int(box.y0 + 11.25 / (CELLS - 1) * box.side)  # inside the band the fold shows twice
+    photo[bar - 1:bar + 2, 40:160] = 20
+    full = FullResCompositor(photo, box, crop_image(photo, box, size), align_corners=True,
+                             config=FullResConfig())
+    out = full.composite(np.zeros((size, size, 3), np.uint8), grid.numpy(),
+                         np.ones((size, size), np.float32))
+    column = out[:, 100].astype(int).mean(axis=1) < 120  # dark rows down the middle
+    runs = int(np.count_nonzero(np.diff(column.astype(int)) == 1))
+    assert column.any() and runs == 1
