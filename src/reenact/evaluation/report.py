@@ -31,8 +31,8 @@ TITLES = {"self": "Self-reenactment (frame 0 of each clip as the source)",
 LEGEND = (
     "mouth: visible mouth interior (pixels inside the outer lips that are not lip-coloured; primary, "
     "sees lip closure); lips: dlib's inner-lip landmark gap (the mouth is drawn from it); lips "
-    "(mesh): FaceMesh's, which sees the lips meet (- without mediapipe). eye r: dlib's eye aspect ratio; eye r (mesh): "
-    "FaceMesh's lid gap, which follows a closing lid (- without mediapipe). gaze: FaceMesh's iris "
+    "(mesh): FaceMesh's, which sees the lips meet (- without mediapipe). eye r: dlib's eye aspect "
+    "ratio; eye r (mesh): FaceMesh's lid gap, which follows a closing lid (- without mediapipe). gaze: FaceMesh's iris "
     "position along the eyes (- without mediapipe). r: Pearson r over time "
     "with the driver; amp: "
     "std output / std driver (1 = as much motion). AKD: landmark distance to the driver, px at a "

@@ -86,8 +86,9 @@ GAZE_ABOVE, GAZE_BELOW, GAZE_FEATHER = 0.1, 0.0, 0.6  # G's band beyond the lid 
 def with_openings(landmarks: np.ndarray, openings: np.ndarray) -> np.ndarray:
     """(68, 2) landmarks with each eye's lid points moved across the eye so that its opening
     (`preprocess.expressions.eye_aspect_ratios`) is `openings` (2,; NaN leaves that eye alone):
-    each upper/lower pair is set symmetrically about its midpoint. What the motion model is given when the lids are drawn here, so that it moves the
-    eyes with the head but leaves their opening alone."""
+    each upper/lower pair is set symmetrically about its midpoint. What the motion model is given
+    when the lids are drawn here, so that it moves the eyes with the head but leaves their opening
+    alone."""
     points = check_landmarks(landmarks).copy()
     for (upper, lower), opening in zip(EYE_LIDS, np.asarray(openings, dtype=np.float64)):
         axis = points[upper[3]] - points[upper[0]]
