@@ -29,18 +29,17 @@ _COLUMNS = (
 TITLES = {"self": "Self-reenactment (frame 0 of each clip as the source)",
           "cross": "Cross-identity (portrait x driving clip)"}
 LEGEND = (
-    "mouth: visible mouth interior (pixels inside the outer lips that are not lip-coloured; primary, "
-    "sees lip closure); lips: dlib's inner-lip landmark gap (the mouth is drawn from it); lips "
-    "(mesh): FaceMesh's, which sees the lips meet (- without mediapipe). eye r: dlib's eye aspect "
-    "ratio; eye r (mesh): FaceMesh's lid gap, which follows a closing lid (- without mediapipe). gaze: FaceMesh's iris "
-    "position along the eyes (- without mediapipe). r: Pearson r over time "
-    "with the driver; amp: "
-    "std output / std driver (1 = as much motion). AKD: landmark distance to the driver, px at a "
-    "256-px face. sharp: face Laplacian variance / the driver's (cross: the portrait's). ident: dlib "
-    "descriptor distance to the source (same person < 0.6). drv mouth sd: how much the driver's "
-    "mouth interior moves (where it is tiny, the clip's mouth r and amp are noise; pooled figures "
-    "weigh clips by it); drv ident: the driving frames' own distance to the source. noface: frames "
-    "without a detected face.")
+    "mouth: visible mouth interior (pixels inside the outer lips that are not lip-coloured; "
+    "primary, sees lip closure); lips: dlib's inner-lip landmark gap (the mouth is drawn from it); "
+    "lips (mesh): FaceMesh's, which sees the lips meet (- without mediapipe). eye r: dlib's eye "
+    "aspect ratio; eye r (mesh): FaceMesh's lid gap, which follows a closing lid (- without "
+    "mediapipe). gaze: FaceMesh's iris position along the eyes (- without mediapipe). r: Pearson r "
+    "over time with the driver; amp: std output / std driver (1 = as much motion). AKD: landmark "
+    "distance to the driver, px at a 256-px face. sharp: face Laplacian variance / the driver's "
+    "(cross: the portrait's). ident: dlib descriptor distance to the source (same person < 0.6). "
+    "drv mouth sd: how much the driver's mouth interior moves (where it is tiny, the clip's mouth r "
+    "and amp are noise; pooled figures weigh clips by it); drv ident: the driving frames' own "
+    "distance to the source. noface: frames without a detected face.")
 
 
 def _format(value: object, spec: str) -> str:
