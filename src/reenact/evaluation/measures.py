@@ -23,14 +23,13 @@ import numpy as np
 
 from reenact.preprocess.expressions import check_face_landmarks as check_landmarks
 from reenact.preprocess.expressions import interocular_distance
-from reenact.preprocess.face import check_rgb_image
+from reenact.preprocess.face import REC601_LUMA, check_rgb_image
 
 AKD_FACE_SIZE = 256  # AKD is reported in pixels of a face this big (landmark box's longer side)
 FACE_BOX_GROW = 1.2  # the face box of `face_box`: the landmarks' box grown by this factor
 
 _OUTER_LIP = tuple(range(48, 60))
 _INNER_LIP = tuple(range(60, 68))
-_REC601 = np.array([0.299, 0.587, 0.114])
 # `mouth_interior`'s ramp, in RGB distance from the lip colour over the lip colour's norm: lips in
 # shade or highlight stay under ~0.3; the cavity (~0.6-0.8) and teeth (~0.5-0.7) reach the top
 INTERIOR_LOW = 0.3
@@ -123,7 +122,7 @@ def head_pose(landmarks: np.ndarray) -> tuple[float, float]:
 
 def luma(image: np.ndarray) -> np.ndarray:
     """(H, W) float64 Rec. 601 luma in [0, 255] of (H, W, 3) uint8 RGB."""
-    return check_rgb_image(image, "image").astype(np.float64) @ _REC601
+    return check_rgb_image(image, "image").astype(np.float64) @ REC601_LUMA
 
 
 def _pixel_window(box: tuple[float, float, float, float], height: int,
@@ -221,9 +220,9 @@ def teeth_area(image: np.ndarray, inner_lip: np.ndarray, outer_lip: np.ndarray) 
         return float("nan")
     if not inside_inner.any():
         return 0.0
-    lip_luma = max(float(np.median(rgb[band] @ _REC601)), 1.0)
+    lip_luma = max(float(np.median(rgb[band] @ REC601_LUMA)), 1.0)
     lip_saturation = float(np.median(saturation(rgb[band])))
-    brightness = (rgb[inside_inner] @ _REC601) / lip_luma
+    brightness = (rgb[inside_inner] @ REC601_LUMA) / lip_luma
     whiteness = brightness * lip_saturation / np.maximum(saturation(rgb[inside_inner]), 1e-3)
     return float(((brightness >= TEETH_MIN_BRIGHTNESS) & (whiteness >= TEETH_MIN_WHITENESS)).sum())
 

@@ -34,14 +34,13 @@ import numpy as np
 
 from reenact.postprocess.mouth_mask import polygon_coverage
 from reenact.preprocess.expressions import check_face_landmarks, interocular_distance
-from reenact.preprocess.face import check_rgb_image
+from reenact.preprocess.face import REC601_LUMA, check_rgb_image
 
 _UPPER_INNER = (60, 61, 62, 63, 64)
 _LOWER_INNER = (64, 65, 66, 67, 60)
 _OUTER_LIPS = tuple(range(48, 60))
 # the cheeks: lower eyelid, the nose's side, down to the jaw (each side)
 _CHEEKS = ((36, 41, 40, 31, 3, 2, 1), (45, 46, 47, 35, 13, 14, 15))
-_LUMA = np.array([0.299, 0.587, 0.114])
 
 
 @dataclass(frozen=True)
@@ -179,7 +178,7 @@ def paint_interior(image: np.ndarray, landmarks: np.ndarray, skin: np.ndarray, l
     across = np.clip(np.abs(u) / half_width, 0, 1)  # 0 at the midline, 1 at the corners
     gap = np.maximum(bottom - top, 1e-6)
     depth = v - top  # below the upper lip, interocular distances
-    skin_luma = max(float(skin @ _LUMA), 1.0)
+    skin_luma = max(float(skin @ REC601_LUMA), 1.0)
 
     # the cavity, darkest at the back and toward the corners
     fraction = np.clip(depth / gap, 0, 1)

@@ -39,6 +39,7 @@ from reenact.config import ConfigError
 logger = logging.getLogger(__name__)
 
 NUM_LANDMARKS = 68
+REC601_LUMA = np.array([0.299, 0.587, 0.114])  # RGB -> luma weights (ITU-R BT.601)
 
 # dlib's frontal HOG detector scans an 80x80 window over a pyramid of downscaled copies: it finds
 # faces from about 80 pixels up, smaller ones only in an upscaled copy.

@@ -25,7 +25,7 @@ from __future__ import annotations
 import numpy as np
 
 from reenact.preprocess.expressions import check_face_landmarks
-from reenact.preprocess.face import check_rgb_image
+from reenact.preprocess.face import REC601_LUMA, check_rgb_image
 
 # each eye's six points: corner, upper lid (2), corner, lower lid (2), as in dlib's 68
 EYE_POINTS = ((36, 37, 38, 39, 40, 41), (42, 43, 44, 45, 46, 47))
@@ -35,7 +35,6 @@ ACROSS = np.linspace(0.2, 0.8, 7)  # v of the samples, as shares of the lid gap
 DARK_RANGE = (10, 90)
 MIN_OPENING = 0.12  # the lid gap over the corner distance below which the eye is too shut to read
 MIN_LENGTH = 8.0  # pixels between the corners below which an eye is too small to read
-_LUMA = np.array([0.299, 0.587, 0.114])
 
 
 def _bilinear(image: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -70,7 +69,7 @@ def _iris(image: np.ndarray, points: np.ndarray) -> float:
     v = top[None] + (bottom - top)[None] * ACROSS[:, None]  # (7, 35)
     x = origin[0] + u[None] * along[0] + v * across[0]
     y = origin[1] + u[None] * along[1] + v * across[1]
-    profile = (_bilinear(image, x, y) @ _LUMA).mean(axis=0)  # (35,) along the eye
+    profile = (_bilinear(image, x, y) @ REC601_LUMA).mean(axis=0)  # (35,) along the eye
     low, high = np.percentile(profile, DARK_RANGE)
     darkness = np.clip((low + high) / 2 - profile, 0, None)
     if darkness.sum() <= 0:  # a flat eye (a sketch, a blank): nothing to read

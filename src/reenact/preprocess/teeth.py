@@ -18,12 +18,11 @@ from __future__ import annotations
 import numpy as np
 
 from reenact.preprocess.expressions import check_face_landmarks, interocular_distance
-from reenact.preprocess.face import check_rgb_image, require_pillow
+from reenact.preprocess.face import REC601_LUMA, check_rgb_image, require_pillow
 
 BRIGHT = 0.85  # of the cheeks' luminance: brighter pixels count as teeth
 MIN_PIXELS = 40  # a polygon of less area (lips together, a small face) is not read
 CHEEK_RADIUS = 0.08  # interocular distances: the half side of each cheek patch
-_LUMA = np.array([0.299, 0.587, 0.114])
 
 
 def _polygon_mask(points: np.ndarray, height: int, width: int) -> np.ndarray:
@@ -48,7 +47,7 @@ def _cheeks(image: np.ndarray, points: np.ndarray) -> float:
         patch = image[max(0, y - half):min(height, y + half + 1),
                       max(0, x - half):min(width, x + half + 1)]
         if patch.size:
-            values.append(patch.reshape(-1, 3) @ _LUMA)
+            values.append(patch.reshape(-1, 3) @ REC601_LUMA)
     return float(np.median(np.concatenate(values))) if values else float("nan")
 
 
@@ -74,5 +73,5 @@ def teeth_share(image: np.ndarray, landmarks: np.ndarray) -> float:
     cheeks = _cheeks(image, points)
     if not np.isfinite(cheeks) or cheeks <= 0:
         return float("nan")
-    luminance = image[y0:y1, x0:x1][mask] @ _LUMA
+    luminance = image[y0:y1, x0:x1][mask] @ REC601_LUMA
     return float((luminance > BRIGHT * cheeks).mean())
