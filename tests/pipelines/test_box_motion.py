@@ -10,6 +10,7 @@ import torch
 from reenact.containers import Keypoints
 from reenact.pipelines.box_motion import (
     BoxMotionLimit,
+    drop_common_zoom,
     rigid_indices,
     split_keypoint_motion,
     zoom_and_shift,
@@ -95,7 +96,7 @@ def test_free_keypoints_are_held_near_the_face_s_similarity():
     jacobian[0, 7] = jacobian[0, 7] * 0.5
     value[0, 8] += torch.tensor([0.0, 0.05], dtype=torch.float64)
     kp = Keypoints(value, jacobian)
-    limit = BoxMotionLimit(math.inf, math.inf, free=0.1, stretch=0.3)
+    limit = BoxMotionLimit(math.inf, math.inf, free=0.1, stretch=0.3, common_zoom=1)
     out, [motion] = split_keypoint_motion(SOURCE, kp, kp, SOURCE, list(range(6)), limit=limit,
                                           free_from=6)
     assert motion.is_identity
@@ -107,6 +108,56 @@ def test_free_keypoints_are_held_near_the_face_s_similarity():
     torch.testing.assert_close(torch.linalg.svdvals(change),
                                torch.full((2,), 1 / 1.3, dtype=torch.float64))
     torch.testing.assert_close(out.jacobian[0, 9], kp.jacobian[0, 9])
+
+
+@pytest.mark.parametrize("value", [-0.1, 1.5, float("nan"), True])
+def test_a_bad_common_zoom_is_named(value):
+    with pytest.raises(ValueError, match=r"BoxMotionLimit\.common_zoom: expected a fraction"):
+        BoxMotionLimit(common_zoom=value)
+
+
+@pytest.mark.parametrize("singular, expected", [
+    ((0.9, 0.9), (1.0, 1.0)),  # a zoom: dropped
+    ((1.1, 1.1), (1.0, 1.0)),
+    ((1.0, 0.85), (1.0, 0.85)),  # a turn narrows one axis: kept
+    ((1.12, 1.0), (1.12, 1.0)),  # a turn back widens one axis: kept
+    ((0.9, 0.9 * 0.85), (1.0, 0.85)),  # a turn in a zooming head: the turn is kept
+    ((1.1, 0.9), (1.1, 0.9)),  # one axis grows, the other shrinks: no common zoom
+])
+def test_the_common_zoom_of_a_jacobian_change_is_dropped(singular, expected):
+    out = drop_common_zoom(torch.tensor([singular], dtype=torch.float64))
+    torch.testing.assert_close(out, torch.tensor([expected], dtype=torch.float64))
+
+
+def test_part_of_the_common_zoom_can_be_kept():
+    singular = torch.tensor([[0.81, 0.81 * 0.9], [1.0, 0.9]], dtype=torch.float64)
+    torch.testing.assert_close(drop_common_zoom(singular, keep=1.0), singular)
+    torch.testing.assert_close(drop_common_zoom(singular, keep=0.5),
+                               torch.tensor([[0.9, 0.81], [1.0, 0.9]], dtype=torch.float64))
+
+
+def test_a_free_keypoint_turns_with_the_head_but_does_not_zoom_with_the_mouth():
+    """Free keypoint 7's jacobian shrinks by 0.9 all round (what the trained model did as the
+    mouth opened) and narrows along x by 0.8 (a turn): the face's rotation and the turn stay,
+    the shrinking goes; by default and with no other bound."""
+    angle = 0.1
+    rotation = torch.tensor([[math.cos(angle), -math.sin(angle)],
+                             [math.sin(angle), math.cos(angle)]], dtype=torch.float64)
+    turn = torch.diag(torch.tensor([0.8, 1.0], dtype=torch.float64))
+    value = SOURCE.value @ rotation.T
+    jacobian = rotation @ SOURCE.jacobian
+    jacobian[0, 7] = rotation @ (0.9 * turn) @ SOURCE.jacobian[0, 7]
+    kp = Keypoints(value, jacobian)
+    limit = BoxMotionLimit(math.inf, math.inf, free=math.inf, stretch=math.inf)
+    out, _ = split_keypoint_motion(SOURCE, kp, kp, SOURCE, list(range(6)), limit=limit,
+                                   free_from=6)
+    torch.testing.assert_close(out.jacobian[0, 7], rotation @ turn @ SOURCE.jacobian[0, 7])
+    torch.testing.assert_close(out.jacobian[0, 8], kp.jacobian[0, 8])
+    kept, _ = split_keypoint_motion(SOURCE, kp, kp, SOURCE, list(range(6)),
+                                    limit=BoxMotionLimit(math.inf, math.inf, free=math.inf,
+                                                         stretch=math.inf, common_zoom=1),
+                                    free_from=6)
+    assert kept is kp or torch.equal(kept.jacobian, kp.jacobian)
 
 
 def test_a_meaningless_fit_moves_nothing():

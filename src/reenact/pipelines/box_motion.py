@@ -24,6 +24,14 @@ off the face and their jacobians shrank by half (dev clip lp_d12), which the mod
 smeared across the background. They are held near where the face's similarity (zoom, rotation,
 shift, fitted on the anchored rigid keypoints) takes the source's (`BoxMotionLimit.free`,
 `.stretch`); within those bounds they are left alone.
+
+Their jacobians also carry the head's turn (a yaw narrows the face along one axis, which no
+similarity expresses), and, in the trained default model, a zoom that follows the mouth: the whole
+head shrank and swelled by +-5% as the mouth opened (dev lp_d10: the rendered face's scale against
+the driver's at p10-p90 0.95-1.03). The two are told apart by their axes: a turn changes one
+singular value of a jacobian's change, a zoom both alike. The common part of the two log singular
+values (their minmod: the one nearer zero where both have the same sign, else zero) is dropped
+(`BoxMotionLimit.common_zoom`); a turn, a widening or a stretch along one axis stays whole.
 """
 
 from __future__ import annotations
@@ -34,6 +42,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+from torch import Tensor
 
 from reenact.containers import Keypoints
 from reenact.geometry import inverse_2x2, similarity_fit
@@ -60,12 +69,15 @@ class BoxMotionLimit:
     stretch: and their jacobians change beyond that similarity by at most 1 + stretch (singular
         values); see the module docstring.
     inf takes all of it (what the model alone did before).
+    common_zoom: the fraction of the free jacobians' common zoom beyond the similarity that is
+        kept (see the module docstring): 0 drops it, 1 keeps it (as before).
     """
 
     scale: float = 0.06
     shift: float = 0.06
     free: float = 0.1
     stretch: float = 0.3
+    common_zoom: float = 0.0
 
     def __post_init__(self) -> None:
         for name in ("scale", "shift", "free", "stretch"):
@@ -74,6 +86,10 @@ class BoxMotionLimit:
                     or math.isnan(value) or value < 0:
                 raise ValueError(f"BoxMotionLimit.{name}: expected a number >= 0 (inf for no "
                                  f"limit), got {value!r}")
+        if isinstance(self.common_zoom, bool) or not isinstance(self.common_zoom, (int, float)) \
+                or not 0 <= self.common_zoom <= 1:
+            raise ValueError(f"BoxMotionLimit.common_zoom: expected a fraction in [0, 1], got "
+                             f"{self.common_zoom!r}")
 
 
 def rigid_indices(num_kp: int, anchor_groups: tuple[str, ...]) -> list[int]:
@@ -97,13 +113,26 @@ def zoom_and_shift(source: np.ndarray, driven: np.ndarray) -> tuple[np.ndarray, 
     return scale, driven_centre - scale[:, None] * centre
 
 
+def drop_common_zoom(singular: Tensor, keep: float = 0.0) -> Tensor:
+    """(..., 2) singular values of jacobian changes with all but `keep` of their common zoom
+    removed: the minmod of their logs (the one nearer zero where both have the same sign, else
+    zero)."""
+    logs = singular.log()
+    first, second = logs[..., 0], logs[..., 1]
+    common = torch.where(first * second > 0, torch.sign(first) * torch.minimum(first.abs(), second.abs()),
+                         torch.zeros_like(first))
+    return (logs - (1 - keep) * common[..., None]).exp()
+
+
 def _hold_free(kp_source: Keypoints, kp: Keypoints, rigid: list[int], free_from: int | None,
-               radius: float, stretch: float) -> Keypoints:
-    """`kp` with keypoints free_from.. held within `radius` of where the face's similarity (zoom,
-    rotation, shift) takes them, and their jacobians' change beyond that similarity kept within
-    1 / (1 + stretch) .. 1 + stretch (singular values)."""
+               limit: BoxMotionLimit) -> Keypoints:
+    """`kp` with keypoints free_from.. held within `limit.free` of where the face's similarity
+    (zoom, rotation, shift) takes them, their jacobians' change beyond that similarity rid of
+    its common zoom (but `limit.common_zoom` of it) and kept within 1 / (1 + limit.stretch) ..
+    1 + limit.stretch (singular values)."""
+    radius, stretch = limit.free, limit.stretch
     if free_from is None or free_from >= kp.num_kp or kp.jacobian is None \
-            or (math.isinf(radius) and math.isinf(stretch)):
+            or (math.isinf(radius) and math.isinf(stretch) and limit.common_zoom == 1):
         return kp
     source = kp_source.value[0].detach().cpu().double().numpy()  # (K, 2)
     driven = kp.value.detach().cpu().double().numpy()  # (B, K, 2)
@@ -119,7 +148,7 @@ def _hold_free(kp_source: Keypoints, kp: Keypoints, rigid: list[int], free_from:
     source_jacobian = kp_source.jacobian[:, free_from:]
     change = torch.linalg.solve(linear, kp.jacobian[:, free_from:] @ inverse_2x2(source_jacobian))
     u, singular, vh = torch.linalg.svd(change)
-    singular = singular.clamp(1 / (1 + stretch), 1 + stretch)
+    singular = drop_common_zoom(singular, limit.common_zoom).clamp(1 / (1 + stretch), 1 + stretch)
     jacobian = kp.jacobian.clone()
     jacobian[:, free_from:] = linear @ (u @ torch.diag_embed(singular) @ vh) @ source_jacobian
     return Keypoints(value, jacobian)
@@ -136,7 +165,7 @@ def split_keypoint_motion(kp_source: Keypoints, kp: Keypoints, kp_driving: Keypo
     adapted scale). free_from: the first free keypoint of a model with anchors (held near the
     face, `BoxMotionLimit.free`), or None. See the module docstring."""
     limit = limit or BoxMotionLimit()
-    kp = _hold_free(kp_source, kp, rigid, free_from, limit.free, limit.stretch)
+    kp = _hold_free(kp_source, kp, rigid, free_from, limit)
     initial = kp_initial.value[0, rigid].detach().cpu().double().numpy()
     scale, shift = zoom_and_shift(initial, kp_driving.value[:, rigid].detach().cpu().double().numpy())
     shift = shift * movement
