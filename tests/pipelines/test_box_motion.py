@@ -139,7 +139,7 @@ def test_part_of_the_common_zoom_can_be_kept():
 def test_a_free_keypoint_turns_with_the_head_but_does_not_zoom_with_the_mouth():
     """Free keypoint 7's jacobian shrinks by 0.9 all round (what the trained model did as the
     mouth opened) and narrows along x by 0.8 (a turn): the face's rotation and the turn stay,
-    the shrinking goes; by default and with no other bound."""
+    the shrinking goes (half of it by default), with no other bound."""
     angle = 0.1
     rotation = torch.tensor([[math.cos(angle), -math.sin(angle)],
                              [math.sin(angle), math.cos(angle)]], dtype=torch.float64)
@@ -148,11 +148,17 @@ def test_a_free_keypoint_turns_with_the_head_but_does_not_zoom_with_the_mouth():
     jacobian = rotation @ SOURCE.jacobian
     jacobian[0, 7] = rotation @ (0.9 * turn) @ SOURCE.jacobian[0, 7]
     kp = Keypoints(value, jacobian)
-    limit = BoxMotionLimit(math.inf, math.inf, free=math.inf, stretch=math.inf)
+    limit = BoxMotionLimit(math.inf, math.inf, free=math.inf, stretch=math.inf, common_zoom=0)
     out, _ = split_keypoint_motion(SOURCE, kp, kp, SOURCE, list(range(6)), limit=limit,
                                    free_from=6)
     torch.testing.assert_close(out.jacobian[0, 7], rotation @ turn @ SOURCE.jacobian[0, 7])
     torch.testing.assert_close(out.jacobian[0, 8], kp.jacobian[0, 8])
+    halved, _ = split_keypoint_motion(SOURCE, kp, kp, SOURCE, list(range(6)),
+                                      limit=BoxMotionLimit(math.inf, math.inf, free=math.inf,
+                                                           stretch=math.inf),
+                                      free_from=6)
+    torch.testing.assert_close(halved.jacobian[0, 7],
+                               rotation @ (0.9 ** 0.5 * turn) @ SOURCE.jacobian[0, 7])
     kept, _ = split_keypoint_motion(SOURCE, kp, kp, SOURCE, list(range(6)),
                                     limit=BoxMotionLimit(math.inf, math.inf, free=math.inf,
                                                          stretch=math.inf, common_zoom=1),
