@@ -33,7 +33,8 @@ from reenact.training.trainer import TrainConfig, Trainer  # noqa: E402
 
 logger = logging.getLogger("train_for")
 
-TIMED_STEPS = 100  # the first steps, timed to size the run (40 of them warm up)
+WARM_UP_STEPS = 40  # the first steps: kernels chosen, threads filled; not timed
+TIMED_STEPS = 100  # the steps up to here are timed to size the run
 
 
 class PrefetchTrainer(Trainer):
@@ -61,7 +62,7 @@ def train_for(args: argparse.Namespace) -> None:
     torch.backends.cudnn.benchmark = True
     torch.backends.cuda.matmul.allow_tf32 = True
     torch.backends.cudnn.allow_tf32 = True
-    config = TrainConfig(preset=args.preset, steps=40, batch_size=args.batch_size,
+    config = TrainConfig(preset=args.preset, steps=WARM_UP_STEPS, batch_size=args.batch_size,
                          learning_rate=args.lr, contrast_pairs=args.contrast_pairs,
                          weights=LossWeights(face_parts=args.face_parts),
                          adversarial=args.adversarial, seed=args.seed, log_every=20,
@@ -76,7 +77,7 @@ def train_for(args: argparse.Namespace) -> None:
     trainer.fit(progress=False)
     if trainer.device.type == "cuda":
         torch.cuda.synchronize()
-    per_step = (time.perf_counter() - timed) / (TIMED_STEPS - 40)
+    per_step = (time.perf_counter() - timed) / (TIMED_STEPS - WARM_UP_STEPS)
     steps = TIMED_STEPS + max(0, int((args.seconds - (time.perf_counter() - started)) / per_step))
     logger.info("%.1f ms a step at batch %d: training to step %d", per_step * 1000,
                 args.batch_size, steps)
