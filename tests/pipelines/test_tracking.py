@@ -49,10 +49,12 @@ class ScheduledAnalyzer:
         return [] if centre is None else [_face(centre, HEIGHT / 2, 50)]
 
 
-def test_face_is_whole_only_clear_of_the_edges():
+def test_face_is_whole_until_it_is_cut_by_an_edge():
     assert face_is_whole(_face(80, 64, 50), WIDTH, HEIGHT)
     assert face_is_whole(_face(130, 64, 50), WIDTH, HEIGHT)  # near the edge, but whole
-    assert not face_is_whole(_face(140, 64, 50), WIDTH, HEIGHT)  # its jaw past the right edge
+    assert face_is_whole(_face(140, 64, 50), WIDTH, HEIGHT)  # its jaw grazes the right edge
+    assert face_is_whole(_face(141, 64, 50), WIDTH, HEIGHT)  # 3% of its size past it
+    assert not face_is_whole(_face(145, 64, 50), WIDTH, HEIGHT)  # 13% of it past the edge
     assert not face_is_whole(_face(80, 10, 50), WIDTH, HEIGHT)  # its brows past the top edge
 
 
