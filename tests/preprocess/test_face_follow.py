@@ -123,3 +123,30 @@ def test_follower_detects_again_when_the_eyes_spread() -> None:
     np.testing.assert_allclose(face.landmarks, fake.landmarks_at(2))
     with pytest.raises(ConfigError, match="max_eye_change"):
         FollowConfig(max_eye_change=0)
+
+
+def test_follower_places_its_box_on_the_still_points_not_on_an_expression() -> None:
+    """Raised brows and an open jaw stretch the landmark box; the box handed to the predictor
+    still sits on the face as the detector's would (it is placed on the eye corners and nose), so
+    the predictor is not asked to find a face in a box grown by the expression."""
+    class Expressive(MovingFace):
+        boxes: list[tuple[float, float, float, float]] = []
+
+        def landmarks_in(self, image, box):
+            self.boxes.append(box)
+            points = super().landmarks_in(image, box).copy()
+            if image[0, 0, 1]:  # this frame raises the brows and drops the jaw by 4 px (17% of its height)
+                points[17:27, 1] -= 4
+                points[5:12, 1] += 4
+            return points
+
+    fake = Expressive()
+    follower = FaceFollower(fake, FollowConfig(redetect_every=100))
+    follower.detect(frame(0))
+    expressive = frame(2)
+    expressive[0, 0, 1] = 1
+    follower.detect(expressive)
+    follower.detect(frame(4))
+    assert fake.detect_calls == 1  # the expression was followed, not detected again
+    neutral_box = fake.detect(frame(2))[0].box  # the detector's box on the face of frame 2
+    np.testing.assert_allclose(fake.boxes[-1], neutral_box, atol=1e-9)

@@ -2,9 +2,12 @@
 
 dlib's HOG detector costs about 15-60 ms a frame, its 68-point shape predictor about 2 ms. Between
 full detections, `FaceFollower` predicts a frame's landmarks in a box placed where the previous
-frame's landmarks say the face is: the box sits on those landmarks as the detector's box sat on the
-landmarks of the last detection (the predictor was trained on detector boxes, so it wants the same
-framing). A full detection runs every `redetect_every` frames, and at once when the followed face
+frame's landmarks say the face is: the box sits on the eye corners and nose as the detector's box sat
+on those of the last detection (the predictor was trained on detector boxes, so it wants the same
+framing). Those points, not the whole landmark box, because the box moves with expressions: placed
+on the whole box, a box that grew with raised brows read the brows low and kept them low until the
+next detection (dev clip lp_d10: brows 6.7 px from a full detection's at a 256-px face, 4.4 px low
+on average; the jaw, nose, eyes and lips 1.0-1.6 px). A full detection runs every `redetect_every` frames, and at once when the followed face
 jumps or changes size by more than `max_change` of its size in one frame (a cut, a lost face), or
 when its eyes' distance changes by more than `max_eye_change` from the previous frame or by more
 than twice that from the last detection. The eye check catches the predictor's worst failure,
@@ -79,6 +82,22 @@ def _landmark_box(points: np.ndarray) -> np.ndarray:
     return np.concatenate([points.min(axis=0), points.max(axis=0)])
 
 
+# eye corners and nose of the 68-point scheme: the points an expression leaves in place
+_STILL_POINTS = (27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 39, 42, 45)
+
+
+def _anchor(points: np.ndarray) -> tuple[np.ndarray, float]:
+    """Where the detector's box is placed from: (x, y) origin and a size in pixels. For 68 points,
+    the centre of the eye corners and nose and their RMS distance from it, which raised brows and
+    an open jaw do not move; for another scheme, the landmark box's centre and longer side."""
+    if len(points) == 68:
+        still = points[list(_STILL_POINTS)]
+        centre = still.mean(axis=0)
+        return centre, max(float(np.sqrt(((still - centre) ** 2).sum(axis=1).mean())), 1e-6)
+    marks = _landmark_box(points)
+    return (marks[:2] + marks[2:]) / 2, max(float((marks[2:] - marks[:2]).max()), 1e-6)
+
+
 class FaceFollower:
     """A `FaceAnalyzer` for consecutive frames of one video: `detect(frame)` returns the detector's
     faces on detection frames and the followed face alone in between. Use one per video."""
@@ -87,7 +106,7 @@ class FaceFollower:
         self.analyzer = analyzer
         self.config = config if config is not None else FollowConfig()
         self._previous: Face | None = None
-        self._box_on_landmarks: np.ndarray | None = None  # detector box in landmark-box units
+        self._box_on_landmarks: np.ndarray | None = None  # detector box in `_anchor` units
         self._detected_eyes: float | None = None  # the eyes' distance at the last detection
         self._since_detection = 0
         self.detections = 0  # full detections run so far
@@ -112,9 +131,8 @@ class FaceFollower:
         self._box_on_landmarks = self._detected_eyes = None
         if face is not None and face.landmarks is not None:
             self._detected_eyes = _eye_distance(face.landmarks)
-            marks = _landmark_box(face.landmarks)
-            origin, size = marks[:2], np.maximum(marks[2:] - marks[:2], 1e-6)
-            box = np.asarray(face.box)
+            origin, size = _anchor(face.landmarks)
+            box = np.asarray(face.box, dtype=np.float64)
             self._box_on_landmarks = np.concatenate([(box[:2] - origin) / size,
                                                      (box[2:] - origin) / size])
         return faces
@@ -122,15 +140,15 @@ class FaceFollower:
     def _follow(self, image: np.ndarray, previous: Face) -> Face | None:
         if previous.landmarks is None or self._box_on_landmarks is None:
             return None
-        marks = _landmark_box(previous.landmarks)
-        origin, size = marks[:2], np.maximum(marks[2:] - marks[:2], 1e-6)
+        origin, anchor_size = _anchor(previous.landmarks)
         relative = self._box_on_landmarks
-        box = np.concatenate([origin + relative[:2] * size, origin + relative[2:] * size])
+        box = np.concatenate([origin + relative[:2] * anchor_size,
+                              origin + relative[2:] * anchor_size])
         points = self.analyzer.landmarks_in(image, tuple(float(v) for v in box))
         if points is None or not np.isfinite(points).all():
             return None
-        new = _landmark_box(points)
-        new_size = np.maximum(new[2:] - new[:2], 1e-6)
+        marks, new = _landmark_box(previous.landmarks), _landmark_box(points)
+        size, new_size = np.maximum(marks[2:] - marks[:2], 1e-6), np.maximum(new[2:] - new[:2], 1e-6)
         scale = float(np.max(size))
         moved = np.abs((new[:2] + new[2:]) / 2 - (marks[:2] + marks[2:]) / 2).max() / scale
         resized = np.abs(np.log(new_size / size)).max()
@@ -138,7 +156,9 @@ class FaceFollower:
             return None
         if self._eyes_changed(points, previous.landmarks):
             return None
-        placed = np.concatenate([new[:2] + relative[:2] * new_size, new[:2] + relative[2:] * new_size])
+        origin, anchor_size = _anchor(points)
+        placed = np.concatenate([origin + relative[:2] * anchor_size,
+                                 origin + relative[2:] * anchor_size])
         return Face(tuple(float(v) for v in placed), previous.score, points)
 
 
