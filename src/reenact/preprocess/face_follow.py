@@ -7,10 +7,11 @@ on those of the last detection (the predictor was trained on detector boxes, so 
 framing). Those points, not the whole landmark box, because the box moves with expressions: placed
 on the whole box, a box that grew with raised brows read the brows low and kept them low until the
 next detection (dev clip lp_d10: brows 6.7 px from a full detection's at a 256-px face, 4.4 px low
-on average; the jaw, nose, eyes and lips 1.0-1.6 px). A full detection runs every `redetect_every` frames, and at once when the followed face
-jumps or changes size by more than `max_change` of its size in one frame (a cut, a lost face), or
-when its eyes' distance changes by more than `max_eye_change` from the previous frame or by more
-than twice that from the last detection. The eye check catches the predictor's worst failure,
+on average; the jaw, nose, eyes and lips 1.0-1.6 px). A full detection runs every
+`redetect_every` frames, and at once when the followed face jumps or changes size by more than
+`max_change` of its size in one frame (a cut, a lost face), or when its eyes' distance changes by
+more than `max_eye_change` from the previous frame or by more than twice that from the last
+detection. The eye check catches the predictor's worst failure,
 which the landmark box misses: on a face with glasses and a wide grin it can settle on a shape
 1.4-1.8x too large around the same box (the eyes put on the glasses' rims), and following from
 there keeps it until the next detection (dev clip lp_d12: 10 frames in 12), which gave the motion
