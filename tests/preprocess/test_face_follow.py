@@ -141,7 +141,7 @@ def test_follower_places_its_box_on_the_still_points_not_on_an_expression() -> N
             return points
 
     fake = Expressive()
-    follower = FaceFollower(fake, FollowConfig(redetect_every=100))
+    follower = FaceFollower(fake, FollowConfig(redetect_every=100, landmark_boxes=1))
     follower.detect(frame(0))
     expressive = frame(2)
     expressive[0, 0, 1] = 1
@@ -150,3 +150,34 @@ def test_follower_places_its_box_on_the_still_points_not_on_an_expression() -> N
     assert fake.detect_calls == 1  # the expression was followed, not detected again
     neutral_box = fake.detect(frame(2))[0].box  # the detector's box on the face of frame 2
     np.testing.assert_allclose(fake.boxes[-1], neutral_box, atol=1e-9)
+
+
+def test_follower_reads_the_mean_of_nudged_boxes() -> None:
+    """dlib's points are whole pixels and move with the box: the mean over the nudged boxes lands
+    nearer the face's true points than one box's reading, on detection and followed frames."""
+    class WholePixels(MovingFace):
+        def landmarks_in(self, image, box):
+            self.refine_calls += 1
+            points = self.landmarks_at(float(image[0, 0, 0]))
+            # the reading moves with the box, by its offset from where the detector puts it
+            # (`MovingFace.detect`: 5 px wider each side, 10 and 2 px lower), then is rounded
+            low, high = points.min(axis=0), points.max(axis=0)
+            shift = ((box[0] + box[2]) / 2 - (low[0] + high[0]) / 2,
+                     (box[1] + box[3]) / 2 - (low[1] + high[1]) / 2 - 6)
+            return np.round(points + shift)
+
+        def detect(self, image):
+            face = super().detect(image)[0]
+            return [Face(face.box, face.score, self.landmarks_in(image, face.box))]
+
+    errors = {}
+    for count in (1, 9):
+        fake = WholePixels()
+        follower = FaceFollower(fake, FollowConfig(redetect_every=3, landmark_boxes=count))
+        faces = [follower.detect(frame(7))[0] for _ in range(6)]
+        truth = [fake.landmarks_at(7)] * 6
+        errors[count] = np.mean([np.abs(face.landmarks - t).mean() for face, t in zip(faces, truth)])
+        assert fake.refine_calls == (6 if count == 1 else 2 + 6 * 9)  # detections read once more
+    assert errors[9] < 0.7 * errors[1]
+    with pytest.raises(ConfigError, match="landmark_boxes"):
+        FollowConfig(landmark_boxes=0)
