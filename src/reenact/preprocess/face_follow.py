@@ -2,20 +2,20 @@
 
 dlib's HOG detector costs about 15-60 ms a frame, its 68-point shape predictor about 2 ms. Between
 full detections, `FaceFollower` predicts a frame's landmarks in a box placed where the previous
-frame's landmarks say the face is: the box sits on the eye corners and nose as the detector's box sat
-on those of the last detection (the predictor was trained on detector boxes, so it wants the same
-framing). Those points, not the whole landmark box, because the box moves with expressions: placed
-on the whole box, a box that grew with raised brows read the brows low and kept them low until the
-next detection (dev clip lp_d10: brows 6.7 px from a full detection's at a 256-px face, 4.4 px low
-on average; the jaw, nose, eyes and lips 1.0-1.6 px). A full detection runs every
+frame's landmarks say the face is: the box sits on the eye corners and nose as the detector's box
+sat on those of the last detection (the predictor was trained on detector boxes, so it wants the
+same framing). Those points, not the whole landmark box, because the box moves with expressions:
+placed on the whole box, a box that grew with raised brows read the brows low and kept them low
+until the next detection (dev clip lp_d10: brows 6.7 px from a full detection's at a 256-px face,
+4.4 px low on average; the jaw, nose, eyes and lips 1.0-1.6 px). A full detection runs every
 `redetect_every` frames, and at once when the followed face jumps or changes size by more than
 `max_change` of its size in one frame (a cut, a lost face), or when its eyes' distance changes by
 more than `max_eye_change` from the previous frame or by more than twice that from the last
-detection. The eye check catches the predictor's worst failure,
-which the landmark box misses: on a face with glasses and a wide grin it can settle on a shape
-1.4-1.8x too large around the same box (the eyes put on the glasses' rims), and following from
-there keeps it until the next detection (dev clip lp_d12: 10 frames in 12), which gave the motion
-model a face zoomed 1.6x and melted the picture.
+detection. The eye check catches the predictor's worst failure, which the landmark box misses: on a
+face with glasses and a wide grin it can settle on a shape 1.4-1.8x too large around the same box
+(the eyes put on the glasses' rims), and following from there keeps it until the next detection
+(dev clip lp_d12: 10 frames in 12), which gave the motion model a face zoomed 1.6x and melted the
+picture.
 """
 
 from __future__ import annotations
@@ -158,7 +158,7 @@ class FaceFollower:
         previous = None if self._previous is None else self._previous.center
         face = nearest_face(faces, previous) if faces else None
         if face is not None and face.landmarks is not None and self.config.landmark_boxes > 1:
-            points = self._read(image, face.box)
+            points = self._read(image, face.box, face.landmarks)
             # the nudged boxes may fail as a followed box can (`_eyes_changed`): keep the detector's
             if points is not None and not self._eyes_apart(points, face.landmarks):
                 faces = [Face(face.box, face.score, points) if other is face else other
@@ -198,12 +198,14 @@ class FaceFollower:
                                  origin + relative[2:] * anchor_size])
         return Face(tuple(float(v) for v in placed), previous.score, points)
 
-
-    def _read(self, image: np.ndarray, box: tuple[float, float, float, float]) -> np.ndarray | None:
+    def _read(self, image: np.ndarray, box: tuple[float, float, float, float],
+              in_box: np.ndarray | None = None) -> np.ndarray | None:
         """The mean of the predictor's landmarks in the `landmark_boxes` boxes around `box`; None
-        where any reading fails."""
-        reads = [self.analyzer.landmarks_in(image, nudged)
-                 for nudged in nudged_boxes(box, self.config.landmark_boxes)]
+        where any reading fails. in_box: the reading in `box` itself where it is known already
+        (a detection's landmarks), so that it is not predicted twice."""
+        boxes = nudged_boxes(box, self.config.landmark_boxes)
+        reads = ([in_box] if in_box is not None else []) + [
+            self.analyzer.landmarks_in(image, nudged) for nudged in boxes[in_box is not None:]]
         if any(points is None or not np.isfinite(points).all() for points in reads):
             return None
         return np.mean(reads, axis=0)
