@@ -8,7 +8,7 @@ from speech_fixtures import face_landmarks
 
 from reenact.geometry import apply_affine
 from reenact.pipelines.articulation import SPEECH_LANDMARKS, open_mouth
-from reenact.pipelines.mouth_transfer import mouth_changes
+from reenact.pipelines.mouth_transfer import closed_start, mouth_changes
 from reenact.pipelines.portrait_mouth import OWN_OPENING
 from reenact.preprocess.expressions import interocular_distance, mouth_opening
 
@@ -81,6 +81,26 @@ def test_a_driver_that_starts_open_closes_the_portrait_no_further_than_shut():
     changes = mouth_changes([start, driver(0.02), driver(0.5)], start, portrait())
     assert changes.openings.min() == 0.0
     assert changes.openings[-1] > 0.05
+
+
+def test_a_closed_start_read_apart_is_measured_from_the_drivers_closed_reading():
+    """dlib reads the closed lips of the first frame 0.09 apart and the same lips 0.02 apart
+    later: an opening to 0.14 is drawn 0.12 (from the closed reading), not 0.05 (from the first
+    frame's); the closed frames draw (next to) nothing."""
+    gaps = [0.09] + [0.02] * 10 + [0.14] * 9
+    frames = [driver(gap) for gap in gaps]
+    assert closed_start(frames, frames[0]) == pytest.approx(0.02, abs=1e-6)
+    changes = mouth_changes(frames, frames[0], portrait())
+    assert changes.openings[-1] == pytest.approx(0.12, abs=1e-6)
+    assert changes.openings[5] == pytest.approx(0.0, abs=1e-6)
+    # a first frame already open (at OWN_OPENING or more) stays the reference: its own inside
+    # is the one the driver's changes are measured from
+    opened = [driver(0.3)] + frames[1:]
+    assert closed_start(opened, opened[0]) == pytest.approx(0.3, abs=1e-6)
+    # and one read lower than the video's low end keeps its own reading
+    low = [driver(0.01)] + frames[1:]
+    assert closed_start(low, low[0]) == pytest.approx(0.01, abs=1e-6)
+    assert closed_start([None, None], low[0]) == pytest.approx(0.01, abs=1e-6)
 
 
 def test_an_open_portrait_keeps_its_opening_at_rest_and_none_frames_change_nothing():

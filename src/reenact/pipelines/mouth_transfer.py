@@ -5,7 +5,12 @@
 Two parts, so that a portrait opens its own mouth by the driver's *change* and keeps its lips:
 - the opening: the driver's inner-lip gap over interocular distance (`mouth_opening`) less its
   value in the initial frame, added to the portrait's own opening (a portrait whose mouth is
-  closed, under `OWN_OPENING`, counts as shut: dlib leaves a gap between pressed lips);
+  closed, under `OWN_OPENING`, counts as shut: dlib leaves a gap between pressed lips). A closed
+  initial frame is measured from the driver's closed reading instead, the low end of its
+  readings over the video (`CLOSED_PERCENTILE`): dlib reads the same pressed lips anywhere from 0
+  to ~0.09 apart, so a closed initial frame read high took that much off every opening (dev
+  grid_brbk7n: 0.086 at the start, 0.02 when the lips meet later; its widest opening was drawn a
+  slit);
 - the shape: every other change of the lips and jaw (a smile widens the corners, a pout pulls
   them in), measured in the initial frame's pose (a similarity on landmarks that speech does not
   move), less the part the opening explains (`open_mouth`'s shares), and carried onto the
@@ -54,6 +59,7 @@ BITE_SMOOTHING = 1.5  # gaussian sigma, frames, over the bite (dlib's chin is no
 BITE_TEETH = (0.55, 0.68)  # the share of the driver's parted mouth that is teeth: none to a grin's
 TEETH_SMOOTHING = 4.0  # gaussian sigma, frames, over that share
 _BITE_FLOOR = 0.08  # gap changes under this count as this much (a ratio of small numbers is noise)
+CLOSED_PERCENTILE = 10  # of the driver's gaps: its reading of closed lips (speech closes them often)
 
 
 @dataclass(frozen=True)
@@ -73,6 +79,17 @@ class MouthChanges:
         return len(self.openings)
 
 
+def closed_start(landmarks: Sequence[np.ndarray | None], reference: np.ndarray) -> float:
+    """The driver's inner-lip gap to measure openings from: the `reference` frame's, or where that
+    is a closed mouth (under `OWN_OPENING`), the lower of it and the driver's closed reading (the
+    `CLOSED_PERCENTILE` of its gaps over `landmarks`; None entries skipped)."""
+    start = float(mouth_opening(reference))
+    found = [float(mouth_opening(points)) for points in landmarks if points is not None]
+    if start >= OWN_OPENING or not found:
+        return start
+    return min(start, float(np.percentile(found, CLOSED_PERCENTILE)))
+
+
 def mouth_changes(landmarks: Sequence[np.ndarray | None], reference: np.ndarray,
                   portrait: np.ndarray,
                   teeth: Sequence[float | None] | None = None) -> MouthChanges:
@@ -88,7 +105,7 @@ def mouth_changes(landmarks: Sequence[np.ndarray | None], reference: np.ndarray,
     to_portrait = similarity_fit(reference[pose], portrait[pose])[:, :2]  # displacements only
     own = float(mouth_opening(portrait))
     own = own if own >= OWN_OPENING else 0.0
-    start = float(mouth_opening(reference))
+    start = closed_start(landmarks, reference)
     count = len(landmarks)
     distance = max(float(interocular_distance(reference)), 1e-9)
     down = face_down(reference)
