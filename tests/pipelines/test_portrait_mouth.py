@@ -8,7 +8,9 @@ import numpy as np
 from face_images import LIPS, MOUTH, drawn_face
 from PIL import Image, ImageDraw
 
+from reenact.pipelines.articulation import open_mouth
 from reenact.pipelines.portrait_mouth import (
+    BITE_OPENING,
     OWN_LIPS_UNTIL,
     OWN_OPENING,
     REFERENCE_OPENING,
@@ -16,6 +18,7 @@ from reenact.pipelines.portrait_mouth import (
     portrait_mouth,
     turned,
 )
+from reenact.postprocess.mouth_mask import polygon_coverage
 from reenact.preprocess.crop import CropBox
 from reenact.preprocess.expressions import mouth_opening
 
@@ -111,6 +114,17 @@ def test_a_bite_draws_the_teeth_together():
     assert dark(together).sum() < dark(half).sum() < dark(apart).sum()
     plain = portrait_mouth(image, landmarks, box)
     assert np.array_equal(plain.draw(image, landmarks, 0.35, 1.0), plain.draw(image, landmarks, 0.35))
+
+
+def test_a_grins_teeth_fill_its_lips_gap():
+    """A grin parts the lips BITE_OPENING or less: the teeth together fill the gap, with no dark
+    cavity under them (painted at the wide reference's gap and squeezed, a fifth of it was)."""
+    image, landmarks = closed_face()
+    mouth = portrait_mouth(image, landmarks, CropBox(SIZE / 2, SIZE / 2, SIZE), bite=True)
+    for opening in (0.2, BITE_OPENING):
+        inside = polygon_coverage(open_mouth(landmarks, opening)[60:68], SIZE, SIZE) > 0.99
+        assert inside.sum() > 100
+        assert dark(mouth.draw(image, landmarks, opening, 1.0))[inside].mean() < 0.05
 
 
 def test_a_head_turned_away_gets_its_lips_drawn_and_keeps_the_frames_jaw():

@@ -39,6 +39,10 @@ from reenact.preprocess.expressions import POSE_LANDMARKS, mouth_opening
 
 REFERENCE_OPENING = 0.45  # the reference's inner-lip gap, interocular distances (a wide "ah")
 OWN_OPENING = 0.15  # a portrait's own mouth open this much is drawn as it is
+# the teeth-together reference's gap: its two crowns (`InteriorStyle.teeth_height` each) fill it,
+# as a grin's teeth fill its lips' gap (dev lp_d0 grins 0.22-0.26 apart); painted at the wide
+# reference's gap, the teeth had been squeezed into two thin bands over a grey cavity
+BITE_OPENING = 0.3
 # a closed portrait's mouth is drawn from the photo itself up to the first opening and from the
 # open reference from the second, cross-faded between (interocular distances): the photo's own
 # lips at rest, not the reference's closed again (lips a little squeezed, a glint of its teeth)
@@ -204,7 +208,10 @@ def portrait_mouth(image: np.ndarray, landmarks: np.ndarray, box: CropBox, *,
     rest = np.asarray(landmarks, np.float64)
     if float(mouth_opening(landmarks)) >= OWN_OPENING:  # its own reference
         return PortraitMouth(MouthWarp(image, landmarks), rest, box, frame_jaw=frame_jaw)
-    opened = _Opened.of(image, landmarks, box.side, REFERENCE_OPENING)  # warped once, painted twice
-    bitten = MouthWarp(opened.painted(bite=True), opened.landmarks) if bite else None
+    opened = _Opened.of(image, landmarks, box.side, REFERENCE_OPENING)
+    bitten = None
+    if bite:
+        grin = _Opened.of(image, landmarks, box.side, BITE_OPENING)
+        bitten = MouthWarp(grin.painted(bite=True), grin.landmarks)
     return PortraitMouth(MouthWarp(opened.painted(), opened.landmarks), rest, box,
                          MouthWarp(image, landmarks), bitten, frame_jaw)
