@@ -103,6 +103,21 @@ def test_a_closed_start_read_apart_is_measured_from_the_drivers_closed_reading()
     assert closed_start([None, None], low[0]) == pytest.approx(0.01, abs=1e-6)
 
 
+def test_the_opening_scale_converts_the_drivers_change_to_the_portraits_reading():
+    """A portrait whose lips were read at their edges (0.45) where dlib read 0.3: the driver's
+    change, in dlib's reading, is drawn 1.5x, so the driver closing to its closed level closes
+    the portrait too, and at rest the portrait keeps its own opening."""
+    open_portrait = portrait(0.45)
+    start = driver(0.3)
+    frames = [start] * 4 + [driver(0.0)] * 6
+    changes = mouth_changes(frames, start, open_portrait, opening_scale=1.5)
+    own = mouth_opening(open_portrait)
+    assert changes.openings[0] == pytest.approx(own, abs=1e-6)
+    assert changes.openings[-1] == pytest.approx(max(own - 1.5 * 0.3, 0.0), abs=0.02)
+    unscaled = mouth_changes(frames, start, open_portrait)
+    assert unscaled.openings[-1] > changes.openings[-1] + 0.1
+
+
 def test_an_open_portrait_keeps_its_opening_at_rest_and_none_frames_change_nothing():
     open_portrait = portrait(0.3)
     assert mouth_opening(open_portrait) >= OWN_OPENING

@@ -91,13 +91,16 @@ def closed_start(landmarks: Sequence[np.ndarray | None], reference: np.ndarray) 
 
 
 def mouth_changes(landmarks: Sequence[np.ndarray | None], reference: np.ndarray,
-                  portrait: np.ndarray,
-                  teeth: Sequence[float | None] | None = None) -> MouthChanges:
+                  portrait: np.ndarray, teeth: Sequence[float | None] | None = None, *,
+                  opening_scale: float = 1.0) -> MouthChanges:
     """The driver's mouth changes (per frame (68, 2) `landmarks` in its frame pixels, None where no
     face was found: no change there) relative to its `reference` frame's landmarks, carried onto
     the `portrait`'s (68, 2) landmarks (see the module's docstring). teeth: per frame the share of
     the driver's parted mouth that is teeth (`preprocess.teeth.teeth_share`; None or NaN: not
-    read), or None to tell grins by their shape alone."""
+    read), or None to tell grins by their shape alone. opening_scale: the driver's changes of
+    opening are drawn times this (a portrait whose inner lips were read at their edges,
+    `preprocess.inner_lips`, against dlib's reading of the driver: the first over dlib's reading
+    of the portrait)."""
     reference = check_face_landmarks(reference, "reference")
     portrait = check_face_landmarks(portrait, "portrait")
     pose = list(POSE_LANDMARKS)
@@ -123,7 +126,7 @@ def mouth_changes(landmarks: Sequence[np.ndarray | None], reference: np.ndarray,
         # the opening's part of the motion, as `open_mouth` would draw it on the reference
         explained = open_mouth(reference, change) - reference
         changes[index] = (aligned - reference - explained)[speech] @ to_portrait.T
-        openings[index] = own + change
+        openings[index] = own + opening_scale * change
         drop = float((aligned[8] - reference[8]) @ down) / distance
         drops[index] = drop / max(change, _BITE_FLOOR)
         widening[index] = float(mouth_width(points)) - start_width

@@ -1,0 +1,100 @@
+"""An open mouth's inner lip line read from its pixels, where dlib's points fall short of it.
+
+On a mouth open wide enough to show its teeth or tongue, dlib's 68-point model puts the inner-lip
+points a few pixels inside the mouth: the upper ones on the top of the teeth, the lower ones on
+the tongue (dev vr_3, grid_lbax4n). Drawn from such a photo, a mouth that closes keeps a sliver
+of teeth and tongue between its lips (the lips' triangles carry them). Here each of the three
+middle inner-lip points of each lip is moved out, across the lips (along the line through the
+pair's middle, parallel to the one from the upper lip's outer edge to the lower's), to where the
+pixels stop looking like that lip:
+
+    samples along the line (bilinear, half-pixel steps)
+      -> luma and redness ((R - G) / (R + G + B)) per sample
+      -> the lip's colour: median and spread of the samples between `LIP_SPAN` of the way from its
+         outer edge to dlib's inner point
+      -> walking in from `LIP_SPAN[1]`: the first two samples in a row more than `EDGE_SIGMAS`
+         spreads away from the lip's colour (teeth are paler, the inside darker, the tongue less
+         red); a point never moves inward, nor further out than `LIP_SPAN[1]`.
+
+Corners (60, 64) stay. A mouth whose lips meet (dlib's inner points within `MIN_GAP` of the lips'
+outer span of each other) is left as it is. Coordinates are continuous image pixels, pixel (row i, column j)
+centred at (j + 0.5, i + 0.5).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from reenact.preprocess.expressions import check_face_landmarks
+from reenact.preprocess.face import REC601_LUMA, check_rgb_image
+
+# (outer upper, inner upper, inner lower, outer lower) along the mouth's middle
+COLUMNS = ((50, 61, 67, 58), (51, 62, 66, 57), (52, 63, 65, 56))
+LIP_SPAN = (0.1, 0.4)  # of the way from a lip's outer edge to dlib's inner point
+EDGE_SIGMAS = 3.0
+MIN_SPREAD = 6.0  # floor of a lip's colour spread (luma levels; redness x 255)
+MIN_GAP = 0.1  # of the lips' span: inner points closer than this are lips that meet
+
+
+def _sample(image: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """(N, 3) float64 bilinear samples of `image` (H, W, 3) at (N, 2) continuous pixel points
+    (clamped to the image)."""
+    height, width = image.shape[:2]
+    x = np.clip(points[:, 0] - 0.5, 0, width - 1.001)
+    y = np.clip(points[:, 1] - 0.5, 0, height - 1.001)
+    x0, y0 = np.floor(x).astype(int), np.floor(y).astype(int)
+    fx, fy = (x - x0)[:, None], (y - y0)[:, None]
+    pixels = image.astype(np.float64)
+    return (pixels[y0, x0] * (1 - fx) * (1 - fy) + pixels[y0, x0 + 1] * fx * (1 - fy)
+            + pixels[y0 + 1, x0] * (1 - fx) * fy + pixels[y0 + 1, x0 + 1] * fx * fy)
+
+
+def _features(colours: np.ndarray) -> np.ndarray:
+    """(N, 2) luma and redness x 255 of (N, 3) RGB colours."""
+    total = np.maximum(colours.sum(axis=1), 1e-6)
+    return np.stack([colours @ REC601_LUMA, (colours[:, 0] - colours[:, 1]) / total * 255], axis=1)
+
+
+def _edge(features: np.ndarray, t: np.ndarray, inner: float, outer_first: bool) -> float:
+    """Where along the line (t) a lip whose outer edge is at t = 0 (outer_first) or 1 and whose
+    dlib inner point is at `inner` ends: see the module docstring."""
+    # distance from the lip's outer edge, as a share of the way to the inner point
+    way = t / max(inner, 1e-9) if outer_first else (1 - t) / max(1 - inner, 1e-9)
+    lip = features[(way >= LIP_SPAN[0]) & (way <= LIP_SPAN[1])]
+    if len(lip) < 2:
+        return inner
+    spread = np.maximum(lip.std(axis=0), MIN_SPREAD)
+    away = (np.abs(features - np.median(lip, axis=0)) / spread).max(axis=1) > EDGE_SIGMAS
+    order = np.argsort(way)
+    candidates = [i for i in order if LIP_SPAN[1] <= way[i] <= 1]
+    for first, second in zip(candidates, candidates[1:]):
+        if away[first] and away[second]:
+            return float(t[first])
+    return inner
+
+
+def inner_lip_edges(image: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
+    """(68, 2) `landmarks` (a face's, image pixels) with the middle inner-lip points (61-63,
+    65-67) moved out to the lips' edges in `image` (H, W, 3) uint8; see the module docstring."""
+    check_rgb_image(image, "image")
+    points = check_face_landmarks(landmarks)
+    result = points.copy()
+    for outer_upper, inner_upper, inner_lower, outer_lower in COLUMNS:
+        across = points[outer_lower] - points[outer_upper]
+        span = float(np.linalg.norm(across))
+        if span < 2.0:
+            continue
+        across /= span
+        # the line through the inner pair's middle, across the lips (dlib's outer and inner points
+        # are not in one column: the outer ones sit nearer the corners)
+        middle = (points[inner_upper] + points[inner_lower]) / 2
+        start = middle + float((points[outer_upper] - middle) @ across) * across
+        upper = float((points[inner_upper] - start) @ across) / span
+        lower = float((points[inner_lower] - start) @ across) / span
+        if lower - upper < MIN_GAP or not 0 < upper < lower < 1:
+            continue
+        t = np.linspace(0.0, 1.0, max(int(span * 2), 8))
+        features = _features(_sample(image, start + (t * span)[:, None] * across))
+        result[inner_upper] += (min(_edge(features, t, upper, True), upper) - upper) * span * across
+        result[inner_lower] += (max(_edge(features, t, lower, False), lower) - lower) * span * across
+    return result
