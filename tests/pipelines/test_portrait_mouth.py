@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 
 import numpy as np
+import pytest
 from face_images import LIPS, MOUTH, drawn_face
 from PIL import Image, ImageDraw
 
@@ -14,6 +15,7 @@ from reenact.pipelines.portrait_mouth import (
     OWN_LIPS_UNTIL,
     OWN_OPENING,
     REFERENCE_OPENING,
+    drawn_lips,
     open_reference,
     portrait_mouth,
     turned,
@@ -162,3 +164,20 @@ def test_pressed_lips_on_a_bowed_lip_line_show_only_lips():
     luma = out.astype(float) @ LUMA
     off = np.abs(luma - float(np.array(LIPS) @ LUMA)) > 40
     assert off[np.asarray(lips) > 0].sum() == 0
+
+
+def test_an_open_mouths_lips_are_drawn_from_their_edges_and_a_closed_ones_as_read():
+    """An open photo mouth whose inner-lip points were read 4 px inside it is drawn from the
+    lips' edges, its opening read 1.x times larger; a closed one keeps dlib's points."""
+    image, truth = drawn_face(SIZE, mouth_open=0.4)
+    misread = truth.copy()
+    misread[[61, 62, 63], 1] += 4.0
+    misread[[65, 66, 67], 1] -= 4.0
+    lips, scale = drawn_lips(image, misread)
+    np.testing.assert_allclose(lips[[61, 62, 63, 65, 66, 67]], truth[[61, 62, 63, 65, 66, 67]],
+                               atol=1.5)
+    assert scale == pytest.approx(mouth_opening(truth) / mouth_opening(misread), rel=0.1)
+    closed, landmarks = closed_face()
+    lips, scale = drawn_lips(closed, landmarks)
+    np.testing.assert_array_equal(lips, landmarks)
+    assert scale == 1.0

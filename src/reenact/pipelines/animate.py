@@ -52,10 +52,10 @@ from reenact.pipelines.box_motion import HeadMotionSplit
 from reenact.pipelines.keypoints import detect_keypoints, reframe_keypoints
 from reenact.pipelines.landmark_targets import landmark_targets
 from reenact.pipelines.mouth_transfer import MouthChanges, mouth_changes
-from reenact.pipelines.portrait_mouth import OWN_OPENING, Carried, PortraitMouth, portrait_mouth
+from reenact.pipelines.portrait_mouth import Carried, PortraitMouth, drawn_lips, portrait_mouth
 from reenact.postprocess.paste import paste_back
 from reenact.preprocess.crop import CropBox, crop_box, crop_image, smooth_boxes
-from reenact.preprocess.expressions import eye_aspect_ratios, mouth_opening
+from reenact.preprocess.expressions import eye_aspect_ratios
 from reenact.preprocess.face import (
     Face,
     FaceAnalyzer,
@@ -65,7 +65,6 @@ from reenact.preprocess.face import (
 )
 from reenact.preprocess.face_follow import FollowConfig, follower_for
 from reenact.preprocess.gaze import iris_positions
-from reenact.preprocess.inner_lips import inner_lip_edges
 from reenact.preprocess.teeth import teeth_share
 from reenact.provenance.label import check_label
 from reenact.provenance.manifest import PendingManifest
@@ -498,10 +497,7 @@ def drawn_mouth(source: PreparedSource, track: DrivingTrack, compositor: FullRes
     reference = track_landmarks(track, track.best_index if from_best else 0)
     if reference is None:
         return None
-    lips, scale = source.landmarks, 1.0
-    if mouth_opening(lips) >= OWN_OPENING:  # its own reference: the lips must close at their edges
-        lips = inner_lip_edges(source.image, lips)
-        scale = float(mouth_opening(lips) / mouth_opening(source.landmarks))
+    lips, scale = drawn_lips(source.image, source.landmarks)
     return (portrait_mouth(source.image, lips, source.box, bite=True, frame_jaw=True),
             mouth_changes(track.landmarks, reference, lips, track.teeth, opening_scale=scale))
 

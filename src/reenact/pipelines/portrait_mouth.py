@@ -36,6 +36,7 @@ from reenact.postprocess.mouth_mask import LOWER_FACE_LANDMARKS, MOUTH_LANDMARKS
 from reenact.postprocess.mouth_warp import MouthWarp
 from reenact.preprocess.crop import CropBox
 from reenact.preprocess.expressions import POSE_LANDMARKS, mouth_opening
+from reenact.preprocess.inner_lips import inner_lip_edges
 
 REFERENCE_OPENING = 0.45  # the reference's inner-lip gap, interocular distances (a wide "ah")
 OWN_OPENING = 0.15  # a portrait's own mouth open this much is drawn as it is
@@ -198,6 +199,18 @@ class _Opened:
     def painted(self, bite: bool = False) -> np.ndarray:
         """The image with the inside painted (`bite`: the teeth together)."""
         return paint_interior(self.image, self.landmarks, self.skin, self.lips, bite=bite)
+
+
+def drawn_lips(image: np.ndarray, landmarks: np.ndarray) -> tuple[np.ndarray, float]:
+    """(landmarks to draw a portrait's mouth from, their opening over dlib's): a mouth open
+    `OWN_OPENING` or more, its own reference, with its inner lips at their edges in `image`
+    (`reenact.preprocess.inner_lips`: dlib puts them on the teeth and the tongue, and the lips
+    then close over a sliver of both); other faces' (68, 2) `landmarks` as they are, and 1."""
+    read = float(mouth_opening(landmarks))
+    if read < OWN_OPENING:
+        return np.asarray(landmarks, np.float64), 1.0
+    edges = inner_lip_edges(image, landmarks)
+    return edges, float(mouth_opening(edges)) / read
 
 
 def portrait_mouth(image: np.ndarray, landmarks: np.ndarray, box: CropBox, *,

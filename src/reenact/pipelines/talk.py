@@ -70,7 +70,7 @@ from reenact.pipelines.animate import (
 from reenact.pipelines.audio_motion import FeatureFunction, speech_motion
 from reenact.pipelines.articulation import opening_motion, reexpress_opening, speech_opening
 from reenact.pipelines.keypoints import crop_landmarks, detect_keypoints, reframe_keypoints
-from reenact.pipelines.portrait_mouth import PortraitMouth, portrait_mouth
+from reenact.pipelines.portrait_mouth import PortraitMouth, drawn_lips, portrait_mouth
 from reenact.postprocess.eyelids import eye_ratios, gaze_shifts
 from reenact.preprocess.crop import crop_image
 from reenact.preprocess.face import FaceAnalyzer, create_face_analyzer
@@ -256,7 +256,7 @@ def drawn_mouth(source: PreparedSource, compositor, options: TalkOptions,
     if (options.mouth != "drawn" or compositor is None or openings is None
             or source.landmarks is None):
         return None
-    return portrait_mouth(source.image, source.landmarks, source.box)
+    return portrait_mouth(source.image, drawn_lips(source.image, source.landmarks)[0], source.box)
 
 
 def talk_frames(source: PreparedSource, plan: TalkPlan, backend, checkpoint: AudioCheckpoint,
