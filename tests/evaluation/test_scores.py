@@ -12,6 +12,7 @@ from reenact.evaluation.report import format_face_report
 from reenact.evaluation.scores import (
     ClipRecord,
     FaceSeries,
+    MEAN_SCORES,
     MethodFrames,
     SeriesRecorder,
     measure_face,
@@ -34,7 +35,8 @@ def method(mouth: np.ndarray, l1: float) -> MethodFrames:
     count = len(mouth)
     return MethodFrames(face=series(mouth), l1=np.full(count, l1), psnr=np.full(count, 30.0),
                         akd=np.full(count, 2.0), sharpness=np.full(count, 0.5),
-                        identity=np.where(np.arange(count) % 4 == 0, 0.2, np.nan))
+                        identity=np.where(np.arange(count) % 4 == 0, 0.2, np.nan),
+                        identity_frame=np.where(np.arange(count) % 4 == 0, 0.15, np.nan))
 
 
 def record(driver_mouth: np.ndarray, model_mouth: np.ndarray, name: str = "a.mp4") -> ClipRecord:
@@ -77,8 +79,7 @@ def test_missing_faces_are_nan_and_counted() -> None:
     faces = recorder.face_series()
     assert np.isnan(faces.mouth_opening).all() and recorder.array("l1")[1] == 0.5
     assert np.isnan(recorder.array("l1")[0]) and np.isnan(recorder.array("akd")).all()
-    frames = MethodFrames(face=faces, **{name: recorder.array(name) for name in
-                                         ("l1", "psnr", "akd", "sharpness", "identity")})
+    frames = MethodFrames(face=faces, **{name: recorder.array(name) for name in MEAN_SCORES})
     assert frames.noface == 2
 
 
@@ -92,6 +93,8 @@ def test_report_and_series_dump() -> None:
     cells = [cell.strip() for cell in model_row.strip("|").split("|")]
     assert cells[2] == "20" and cells[6] == "-" and cells[7] == "0.00"  # mouth r, mouth amp
     assert any(line.startswith("|  | warp |") for line in report.splitlines())
+    header = [cell.strip() for cell in report.splitlines()[2].strip("|").split("|")]
+    assert cells[header.index("ident")] == "0.200" and cells[header.index("ident now")] == "0.150"
     assert summary["clips"][0]["model"]["mouth_r"] is None  # strict JSON: no NaN
     json.dumps(summary, allow_nan=False)
     dumped = series_record(clip)

@@ -70,6 +70,9 @@ def test_self_reenactment_records_model_and_warp(backend, clip) -> None:
     assert np.isnan(record.driver.mouth_opening[5])  # no face in that driving frame
     assert np.isnan(model.akd[5]) and np.isfinite(model.akd[4])
     assert np.isfinite(model.identity[[0, 4]]).all() and np.isnan(model.identity[[1, 2, 3, 5, 6]]).all()
+    # against the driving frame of the same time: where both faces were described
+    assert np.isfinite(model.identity_frame[[0, 4]]).all()
+    assert np.isnan(model.identity_frame[[1, 2, 3, 5, 6]]).all()
     assert result.sheet is not None and len(result.sheet.frames) == 2
     assert set(result.sheet.frames[0][1]) == {"driving", "model", "warp"}
 

@@ -24,6 +24,7 @@ _COLUMNS = (
     ("roll_r", "roll r", "{:.2f}", ("self", "cross")),
     ("sharpness", "sharp", "{:.2f}", ("self", "cross")),
     ("identity", "ident", "{:.3f}", ("self", "cross")),
+    ("identity_frame", "ident now", "{:.3f}", ("self",)),
     ("noface", "noface", "{:d}", ("self", "cross")),
 )
 TITLES = {"self": "Self-reenactment (frame 0 of each clip as the source)",
@@ -36,7 +37,9 @@ LEGEND = (
     "mediapipe). gaze: FaceMesh's iris position along the eyes (- without mediapipe). r: Pearson r "
     "over time with the driver; amp: std output / std driver (1 = as much motion). AKD: landmark "
     "distance to the driver, px at a 256-px face. sharp: face Laplacian variance / the driver's "
-    "(cross: the portrait's). ident: dlib descriptor distance to the source (same person < 0.6). "
+    "(cross: the portrait's). ident: dlib descriptor distance to the source (same person < 0.6); "
+    "ident now: to the driving frame of the same time (the driver's expression too: a face frozen "
+    "nearer the source does not score better). "
     "drv mouth sd: how much the driver's mouth interior moves (where it is tiny, the clip's mouth r "
     "and amp are noise; pooled figures weigh clips by it); drv ident: the driving frames' own "
     "distance to the source. noface: frames without a detected face.")

@@ -97,6 +97,9 @@ class MethodFrames:
     akd: landmark distance to the driver's, px at a 256-px face (self-reenactment only).
     sharpness: face-box Laplacian variance, output / reference (driver, or the portrait).
     identity: face descriptor distance to the source portrait (on every few frames).
+    identity_frame: self-reenactment: descriptor distance to the driving frame of the same time
+        (the same person with the same expression: a face that does not move the mouth or eyes
+        as the driver does is further from it, where it is nearer a closed-mouth source).
     """
 
     face: FaceSeries
@@ -105,6 +108,7 @@ class MethodFrames:
     akd: np.ndarray
     sharpness: np.ndarray
     identity: np.ndarray
+    identity_frame: np.ndarray
 
     @property
     def noface(self) -> int:
@@ -146,7 +150,7 @@ SERIES_SCORES = (
     ("yaw_r", "yaw", pearson),
     ("roll_r", "roll", pearson),
 )
-MEAN_SCORES = ("l1", "psnr", "akd", "sharpness", "identity")
+MEAN_SCORES = ("l1", "psnr", "akd", "sharpness", "identity", "identity_frame")
 
 
 def _nanmean(values: np.ndarray) -> float:

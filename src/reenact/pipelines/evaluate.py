@@ -146,11 +146,14 @@ class _FaceProbe:
             return faces[0].landmarks
         return min(faces, key=lambda f: float(((f.landmarks.mean(axis=0) - near) ** 2).sum())).landmarks
 
-    def distance(self, image: np.ndarray, landmarks: np.ndarray | None,
-                 reference: np.ndarray) -> float:
-        if landmarks is None:
-            return math.nan
-        return descriptor_distance(self.describer.describe(image, landmarks), reference)
+    def describe(self, image: np.ndarray, landmarks: np.ndarray | None) -> np.ndarray | None:
+        return None if landmarks is None else self.describer.describe(image, landmarks)
+
+
+def _distance(descriptor: np.ndarray | None, reference: np.ndarray | None) -> float:
+    if descriptor is None or reference is None:
+        return math.nan
+    return descriptor_distance(descriptor, reference)
 
 
 def _fit_to(frame: np.ndarray, height: int, width: int) -> np.ndarray:
@@ -223,8 +226,8 @@ class _ClipRun:
                 self.driver_box = _tile_box(driver)
         self.driver.add({**measure_face(driving, driver), **self.mesh_face("driving", driving)})
         identity_frame = index % self.options.identity_every == 0
-        self.driver_identity.append(self.probe.distance(driving, driver, self.source_descriptor)
-                                    if identity_frame else math.nan)
+        driver_descriptor = self.probe.describe(driving, driver) if identity_frame else None
+        self.driver_identity.append(_distance(driver_descriptor, self.source_descriptor))
         near = driver.mean(axis=0) if self.kind == SELF and driver is not None \
             else self.source.landmarks.mean(axis=0)
         images = {"driving": (driving, driver)}
@@ -234,7 +237,10 @@ class _ClipRun:
             values.update(self.mesh_face(method, image))
             values.update(self._compare(image, landmarks, driving, driver))
             if identity_frame:
-                values["identity"] = self.probe.distance(image, landmarks, self.source_descriptor)
+                descriptor = self.probe.describe(image, landmarks)
+                values["identity"] = _distance(descriptor, self.source_descriptor)
+                if self.kind == SELF:
+                    values["identity_frame"] = _distance(descriptor, driver_descriptor)
             self.methods[method].add(values)
             images[method] = (image, landmarks)
         if self.options.sheet_frames:
