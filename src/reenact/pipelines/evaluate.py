@@ -151,9 +151,7 @@ class _FaceProbe:
 
 
 def _distance(descriptor: np.ndarray | None, reference: np.ndarray | None) -> float:
-    if descriptor is None or reference is None:
-        return math.nan
-    return descriptor_distance(descriptor, reference)
+    return math.nan if reference is None or descriptor is None else descriptor_distance(descriptor, reference)
 
 
 def _fit_to(frame: np.ndarray, height: int, width: int) -> np.ndarray:
@@ -239,8 +237,8 @@ class _ClipRun:
             if identity_frame:
                 descriptor = self.probe.describe(image, landmarks)
                 values["identity"] = _distance(descriptor, self.source_descriptor)
-                if self.kind == SELF:
-                    values["identity_frame"] = _distance(descriptor, driver_descriptor)
+                values["identity_frame"] = _distance(descriptor, driver_descriptor
+                                                     if self.kind == SELF else None)
             self.methods[method].add(values)
             images[method] = (image, landmarks)
         if self.options.sheet_frames:
