@@ -465,6 +465,29 @@ def test_the_drawn_mouth_opens_by_the_drivers_change(anchored_backend, girl_pain
     assert np.array_equal(drawn[-1][:above], model[-1][:above])
 
 
+def test_the_grins_reference_is_made_only_for_a_driver_that_grins(girl_painting):
+    """The teeth-together reference costs a warp at start-up: it is made where some frame bites
+    (the lips part, the corners go out, the chin stays), not for speech (the jaw drops)."""
+    from reenact.pipelines.animate import drawn_mouth
+    from reenact.pipelines.articulation import open_mouth
+    from reenact.preprocess.expressions import interocular_distance
+
+    source, _ = girl_painting
+    frames, track = still_driving(1)
+    driver = create_face_analyzer("dlib").detect(frames[0])[0].landmarks
+    iod = interocular_distance(driver)
+    grin = driver.copy()
+    grin[[55, 56, 57, 58, 59, 65, 66, 67], 1] += 0.25 * iod  # the lower lip parts
+    grin[[48, 60], 0] -= 0.15 * iod  # the corners go out
+    grin[[54, 64], 0] += 0.15 * iod
+    boxes = track.boxes * 16
+    for frame, bites in ((open_mouth(driver, 0.25), False), (grin, True)):
+        moving = DrivingTrack(boxes=boxes, landmarks=[driver] * 4 + [frame] * 12)
+        mouth, changes = drawn_mouth(source, moving, object(), AnimateOptions(), False)
+        assert (mouth.bitten is not None) == bites
+        assert (changes.bites.max() > 0) == bites
+
+
 def test_mouth_mode_is_checked():
     with pytest.raises(ValueError, match="mouth: expected one of drawn, model, got 'x'"):
         AnimateOptions(mouth="x")

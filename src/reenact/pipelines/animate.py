@@ -498,8 +498,9 @@ def drawn_mouth(source: PreparedSource, track: DrivingTrack, compositor: FullRes
     if reference is None:
         return None
     lips, scale = drawn_lips(source.image, source.landmarks)
-    return (portrait_mouth(source.image, lips, source.box, bite=True, frame_jaw=True),
-            mouth_changes(track.landmarks, reference, lips, track.teeth, opening_scale=scale))
+    changes = mouth_changes(track.landmarks, reference, lips, track.teeth, opening_scale=scale)
+    bites = bool(np.max(changes.bites, initial=0.0) > 0)  # the grin's reference only where used
+    return portrait_mouth(source.image, lips, source.box, bite=bites, frame_jaw=True), changes
 
 
 def steady_lids(landmarks: list[np.ndarray | None], reference: np.ndarray) -> list[np.ndarray | None]:
