@@ -5,7 +5,6 @@ item 5)."""
 from __future__ import annotations
 
 import numpy as np
-import pytest
 from conftest import make_clip, write_video
 from speech_fixtures import face_landmarks
 
