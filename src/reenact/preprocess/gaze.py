@@ -26,6 +26,7 @@ import numpy as np
 
 from reenact.preprocess.expressions import check_face_landmarks
 from reenact.preprocess.face import REC601_LUMA, check_rgb_image
+from reenact.preprocess.pixels import bilinear_samples
 
 # each eye's six points: corner, upper lid (2), corner, lower lid (2), as in dlib's 68
 EYE_POINTS = ((36, 37, 38, 39, 40, 41), (42, 43, 44, 45, 46, 47))
@@ -35,18 +36,6 @@ ACROSS = np.linspace(0.2, 0.8, 7)  # v of the samples, as shares of the lid gap
 DARK_RANGE = (10, 90)
 MIN_OPENING = 0.12  # the lid gap over the corner distance below which the eye is too shut to read
 MIN_LENGTH = 8.0  # pixels between the corners below which an eye is too small to read
-
-
-def _bilinear(image: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """(..., C) float64 of (H, W, C) `image` at pixel positions x, y (clamped to the image)."""
-    height, width = image.shape[:2]
-    x = np.clip(x, 0, width - 1.001)
-    y = np.clip(y, 0, height - 1.001)
-    x0, y0 = np.floor(x).astype(np.int64), np.floor(y).astype(np.int64)
-    fx, fy = (x - x0)[..., None], (y - y0)[..., None]
-    top = image[y0, x0] * (1 - fx) + image[y0, x0 + 1] * fx
-    bottom = image[y0 + 1, x0] * (1 - fx) + image[y0 + 1, x0 + 1] * fx
-    return top * (1 - fy) + bottom * fy
 
 
 def _iris(image: np.ndarray, points: np.ndarray) -> float:
@@ -69,7 +58,7 @@ def _iris(image: np.ndarray, points: np.ndarray) -> float:
     v = top[None] + (bottom - top)[None] * ACROSS[:, None]  # (7, 35)
     x = origin[0] + u[None] * along[0] + v * across[0]
     y = origin[1] + u[None] * along[1] + v * across[1]
-    profile = (_bilinear(image, x, y) @ REC601_LUMA).mean(axis=0)  # (35,) along the eye
+    profile = (bilinear_samples(image, x, y) @ REC601_LUMA).mean(axis=0)  # (35,) along the eye
     low, high = np.percentile(profile, DARK_RANGE)
     darkness = np.clip((low + high) / 2 - profile, 0, None)
     if darkness.sum() <= 0:  # a flat eye (a sketch, a blank): nothing to read

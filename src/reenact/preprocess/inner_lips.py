@@ -17,8 +17,8 @@ pixels stop looking like that lip:
          red); a point never moves inward, nor further out than `LIP_SPAN[1]`.
 
 Corners (60, 64) stay. A mouth whose lips meet (dlib's inner points within `MIN_GAP` of the lips'
-outer span of each other) is left as it is. Coordinates are continuous image pixels, pixel (row i, column j)
-centred at (j + 0.5, i + 0.5).
+outer span of each other) is left as it is. Coordinates are continuous image pixels, pixel (row i,
+column j) centred at (j + 0.5, i + 0.5).
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ import numpy as np
 
 from reenact.preprocess.expressions import check_face_landmarks
 from reenact.preprocess.face import REC601_LUMA, check_rgb_image
+from reenact.preprocess.pixels import bilinear_samples
 
 # (outer upper, inner upper, inner lower, outer lower) along the mouth's middle
 COLUMNS = ((50, 61, 67, 58), (51, 62, 66, 57), (52, 63, 65, 56))
@@ -34,19 +35,6 @@ LIP_SPAN = (0.1, 0.4)  # of the way from a lip's outer edge to dlib's inner poin
 EDGE_SIGMAS = 3.0
 MIN_SPREAD = 6.0  # floor of a lip's colour spread (luma levels; redness x 255)
 MIN_GAP = 0.1  # of the lips' span: inner points closer than this are lips that meet
-
-
-def _sample(image: np.ndarray, points: np.ndarray) -> np.ndarray:
-    """(N, 3) float64 bilinear samples of `image` (H, W, 3) at (N, 2) continuous pixel points
-    (clamped to the image)."""
-    height, width = image.shape[:2]
-    x = np.clip(points[:, 0] - 0.5, 0, width - 1.001)
-    y = np.clip(points[:, 1] - 0.5, 0, height - 1.001)
-    x0, y0 = np.floor(x).astype(int), np.floor(y).astype(int)
-    fx, fy = (x - x0)[:, None], (y - y0)[:, None]
-    pixels = image.astype(np.float64)
-    return (pixels[y0, x0] * (1 - fx) * (1 - fy) + pixels[y0, x0 + 1] * fx * (1 - fy)
-            + pixels[y0 + 1, x0] * (1 - fx) * fy + pixels[y0 + 1, x0 + 1] * fx * fy)
 
 
 def _features(colours: np.ndarray) -> np.ndarray:
@@ -94,7 +82,8 @@ def inner_lip_edges(image: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
         if lower - upper < MIN_GAP or not 0 < upper < lower < 1:
             continue
         t = np.linspace(0.0, 1.0, max(int(span * 2), 8))
-        features = _features(_sample(image, start + (t * span)[:, None] * across))
+        line = start + (t * span)[:, None] * across  # (N, 2) continuous pixel points
+        features = _features(bilinear_samples(image, line[:, 0] - 0.5, line[:, 1] - 0.5))
         result[inner_upper] += (min(_edge(features, t, upper, True), upper) - upper) * span * across
         result[inner_lower] += (max(_edge(features, t, lower, False), lower) - lower) * span * across
     return result
