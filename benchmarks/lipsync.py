@@ -275,6 +275,16 @@ def _line(item: Scored, real_gap_std: float) -> str:
             f"{_cell(item.sharpness):>5}\n")
 
 
+def _real_r(m: list[LipSyncScore], c: list[LipSyncScore]) -> str:
+    """r with the real mouth of the same speech (control: with the other speech's real mouth)."""
+    r, r_control = _mean([s.r_real for s in m]), _mean([s.r_real for s in c])
+    if math.isnan(r):
+        return ""
+    above = sum(a.r_real > b.r_real for a, b in zip(m, c))
+    return (f"r with the real mouth {_cell(r, sign=True)} (control {_cell(r_control, sign=True)}, "
+            f"above it in {above} of {len(m)}), ")
+
+
 def _summary(kind: str, items: list[Scored], real_gap_std: float, real_r: float) -> str:
     m = [i.matched for i in items]
     c = [i.control for i in items]
@@ -292,7 +302,8 @@ def _summary(kind: str, items: list[Scored], real_gap_std: float, real_r: float)
                 f"{control_closed}/{control_onsets})" if onsets or control_onsets else "pbm -")
     text = (f"{kind:6} n={len(items)}: gap x {_cell(_mean(ratios))}, r {_cell(r, sign=True)} "
             f"({_cell(r / real_r)} x real; control {_cell(r_control, sign=True)}, above it in "
-            f"{above} of {len(items)}), int {_cell(_mean([s.interior_recall for s in m]))} "
+            f"{above} of {len(items)}), {_real_r(m, c)}"
+            f"int {_cell(_mean([s.interior_recall for s in m]))} "
             f"(ctrl {_cell(_mean([s.interior_recall for s in c]))}), teeth "
             f"{_cell(_mean([s.teeth_recall for s in m]))} "
             f"(ctrl {_cell(_mean([s.teeth_recall for s in c]))}), {closures}, agree "

@@ -140,8 +140,10 @@ def test_score_against_the_real_video_of_the_speech() -> None:
     assert score.r_speech > 0.99 and score.lag == 0
     assert score.gap_interior_r == pytest.approx(1.0)
     assert score.speech_frames == 100 and score.face_frames == 150
+    assert score.r_real == pytest.approx(1.0) and score.real_lag == 0
     alone = score_lipsync(output, SpeechTrack(FPS, loudness, speech))
     assert math.isnan(alone.gap_std_ratio) and math.isnan(alone.teeth_recall)
+    assert math.isnan(alone.r_real)
     with pytest.raises(ValueError, match=r"speech: expected 150 frames at 25 fps \(the video's\), "
                                          r"got 149 at 25"):
         score_lipsync(output, SpeechTrack(FPS, loudness[1:], speech[1:]))
@@ -172,3 +174,15 @@ def test_speech_track_from_a_clip_floors_silence_and_marks_speech() -> None:
     np.testing.assert_array_equal(np.flatnonzero(speech.speech), np.arange(25, 50))
     loud = np.percentile(speech.loudness, 95)
     assert speech.loudness.min() == pytest.approx(loud - 40.0)  # digital silence, floored
+
+
+def test_r_with_the_real_mouth_finds_a_late_mouth_and_is_low_for_another_sentence() -> None:
+    """A mouth that opens where the real one does, a frame late, scores ~1 at lag +1; the real
+    mouth of another sentence scores low: the control."""
+    loudness, speech = sentence(150, seed=7)
+    real_gap = syllables(150, seed=7)
+    late = track(np.r_[real_gap[:1], real_gap[:-1]])
+    score = score_lipsync(late, SpeechTrack(FPS, loudness, speech), track(real_gap))
+    assert score.r_real > 0.99 and score.real_lag == 1
+    other = score_lipsync(late, SpeechTrack(FPS, loudness, speech), track(syllables(150, seed=8)))
+    assert abs(other.r_real) < 0.3

@@ -14,7 +14,10 @@ where one exists, the real video of that speech (the reference, read at the same
   where the gap falls below `CLOSED_SHARE` of its maximum within +-`CLOSURE_WINDOW` frames of the
   word's onset; interior_closure_rate, the same read from the interior;
 - gap_interior_r: r between the gap and the interior over the frames where both exist: how far the
-  two signals agree (on real speech 0.5-0.9; low when one of them sees motion the other does not).
+  two signals agree (on real speech 0.5-0.9; low when one of them sees motion the other does not);
+- r_real, real_lag: the Pearson r of the gap with the reference's gap (the real mouth saying the
+  same speech), best over the same lags and speech frames as r_speech: whether the mouth opens
+  and closes where the real one does, syllable by syllable, which loudness only hints at.
 Scoring the same video against other speech (a mismatched control) gives the floor each figure
 must rise above.
 """
@@ -164,6 +167,8 @@ class LipSyncScore:
     closure_rate: float
     interior_closure_rate: float
     gap_interior_r: float
+    r_real: float = math.nan
+    real_lag: int = 0
 
 
 def score_lipsync(mouth: MouthTrack, speech: SpeechTrack, reference: MouthTrack | None = None, *,
@@ -181,10 +186,15 @@ def score_lipsync(mouth: MouthTrack, speech: SpeechTrack, reference: MouthTrack 
     else:
         r_speech, lag = math.nan, 0
     interior_shown, teeth_shown = mouth.interior_shown(), mouth.teeth_shown()
-    gap_std_ratio = interior_recall = teeth_recall = math.nan
+    gap_std_ratio = interior_recall = teeth_recall = r_real = math.nan
+    real_lag = 0
     if reference is not None:
         real = reference.at_frames_of(mouth.fps, count)
         gap_std_ratio = amplitude_ratio(mouth.gap, real.gap)
+        with_real = lagged_correlations(mouth.gap, real.gap, speech.speech, max_lag)
+        if np.isfinite(with_real).any():
+            best = int(np.nanargmax(with_real))
+            r_real, real_lag = float(with_real[best]), best - max_lag
         interior_recall = _recall(interior_shown,
                                   real.interior_shown(reference.interior_closed_level()))
         teeth_recall = _recall(teeth_shown, real.teeth_shown())
@@ -202,7 +212,7 @@ def score_lipsync(mouth: MouthTrack, speech: SpeechTrack, reference: MouthTrack 
         teeth_share=_share(teeth_shown), teeth_recall=teeth_recall, onsets=scored,
         closure_rate=closed / scored if scored else math.nan,
         interior_closure_rate=interior_closed / interior_scored if interior_scored else math.nan,
-        gap_interior_r=pearson(mouth.gap, mouth.interior))
+        gap_interior_r=pearson(mouth.gap, mouth.interior), r_real=r_real, real_lag=real_lag)
 
 
 def _share(shown: np.ndarray) -> float:
