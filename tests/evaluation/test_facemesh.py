@@ -130,3 +130,22 @@ def test_tracker_sees_a_grid_speaker_close_the_lips() -> None:
     gaps = np.asarray(gaps)
     assert gaps.min() < 0.02  # lips in contact (dlib's inner points never get there)
     assert gaps.max() > 0.15  # and open in speech
+
+
+@needs_mediapipe
+def test_a_reset_tracker_reads_a_new_video_as_a_new_tracker_does() -> None:
+    """One tracker reset between videos (training extraction: many short clips) reads each video
+    as a fresh tracker would, not from where the last video's face was."""
+    from reenact.io import VideoReader
+    from reenact.training.audio_data import mesh_openings
+
+    first = require(MEDIA / "talking" / "grid_pwij3p.mpg")
+    second = require(MEDIA / "talking" / "vr_1.mp4")
+    with VideoReader(second) as reader:
+        fresh = mesh_openings(reader)[:20]
+    with FaceMeshTracker() as mesh:
+        with VideoReader(first) as reader:
+            mesh_openings(reader, mesh)
+        with VideoReader(second) as reader:
+            shared = mesh_openings(reader, mesh)[:20]
+    assert np.isfinite(fresh).all() and np.allclose(shared, fresh, atol=1e-9)

@@ -69,6 +69,12 @@ def test_config_errors():
         AudioToMotionConfig(hidden_size=0)
     with pytest.raises(ConfigError, match="AudioToMotionConfig: unknown key.*hidden"):
         config_from_dict(AudioToMotionConfig, {"hidden": 3})
+    with pytest.raises(ConfigError, match="AudioToMotionConfig.lookahead: expected an integer >= 0"):
+        AudioToMotionConfig(lookahead=-1)
+    with pytest.raises(ConfigError, match="AudioToMotionConfig.lookahead: expected at most 50"):
+        AudioToMotionConfig(lookahead=51)
+    # checkpoints written before lookahead existed load with none
+    assert config_from_dict(AudioToMotionConfig, {"num_kp": 4}).lookahead == 0
 
 
 def test_checkpoint_round_trip(tmp_path, tiny_model):

@@ -23,7 +23,8 @@ from reenact.cli import main
 from reenact.evaluation.facemesh import mediapipe_available
 from reenact.io import VideoWriter, read_image
 from reenact.models.audio_to_motion import AudioToMotionConfig
-from reenact.training.audio import AudioTrainConfig, audio_motion_loss, train_audio
+from reenact.training.audio import AudioTrainConfig, audio_motion_loss
+from reenact.training.audio_run import train_audio
 from reenact.training.audio_data import AudioBatch, TalkingClip, fit_directions
 
 TINY_RUN = dict(steps=2, batch_size=2, sequence_frames=8, log_every=1, save_every=1)
@@ -295,3 +296,49 @@ def test_fold_output_map_gives_the_mapped_output_at_no_cost():
     assert torch.equal(model.motion_scale, torch.ones(24))
     with pytest.raises(ValueError, match=r"matrix: expected \(24, 24\)"):
         fold_output_map(model, torch.eye(3))
+
+
+def test_opening_target_keeps_only_the_opening_above_rest():
+    from reenact.training.audio_data import mouth_targets
+
+    clip = planted_mouth_clips(count=1)[0]
+    directions, _ = fit_directions([clip], np.full(24, 0.01, np.float32))
+    target = mouth_targets(clip, directions, rest_quantile=0.2, width=False)
+    opening = directions.vector("mouth_open").double().numpy()
+    # every frame's motion is a multiple of the mouth_open direction: its opening above rest
+    coefficient = target.motion.astype(np.float64) @ opening / (opening @ opening)
+    assert np.allclose(np.outer(coefficient, opening), target.motion, atol=1e-6)
+    measures = clip.measures[:, 0].astype(np.float64)
+    rest = np.median(measures[measures <= np.quantile(measures, 0.2)])
+    assert np.allclose(coefficient, measures - rest, atol=1e-5)
+
+
+def test_lookahead_windows_run_past_the_targets_and_predictions_drop_the_first_steps(tmp_path,
+                                                                                   monkeypatch):
+    """With lookahead L a batch holds L more windows than targets, the windows of frames
+    start .. start + T + L - 1, and frame t is scored against the model's step t + L."""
+    from reenact.training.audio import AudioTrainer
+    from reenact.training.audio_data import clip_windows, sample_batch, whole_clip_batch
+
+    clips = planted_mouth_clips()
+    for clip in clips:  # a mel that differs from frame to frame, to tell the windows apart
+        clip.mel[:] = np.arange(len(clip.mel))[:, None] % 50 - 70
+    features, fps = AudioTrainConfig().features, AudioTrainConfig().frame_rate
+    rng = np.random.default_rng(0)
+    batch = sample_batch(clips, features, fps, 3, 8, rng, lookahead=2)
+    assert batch.windows.shape == (3, 10, 17, 80) and batch.motion.shape == (3, 8, 24)
+    whole = whole_clip_batch(clips[0], features, fps, lookahead=2)
+    expected = clip_windows(clips[0], features, fps).windows(0, 102)
+    assert whole.windows.shape[1] == 102 and np.array_equal(whole.windows[0].numpy(), expected)
+    trainer = AudioTrainer(AudioTrainConfig(model=AudioToMotionConfig(num_kp=4, lookahead=2,
+                                                                      **TINY_AUDIO), **TINY_RUN),
+                           clips, tmp_path, motion_model={"name": "planted", "num_kp": 4},
+                           device=torch.device("cpu"))
+    steps = torch.arange(10, dtype=torch.float32)[None, :, None].expand(3, 10, 24)
+    monkeypatch.setattr(trainer.model, "forward_flat", lambda windows, state=None: (steps, None))
+    assert torch.equal(trainer._predict(batch), steps[:, 2:])
+
+
+def test_augment_must_be_a_switch():
+    with pytest.raises(Exception, match="augment"):
+        AudioTrainConfig(augment="yes")

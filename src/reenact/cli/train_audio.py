@@ -18,7 +18,8 @@ def cmd_train_audio(args: argparse.Namespace) -> int:
     from reenact.api import resolve_model
     from reenact.engine import resolve_device
     from reenact.preprocess.face import create_face_analyzer
-    from reenact.training.audio import AudioTrainConfig, train_audio
+    from reenact.training.audio_config import AudioTrainConfig
+    from reenact.training.audio_run import train_audio
 
     set_threads(args)
     defaults = AudioTrainConfig()
@@ -27,14 +28,15 @@ def cmd_train_audio(args: argparse.Namespace) -> int:
     model_config = dataclasses.replace(defaults.model, window=features.window_frames,
                                        hidden_size=args.hidden_size,
                                        channels=args.channels, num_layers=args.layers,
-                                       dropout=args.dropout)
+                                       dropout=args.dropout, lookahead=args.lookahead)
     config = AudioTrainConfig(model=model_config, features=features, fps=str(args.fps), steps=args.steps,
                               batch_size=args.batch_size, sequence_frames=args.sequence_frames,
                               learning_rate=args.lr, weight_decay=args.weight_decay,
                               seed=args.seed, target=args.target,
                               opening_measure=args.opening_measure,
                               max_amplitude_gain=args.max_amplitude_gain,
-                              mouth_output=args.mouth_output, render_gain=args.render_gain)
+                              mouth_output=args.mouth_output, render_gain=args.render_gain,
+                              augment=args.augment)
     motion = resolve_model(args.checkpoint, config=args.config, align_corners=args.align_corners)
     path = train_audio(args.data, motion, args.output, config=config,
                        analyzer=create_face_analyzer(args.face_backend),
@@ -62,9 +64,10 @@ def add_parser(commands, common: argparse.ArgumentParser) -> None:
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--fps", type=parse_fps, default=Fraction(25),
                        help="the frame rate the model runs at (default 25)")
-    train.add_argument("--target", choices=("keypoints", "mouth"), default="keypoints",
+    train.add_argument("--target", choices=("keypoints", "mouth", "opening"), default="keypoints",
                        help="keypoints (default): learn all of the keypoint motion from the rest "
-                            "face; mouth: only the part the mouth's opening and width explain")
+                            "face; mouth: only the part the mouth's opening and width explain; "
+                            "opening: only the part its opening explains")
     train.add_argument("--opening-measure", choices=("dlib", "facemesh"), default="dlib",
                        help="the landmarks that measure the mouth's opening in the data: dlib "
                             "(default) or mediapipe's FaceMesh, which sees the lips close "
@@ -81,6 +84,12 @@ def add_parser(commands, common: argparse.ArgumentParser) -> None:
     train.add_argument("--context", type=int,
                        help="mel frames (10 ms each) the model hears on each side of a video "
                             "frame (default 8); the lips move ahead of the sound")
+    train.add_argument("--lookahead", type=int, default=0,
+                       help="video frames the model hears past the frame it moves (default 0); "
+                            "its output lags its input by as many")
+    train.add_argument("--augment", action="store_true",
+                       help="hear each training sequence as another speaker in another room "
+                            "(formants shifted, spectral tilt, background noise)")
     train.add_argument("--hidden-size", type=int, default=192)
     train.add_argument("--channels", type=int, default=128)
     train.add_argument("--layers", type=int, default=2)

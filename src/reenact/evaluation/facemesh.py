@@ -164,6 +164,11 @@ class FaceMeshTracker:
         points = np.array([(p.x * width, p.y * height) for p in found], dtype=np.float64)
         return points if points.shape == (NUM_MESH_POINTS, 2) else None
 
+    def reset(self) -> None:
+        """Forget the face followed so far, to start another video: the next frame is searched
+        afresh. ~30 ms, against ~1.5 s to make a tracker (its models are kept loaded)."""
+        self._mesh.reset()
+
     def close(self) -> None:
         self._mesh.close()
 

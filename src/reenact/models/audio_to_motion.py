@@ -9,6 +9,13 @@
 The motion is relative to the face at rest (mouth closed), in the keypoint space of the motion
 model the audio model was trained against (see `reenact.motion`). Being causal over frames, a long
 clip can be run in chunks that carry the GRU state: the result equals one pass over the whole clip.
+
+Lookahead (`lookahead` frames): the lips move before the sound they shape (a /p/ closes, a vowel
+opens, a tenth of a second or more ahead), which a window of +-`context` mel frames (80 ms at the
+default) only partly hears. A model with lookahead L is trained so that its output at step t + L
+is the motion of frame t: run over frames 0 .. T + L - 1 (the frames past the end are silence), its
+outputs L .. T + L - 1 are frames 0 .. T - 1. The GRU stays causal, so chunked runs still equal
+one pass.
 """
 
 from __future__ import annotations
@@ -21,12 +28,17 @@ from torch import Tensor, nn
 from reenact.config import ConfigError
 from reenact.motion import FEATURES_PER_KEYPOINT, KeypointMotion
 
+# frames of lookahead a config may ask for (2 s at 25 fps: far more than coarticulation needs)
+MAX_LOOKAHEAD = 50
+
 
 @dataclass(frozen=True)
 class AudioToMotionConfig:
     """num_kp: keypoints of the motion model; n_mels, window: the feature shape
     (`AudioFeatureConfig.n_mels` and `.window_frames`); channels: of the window encoder;
-    hidden_size, num_layers, dropout: of the GRU (dropout between GRU layers, training only)."""
+    hidden_size, num_layers, dropout: of the GRU (dropout between GRU layers, training only);
+    lookahead: video frames the output lags its input (see the module docstring; 0 in
+    checkpoints written before it existed)."""
 
     num_kp: int = 10
     n_mels: int = 80
@@ -35,14 +47,18 @@ class AudioToMotionConfig:
     hidden_size: int = 192
     num_layers: int = 2
     dropout: float = 0.1
+    lookahead: int = 0
 
     def __post_init__(self) -> None:
         for key, minimum in (("num_kp", 1), ("n_mels", 1), ("window", 1), ("channels", 1),
-                             ("hidden_size", 1), ("num_layers", 1)):
+                             ("hidden_size", 1), ("num_layers", 1), ("lookahead", 0)):
             value = getattr(self, key)
             if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
                 raise ConfigError(f"AudioToMotionConfig.{key}: expected an integer >= {minimum}, "
                                   f"got {value!r}")
+        if self.lookahead > MAX_LOOKAHEAD:
+            raise ConfigError(f"AudioToMotionConfig.lookahead: expected at most {MAX_LOOKAHEAD} "
+                              f"frames, got {self.lookahead!r}")
         if isinstance(self.dropout, bool) or not isinstance(self.dropout, (int, float)) \
                 or not 0 <= self.dropout < 1:
             raise ConfigError(f"AudioToMotionConfig.dropout: expected a number in [0, 1), got "
@@ -114,3 +130,4 @@ class AudioToMotion(nn.Module):
         """
         flat, state = self.forward_flat(windows, state)
         return KeypointMotion.from_flat(flat, self.config.num_kp), state
+

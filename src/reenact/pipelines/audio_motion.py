@@ -57,18 +57,21 @@ def resample_frames(values: np.ndarray, fps_in: Fraction, fps_out: Fraction,
 def model_motion(clip: AudioClip, checkpoint: AudioCheckpoint, *, device: torch.device,
                  chunk_frames: int = CHUNK_FRAMES,
                  features_of: FeatureFunction = clip_features) -> np.ndarray:
-    """(T, K * 6) float32 flat motion at the checkpoint's fps, T = frames covering the clip."""
+    """(T, K * 6) float32 flat motion at the checkpoint's fps, T = frames covering the clip. A
+    model with lookahead L runs L frames (of silence) past the end and its first L outputs are
+    dropped (`reenact.models.audio_to_motion`)."""
     features = checkpoint.features
     mel = features_of(clip, features)
     count = num_video_frames(clip.num_samples, clip.sample_rate, checkpoint.fps)
-    windows = FrameWindows(mel, checkpoint.fps, features, count)
     model = checkpoint.model.to(device).eval()
+    lookahead = model.config.lookahead
+    windows = FrameWindows(mel, checkpoint.fps, features, count + lookahead)
     state = None
     chunks = []
     for _, batch in windows.iter_batches(chunk_frames):
         flat, state = model.forward_flat(torch.from_numpy(batch)[None].to(device), state)
         chunks.append(flat[0].float().cpu().numpy())
-    return np.concatenate(chunks, axis=0)
+    return np.concatenate(chunks, axis=0)[lookahead:]
 
 
 def speech_motion(clip: AudioClip, checkpoint: AudioCheckpoint, fps: Fraction, num_frames: int, *,

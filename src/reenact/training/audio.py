@@ -1,4 +1,5 @@
-"""Training the audio model: `reenact train-audio --data DIR --checkpoint MOTION -o RUN`.
+"""Training the audio model (`reenact train-audio`, run by `reenact.training.audio_run`): a run
+directory RUN holds
 
     RUN/config.json              the run's AudioTrainConfig
     RUN/cache/*.npz              per-video extracted data (reused by later runs on the same videos)
@@ -10,7 +11,10 @@ Targets (`target`): "keypoints" (default): the keypoint motion from the rest fac
 pose and detector noise included, which audio cannot predict: with minutes of data the model fits
 noise); "mouth": the part of each frame's keypoint motion that its mouth opening and width explain
 (`mouth_targets`: the landmark measures from their rest level, times the least-squares directions
-fitted on the raw motion).
+fitted on the raw motion); "opening": the opening's part alone (what `talk` and `dub` read).
+`augment` hears each sequence as another speaker in another room
+(`reenact.training.audio_augment`); the model's `lookahead` lets it hear that many frames past the
+one it moves (its windows run past the targets; `_predict` drops its first outputs).
 
 Loss (pure function of prediction and batch): L1 of the motion error in units of each feature's
 training spread (`motion_scale`; one common spread for "mouth" targets), keypoint values and
@@ -27,16 +31,12 @@ Mouth output (`mouth_output`, `render_gain`): "all" (default) releases the model
 "open" keeps only its mouth-opening component (the coefficient on the mouth_open direction, times
 that direction), folded into the head, so nothing but the opening and closing of the mouth is
 driven by speech: no lip pouting or stretching from the other components, which a small model
-predicts poorly. `render_gain` multiplies the released output once more, to make up for a motion
-model that renders less of the mouth than its keypoints move: the bundled fast-128 model's
-renders open the mouth ~0.12 as far as real faces with the same keypoint motion (dlib on renders),
-so its audio model is released with "open" and a gain of 3; more makes lips swell (measured on
-the eval portraits, see the model card).
+predicts poorly. `render_gain` multiplies the released output once more, for a motion model that
+renders less of the mouth than its keypoints move (an earlier release needed 3; see its model card).
 """
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import logging
 import math
@@ -48,24 +48,16 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from reenact.checkpoint.audio_format import (
-    AudioCheckpoint,
-    keypoint_space_id,
-    save_audio_checkpoint,
-)
-from reenact.config import config_from_dict, config_to_dict
-from reenact.models import MotionModel
+from reenact.checkpoint.audio_format import AudioCheckpoint, save_audio_checkpoint
+from reenact.config import config_to_dict
 from reenact.models.audio_to_motion import AudioToMotion
 from reenact.motion import FEATURES_PER_KEYPOINT
-from reenact.preprocess.face import FaceAnalyzer
 from reenact.training.audio_config import AudioTrainConfig
 from reenact.training.audio_data import (
     AudioBatch,
     TalkingClip,
     feature_statistics,
-    find_videos,
     fit_directions,
-    load_or_extract,
     motion_scale,
     mouth_targets,
     sample_batch,
@@ -122,9 +114,11 @@ class AudioTrainer:
         logger.info("directions fitted on %d frames: %.1f%% of the motion variance explained by "
                     "mouth opening, mouth width and eye closure", self.directions_fit["frames"],
                     100 * self.directions_fit["explained_variance"])
-        if config.target == "mouth":
-            clips = [mouth_targets(c, self.directions, config.rest_quantile) for c in clips]
-            validation = [mouth_targets(c, self.directions, config.rest_quantile)
+        if config.target in ("mouth", "opening"):
+            width = config.target == "mouth"
+            clips = [mouth_targets(c, self.directions, config.rest_quantile, width=width)
+                     for c in clips]
+            validation = [mouth_targets(c, self.directions, config.rest_quantile, width=width)
                           for c in validation]
         self.clips = clips
         self.validation = validation
@@ -135,7 +129,7 @@ class AudioTrainer:
         self.rng = np.random.default_rng(config.seed)
         self.model = AudioToMotion(config.model)
         mean, std = feature_statistics(clips)
-        self.scale = motion_scale(clips, uniform=config.target == "mouth")
+        self.scale = motion_scale(clips, uniform=config.target != "keypoints")
         with torch.no_grad():
             self.model.feature_mean.copy_(torch.from_numpy(mean))
             self.model.feature_std.copy_(torch.from_numpy(std))
@@ -155,15 +149,23 @@ class AudioTrainer:
         return AudioBatch(batch.windows.to(self.device), batch.motion.to(self.device),
                           batch.mask.to(self.device))
 
+    def _predict(self, batch: AudioBatch) -> Tensor:
+        """(B, T, D) the model's motion for the batch's target frames: its outputs after the
+        first `lookahead` steps (the windows run that far past the targets)."""
+        prediction, _ = self.model.forward_flat(batch.windows)
+        return prediction[:, self.config.model.lookahead:]
+
     def train_step(self) -> dict[str, float]:
         self.model.train()
         config = self.config
         batch = self._to_device(sample_batch(self.clips, config.features, config.frame_rate,
                                              config.batch_size, config.sequence_frames, self.rng,
-                                             config.gain_jitter_db))
+                                             config.gain_jitter_db,
+                                             lookahead=config.model.lookahead,
+                                             augment=config.augment))
         for group in self.optimizer.param_groups:
             group["lr"] = self.learning_rate()
-        prediction, _ = self.model.forward_flat(batch.windows)
+        prediction = self._predict(batch)
         losses = audio_motion_loss(prediction, batch, self.model.motion_scale, config)
         self.optimizer.zero_grad(set_to_none=True)
         losses["total"].backward()
@@ -180,8 +182,9 @@ class AudioTrainer:
         totals = []
         for clip in self.validation:
             batch = self._to_device(whole_clip_batch(clip, self.config.features,
-                                                     self.config.frame_rate))
-            prediction, _ = self.model.forward_flat(batch.windows)
+                                                     self.config.frame_rate,
+                                                     lookahead=self.config.model.lookahead))
+            prediction = self._predict(batch)
             totals.append(float(audio_motion_loss(prediction, batch, self.model.motion_scale,
                                                   self.config)["total"]))
         return float(np.mean(totals))
@@ -244,8 +247,9 @@ class AudioTrainer:
         targets, predictions = [], []
         for clip in self.clips + self.validation:
             batch = self._to_device(whole_clip_batch(clip, self.config.features,
-                                                     self.config.frame_rate))
-            prediction, _ = self.model.forward_flat(batch.windows)
+                                                     self.config.frame_rate,
+                                                     lookahead=self.config.model.lookahead))
+            prediction = self._predict(batch)
             keep = clip.valid
             predictions.append(prediction[0].double().cpu().numpy()[keep])
             targets.append(clip.motion[keep].astype(np.float64))
@@ -312,72 +316,3 @@ def fold_output_map(model: AudioToMotion, matrix: Tensor) -> None:
     head.weight.copy_((mapped @ head.weight.double()).to(head.weight.dtype))
     head.bias.copy_((mapped @ head.bias.double()).to(head.bias.dtype))
     model.motion_scale.fill_(1.0)
-
-
-# -- the command --------------------------------------------------------------------------------
-
-
-def prepare_run(run_dir: Path, config: AudioTrainConfig, *, resume: bool) -> AudioTrainConfig:
-    """Create RUN (refusing a non-empty one unless resuming); on resume, the run's own config."""
-    config_path = run_dir / RUN_CONFIG_FILE
-    if resume and config_path.is_file():
-        saved = json.loads(config_path.read_text())
-        steps = config.steps
-        config = config_from_dict(AudioTrainConfig, saved)
-        return dataclasses.replace(config, steps=max(steps, config.steps))
-    if run_dir.exists() and any(p.name != "cache" for p in run_dir.iterdir()):
-        raise ValueError(f"output: {run_dir} exists and holds a run (pass --resume to continue it, "
-                         "or choose another directory)")
-    run_dir.mkdir(parents=True, exist_ok=True)
-    config_path.write_text(json.dumps(config_to_dict(config), indent=2) + "\n")
-    return config
-
-
-def collect_clips(videos: list[Path], motion: MotionModel, analyzer: FaceAnalyzer,
-                  config: AudioTrainConfig, cache_dir: Path | None, device: torch.device,
-                  progress: bool = True) -> list[TalkingClip]:
-    from tqdm import tqdm
-
-    from reenact.engine import TorchBackend
-
-    backend = TorchBackend(motion, device=str(device))
-    space = keypoint_space_id(motion)
-    clips = []
-    for path in tqdm(videos, unit="video", desc="extracting", disable=not progress):
-        clip = load_or_extract(path, cache_dir, space, backend=backend, analyzer=analyzer,
-                               features=config.features, fps=config.frame_rate,
-                               crop_margin=config.crop_margin, rest_quantile=config.rest_quantile,
-                               opening_measure=config.opening_measure)
-        if clip is not None and clip.valid.sum() >= 2:
-            clips.append(clip)
-    return clips
-
-
-def split_validation(clips: list[TalkingClip]) -> tuple[list[TalkingClip], list[TalkingClip]]:
-    """With 4 or more videos, the last one (by name) is held out for a validation loss."""
-    if len(clips) < 4:
-        return clips, []
-    return clips[:-1], clips[-1:]
-
-
-def train_audio(data: str | Path, motion: MotionModel, run_dir: str | Path, *,
-                config: AudioTrainConfig, analyzer: FaceAnalyzer, device: torch.device,
-                motion_name: str = "", resume: bool = False, progress: bool = True) -> Path:
-    """Extract the data, train, write RUN/audio-checkpoint; returns its path."""
-    run_dir = Path(run_dir)
-    videos = find_videos(data)
-    if config.model.num_kp != motion.config.num_kp:
-        config = dataclasses.replace(
-            config, model=dataclasses.replace(config.model, num_kp=motion.config.num_kp))
-    config = prepare_run(run_dir, config, resume=resume)
-    clips = collect_clips(videos, motion, analyzer, config, run_dir / "cache", device, progress)
-    train, validation = split_validation(clips)
-    logger.info("training on %d videos (%d frames), validating on %d", len(train),
-                sum(len(c) for c in train), len(validation))
-    identity = {"keypoint_space_id": keypoint_space_id(motion), "num_kp": motion.config.num_kp,
-                "image_size": motion.config.image_size, "name": motion_name}
-    trainer = AudioTrainer(config, train, run_dir, motion_model=identity, device=device,
-                           validation=validation)
-    if resume:
-        trainer.load_state()
-    return trainer.fit(progress=progress)

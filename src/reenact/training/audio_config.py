@@ -10,7 +10,7 @@ from reenact.audio.features import AudioFeatureConfig
 from reenact.config import ConfigError
 from reenact.models.audio_to_motion import AudioToMotionConfig
 
-TARGETS = ("mouth", "keypoints")
+TARGETS = ("mouth", "opening", "keypoints")
 MOUTH_OUTPUTS = ("all", "open")
 OPENING_MEASURES = ("dlib", "facemesh")
 
@@ -30,6 +30,7 @@ class AudioTrainConfig:
     jacobian_weight: float = 0.5
     velocity_weight: float = 1.0
     gain_jitter_db: float = 6.0
+    augment: bool = False
     crop_margin: float = 0.4
     rest_quantile: float = 0.2
     target: str = "keypoints"
@@ -46,6 +47,9 @@ class AudioTrainConfig:
             value = getattr(self, key)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ConfigError(f"AudioTrainConfig.{key}: expected an integer >= 1, got {value!r}")
+        if not isinstance(self.augment, bool):
+            raise ConfigError(f"AudioTrainConfig.augment: expected true or false, got "
+                              f"{self.augment!r}")
         if self.target not in TARGETS:
             raise ConfigError(f"AudioTrainConfig.target: expected one of {', '.join(TARGETS)}, got "
                               f"{self.target!r}")

@@ -55,6 +55,7 @@ from reenact.preprocess.expressions import (
 )
 from reenact.preprocess.face import FaceAnalyzer
 from reenact.preprocess.face_track import FaceTrack, track_face
+from reenact.training.audio_augment import augment_windows
 from reenact.training.audio_config import OPENING_MEASURES
 
 logger = logging.getLogger(__name__)
@@ -120,16 +121,23 @@ def expression_measures(track: FaceTrack) -> np.ndarray:
     return measures
 
 
-def mesh_openings(reader: VideoReader) -> np.ndarray:
+def mesh_openings(reader: VideoReader, mesh=None) -> np.ndarray:
     """(T,) FaceMesh's inner-lip gap over interocular distance per frame; NaN where it finds no
-    face. Needs mediapipe (`reenact.evaluation.facemesh`)."""
+    face. Needs mediapipe (`reenact.evaluation.facemesh`). mesh: a `FaceMeshTracker` to use (reset
+    first: many short clips would spend most of their time making trackers), or None: a new one."""
     from reenact.evaluation.facemesh import FaceMeshTracker, inner_lip_gap
 
+    own = mesh is None
+    mesh = FaceMeshTracker() if own else mesh
+    mesh.reset()
     gaps = []
-    with FaceMeshTracker() as mesh:
+    try:
         for frame in reader:
             points = mesh.landmarks(frame)
             gaps.append(np.nan if points is None else inner_lip_gap(points))
+    finally:
+        if own:
+            mesh.close()
     return np.asarray(gaps, dtype=np.float64)
 
 
@@ -140,9 +148,11 @@ def _to_model_rate(values: np.ndarray, fps_video: Fraction, fps: Fraction, count
 
 def extract_clip(path: Path, backend, analyzer: FaceAnalyzer, features: AudioFeatureConfig,
                  fps: Fraction, *, crop_margin: float = 0.4, rest_quantile: float = 0.2,
-                 opening_measure: str = "dlib", batch_size: int = 16) -> TalkingClip | None:
+                 opening_measure: str = "dlib", batch_size: int = 16,
+                 mesh=None) -> TalkingClip | None:
     """A video's training data, or None (logged) when it has no audio track or no face.
-    opening_measure: "dlib" or "facemesh" (see the module's docstring)."""
+    opening_measure: "dlib" or "facemesh" (see the module's docstring); mesh: the
+    `FaceMeshTracker` that "facemesh" uses (see `mesh_openings`)."""
     if opening_measure not in OPENING_MEASURES:
         raise ValueError(f"opening_measure: expected one of {', '.join(OPENING_MEASURES)}, got "
                          f"{opening_measure!r}")
@@ -159,7 +169,7 @@ def extract_clip(path: Path, backend, analyzer: FaceAnalyzer, features: AudioFea
         kp = _keypoints(reader, track, backend, batch_size)
         measures = expression_measures(track)
         if opening_measure == "facemesh":
-            gaps = mesh_openings(reader)[:len(track)]
+            gaps = mesh_openings(reader, mesh)[:len(track)]
             measures[:, 0] = np.nan
             measures[:len(gaps), 0] = np.where(track.found[:len(gaps)], gaps, np.nan)
     rest = rest_keypoints(kp, measures[:, 0], rest_quantile)
@@ -222,10 +232,11 @@ def motion_scale(clips: Sequence[TalkingClip], *, uniform: bool = False) -> np.n
 
 
 def mouth_targets(clip: TalkingClip, directions: MotionDirections,
-                  rest_quantile: float = 0.2) -> TalkingClip:
+                  rest_quantile: float = 0.2, *, width: bool = True) -> TalkingClip:
     """The clip with its motion replaced by the part the mouth explains: (mouth_open, mouth_width)
     from their rest level (the median over the frames whose opening is at or below
-    `rest_quantile`, as the rest face is chosen) times their directions.
+    `rest_quantile`, as the rest face is chosen) times their directions; `width=False`: the
+    opening's part alone (the "opening" target).
 
     Speech sets how far the mouth opens and spreads; the rest of the keypoint motion (head pose,
     brows, the detector's noise) is not predictable from audio, and with minutes of data a model
@@ -240,6 +251,8 @@ def mouth_targets(clip: TalkingClip, directions: MotionDirections,
     rest = measures[known][opening <= np.quantile(opening, rest_quantile)]
     relative = np.where(known[:, None], measures - np.median(rest, axis=0), 0.0)
     vectors = directions.vectors[names].double().numpy()  # (2, D)
+    if not width:
+        relative[:, 1] = 0.0
     return dataclasses.replace(clip, motion=(relative @ vectors).astype(np.float32), valid=known)
 
 
@@ -287,7 +300,8 @@ def fit_directions(clips: Sequence[TalkingClip], scale: np.ndarray) -> tuple[Mot
 
 @dataclass(frozen=True)
 class AudioBatch:
-    """windows (B, T, W, n_mels) float32; motion (B, T, D) float32; mask (B, T) bool."""
+    """windows (B, T + L, W, n_mels) float32; motion (B, T, D) float32; mask (B, T) bool. L: the
+    model's lookahead (its output at step t + L is frame t's; `reenact.models.audio_to_motion`)."""
 
     windows: torch.Tensor
     motion: torch.Tensor
@@ -300,16 +314,19 @@ def clip_windows(clip: TalkingClip, features: AudioFeatureConfig, fps: Fraction)
 
 def sample_batch(clips: Sequence[TalkingClip], features: AudioFeatureConfig, fps: Fraction,
                  batch_size: int, frames: int, rng: np.random.Generator,
-                 gain_db: float = 0.0) -> AudioBatch:
+                 gain_db: float = 0.0, *, lookahead: int = 0, augment: bool = False) -> AudioBatch:
     """`batch_size` random stretches of `frames` frames (clips picked in proportion to length;
-    a shorter clip is padded and masked). gain_db: random level jitter of +- this many dB."""
+    a shorter clip is padded and masked). gain_db: random level jitter of +- this many dB;
+    lookahead: the windows run this many frames past the targets (`AudioBatch`); augment: each
+    stretch heard as another speaker in another room (`reenact.training.audio_augment`)."""
     lengths = np.array([len(c) for c in clips], dtype=np.float64)
     windows, motion, mask = [], [], []
     for pick in rng.choice(len(clips), size=batch_size, p=lengths / lengths.sum()):
         clip = clips[int(pick)]
         start = int(rng.integers(0, max(len(clip) - frames, 0) + 1))
         stop = min(start + frames, len(clip))
-        window = clip_windows(clip, features, fps).windows(start, start + frames)
+        window = clip_windows(clip, features, fps).windows(start, start + frames + lookahead)
+        window = augment_windows(window, rng) if augment else window
         window = window + np.float32(rng.uniform(-gain_db, gain_db)) if gain_db else window
         target = np.zeros((frames, clip.motion.shape[1]), np.float32)
         target[: stop - start] = clip.motion[start:stop]
@@ -322,8 +339,9 @@ def sample_batch(clips: Sequence[TalkingClip], features: AudioFeatureConfig, fps
                       torch.from_numpy(np.stack(mask)))
 
 
-def whole_clip_batch(clip: TalkingClip, features: AudioFeatureConfig, fps: Fraction) -> AudioBatch:
-    """One clip, every frame: for validation."""
-    windows = clip_windows(clip, features, fps).windows(0, len(clip))
+def whole_clip_batch(clip: TalkingClip, features: AudioFeatureConfig, fps: Fraction, *,
+                     lookahead: int = 0) -> AudioBatch:
+    """One clip, every frame (and `lookahead` frames of windows past its end): for validation."""
+    windows = clip_windows(clip, features, fps).windows(0, len(clip) + lookahead)
     return AudioBatch(torch.from_numpy(windows[None]), torch.from_numpy(clip.motion[None]),
                       torch.from_numpy(clip.valid[None]))
