@@ -186,7 +186,10 @@ def iter_log_mel(samples: np.ndarray, config: AudioFeatureConfig, chunk_frames: 
         spectrum = librosa.stft(segment, n_fft=config.n_fft, hop_length=config.hop,
                                 win_length=config.win, window="hann", center=False)  # (F, n)
         power = np.abs(spectrum) ** 2
-        mel = filters @ power  # (n_mels, n)
+        # in float64, rounded once to float32: a float32 product's bits depend on how many threads
+        # BLAS splits it over (1 ulp here and there on AMD EPYC), and talk's feature process must
+        # give this process's bits
+        mel = (filters.astype(np.float64) @ power.astype(np.float64)).astype(np.float32)  # (n_mels, n)
         db = librosa.power_to_db(mel, ref=1.0, amin=AMIN, top_db=None)
         yield np.ascontiguousarray(db.T, dtype=np.float32)  # (n, n_mels)
 
