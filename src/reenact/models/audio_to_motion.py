@@ -130,4 +130,3 @@ class AudioToMotion(nn.Module):
         """
         flat, state = self.forward_flat(windows, state)
         return KeypointMotion.from_flat(flat, self.config.num_kp), state
-
