@@ -25,6 +25,8 @@ Columns (see `reenact.evaluation.lipsync`):
 - pbm: lips closed (gap < 10% of its maximum) within +-2 frames of a p/b/m word onset, closed /
   onsets scored, from GRID's word timings (`.align` beside the video; times in 1/25000 s: a 3-s
   GRID clip's last word ends at 74500 = its 2.98 s of audio); only speech with timings has any;
+- close: the same test where the real video of the same speech closes its lips inside speech
+  (`real_closure_onsets`; no word timings needed: most closures inside speech are p, b and m);
 - agree: r between FaceMesh's gap and the pixel interior inside dlib's lips (two signals, one mouth:
   low when one of them sees motion the other does not); int-pbm in the summary: the closures read
   from the interior instead;
@@ -249,6 +251,12 @@ def _closures(score: LipSyncScore) -> str:
     return f"{round(score.closure_rate * score.onsets)}/{score.onsets}"
 
 
+def _real_closures(score: LipSyncScore) -> str:
+    if not score.real_closures:
+        return "-"
+    return f"{round(score.real_closure_rate * score.real_closures)}/{score.real_closures}"
+
+
 def _mean(values) -> float:
     finite = [v for v in values if v is not None and not math.isnan(v)]
     return sum(finite) / len(finite) if finite else math.nan
@@ -256,7 +264,7 @@ def _mean(values) -> float:
 
 HEADER = (f"{'kind':6} {'clip':40} {'face':>4} {'gap x':>6} {'r @lag':>9} {'(ctrl)':>11} "
           f"{'int':>4} {'(ctrl)':>6} {'teeth':>5} {'(ctrl)':>6} {'pbm':>4} {'(ctrl)':>6} "
-          f"{'agree':>5} {'dlib':>5} {'sharp':>5}\n")
+          f"{'close':>6} {'(ctrl)':>8} {'agree':>5} {'dlib':>5} {'sharp':>5}\n")
 
 
 def _line(item: Scored, real_gap_std: float) -> str:
@@ -271,6 +279,7 @@ def _line(item: Scored, real_gap_std: float) -> str:
             f"{_cell(m.interior_recall):>4} {'(' + _cell(c.interior_recall) + ')':>6} "
             f"{_cell(m.teeth_recall):>5} {'(' + _cell(c.teeth_recall) + ')':>6} "
             f"{_closures(m):>4} {'(' + _closures(c) + ')':>6} "
+            f"{_real_closures(m):>6} {'(' + _real_closures(c) + ')':>8} "
             f"{_cell(m.gap_interior_r):>5} {_cell(item.dlib_confidence):>5} "
             f"{_cell(item.sharpness):>5}\n")
 
@@ -300,6 +309,14 @@ def _summary(kind: str, items: list[Scored], real_gap_std: float, real_r: float)
     control_closed = sum(round(s.closure_rate * s.onsets) for s in c if s.onsets)
     closures = (f"pbm {closed}/{onsets} (int-pbm {interior_closed}/{onsets}; ctrl "
                 f"{control_closed}/{control_onsets})" if onsets or control_onsets else "pbm -")
+    real_onsets = sum(s.real_closures for s in m)
+    if real_onsets:
+        real_closed = sum(round(s.real_closure_rate * s.real_closures) for s in m if s.real_closures)
+        control_real = sum(s.real_closures for s in c)
+        control_real_closed = sum(round(s.real_closure_rate * s.real_closures) for s in c
+                                  if s.real_closures)
+        closures += (f", closes with the real mouth {real_closed}/{real_onsets} (ctrl "
+                     f"{control_real_closed}/{control_real})")
     text = (f"{kind:6} n={len(items)}: gap x {_cell(_mean(ratios))}, r {_cell(r, sign=True)} "
             f"({_cell(r / real_r)} x real; control {_cell(r_control, sign=True)}, above it in "
             f"{above} of {len(items)}), {_real_r(m, c)}"

@@ -12,6 +12,7 @@ from reenact.evaluation.lipsync import (
     SpeechTrack,
     closure_at_onsets,
     lagged_correlations,
+    real_closure_onsets,
     score_lipsync,
     speech_mask,
 )
@@ -186,3 +187,35 @@ def test_r_with_the_real_mouth_finds_a_late_mouth_and_is_low_for_another_sentenc
     assert score.r_real > 0.99 and score.real_lag == 1
     other = score_lipsync(late, SpeechTrack(FPS, loudness, speech), track(syllables(150, seed=8)))
     assert abs(other.r_real) < 0.3
+
+
+def test_real_closures_count_only_closings_inside_speech() -> None:
+    speech = np.zeros(40, bool)
+    speech[5:35] = True
+    gap = np.full(40, 0.3)
+    gap[:8] = 0.0  # shut before speaking and into its first frames: not a closing
+    gap[15:18] = 0.01  # a closing inside speech
+    gap[24] = np.nan  # no face: neither open nor closed
+    gap[25:27] = 0.0  # after a frame without a face: not known to have been open
+    gap[36:] = 0.0  # after speech
+    assert real_closure_onsets(gap, speech) == [15]
+    with pytest.raises(ValueError, match="one length"):
+        real_closure_onsets(gap, speech[1:])
+
+
+def test_closures_are_scored_where_the_real_mouth_closes() -> None:
+    """A mouth that closes with the real one (a frame late) gets every closure; one that never
+    closes gets none; the figure needs no word timings."""
+    loudness, speech = sentence(150, seed=9)
+    real_gap = np.full(150, 0.3)
+    closings = [40, 70, 100]
+    for t in closings:
+        real_gap[t:t + 3] = 0.0
+    late = track(np.r_[real_gap[:1], real_gap[:-1]])
+    score = score_lipsync(late, SpeechTrack(FPS, loudness, speech), track(real_gap))
+    assert score.real_closures == 3 and score.real_closure_rate == 1.0
+    never = track(np.where(real_gap > 0, real_gap, 0.2))
+    score = score_lipsync(never, SpeechTrack(FPS, loudness, speech), track(real_gap))
+    assert score.real_closures == 3 and score.real_closure_rate == 0.0
+    alone = score_lipsync(never, SpeechTrack(FPS, loudness, speech))
+    assert alone.real_closures == 0 and math.isnan(alone.real_closure_rate)

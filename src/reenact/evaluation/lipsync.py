@@ -13,6 +13,10 @@ where one exists, the real video of that speech (the reference, read at the same
 - closure_rate: of the words that start with the lips closed (p, b, m; from word timings), the share
   where the gap falls below `CLOSED_SHARE` of its maximum within +-`CLOSURE_WINDOW` frames of the
   word's onset; interior_closure_rate, the same read from the interior;
+- real_closure_rate: the same test at the frames where the real mouth saying the same speech
+  closes (`real_closure_onsets`: its gap falls below `CLOSED_SHARE` of its maximum inside speech,
+  from a frame that was open): every clip with a reference has closures to judge, with or
+  without word timings (most of a speaker's closures inside speech are p, b and m);
 - gap_interior_r: r between the gap and the interior over the frames where both exist: how far the
   two signals agree (on real speech 0.5-0.9; low when one of them sees motion the other does not);
 - r_real, real_lag: the Pearson r of the gap with the reference's gap (the real mouth saying the
@@ -117,6 +121,25 @@ def closure_at_onsets(mouth: np.ndarray, onsets: list[int], *, closed_share: flo
     return closed, scored
 
 
+def real_closure_onsets(real_gap: np.ndarray, speech: np.ndarray, *,
+                        closed_share: float = CLOSED_SHARE) -> list[int]:
+    """The frames t where the real mouth closes inside speech: its gap below `closed_share` x its
+    maximum at t but not at t - 1, with t - 1 and t both speech frames (a mouth shut before the
+    first word does not count)."""
+    gap = _check_series("real_gap", real_gap)
+    speech = np.asarray(speech, dtype=bool)
+    if gap.shape != speech.shape:
+        raise ValueError(f"real_gap, speech: expected (T,) series of one length, got {gap.shape}, "
+                         f"{speech.shape}")
+    if not np.isfinite(gap).any():
+        return []
+    threshold = closed_share * float(np.nanmax(gap))
+    closed = gap < threshold  # NaN compares False
+    opened = gap >= threshold
+    starts = closed[1:] & opened[:-1] & speech[1:] & speech[:-1]
+    return [int(t) + 1 for t in np.flatnonzero(starts)]
+
+
 def _recall(shown: np.ndarray, reference_shown: np.ndarray) -> float:
     """Of the frames where the reference shows it (1), the share where `shown` is 1 (NaN frames
     of `shown` count as not shown; NaN when the reference never shows it)."""
@@ -169,6 +192,8 @@ class LipSyncScore:
     gap_interior_r: float
     r_real: float = math.nan
     real_lag: int = 0
+    real_closures: int = 0
+    real_closure_rate: float = math.nan
 
 
 def score_lipsync(mouth: MouthTrack, speech: SpeechTrack, reference: MouthTrack | None = None, *,
@@ -187,7 +212,8 @@ def score_lipsync(mouth: MouthTrack, speech: SpeechTrack, reference: MouthTrack 
         r_speech, lag = math.nan, 0
     interior_shown, teeth_shown = mouth.interior_shown(), mouth.teeth_shown()
     gap_std_ratio = interior_recall = teeth_recall = r_real = math.nan
-    real_lag = 0
+    real_lag = real_closures = 0
+    real_closure_rate = math.nan
     if reference is not None:
         real = reference.at_frames_of(mouth.fps, count)
         gap_std_ratio = amplitude_ratio(mouth.gap, real.gap)
@@ -198,6 +224,9 @@ def score_lipsync(mouth: MouthTrack, speech: SpeechTrack, reference: MouthTrack 
         interior_recall = _recall(interior_shown,
                                   real.interior_shown(reference.interior_closed_level()))
         teeth_recall = _recall(teeth_shown, real.teeth_shown())
+        real_closed, real_closures = closure_at_onsets(
+            mouth.gap, real_closure_onsets(real.gap, speech.speech))
+        real_closure_rate = real_closed / real_closures if real_closures else math.nan
     onsets = [onset_frame(word, mouth.fps) for word in bilabial_onsets(speech.words or ())]
     closed, scored = closure_at_onsets(mouth.gap, onsets)
     interior_closed, interior_scored = closure_at_onsets(mouth.interior, onsets)
@@ -212,7 +241,8 @@ def score_lipsync(mouth: MouthTrack, speech: SpeechTrack, reference: MouthTrack 
         teeth_share=_share(teeth_shown), teeth_recall=teeth_recall, onsets=scored,
         closure_rate=closed / scored if scored else math.nan,
         interior_closure_rate=interior_closed / interior_scored if interior_scored else math.nan,
-        gap_interior_r=pearson(mouth.gap, mouth.interior), r_real=r_real, real_lag=real_lag)
+        gap_interior_r=pearson(mouth.gap, mouth.interior), r_real=r_real, real_lag=real_lag,
+        real_closures=real_closures, real_closure_rate=real_closure_rate)
 
 
 def _share(shown: np.ndarray) -> float:
