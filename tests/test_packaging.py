@@ -1,5 +1,5 @@
 """The release checkpoints ship inside the package: a wheel built from this tree offline, installed
-into a bare directory, loads `default` and `default-audio` from there, not from the source tree's
+into a bare directory, loads `default`, `default-audio` and `face-mesh` from there, not from the source tree's
 top-level `checkpoints/`."""
 
 from __future__ import annotations
@@ -19,17 +19,19 @@ REPO = Path(__file__).resolve().parents[1]
 # what a build reads: the metadata (pyproject.toml names README.md), setup.py's package mapping,
 # the code and the release checkpoints
 BUILD_INPUTS = ("pyproject.toml", "setup.py", "README.md", "src", "checkpoints")
-RELEASES = ("default", "default-audio")
+RELEASES = ("default", "default-audio", "face-mesh")
 
 LOAD_BUNDLED = """
 import json, reenact
 from reenact.api import DEFAULT_CHECKPOINT, load_default_model
-from reenact.checkpoint import audio_format
+from reenact.checkpoint import audio_format, face_mesh
 model = load_default_model()
+face_mesh.load_face_mesh()
 audio = audio_format.resolve_audio_checkpoint(
     "default", num_kp=model.config.num_kp, keypoint_space=audio_format.keypoint_space_id(model))
 print(json.dumps({"package": reenact.__file__, "default": str(DEFAULT_CHECKPOINT),
                   "default-audio": str(audio_format.DEFAULT_AUDIO_CHECKPOINT),
+                  "face-mesh": str(face_mesh.DEFAULT_FACE_MESH),
                   "audio_trained": audio.trained, "num_kp": model.config.num_kp}))
 """
 
