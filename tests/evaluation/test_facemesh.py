@@ -3,19 +3,15 @@
 from __future__ import annotations
 
 import builtins
+import math
 
 import numpy as np
 import pytest
 
 from conftest import MEDIA, require
 from reenact.evaluation.facemesh import (
-    INNER_LIP_PAIRS,
-    LEFT_EYE_CORNERS,
-    LEFT_EYE_LIDS,
     LEFT_IRIS,
     NUM_MESH_POINTS,
-    RIGHT_EYE_CORNERS,
-    RIGHT_EYE_LIDS,
     RIGHT_IRIS,
     FaceMeshConfig,
     FaceMeshTracker,
@@ -28,6 +24,13 @@ from reenact.evaluation.facemesh import (
     mesh_interocular,
 )
 from reenact.config import ConfigError
+from reenact.preprocess.face_mesh import (
+    INNER_LIP_PAIRS,
+    LEFT_EYE_CORNERS,
+    LEFT_EYE_LIDS,
+    RIGHT_EYE_CORNERS,
+    RIGHT_EYE_LIDS,
+)
 from reenact.preprocess.face import FaceBackendError
 
 needs_mediapipe = pytest.mark.skipif(not mediapipe_available(),
@@ -78,8 +81,8 @@ def test_iris_offset_is_the_gaze_along_the_eyes() -> None:
 
 
 def test_check_mesh_names_the_shape() -> None:
-    with pytest.raises(ValueError, match=r"points: expected finite \(478, 2\) FaceMesh points, got "
-                                         r"shape \(68, 2\)"):
+    with pytest.raises(ValueError, match=r"points: expected finite \(478, 2\) or \(468, 2\) FaceMesh "
+                                         r"points, got shape \(68, 2\)"):
         check_mesh(np.zeros((68, 2)))
     bad = mesh_points(1.0)
     bad[5] = np.nan
@@ -149,3 +152,28 @@ def test_a_reset_tracker_reads_a_new_video_as_a_new_tracker_does() -> None:
         with VideoReader(second) as reader:
             shared = mesh_openings(reader, mesh)[:20]
     assert np.isfinite(fresh).all() and np.allclose(shared, fresh, atol=1e-9)
+
+
+def test_points_without_irises_have_no_gaze() -> None:
+    points = mesh_points(1.0)[:468]
+    assert math.isnan(iris_offset(points))
+    assert eye_opening(points) == pytest.approx(eye_opening(mesh_points(1.0)))
+
+
+def test_without_mediapipe_the_bundled_port_reads_the_face(monkeypatch) -> None:
+    data = pytest.importorskip("skimage.data")
+    pytest.importorskip("dlib")
+    from reenact.evaluation import facemesh
+    from reenact.preprocess.face import create_face_analyzer, find_face
+
+    monkeypatch.setattr(facemesh, "mediapipe_available", lambda: False)
+    meshes = facemesh.StreamMeshes(("driving", "model"))
+    assert meshes.kind == "ported"
+    image = np.ascontiguousarray(data.astronaut())
+    face = find_face(create_face_analyzer("dlib"), image).landmarks
+    points = meshes.landmarks("model", image, face)
+    assert points.shape == (468, 2)
+    assert 0 <= inner_lip_gap(points) < 0.3 and 0.15 < eye_opening(points) < 0.5
+    assert math.isnan(iris_offset(points))
+    assert meshes.landmarks("driving", image, None) is None
+    meshes.close()

@@ -120,15 +120,14 @@ def test_cli_self_and_cross_identity(tiny_checkpoint, tmp_path, capsys) -> None:
     assert [clip["kind"] for clip in summary["clips"]] == ["self", "cross"]
     assert set(summary["pooled"]) == {"self", "cross"} and len(summary["series"]) == 2
     assert read_image(sheet).shape[0] == 14 + 2 * (14 + 128)
-    # FaceMesh's lips and eyes: numbers where mediapipe is installed
+    # FaceMesh's lips and eyes: mediapipe's where installed, else the bundled port; gaze needs
+    # mediapipe's irises
     assert "eye r (mesh)" in report and "lips r (mesh)" in report
-    mesh = summary["series"][0]["driver"]["eye_mesh"]
-    lips = summary["series"][0]["driver"]["lips_mesh"]
-    if mediapipe_available():
-        assert all(0.05 < value < 0.6 for value in mesh)  # GRID's speaker keeps the eyes open
-        assert all(0 <= value < 0.2 for value in lips)  # and the lips shut before the sentence
-    else:
-        assert mesh == [None] * 3 and lips == [None] * 3
+    driver = summary["series"][0]["driver"]
+    assert all(0.05 < value < 0.6 for value in driver["eye_mesh"])  # GRID's eyes stay open
+    assert all(0 <= value < 0.2 for value in driver["lips_mesh"])  # lips shut before the sentence
+    if not mediapipe_available():
+        assert driver["gaze_mesh"] == [None] * 3
 
 
 @pytest.mark.parametrize(("flag", "fitted"), [([], False), (["--landmark-fit"], True)])

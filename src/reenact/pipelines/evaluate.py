@@ -31,13 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from reenact.engine.backend import Backend
-from reenact.evaluation.facemesh import (
-    FaceMeshTracker,
-    eye_opening,
-    inner_lip_gap,
-    iris_offset,
-    mediapipe_available,
-)
+from reenact.evaluation.facemesh import StreamMeshes, eye_opening, inner_lip_gap, iris_offset
 from reenact.evaluation.identity import FaceDescriber, descriptor_distance
 from reenact.evaluation.measures import face_box, face_size, keypoint_distance, sharpness_ratio
 from reenact.evaluation.report import format_face_report
@@ -83,8 +77,8 @@ class FaceEvaluationOptions:
     identity_every: compute face descriptors (~20 ms each) on every N-th frame only.
     sheet_frames: frames per clip kept as contact-sheet tiles (0: none kept).
     tile_size: side of a contact-sheet tile, pixels.
-    facemesh: also measure the lips, eyes and gaze with mediapipe's FaceMesh where it is installed
-        (one tracker per stream: driver, model, warp).
+    facemesh: also measure the lips, eyes and gaze with FaceMesh: mediapipe's where it is
+        installed (one tracker per stream: driver, model, warp), else the bundled port (no gaze).
     """
 
     animate: AnimateOptions = AnimateOptions()
@@ -189,15 +183,15 @@ class _ClipRun:
         self.output_box = _tile_box(source.landmarks)
         self.driver_box: CropBox | None = None
         self.tiles: list[dict[str, Tile]] = []
-        self.meshes = ({name: FaceMeshTracker() for name in ("driving", *METHODS)}
-                       if options.facemesh and mediapipe_available() else {})
+        self.meshes = StreamMeshes(("driving", *METHODS)) if options.facemesh else None
 
-    def mesh_face(self, stream: str, image: np.ndarray) -> dict[str, float]:
+    def mesh_face(self, stream: str, image: np.ndarray,
+                  face: np.ndarray | None) -> dict[str, float]:
         """{"lips_mesh": FaceMesh's inner-lip gap, "eye_mesh": its eye opening, "gaze_mesh": its
         iris offset in `image`} (NaN: no face), or {} without it."""
-        if stream not in self.meshes:
+        if self.meshes is None:
             return {}
-        points = self.meshes[stream].landmarks(image)
+        points = self.meshes.landmarks(stream, image, face)
         if points is None:
             return {"lips_mesh": math.nan, "eye_mesh": math.nan, "gaze_mesh": math.nan}
         return {"lips_mesh": inner_lip_gap(points), "eye_mesh": eye_opening(points),
@@ -222,7 +216,7 @@ class _ClipRun:
             if self.driver_initial is None:
                 self.driver_initial = driver
                 self.driver_box = _tile_box(driver)
-        self.driver.add({**measure_face(driving, driver), **self.mesh_face("driving", driving)})
+        self.driver.add({**measure_face(driving, driver), **self.mesh_face("driving", driving, driver)})
         identity_frame = index % self.options.identity_every == 0
         driver_descriptor = self.probe.describe(driving, driver) if identity_frame else None
         self.driver_identity.append(_distance(driver_descriptor, self.source_descriptor))
@@ -232,7 +226,7 @@ class _ClipRun:
         for method, image in (("model", output), ("warp", self.warp())):
             landmarks = self.probe.landmarks(image, near)
             values = measure_face(image, landmarks)
-            values.update(self.mesh_face(method, image))
+            values.update(self.mesh_face(method, image, landmarks))
             values.update(self._compare(image, landmarks, driving, driver))
             if identity_frame:
                 descriptor = self.probe.describe(image, landmarks)
@@ -267,8 +261,8 @@ class _ClipRun:
                            for name, (image, landmarks) in images.items()})
 
     def close(self) -> None:
-        for mesh in self.meshes.values():
-            mesh.close()
+        if self.meshes is not None:
+            self.meshes.close()
 
     def finish(self, clip: str, source_name: str) -> ClipEvaluation:
         methods = {method: MethodFrames(face=recorder.face_series(),
