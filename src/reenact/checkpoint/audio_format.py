@@ -25,13 +25,17 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
+from safetensors.torch import save_file
 
 from reenact.audio.features import AudioFeatureConfig
 from reenact.checkpoint.bundled import bundled_checkpoint
-from reenact.checkpoint.format import CheckpointError, _read_json, check_state_dict, file_sha256
-from reenact.io.digest import cached_file_sha256
+from reenact.checkpoint.format import (
+    CheckpointError,
+    _read_json,
+    check_state_dict,
+    file_sha256,
+    read_component,
+)
 from reenact.config import ConfigError, config_from_dict, config_to_dict
 from reenact.io.atomic import check_replaceable_directory, replace_directory
 from reenact.models import MotionModel
@@ -205,21 +209,6 @@ def read_audio_config(directory: str | os.PathLike) -> dict[str, Any]:
     return data
 
 
-def _load_tensors(root: Path, component: str, entry: Any) -> dict[str, torch.Tensor]:
-    if not isinstance(entry, dict):
-        raise CheckpointError(f"{root / INDEX_FILE}: component {component} is missing")
-    path = root / Path(str(entry.get("file", ""))).name
-    if not path.is_file():
-        raise CheckpointError(f"{root}: {component} weights file {path.name} is missing")
-    if cached_file_sha256(path) != entry.get("sha256"):
-        raise CheckpointError(f"{path}: sha256 does not match {INDEX_FILE}; the file is corrupt or "
-                              "was changed")
-    try:
-        return load_file(str(path))
-    except (SafetensorError, OSError) as error:
-        raise CheckpointError(f"{path}: not a readable safetensors file ({error})") from None
-
-
 def _directions(tensors: dict[str, torch.Tensor], names: object, num_features: int,
                 source: str) -> MotionDirections:
     if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
@@ -250,10 +239,10 @@ def load_audio_checkpoint(directory: str | os.PathLike) -> AudioCheckpoint:
     if not isinstance(components, dict):
         raise CheckpointError(f"{root / INDEX_FILE}: components must be an object")
     model = AudioToMotion(model_config)
-    state = _load_tensors(root, "audio_to_motion", components.get("audio_to_motion"))
+    state = read_component(root, "audio_to_motion", components.get("audio_to_motion"))
     check_state_dict("audio_to_motion", model.state_dict(), state, source=str(root))
     model.load_state_dict(state, strict=True)
-    directions = _directions(_load_tensors(root, "directions", components.get("directions")),
+    directions = _directions(read_component(root, "directions", components.get("directions")),
                              data.get("directions"), model_config.motion_features, str(root))
     return AudioCheckpoint(model=model.eval(), features=features, fps=_parse_fps(data.get("fps"), source),
                            directions=directions, motion_model=dict(data.get("motion_model") or {}),

@@ -17,12 +17,16 @@ import os
 from pathlib import Path
 
 import torch
-from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
+from safetensors.torch import save_file
 
 from reenact.checkpoint.bundled import bundled_checkpoint
-from reenact.checkpoint.format import CheckpointError, _read_json, check_state_dict
-from reenact.io.digest import cached_file_sha256, file_sha256
+from reenact.checkpoint.format import (
+    CheckpointError,
+    _read_json,
+    check_state_dict,
+    read_component,
+)
+from reenact.io.digest import file_sha256
 from reenact.models.face_mesh import INPUT_SIZE, FaceMesh
 
 FORMAT_NAME = "reenact-face-mesh"
@@ -45,19 +49,9 @@ def load_face_mesh(directory: str | os.PathLike[str] = DEFAULT_FACE_MESH) -> Fac
     if config != CONFIG:
         raise CheckpointError(f"{root / CONFIG_FILE}: expected {json.dumps(CONFIG)}, got "
                               f"{json.dumps(config)}")
-    entry = _read_json(root / INDEX_FILE).get("face_mesh")
-    if not isinstance(entry, dict):
-        raise CheckpointError(f"{root / INDEX_FILE}: no face_mesh entry")
-    path = root / WEIGHTS_FILE
-    if not path.is_file():
-        raise CheckpointError(f"{root}: weights file {WEIGHTS_FILE} is missing")
-    if cached_file_sha256(path) != entry.get("sha256"):
-        raise CheckpointError(f"{path}: sha256 does not match {INDEX_FILE}; the file is corrupt or "
-                              "was changed")
-    try:
-        state = load_file(str(path))
-    except (SafetensorError, OSError) as error:
-        raise CheckpointError(f"{path}: not a readable safetensors file ({error})") from None
+    components = _read_json(root / INDEX_FILE).get("components")
+    entry = components.get("face_mesh") if isinstance(components, dict) else None
+    state = read_component(root, "face_mesh", entry)
     model = FaceMesh()
     check_state_dict("face_mesh", model.state_dict(), state, source=str(root))
     model.load_state_dict(state, strict=True)
@@ -71,8 +65,9 @@ def save_face_mesh(model: FaceMesh, directory: str | os.PathLike[str]) -> None:
     root.mkdir(parents=True, exist_ok=True)
     state = {key: value.detach().contiguous().float() for key, value in model.state_dict().items()}
     save_file(state, str(root / WEIGHTS_FILE))
-    index = {"face_mesh": {"file": WEIGHTS_FILE, "sha256": file_sha256(root / WEIGHTS_FILE),
-                           "tensors": len(state)}}
+    index = {"components": {"face_mesh": {"file": WEIGHTS_FILE,
+                                          "sha256": file_sha256(root / WEIGHTS_FILE),
+                                          "tensors": len(state)}}}
     (root / INDEX_FILE).write_text(json.dumps(index, indent=2) + "\n")
     (root / CONFIG_FILE).write_text(json.dumps(CONFIG, indent=2) + "\n")
 

@@ -207,23 +207,26 @@ def load_state_dicts(directory: str | os.PathLike) -> dict[str, dict[str, torch.
     if not isinstance(components, dict) or set(components) != set(COMPONENTS):
         raise CheckpointError(f"{root / INDEX_FILE}: expected components {', '.join(COMPONENTS)}, "
                               f"got {', '.join(sorted(components or {}))}")
-    states = {}
-    for name in COMPONENTS:
-        entry = components[name]
-        if not isinstance(entry, dict):
-            raise CheckpointError(f"{root / INDEX_FILE}: components.{name} must be an object with "
-                                  f"'file' and 'sha256', got {type(entry).__name__}")
-        path = root / Path(str(entry.get("file", ""))).name
-        if not path.is_file():
-            raise CheckpointError(f"{root}: {name} weights file {path.name} is missing")
-        if cached_file_sha256(path) != entry.get("sha256"):
-            raise CheckpointError(f"{path}: sha256 does not match {INDEX_FILE}; the file is corrupt "
-                                  "or was changed")
-        try:
-            states[name] = load_file(str(path))
-        except (SafetensorError, OSError) as error:
-            raise CheckpointError(f"{path}: not a readable safetensors file ({error})") from None
-    return states
+    return {name: read_component(root, name, components[name]) for name in COMPONENTS}
+
+
+def read_component(root: Path, name: str, entry: object) -> dict[str, torch.Tensor]:
+    """The tensors of the component `name` of the checkpoint directory `root`, whose index entry
+    `entry` ({"file": ..., "sha256": ...}) names its safetensors file: the file must be there and
+    match the sha256."""
+    if not isinstance(entry, dict):
+        raise CheckpointError(f"{root / INDEX_FILE}: components.{name} must be an object with "
+                              f"'file' and 'sha256', got {type(entry).__name__}")
+    path = root / Path(str(entry.get("file", ""))).name
+    if not path.is_file():
+        raise CheckpointError(f"{root}: {name} weights file {path.name} is missing")
+    if cached_file_sha256(path) != entry.get("sha256"):
+        raise CheckpointError(f"{path}: sha256 does not match {INDEX_FILE}; the file is corrupt "
+                              "or was changed")
+    try:
+        return load_file(str(path))
+    except (SafetensorError, OSError) as error:
+        raise CheckpointError(f"{path}: not a readable safetensors file ({error})") from None
 
 
 def build_model(config: MotionModelConfig, states: dict[str, dict[str, torch.Tensor]], *,
