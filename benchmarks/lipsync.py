@@ -20,6 +20,8 @@ Columns (see `reenact.evaluation.lipsync`):
 - r @lag: Pearson r of the gap with the loudness (RMS dBFS per frame) over speech frames only,
   at the best lag in +-2 frames (+ = mouth late): a silence-speech-silence sentence shape does not
   count;
+- r real: r of the gap with the real video's gap for the same speech (best lag in +-2 frames,
+  speech frames; `r_real`); its control is the other speech's real mouth;
 - int, teeth: of the frames where the real video shows the mouth interior (teeth), the share where
   this one does too (1.00 on the real rows by definition; their own shares are in the summary);
 - pbm: lips closed (gap < 10% of its maximum) within +-2 frames of a p/b/m word onset, closed /
@@ -263,6 +265,7 @@ def _mean(values) -> float:
 
 
 HEADER = (f"{'kind':6} {'clip':40} {'face':>4} {'gap x':>6} {'r @lag':>9} {'(ctrl)':>11} "
+          f"{'r real':>6} {'(ctrl)':>8} "
           f"{'int':>4} {'(ctrl)':>6} {'teeth':>5} {'(ctrl)':>6} {'pbm':>4} {'(ctrl)':>6} "
           f"{'close':>6} {'(ctrl)':>8} {'agree':>5} {'dlib':>5} {'sharp':>5}\n")
 
@@ -276,6 +279,7 @@ def _line(item: Scored, real_gap_std: float) -> str:
     return (f"{item.row.kind:6} {item.row.name[:40]:40} {_cell(face):>4} {_cell(ratio) + mark:>6} "
             f"{_cell(m.r_speech, sign=True) + f'@{m.lag:+d}':>9} "
             f"{'(' + _cell(c.r_speech, sign=True) + f'@{c.lag:+d})':>11} "
+            f"{_cell(m.r_real, sign=True):>6} {'(' + _cell(c.r_real, sign=True) + ')':>8} "
             f"{_cell(m.interior_recall):>4} {'(' + _cell(c.interior_recall) + ')':>6} "
             f"{_cell(m.teeth_recall):>5} {'(' + _cell(c.teeth_recall) + ')':>6} "
             f"{_closures(m):>4} {'(' + _closures(c) + ')':>6} "
