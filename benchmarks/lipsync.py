@@ -247,16 +247,9 @@ def _cell(value: float, digits: int = 2, sign: bool = False) -> str:
     return f"{value:+.{digits}f}" if sign else f"{value:.{digits}f}"
 
 
-def _closures(score: LipSyncScore) -> str:
-    if not score.onsets:
-        return "-"
-    return f"{round(score.closure_rate * score.onsets)}/{score.onsets}"
-
-
-def _real_closures(score: LipSyncScore) -> str:
-    if not score.real_closures:
-        return "-"
-    return f"{round(score.real_closure_rate * score.real_closures)}/{score.real_closures}"
+def _closures(rate: float, count: int) -> str:
+    """"closed/count" from a closure rate over `count` onsets; "-" with none."""
+    return f"{round(rate * count)}/{count}" if count else "-"
 
 
 def _mean(values) -> float:
@@ -282,8 +275,10 @@ def _line(item: Scored, real_gap_std: float) -> str:
             f"{_cell(m.r_real, sign=True):>6} {'(' + _cell(c.r_real, sign=True) + ')':>8} "
             f"{_cell(m.interior_recall):>4} {'(' + _cell(c.interior_recall) + ')':>6} "
             f"{_cell(m.teeth_recall):>5} {'(' + _cell(c.teeth_recall) + ')':>6} "
-            f"{_closures(m):>4} {'(' + _closures(c) + ')':>6} "
-            f"{_real_closures(m):>6} {'(' + _real_closures(c) + ')':>8} "
+            f"{_closures(m.closure_rate, m.onsets):>4} "
+            f"{'(' + _closures(c.closure_rate, c.onsets) + ')':>6} "
+            f"{_closures(m.real_closure_rate, m.real_closures):>6} "
+            f"{'(' + _closures(c.real_closure_rate, c.real_closures) + ')':>8} "
             f"{_cell(m.gap_interior_r):>5} {_cell(item.dlib_confidence):>5} "
             f"{_cell(item.sharpness):>5}\n")
 

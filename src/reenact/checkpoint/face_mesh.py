@@ -21,6 +21,8 @@ from safetensors.torch import save_file
 
 from reenact.checkpoint.bundled import bundled_checkpoint
 from reenact.checkpoint.format import (
+    CONFIG_FILE,
+    INDEX_FILE,
     CheckpointError,
     _read_json,
     check_state_dict,
@@ -31,8 +33,6 @@ from reenact.models.face_mesh import INPUT_SIZE, FaceMesh
 
 FORMAT_NAME = "reenact-face-mesh"
 FORMAT_VERSION = 1
-CONFIG_FILE = "config.json"
-INDEX_FILE = "index.json"
 WEIGHTS_FILE = "face_mesh.safetensors"
 DEFAULT_FACE_MESH = bundled_checkpoint("face-mesh")
 CONFIG = {"format": FORMAT_NAME, "format_version": FORMAT_VERSION, "input_size": INPUT_SIZE,

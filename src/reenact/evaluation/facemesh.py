@@ -192,13 +192,10 @@ class PortedFaceMesh:
     """FaceMesh from reenact's bundled weights (`reenact.checkpoint.face_mesh`), for a machine
     without mediapipe: (468, 2) points, no irises, placed by the picture's dlib landmarks and then
     following the face from frame to frame (`reenact.preprocess.face_mesh.FaceMeshReader`): one
-    instance per video or stream of frames, fed in order."""
+    instance per video or stream of frames, fed in order; `reader` may be shared between them
+    (e.g. `FaceMeshReader(reenact.checkpoint.face_mesh.load_face_mesh())`)."""
 
-    def __init__(self, reader: FaceMeshReader | None = None) -> None:
-        if reader is None:
-            from reenact.checkpoint.face_mesh import load_face_mesh
-
-            reader = FaceMeshReader(load_face_mesh())
+    def __init__(self, reader: FaceMeshReader) -> None:
         self.reader = reader
         self._previous: MeshReading | None = None
 
