@@ -172,11 +172,14 @@ def render(rows: list[Row], args: argparse.Namespace) -> None:
         if row.kind == "dub":
             dub(row.source, row.speech.path, row.video, backend=backend,
                 checkpoint=audio_model,
-                options=DubOptions(mouth=args.dub_mouth, max_frames=args.max_frames),
+                options=DubOptions(mouth=args.dub_mouth, max_frames=args.max_frames,
+                                   phones=not args.no_phones),
                 progress=False)
         else:
             talk(row.source, row.speech.path, row.video, backend=backend,
-                 checkpoint=audio_model, options=TalkOptions(mouth=args.talk_mouth, max_frames=args.max_frames),
+                 checkpoint=audio_model,
+                 options=TalkOptions(mouth=args.talk_mouth, max_frames=args.max_frames,
+                                     phones=not args.no_phones),
                  progress=False)
 
 
@@ -373,6 +376,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="how dub draws the mouth (DubOptions.mouth; default reference)")
     parser.add_argument("--talk-mouth", choices=("drawn", "model"), default="drawn",
                         help="how talk draws the mouth (TalkOptions.mouth; default drawn)")
+    parser.add_argument("--no-phones", action="store_true",
+                        help="talk and dub with the mouth following loudness alone "
+                             "(phones=False): the figures before the phone decoder")
     parser.add_argument("--media", type=Path, default=EVAL,
                         help="a folder laid out like ../shared/media/eval (talking/, portraits/, "
                              "speech/); default the held-out eval media. Tune on a folder of "

@@ -348,3 +348,15 @@ def test_the_record_says_how_the_model_ran():
     assert (record["fast_conv"], record["channels_last"]) == ("false", "false")
     record = model_record(build_parser().parse_args([*common, "--backend", "onnx"]))
     assert record["backend"] == "onnx" and "fast_conv" not in record
+
+
+@pytest.mark.parametrize("command", [
+    ["talk", "--source", "s.png", "--audio", "a.wav", "-o", "o.mp4"],
+    ["dub", "--video", "v.mp4", "--audio", "a.wav", "-o", "o.mp4"],
+])
+def test_the_phones_shape_the_mouth_unless_told_not_to(command):
+    from reenact.cli.parser import build_parser
+
+    parser = build_parser()
+    assert parser.parse_args(command).phones is True
+    assert parser.parse_args([*command, "--no-phones"]).phones is False

@@ -1,6 +1,7 @@
 """The audio model run over a clip: frame count, chunking and lookahead."""
 
 import dataclasses
+from fractions import Fraction
 
 import numpy as np
 import pytest
@@ -37,3 +38,45 @@ def test_lookahead_frame_t_is_the_models_step_t_plus_lookahead(tiny_model, looka
     # chunked runs carry the state across chunks: the same frames
     chunked = model_motion(clip, checkpoint, device=torch.device("cpu"), chunk_frames=4)
     assert np.allclose(chunked, motion, atol=1e-5)
+
+
+def test_the_phones_scale_the_speech_motion_frame_by_frame(tiny_model, monkeypatch):
+    from reenact.pipelines import audio_motion
+
+    checkpoint = tiny_audio_checkpoint(tiny_model)
+    clip = AudioClip(speech_like(1.0, seed=2), 16000)
+    count = 25
+    factor = np.ones(count, np.float32)
+    factor[10:13] = 0.0  # a p: shut
+    factor[9] = factor[13] = 0.5
+    factor[20:] = 1.5  # an open vowel
+    monkeypatch.setattr(audio_motion, "phone_factor", lambda clip_, fps, frames: factor[:frames])
+    loud, gate = audio_motion.speech_motion(clip, checkpoint, checkpoint.fps, count,
+                                            device=torch.device("cpu"))
+    shaped, shaped_gate = audio_motion.speech_motion(clip, checkpoint, checkpoint.fps, count,
+                                                     device=torch.device("cpu"), phones=True)
+    assert np.array_equal(gate, shaped_gate)
+    assert np.abs(loud[10:13]).max() > 0 and not shaped[10:13].any()
+    assert np.allclose(shaped[[9, 13]], 0.5 * loud[[9, 13]])
+    assert np.allclose(shaped[20:], 1.5 * loud[20:])
+    keep = np.r_[0:9, 14:20]
+    assert np.array_equal(shaped[keep], loud[keep])
+
+
+def test_without_the_phone_decoder_the_phones_warn_once_and_leave_the_motion(monkeypatch, caplog):
+    import reenact.audio.phones as phones
+    from reenact.pipelines import audio_motion
+
+    def unavailable(clip, fps, frames):
+        raise phones.PhonesUnavailable("the phone decoder needs the pocketsphinx package")
+
+    monkeypatch.setattr(phones, "phone_cues", unavailable)
+    monkeypatch.setattr(audio_motion, "_warned_no_phones", False)
+    clip = AudioClip(speech_like(0.5, seed=3, sample_rate=22050), 22050)  # resampled first
+    with caplog.at_level("WARNING", logger="reenact.pipelines.audio_motion"):
+        first = audio_motion.phone_factor(clip, Fraction(25), 12)
+        second = audio_motion.phone_factor(clip, Fraction(25), 12)
+    assert first.shape == (12,) and (first == 1).all() and (second == 1).all()
+    warnings = [r.getMessage() for r in caplog.records]
+    assert warnings == ["the mouth follows loudness alone (no lips shut on p, b and m): the phone "
+                        "decoder needs the pocketsphinx package"]

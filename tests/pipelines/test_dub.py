@@ -22,7 +22,12 @@ from reenact.engine import TorchBackend
 from reenact.io import VideoWriter, probe_video
 from reenact.motion import replace_subspace
 from reenact.pipelines.dub import DubOptions, analyze_video, dub, dub_frames
-from reenact.pipelines.reference_mouth import reference_frame_index, smoothed_landmarks
+from reenact.pipelines.reference_mouth import (
+    SHUT_BLEND_OPENING,
+    draw_mouths,
+    reference_frame_index,
+    smoothed_landmarks,
+)
 from reenact.preprocess.expressions import mouth_opening
 from reenact.postprocess.mouth_mask import lower_face_mask
 from reenact.smoothing import gaussian_smooth
@@ -271,6 +276,31 @@ def test_reference_mouth_closes_in_silence_and_opens_with_speech(backend, checkp
     assert np.abs(out[1][centre].astype(int) - out[0][centre]).max() <= 2
     assert not np.array_equal(out[1][centre], frames[1][centre])
     assert np.abs(out[3][centre].astype(int) - out[0][centre]).max() > 0
+
+
+def test_a_shut_mouth_is_drawn_from_the_rest_frames_closed_mouth():
+    """The reference's open mouth squeezed shut keeps a dark line between the lips; a closure is
+    drawn from the rest frame instead, blended into the reference up to SHUT_BLEND_OPENING."""
+    frames = opening_frames([0.0, 0.0, 0.0, 0.0, 0.3])
+    faces = analyze_video(lambda: iter(frames), 25, None, FakeAnalyzer(BOX), DubOptions(), "t")
+    rest = faces.rest_frame.copy()
+    rest[..., 2] = 255  # a blue rest frame: its pixels are told apart from the reference's
+    openings = np.array([0.0, SHUT_BLEND_OPENING / 2, SHUT_BLEND_OPENING, 0.2])
+
+    def draw(rest_frame):
+        return list(draw_mouths(iter(frames[:4]), np.arange(4), faces.track, openings,
+                                rest_index=faces.rest_index,
+                                reference_index=faces.reference_index,
+                                reference_frame=faces.reference_frame, grow=0.05, feather=0.02,
+                                rest_frame=rest_frame))
+
+    with_rest, reference_only = draw(rest), draw(None)
+    assert np.array_equal(with_rest[2], reference_only[2])  # open enough: the reference alone
+    assert np.array_equal(with_rest[3], reference_only[3])
+    blue = [float(a[..., 2].astype(int).sum() - b[..., 2].astype(int).sum())
+            for a, b in zip(with_rest, reference_only)]
+    assert blue[0] > 0  # shut: the rest frame's mouth
+    assert 0.3 * blue[0] < blue[1] < 0.7 * blue[0]  # half way: half of it (same face, same pose)
 
 
 def test_smoothed_landmarks_low_pass_each_run_of_faces():

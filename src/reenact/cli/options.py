@@ -9,8 +9,9 @@
                                back: animate, talk)
     add_head_motion_argument   --head-motion (a driving video's head zoom and shift: animate,
                                evaluate)
-    add_speech_arguments       --audio-checkpoint --mouth-scale --no-voice-gate --face-backend
-                               --max-frames --label (the audio model's knobs: talk, dub)
+    add_speech_arguments       --audio-checkpoint --mouth-scale --no-voice-gate --no-phones
+                               --face-backend --max-frames --label (the audio model's knobs: talk,
+                               dub)
     add_face_backend_argument  --face-backend
     add_label_argument         --label
 """
@@ -152,6 +153,9 @@ def add_speech_arguments(parser: argparse.ArgumentParser) -> None:
                         help="multiplies the speech's mouth motion (default 1)")
     parser.add_argument("--no-voice-gate", dest="voice_gate", action="store_false",
                         help="do not hold the mouth still where the audio is silent")
+    parser.add_argument("--no-phones", dest="phones", action="store_false",
+                        help="let the mouth follow loudness alone: no lips shut on p, b and m, no "
+                             "vowel shapes (the speech's phones, found by a phone decoder)")
     add_face_backend_argument(parser)
     parser.add_argument("--max-frames", type=int, help="render only the first N frames")
     add_label_argument(parser)

@@ -2,7 +2,10 @@
 
     AudioClip -> level-normalized log-mel (chunked) -> FrameWindows at the audio model's fps
       -> AudioToMotion in chunks carrying its GRU state -> (T_model, K * 6) motion
-      -> linear interpolation to the output video's frame times -> x voice gate -> (T_out, K * 6)
+      -> linear interpolation to the output video's frame times -> x voice gate
+      -> x the phones' mouth factor where asked (`reenact.audio.phones`: the phone's typical
+         opening, 0 on p, b, m)
+      -> (T_out, K * 6)
 
 Only the log-mel and the flat motion (6 numbers per keypoint and frame: 2.4 KB a second for 10
 keypoints at 25 fps) are held for the whole clip; windows exist one chunk at a time.
@@ -77,12 +80,15 @@ def model_motion(clip: AudioClip, checkpoint: AudioCheckpoint, *, device: torch.
 def speech_motion(clip: AudioClip, checkpoint: AudioCheckpoint, fps: Fraction, num_frames: int, *,
                   device: torch.device, gate: bool = True,
                   activity: VoiceActivityConfig | None = None,
-                  features_of: FeatureFunction = clip_features) -> tuple[np.ndarray, np.ndarray]:
+                  features_of: FeatureFunction = clip_features,
+                  phones: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """The audio's motion for `num_frames` output frames at `fps`, and the voice gate.
 
     Returns (motion (num_frames, K * 6) float32, gate (num_frames,) float32 in [0, 1]); with
     gate=True the motion is already multiplied by the gate (no motion in silence). Frames past the
-    end of the clip are silent.
+    end of the clip are silent. phones=True: the motion is also scaled by the phones' mouth factor
+    (`phone_factor`): to rest (the mouth shut) on p, b and m, less on rounded phones, more on open
+    vowels.
     """
     fps = check_fps(fps)
     motion = resample_frames(model_motion(clip, checkpoint, device=device, features_of=features_of),
@@ -90,4 +96,29 @@ def speech_motion(clip: AudioClip, checkpoint: AudioCheckpoint, fps: Fraction, n
     voice = voice_gate(frame_energy_db(clip, fps, num_frames), activity).astype(np.float32)
     if gate:
         motion = motion * voice[:, None]
+    if phones:
+        motion = motion * phone_factor(clip, fps, num_frames)[:, None]
     return motion.astype(np.float32), voice
+
+
+_warned_no_phones = False
+
+
+def phone_factor(clip: AudioClip, fps: Fraction, num_frames: int) -> np.ndarray:
+    """(num_frames,) float32 >= 0: the factor the clip's phones put on its mouth motion
+    (`reenact.audio.phones.PhoneCues.mouth_factor`, the clip resampled to the decoder's rate); all
+    1, with one warning per process, where the phone decoder cannot be imported."""
+    global _warned_no_phones
+    from reenact.audio.phones import DECODER_RATE, PhonesUnavailable, phone_cues
+    from reenact.io.audio import resample
+
+    if clip.sample_rate != DECODER_RATE:
+        clip = AudioClip(resample(clip.samples, clip.sample_rate, DECODER_RATE), DECODER_RATE)
+    try:
+        return phone_cues(clip, fps, num_frames).mouth_factor
+    except PhonesUnavailable as error:
+        if not _warned_no_phones:
+            logger.warning("the mouth follows loudness alone (no lips shut on p, b and m): %s",
+                           error)
+            _warned_no_phones = True
+        return np.ones(num_frames, np.float32)

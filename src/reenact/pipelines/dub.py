@@ -100,6 +100,7 @@ class DubOptions:
 
     length_policy: pingpong (default), loop, trim or pad; see `reenact.io.frame_order`.
     voice_gate: mouth at rest where the new audio is silent.
+    phones: the speech's phones shape the mouth (`reenact.audio.phones`; lips shut on p, b, m).
     mouth_scale: multiplies the speech motion (1 = as learned).
     rest_quantile: the rest face is the median over the frames whose mouth opening is at or below
         this quantile.
@@ -123,6 +124,7 @@ class DubOptions:
     length_policy: str = "pingpong"
     voice_gate: bool = True
     voice_activity: VoiceActivityConfig = field(default_factory=VoiceActivityConfig)
+    phones: bool = True
     mouth_scale: float = 1.0
     face_backend: str = "dlib"
     crop_margin: float = 0.4
@@ -281,8 +283,8 @@ def _reference_mouth_frames(frames: Iterator[np.ndarray], indices: np.ndarray, f
                             features_of=features_of)
     yield from draw_mouths(frames, indices, faces.track, opening, rest_index=faces.rest_index,
                            reference_index=faces.reference_index,
-                           reference_frame=faces.reference_frame, grow=options.mask_dilation,
-                           feather=options.mask_feather)
+                           reference_frame=faces.reference_frame, rest_frame=faces.rest_frame,
+                           grow=options.mask_dilation, feather=options.mask_feather)
 
 
 def _model_mouth_frames(frames: Iterator[np.ndarray], indices: np.ndarray, faces: VideoFaces,
@@ -373,7 +375,7 @@ def dub(video_path: str | os.PathLike, audio_path: str | os.PathLike,
         speech, gate = speech_motion(clip, checkpoint, info.fps, num_out,
                                      device=torch.device("cpu"), gate=options.voice_gate,
                                      activity=options.voice_activity,
-                                     features_of=features_of or clip_features)
+                                     features_of=features_of or clip_features, phones=options.phones)
         speech = speech * np.float32(options.mouth_scale)
         if not options.voice_gate:
             gate = np.ones_like(gate)

@@ -96,6 +96,8 @@ class TalkOptions:
     seed: of the blinks and the head sway.
     idle: blinks and head sway (without a driving video).
     voice_gate: no speech motion where the audio is silent (energy-based voice activity).
+    phones: the speech's phones shape the mouth: lips shut on p, b, m, rounded phones open it
+        less, open vowels more (`reenact.audio.phones`).
     mouth_scale: multiplies the speech motion (1 = as learned).
     driving_policy: how a driving video shorter than the speech is extended: pingpong, loop, or
         pad (hold its last frame); the output is always as long as the speech.
@@ -112,6 +114,7 @@ class TalkOptions:
     idle_motion: IdleMotionConfig = field(default_factory=IdleMotionConfig)
     voice_gate: bool = True
     voice_activity: VoiceActivityConfig = field(default_factory=VoiceActivityConfig)
+    phones: bool = True
     mouth_scale: float = 1.0
     driving_policy: str = "pingpong"
     mouth: str = "drawn"
@@ -191,7 +194,7 @@ def plan_talk(clip: AudioClip, checkpoint: AudioCheckpoint, fps: Fraction, num_f
     """Everything per frame that does not depend on pixels."""
     motion, gate = speech_motion(clip, checkpoint, fps, num_frames, device=torch.device("cpu"),
                                  gate=options.voice_gate, activity=options.voice_activity,
-                                 features_of=features_of)
+                                 features_of=features_of, phones=options.phones)
     rng = np.random.default_rng(options.seed)
     if options.idle:
         blink = blink_curve(num_frames, fps, rng, options.idle_motion)

@@ -1,0 +1,181 @@
+"""What the phones of speech say about the mouth, per video frame: where the lips must meet (p, b,
+m) and how far each phone opens the mouth.
+
+    AudioClip (mono float32) -> 16-bit PCM at the decoder's 16 kHz
+      -> pocketsphinx's English phone decoder (allphone search on its phone language model)
+      -> PhoneSegment(label, start, end) in seconds
+      -> PhoneCues: closure (T,) 1 where the lips are shut; opening (T,) the phone's typical
+         opening over an average speech frame's (`PHONE_OPENING`)
+      -> talk and dub multiply the speech's mouth motion by opening * (1 - closure)
+
+Why a phone decoder: a regression from log-mel to the mouth opening (`reenact.models.
+audio_to_motion`) predicts the expected opening, which stays above a closed mouth through a /p/
+that lasts two frames: on 504 training clips the bundled audio model's openings met the real
+closures no more often than another clip's closures (docs/talk-and-dub.md). A probe trained on
+log-mel for closures reached only 0.69 AUC on dev clips. The decoder names phones instead, and
+p, b and m close the lips in every language. The same regression opens the mouth with loudness
+alone, so an "oo" opens it as wide as an "ah": scaling its opening by the phone's typical opening
+(rounded and closed phones under 1, open vowels over 1) gives the mouth the speech's shapes.
+
+The decoder and its English acoustic model ship inside the `pocketsphinx` wheel on PyPI (CMU
+Sphinx, BSD licence), a dependency of reenact; nothing is downloaded. Where it cannot be imported
+(a platform without a wheel) `phone_cues` raises `PhonesUnavailable`, and talk and dub warn and go
+on without phones.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+
+from reenact.audio.features import check_fps
+from reenact.io.audio import AudioClip
+
+logger = logging.getLogger(__name__)
+
+DECODER_RATE = 16000  # the acoustic model's sample rate (Hz)
+DECODER_FRAME_S = 0.01  # the decoder's frame step (s)
+BILABIALS = frozenset({"P", "B", "M"})  # ARPAbet phones made with both lips shut
+# the phone decoder's language weight and phone insertion penalty; the values the CMU Sphinx
+# documentation gives for allphone decoding (a larger weight trusts phone bigrams over acoustics)
+LANGUAGE_WEIGHT = 2.0
+PHONE_PENALTY = 0.3
+# a closure eases in and out: the frames next to a shut one are drawn this much shut
+NEIGHBOUR_CLOSURE = 0.5
+# each phone's mean inner-lip gap (FaceMesh, over its clip's largest) on the speech frames it
+# covers, over the mean of all speech frames; phones not listed count 1. Measured by
+# tools/fit_phone_openings.py (2026-12-05) on the non-eval talking clips (../shared/media/talking,
+# train-extra's PC-AVS, V-Express and LivePortrait clips, every 20th Arabic clip) less the 13 dev
+# clips the table is judged on (160 videos, 10,161 speech frames). p opens the mouth nearly as much
+# as an average frame: the decoder's p is mostly a release or a mistaken t/k, its b and m are
+# closures; all three shut the lips through `closure_track` anyway.
+PHONE_OPENING: dict[str, float] = {
+    "W": 0.42, "UW": 0.53, "M": 0.57, "R": 0.62, "OW": 0.65, "ER": 0.67, "B": 0.71, "UH": 0.77,
+    "OY": 0.8, "V": 0.8, "D": 0.82, "Z": 0.83, "AO": 0.84, "TH": 0.85, "L": 0.87, "N": 0.9,
+    "NG": 0.91, "G": 0.94, "P": 0.94, "T": 0.96, "AH": 0.97, "CH": 0.99, "JH": 0.99, "Y": 0.99,
+    "DH": 1.02, "S": 1.02, "SIL": 1.02, "F": 1.04, "SH": 1.06, "IH": 1.07, "IY": 1.12, "ZH": 1.13,
+    "EH": 1.18, "K": 1.2, "AW": 1.27, "EY": 1.27, "AA": 1.46, "HH": 1.46, "AY": 1.48, "AE": 1.56,
+}
+
+
+class PhonesUnavailable(RuntimeError):
+    """The phone decoder (the `pocketsphinx` package) cannot be imported."""
+
+
+@dataclass(frozen=True)
+class PhoneSegment:
+    """One decoded phone: ARPAbet label ("P", "AA", "SIL", ...), start and end in seconds."""
+
+    label: str
+    start: float
+    end: float
+
+
+def _decoder_model() -> tuple[object, Path]:
+    try:
+        import pocketsphinx
+    except ImportError as error:
+        raise PhonesUnavailable(f"the phone decoder needs the pocketsphinx package "
+                                f"(pip install pocketsphinx): {error}") from error
+    return pocketsphinx, Path(pocketsphinx.get_model_path()) / "en-us"
+
+
+def _pcm16(clip: AudioClip) -> bytes:
+    """Mono 16-bit little-endian PCM of a clip at DECODER_RATE."""
+    if clip.sample_rate != DECODER_RATE:
+        raise ValueError(f"clip: expected audio at {DECODER_RATE} Hz (the phone decoder's rate), got "
+                         f"{clip.sample_rate} Hz; load it with load_audio(path, {DECODER_RATE})")
+    samples = np.asarray(clip.samples, np.float32).reshape(-1)
+    return (np.clip(samples, -1.0, 1.0) * 32767).astype("<i2").tobytes()
+
+
+def decode_phones(clip: AudioClip) -> list[PhoneSegment]:
+    """The phones of a 16 kHz clip, in order, covering it (silence is "SIL", noise "+NSN+" etc.)."""
+    pocketsphinx, model = _decoder_model()
+    if clip.num_samples == 0:
+        return []
+    decoder = pocketsphinx.Decoder(hmm=str(model / "en-us"),
+                                   allphone=str(model / "en-us-phone.lm.bin"),
+                                   lw=LANGUAGE_WEIGHT, pip=PHONE_PENALTY, logfn="/dev/null")
+    decoder.start_utt()
+    decoder.process_raw(_pcm16(clip), full_utt=True)
+    decoder.end_utt()
+    return [PhoneSegment(segment.word, segment.start_frame * DECODER_FRAME_S,
+                         (segment.end_frame + 1) * DECODER_FRAME_S) for segment in decoder.seg()]
+
+
+def _check_count(num_frames: object) -> None:
+    if isinstance(num_frames, bool) or not isinstance(num_frames, (int, np.integer)) \
+            or num_frames < 0:
+        raise ValueError(f"num_frames: expected an integer >= 0, got {num_frames!r}")
+
+
+def closure_track(segments: list[PhoneSegment], fps: Fraction, num_frames: int) -> np.ndarray:
+    """(num_frames,) float32 in [0, 1]: 1 on video frames whose centre time falls inside a bilabial
+    segment (the frame nearest its middle where none does: a phone shorter than a frame still
+    closes the lips once), `NEIGHBOUR_CLOSURE` on the frames either side, 0 elsewhere."""
+    fps = check_fps(fps)
+    _check_count(num_frames)
+    shut = np.zeros(num_frames, bool)
+    rate = float(fps)
+    for segment in segments:
+        if segment.label not in BILABIALS:
+            continue
+        first = int(np.ceil(segment.start * rate - 0.5))  # first frame whose centre is inside
+        stop = int(np.ceil(segment.end * rate - 0.5))
+        if stop <= first:
+            first = int((segment.start + segment.end) / 2 * rate)
+            stop = first + 1
+        shut[max(first, 0):min(stop, num_frames)] = True
+    track = shut.astype(np.float32)
+    near = np.zeros(num_frames, bool)
+    near[1:] |= shut[:-1]
+    near[:-1] |= shut[1:]
+    track[near & ~shut] = NEIGHBOUR_CLOSURE
+    return track
+
+
+def opening_track(segments: list[PhoneSegment], fps: Fraction, num_frames: int) -> np.ndarray:
+    """(num_frames,) float32: each video frame's `PHONE_OPENING` for the phone covering its centre
+    time (1 where none is listed or none covers it), low-passed by [1/4, 1/2, 1/4] over frames so
+    that the mouth moves between phones instead of stepping."""
+    fps = check_fps(fps)
+    _check_count(num_frames)
+    factor = np.ones(num_frames, np.float64)
+    rate = float(fps)
+    for segment in segments:
+        first = int(np.ceil(segment.start * rate - 0.5))
+        stop = int(np.ceil(segment.end * rate - 0.5))
+        factor[max(first, 0):max(min(stop, num_frames), 0)] = PHONE_OPENING.get(segment.label, 1.0)
+    if num_frames < 2:
+        return factor.astype(np.float32)
+    padded = np.concatenate([factor[:1], factor, factor[-1:]])
+    return (0.25 * padded[:-2] + 0.5 * padded[1:-1] + 0.25 * padded[2:]).astype(np.float32)
+
+
+@dataclass(frozen=True, eq=False)
+class PhoneCues:
+    """Per video frame: closure (T,) float32 in [0, 1] (`closure_track`), opening (T,) float32
+    (`opening_track`)."""
+
+    closure: np.ndarray
+    opening: np.ndarray
+
+    @property
+    def mouth_factor(self) -> np.ndarray:
+        """(T,) float32: what the speech's mouth motion is multiplied by."""
+        return (self.opening * (1 - self.closure)).astype(np.float32)
+
+
+def phone_cues(clip: AudioClip, fps: Fraction, num_frames: int) -> PhoneCues:
+    """The cues of `clip`'s phones (16 kHz) for `num_frames` video frames at `fps`. Raises
+    PhonesUnavailable without the decoder."""
+    segments = decode_phones(clip)
+    logger.debug("phone decoder: %d phones, %d bilabial", len(segments),
+                 sum(s.label in BILABIALS for s in segments))
+    return PhoneCues(closure_track(segments, fps, num_frames),
+                     opening_track(segments, fps, num_frames))
