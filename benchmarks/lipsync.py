@@ -29,6 +29,9 @@ Columns (see `reenact.evaluation.lipsync`):
   GRID clip's last word ends at 74500 = its 2.98 s of audio); only speech with timings has any;
 - close: the same test where the real video of the same speech closes its lips inside speech
   (`real_closure_onsets`; no word timings needed: most closures inside speech are p, b and m);
+  "shut F1" in the summary: the F1 of the speech frames with the lips shut against the real
+  video's, pooled over the rows (`shut_frame_counts`), which a mouth that shuts too often does not
+  win;
 - agree: r between FaceMesh's gap and the pixel interior inside dlib's lips (two signals, one mouth:
   low when one of them sees motion the other does not); int-pbm in the summary: the closures read
   from the interior instead;
@@ -66,7 +69,7 @@ from reenact.checkpoint.audio_format import keypoint_space_id, resolve_audio_che
 from reenact.config import ConfigError
 from reenact.engine import TorchBackend
 from reenact.evaluation.facemesh import require_face_mesh
-from reenact.evaluation.lipsync import LipSyncScore, SpeechTrack, score_lipsync
+from reenact.evaluation.lipsync import LipSyncScore, SpeechTrack, score_lipsync, shut_f1
 from reenact.evaluation.measures import sharpness_ratio
 from reenact.evaluation.mouth_track import MouthTrack, track_mouth
 from reenact.evaluation.word_timing import read_grid_align
@@ -296,6 +299,12 @@ def _real_r(m: list[LipSyncScore], c: list[LipSyncScore]) -> str:
             f"above it in {above} of {len(m)}), ")
 
 
+def _shut_f1(scores: list[LipSyncScore]) -> str:
+    """The shut-frame F1 of the rows' pooled counts."""
+    return _cell(shut_f1(sum(s.shut_both for s in scores), sum(s.shut_output for s in scores),
+                         sum(s.shut_real for s in scores)))
+
+
 def _summary(kind: str, items: list[Scored], real_gap_std: float, real_r: float) -> str:
     m = [i.matched for i in items]
     c = [i.control for i in items]
@@ -318,7 +327,8 @@ def _summary(kind: str, items: list[Scored], real_gap_std: float, real_r: float)
         control_real_closed = sum(round(s.real_closure_rate * s.real_closures) for s in c
                                   if s.real_closures)
         closures += (f", closes with the real mouth {real_closed}/{real_onsets} (ctrl "
-                     f"{control_real_closed}/{control_real})")
+                     f"{control_real_closed}/{control_real}), shut F1 {_shut_f1(m)} (ctrl "
+                     f"{_shut_f1(c)})")
     text = (f"{kind:6} n={len(items)}: gap x {_cell(_mean(ratios))}, r {_cell(r, sign=True)} "
             f"({_cell(r / real_r)} x real; control {_cell(r_control, sign=True)}, above it in "
             f"{above} of {len(items)}), {_real_r(m, c)}"

@@ -14,6 +14,8 @@ from reenact.evaluation.lipsync import (
     lagged_correlations,
     real_closure_onsets,
     score_lipsync,
+    shut_f1,
+    shut_frame_counts,
     speech_mask,
 )
 from reenact.evaluation.measures import pearson
@@ -219,3 +221,37 @@ def test_closures_are_scored_where_the_real_mouth_closes() -> None:
     assert score.real_closures == 3 and score.real_closure_rate == 0.0
     alone = score_lipsync(never, SpeechTrack(FPS, loudness, speech))
     assert alone.real_closures == 0 and math.isnan(alone.real_closure_rate)
+
+
+def test_shut_frames_agree_and_a_mouth_shut_too_often_loses_f1() -> None:
+    """Meeting every closure is not enough: the F1 of shut frames counts the extra ones."""
+    speech = np.zeros(40, bool)
+    speech[5:35] = True
+    real = np.full(40, 0.3)
+    real[[10, 11, 20, 21]] = 0.0  # 4 shut speech frames
+    real[0:5] = 0.0  # shut before speech: not counted
+    exact = real.copy()
+    assert shut_frame_counts(exact, real, speech) == (4, 4, 4)
+    assert shut_f1(*shut_frame_counts(exact, real, speech)) == 1.0
+    always = np.where(speech, 0.0, 0.3)
+    always[30] = 0.3  # it opens once, so that its maximum is not 0
+    both, output, real_count = shut_frame_counts(always, real, speech)
+    assert (both, output, real_count) == (4, 29, 4)
+    assert shut_f1(both, output, real_count) == pytest.approx(8 / 33)
+    missing = real.copy()
+    missing[20] = np.nan  # no face: the frame is not counted for either
+    assert shut_frame_counts(missing, real, speech) == (3, 3, 3)
+    assert math.isnan(shut_f1(0, 0, 0))
+    with pytest.raises(ValueError, match="one length"):
+        shut_frame_counts(real, real[1:], speech)
+
+
+def test_the_score_carries_the_shut_frame_counts() -> None:
+    loudness, speech = sentence(150, seed=9)
+    real_gap = np.full(150, 0.3)
+    real_gap[[40, 41, 70, 100]] = 0.0
+    score = score_lipsync(track(real_gap), SpeechTrack(FPS, loudness, speech), track(real_gap))
+    inside = int(speech[[40, 41, 70, 100]].sum())
+    assert (score.shut_both, score.shut_output, score.shut_real) == (inside, inside, inside)
+    alone = score_lipsync(track(real_gap), SpeechTrack(FPS, loudness, speech))
+    assert (alone.shut_both, alone.shut_output, alone.shut_real) == (0, 0, 0)

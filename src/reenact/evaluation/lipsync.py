@@ -17,6 +17,10 @@ where one exists, the real video of that speech (the reference, read at the same
   closes (`real_closure_onsets`: its gap falls below `CLOSED_SHARE` of its maximum inside speech,
   from a frame that was open): every clip with a reference has closures to judge, with or
   without word timings (most of a speaker's closures inside speech are p, b and m);
+- shut_both, shut_output, shut_real: speech frames (both faces found) where the gap is below
+  `CLOSED_SHARE` of its maximum in both videos, in this one, in the reference
+  (`shut_frame_counts`); their F1 (`shut_f1`) also punishes a mouth that shuts too often, which
+  the closure rates above do not: a mouth shut on every frame meets every closure;
 - gap_interior_r: r between the gap and the interior over the frames where both exist: how far the
   two signals agree (on real speech 0.5-0.9; low when one of them sees motion the other does not);
 - r_real, real_lag: the Pearson r of the gap with the reference's gap (the real mouth saying the
@@ -140,6 +144,29 @@ def real_closure_onsets(real_gap: np.ndarray, speech: np.ndarray, *,
     return [int(t) + 1 for t in np.flatnonzero(starts)]
 
 
+def shut_frame_counts(gap: np.ndarray, real_gap: np.ndarray, speech: np.ndarray, *,
+                      closed_share: float = CLOSED_SHARE) -> tuple[int, int, int]:
+    """(both, output, real): of the speech frames where both series are finite, how many have both
+    gaps below `closed_share` x their own maximum, how many the first, how many the second."""
+    gap, real_gap = _check_series("gap", gap), _check_series("real_gap", real_gap)
+    speech = np.asarray(speech, dtype=bool)
+    if not gap.shape == real_gap.shape == speech.shape:
+        raise ValueError(f"gap, real_gap, speech: expected (T,) series of one length, got "
+                         f"{gap.shape}, {real_gap.shape}, {speech.shape}")
+    known = speech & np.isfinite(gap) & np.isfinite(real_gap)
+    if not known.any():
+        return 0, 0, 0
+    shut = known & (gap < closed_share * float(np.nanmax(gap)))
+    real_shut = known & (real_gap < closed_share * float(np.nanmax(real_gap)))
+    return int((shut & real_shut).sum()), int(shut.sum()), int(real_shut.sum())
+
+
+def shut_f1(both: int, output: int, real: int) -> float:
+    """F1 of shut frames from `shut_frame_counts` (pooled over clips if summed): 2 both / (output
+    + real); NaN when neither shuts."""
+    return 2 * both / (output + real) if output + real else math.nan
+
+
 def _recall(shown: np.ndarray, reference_shown: np.ndarray) -> float:
     """Of the frames where the reference shows it (1), the share where `shown` is 1 (NaN frames
     of `shown` count as not shown; NaN when the reference never shows it)."""
@@ -194,6 +221,9 @@ class LipSyncScore:
     real_lag: int = 0
     real_closures: int = 0
     real_closure_rate: float = math.nan
+    shut_both: int = 0
+    shut_output: int = 0
+    shut_real: int = 0
 
 
 def score_lipsync(mouth: MouthTrack, speech: SpeechTrack, reference: MouthTrack | None = None, *,
@@ -214,6 +244,7 @@ def score_lipsync(mouth: MouthTrack, speech: SpeechTrack, reference: MouthTrack 
     gap_std_ratio = interior_recall = teeth_recall = r_real = math.nan
     real_lag = real_closures = 0
     real_closure_rate = math.nan
+    shut = (0, 0, 0)
     if reference is not None:
         real = reference.at_frames_of(mouth.fps, count)
         gap_std_ratio = amplitude_ratio(mouth.gap, real.gap)
@@ -227,6 +258,7 @@ def score_lipsync(mouth: MouthTrack, speech: SpeechTrack, reference: MouthTrack 
         real_closed, real_closures = closure_at_onsets(
             mouth.gap, real_closure_onsets(real.gap, speech.speech))
         real_closure_rate = real_closed / real_closures if real_closures else math.nan
+        shut = shut_frame_counts(mouth.gap, real.gap, speech.speech)
     onsets = [onset_frame(word, mouth.fps) for word in bilabial_onsets(speech.words or ())]
     closed, scored = closure_at_onsets(mouth.gap, onsets)
     interior_closed, interior_scored = closure_at_onsets(mouth.interior, onsets)
@@ -242,7 +274,8 @@ def score_lipsync(mouth: MouthTrack, speech: SpeechTrack, reference: MouthTrack 
         closure_rate=closed / scored if scored else math.nan,
         interior_closure_rate=interior_closed / interior_scored if interior_scored else math.nan,
         gap_interior_r=pearson(mouth.gap, mouth.interior), r_real=r_real, real_lag=real_lag,
-        real_closures=real_closures, real_closure_rate=real_closure_rate)
+        real_closures=real_closures, real_closure_rate=real_closure_rate, shut_both=shut[0],
+        shut_output=shut[1], shut_real=shut[2])
 
 
 def _share(shown: np.ndarray) -> float:
