@@ -96,6 +96,15 @@ def test_silence_has_no_bilabials():
     assert decode_phones(AudioClip(np.zeros(0, np.float32), 16000)) == []
 
 
+@pytest.mark.parametrize("samples", [1, 100, 800])
+def test_a_clip_too_short_for_a_phone_has_none(samples):
+    pytest.importorskip("pocketsphinx", reason="the phone decoder (pocketsphinx) is not installed")
+    noise = np.random.default_rng(0).normal(0, 0.1, samples).astype(np.float32)
+    cues = phone_cues(AudioClip(noise, 16000), FPS, 1)
+    assert cues.closure.shape == cues.opening.shape == (1,)
+    assert np.isfinite(cues.mouth_factor).all()
+
+
 def test_the_decoder_hears_the_bilabials_of_a_grid_sentence():
     """"place white in j three please" (GRID pwij3p, outside eval): p in "place" and "please"."""
     pytest.importorskip("pocketsphinx", reason="the phone decoder (pocketsphinx) is not installed")

@@ -104,8 +104,9 @@ def decode_phones(clip: AudioClip) -> list[PhoneSegment]:
     decoder.start_utt()
     decoder.process_raw(_pcm16(clip), full_utt=True)
     decoder.end_utt()
+    segments = decoder.seg() or ()  # None where it found no hypothesis (a few samples)
     return [PhoneSegment(segment.word, segment.start_frame * DECODER_FRAME_S,
-                         (segment.end_frame + 1) * DECODER_FRAME_S) for segment in decoder.seg()]
+                         (segment.end_frame + 1) * DECODER_FRAME_S) for segment in segments]
 
 
 def _check_count(num_frames: object) -> None:
