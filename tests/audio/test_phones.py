@@ -18,6 +18,7 @@ from reenact.audio.phones import (
     decode_phones,
     opening_track,
     phone_cues,
+    utterance_bounds,
 )
 from reenact.io.audio import AudioClip, load_audio
 
@@ -83,9 +84,21 @@ def test_the_table_opens_open_vowels_wider_than_rounded_phones():
 
 def test_the_decoder_takes_16_khz_audio_only():
     with pytest.raises(ValueError, match="expected audio at 16000 Hz .* got 22050 Hz"):
-        _pcm16(AudioClip(np.zeros(100, np.float32), 22050))
-    pcm = _pcm16(AudioClip(np.array([0.0, 1.0, -2.0], np.float32), 16000))
+        decode_phones(AudioClip(np.zeros(100, np.float32), 22050))
+    pcm = _pcm16(np.array([0.0, 1.0, -2.0], np.float32))
     assert np.frombuffer(pcm, "<i2").tolist() == [0, 32767, -32767]
+
+
+def test_long_audio_is_cut_into_utterances_in_its_pauses():
+    rate = 1000  # 10 samples a decoder frame
+    samples = np.ones(10_000, np.float32)
+    samples[2_600:2_610] = 0.0  # a pause 0.4 s before the 3-s limit, inside the last 1 s
+    samples[5_305:5_315] = 0.0  # the next: 0.3 s before its limit (2.605 + 3 s)
+    bounds = utterance_bounds(samples, rate, longest_s=3.0, search_s=1.0)
+    assert bounds[0] == (0, 2_605) and bounds[1] == (2_605, 5_310)
+    assert bounds[-1][1] == 10_000 and all(a[1] == b[0] for a, b in zip(bounds, bounds[1:]))
+    assert all(stop - start <= 3_000 for start, stop in bounds)
+    assert utterance_bounds(samples[:3_000], rate, longest_s=3.0) == [(0, 3_000)]
 
 
 def test_silence_has_no_bilabials():
@@ -103,6 +116,20 @@ def test_a_clip_too_short_for_a_phone_has_none(samples):
     cues = phone_cues(AudioClip(noise, 16000), FPS, 1)
     assert cues.closure.shape == cues.opening.shape == (1,)
     assert np.isfinite(cues.mouth_factor).all()
+
+
+def test_utterances_decode_like_one_pass(monkeypatch):
+    """A clip decoded in 1-s utterances keeps its phones in order, timed on the whole clip."""
+    pytest.importorskip("pocketsphinx", reason="the phone decoder (pocketsphinx) is not installed")
+    clip = load_audio(require(MEDIA / "talking" / "grid_pwij3p.mpg"), 16000)
+    whole = decode_phones(clip)
+    monkeypatch.setattr(phones, "UTTERANCE_S", 1.0)
+    monkeypatch.setattr(phones, "SPLIT_SEARCH_S", 0.5)
+    cut = decode_phones(clip)
+    assert all(a.end <= b.start + 1e-9 for a, b in zip(cut, cut[1:]))
+    assert abs(cut[-1].end - clip.duration_s) < 0.05 and len(cut) > len(whole) // 2
+    starts = [s.start for s in cut if s.label in BILABIALS]
+    assert any(abs(t - b.start) < 0.1 for t in starts for b in whole if b.label in BILABIALS)
 
 
 def test_the_decoder_hears_the_bilabials_of_a_grid_sentence():

@@ -39,6 +39,10 @@ logger = logging.getLogger(__name__)
 
 DECODER_RATE = 16000  # the acoustic model's sample rate (Hz)
 DECODER_FRAME_S = 0.01  # the decoder's frame step (s)
+# the longest utterance the decoder is given (s), cut in a pause found in the last SPLIT_SEARCH_S:
+# its search memory grows with an utterance's length (10 minutes in one: +158 MB)
+UTTERANCE_S = 30.0
+SPLIT_SEARCH_S = 2.0
 BILABIALS = frozenset({"P", "B", "M"})  # ARPAbet phones made with both lips shut
 # the phone decoder's language weight and phone insertion penalty; the values the CMU Sphinx
 # documentation gives for allphone decoding (a larger weight trusts phone bigrams over acoustics)
@@ -84,29 +88,56 @@ def _decoder_model() -> tuple[object, Path]:
     return pocketsphinx, Path(pocketsphinx.get_model_path()) / "en-us"
 
 
-def _pcm16(clip: AudioClip) -> bytes:
-    """Mono 16-bit little-endian PCM of a clip at DECODER_RATE."""
-    if clip.sample_rate != DECODER_RATE:
-        raise ValueError(f"clip: expected audio at {DECODER_RATE} Hz (the phone decoder's rate), got "
-                         f"{clip.sample_rate} Hz; load it with load_audio(path, {DECODER_RATE})")
-    samples = np.asarray(clip.samples, np.float32).reshape(-1)
+def _pcm16(samples: np.ndarray) -> bytes:
+    """Mono 16-bit little-endian PCM of (N,) float samples in [-1, 1]."""
     return (np.clip(samples, -1.0, 1.0) * 32767).astype("<i2").tobytes()
 
 
+def utterance_bounds(samples: np.ndarray, rate: int = DECODER_RATE, *,
+                     longest_s: float = UTTERANCE_S, search_s: float = SPLIT_SEARCH_S,
+                     ) -> list[tuple[int, int]]:
+    """[(start, stop), ...] sample ranges that tile (N,) samples, each at most `longest_s` long,
+    cut at the quietest 10-ms frame of the last `search_s` before that limit (a pause between
+    words, where a cut splits no phone)."""
+    frame = round(rate * DECODER_FRAME_S)
+    longest, search = round(longest_s * rate), round(search_s * rate) // frame * frame
+    bounds, start = [], 0
+    while samples.size - start > longest:
+        low = start + longest - search
+        window = samples[low:start + longest].astype(np.float64)
+        energy = (window[:window.size // frame * frame].reshape(-1, frame) ** 2).sum(axis=1)
+        cut = low + int(np.argmin(energy)) * frame + frame // 2
+        bounds.append((start, cut))
+        start = cut
+    bounds.append((start, samples.size))
+    return bounds
+
+
 def decode_phones(clip: AudioClip) -> list[PhoneSegment]:
-    """The phones of a 16 kHz clip, in order, covering it (silence is "SIL", noise "+NSN+" etc.)."""
+    """The phones of a 16 kHz clip, in order, covering it (silence is "SIL", noise "+NSN+" etc.).
+    A long clip is decoded as utterances of at most `UTTERANCE_S` (`utterance_bounds`), so that
+    the decoder's memory does not grow with the clip."""
+    if clip.sample_rate != DECODER_RATE:
+        raise ValueError(f"clip: expected audio at {DECODER_RATE} Hz (the phone decoder's rate), got "
+                         f"{clip.sample_rate} Hz; load it with load_audio(path, {DECODER_RATE})")
     pocketsphinx, model = _decoder_model()
     if clip.num_samples == 0:
         return []
     decoder = pocketsphinx.Decoder(hmm=str(model / "en-us"),
                                    allphone=str(model / "en-us-phone.lm.bin"),
                                    lw=LANGUAGE_WEIGHT, pip=PHONE_PENALTY, logfn="/dev/null")
-    decoder.start_utt()
-    decoder.process_raw(_pcm16(clip), full_utt=True)
-    decoder.end_utt()
-    segments = decoder.seg() or ()  # None where it found no hypothesis (a few samples)
-    return [PhoneSegment(segment.word, segment.start_frame * DECODER_FRAME_S,
-                         (segment.end_frame + 1) * DECODER_FRAME_S) for segment in segments]
+    phones = []
+    for start, stop in utterance_bounds(clip.samples, longest_s=UTTERANCE_S,
+                                        search_s=SPLIT_SEARCH_S):
+        decoder.start_utt()
+        decoder.process_raw(_pcm16(clip.samples[start:stop]), full_utt=True)
+        decoder.end_utt()
+        offset = start / DECODER_RATE
+        # None where it found no hypothesis (a few samples)
+        phones += [PhoneSegment(segment.word, offset + segment.start_frame * DECODER_FRAME_S,
+                                offset + (segment.end_frame + 1) * DECODER_FRAME_S)
+                   for segment in decoder.seg() or ()]
+    return phones
 
 
 def _check_count(num_frames: object) -> None:
