@@ -118,14 +118,16 @@ def test_a_clip_too_short_for_a_phone_has_none(samples):
     assert np.isfinite(cues.mouth_factor).all()
 
 
-def test_utterances_decode_like_one_pass(monkeypatch):
+def test_utterances_decode_like_one_pass(monkeypatch, caplog):
     """A clip decoded in 1-s utterances keeps its phones in order, timed on the whole clip."""
     pytest.importorskip("pocketsphinx", reason="the phone decoder (pocketsphinx) is not installed")
     clip = load_audio(require(MEDIA / "talking" / "grid_pwij3p.mpg"), 16000)
     whole = decode_phones(clip)
     monkeypatch.setattr(phones, "UTTERANCE_S", 1.0)
     monkeypatch.setattr(phones, "SPLIT_SEARCH_S", 0.5)
-    cut = decode_phones(clip)
+    with caplog.at_level("INFO", logger="reenact.audio.phones"):
+        cut = decode_phones(clip)
+    assert "finding the phones of 3 s of speech (" in caplog.text  # long speech says so
     assert all(a.end <= b.start + 1e-9 for a, b in zip(cut, cut[1:]))
     assert abs(cut[-1].end - clip.duration_s) < 0.05 and len(cut) > len(whole) // 2
     starts = [s.start for s in cut if s.label in BILABIALS]

@@ -127,8 +127,11 @@ def decode_phones(clip: AudioClip) -> list[PhoneSegment]:
                                    allphone=str(model / "en-us-phone.lm.bin"),
                                    lw=LANGUAGE_WEIGHT, pip=PHONE_PENALTY, logfn="/dev/null")
     phones = []
-    for start, stop in utterance_bounds(clip.samples, longest_s=UTTERANCE_S,
-                                        search_s=SPLIT_SEARCH_S):
+    bounds = utterance_bounds(clip.samples, longest_s=UTTERANCE_S, search_s=SPLIT_SEARCH_S)
+    if len(bounds) > 1:  # long speech takes a while (10 minutes: ~50 s): say so
+        logger.info("finding the phones of %.0f s of speech (%d utterances)", clip.duration_s,
+                    len(bounds))
+    for start, stop in bounds:
         decoder.start_utt()
         decoder.process_raw(_pcm16(clip.samples[start:stop]), full_utt=True)
         decoder.end_utt()
