@@ -25,12 +25,12 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from reenact.audio.phones import decode_phones
+from reenact.audio.phones import decode_phones, frame_span
 from reenact.evaluation.facemesh import FaceMeshTracker, inner_lip_gap
 from reenact.evaluation.lipsync import SpeechTrack
 from reenact.io import VideoReader, probe_video
 from reenact.io.audio import load_audio
-from reenact.training.audio_data import VIDEO_SUFFIXES
+from reenact.training.audio_data import find_videos
 
 logger = logging.getLogger("fit_phone_openings")
 
@@ -41,8 +41,7 @@ def videos(paths: list[Path], exclude: set[str], every: dict[str, int]) -> list[
     found = []
     for path in paths:
         if path.is_dir():
-            listed = sorted(p for p in path.iterdir() if p.suffix.lower() in VIDEO_SUFFIXES)
-            found += listed[::every.get(path.name, 1)]
+            found += find_videos(path)[::every.get(path.name, 1)]
         else:
             found.append(path)
     return [p for p in found if p.stem not in exclude and "eval" not in p.parts]
@@ -64,8 +63,7 @@ def clip_phones_and_gaps(path: Path, tracker: FaceMeshTracker) -> tuple[np.ndarr
     speech = SpeechTrack.from_clip(clip, fps, len(gaps)).speech
     labels = np.full(len(gaps), "SIL", dtype=object)
     for segment in decode_phones(clip):
-        first = int(np.ceil(segment.start * float(fps) - 0.5))
-        stop = int(np.ceil(segment.end * float(fps) - 0.5))
+        first, stop = frame_span(segment, fps)
         labels[max(first, 0):max(stop, 0)] = segment.label
     if not np.isfinite(gaps).any() or np.nanmax(gaps) <= 0:
         return labels, np.full(len(gaps), np.nan)

@@ -149,6 +149,13 @@ def _check_count(num_frames: object) -> None:
         raise ValueError(f"num_frames: expected an integer >= 0, got {num_frames!r}")
 
 
+def frame_span(segment: PhoneSegment, fps: Fraction) -> tuple[int, int]:
+    """(first, stop): the video frames at `fps` whose centre time ((i + 0.5) / fps) falls inside
+    the segment, frames first .. stop - 1 (stop <= first: none does); not clipped to a clip."""
+    rate = float(fps)
+    return int(np.ceil(segment.start * rate - 0.5)), int(np.ceil(segment.end * rate - 0.5))
+
+
 def closure_track(segments: list[PhoneSegment], fps: Fraction, num_frames: int) -> np.ndarray:
     """(num_frames,) float32 in [0, 1]: 1 on video frames whose centre time falls inside a bilabial
     segment (the frame nearest its middle where none does: a phone shorter than a frame still
@@ -156,14 +163,12 @@ def closure_track(segments: list[PhoneSegment], fps: Fraction, num_frames: int) 
     fps = check_fps(fps)
     _check_count(num_frames)
     shut = np.zeros(num_frames, bool)
-    rate = float(fps)
     for segment in segments:
         if segment.label not in BILABIALS:
             continue
-        first = int(np.ceil(segment.start * rate - 0.5))  # first frame whose centre is inside
-        stop = int(np.ceil(segment.end * rate - 0.5))
+        first, stop = frame_span(segment, fps)
         if stop <= first:
-            first = int((segment.start + segment.end) / 2 * rate)
+            first = int((segment.start + segment.end) / 2 * float(fps))
             stop = first + 1
         shut[max(first, 0):min(stop, num_frames)] = True
     track = shut.astype(np.float32)
@@ -181,10 +186,8 @@ def opening_track(segments: list[PhoneSegment], fps: Fraction, num_frames: int) 
     fps = check_fps(fps)
     _check_count(num_frames)
     factor = np.ones(num_frames, np.float64)
-    rate = float(fps)
     for segment in segments:
-        first = int(np.ceil(segment.start * rate - 0.5))
-        stop = int(np.ceil(segment.end * rate - 0.5))
+        first, stop = frame_span(segment, fps)
         factor[max(first, 0):max(min(stop, num_frames), 0)] = PHONE_OPENING.get(segment.label, 1.0)
     if num_frames < 2:
         return factor.astype(np.float32)
