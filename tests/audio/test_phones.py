@@ -82,6 +82,20 @@ def test_the_table_opens_open_vowels_wider_than_rounded_phones():
     assert all(0.2 < value < 2.0 for value in table.values())
 
 
+def test_decoder_available_says_whether_pocketsphinx_imports(monkeypatch):
+    import builtins
+
+    real_import = builtins.__import__
+
+    def no_pocketsphinx(name, *args, **kwargs):
+        if name == "pocketsphinx":
+            raise ImportError("no module named pocketsphinx")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_pocketsphinx)
+    assert phones.decoder_available() is False
+
+
 def test_the_decoder_takes_16_khz_audio_only():
     with pytest.raises(ValueError, match="expected audio at 16000 Hz .* got 22050 Hz"):
         decode_phones(AudioClip(np.zeros(100, np.float32), 22050))

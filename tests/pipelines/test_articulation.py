@@ -8,6 +8,7 @@ from reenact.containers import Keypoints
 from reenact.geometry import apply_affine
 from reenact.pipelines.articulation import (
     DRAWN_OPENING_GAIN,
+    DRAWN_OPENING_GAIN_PHONES,
     SPEECH_LANDMARKS,
     close_lips,
     drawn_opening,
@@ -119,3 +120,21 @@ def test_speech_opening_reads_the_fitted_direction_and_drawn_opening_drops_the_s
     gate = np.array([1.0, 1.0, 0.0], np.float32)
     expected = np.maximum([0.3 - offset, -0.1 - offset, 0.0], 0) * DRAWN_OPENING_GAIN
     np.testing.assert_allclose(drawn_opening(motion, gate, checkpoint), expected, atol=1e-6)
+
+
+def test_a_phone_shaped_opening_takes_its_own_gain_only_where_the_decoder_shaped_it(monkeypatch) -> None:
+    from reenact.api import create_model
+    from reenact.pipelines import articulation
+
+    checkpoint = tiny_audio_checkpoint(create_model("tiny-64", seed=0))
+    fitted = checkpoint.directions.vector("mouth_open").numpy()
+    motion = np.stack([0.3 * fitted, 0.5 * fitted]).astype(np.float32)
+    gate = np.ones(2, np.float32)
+    plain = drawn_opening(motion, gate, checkpoint)
+    monkeypatch.setattr(articulation, "decoder_available", lambda: True)
+    np.testing.assert_allclose(drawn_opening(motion, gate, checkpoint, phones=True),
+                               plain * DRAWN_OPENING_GAIN_PHONES / DRAWN_OPENING_GAIN, rtol=1e-5)
+    assert DRAWN_OPENING_GAIN_PHONES < DRAWN_OPENING_GAIN  # the phones' shaping varies more
+    # no decoder: the motion was not shaped, so the plain gain stays
+    monkeypatch.setattr(articulation, "decoder_available", lambda: False)
+    np.testing.assert_allclose(drawn_opening(motion, gate, checkpoint, phones=True), plain)

@@ -88,6 +88,15 @@ def _decoder_model() -> tuple[object, Path]:
     return pocketsphinx, Path(pocketsphinx.get_model_path()) / "en-us"
 
 
+def decoder_available() -> bool:
+    """Whether the phone decoder can be imported here (else `phone_cues` raises PhonesUnavailable)."""
+    try:
+        _decoder_model()
+    except PhonesUnavailable:
+        return False
+    return True
+
+
 def _pcm16(samples: np.ndarray) -> bytes:
     """Mono 16-bit little-endian PCM of (N,) float samples in [-1, 1]."""
     return (np.clip(samples, -1.0, 1.0) * 32767).astype("<i2").tobytes()

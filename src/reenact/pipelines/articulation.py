@@ -17,6 +17,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from reenact.audio.phones import decoder_available
 from reenact.checkpoint.audio_format import AudioCheckpoint
 from reenact.containers import Keypoints
 from reenact.geometry import apply_affine, similarity_fit
@@ -48,6 +49,12 @@ SPEECH_LANDMARKS = (*range(3, 14), *range(48, 68))
 # std of FaceMesh's inner-lip gap over the std of `drawn_opening` x 1 is 1.42 pooled (1.1-3.8 per
 # clip), measured 2026-12-03. dlib's and FaceMesh's gaps agree in scale there (slope 0.86, r 0.91).
 DRAWN_OPENING_GAIN = 1.4
+# the same where the speech's phones shape the motion (`audio_motion.phone_factor`: shut on p/b/m,
+# wider on open vowels), which makes it vary more: on 504 non-dev training clips (18,956 speech
+# frames) the gap's std over the commanded opening's is 1.26 pooled without the phones and 0.86
+# with them (per-clip medians 1.46 and 0.81), so the gain above x 0.86 / 1.26 (2026-12-05). With
+# 1.4, dub's mouths opened 1.3x the real ones on dev clips (GRID and presenters) and 1.5x held out.
+DRAWN_OPENING_GAIN_PHONES = 0.95
 # the opening the direction is measured at (mouth-opening units); anchors are linear in it
 _PROBE = 0.1
 
@@ -153,13 +160,16 @@ def silence_opening(checkpoint: AudioCheckpoint, seconds: float = 2.0, *,
 
 
 def drawn_opening(motion: np.ndarray, gate: np.ndarray, checkpoint: AudioCheckpoint, *,
-                  features_of=None) -> np.ndarray:
+                  features_of=None, phones: bool = False) -> np.ndarray:
     """(T,) the inner-lip gap (over interocular distance) to draw from (T, K * 6) gated speech
     motion and its (T,) voice gate: the commanded opening less the model's silence offset
     (`silence_opening`, as much of it as the gate lets through), x `DRAWN_OPENING_GAIN`, never
-    below 0 (lips shut). features_of: as `silence_opening`'s."""
+    below 0 (lips shut). phones: the motion was made with `speech_motion(phones=True)`; where the
+    phone decoder is there to shape it, the gain is `DRAWN_OPENING_GAIN_PHONES` instead.
+    features_of: as `silence_opening`'s."""
     offset = silence_opening(checkpoint, features_of=features_of) * np.asarray(gate, np.float32)
-    opening = (speech_opening(motion, checkpoint) - offset) * DRAWN_OPENING_GAIN
+    gain = DRAWN_OPENING_GAIN_PHONES if phones and decoder_available() else DRAWN_OPENING_GAIN
+    opening = (speech_opening(motion, checkpoint) - offset) * gain
     return np.maximum(opening, 0).astype(np.float32)
 
 

@@ -280,7 +280,7 @@ def _reference_mouth_frames(frames: Iterator[np.ndarray], indices: np.ndarray, f
                             features_of: FeatureFunction | None) -> Iterator[np.ndarray]:
     """mouth="reference": the reference frame's mouth drawn with the speech's opening."""
     opening = drawn_opening(speech, gate * np.float32(options.mouth_scale), checkpoint,
-                            features_of=features_of)
+                            features_of=features_of, phones=options.phones)
     yield from draw_mouths(frames, indices, faces.track, opening, rest_index=faces.rest_index,
                            reference_index=faces.reference_index,
                            reference_frame=faces.reference_frame, rest_frame=faces.rest_frame,
