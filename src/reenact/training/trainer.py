@@ -36,6 +36,7 @@ from reenact.training import losses
 from reenact.training.data import FrameDataset, augment_pair_with_landmarks
 from reenact.training.discriminator import PatchDiscriminator
 from reenact.training.preview import preview_grid
+from reenact.training.mobilenet import load_mobilenet_v2
 from reenact.training.reconstruction import (
     Reconstruction,
     StepOutputs,
@@ -76,7 +77,8 @@ class Trainer:
 
     def __init__(self, config: TrainConfig, data: FrameDataset, run_dir: str | os.PathLike, *,
                  device: torch.device | str = "cpu", vgg_path: Path | None = None,
-                 init_from: str | os.PathLike | None = None) -> None:
+                 init_from: str | os.PathLike | None = None,
+                 backbone_path: str | os.PathLike | None = None) -> None:
         self.config = config
         self.data = data
         self.run_dir = Path(run_dir)
@@ -112,8 +114,11 @@ class Trainer:
         self.vgg = losses.load_vgg19(vgg_path)
         if self.vgg is not None:
             self.vgg.to(self.device)
+        # ImageNet features for the "backbone" term (FileNotFoundError naming what to install)
+        self.backbone = (load_mobilenet_v2(backbone_path).to(self.device)
+                         if config.weights.backbone > 0 else None)
         if self.rank == 0:
-            logger.info("reconstruction loss: %s", losses.describe_perceptual(self.vgg))
+            logger.info("reconstruction loss: %s", self.describe_loss())
         self._prepare_run_dir()
         if self.world_size > 1:
             from torch.nn.parallel import DistributedDataParallel
@@ -181,8 +186,15 @@ class Trainer:
         save_checkpoint(self.model, self.run_dir / "checkpoint", overwrite=True, metadata={
             "preset": self.config.preset, "training_steps": self.step,
             "batch_size": self.config.batch_size * self.world_size,
-            "reconstruction_loss": losses.describe_perceptual(self.vgg)})
+            "reconstruction_loss": self.describe_loss()})
         self.model.train(was_training)
+
+    def describe_loss(self) -> str:
+        """The reconstruction loss in words, as the log and the checkpoint's metadata give it."""
+        described = losses.describe_perceptual(self.vgg)
+        if self.backbone is not None:
+            described += f" + {self.config.weights.backbone} x MobileNetV2 ImageNet features"
+        return described
 
     # ---- one step ------------------------------------------------------------------------
     def learning_rate(self, step: int) -> float:
@@ -226,7 +238,8 @@ class Trainer:
                                                        source_landmarks, driving_landmarks)
             terms = reconstruction_losses(
                 outputs, driving, warp, self.pyramid, self.vgg, self.config.weights,
-                self.model.config.estimate_jacobian, self.model.config.anchors.groups)
+                self.model.config.estimate_jacobian, self.model.config.anchors.groups,
+                self.backbone)
             if self.disc_module is not None:
                 terms.update(self._generator_adversarial(outputs, driving))
         total = sum(terms.values())
