@@ -64,13 +64,13 @@ def train_for(args: argparse.Namespace) -> None:
     torch.backends.cudnn.allow_tf32 = True
     config = TrainConfig(preset=args.preset, steps=WARM_UP_STEPS, batch_size=args.batch_size,
                          learning_rate=args.lr, contrast_pairs=args.contrast_pairs,
-                         weights=LossWeights(face_parts=args.face_parts),
+                         weights=LossWeights(face_parts=args.face_parts, backbone=args.backbone_loss),
                          adversarial=args.adversarial, seed=args.seed, log_every=20,
                          preview_every=10 ** 8, checkpoint_every=10 ** 8)
     dataset = FrameDataset(args.data)
     logger.info("%d clips, %d frames", len(dataset), dataset.num_frames)
     trainer = PrefetchTrainer(config, dataset, args.run, device=torch.device(args.device),
-                              init_from=args.init)
+                              init_from=args.init, backbone_path=args.backbone_weights)
     trainer.fit(progress=False)  # warm-up: kernels chosen, threads filled
     timed = time.perf_counter()
     trainer.config = dataclasses.replace(config, steps=TIMED_STEPS)
@@ -99,6 +99,9 @@ def main() -> None:
     parser.add_argument("--contrast-pairs", type=float, default=0.5)
     parser.add_argument("--face-parts", type=float, default=8.0)
     parser.add_argument("--adversarial", action="store_true")
+    parser.add_argument("--backbone-loss", type=float, default=0.0,
+                        help="`reenact train --backbone-loss`: MobileNetV2 features (0: not used)")
+    parser.add_argument("--backbone-weights", help="mobilenet_v2-b0353104.pth (carry it along)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default="cuda")
     args = parser.parse_args()
