@@ -56,13 +56,17 @@ class Vgg19Features(nn.Module):
         self.requires_grad_(False)
 
     def forward(self, image: Tensor) -> list[Tensor]:
-        x = (image - self.mean) / self.std
-        taps = []
-        for index, layer in enumerate(self.features):
-            x = layer(x)
-            if index in _VGG19_TAPS:
-                taps.append(x)
-        return taps
+        return tapped_outputs(self.features, (image - self.mean) / self.std, _VGG19_TAPS)
+
+
+def tapped_outputs(layers: nn.Sequential, x: Tensor, taps: tuple[int, ...]) -> list[Tensor]:
+    """x through `layers` in turn; the outputs of the layers at indices `taps`, in order."""
+    out = []
+    for index, layer in enumerate(layers):
+        x = layer(x)
+        if index in taps:
+            out.append(x)
+    return out
 
 
 def vgg19_weights_path() -> Path:

