@@ -132,10 +132,8 @@ def pixel_pyramid_loss(prediction: dict[float, Tensor], target: dict[float, Tens
     total = prediction[next(iter(prediction))].new_zeros(())
 
     def mean(error: Tensor, scaled: Tensor | None) -> Tensor:
-        if scaled is None:
-            return error.mean()
-        scaled = scaled[..., :error.shape[-2], :error.shape[-1]]
-        return (error * scaled).mean() / scaled.mean().clamp_min(1e-8)
+        return weighted_mean(error, None if scaled is None
+                             else scaled[..., :error.shape[-2], :error.shape[-1]])
 
     for scale, predicted in prediction.items():
         expected = target[scale]
@@ -147,6 +145,14 @@ def pixel_pyramid_loss(prediction: dict[float, Tensor], target: dict[float, Tens
         for a, b in zip(_gradients(predicted), _gradients(expected)):
             total = total + 2 * mean((a - b).abs(), scaled)
     return PIXEL_LOSS_SCALE * total
+
+
+def weighted_mean(error: Tensor, weight: Tensor | None) -> Tensor:
+    """The mean of `error` weighted by `weight` (broadcast against it; its mean divided out, so a
+    uniform weight gives the plain mean); the plain mean where weight is None."""
+    if weight is None:
+        return error.mean()
+    return (error * weight).mean() / weight.mean().clamp_min(1e-8)
 
 
 def face_part_weight(anchors: Keypoints, size: int, strength: float, parts: list[int],

