@@ -13,7 +13,7 @@ from reenact.audio.phones import (
     NEIGHBOUR_CLOSURE,
     PhoneCues,
     PhoneSegment,
-    _pcm16,
+    pcm16,
     closure_track,
     decode_phones,
     opening_track,
@@ -99,7 +99,7 @@ def test_decoder_available_says_whether_pocketsphinx_imports(monkeypatch):
 def test_the_decoder_takes_16_khz_audio_only():
     with pytest.raises(ValueError, match="expected audio at 16000 Hz .* got 22050 Hz"):
         decode_phones(AudioClip(np.zeros(100, np.float32), 22050))
-    pcm = _pcm16(np.array([0.0, 1.0, -2.0], np.float32))
+    pcm = pcm16(np.array([0.0, 1.0, -2.0], np.float32))
     assert np.frombuffer(pcm, "<i2").tolist() == [0, 32767, -32767]
 
 

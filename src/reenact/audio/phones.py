@@ -79,7 +79,9 @@ class PhoneSegment:
     end: float
 
 
-def _decoder_model() -> tuple[object, Path]:
+def decoder_model() -> tuple[object, Path]:
+    """(the pocketsphinx module, the folder of its English models: the acoustic model "en-us", the
+    phone language model and the pronouncing dictionary); PhonesUnavailable without it."""
     try:
         import pocketsphinx
     except ImportError as error:
@@ -91,13 +93,13 @@ def _decoder_model() -> tuple[object, Path]:
 def decoder_available() -> bool:
     """Whether the phone decoder can be imported here (else `phone_cues` raises PhonesUnavailable)."""
     try:
-        _decoder_model()
+        decoder_model()
     except PhonesUnavailable:
         return False
     return True
 
 
-def _pcm16(samples: np.ndarray) -> bytes:
+def pcm16(samples: np.ndarray) -> bytes:
     """Mono 16-bit little-endian PCM of (N,) float samples in [-1, 1]."""
     return (np.clip(samples, -1.0, 1.0) * 32767).astype("<i2").tobytes()
 
@@ -129,7 +131,7 @@ def decode_phones(clip: AudioClip) -> list[PhoneSegment]:
     if clip.sample_rate != DECODER_RATE:
         raise ValueError(f"clip: expected audio at {DECODER_RATE} Hz (the phone decoder's rate), got "
                          f"{clip.sample_rate} Hz; load it with load_audio(path, {DECODER_RATE})")
-    pocketsphinx, model = _decoder_model()
+    pocketsphinx, model = decoder_model()
     if clip.num_samples == 0:
         return []
     decoder = pocketsphinx.Decoder(hmm=str(model / "en-us"),
@@ -142,7 +144,7 @@ def decode_phones(clip: AudioClip) -> list[PhoneSegment]:
                     len(bounds))
     for start, stop in bounds:
         decoder.start_utt()
-        decoder.process_raw(_pcm16(clip.samples[start:stop]), full_utt=True)
+        decoder.process_raw(pcm16(clip.samples[start:stop]), full_utt=True)
         decoder.end_utt()
         offset = start / DECODER_RATE
         # None where it found no hypothesis (a few samples)
