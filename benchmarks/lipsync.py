@@ -25,8 +25,10 @@ Columns (see `reenact.evaluation.lipsync`):
 - int, teeth: of the frames where the real video shows the mouth interior (teeth), the share where
   this one does too (1.00 on the real rows by definition; their own shares are in the summary);
 - pbm: lips closed (gap < 10% of its maximum) within +-2 frames of a p/b/m word onset, closed /
-  onsets scored, from GRID's word timings (`.align` beside the video; times in 1/25000 s: a 3-s
-  GRID clip's last word ends at 74500 = its 2.98 s of audio); only speech with timings has any;
+  onsets scored, from GRID's word timings: its `.align` beside the video (times in 1/25000 s: a
+  3-s GRID clip's last word ends at 74500 = its 2.98 s of audio), else the sentence the GRID
+  file's name spells, aligned to its speech (`word_timing.aligned_words`; within 0.05 s of the
+  corpus' timings where both exist); only GRID speech has any;
 - close: the same test where the real video of the same speech closes its lips inside speech
   (`real_closure_onsets`; no word timings needed: most closures inside speech are p, b and m);
   "shut F1" in the summary: the F1 of the speech frames with the lips shut against the real
@@ -63,6 +65,7 @@ import torch
 
 from reenact.api import resolve_model
 from reenact.audio.features import frame_energy_db
+from reenact.audio.phones import PhonesUnavailable
 from reenact.audio.sync import score_sync
 from reenact.checkpoint import CheckpointError
 from reenact.checkpoint.audio_format import keypoint_space_id, resolve_audio_checkpoint
@@ -72,7 +75,7 @@ from reenact.evaluation.facemesh import require_face_mesh
 from reenact.evaluation.lipsync import LipSyncScore, SpeechTrack, score_lipsync, shut_f1
 from reenact.evaluation.measures import sharpness_ratio
 from reenact.evaluation.mouth_track import MouthTrack, track_mouth
-from reenact.evaluation.word_timing import read_grid_align
+from reenact.evaluation.word_timing import Word, aligned_words, grid_sentence, read_grid_align
 from reenact.io import VideoReader
 from reenact.io.audio import AudioClip, load_audio
 from reenact.pipelines.dub import DubOptions, dub
@@ -93,7 +96,8 @@ logger = logging.getLogger("lipsync")
 @dataclass(frozen=True)
 class Speech:
     """An audio source: a file, the real video of that speech (None for a bare speech clip) and
-    its word timings (None without an `.align` file)."""
+    its word timings file (None without an `.align` file; `Scorer.words` aligns GRID's sentence
+    then)."""
 
     name: str
     path: Path
@@ -194,6 +198,8 @@ class Scorer:
         self.analyzer = create_face_analyzer("dlib")
         self._tracks: dict[Path, MouthTrack] = {}
         self._clips: dict[Path, AudioClip] = {}
+        self._words: dict[Path, tuple[Word, ...] | None] = {}
+        self.timing_sources: dict[str, str] = {}  # speech name: where its word timings came from
 
     def track(self, video: Path) -> MouthTrack:
         """The mouth track of a whole video (real videos serve as references past --max-frames)."""
@@ -237,8 +243,27 @@ class Scorer:
         finite = [r for r in ratios if not math.isnan(r)]
         return float(np.median(finite)) if finite else math.nan
 
+    def words(self, speech: Speech) -> tuple[Word, ...] | None:
+        """The speech's word timings: its `.align` file, else its GRID sentence aligned to it
+        (None for speech that is not GRID's, or where the sentence cannot be aligned)."""
+        if speech.path not in self._words:
+            words, source = None, None
+            sentence = grid_sentence(speech.name) if speech.name.startswith("grid_") else None
+            if speech.align:
+                words, source = read_grid_align(speech.align), ".align file"
+            elif sentence:
+                try:
+                    words = aligned_words(self.clip(speech.path), sentence)
+                    source = f"aligned to {sentence!r}"
+                except (ValueError, PhonesUnavailable) as error:
+                    logger.warning("%s: no word timings (%s)", speech.name, error)
+            self._words[speech.path] = words
+            if source:
+                self.timing_sources[speech.name] = source
+        return self._words[speech.path]
+
     def _against(self, mouth: MouthTrack, speech: Speech) -> LipSyncScore:
-        words = read_grid_align(speech.align) if speech.align else None
+        words = self.words(speech)
         track = SpeechTrack.from_clip(self.clip(speech.path), mouth.fps, mouth.num_frames,
                                       words=words)
         reference = self.track(speech.real_video) if speech.real_video else None
@@ -346,7 +371,7 @@ def _summary(kind: str, items: list[Scored], real_gap_std: float, real_r: float)
     return text + "\n"
 
 
-def write_table(scored: list[Scored]) -> None:
+def write_table(scored: list[Scored], timing_sources: dict[str, str]) -> None:
     real = [i for i in scored if i.row.kind == "real"]
     real_gap_std = _mean([i.matched.gap_std for i in real])
     real_r = _mean([i.matched.r_speech for i in real])
@@ -361,6 +386,8 @@ def write_table(scored: list[Scored]) -> None:
         if items:
             out.write(_summary(kind, items, real_gap_std, real_r))
     out.write("* no real video of this speech: gap std over the real videos' mean\n")
+    for name, source in sorted(timing_sources.items()):
+        out.write(f"word timings of {name}: {source}\n")
 
 
 # ------------------------------------------------------------------------------------ the run
@@ -425,7 +452,7 @@ def run(args: argparse.Namespace) -> None:
         for row in rows:
             scored.append(scorer.score(row))
             logger.info("scored %s %s", row.kind, row.name)
-        write_table(scored)
+        write_table(scored, scorer.timing_sources)
 
 
 def main(argv: list[str] | None = None) -> int:

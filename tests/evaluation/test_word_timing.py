@@ -7,9 +7,12 @@ from fractions import Fraction
 import pytest
 
 from conftest import MEDIA, require
+from reenact.io.audio import load_audio
 from reenact.evaluation.word_timing import (
     Word,
+    aligned_words,
     bilabial_onsets,
+    grid_sentence,
     onset_frame,
     parse_grid_align,
     read_grid_align,
@@ -73,3 +76,33 @@ def test_the_eval_align_file_covers_its_video() -> None:
     words = read_grid_align(path)
     assert words[0].text == "sil" and words[-1].end_s == pytest.approx(2.98)
     assert [w.text for w in bilabial_onsets(words)] == ["p"]
+
+
+@pytest.mark.parametrize("name, sentence", [
+    ("grid_swwp2s.mpg", "set white with p two soon"),
+    ("grid_lbbc2a", "lay blue by c two again"),
+    ("pwij3p", "place white in j three please"),
+    ("GRID_BRBK7N.MPG", "bin red by k seven now"),
+])
+def test_a_grid_name_spells_its_sentence(name: str, sentence: str) -> None:
+    assert grid_sentence(name) == sentence
+
+
+@pytest.mark.parametrize("name", ["vr_4.mp4", "grid_swwp2", "grid_swwp2ss", "grid_xwwp2s",
+                                  "grid_swwwzs", "grid_swwpxs", "grid_swwp2x", ""])
+def test_a_name_that_spells_no_grid_sentence_has_none(name: str) -> None:
+    # wrong length; no command x; GRID has no letter w; a digit that is not one; no adverb x
+    assert grid_sentence(name) is None
+
+
+def test_the_aligned_sentence_starts_where_the_corpus_timings_do() -> None:
+    """The eval clip with the corpus' own timings: every aligned word starts within 0.05 s of them
+    (a measurement check, nothing is fitted to it)."""
+    pytest.importorskip("pocketsphinx", reason="the aligner (pocketsphinx) is not installed")
+    video = require(MEDIA / "eval" / "talking" / "grid_swwp2s.mpg")
+    corpus = [w for w in read_grid_align(video.with_suffix(".align")) if w.text != "sil"]
+    aligned = [w for w in aligned_words(load_audio(video, 16000), grid_sentence(video.name))
+               if w.text != "sil"]
+    assert [w.text for w in aligned] == [w.text for w in corpus]
+    assert max(abs(a.start_s - c.start_s) for a, c in zip(aligned, corpus)) <= 0.05 + 1e-9
+    assert [w.text for w in bilabial_onsets(aligned)] == ["p"]

@@ -1,10 +1,15 @@
-"""Word timings of a speech clip (GRID corpus `.align` files) and the words that start with the lips
-closed.
+"""Word timings of a speech clip (GRID corpus `.align` files, or the sentence a GRID file's name
+spells aligned to its speech) and the words that start with the lips closed.
 
 GRID's `.align` format: one word a line, `start end word`, integer times in units of 1/25000 s
 (1000 units a video frame at GRID's 25 fps), `sil` / `sp` for silence and short pauses. Checked on
 the corpus' clips: a 3-s sentence ends at 74500 units = 2.98 s, the length of its audio track (75
 frames of video, the last one partly covered).
+
+GRID ships `.align` files for some clips only, but every GRID sentence is six words of a fixed
+grammar spelt by the file's name (`grid_sentence`: "swwp2s" is "set white with p two soon"), so
+the timings of any GRID clip can be found by aligning that sentence to its speech
+(`aligned_words`, `reenact.audio.word_alignment`).
 """
 
 from __future__ import annotations
@@ -15,6 +20,9 @@ from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
+from reenact.audio.word_alignment import align_words
+from reenact.io.audio import AudioClip
+
 GRID_UNITS_PER_SECOND = 25000
 SILENCE_WORDS = frozenset({"sil", "sp"})
 BILABIAL_LETTERS = frozenset("pbm")
@@ -22,6 +30,17 @@ BILABIAL_LETTERS = frozenset("pbm")
 # spelled letter "m" is said "em"
 NOT_BILABIAL = ("ph",)
 SPELLED_LETTERS_NOT_BILABIAL = frozenset({"m"})
+# GRID's grammar: command, colour, preposition, letter (said as itself; GRID has no "w"), digit,
+# adverb; a file's name spells its sentence with one character a word
+GRID_GRAMMAR: tuple[dict[str, str], ...] = (
+    {"b": "bin", "l": "lay", "p": "place", "s": "set"},
+    {"b": "blue", "g": "green", "r": "red", "w": "white"},
+    {"a": "at", "b": "by", "i": "in", "w": "with"},
+    {letter: letter for letter in "abcdefghijklmnopqrstuvxyz"},
+    dict(zip("0123456789", ("zero", "one", "two", "three", "four", "five", "six", "seven",
+                            "eight", "nine"))),
+    {"a": "again", "n": "now", "p": "please", "s": "soon"},
+)
 
 
 @dataclass(frozen=True)
@@ -92,3 +111,19 @@ def bilabial_onsets(words: tuple[Word, ...] | list[Word]) -> list[Word]:
 def onset_frame(word: Word, fps: Fraction) -> int:
     """The video frame shown when `word` starts: frame i covers [i / fps, (i + 1) / fps)."""
     return int(math.floor(Fraction(word.start_s).limit_denominator(10**6) * fps))
+
+
+def grid_sentence(name: str) -> str | None:
+    """The sentence a GRID clip's name spells ("grid_swwp2s.mpg", "grid_swwp2s" or "swwp2s" ->
+    "set white with p two soon"); None for a name that spells no GRID sentence."""
+    code = Path(name).stem.lower().removeprefix("grid_")
+    if len(code) != len(GRID_GRAMMAR):
+        return None
+    words = [choices.get(char) for choices, char in zip(GRID_GRAMMAR, code)]
+    return None if None in words else " ".join(words)
+
+
+def aligned_words(clip: AudioClip, text: str) -> tuple[Word, ...]:
+    """The words of `text` as said in `clip` (16 kHz), silences as "sil", timed by forced
+    alignment (`reenact.audio.word_alignment.align_words`; its errors as they are)."""
+    return tuple(Word(word.start, word.end, word.text) for word in align_words(clip, text))
