@@ -83,15 +83,17 @@ def test_the_eval_align_file_covers_its_video() -> None:
     ("grid_lbbc2a", "lay blue by c two again"),
     ("pwij3p", "place white in j three please"),
     ("GRID_BRBK7N.MPG", "bin red by k seven now"),
+    ("grid_lwbsza", "lay white by s zero again"),  # zero is spelt "z"
 ])
 def test_a_grid_name_spells_its_sentence(name: str, sentence: str) -> None:
     assert grid_sentence(name) == sentence
 
 
 @pytest.mark.parametrize("name", ["vr_4.mp4", "grid_swwp2", "grid_swwp2ss", "grid_xwwp2s",
-                                  "grid_swwwzs", "grid_swwpxs", "grid_swwp2x", ""])
+                                  "grid_swwwzs", "grid_swwpxs", "grid_swwp0s", "grid_swwp2x", ""])
 def test_a_name_that_spells_no_grid_sentence_has_none(name: str) -> None:
-    # wrong length; no command x; GRID has no letter w; a digit that is not one; no adverb x
+    # wrong length; no command x; GRID has no letter w; no digit x (and zero is "z"); no
+    # adverb x
     assert grid_sentence(name) is None
 
 

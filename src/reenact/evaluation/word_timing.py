@@ -30,14 +30,14 @@ BILABIAL_LETTERS = frozenset("pbm")
 # spelled letter "m" is said "em"
 NOT_BILABIAL = ("ph",)
 SPELLED_LETTERS_NOT_BILABIAL = frozenset({"m"})
-# GRID's grammar: command, colour, preposition, letter (said as itself; GRID has no "w"), digit,
-# adverb; a file's name spells its sentence with one character a word
+# GRID's grammar: command, colour, preposition, letter (said as itself; GRID has no "w"), digit
+# (zero spelt "z"), adverb; a file's name spells its sentence with one character a word
 GRID_GRAMMAR: tuple[dict[str, str], ...] = (
     {"b": "bin", "l": "lay", "p": "place", "s": "set"},
     {"b": "blue", "g": "green", "r": "red", "w": "white"},
     {"a": "at", "b": "by", "i": "in", "w": "with"},
     {letter: letter for letter in "abcdefghijklmnopqrstuvxyz"},
-    dict(zip("0123456789", ("zero", "one", "two", "three", "four", "five", "six", "seven",
+    dict(zip("z123456789", ("zero", "one", "two", "three", "four", "five", "six", "seven",
                             "eight", "nine"))),
     {"a": "again", "n": "now", "p": "please", "s": "soon"},
 )
