@@ -190,3 +190,35 @@ def test_a_marked_image_in_a_letterbox(tmp_path: Path) -> None:
     result = verify_file(tmp_path / "screen.png")
     assert result.marked and result.layer == "dct"
     assert result.transform == "cutting borders (content 256x192 at 32,16 of 320x240)"
+
+
+def test_the_tiled_layer_reads_a_long_video_up_to_its_frame_cap(unmarked: Path, tmp_path: Path,
+                                                                monkeypatch) -> None:
+    # 8.4 s of camera footage at 25 fps: the tiled layer reads every 3rd frame, 70 in all, but
+    # stops at the cap; the DCT layer still reads every frame
+    import reenact.provenance.verify as verify
+    from reenact.provenance.watermark.tile_detect import TileDetector
+
+    path = tmp_path / "long.mp4"
+    path.write_bytes(encode(textured(210, 240, 320, seed=4), crf=20))
+    added, searched = [], []
+    add, detect = TileDetector.add_luma, TileDetector.detection
+
+    def counted_add(self, luma):
+        added.append(1)
+        return add(self, luma)
+
+    def counted_detect(self, *, tests=1):
+        searched.append((self.frames, tests))
+        return detect(self, tests=tests)
+
+    monkeypatch.setattr(TileDetector, "add_luma", counted_add)
+    monkeypatch.setattr(TileDetector, "detection", counted_detect)
+    monkeypatch.setattr(verify, "_TILED_MAX_FRAMES", 5)
+    result = verify_file(path)
+    assert not result.marked and result.detection.frames == 210
+    assert len(added) == 5
+    # the look after 1 clip (2 s: 17 frames if uncapped), none after 4 (8 s: no new frames), the
+    # end's and the joint decode with the DCT layer's bits: one search of the 5 frames, each look
+    # a test
+    assert searched == [(5, 1), (5, 2), (5, 3)]

@@ -29,6 +29,7 @@ from reenact.provenance.frame_evidence import (
 from reenact.provenance.manifest import ManifestError, manifest_path, output_matches, read_manifest
 from reenact.provenance.record import parse_comment
 from reenact.provenance.watermark import Detection, WatermarkConfig, Watermarker
+from reenact.provenance.watermark.borders import content_rect
 from reenact.provenance.watermark.dct_search import CropGainSearch
 from reenact.provenance.watermark.tile_detect import NOTHING_UNDONE, TileDetection, TileDetector
 
@@ -38,6 +39,9 @@ _MAX_TAG_CHARS = 300
 # the tiled layer's search costs ~0.1 s a 720p frame: a video is read at this many frames a second
 # (the mark is the same in every frame; more frames only average out more of the picture)
 _TILED_FRAMES_PER_SECOND = 8.0
+# ... and at most this many frames of it (4 s at that rate; the targets are met on 2-s clips): each
+# costs ~15 ms at 720p, more than decoding it, and a long video's later frames add picture, not mark
+_TILED_MAX_FRAMES = 32
 _TILED_LOOK_FACTOR = 4  # the tiled layer looks after 1, 4, 16, ... clips
 _VIDEO_FORMATS_PILLOW_KNOWS = frozenset({"MPEG"})  # it names them, it cannot read them
 
@@ -99,11 +103,12 @@ def _verify_video(path: Path, watermarker: Watermarker, tiles: TileDetector
     """Evidence per clip of `clip_seconds`, and over the whole video; the whole decides unless
     only some clips carry the mark (an edited video). Frames are read as planes (no conversion
     to RGB: `canonical_luma`); `tiles` gathers the tiled layer's evidence from every few
-    frames. Reading stops early when the DCT layer finds the mark after 1, 2, 4, ... clips, or
-    the tiled layer after 1, 4, 16, ... (its search costs more); each such look is one more test
-    in that layer's false-alarm bound. The DCT layer also reads the content inside borders
+    frames (at most `_TILED_MAX_FRAMES`). Reading stops early when the DCT layer finds the mark
+    after 1, 2, 4, ... clips, or the tiled layer after 1, 4, 16, ... (its search costs more;
+    none once it has no new frames); each such look is one more test in that layer's
+    false-alarm bound. The DCT layer also reads the content inside borders
     (`BorderedEvidence`); the last value says so when that is where it found the mark."""
-    looks = tiled_looks = 0
+    looks = tiled_looks = tiled_frames = 0
     tiled: TileDetection | None = None
     bordered = BorderedEvidence(watermarker)
     search = CropGainSearch(watermarker)
@@ -120,8 +125,10 @@ def _verify_video(path: Path, watermarker: Watermarker, tiles: TileDetector
             soft = watermarker.soft_bits_from_canonical(canonical_luma(watermarker, planar))
             if index % tiled_stride == 0:
                 # the tiled layer reads any luma-like plane alike; its content rectangle holds
-                # for the DCT layer until the next frame the tiled layer reads
-                rect = tiles.add_luma(planar.y)
+                # for the DCT layer until the next frame the tiled layer reads (past its last
+                # frame, the rectangle is still found)
+                rect = (tiles.add_luma(planar.y) if tiles.frames < _TILED_MAX_FRAMES
+                        else content_rect(planar.y))
                 search.add(planar)
             bordered.add(planar, rect)
             shape = planar.y.shape
@@ -138,13 +145,17 @@ def _verify_video(path: Path, watermarker: Watermarker, tiles: TileDetector
                     break
                 if bordered.detection() is not None:
                     break
-            if index + 1 == next_tiled_look:
-                next_tiled_look *= _TILED_LOOK_FACTOR
+            # a look at the frames of the last one (past `_TILED_MAX_FRAMES`) would only add a
+            # test to the bound
+            if index + 1 == next_tiled_look and tiles.frames > tiled_frames:
+                tiled_frames = tiles.frames
                 tiled_looks += 1
                 tiled = tiles.detection(tests=tiled_looks)
                 if tiled.detection.present:
                     break
                 tiled = None
+            if index + 1 == next_tiled_look:
+                next_tiled_look *= _TILED_LOOK_FACTOR
     # a last clip shorter than half a clip is evidence for the whole only
     clips_used = [i for i, count in enumerate(counts) if count * 2 >= clip_frames or i == 0]
     if tiled is None:
