@@ -10,9 +10,12 @@ squeezed copy of all of it; when the lips meet it is gone (the inner lips have n
 them, the lip triangles take the pixels). Opened wider than the reference, the inside stretches
 with the inner-lip triangles.
 
-The mesh: the reference's 68 landmarks and a ring of points around the face (carried to each
-frame by the similarity between the two faces' pose landmarks), Delaunay-triangulated once on the
-reference. Each output pixel under the lower-face mask takes the affine map of the target
+The mesh: the reference's 68 landmarks, points on smooth curves through the lips' landmarks
+(`lip_curve_points`: the same fixed blend of landmarks on every face, so each curve point has its
+match in every frame) and a ring of points around the face (carried to each frame by the similarity
+between the two faces' pose landmarks), Delaunay-triangulated once on the reference. Without the
+curve points an open mouth's edge was the straight chords between dlib's 8 inner-lip points: a
+hexagon, plain to see on a wide mouth's dark inside. Each output pixel under the lower-face mask takes the affine map of the target
 triangle it lies in back to the reference frame, sampled bicubically, and is blended into the
 frame through the mask; pixels outside it keep their bytes. The drawn pixels first take the frame's
 lighting: each colour channel is scaled by the ratio of frame to drawing, both low-passed over the
@@ -45,8 +48,55 @@ LIGHT_SIGMA = 0.35  # the lighting match's Gaussian, in mouth widths
 LIGHT_GAIN = (0.6, 1.6)  # the range of the lighting match's gain
 _LIGHT_STEP = 4.0  # the lighting match blurs by at most this many pixels of a coarser map
 _OUTER_LIPS = tuple(range(48, 60))
-_INNER_LIPS = tuple(range(60, 68))  # corner, upper lip (61-63), corner, lower lip (65-67)
 _UPPER_INNER_LIP = tuple(range(60, 65))
+# the lips' curves, each from corner to corner through its landmarks: inner upper and lower, outer
+# upper and lower (a lip's two curves meet at an angle at the corners, as lips do)
+_LIP_CURVES = ((60, 61, 62, 63, 64), (64, 65, 66, 67, 60),
+               (48, 49, 50, 51, 52, 53, 54), (54, 55, 56, 57, 58, 59, 48))
+CURVE_STEPS = 3  # each curve segment between two landmarks is cut in this many (2 points added)
+
+
+def _catmull_rom_weights(t: float) -> np.ndarray:
+    """(4,) weights of a uniform Catmull-Rom segment's four control points at t in [0, 1]."""
+    return 0.5 * np.array([-t + 2 * t ** 2 - t ** 3, 2 - 5 * t ** 2 + 3 * t ** 3,
+                           t + 4 * t ** 2 - 3 * t ** 3, -t ** 2 + t ** 3])
+
+
+def _lip_curve_blend() -> tuple[np.ndarray, tuple[int, ...]]:
+    """((P, 68) weights: each lip curve point as a blend of the landmarks, the curves' points in
+    the order of `_LIP_CURVES`, each segment's inner points in order; the inner lips' closed
+    outline as indices into landmarks + curve points)."""
+    rows, outline = [], []
+    for number, curve in enumerate(_LIP_CURVES):
+        padded = (curve[0], *curve, curve[-1])  # each end its own outer neighbour
+        for segment in range(len(curve) - 1):
+            if number < 2:
+                outline.append(curve[segment])
+            for step in range(1, CURVE_STEPS):
+                row = np.zeros(68)
+                weights = _catmull_rom_weights(step / CURVE_STEPS)
+                for weight, landmark in zip(weights, padded[segment:segment + 4]):
+                    row[landmark] += weight
+                if number < 2:
+                    outline.append(68 + len(rows))
+                rows.append(row)
+    return np.stack(rows), tuple(outline)
+
+
+_CURVE_BLEND, _INNER_OUTLINE = _lip_curve_blend()
+_INNER_POINTS = frozenset(_INNER_OUTLINE)  # the inner lips' landmarks and curve points
+
+
+def lip_curve_points(landmarks: np.ndarray) -> np.ndarray:
+    """(P, 2) points on smooth (Catmull-Rom) curves through the inner and outer lips' landmarks,
+    between them (`CURVE_STEPS` - 1 per segment): a fixed blend of the landmarks."""
+    return _CURVE_BLEND @ landmarks
+
+
+def inner_lip_outline(landmarks: np.ndarray) -> np.ndarray:
+    """(M, 2) the inner lips' closed outline through their landmarks and curve points: the upper
+    lip from corner 60 to corner 64, then the lower lip back."""
+    return np.concatenate([landmarks, lip_curve_points(landmarks)])[list(_INNER_OUTLINE)]
 
 
 class MouthWarp:
@@ -67,21 +117,25 @@ class MouthWarp:
         radius = RING_SCALE * float(np.linalg.norm(self.landmarks - centre, axis=1).max())
         angles = np.arange(RING_POINTS) * (2 * np.pi / RING_POINTS)
         self._ring = centre + radius * np.stack([np.cos(angles), np.sin(angles)], axis=1)
-        self._source = np.concatenate([self.landmarks, self._ring])  # (68 + ring, 2)
+        self._source = self._points(self.landmarks, self._ring)  # (68 + curves + ring, 2)
         shape = self.landmarks if mesh_on is None else check_face_landmarks(mesh_on, "mesh_on")
-        self._triangles = delaunay(np.concatenate([shape, self._ring]))
+        self._triangles = delaunay(self._points(shape, self._ring))
         # the triangles between the inner lips (all three corners on them): the mouth's inside
-        self._mouth_triangles = np.isin(self._triangles, _INNER_LIPS).all(axis=1)
+        self._mouth_triangles = np.isin(self._triangles, list(_INNER_POINTS)).all(axis=1)
         self._opening = float(mouth_opening(self.landmarks))
         self._height, self._width = reference.shape[:2]
         self._pixels = torch.from_numpy(
             np.ascontiguousarray(reference.transpose(2, 0, 1))).float()[None]  # (1, 3, H, W)
 
+    @staticmethod
+    def _points(landmarks: np.ndarray, ring: np.ndarray) -> np.ndarray:
+        return np.concatenate([landmarks, lip_curve_points(landmarks), ring])
+
     def mesh_target(self, target: np.ndarray) -> np.ndarray:
-        """(68 + ring, 2): the mesh's points for a frame whose landmarks are `target`."""
+        """(68 + curves + ring, 2): the mesh's points for a frame whose landmarks are `target`."""
         pose = list(POSE_LANDMARKS)
         carry = similarity_fit(self.landmarks[pose], target[pose])
-        return np.concatenate([target, apply_affine(carry, self._ring)])
+        return self._points(target, apply_affine(carry, self._ring))
 
     @torch.no_grad()
     def render(self, frame: np.ndarray, target: np.ndarray, *, frame_landmarks: np.ndarray,
@@ -127,7 +181,7 @@ class MouthWarp:
         if mouth_opening(target) <= self._opening:
             # hung from the upper lip: no squeeze; blended in by the inner lips' antialiased area,
             # so their edge against the lower lip is smooth, not a staircase of triangle labels
-            coverage = polygon_coverage(points[list(_INNER_LIPS)], cols, rows)  # (h, w)
+            coverage = polygon_coverage(points[list(_INNER_OUTLINE)], cols, rows)  # (h, w)
             if coverage.any():
                 upper = list(_UPPER_INNER_LIP)
                 hang = similarity_fit(points[upper], self.landmarks[upper])
