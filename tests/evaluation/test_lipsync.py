@@ -16,6 +16,7 @@ from reenact.evaluation.lipsync import (
     score_lipsync,
     shut_f1,
     shut_frame_counts,
+    shut_level,
     speech_mask,
 )
 from reenact.evaluation.measures import pearson
@@ -255,3 +256,8 @@ def test_the_score_carries_the_shut_frame_counts() -> None:
     assert (score.shut_both, score.shut_output, score.shut_real) == (inside, inside, inside)
     alone = score_lipsync(track(real_gap), SpeechTrack(FPS, loudness, speech))
     assert (alone.shut_both, alone.shut_output, alone.shut_real) == (0, 0, 0)
+
+
+def test_a_series_reads_shut_under_a_tenth_of_its_largest_finite_value():
+    assert shut_level(np.array([0.2, np.nan, 1.0, 0.5])) == pytest.approx(0.1)
+    assert shut_level(np.array([4.0, 2.0]), closed_share=0.25) == pytest.approx(1.0)

@@ -104,6 +104,12 @@ def lagged_correlations(mouth: np.ndarray, loudness: np.ndarray, frames: np.ndar
     return out
 
 
+def shut_level(series: np.ndarray, closed_share: float = CLOSED_SHARE) -> float:
+    """The level under which a mouth series (with some finite value) reads as shut:
+    `closed_share` x its largest finite value."""
+    return closed_share * float(np.nanmax(series))
+
+
 def closure_at_onsets(mouth: np.ndarray, onsets: list[int], *, closed_share: float = CLOSED_SHARE,
                       window: int = CLOSURE_WINDOW) -> tuple[int, int]:
     """(closed, scored): of the onset frames that lie inside the series, how many have the mouth
@@ -112,7 +118,7 @@ def closure_at_onsets(mouth: np.ndarray, onsets: list[int], *, closed_share: flo
     mouth = _check_series("mouth", mouth)
     if not np.isfinite(mouth).any():
         return 0, 0
-    threshold = closed_share * float(np.nanmax(mouth))
+    threshold = shut_level(mouth, closed_share)
     closed = scored = 0
     for frame in onsets:
         if not 0 <= frame < mouth.size:
@@ -137,7 +143,7 @@ def real_closure_onsets(real_gap: np.ndarray, speech: np.ndarray, *,
                          f"{speech.shape}")
     if not np.isfinite(gap).any():
         return []
-    threshold = closed_share * float(np.nanmax(gap))
+    threshold = shut_level(gap, closed_share)
     closed = gap < threshold  # NaN compares False
     opened = gap >= threshold
     starts = closed[1:] & opened[:-1] & speech[1:] & speech[:-1]
@@ -156,8 +162,8 @@ def shut_frame_counts(gap: np.ndarray, real_gap: np.ndarray, speech: np.ndarray,
     known = speech & np.isfinite(gap) & np.isfinite(real_gap)
     if not known.any():
         return 0, 0, 0
-    shut = known & (gap < closed_share * float(np.nanmax(gap)))
-    real_shut = known & (real_gap < closed_share * float(np.nanmax(real_gap)))
+    shut = known & (gap < shut_level(gap, closed_share))
+    real_shut = known & (real_gap < shut_level(real_gap, closed_share))
     return int((shut & real_shut).sum()), int(shut.sum()), int(real_shut.sum())
 
 
