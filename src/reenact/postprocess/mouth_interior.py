@@ -65,9 +65,10 @@ class InteriorStyle:
     inset: float = 0.03
 
 
-def _catmull_rom(points: np.ndarray, samples: int = 12) -> np.ndarray:
-    """(M, 2) a smooth open curve through (N, 2) points (uniform Catmull-Rom; each end point
-    repeated as its own outer neighbour)."""
+def catmull_rom(points: np.ndarray, samples: int = 12) -> np.ndarray:
+    """(M, D) a smooth open curve through (N, D) points (uniform Catmull-Rom; each end point
+    repeated as its own outer neighbour): `samples` points a segment, from its start (t = 0,
+    the segment's first point) on, then the last point. Linear in `points`."""
     padded = np.concatenate([points[:1], points, points[-1:]])
     t = np.linspace(0, 1, samples, endpoint=False)[:, None]
     pieces = []
@@ -80,7 +81,7 @@ def _catmull_rom(points: np.ndarray, samples: int = 12) -> np.ndarray:
 
 def _inner_lip_curves(points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The upper inner lip's curve (corner 60 to corner 64) and the lower's (64 back to 60)."""
-    return _catmull_rom(points[list(_UPPER_INNER)]), _catmull_rom(points[list(_LOWER_INNER)])
+    return catmull_rom(points[list(_UPPER_INNER)]), catmull_rom(points[list(_LOWER_INNER)])
 
 
 def inner_outline(landmarks: np.ndarray) -> np.ndarray:

@@ -15,12 +15,12 @@ The mesh: the reference's 68 landmarks, points on smooth curves through the lips
 match in every frame) and a ring of points around the face (carried to each frame by the similarity
 between the two faces' pose landmarks), Delaunay-triangulated once on the reference. Without the
 curve points an open mouth's edge was the straight chords between dlib's 8 inner-lip points: a
-hexagon, plain to see on a wide mouth's dark inside. Each output pixel under the lower-face mask takes the affine map of the target
-triangle it lies in back to the reference frame, sampled bicubically, and is blended into the
-frame through the mask; pixels outside it keep their bytes. The drawn pixels first take the frame's
-lighting: each colour channel is scaled by the ratio of frame to drawing, both low-passed over the
-skin (the mask without either mouth), so a face that turns or walks through light keeps its
-shading under the new mouth.
+hexagon, plain to see on a wide mouth's dark inside. Each output pixel under the lower-face mask
+takes the affine map of the target triangle it lies in back to the reference frame, sampled
+bicubically, and is blended into the frame through the mask; pixels outside it keep their bytes.
+The drawn pixels first take the frame's lighting: each colour channel is scaled by the ratio of
+frame to drawing, both low-passed over the skin (the mask without either mouth), so a face that
+turns or walks through light keeps its shading under the new mouth.
 
 Coordinates are continuous image pixels, pixel (row i, column j) centred at (j + 0.5, i + 0.5).
 """
@@ -32,6 +32,7 @@ import torch
 import torch.nn.functional as F
 
 from reenact.geometry import apply_affine, similarity_fit
+from reenact.postprocess.mouth_interior import catmull_rom
 from reenact.postprocess.mouth_mask import (
     LOWER_FACE_LANDMARKS,
     grown_hull,
@@ -56,29 +57,20 @@ _LIP_CURVES = ((60, 61, 62, 63, 64), (64, 65, 66, 67, 60),
 CURVE_STEPS = 3  # each curve segment between two landmarks is cut in this many (2 points added)
 
 
-def _catmull_rom_weights(t: float) -> np.ndarray:
-    """(4,) weights of a uniform Catmull-Rom segment's four control points at t in [0, 1]."""
-    return 0.5 * np.array([-t + 2 * t ** 2 - t ** 3, 2 - 5 * t ** 2 + 3 * t ** 3,
-                           t + 4 * t ** 2 - 3 * t ** 3, -t ** 2 + t ** 3])
-
-
 def _lip_curve_blend() -> tuple[np.ndarray, tuple[int, ...]]:
     """((P, 68) weights: each lip curve point as a blend of the landmarks, the curves' points in
     the order of `_LIP_CURVES`, each segment's inner points in order; the inner lips' closed
-    outline as indices into landmarks + curve points)."""
+    outline as indices into landmarks + curve points). The curves are `catmull_rom`'s, of the
+    landmarks' unit vectors: a curve is linear in its points."""
     rows, outline = [], []
     for number, curve in enumerate(_LIP_CURVES):
-        padded = (curve[0], *curve, curve[-1])  # each end its own outer neighbour
-        for segment in range(len(curve) - 1):
+        # CURVE_STEPS samples a segment from its landmark on; the curve's last landmark dropped
+        blend = catmull_rom(np.eye(68)[list(curve)], CURVE_STEPS)[:-1]
+        for index, row in enumerate(blend):
+            on_landmark = index % CURVE_STEPS == 0
             if number < 2:
-                outline.append(curve[segment])
-            for step in range(1, CURVE_STEPS):
-                row = np.zeros(68)
-                weights = _catmull_rom_weights(step / CURVE_STEPS)
-                for weight, landmark in zip(weights, padded[segment:segment + 4]):
-                    row[landmark] += weight
-                if number < 2:
-                    outline.append(68 + len(rows))
+                outline.append(curve[index // CURVE_STEPS] if on_landmark else 68 + len(rows))
+            if not on_landmark:
                 rows.append(row)
     return np.stack(rows), tuple(outline)
 
