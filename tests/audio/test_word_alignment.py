@@ -44,7 +44,8 @@ def test_an_empty_text_is_refused(text):
 
 
 def test_a_clip_at_another_rate_is_refused():
-    with pytest.raises(ValueError, match="expected audio at 16000 Hz, got 22050 Hz"):
+    with pytest.raises(ValueError, match=r"expected audio at 16000 Hz \(the phone decoder's "
+                                         r"rate\), got 22050 Hz"):
         align_words(AudioClip(np.zeros(2205, np.float32), 22050), SENTENCE)
 
 

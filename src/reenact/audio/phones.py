@@ -99,6 +99,13 @@ def decoder_available() -> bool:
     return True
 
 
+def check_decoder_rate(clip: AudioClip) -> None:
+    """ValueError unless `clip` is at the decoder's rate (`DECODER_RATE`)."""
+    if clip.sample_rate != DECODER_RATE:
+        raise ValueError(f"clip: expected audio at {DECODER_RATE} Hz (the phone decoder's rate), got "
+                         f"{clip.sample_rate} Hz; load it with load_audio(path, {DECODER_RATE})")
+
+
 def pcm16(samples: np.ndarray) -> bytes:
     """Mono 16-bit little-endian PCM of (N,) float samples in [-1, 1]."""
     return (np.clip(samples, -1.0, 1.0) * 32767).astype("<i2").tobytes()
@@ -128,9 +135,7 @@ def decode_phones(clip: AudioClip) -> list[PhoneSegment]:
     """The phones of a 16 kHz clip, in order, covering it (silence is "SIL", noise "+NSN+" etc.).
     A long clip is decoded as utterances of at most `UTTERANCE_S` (`utterance_bounds`), so that
     the decoder's memory does not grow with the clip."""
-    if clip.sample_rate != DECODER_RATE:
-        raise ValueError(f"clip: expected audio at {DECODER_RATE} Hz (the phone decoder's rate), got "
-                         f"{clip.sample_rate} Hz; load it with load_audio(path, {DECODER_RATE})")
+    check_decoder_rate(clip)
     pocketsphinx, model = decoder_model()
     if clip.num_samples == 0:
         return []

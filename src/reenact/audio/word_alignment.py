@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from reenact.audio.phones import DECODER_FRAME_S, DECODER_RATE, decoder_model, pcm16
+from reenact.audio.phones import DECODER_FRAME_S, check_decoder_rate, decoder_model, pcm16
 from reenact.io.audio import AudioClip
 
 SILENCES = frozenset({"<sil>", "<s>", "</s>"})  # the decoder's names for silence, reported "sil"
@@ -39,9 +39,7 @@ def align_words(clip: AudioClip, text: str) -> list[AlignedWord]:
     said in `clip` (16 kHz), in order. Raises PhonesUnavailable without pocketsphinx, ValueError for
     a word the dictionary lacks, an empty text, a clip at another rate, or speech the words cannot
     be fitted to."""
-    if clip.sample_rate != DECODER_RATE:
-        raise ValueError(f"clip: expected audio at {DECODER_RATE} Hz, got {clip.sample_rate} Hz; "
-                         f"load it with load_audio(path, {DECODER_RATE})")
+    check_decoder_rate(clip)
     words = text.lower().split()
     if not words:
         raise ValueError("text: expected the words said in the clip, got none")
