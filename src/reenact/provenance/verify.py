@@ -145,17 +145,17 @@ def _verify_video(path: Path, watermarker: Watermarker, tiles: TileDetector
                     break
                 if bordered.detection() is not None:
                     break
-            # a look at the frames of the last one (past `_TILED_MAX_FRAMES`) would only add a
-            # test to the bound
-            if index + 1 == next_tiled_look and tiles.frames > tiled_frames:
-                tiled_frames = tiles.frames
-                tiled_looks += 1
-                tiled = tiles.detection(tests=tiled_looks)
-                if tiled.detection.present:
-                    break
-                tiled = None
             if index + 1 == next_tiled_look:
                 next_tiled_look *= _TILED_LOOK_FACTOR
+                # a look at the frames of the last one (past `_TILED_MAX_FRAMES`) would only add
+                # a test to the bound
+                if tiles.frames > tiled_frames:
+                    tiled_frames = tiles.frames
+                    tiled_looks += 1
+                    tiled = tiles.detection(tests=tiled_looks)
+                    if tiled.detection.present:
+                        break
+                    tiled = None
     # a last clip shorter than half a clip is evidence for the whole only
     clips_used = [i for i, count in enumerate(counts) if count * 2 >= clip_frames or i == 0]
     if tiled is None:
