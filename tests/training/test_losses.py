@@ -109,3 +109,40 @@ def test_uniform_pixel_weight_changes_nothing_and_weights_count() -> None:
     top = torch.ones(2, 1, 16, 16)
     top[..., :8, :] = 10
     assert pixel_pyramid_loss(prediction, exact, top) < pixel_pyramid_loss(prediction, exact)
+
+
+def test_landmark_flow_loss_is_zero_for_a_deformation_that_carries_the_landmarks() -> None:
+    from reenact.geometry import coordinate_grid
+
+    lattice = coordinate_grid(16, 16)  # (h, w, 2): where each cell sits
+    # an affine backward map: the driving frame at x shows the source at A x + t
+    matrix, shift = torch.tensor([[0.9, 0.1], [-0.05, 1.1]]), torch.tensor([0.05, -0.1])
+    deformation = (lattice @ matrix.T + shift)[None].repeat(3, 1, 1, 1)  # (3, 16, 16, 2)
+    driving = torch.rand(3, 68, 2) * 1.6 - 0.8
+    source = driving @ matrix.T + shift
+    assert float(losses.landmark_flow_loss(deformation, source, driving)) < 1e-6
+    # a frame whose source landmarks are 0.1 off on x costs 0.05 a coordinate over its points
+    moved = source.clone()
+    moved[1, :, 0] += 0.1
+    assert float(losses.landmark_flow_loss(deformation, moved, driving)) == pytest.approx(0.1 / 6,
+                                                                                          abs=1e-5)
+    # a pair with no face on either side counts for nothing, whatever its numbers
+    moved[1] = float("nan")
+    assert float(losses.landmark_flow_loss(deformation, moved, driving)) < 1e-6
+    missing = driving.clone()
+    missing[:] = float("nan")
+    empty = losses.landmark_flow_loss(deformation.requires_grad_(), source, missing)
+    assert float(empty) == 0.0
+    empty.backward()  # a graph, so a batch without faces still steps
+
+
+def test_landmark_flow_loss_pulls_the_deformation_towards_the_landmarks() -> None:
+    from reenact.geometry import coordinate_grid
+
+    deformation = coordinate_grid(9, 9)[None].clone().requires_grad_()  # the identity; 0 a cell
+    driving = torch.tensor([[[0.0, 0.0]]])
+    source = torch.tensor([[[0.2, 0.0]]])  # the source point is right of where the driver has it
+    losses.landmark_flow_loss(deformation, source, driving).backward()
+    assert deformation.grad is not None
+    assert float(deformation.grad[0, ..., 0].sum()) < 0  # descending moves the reading right
+    assert float(deformation.grad[0, ..., 1].abs().sum()) == 0.0

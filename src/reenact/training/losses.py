@@ -167,6 +167,28 @@ def face_part_weight(anchors: Keypoints, size: int, strength: float, parts: list
     return 1 + strength * bump
 
 
+def landmark_flow_loss(deformation: Tensor, source_landmarks: Tensor,
+                       driving_landmarks: Tensor) -> Tensor:
+    """Mean L1 (normalized crop units) between where the dense deformation reads the source at
+    each of the driving frame's landmarks and that landmark's place in the source: the motion
+    at the face's 68 points, not only at the anchors' centroids, is what moves jaw, nose, brows
+    and lips to where the driver has them (what AKD measures).
+
+    deformation: (B, h, w, 2) the dense motion's sampling grid (`DenseMotion.deformation`, its
+    lattice at `geometry.coordinate_grid`'s points); *_landmarks: (B, N, 2) in the same
+    coordinates, NaN rows where a frame has no face (those pairs count for nothing; zero when
+    no pair has both)."""
+    valid = (torch.isfinite(source_landmarks).flatten(1).all(dim=1)
+             & torch.isfinite(driving_landmarks).flatten(1).all(dim=1))
+    if not bool(valid.any()):
+        return deformation.sum() * 0
+    grid = deformation[valid].permute(0, 3, 1, 2).float()  # (b, 2, h, w)
+    where = driving_landmarks[valid].float().unsqueeze(1)  # (b, 1, N, 2)
+    read = F.grid_sample(grid, where, mode="bilinear", padding_mode="border",
+                         align_corners=True)  # (b, 2, 1, N): the lattice's ends are -1 and +1
+    return (read[:, :, 0].transpose(1, 2) - source_landmarks[valid].float()).abs().mean()
+
+
 def anchor_loss(detected: Keypoints, anchors: Keypoints) -> Tensor:
     """L1 between the detector's first A keypoints and the landmark anchors (values, and jacobians
     at a tenth of the weight), over the rows whose anchors are known (zero when none are)."""

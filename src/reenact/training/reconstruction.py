@@ -24,6 +24,8 @@ class StepOutputs:
     kp_source, kp_driving: the detector's keypoints. anchors_source, anchors_driving: anchored
     models only, the keypoints of the frames' landmarks (NaN rows where no face was found); the
     render used them in place of the detector's anchored keypoints where they are finite.
+    source_landmarks, driving_landmarks: anchored models only, the frames' (B, 68, 2) landmarks
+    in normalized crop coordinates (NaN rows: no face), for the landmark-flow term.
     """
 
     kp_source: Keypoints
@@ -32,6 +34,8 @@ class StepOutputs:
     rendered: Rendered
     anchors_source: Keypoints | None = None
     anchors_driving: Keypoints | None = None
+    source_landmarks: Tensor | None = None
+    driving_landmarks: Tensor | None = None
 
 
 class Reconstruction(nn.Module):
@@ -57,14 +61,16 @@ class Reconstruction(nn.Module):
         groups = self.model.config.anchors.groups
         anchors_source = anchors_driving = None
         render_source, render_driving = kp_source, kp_driving
-        if groups and source_landmarks is not None and driving_landmarks is not None:
+        landmarks = bool(groups) and source_landmarks is not None and driving_landmarks is not None
+        if landmarks:
             anchors_source = anchor_keypoints(source_landmarks, groups)
             anchors_driving = anchor_keypoints(driving_landmarks, groups)
             render_source = replace_anchors(kp_source, anchors_source)
             render_driving = replace_anchors(kp_driving, anchors_driving)
         rendered = self.model(source, render_source, render_driving, return_deformed=True)
         return StepOutputs(kp_source, kp_driving, kp_transformed, rendered, anchors_source,
-                           anchors_driving)
+                           anchors_driving, *((source_landmarks, driving_landmarks) if landmarks
+                                              else (None, None)))
 
 
 @dataclass(frozen=True)
@@ -108,6 +114,11 @@ def reconstruction_losses(outputs: StepOutputs, driving: Tensor, warp: TpsWarp,
         terms["anchor"] = weights.anchor * (
             losses.anchor_loss(outputs.kp_source, outputs.anchors_source)
             + losses.anchor_loss(outputs.kp_driving, outputs.anchors_driving)) / 2
+    if (weights.landmark_flow > 0 and outputs.source_landmarks is not None
+            and outputs.driving_landmarks is not None):
+        terms["landmark_flow"] = weights.landmark_flow * losses.landmark_flow_loss(
+            outputs.rendered.motion.deformation, outputs.source_landmarks,
+            outputs.driving_landmarks)
     return terms
 
 

@@ -30,6 +30,9 @@ class LossWeights:
     # ImageNet MobileNetV2 features of the prediction vs the target (`training.mobilenet`), added
     # to the pixel loss (and weighted on mouth and eyes as it is); 0: not used
     backbone: float = 0.0
+    # anchored models only: where the dense motion reads the source at the driving frame's 68
+    # landmarks vs their places in the source (`losses.landmark_flow_loss`); 0: not used
+    landmark_flow: float = 0.0
 
 
 @dataclass(frozen=True)

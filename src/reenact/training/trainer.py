@@ -92,6 +92,13 @@ class Trainer:
         if config.contrast_pairs > 0 and not data.has_landmarks:
             raise ValueError("--contrast-pairs: the data has no landmarks to tell mouth and eye "
                              "openings by; prepare it again with `reenact prepare-data`")
+        if config.weights.landmark_flow > 0 and not model_config.anchors.groups:
+            raise ValueError(f"--landmark-flow: preset {config.preset} has no keypoints anchored "
+                             "by landmarks (the term trains an anchored model's motion); use an "
+                             "anchored preset such as face-128")
+        if config.weights.landmark_flow > 0 and not data.has_landmarks:
+            raise ValueError("--landmark-flow: the data has no landmarks; prepare it again with "
+                             "`reenact prepare-data`")
         torch.manual_seed(config.seed)
         self.model = MotionModel(model_config)
         if init_from is not None:
