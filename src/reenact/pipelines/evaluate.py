@@ -49,6 +49,7 @@ from reenact.evaluation.sheet import SheetRow, Tile, contact_sheet, cut_tile, pi
 from reenact.evaluation.warp import landmark_warp, transfer_displacements
 from reenact.io import VideoReader, probe_video, read_image
 from reenact.io.frame_order import ordered_frames
+from reenact.io.tree import files_under
 from reenact.pipelines.animate import (
     AnimateOptions,
     PreparedSource,
@@ -114,7 +115,7 @@ def collect_files(paths: Iterable[str | os.PathLike], suffixes: tuple[str, ...],
     found: list[tuple[str, Path]] = []
     for entry in map(Path, paths):
         if entry.is_dir():
-            files = sorted(p for p in entry.rglob("*") if p.is_file() and p.suffix.lower() in suffixes)
+            files = files_under(entry, suffixes)
             if not files:
                 raise ValueError(f"{entry}: no {what} found (looked for {', '.join(suffixes)})")
             found.extend((str(p.relative_to(entry.parent)), p) for p in files)

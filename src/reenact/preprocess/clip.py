@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from reenact.io.tree import files_under
 from reenact.io.video import VideoReader, probe_video
 from reenact.preprocess.crop import CropBox, crop_box, crop_image
 from reenact.preprocess.face import NUM_LANDMARKS, Face, FaceAnalyzer
@@ -41,11 +42,12 @@ class FaceClip:
 
 
 def find_videos(directory: str | os.PathLike) -> list[Path]:
-    """Every video file under `directory` (recursively), sorted; an error when there are none."""
+    """Every video file under `directory` (recursively, through directory links), sorted; an error
+    when there are none."""
     root = Path(directory)
     if not root.is_dir():
         raise ValueError(f"{root}: expected a directory of videos")
-    videos = sorted(p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in VIDEO_SUFFIXES)
+    videos = files_under(root, VIDEO_SUFFIXES)
     if not videos:
         raise ValueError(f"{root}: no video files found (looked for {', '.join(VIDEO_SUFFIXES)})")
     return videos
