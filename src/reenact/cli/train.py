@@ -9,6 +9,9 @@ from reenact.cli.backend import set_threads
 from reenact.cli.errors import UsageError
 
 TRAIN_STEPS = 10000  # `reenact train` without --steps
+# the loss-weight options: argparse attribute (its flag with dashes) -> the `LossWeights` field
+WEIGHT_OPTIONS = {"face_parts": "face_parts", "backbone_loss": "backbone",
+                  "landmark_flow": "landmark_flow"}
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -26,10 +29,11 @@ def cmd_train(args: argparse.Namespace) -> int:
     )
 
     set_threads(args)
-    for flag, value in (("--face-parts", args.face_parts), ("--backbone-loss", args.backbone_loss),
-                        ("--landmark-flow", args.landmark_flow)):
+    given_weights = {option: getattr(args, option) for option in WEIGHT_OPTIONS}
+    for option, value in given_weights.items():
         if value is not None and not 0 <= value <= 1000:
-            raise UsageError(f"{flag}: expected a weight in [0, 1000], got {value}")
+            raise UsageError(f"--{option.replace('_', '-')}: expected a weight in [0, 1000], got "
+                             f"{value}")
     distributed = init_distributed_from_env()
     config_path = Path(args.output) / CONFIG_FILE
     # the options that define a run, as given (None: not given)
@@ -38,12 +42,10 @@ def cmd_train(args: argparse.Namespace) -> int:
              "contrast_pairs": args.contrast_pairs}
     if args.resume_config and config_path.is_file():  # resume: the run's own options, new --steps
         saved = read_train_config(config_path).to_dict()  # one-line error if it is damaged
-        run_values = {**saved, "face_parts": saved["weights"]["face_parts"],
-                      "backbone_loss": saved["weights"].get("backbone", 0.0),
-                      "landmark_flow": saved["weights"].get("landmark_flow", 0.0)}
-        for key, value in {**given, "face_parts": args.face_parts,
-                           "backbone_loss": args.backbone_loss,
-                           "landmark_flow": args.landmark_flow}.items():
+        # the saved config went through TrainConfig, so every weight is there (defaults filled)
+        run_values = {**saved, **{option: saved["weights"][field]
+                                  for option, field in WEIGHT_OPTIONS.items()}}
+        for key, value in {**given, **given_weights}.items():
             if value is not None and value != run_values[key]:
                 flag = "--lr" if key == "learning_rate" else "--" + key.replace("_", "-")
                 raise UsageError(f"{flag} {value} differs from the run's {run_values[key]} "
@@ -55,9 +57,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         defaults = {"preset": "fast-256", "batch_size": 8, "learning_rate": 2e-4,
                     "adversarial": False, "precision": "fp32", "seed": 0, "contrast_pairs": 0.0}
         chosen = {key: defaults[key] if value is None else value for key, value in given.items()}
-        chosen_weights = {"face_parts": args.face_parts, "backbone": args.backbone_loss,
-                          "landmark_flow": args.landmark_flow}
-        weights = LossWeights(**{k: v for k, v in chosen_weights.items() if v is not None})
+        weights = LossWeights(**{WEIGHT_OPTIONS[option]: value
+                                 for option, value in given_weights.items() if value is not None})
         config = TrainConfig(weights=weights,
             steps=TRAIN_STEPS if args.steps is None else args.steps, log_every=args.log_every,
             preview_every=args.preview_every, checkpoint_every=args.checkpoint_every, **chosen)
