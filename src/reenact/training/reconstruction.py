@@ -69,8 +69,9 @@ class Reconstruction(nn.Module):
             render_driving = replace_anchors(kp_driving, anchors_driving)
         rendered = self.model(source, render_source, render_driving, return_deformed=True)
         return StepOutputs(kp_source, kp_driving, kp_transformed, rendered, anchors_source,
-                           anchors_driving, *((source_landmarks, driving_landmarks) if landmarks
-                                              else (None, None)))
+                           anchors_driving,
+                           source_landmarks=source_landmarks if landmarks else None,
+                           driving_landmarks=driving_landmarks if landmarks else None)
 
 
 @dataclass(frozen=True)
