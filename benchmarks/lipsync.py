@@ -166,6 +166,15 @@ def plan_rows(root: Path, out: Path) -> list[Row]:
     return rows
 
 
+def speech_transcript(speech: Speech) -> str | None:
+    """The words of GRID speech (its `.align` file's, else the sentence its name spells), None
+    for other speech: what `--transcripts` gives talk and dub."""
+    if speech.align:
+        return " ".join(word.text for word in read_grid_align(speech.align)
+                        if word.text not in ("sil", "sp"))
+    return grid_sentence(speech.name) if speech.name.startswith("grid_") else None
+
+
 def render(rows: list[Row], args: argparse.Namespace) -> None:
     """Render the talk and dub outputs (those already in --out with --reuse are kept)."""
     model = resolve_model(args.checkpoint)
@@ -176,17 +185,18 @@ def render(rows: list[Row], args: argparse.Namespace) -> None:
         if row.source is None or (args.reuse and row.video.is_file()):
             continue
         logger.info("rendering %s %s", row.kind, row.name)
+        transcript = speech_transcript(row.speech) if args.transcripts else None
         if row.kind == "dub":
             dub(row.source, row.speech.path, row.video, backend=backend,
                 checkpoint=audio_model,
                 options=DubOptions(mouth=args.dub_mouth, max_frames=args.max_frames,
-                                   phones=not args.no_phones),
+                                   phones=not args.no_phones, transcript=transcript),
                 progress=False)
         else:
             talk(row.source, row.speech.path, row.video, backend=backend,
                  checkpoint=audio_model,
                  options=TalkOptions(mouth=args.talk_mouth, max_frames=args.max_frames,
-                                     phones=not args.no_phones),
+                                     phones=not args.no_phones, transcript=transcript),
                  progress=False)
 
 
@@ -416,6 +426,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--no-phones", action="store_true",
                         help="talk and dub with the mouth following loudness alone "
                              "(phones=False): the figures before the phone decoder")
+    parser.add_argument("--transcripts", action="store_true",
+                        help="talk and dub given the words of GRID speech as their transcript "
+                             "(`--transcript`: the .align file's words, else the sentence the "
+                             "file's name spells), so its phones are aligned, not heard; other "
+                             "speech has none")
     parser.add_argument("--media", type=Path, default=EVAL,
                         help="a folder laid out like ../shared/media/eval (talking/, portraits/, "
                              "speech/); default the held-out eval media. Tune on a folder of "

@@ -360,3 +360,5 @@ def test_the_phones_shape_the_mouth_unless_told_not_to(command):
     parser = build_parser()
     assert parser.parse_args(command).phones is True
     assert parser.parse_args([*command, "--no-phones"]).phones is False
+    assert parser.parse_args(command).transcript is None
+    assert parser.parse_args([*command, "--transcript", "t.txt"]).transcript == "t.txt"

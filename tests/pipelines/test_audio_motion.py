@@ -50,7 +50,8 @@ def test_the_phones_scale_the_speech_motion_frame_by_frame(tiny_model, monkeypat
     factor[10:13] = 0.0  # a p: shut
     factor[9] = factor[13] = 0.5
     factor[20:] = 1.5  # an open vowel
-    monkeypatch.setattr(audio_motion, "phone_factor", lambda clip_, fps, frames: factor[:frames])
+    monkeypatch.setattr(audio_motion, "phone_factor",
+                        lambda clip_, fps, frames, transcript: factor[:frames])
     loud, gate = audio_motion.speech_motion(clip, checkpoint, checkpoint.fps, count,
                                             device=torch.device("cpu"))
     shaped, shaped_gate = audio_motion.speech_motion(clip, checkpoint, checkpoint.fps, count,
@@ -80,3 +81,29 @@ def test_without_the_phone_decoder_the_phones_warn_once_and_leave_the_motion(mon
     warnings = [r.getMessage() for r in caplog.records]
     assert warnings == ["the mouth follows loudness alone (no lips shut on p, b and m): the phone "
                         "decoder needs the pocketsphinx package"]
+
+
+def test_a_transcript_places_the_phones_instead_of_the_decoder(monkeypatch):
+    import reenact.audio.phones as phones
+    import reenact.audio.transcript as transcript
+    from reenact.pipelines import audio_motion
+
+    asked = []
+    placed = [phones.PhoneSegment("SIL", 0.0, 0.2), phones.PhoneSegment("B", 0.2, 0.28),
+              phones.PhoneSegment("AA", 0.28, 0.6)]
+
+    def aligned(clip, text):
+        asked.append((clip.sample_rate, text))
+        return placed
+
+    def decoder(*args):
+        raise AssertionError("the phone decoder ran although the words were given")
+
+    monkeypatch.setattr(transcript, "aligned_phones", aligned)
+    monkeypatch.setattr(phones, "phone_cues", decoder)
+    clip = AudioClip(speech_like(0.6, seed=3, sample_rate=22050), 22050)  # resampled first
+    factor = audio_motion.phone_factor(clip, Fraction(25), 15, "bob")
+    assert asked == [(16000, "bob")]
+    cues = phones.segment_cues(placed, Fraction(25), 15)
+    assert np.array_equal(factor, cues.mouth_factor)
+    assert not factor[5:7].any() and factor[4] > 0 and factor[7] > 0  # centres 0.22, 0.26 s in B

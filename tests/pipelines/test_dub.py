@@ -178,6 +178,28 @@ def test_unreadable_audio_exits_2_without_output(tmp_path, caplog):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["speech.mp3", "video.mp4"]
 
 
+@pytest.mark.parametrize("extra, message", [
+    (["--transcript", "missing.txt"], "missing.txt: transcript not found"),
+    (["--transcript", "script.txt", "--no-phones"], "which are off (--no-phones)"),
+    (["--transcript", "cyrillic.txt"], "cannot spell 'привет' in English phones"),
+])
+def test_a_transcript_that_cannot_be_used_exits_2_without_output(tmp_path, caplog, extra,
+                                                                  message):
+    video = tmp_path / "video.mp4"
+    with VideoWriter(video, 25, 128, 96) as writer:
+        writer.write(synthetic_frames(1)[0])
+    speech = write_speech(tmp_path / "speech.wav", 0.5)
+    (tmp_path / "script.txt").write_text("bin blue")
+    (tmp_path / "cyrillic.txt").write_text("bin привет")
+    before = sorted(p.name for p in tmp_path.iterdir())
+    caplog.set_level(logging.INFO)
+    extra = [str(tmp_path / item) if item.endswith(".txt") else item for item in extra]
+    assert main(["dub", "-q", *map(str, ["--video", video, "--audio", speech, "-o",
+                                         tmp_path / "out.mp4"]), *extra]) == 2
+    assert message in caplog.text
+    assert sorted(p.name for p in tmp_path.iterdir()) == before
+
+
 @pytest.mark.parametrize("mouth_source", ["rest", "frame"])
 def test_the_lower_face_is_rendered_from_the_rest_frame(backend, checkpoint, monkeypatch,
                                                         mouth_source):

@@ -226,10 +226,14 @@ class PhoneCues:
 
 
 def phone_cues(clip: AudioClip, fps: Fraction, num_frames: int) -> PhoneCues:
-    """The cues of `clip`'s phones (16 kHz) for `num_frames` video frames at `fps`. Raises
-    PhonesUnavailable without the decoder."""
-    segments = decode_phones(clip)
-    logger.debug("phone decoder: %d phones, %d bilabial", len(segments),
+    """The cues of `clip`'s phones (16 kHz) as the decoder hears them, for `num_frames` video
+    frames at `fps`. Raises PhonesUnavailable without the decoder."""
+    return segment_cues(decode_phones(clip), fps, num_frames)
+
+
+def segment_cues(segments: list[PhoneSegment], fps: Fraction, num_frames: int) -> PhoneCues:
+    """The cues of phones found in any way (decoded, or aligned to a transcript)."""
+    logger.debug("phones: %d, %d bilabial", len(segments),
                  sum(s.label in BILABIALS for s in segments))
     return PhoneCues(closure_track(segments, fps, num_frames),
                      opening_track(segments, fps, num_frames))

@@ -10,8 +10,8 @@
     add_head_motion_argument   --head-motion (a driving video's head zoom and shift: animate,
                                evaluate)
     add_speech_arguments       --audio-checkpoint --mouth-scale --no-voice-gate --no-phones
-                               --face-backend --max-frames --label (the audio model's knobs: talk,
-                               dub)
+                               --transcript --face-backend --max-frames --label (the audio
+                               model's knobs: talk, dub; `transcript_argument` reads the file)
     add_face_backend_argument  --face-backend
     add_label_argument         --label
 """
@@ -156,6 +156,18 @@ def add_speech_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-phones", dest="phones", action="store_false",
                         help="let the mouth follow loudness alone: no lips shut on p, b and m, no "
                              "vowel shapes (the speech's phones, found by a phone decoder)")
+    parser.add_argument("--transcript", metavar="FILE",
+                        help="the words said in the speech, a UTF-8 text file (e.g. the script): "
+                             "their phones are placed where they are said instead of heard, so "
+                             "every p, b and m in them shuts the lips (English words by the "
+                             "pronouncing dictionary, others by their spelling)")
     add_face_backend_argument(parser)
     parser.add_argument("--max-frames", type=int, help="render only the first N frames")
     add_label_argument(parser)
+
+
+def transcript_argument(args: argparse.Namespace) -> str | None:
+    """The text of the --transcript file (`add_speech_arguments`), None without one."""
+    from reenact.audio.transcript import read_transcript
+
+    return None if args.transcript is None else read_transcript(args.transcript)

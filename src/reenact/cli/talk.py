@@ -19,6 +19,7 @@ from reenact.cli.options import (
     add_speech_arguments,
     add_video_output_argument,
     parse_fps,
+    transcript_argument,
 )
 
 logger = logging.getLogger("reenact")
@@ -36,7 +37,7 @@ def _talk(args: argparse.Namespace, features_of) -> int:
     set_threads(args)
     options = TalkOptions(
         fps=args.fps, seed=args.seed, idle=args.idle, voice_gate=args.voice_gate,
-        phones=args.phones,
+        phones=args.phones, transcript=transcript_argument(args),
         mouth_scale=args.mouth_scale, driving_policy=args.driving_policy, mouth=args.mouth,
         crop=args.crop,
         crop_only=args.crop_only, render=args.render, eyes=args.eyes, face_index=args.face_index,

@@ -81,14 +81,16 @@ def speech_motion(clip: AudioClip, checkpoint: AudioCheckpoint, fps: Fraction, n
                   device: torch.device, gate: bool = True,
                   activity: VoiceActivityConfig | None = None,
                   features_of: FeatureFunction = clip_features,
-                  phones: bool = False) -> tuple[np.ndarray, np.ndarray]:
+                  phones: bool = False, transcript: str | None = None,
+                  ) -> tuple[np.ndarray, np.ndarray]:
     """The audio's motion for `num_frames` output frames at `fps`, and the voice gate.
 
     Returns (motion (num_frames, K * 6) float32, gate (num_frames,) float32 in [0, 1]); with
     gate=True the motion is already multiplied by the gate (no motion in silence). Frames past the
     end of the clip are silent. phones=True: the motion is also scaled by the phones' mouth factor
     (`phone_factor`): to rest (the mouth shut) on p, b and m, less on rounded phones, more on open
-    vowels.
+    vowels. transcript: the words said (with phones=True): the phones are aligned to them instead
+    of heard (`reenact.audio.transcript`; TranscriptError where they do not fit the speech).
     """
     fps = check_fps(fps)
     motion = resample_frames(model_motion(clip, checkpoint, device=device, features_of=features_of),
@@ -97,24 +99,29 @@ def speech_motion(clip: AudioClip, checkpoint: AudioCheckpoint, fps: Fraction, n
     if gate:
         motion = motion * voice[:, None]
     if phones:
-        motion = motion * phone_factor(clip, fps, num_frames)[:, None]
+        motion = motion * phone_factor(clip, fps, num_frames, transcript)[:, None]
     return motion.astype(np.float32), voice
 
 
 _warned_no_phones = False
 
 
-def phone_factor(clip: AudioClip, fps: Fraction, num_frames: int) -> np.ndarray:
+def phone_factor(clip: AudioClip, fps: Fraction, num_frames: int,
+                 transcript: str | None = None) -> np.ndarray:
     """(num_frames,) float32 >= 0: the factor the clip's phones put on its mouth motion
-    (`reenact.audio.phones.PhoneCues.mouth_factor`, the clip resampled to the decoder's rate); all
-    1, with one warning per process, where the phone decoder cannot be imported."""
+    (`reenact.audio.phones.PhoneCues.mouth_factor`, the clip resampled to the decoder's rate): the
+    phones heard, or those of `transcript` aligned to the speech; all 1, with one warning per
+    process, where the phone decoder cannot be imported."""
     global _warned_no_phones
-    from reenact.audio.phones import DECODER_RATE, PhonesUnavailable, phone_cues
+    from reenact.audio.phones import DECODER_RATE, PhonesUnavailable, phone_cues, segment_cues
+    from reenact.audio.transcript import aligned_phones
     from reenact.io.audio import resample
 
     if clip.sample_rate != DECODER_RATE:
         clip = AudioClip(resample(clip.samples, clip.sample_rate, DECODER_RATE), DECODER_RATE)
     try:
+        if transcript is not None:
+            return segment_cues(aligned_phones(clip, transcript), fps, num_frames).mouth_factor
         return phone_cues(clip, fps, num_frames).mouth_factor
     except PhonesUnavailable as error:
         if not _warned_no_phones:

@@ -1,7 +1,8 @@
 """dub: a video and new speech in, the same video with the lips following the new speech out.
 
     pass 1: follow the face (crop box + landmarks per frame)
-    speech -> audio model -> motion A_i per output frame (x voice gate: closed in silence)
+    speech -> audio model -> motion A_i per output frame (x voice gate: closed in silence;
+              x the phones' mouth factor: shut on p, b, m, heard or aligned to a transcript)
 
 mouth="reference" (default): the video's own mouth, drawn (no motion model runs)
     the rest frame = the closed-mouth frame nearest the video's median closed face; the
@@ -49,6 +50,7 @@ import torch
 
 from reenact.audio.activity import VoiceActivityConfig
 from reenact.audio.features import clip_features, num_video_frames
+from reenact.audio.transcript import check_transcript
 from reenact.checkpoint.audio_format import MOUTH_DIRECTIONS, AudioCheckpoint
 from reenact.containers import Keypoints
 from reenact.io import VideoReader, batched
@@ -100,14 +102,14 @@ class DubOptions:
 
     length_policy: pingpong (default), loop, trim or pad; see `reenact.io.frame_order`.
     voice_gate: mouth at rest where the new audio is silent.
-    phones: the speech's phones shape the mouth (`reenact.audio.phones`; lips shut on p, b, m).
+    phones, transcript: the speech's phones shape the mouth (`reenact.audio.phones`; lips shut on
+        p, b, m); aligned to `transcript`, the words said (the script), where given, else heard.
     mouth_scale: multiplies the speech motion (1 = as learned).
-    rest_quantile: the rest face is the median over the frames whose mouth opening is at or below
-        this quantile.
+    rest_quantile: the rest face: the median of the frames whose mouth opening is in this quantile.
     mouth_source: "rest" (default): every frame's lower face is rendered from the video's rest
         frame, so no old mouth shows through; "frame": from the frame itself.
-    motion_smoothing: Gaussian sigma in seconds of the low-pass on each frame's own motion
-        (removes the old speech's jaw movement; 0 = off).
+    motion_smoothing: Gaussian sigma (s) of the low-pass on each frame's own motion (removes the
+        old speech's jaw movement; 0 = off).
     mask_dilation, mask_feather: growth and softness of the lower-face mask, fractions of the crop.
     mouth: "reference" (default) draws the video's own most open mouth (a reference frame),
         warped onto each frame's landmarks with the speech's opening, at the video's resolution
@@ -117,14 +119,14 @@ class DubOptions:
     render: "full" (default) renders the lower face at the video's resolution: the model's motion
         warps the source frame's own pixels, the generator's only where it invents (the mouth's
         inside), `reenact.postprocess.warp_paste`; "crop" pastes the model-size frame, upscaled.
-    label: a short text drawn in a corner of every output frame (the watermark and metadata are
-        always there).
+    label: a short text drawn in a corner of every frame (the watermark and metadata always are).
     """
 
     length_policy: str = "pingpong"
     voice_gate: bool = True
     voice_activity: VoiceActivityConfig = field(default_factory=VoiceActivityConfig)
     phones: bool = True
+    transcript: str | None = None
     mouth_scale: float = 1.0
     face_backend: str = "dlib"
     crop_margin: float = 0.4
@@ -140,6 +142,7 @@ class DubOptions:
     label: str | None = None
 
     def __post_init__(self) -> None:
+        check_transcript(self.transcript, self.phones)
         check_length_policy(self.length_policy)
         if self.label is not None:
             check_label(self.label)
@@ -147,18 +150,14 @@ class DubOptions:
             raise ValueError(f"mouth_scale: expected a number in [0, 10], got {self.mouth_scale!r}")
         if not 0 < self.rest_quantile <= 1:
             raise ValueError(f"rest_quantile: expected a number in (0, 1], got {self.rest_quantile!r}")
-        if self.mouth_source not in MOUTH_SOURCES:
-            raise ValueError(f"mouth_source: expected one of {', '.join(MOUTH_SOURCES)}, got "
-                             f"{self.mouth_source!r}")
-        if self.mouth not in MOUTH_RENDERERS:
-            raise ValueError(f"mouth: expected one of {', '.join(MOUTH_RENDERERS)}, got "
-                             f"{self.mouth!r}")
+        for name, choices in (("mouth_source", MOUTH_SOURCES), ("mouth", MOUTH_RENDERERS),
+                              ("render", RENDER_MODES)):
+            if getattr(self, name) not in choices:
+                raise ValueError(f"{name}: expected one of {', '.join(choices)}, got "
+                                 f"{getattr(self, name)!r}")
         if not 0 <= self.motion_smoothing <= 10:
             raise ValueError(f"motion_smoothing: expected seconds in [0, 10], got "
                              f"{self.motion_smoothing!r}")
-        if self.render not in RENDER_MODES:
-            raise ValueError(f"render: expected one of {', '.join(RENDER_MODES)}, got "
-                             f"{self.render!r}")
         if self.batch_size < 1:
             raise ValueError(f"batch_size: expected an integer >= 1, got {self.batch_size}")
         if self.max_frames is not None and self.max_frames < 1:
@@ -374,8 +373,9 @@ def dub(video_path: str | os.PathLike, audio_path: str | os.PathLike,
         indices = source_indices(num_video, num_out, options.length_policy)
         speech, gate = speech_motion(clip, checkpoint, info.fps, num_out,
                                      device=torch.device("cpu"), gate=options.voice_gate,
-                                     activity=options.voice_activity,
-                                     features_of=features_of or clip_features, phones=options.phones)
+                                     activity=options.voice_activity, phones=options.phones,
+                                     features_of=features_of or clip_features,
+                                     transcript=options.transcript)
         speech = speech * np.float32(options.mouth_scale)
         if not options.voice_gate:
             gate = np.ones_like(gate)

@@ -35,6 +35,7 @@ import torch
 
 from reenact.audio.activity import VoiceActivityConfig
 from reenact.audio.features import check_fps, clip_features, num_video_frames
+from reenact.audio.transcript import check_transcript
 from reenact.checkpoint.audio_format import MOUTH_DIRECTIONS, AudioCheckpoint
 from reenact.containers import Keypoints
 from reenact.geometry import normalize_keypoints
@@ -98,6 +99,8 @@ class TalkOptions:
     voice_gate: no speech motion where the audio is silent (energy-based voice activity).
     phones: the speech's phones shape the mouth: lips shut on p, b, m, rounded phones open it
         less, open vowels more (`reenact.audio.phones`).
+    transcript: the words said in the speech (needs phones): their phones are aligned to it
+        instead of heard (`reenact.audio.transcript`), so every p, b and m in them shuts the lips.
     mouth_scale: multiplies the speech motion (1 = as learned).
     driving_policy: how a driving video shorter than the speech is extended: pingpong, loop, or
         pad (hold its last frame); the output is always as long as the speech.
@@ -115,6 +118,7 @@ class TalkOptions:
     voice_gate: bool = True
     voice_activity: VoiceActivityConfig = field(default_factory=VoiceActivityConfig)
     phones: bool = True
+    transcript: str | None = None
     mouth_scale: float = 1.0
     driving_policy: str = "pingpong"
     mouth: str = "drawn"
@@ -135,6 +139,7 @@ class TalkOptions:
     label: str | None = None
 
     def __post_init__(self) -> None:
+        check_transcript(self.transcript, self.phones)
         if self.fps is not None:
             check_fps(self.fps)
         if isinstance(self.seed, bool) or not isinstance(self.seed, int):
@@ -194,7 +199,8 @@ def plan_talk(clip: AudioClip, checkpoint: AudioCheckpoint, fps: Fraction, num_f
     """Everything per frame that does not depend on pixels."""
     motion, gate = speech_motion(clip, checkpoint, fps, num_frames, device=torch.device("cpu"),
                                  gate=options.voice_gate, activity=options.voice_activity,
-                                 features_of=features_of, phones=options.phones)
+                                 features_of=features_of, phones=options.phones,
+                                 transcript=options.transcript)
     rng = np.random.default_rng(options.seed)
     if options.idle:
         blink = blink_curve(num_frames, fps, rng, options.idle_motion)

@@ -1,0 +1,246 @@
+"""The phones of speech whose words are known: forced alignment of a transcript (a dub's script)
+on pocketsphinx's English acoustic model, instead of recognising the phones.
+
+    transcript text -> words (lower case; digits spelt; punctuation dropped)
+      -> each word's phones: the English pronouncing dictionary, else its spelling read by
+         letter-to-sound rules (`spelt_phones`: names and other languages' words)
+      -> pocketsphinx aligns the words, then their phones, to the 16 kHz speech
+      -> PhoneSegment(label, start, end) in seconds, as `phones.decode_phones` gives them
+
+Why: the phone decoder hears about a quarter to a third of the lips' closings (docs/talk-and-dub.md:
+its p is most often a t or k it misheard), so the mouth misses most p, b and m. With the words
+known, every bilabial in them is placed where it is said. A dubbing studio has the script.
+
+The acoustic model is English; words of other languages in a Latin script are aligned by their
+spelling (b, p and m are bilabial in all of them), which is approximate for the vowels and exact
+enough for the closures. A transcript whose words cannot be spelt in these letters (another
+script) or cannot be fitted to the speech raises TranscriptError.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import unicodedata
+
+import numpy as np
+
+from reenact.audio.phones import (
+    DECODER_FRAME_S,
+    DECODER_RATE,
+    SPLIT_SEARCH_S,
+    UTTERANCE_S,
+    PhoneSegment,
+    check_decoder_rate,
+    decoder_model,
+    pcm16,
+)
+from reenact.io.audio import AudioClip
+from reenact.io.errors import check_input_file
+
+logger = logging.getLogger(__name__)
+
+MAX_TRANSCRIPT_CHARS = 100_000  # ~2 hours of speech; a longer "transcript" is the wrong file
+_DIGITS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
+_SILENCES = frozenset({"SIL", "+NSN+", "+SPN+", "+BREATH+", "+COUGH+", "+NOISE+", "+UM+", "+UH+"})
+# letter-to-sound: letter groups (longest first at each place) and the ARPAbet phones they say;
+# "" for a silent group. Rough English readings: what matters for the mouth is which phones close
+# the lips (b, p, m), round them (o, u, w) or open them (a), and the word's length in phones.
+_LETTER_GROUPS: dict[str, str] = {
+    "tch": "CH", "sch": "SH", "ough": "AO",
+    "ph": "F", "th": "TH", "sh": "SH", "ch": "CH", "ck": "K", "ng": "NG", "qu": "K W", "wh": "W",
+    "gh": "", "kn": "N", "wr": "R", "mb": "M", "ps": "S", "gn": "N",
+    "ee": "IY", "ea": "IY", "oo": "UW", "ou": "AW", "ow": "OW", "oi": "OY", "oy": "OY",
+    "ai": "EY", "ay": "EY", "ei": "EY", "ey": "EY", "au": "AO", "aw": "AO", "ie": "IY", "ue": "UW",
+    "a": "AE", "b": "B", "c": "K", "d": "D", "e": "EH", "f": "F", "g": "G", "h": "HH", "i": "IH",
+    "j": "JH", "k": "K", "l": "L", "m": "M", "n": "N", "o": "AA", "p": "P", "q": "K", "r": "R",
+    "s": "S", "t": "T", "u": "AH", "v": "V", "w": "W", "x": "K S", "y": "IY", "z": "Z",
+}
+_LONGEST_GROUP = max(len(group) for group in _LETTER_GROUPS)
+
+
+class TranscriptError(ValueError):
+    """A transcript that cannot be read or fitted to its speech (one line, naming the problem)."""
+
+
+def transcript_words(text: str) -> list[str]:
+    """The words of a transcript: lower case, accents taken off (é -> e), digits spelt one by one
+    ("42" -> "four two"), punctuation dropped (an apostrophe inside a word is kept: "don't").
+    Raises TranscriptError for a text over `MAX_TRANSCRIPT_CHARS` or without words."""
+    if len(text) > MAX_TRANSCRIPT_CHARS:
+        raise TranscriptError(f"transcript: {len(text)} characters, more than the "
+                              f"{MAX_TRANSCRIPT_CHARS} of ~2 hours of speech")
+    plain = unicodedata.normalize("NFKD", text.lower())
+    plain = "".join(char for char in plain if not unicodedata.combining(char))
+    words: list[str] = []
+    for token in re.findall(r"[^\W\d_]+(?:'[^\W\d_]+)*|\d", plain):
+        words.append(_DIGITS[int(token)] if token.isdigit() else token)
+    if not words:
+        raise TranscriptError("transcript: no words in it")
+    return words
+
+
+def read_transcript(path: str | os.PathLike[str]) -> str:
+    """The text of a transcript file (UTF-8; a byte-order mark is dropped). Raises MediaError for
+    a missing or unreadable file, TranscriptError for one that is too large or not UTF-8 text."""
+    path = check_input_file(path, what="transcript")
+    size = path.stat().st_size
+    if size > 4 * MAX_TRANSCRIPT_CHARS:
+        raise TranscriptError(f"transcript {path}: {size} bytes, more than the ~2 hours of speech "
+                              f"it can be (is it the right file?)")
+    try:
+        return path.read_bytes().decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise TranscriptError(f"transcript {path}: not UTF-8 text (byte {error.start})") from None
+
+
+def check_transcript(transcript: object, phones: bool) -> None:
+    """TranscriptError unless `transcript` is None, or text whose words can all be read (the
+    letters a-z once accents are taken off) and `phones` is on (the transcript gives the phones)."""
+    if transcript is None:
+        return
+    if not isinstance(transcript, str):
+        raise TranscriptError(f"transcript: expected the words as text, got "
+                              f"{type(transcript).__name__}")
+    if not phones:
+        raise TranscriptError("transcript: it places the phones, which are off (--no-phones)")
+    for word in transcript_words(transcript):
+        _check_letters(word)
+
+
+def _check_letters(word: str) -> str:
+    letters = word.replace("'", "")
+    if not letters or not re.fullmatch(r"[a-z]+", letters):
+        raise TranscriptError(f"transcript: cannot spell {word!r} in English phones (only the "
+                              f"letters a-z are read); leave out the transcript to hear the phones")
+    return letters
+
+
+def spelt_phones(word: str) -> str:
+    """ARPAbet phones ("B AE N") read from a word's spelling by letter-to-sound rules, for words
+    the dictionary lacks; doubled letters say one phone, a final e is silent. Raises
+    TranscriptError for a word with letters outside a-z (another script)."""
+    letters = re.sub(r"(.)\1", r"\1", _check_letters(word))
+    if len(letters) > 2 and letters.endswith("e"):
+        letters = letters[:-1]
+    phones: list[str] = []
+    place = 0
+    while place < len(letters):
+        for size in range(min(_LONGEST_GROUP, len(letters) - place), 0, -1):
+            said = _LETTER_GROUPS.get(letters[place:place + size])
+            if said is not None:
+                phones += said.split()
+                place += size
+                break
+    return " ".join(phones) or "AH"
+
+
+def aligned_phones(clip: AudioClip, text: str) -> list[PhoneSegment]:
+    """The phones of `text` as said in `clip` (16 kHz), in order, with the silences between words
+    ("SIL"), covering the clip. Speech longer than `UTTERANCE_S` is aligned word by word first,
+    then cut between words into pieces of at most that length whose phones are placed one piece at
+    a time: the phone pass's memory grows with its length (10 minutes in one: 5 GB). Raises
+    TranscriptError where the text has no words, a word cannot be spelt, or the words cannot be
+    fitted to the speech; PhonesUnavailable without pocketsphinx."""
+    check_decoder_rate(clip)
+    words = transcript_words(text)
+    if clip.num_samples == 0:
+        raise TranscriptError("transcript: the speech is empty")
+    decoder = _aligner(words)
+    if clip.duration_s <= UTTERANCE_S:
+        return _placed_phones(decoder, clip.samples, words, 0)
+    pieces = _pieces(_placed_words(decoder, clip.samples, words), clip.num_samples)
+    logger.info("aligning the transcript to %.0f s of speech (%d pieces)", clip.duration_s,
+                len(pieces))
+    phones: list[PhoneSegment] = []
+    for start, stop, piece_words in pieces:
+        phones += _placed_phones(decoder, clip.samples[start:stop], piece_words, start)
+    return phones
+
+
+def _aligner(words: list[str]):
+    """A pocketsphinx decoder on the English models that knows every word of `words`."""
+    pocketsphinx, model = decoder_model()
+    decoder = pocketsphinx.Decoder(hmm=str(model / "en-us"),
+                                   dict=str(model / "cmudict-en-us.dict"), logfn="/dev/null")
+    spelt = sorted({word for word in words if decoder.lookup_word(word) is None})
+    for word in spelt:
+        decoder.add_word(word, spelt_phones(word), True)
+    if spelt:
+        logger.info("transcript: %d of %d words read from their spelling (not in the English "
+                    "dictionary): %s", len(spelt), len(set(words)), ", ".join(spelt[:8]))
+    return decoder
+
+
+def _placed_words(decoder, samples: np.ndarray, words: list[str]) -> list[tuple[str, int, int]]:
+    """[(word or "sil", first sample, stop sample)] of `words` aligned to `samples`, in order."""
+    decoder.set_align_text(" ".join(words))
+    _decode(decoder, samples, words)
+    step = round(DECODER_RATE * DECODER_FRAME_S)
+    return [("sil" if segment.word.startswith(("<", "[")) else segment.word.split("(", 1)[0],
+             segment.start_frame * step, (segment.end_frame + 1) * step)
+            for segment in decoder.seg()]
+
+
+def _pieces(placed: list[tuple[str, int, int]], num_samples: int
+            ) -> list[tuple[int, int, list[str]]]:
+    """[(first sample, stop sample, words)]: the speech cut between words into pieces of at most
+    `UTTERANCE_S` (a word longer than that is a piece of its own), each cut in the middle of the
+    longest silence in the last `SPLIT_SEARCH_S` before the limit, else between two words there."""
+    longest, search = round(UTTERANCE_S * DECODER_RATE), round(SPLIT_SEARCH_S * DECODER_RATE)
+    pieces: list[tuple[int, int, list[str]]] = []
+    start, first = 0, 0  # the piece's first sample and first entry of `placed`
+    while first < len(placed):
+        limit = start + longest
+        last = first  # the last entry that ends within the limit
+        while last + 1 < len(placed) and placed[last + 1][2] <= limit:
+            last += 1
+        if placed[last][2] >= num_samples or last + 1 == len(placed):
+            cut, after = num_samples, len(placed)
+        else:
+            near = [i for i in range(first, last + 1) if placed[i][2] > limit - search]
+            silences = [i for i in near if placed[i][0] == "sil"]
+            if silences:
+                best = max(silences, key=lambda i: placed[i][2] - placed[i][1])
+                cut, after = (placed[best][1] + placed[best][2]) // 2, best + 1
+            else:
+                cut, after = placed[last][2], last + 1
+        pieces.append((start, cut, [word for word, _, _ in placed[first:after] if word != "sil"]))
+        start, first = cut, after
+    return [piece for piece in pieces if piece[2]] or pieces[:1]
+
+
+def _placed_phones(decoder, samples: np.ndarray, words: list[str], offset: int
+                   ) -> list[PhoneSegment]:
+    """The phones of `words` aligned to `samples`, in seconds from `offset` samples before them."""
+    decoder.set_align_text(" ".join(words))
+    _decode(decoder, samples, words)
+    decoder.set_alignment()  # a second pass places the phones inside the words
+    _decode(decoder, samples, words, check=False)
+    said: list[str] = []
+    phones: list[PhoneSegment] = []
+    base = offset / DECODER_RATE
+    for word in decoder.get_alignment():  # (its iterators are read in place, not kept)
+        if not word.name.startswith(("<", "[")):
+            said.append(word.name.split("(", 1)[0])
+        phones += [PhoneSegment("SIL" if phone.name in _SILENCES else phone.name,
+                                base + phone.start * DECODER_FRAME_S,
+                                base + (phone.start + phone.duration) * DECODER_FRAME_S)
+                   for phone in word]
+    if said != words:
+        raise TranscriptError(f"transcript: its words could not be fitted to the speech "
+                              f"({len(said)} of {len(words)} placed)")
+    return phones
+
+
+def _decode(decoder, samples: np.ndarray, words: list[str], check: bool = True) -> None:
+    """One pass over `samples`; with `check`, TranscriptError where `words` did not fit (asked
+    only after a word pass: after the phone pass, `hyp()` crashes pocketsphinx 5)."""
+    decoder.start_utt()
+    decoder.process_raw(pcm16(samples), full_utt=True)
+    decoder.end_utt()
+    if check and decoder.hyp() is None:
+        raise TranscriptError(f"transcript: its {len(words)} words could not be fitted to the "
+                              f"{samples.size / DECODER_RATE:.1f} s of speech (is it the right "
+                              f"text?)")
