@@ -205,3 +205,12 @@ def test_fast_conv_false_turns_the_default_off(tmp_path):
     off, on = read_jobs(jobs, tmp_path / "out")
     assert "--no-fast-conv" in off.argv and "--fast-conv" not in off.argv
     assert "--fast-conv" in on.argv
+
+
+def test_a_jobs_transcript_is_read_from_the_job_files_folder(tmp_path):
+    jobs = tmp_path / "jobs" / "jobs.csv"
+    jobs.parent.mkdir()
+    jobs.write_text("job,video,audio,output,transcript\ndub,v.mp4,a.wav,o.mp4,scripts/o.txt\n")
+    (job,) = read_jobs(jobs, tmp_path / "out")
+    at = job.argv.index("--transcript")
+    assert job.argv[at + 1] == str(tmp_path / "jobs" / "scripts" / "o.txt")

@@ -16,7 +16,7 @@ from reenact.provenance.manifest import (
     read_manifest,
     write_manifest,
 )
-from reenact.provenance.record import Provenance, describe_checkpoint, parse_comment
+from reenact.provenance.record import Provenance, describe_checkpoint, options_record, parse_comment
 
 
 @pytest.fixture
@@ -81,6 +81,20 @@ def test_manifest_records_inputs_and_output(tmp_path: Path, inputs: dict[str, Pa
     assert read_manifest(output) == data and output_matches(output, data)
     output.write_bytes(b"edited afterwards")
     assert not output_matches(output, data)
+
+
+def test_a_transcript_is_recorded_by_its_digest_not_its_words() -> None:
+    import hashlib
+
+    from reenact.pipelines.dub import DubOptions
+
+    text = "señor bin blue"
+    record = options_record(DubOptions(transcript=text))
+    assert record["transcript"] == {"sha256": hashlib.sha256(text.encode("utf-8")).hexdigest(),
+                                    "chars": 14}
+    assert record["phones"] is True and record["length_policy"] == "pingpong"
+    assert options_record(DubOptions())["transcript"] is None
+    json.dumps(record)  # plain JSON
 
 
 def test_missing_and_broken_manifests(tmp_path: Path) -> None:

@@ -63,6 +63,22 @@ def test_bad_options_and_files_are_one_line(models, files, tmp_path):
     assert "notes.png" in message and "\n" not in message
     assert error_message(RuntimeError("first\nsecond")) == "first"
     assert error_message(RuntimeError()) == "RuntimeError"
+    with pytest.raises(ValueError, match=r"cannot spell 'привет' in English phones"):
+        render_talk(models, str(files / "photo.png"), str(files / "speech.wav"), crop="none",
+                    transcript="bin привет")
+
+
+def test_an_empty_transcript_box_means_none(models, files, monkeypatch):
+    from reenact.pipelines import talk
+
+    seen = []
+    monkeypatch.setattr(talk, "talk", lambda *args, options, **kwargs: seen.append(options)
+                        or (_ for _ in ()).throw(RuntimeError("stop")))
+    for text in ("  \n", "bin blue"):
+        with pytest.raises(RuntimeError, match="stop"):
+            render_talk(models, str(files / "photo.png"), str(files / "speech.wav"),
+                        transcript=text)
+    assert [options.transcript for options in seen] == [None, "bin blue"]
 
 
 def test_animate_gives_a_marked_verified_video(models, files):

@@ -7,6 +7,7 @@ per line, blank lines skipped):
 - the inputs: `source` + `driving` (animate), `source` + `audio` [+ `driving`] (talk), `video` +
   `audio` (dub); relative paths are read from the job file's directory;
 - `output`: the video's file name (.mp4) inside OUTDIR (sub-folders allowed, no `..`, unique);
+- `transcript` (talk, dub): the words said, a text file read from the job file's directory too;
 - any other field is the subcommand's long option without its dashes (`crop`, `max-frames` or
   `max_frames`, `checkpoint`, ...), parsed by that subcommand's own parser; a flag (`crop-only`,
   `no-idle`) is given by true and left out by false or an empty cell.
@@ -30,6 +31,7 @@ from reenact.cli import animate, dub, talk
 INPUTS = {"animate": ("source", "driving"), "talk": ("source", "audio", "driving"),
           "dub": ("video", "audio")}
 REQUIRED = {"animate": ("source", "driving"), "talk": ("source", "audio"), "dub": ("video", "audio")}
+PATH_OPTIONS = frozenset({"transcript"})  # file-valued options other than the inputs
 # options a job may not set: where its output goes and how the batch reports is the batch's
 NOT_PER_JOB = frozenset({"o", "output", "quiet", "q", "verbose", "v", "help", "h"})
 
@@ -162,6 +164,8 @@ def _row_to_job(line: int, fields: dict[str, Any], parser: argparse.ArgumentPars
             if not isinstance(value, str) or not value:
                 raise JobFileError(f"{key}: expected a file path, got {value!r}")
             argv += ["--" + key, str(base / value)]
+        elif key in PATH_OPTIONS:  # read from the job file's folder, as the inputs are
+            argv += _option_argv(subparsers[kind], key, str(base / str(value)))
         elif key in ("source", "driving", "audio", "video"):
             raise JobFileError(f"{key}: not an input of {kind} (it takes "
                                f"{', '.join(INPUTS[kind])})")

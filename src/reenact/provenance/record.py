@@ -121,11 +121,24 @@ class Provenance:
                 "options": dict(self.options), "label": self.label}
 
 
-def options_record(options: object) -> dict[str, Any]:
-    """A run's options dataclass as plain JSON values (anything else as its str), for the record."""
-    import dataclasses
+# options whose text is recorded by its sha256 and length: a transcript may be long, and it is
+# the words of someone's speech
+TEXT_BY_DIGEST = ("transcript",)
 
-    return json.loads(json.dumps(dataclasses.asdict(options), default=str))  # type: ignore[arg-type]
+
+def options_record(options: object) -> dict[str, Any]:
+    """A run's options dataclass as plain JSON values (anything else as its str), for the record;
+    the text of `TEXT_BY_DIGEST` options as {"sha256", "chars"}."""
+    import dataclasses
+    import hashlib
+
+    record = json.loads(json.dumps(dataclasses.asdict(options), default=str))  # type: ignore[arg-type]
+    for name in TEXT_BY_DIGEST:
+        if isinstance(record.get(name), str):
+            text = record[name]
+            record[name] = {"sha256": hashlib.sha256(text.encode("utf-8")).hexdigest(),
+                            "chars": len(text)}
+    return record
 
 
 def parse_comment(text: str) -> dict[str, str] | None:

@@ -32,6 +32,8 @@ INTRO = ("Animate a portrait, make it talk, or dub a video. Every output is mark
          "`reenact verify FILE` finds them.")
 LABEL_HELP = "also draw this text in a corner of every frame (e.g. AI-generated); empty: none"
 MAX_FRAMES_HELP = "render only the first N frames, for a preview (0: all)"
+TRANSCRIPT_HELP = ("optional: the words said (e.g. the script); their p, b and m then shut the "
+                   "lips where they are said instead of where they are heard")
 # the renders share the CPU and the loaded models: one at a time, across the tabs
 QUEUE = "render"
 
@@ -90,6 +92,11 @@ def _label_and_frames(gr: Any, tab: str) -> list[Any]:
             gr.Textbox(label="visible label", value="", info=LABEL_HELP, elem_id=f"{tab}-label")]
 
 
+def _transcript_box(gr: Any, tab: str) -> Any:
+    return gr.Textbox(label="transcript", value="", lines=2, info=TRANSCRIPT_HELP,
+                      elem_id=f"{tab}-transcript")
+
+
 def _render_button(gr: Any, tab: str, handler: Callable[..., Any], inputs: list[Any],
                    outputs: list[Any]) -> None:
     button = gr.Button("Render", variant="primary", elem_id=f"{tab}-render")
@@ -146,14 +153,15 @@ def _talk_tab(gr: Any, models: Models, examples: list[list[str]]) -> None:
                                   "inside; model: the motion model's")
             scale = gr.Slider(0.0, 3.0, value=1.0, step=0.1, label="mouth motion scale")
             idle = gr.Checkbox(value=True, label="blinks and head sway")
+            words = _transcript_box(gr, "talk")
             extra = _label_and_frames(gr, "talk")
         with gr.Column():
             outputs = _result_column(gr, "talk")
     handler = page_handler(gr, render_talk, models,
-                           ["crop", "render", "mouth", "mouth_scale", "idle", "max_frames",
-                            "label"])
-    _render_button(gr, "talk", handler, [source, speech, crop, render, mouth, scale, idle, *extra],
-                   outputs)
+                           ["crop", "render", "mouth", "mouth_scale", "idle", "transcript",
+                            "max_frames", "label"])
+    _render_button(gr, "talk", handler,
+                   [source, speech, crop, render, mouth, scale, idle, words, *extra], outputs)
     if examples:
         gr.Examples(examples, inputs=[source, speech], label="samples")
 
@@ -173,14 +181,15 @@ def _dub_tab(gr: Any, models: Models, examples: list[list[str]]) -> None:
             mouth = gr.Radio(["rest", "frame"], value="rest", label="mouth source (model)",
                              info="rest: from the video's closed-mouth frame; frame: each frame")
             scale = gr.Slider(0.0, 3.0, value=1.0, step=0.1, label="mouth motion scale")
+            words = _transcript_box(gr, "dub")
             extra = _label_and_frames(gr, "dub")
         with gr.Column():
             outputs = _result_column(gr, "dub")
     handler = page_handler(gr, render_dub, models, ["length_policy", "mouth", "render",
-                                                    "mouth_source", "mouth_scale", "max_frames",
-                                                    "label"])
-    _render_button(gr, "dub", handler, [video, speech, policy, drawn, render, mouth, scale, *extra],
-                   outputs)
+                                                    "mouth_source", "mouth_scale", "transcript",
+                                                    "max_frames", "label"])
+    _render_button(gr, "dub", handler,
+                   [video, speech, policy, drawn, render, mouth, scale, words, *extra], outputs)
     if examples:
         gr.Examples(examples, inputs=[video, speech], label="samples")
 

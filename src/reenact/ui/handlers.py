@@ -146,7 +146,7 @@ def render_animate(models: Models, source: str | None, driving: str | None, *,
 
 def render_talk(models: Models, source: str | None, audio: str | None, *, crop: str = "face",
                 render: str = "full", mouth: str = "drawn", mouth_scale: float = 1.0,
-                idle: bool = True,
+                idle: bool = True, transcript: str | None = None,
                 max_frames: float | None = None, label: str | None = None,
                 progress: Progress = _no_progress) -> Rendered:
     """The talk tab: `source` (a portrait) speaking `audio` (any audio file, or a video's sound)."""
@@ -155,7 +155,7 @@ def render_talk(models: Models, source: str | None, audio: str | None, *, crop: 
     source_path, audio_path = _required(source, "portrait"), _required(audio, "speech")
     options = TalkOptions(crop=crop, render=render, mouth=mouth, mouth_scale=mouth_scale,
                           idle=idle, batch_size=models.batch_size, max_frames=_frames(max_frames),
-                          label=_label(label))
+                          label=_label(label), transcript=_label(transcript))
     progress(0.0, "loading the models")
     backend, checkpoint = models.speech()
     result = talk(source_path, audio_path, _output(models, source_path, "talk"), backend=backend,
@@ -165,8 +165,9 @@ def render_talk(models: Models, source: str | None, audio: str | None, *, crop: 
 
 def render_dub(models: Models, video: str | None, audio: str | None, *,
                length_policy: str = "pingpong", mouth: str = "reference", render: str = "full",
-               mouth_source: str = "rest", mouth_scale: float = 1.0, max_frames: float | None = None,
-               label: str | None = None, progress: Progress = _no_progress) -> Rendered:
+               mouth_source: str = "rest", mouth_scale: float = 1.0, transcript: str | None = None,
+               max_frames: float | None = None, label: str | None = None,
+               progress: Progress = _no_progress) -> Rendered:
     """The dub tab: `video`'s lips made to follow `audio`."""
     from reenact.pipelines.dub import DubOptions, dub
 
@@ -174,7 +175,8 @@ def render_dub(models: Models, video: str | None, audio: str | None, *,
     options = DubOptions(length_policy=length_policy, mouth=mouth, render=render,
                          mouth_source=mouth_source,
                          mouth_scale=mouth_scale, batch_size=models.batch_size,
-                         max_frames=_frames(max_frames), label=_label(label))
+                         max_frames=_frames(max_frames), label=_label(label),
+                         transcript=_label(transcript))
     progress(0.0, "loading the models")
     backend, checkpoint = models.speech()
     result = dub(video_path, audio_path, _output(models, video_path, "dub"), backend=backend,
