@@ -24,3 +24,16 @@ def test_installed_copy_wins_and_a_missing_one_names_the_installed_place(tmp_pat
     assert bundled.bundled_checkpoint("default") == installed / "default"
     assert bundled.bundled_checkpoint("default-audio") == source / "default-audio"
     assert bundled.bundled_checkpoint("other") == installed / "other"
+
+
+def test_the_bundled_audio_model_moves_the_bundled_motion_models_keypoints():
+    """Retrained whenever the motion model changes: else talk and dub warn on every run and move
+    keypoints the audio model never learned."""
+    import json
+
+    from reenact.checkpoint import load_checkpoint
+    from reenact.checkpoint.audio_format import keypoint_space_id
+
+    audio = json.loads((REPO / "checkpoints" / "default-audio" / "config.json").read_text())
+    motion = load_checkpoint(REPO / "checkpoints" / "default")
+    assert audio["motion_model"]["keypoint_space_id"] == keypoint_space_id(motion)

@@ -144,7 +144,7 @@ def speech_opening(motion: np.ndarray, checkpoint: AudioCheckpoint) -> np.ndarra
 def silence_opening(checkpoint: AudioCheckpoint, seconds: float = 2.0, *,
                     features_of=None) -> float:
     """The opening (as `speech_opening` reads it) that `checkpoint` commands when nobody speaks: its
-    mean over the last second of `seconds` of digital silence. The bundled audio model says 0.07
+    mean over the last second of `seconds` of digital silence. The bundled audio model says 0.06
     there, an offset that keeps a mouth drawn from its opening from ever closing. features_of:
     the log-mel function (`reenact.pipelines.audio_motion.FeatureFunction`; default
     `clip_features`)."""
