@@ -98,7 +98,7 @@ def _placed(layout: list[tuple[str, float]]) -> list[tuple[str, int, int]]:
     placed, start = [], 0
     for word, seconds in layout:
         stop = start + round(seconds * DECODER_RATE)
-        placed.append((word, start, stop))
+        placed.append((None if word == "sil" else word, start, stop))
         start = stop
     return placed
 
@@ -106,7 +106,7 @@ def _placed(layout: list[tuple[str, float]]) -> list[tuple[str, int, int]]:
 def test_long_speech_is_cut_in_a_silence_before_the_limit():
     # 20 s of words, a 0.2-s and a 0.6-s pause in the last 2 s before 30 s, then 20 s more
     layout = [("a", 10.0), ("b", 10.0), ("sil", 0.5), ("c", 8.0), ("sil", 0.2), ("d", 0.3),
-              ("sil", 0.6), ("e", 10.0), ("f", 10.0)]
+              ("sil", 0.6), ("e", 10.0), ("f", 10.0)]  # "sil": a silence (None once placed)
     placed = _placed(layout)
     total = placed[-1][2]
     pieces = transcript._pieces(placed, total)
@@ -123,6 +123,13 @@ def test_without_a_silence_the_cut_falls_between_words():
     assert all(a[1] == b[0] for a, b in zip(pieces, pieces[1:]))  # the pieces tile the speech
     assert all(stop - start <= UTTERANCE_S * DECODER_RATE for start, stop, words in pieces
                if words != ["e"])  # a word longer than a piece is a piece of its own
+
+
+def test_a_word_spelt_like_a_silence_stays_a_word():
+    step = DECODER_RATE
+    placed = [("sil", 0, 20 * step), (None, 20 * step, 29 * step), ("b", 29 * step, 40 * step)]
+    pieces = transcript._pieces(placed, 40 * step)
+    assert [words for _, _, words in pieces] == [["sil"], ["b"]]
 
 
 def test_the_phones_of_the_words_are_placed_where_they_are_said(grid_clip):

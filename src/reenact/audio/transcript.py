@@ -173,17 +173,18 @@ def _aligner(words: list[str]):
     return decoder
 
 
-def _placed_words(decoder, samples: np.ndarray, words: list[str]) -> list[tuple[str, int, int]]:
-    """[(word or "sil", first sample, stop sample)] of `words` aligned to `samples`, in order."""
+def _placed_words(decoder, samples: np.ndarray, words: list[str]
+                  ) -> list[tuple[str | None, int, int]]:
+    """[(word, or None for a silence; first sample, stop sample)] of `words` aligned to `samples`,
+    in order."""
     decoder.set_align_text(" ".join(words))
     _decode(decoder, samples, words)
     step = round(DECODER_RATE * DECODER_FRAME_S)
-    return [("sil" if segment.word.startswith(("<", "[")) else segment.word.split("(", 1)[0],
-             segment.start_frame * step, (segment.end_frame + 1) * step)
+    return [(_word_text(segment.word), segment.start_frame * step, (segment.end_frame + 1) * step)
             for segment in decoder.seg()]
 
 
-def _pieces(placed: list[tuple[str, int, int]], num_samples: int
+def _pieces(placed: list[tuple[str | None, int, int]], num_samples: int
             ) -> list[tuple[int, int, list[str]]]:
     """[(first sample, stop sample, words)]: the speech cut between words into pieces of at most
     `UTTERANCE_S` (a word longer than that is a piece of its own), each cut in the middle of the
@@ -200,13 +201,13 @@ def _pieces(placed: list[tuple[str, int, int]], num_samples: int
             cut, after = num_samples, len(placed)
         else:
             near = [i for i in range(first, last + 1) if placed[i][2] > limit - search]
-            silences = [i for i in near if placed[i][0] == "sil"]
+            silences = [i for i in near if placed[i][0] is None]
             if silences:
                 best = max(silences, key=lambda i: placed[i][2] - placed[i][1])
                 cut, after = (placed[best][1] + placed[best][2]) // 2, best + 1
             else:
                 cut, after = placed[last][2], last + 1
-        pieces.append((start, cut, [word for word, _, _ in placed[first:after] if word != "sil"]))
+        pieces.append((start, cut, [word for word, _, _ in placed[first:after] if word is not None]))
         start, first = cut, after
     return [piece for piece in pieces if piece[2]] or pieces[:1]
 
@@ -222,8 +223,9 @@ def _placed_phones(decoder, samples: np.ndarray, words: list[str], offset: int
     phones: list[PhoneSegment] = []
     base = offset / DECODER_RATE
     for word in decoder.get_alignment():  # (its iterators are read in place, not kept)
-        if not word.name.startswith(("<", "[")):
-            said.append(word.name.split("(", 1)[0])
+        text = _word_text(word.name)
+        if text is not None:
+            said.append(text)
         phones += [PhoneSegment("SIL" if phone.name in _SILENCES else phone.name,
                                 base + phone.start * DECODER_FRAME_S,
                                 base + (phone.start + phone.duration) * DECODER_FRAME_S)
@@ -232,6 +234,12 @@ def _placed_phones(decoder, samples: np.ndarray, words: list[str], offset: int
         raise TranscriptError(f"transcript: its words could not be fitted to the speech "
                               f"({len(said)} of {len(words)} placed)")
     return phones
+
+
+def _word_text(name: str) -> str | None:
+    """A decoder word as the transcript's ("white(2)" -> "white"); None for a silence or filler
+    ("<sil>", "[noise]")."""
+    return None if name.startswith(("<", "[")) else name.split("(", 1)[0]
 
 
 def _decode(decoder, samples: np.ndarray, words: list[str], check: bool = True) -> None:
