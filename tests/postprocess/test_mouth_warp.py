@@ -67,6 +67,22 @@ def test_the_mouth_follows_the_frame_pose_and_nothing_else_changes(reference):
     assert changed[int(moved[57, 1]), int(moved[57, 0])]
 
 
+def test_nothing_is_drawn_from_beyond_the_references_edge(reference):
+    # the reference's face sits 40 px lower than the frame's, its chin near the bottom edge: the
+    # frame's lowest rows map below the reference's picture, where there is nothing to take
+    image, landmarks = reference
+    shift = 40
+    lowered = np.zeros_like(image)
+    lowered[shift:] = image[:-shift]
+    frame, _ = drawn_face(SIZE, mouth_open=0.0, interior=False, seed=1)
+    out = render(MouthWarp(lowered, landmarks + (0, shift)), frame, landmarks, landmarks)
+    beyond = SIZE - shift  # frame rows from here on map to source rows past the edge
+    assert np.array_equal(out[beyond:], frame[beyond:])  # the frame's own pixels, no streaks
+    changed = np.abs(out.astype(int) - frame).max(axis=-1) > 0
+    assert changed[: beyond - 2].any()  # the mouth above is still drawn
+    assert dark(out).sum() > 0.8 * dark(image).sum()
+
+
 def test_bad_points_are_named(reference):
     image, landmarks = reference
     with pytest.raises(ValueError, match="landmarks"):

@@ -184,7 +184,11 @@ class MouthWarp:
                                      align_corners=False)[0]
                 weight = torch.from_numpy(coverage)
                 drawn = drawn + weight * (hung - drawn)
-        alpha = torch.from_numpy(mask * inside)  # (h, w)
+        # a target beyond the reference's picture (a chin near its bottom edge, drawn lower)
+        # has nothing to take there: "border" sampling would smear the edge row into streaks,
+        # so the frame keeps its own pixels, faded in over `feather` pixels from the edge
+        covered = _within(source_x, source_y, self._width, self._height, max(feather, 1.0))
+        alpha = torch.from_numpy(mask * inside * covered)  # (h, w)
         original = result[y0:y0 + rows, x0:x0 + cols]
         before = torch.from_numpy(np.ascontiguousarray(original.transpose(2, 0, 1))).float()
         mouth_width = float(np.linalg.norm(target[54] - target[48]))
@@ -196,6 +200,14 @@ class MouthWarp:
         blended = drawn.sub_(before).mul_(alpha).add_(before).round_().clamp_(0, 255)
         result[y0:y0 + rows, x0:x0 + cols] = blended.to(torch.uint8).permute(1, 2, 0).numpy()
         return result
+
+
+def _within(source_x: np.ndarray, source_y: np.ndarray, width: int, height: int,
+            ramp: float) -> np.ndarray:
+    """(h, w) float32 in [0, 1]: how far each source position lies inside a `width` x `height`
+    image, 0 on or beyond its edge rising to 1 at `ramp` pixels in."""
+    depth = np.minimum(np.minimum(source_x, width - source_x), np.minimum(source_y, height - source_y))
+    return np.clip(depth / np.float32(ramp), 0.0, 1.0).astype(np.float32)
 
 
 def _sampling_grid(source_x: np.ndarray, source_y: np.ndarray, width: int,
