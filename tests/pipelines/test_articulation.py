@@ -92,20 +92,38 @@ def test_close_lips_meets_the_inner_lips_and_keeps_the_rest() -> None:
     np.testing.assert_allclose(closed[62], (points[62] + points[66]) / 2)
 
 
-def test_speech_target_carries_the_rest_mouth_to_the_frame_pose_and_opens_it() -> None:
+def test_speech_target_carries_the_rest_lips_to_the_frame_pose_and_opens_it() -> None:
     rest = face_landmarks(64, 64, 80, mouth_open=0.05)
     angle = np.deg2rad(10)
     pose = np.array([[np.cos(angle), -np.sin(angle), 20.0], [np.sin(angle), np.cos(angle), -6.0]])
     pose[:, :2] *= 1.3
     frame = apply_affine(pose, face_landmarks(64, 64, 80, mouth_open=0.4))  # old speech: wide open
     shut = speech_target(frame, rest, 0.0)
-    speech = list(SPEECH_LANDMARKS)
-    np.testing.assert_allclose(shut[speech], apply_affine(pose, close_lips(rest))[speech], atol=1e-9)
+    lips = list(range(48, 68))
+    np.testing.assert_allclose(shut[lips], apply_affine(pose, close_lips(rest))[lips], atol=1e-9)
+    jaw = list(range(3, 14))  # the frame's own, its old opening taken back
+    np.testing.assert_allclose(shut[jaw], shut_mouth(frame)[jaw], atol=1e-9)
     others = [i for i in range(68) if i not in SPEECH_LANDMARKS]
     assert np.array_equal(shut[others], frame[others])
     assert mouth_opening(speech_target(frame, rest, 0.25)) == pytest.approx(0.25, abs=1e-6)
     assert mouth_opening(speech_target(frame, rest, -1.0)) == pytest.approx(0.0, abs=1e-9)
     assert not set(POSE_LANDMARKS) & set(SPEECH_LANDMARKS)
+
+
+def test_speech_target_keeps_a_turned_heads_jaw_line() -> None:
+    # a head turned aside: the far side of the face is foreshortened, which no similarity of a
+    # frontal rest face reproduces; the target's jaw line must stay on the frame's face
+    rest = face_landmarks(64, 64, 80, mouth_open=0.0)
+    frame = rest.copy()
+    centre = frame[27, 0]
+    far = frame[:, 0] < centre
+    frame[far, 0] = centre + 0.6 * (frame[far, 0] - centre)  # the far half 40% narrower
+    target = speech_target(frame, rest, 0.0)
+    jaw = list(range(3, 14))
+    assert np.abs(target[jaw] - frame[jaw]).max() < 0.05 * interocular_distance(frame)
+    opened = speech_target(frame, rest, 0.2)
+    assert (opened[8, 1] - frame[8, 1]) == pytest.approx(0.8 * 0.2 * interocular_distance(frame),
+                                                          rel=0.05)  # the chin drops with it
 
 
 def test_speech_opening_reads_the_fitted_direction_and_drawn_opening_drops_the_silence_offset() -> None:

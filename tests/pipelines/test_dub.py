@@ -23,6 +23,7 @@ from reenact.io import VideoWriter, probe_video
 from reenact.motion import replace_subspace
 from reenact.pipelines.dub import DubOptions, analyze_video, dub, dub_frames
 from reenact.pipelines.reference_mouth import (
+    DRAWN_REGION,
     SHUT_BLEND_OPENING,
     draw_mouths,
     reference_frame_index,
@@ -30,6 +31,7 @@ from reenact.pipelines.reference_mouth import (
 )
 from reenact.preprocess.expressions import mouth_opening
 from reenact.postprocess.mouth_mask import lower_face_mask
+from reenact.postprocess.mouth_warp import MouthWarp
 from reenact.smoothing import gaussian_smooth
 
 BOX = (40.0, 20.0, 88.0, 76.0)  # the fake analyzer's face in 96x128 frames
@@ -80,7 +82,9 @@ def test_only_the_lower_face_changes_and_faceless_frames_pass_through(backend, c
             ys, xs = np.nonzero(changed)
             jaw = faces.track.landmarks[index][2:15]
             grow = (0.05 + 3 * 0.02) * box.side + 1  # dilation + feather (3 sigma)
-            assert ys.min() > brows and ys.max() < jaw[:, 1].max() + 0.3 * box.side
+            nose_base = faces.track.landmarks[index][31:36, 1].min()
+            assert ys.min() > max(brows, nose_base - grow)  # not the cheeks up to the eyes
+            assert ys.max() < jaw[:, 1].max() + 0.3 * box.side
             assert jaw[:, 0].min() - grow <= xs.min() and xs.max() <= jaw[:, 0].max() + grow
             continue
         mask = lower_face_mask(faces.track.landmarks[index], box, 64)
@@ -324,6 +328,28 @@ def test_a_shut_mouth_is_drawn_from_the_rest_frames_closed_mouth():
             for a, b in zip(with_rest, reference_only)]
     assert blue[0] > 0  # shut: the rest frame's mouth
     assert 0.3 * blue[0] < blue[1] < 0.7 * blue[0]  # half way: half of it (same face, same pose)
+
+
+def test_the_drawn_region_leaves_the_outer_cheeks():
+    """A reference in another pose than the frame drew its own outer cheeks (a glasses' rim and
+    all) beside the nose; what dub draws is the jaw below them, the nose's base and the lips."""
+    from face_images import drawn_face
+
+    reference, landmarks = drawn_face(160, mouth_open=0.4)
+    frame, _ = drawn_face(160, mouth_open=0.0, interior=False, seed=1)  # other skin texture
+    warp = MouthWarp(reference, landmarks)
+
+    def changed(region):
+        kwargs = {} if region is None else {"region": region}
+        out = warp.render(frame, landmarks, frame_landmarks=landmarks, grow=2.0, feather=1.0,
+                          **kwargs)
+        return np.abs(out.astype(int) - frame).max(axis=-1) > 0
+
+    drawn, before = changed(DRAWN_REGION), changed(None)
+    for cheek in landmarks[[2, 14]].astype(int):  # 12 px from the drawn hull, 7 px of margin
+        patch = (slice(cheek[1] - 1, cheek[1] + 2), slice(cheek[0] - 1, cheek[0] + 2))
+        assert not drawn[patch].any() and before[patch].any()
+    assert drawn[int(landmarks[57, 1]), int(landmarks[57, 0])]  # the mouth is drawn
 
 
 def test_smoothed_landmarks_low_pass_each_run_of_faces():

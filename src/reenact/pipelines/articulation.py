@@ -44,6 +44,7 @@ OPENING_SHARES: dict[int, float] = {
 }
 # landmarks that speech moves: the lower jaw line, the chin and the lips
 SPEECH_LANDMARKS = (*range(3, 14), *range(48, 68))
+_LIPS = tuple(range(48, 68))
 # drawn openings are the audio model's x this: its output varies less than real mouths (a
 # regression's shrinkage); on the 10 non-eval talking clips it trained on (7 GRID, 3 presenters), the
 # std of FaceMesh's inner-lip gap over the std of `drawn_opening` x 1 is 1.42 pooled (1.1-3.8 per
@@ -93,17 +94,23 @@ def speech_target(frame_landmarks: np.ndarray, rest_landmarks: np.ndarray,
                   opening: float) -> np.ndarray:
     """(68, 2) where a frame's landmarks go when its mouth says the new speech.
 
-    The rest face (a closed-mouth frame's landmarks) is carried onto the frame's pose by the
-    similarity that best maps its `POSE_LANDMARKS` onto the frame's, its lips are closed
-    (`close_lips`) and then opened by `opening` (inner-lip gap over interocular distance,
-    `open_mouth`); those positions replace the frame's `SPEECH_LANDMARKS`, so nothing of the frame's
-    own mouth and jaw (the old speech) is left. Both inputs are (68, 2) in the same pixels.
+    The lips are the rest face's (a closed-mouth frame's landmarks), carried onto the frame's
+    pose by the similarity that best maps its `POSE_LANDMARKS` onto the frame's and closed
+    (`close_lips`), so nothing of the frame's own lips (the old speech's shapes) is left. The jaw
+    line and chin are the frame's own with its old opening taken back (`shut_mouth`): a similarity
+    cannot turn a frontal jaw line with a head that looks aside, and a carried one stood off the
+    turned face by up to a fifth of its width (the drawing took the background and the glasses
+    into the lower face). The whole is then opened by `opening` (inner-lip gap over interocular
+    distance, `open_mouth`), and those positions replace the frame's `SPEECH_LANDMARKS`. Both
+    inputs are (68, 2) in the same pixels.
     """
     frame = check_face_landmarks(frame_landmarks, "frame_landmarks").copy()
     rest = check_face_landmarks(rest_landmarks, "rest_landmarks")
     pose = list(POSE_LANDMARKS)
-    posed = apply_affine(similarity_fit(rest[pose], frame[pose]), rest)
-    spoken = open_mouth(close_lips(posed), max(float(opening), 0.0))
+    shaped = shut_mouth(frame)
+    lips = list(_LIPS)
+    shaped[lips] = close_lips(apply_affine(similarity_fit(rest[pose], frame[pose]), rest))[lips]
+    spoken = open_mouth(shaped, max(float(opening), 0.0))
     frame[list(SPEECH_LANDMARKS)] = spoken[list(SPEECH_LANDMARKS)]
     return frame
 

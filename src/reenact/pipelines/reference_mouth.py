@@ -42,6 +42,10 @@ LANDMARK_SMOOTHING = 1.0  # frames: Gaussian sigma of the landmark tracks the mo
 # frame's closed mouth: all of it at 0, none at this (a real mouth in speech is under 0.03 a
 # quarter of the time, FaceMesh on dev clips)
 SHUT_BLEND_OPENING = 0.04
+# what is drawn: the hull of the jaw from below the cheeks (4-12), the nose's base and the lips,
+# not the cheeks up to the eyes (2, 3, 13, 14): a reference frame in another pose than the frame
+# (a head turned aside) drew its own cheek there, glasses' rims and all
+DRAWN_REGION = (*range(4, 13), *range(31, 36), *range(48, 68))
 
 
 def _aligned(landmarks: np.ndarray, onto: np.ndarray) -> np.ndarray:
@@ -150,7 +154,8 @@ def draw_mouths(frames: Iterator[np.ndarray], indices: np.ndarray, track: FaceTr
         side = track.boxes[j].side
         amount = max(float(opening[i]), 0.0)
         target = speech_target(landmarks[j], rest, amount)
-        kwargs = dict(frame_landmarks=landmarks[j], grow=grow * side, feather=feather * side)
+        kwargs = dict(frame_landmarks=landmarks[j], grow=grow * side, feather=feather * side,
+                      region=DRAWN_REGION)
         if shut_warp is None or amount >= SHUT_BLEND_OPENING:
             yield warp.render(frame, target, **kwargs)
             continue
