@@ -90,6 +90,15 @@ def decoder_model() -> tuple[object, Path]:
     return pocketsphinx, Path(pocketsphinx.get_model_path()) / "en-us"
 
 
+def word_decoder():
+    """A pocketsphinx decoder on the English acoustic model and its pronouncing dictionary, for
+    aligning known words (`reenact.audio.word_alignment`, `reenact.audio.transcript`);
+    PhonesUnavailable without pocketsphinx."""
+    pocketsphinx, model = decoder_model()
+    return pocketsphinx.Decoder(hmm=str(model / "en-us"), dict=str(model / "cmudict-en-us.dict"),
+                                logfn="/dev/null")
+
+
 def decoder_available() -> bool:
     """Whether the phone decoder can be imported here (else `phone_cues` raises PhonesUnavailable)."""
     try:

@@ -33,8 +33,8 @@ from reenact.audio.phones import (
     UTTERANCE_S,
     PhoneSegment,
     check_decoder_rate,
-    decoder_model,
     pcm16,
+    word_decoder,
 )
 from reenact.io.audio import AudioClip
 from reenact.io.errors import check_input_file
@@ -161,9 +161,7 @@ def aligned_phones(clip: AudioClip, text: str) -> list[PhoneSegment]:
 
 def _aligner(words: list[str]):
     """A pocketsphinx decoder on the English models that knows every word of `words`."""
-    pocketsphinx, model = decoder_model()
-    decoder = pocketsphinx.Decoder(hmm=str(model / "en-us"),
-                                   dict=str(model / "cmudict-en-us.dict"), logfn="/dev/null")
+    decoder = word_decoder()
     spelt = sorted({word for word in words if decoder.lookup_word(word) is None})
     for word in spelt:
         decoder.add_word(word, spelt_phones(word), True)

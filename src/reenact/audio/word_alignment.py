@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from reenact.audio.phones import DECODER_FRAME_S, check_decoder_rate, decoder_model, pcm16
+from reenact.audio.phones import DECODER_FRAME_S, check_decoder_rate, pcm16, word_decoder
 from reenact.io.audio import AudioClip
 
 SILENCES = frozenset({"<sil>", "<s>", "</s>"})  # the decoder's names for silence, reported "sil"
@@ -43,9 +43,7 @@ def align_words(clip: AudioClip, text: str) -> list[AlignedWord]:
     words = text.lower().split()
     if not words:
         raise ValueError("text: expected the words said in the clip, got none")
-    pocketsphinx, model = decoder_model()
-    decoder = pocketsphinx.Decoder(hmm=str(model / "en-us"),
-                                   dict=str(model / "cmudict-en-us.dict"), logfn="/dev/null")
+    decoder = word_decoder()
     missing = [word for word in words if decoder.lookup_word(word) is None]
     if missing:
         raise ValueError(f"text: not in the pronouncing dictionary: {', '.join(missing)}")
