@@ -2,6 +2,7 @@
 dictionary lacks them, aligned in pieces for long speech, and the errors of each step."""
 
 import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -15,6 +16,7 @@ from reenact.audio.transcript import (
     check_transcript,
     read_transcript,
     spelt_phones,
+    spelt_variants,
     transcript_words,
 )
 from reenact.io.audio import AudioClip, load_audio
@@ -178,3 +180,36 @@ def test_silence_or_nothing_cannot_hold_words():
 def test_a_clip_at_another_rate_is_refused():
     with pytest.raises(ValueError, match=r"expected audio at 16000 Hz"):
         aligned_phones(AudioClip(np.zeros(2205, np.float32), 22050), SENTENCE)
+
+
+# espeak-ng (1.51, voice "de", 150 words/min, 16 kHz) saying a German sentence of ours: synthetic
+# speech with exact zeros between its words, and words the English dictionary reads as another
+# language's ("mit" as the letters M-I-T) or that English spelling misreads ("nach": its ch is no CH)
+GERMAN = "mein Bruder backt Brot mit Butter und Paul bringt Milch bald nach dem Mittag"
+GERMAN_SPEECH = Path(__file__).parent / "data" / "de_espeak.flac"
+
+
+def test_another_languages_synthetic_speech_is_aligned():
+    pytest.importorskip("pocketsphinx", reason="the aligner (pocketsphinx) is not installed")
+    clip = load_audio(GERMAN_SPEECH, DECODER_RATE)
+    assert (clip.samples == 0).mean() > 0.2  # digital silence between the words
+    phones = aligned_phones(clip, GERMAN)
+    labels = [p.label for p in phones if p.label != "SIL"]
+    # every b, p and m of the words is placed, in order, over the 5 s
+    assert [label for label in labels if label in ("B", "P", "M")] == \
+        ["M", "B", "B", "B", "M", "B", "P", "B", "M", "B", "M", "M"]
+    said = " ".join(labels)
+    assert "B AO L D N AE CH D" not in said and "M IH T B" in said  # "nach" and "mit" as spelt
+    assert phones[-1].end == pytest.approx(clip.duration_s, abs=0.05)
+
+
+def test_every_word_may_also_be_said_as_spelt():
+    assert spelt_variants("nach")[0] == spelt_phones("nach") == "N AE CH"
+    assert {"N AE K", "N AE HH", "N AE SH"} <= set(spelt_variants("nach"))
+    assert spelt_variants("wasser")[:2] == ["W AE S EH R", "V AE S EH R"]
+    assert spelt_variants("bad") == ["B AE D"]  # nothing read otherwise
+
+
+def test_latin_letters_without_accents_are_spelt_in_a_to_z():
+    assert transcript_words("Große Straße, sabahı; Łódź") == ["grosse", "strasse", "sabahi", "lodz"]
+    check_transcript("Mırıldanır ve şarkı", phones=True)  # Turkish is read now

@@ -43,6 +43,12 @@ DECODER_FRAME_S = 0.01  # the decoder's frame step (s)
 # its search memory grows with an utterance's length (10 minutes in one: +158 MB)
 UTTERANCE_S = 30.0
 SPLIT_SEARCH_S = 2.0
+# forced alignment hears speech through noise this far under its rms: pocketsphinx's alignment
+# failed on every espeak-ng sentence tried (7 languages, English among them, 2026-12-05; a quarter
+# of their samples exact zeros, as text-to-speech writes between words): with this floor all 7
+# align (with the spelt readings of `reenact.audio.transcript`), at -45 dB 2 of 7. A recording's
+# own noise lies above it, and a real GRID clip aligns with or without it
+ALIGNMENT_NOISE_FLOOR_DB = -35.0
 BILABIALS = frozenset({"P", "B", "M"})  # ARPAbet phones made with both lips shut
 # the phone decoder's language weight and phone insertion penalty; the values the CMU Sphinx
 # documentation gives for allphone decoding (a larger weight trusts phone bigrams over acoustics)
@@ -115,8 +121,14 @@ def check_decoder_rate(clip: AudioClip) -> None:
                          f"{clip.sample_rate} Hz; load it with load_audio(path, {DECODER_RATE})")
 
 
-def pcm16(samples: np.ndarray) -> bytes:
-    """Mono 16-bit little-endian PCM of (N,) float samples in [-1, 1]."""
+def pcm16(samples: np.ndarray, noise_floor_db: float | None = None) -> bytes:
+    """Mono 16-bit little-endian PCM of (N,) float samples in [-1, 1]; with `noise_floor_db`,
+    seeded Gaussian noise that many dB under the samples' rms is added first (the same noise for
+    the same samples), as `ALIGNMENT_NOISE_FLOOR_DB` for the aligners."""
+    if noise_floor_db is not None and samples.size:
+        rms = float(np.sqrt(np.mean(np.square(samples, dtype=np.float64))))
+        noise = np.random.default_rng(0).standard_normal(samples.shape[0]).astype(np.float32)
+        samples = samples + np.float32(rms * 10 ** (noise_floor_db / 20)) * noise
     return (np.clip(samples, -1.0, 1.0) * 32767).astype("<i2").tobytes()
 
 

@@ -27,6 +27,7 @@ import unicodedata
 import numpy as np
 
 from reenact.audio.phones import (
+    ALIGNMENT_NOISE_FLOOR_DB,
     DECODER_FRAME_S,
     DECODER_RATE,
     SPLIT_SEARCH_S,
@@ -58,6 +59,16 @@ _LETTER_GROUPS: dict[str, str] = {
     "s": "S", "t": "T", "u": "AH", "v": "V", "w": "W", "x": "K S", "y": "IY", "z": "Z",
 }
 _LONGEST_GROUP = max(len(group) for group in _LETTER_GROUPS)
+# other readings of letter groups that other languages say otherwise, offered to the aligner beside
+# the English one: it takes whichever the speech fits (German "nach" would not align as N AE CH)
+_OTHER_READINGS: dict[str, tuple[str, ...]] = {
+    "ch": ("K", "HH", "SH"), "j": ("Y",), "w": ("V",), "z": ("T S",), "ei": ("AY",), "ie": ("IY",),
+}
+
+
+# Latin letters that taking accents off leaves as they are, as their nearest spelling in a-z
+_LATIN_LETTERS = str.maketrans({"ı": "i", "ß": "ss", "ł": "l", "ø": "o", "æ": "ae", "œ": "oe",
+                                "đ": "d", "ð": "d", "þ": "th", "ŋ": "ng"})
 
 
 class TranscriptError(ValueError):
@@ -65,14 +76,15 @@ class TranscriptError(ValueError):
 
 
 def transcript_words(text: str) -> list[str]:
-    """The words of a transcript: lower case, accents taken off (é -> e), digits spelt one by one
+    """The words of a transcript: lower case, accents taken off (é -> e; ß -> ss, ł -> l, ı -> i, as
+    `_LATIN_LETTERS`), digits spelt one by one
     ("42" -> "four two"), punctuation dropped (an apostrophe inside a word is kept: "don't").
     Raises TranscriptError for a text over `MAX_TRANSCRIPT_CHARS` or without words."""
     if len(text) > MAX_TRANSCRIPT_CHARS:
         raise TranscriptError(f"transcript: {len(text)} characters, more than the "
                               f"{MAX_TRANSCRIPT_CHARS} of ~2 hours of speech")
     plain = unicodedata.normalize("NFKD", text.lower())
-    plain = "".join(char for char in plain if not unicodedata.combining(char))
+    plain = "".join(char for char in plain if not unicodedata.combining(char)).translate(_LATIN_LETTERS)
     words: list[str] = []
     for token in re.findall(r"[^\W\d_]+(?:'[^\W\d_]+)*|\d", plain):
         words.append(_DIGITS[int(token)] if token.isdigit() else token)
@@ -121,19 +133,37 @@ def spelt_phones(word: str) -> str:
     """ARPAbet phones ("B AE N") read from a word's spelling by letter-to-sound rules, for words
     the dictionary lacks; doubled letters say one phone, a final e is silent. Raises
     TranscriptError for a word with letters outside a-z (another script)."""
+    return spelt_variants(word)[0]
+
+
+def spelt_variants(word: str) -> list[str]:
+    """`spelt_phones`' reading of a word, then one more for each other reading of a letter group
+    that languages read differently (`_OTHER_READINGS`: German "nach" says K or HH, not the CH of
+    "church"), each group's every occurrence changed at once. Raises TranscriptError as
+    `spelt_phones` does."""
     letters = re.sub(r"(.)\1", r"\1", _check_letters(word))
     if len(letters) > 2 and letters.endswith("e"):
         letters = letters[:-1]
-    phones: list[str] = []
+    groups: list[str] = []
     place = 0
     while place < len(letters):
         for size in range(min(_LONGEST_GROUP, len(letters) - place), 0, -1):
-            said = _LETTER_GROUPS.get(letters[place:place + size])
-            if said is not None:
-                phones += said.split()
+            if letters[place:place + size] in _LETTER_GROUPS:
+                groups.append(letters[place:place + size])
                 place += size
                 break
-    return " ".join(phones) or "AH"
+
+    def reading(other: dict[str, str]) -> str:
+        said = " ".join(other.get(group, _LETTER_GROUPS[group]) for group in groups)
+        return " ".join(said.split()) or "AH"
+
+    variants = [reading({})]
+    for group in dict.fromkeys(groups):
+        for phones in _OTHER_READINGS.get(group, ()):
+            variant = reading({group: phones})
+            if variant not in variants:
+                variants.append(variant)
+    return variants
 
 
 def aligned_phones(clip: AudioClip, text: str) -> list[PhoneSegment]:
@@ -160,15 +190,33 @@ def aligned_phones(clip: AudioClip, text: str) -> list[PhoneSegment]:
 
 
 def _aligner(words: list[str]):
-    """A pocketsphinx decoder on the English models that knows every word of `words`."""
+    """A pocketsphinx decoder on the English models that knows every word of `words`: a word the
+    dictionary lacks is read from its spelling, and every word may also be said as its spellings
+    read (`spelt_variants`: "mit" is in the dictionary as the letters M-I-T), the alignment taking
+    whichever pronunciation the speech fits."""
     decoder = word_decoder()
-    spelt = sorted({word for word in words if decoder.lookup_word(word) is None})
-    for word in spelt:
-        decoder.add_word(word, spelt_phones(word), True)
+    unique = sorted(set(words))
+    spelt = [word for word in unique if decoder.lookup_word(word) is None]
+    added: list[tuple[str, str]] = []
+    for word in unique:
+        known = []
+        while decoder.lookup_word(_variant_name(word, len(known))) is not None:
+            known.append(decoder.lookup_word(_variant_name(word, len(known))))
+        for phones in spelt_variants(word):
+            if phones not in known:
+                added.append((_variant_name(word, len(known)), phones))
+                known.append(phones)
+    for index, (name, phones) in enumerate(added):  # the searches are rebuilt once, at the last
+        decoder.add_word(name, phones, index == len(added) - 1)
     if spelt:
         logger.info("transcript: %d of %d words read from their spelling (not in the English "
-                    "dictionary): %s", len(spelt), len(set(words)), ", ".join(spelt[:8]))
+                    "dictionary): %s", len(spelt), len(unique), ", ".join(spelt[:8]))
     return decoder
+
+
+def _variant_name(word: str, index: int) -> str:
+    """The dictionary's name of a word's pronunciation `index` (0: "word", 1: "word(2)", ...)."""
+    return word if index == 0 else f"{word}({index + 1})"
 
 
 def _placed_words(decoder, samples: np.ndarray, words: list[str]
@@ -215,6 +263,17 @@ def _placed_phones(decoder, samples: np.ndarray, words: list[str], offset: int
     """The phones of `words` aligned to `samples`, in seconds from `offset` samples before them."""
     decoder.set_align_text(" ".join(words))
     _decode(decoder, samples, words)
+    # the phones are placed by a decoder that knows each word only as the pronunciation the word
+    # pass chose: pocketsphinx 5's phone pass fails ("Failed to stop utterance processing") on a
+    # text that says a word twice once pronunciations have been added to the dictionary
+    chosen = [segment.word for segment in decoder.seg() if _word_text(segment.word) is not None]
+    names = {name: f"{_word_text(name)}-{index}" for index, name in enumerate(dict.fromkeys(chosen))}
+    pronunciations = {name: decoder.lookup_word(name) for name in names}
+    decoder = word_decoder()
+    for index, (name, plain) in enumerate(names.items()):
+        decoder.add_word(plain, pronunciations[name], index == len(names) - 1)
+    decoder.set_align_text(" ".join(names[name] for name in chosen))
+    _decode(decoder, samples, words)
     decoder.set_alignment()  # a second pass places the phones inside the words
     _decode(decoder, samples, words, check=False)
     said: list[str] = []
@@ -235,16 +294,16 @@ def _placed_phones(decoder, samples: np.ndarray, words: list[str], offset: int
 
 
 def _word_text(name: str) -> str | None:
-    """A decoder word as the transcript's ("white(2)" -> "white"); None for a silence or filler
-    ("<sil>", "[noise]")."""
-    return None if name.startswith(("<", "[")) else name.split("(", 1)[0]
+    """A decoder word as the transcript's ("white(2)" or the phone pass's "white-3" -> "white");
+    None for a silence or filler ("<sil>", "[noise]")."""
+    return None if name.startswith(("<", "[")) else re.sub(r"(\(\d+\)|-\d+)$", "", name)
 
 
 def _decode(decoder, samples: np.ndarray, words: list[str], check: bool = True) -> None:
     """One pass over `samples`; with `check`, TranscriptError where `words` did not fit (asked
     only after a word pass: after the phone pass, `hyp()` crashes pocketsphinx 5)."""
     decoder.start_utt()
-    decoder.process_raw(pcm16(samples), full_utt=True)
+    decoder.process_raw(pcm16(samples, ALIGNMENT_NOISE_FLOOR_DB), full_utt=True)
     decoder.end_utt()
     if check and decoder.hyp() is None:
         raise TranscriptError(f"transcript: its {len(words)} words could not be fitted to the "

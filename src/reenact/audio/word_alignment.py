@@ -18,7 +18,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from reenact.audio.phones import DECODER_FRAME_S, check_decoder_rate, pcm16, word_decoder
+from reenact.audio.phones import (
+    ALIGNMENT_NOISE_FLOOR_DB,
+    DECODER_FRAME_S,
+    check_decoder_rate,
+    pcm16,
+    word_decoder,
+)
 from reenact.io.audio import AudioClip
 
 SILENCES = frozenset({"<sil>", "<s>", "</s>"})  # the decoder's names for silence, reported "sil"
@@ -49,7 +55,7 @@ def align_words(clip: AudioClip, text: str) -> list[AlignedWord]:
         raise ValueError(f"text: not in the pronouncing dictionary: {', '.join(missing)}")
     decoder.set_align_text(" ".join(words))
     decoder.start_utt()
-    decoder.process_raw(pcm16(clip.samples), full_utt=True)
+    decoder.process_raw(pcm16(clip.samples, ALIGNMENT_NOISE_FLOOR_DB), full_utt=True)
     decoder.end_utt()
     segments = decoder.seg() or ()
     aligned = [AlignedWord(_plain(segment.word), segment.start_frame * DECODER_FRAME_S,
