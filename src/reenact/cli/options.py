@@ -159,8 +159,9 @@ def add_speech_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--transcript", metavar="FILE",
                         help="the words said in the speech, a UTF-8 text file (e.g. the script): "
                              "their phones are placed where they are said instead of heard, so "
-                             "every p, b and m in them shuts the lips (English words by the "
-                             "pronouncing dictionary, others by their spelling)")
+                             "every p, b and m in them shuts the lips (a Latin-script language: "
+                             "English words by the pronouncing dictionary, every word also by its "
+                             "spelling)")
     add_face_backend_argument(parser)
     parser.add_argument("--max-frames", type=int, help="render only the first N frames")
     add_label_argument(parser)
