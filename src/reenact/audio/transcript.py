@@ -179,13 +179,14 @@ def aligned_phones(clip: AudioClip, text: str) -> list[PhoneSegment]:
         raise TranscriptError("transcript: the speech is empty")
     decoder = _aligner(words)
     if clip.duration_s <= UTTERANCE_S:
-        return _placed_phones(decoder, clip.samples, words, 0)
+        return _placed_phones(decoder, clip.samples, words, 0, (word_decoder(), {}))
     pieces = _pieces(_placed_words(decoder, clip.samples, words), clip.num_samples)
+    placer = (word_decoder(), {})  # one phone decoder for every piece
     logger.info("aligning the transcript to %.0f s of speech (%d pieces)", clip.duration_s,
                 len(pieces))
     phones: list[PhoneSegment] = []
     for start, stop, piece_words in pieces:
-        phones += _placed_phones(decoder, clip.samples[start:stop], piece_words, start)
+        phones += _placed_phones(decoder, clip.samples[start:stop], piece_words, start, placer)
     return phones
 
 
@@ -258,20 +259,23 @@ def _pieces(placed: list[tuple[str | None, int, int]], num_samples: int
     return [piece for piece in pieces if piece[2]] or pieces[:1]
 
 
-def _placed_phones(decoder, samples: np.ndarray, words: list[str], offset: int
-                   ) -> list[PhoneSegment]:
-    """The phones of `words` aligned to `samples`, in seconds from `offset` samples before them."""
+def _placed_phones(decoder, samples: np.ndarray, words: list[str], offset: int,
+                   placer: tuple[object, dict[str, str]]) -> list[PhoneSegment]:
+    """The phones of `words` aligned to `samples`, in seconds from `offset` samples before them.
+    placer: (a `word_decoder` for the phone pass, the names it knows each pronunciation by),
+    shared by the pieces of one speech."""
     decoder.set_align_text(" ".join(words))
     _decode(decoder, samples, words)
     # the phones are placed by a decoder that knows each word only as the pronunciation the word
     # pass chose: pocketsphinx 5's phone pass fails ("Failed to stop utterance processing") on a
     # text that says a word twice once pronunciations have been added to the dictionary
     chosen = [segment.word for segment in decoder.seg() if _word_text(segment.word) is not None]
-    names = {name: f"{_word_text(name)}-{index}" for index, name in enumerate(dict.fromkeys(chosen))}
-    pronunciations = {name: decoder.lookup_word(name) for name in names}
-    decoder = word_decoder()
-    for index, (name, plain) in enumerate(names.items()):
-        decoder.add_word(plain, pronunciations[name], index == len(names) - 1)
+    phone_decoder, names = placer
+    new = [name for name in dict.fromkeys(chosen) if name not in names]
+    for index, name in enumerate(new):
+        names[name] = f"{_word_text(name)}-{len(names)}"
+        phone_decoder.add_word(names[name], decoder.lookup_word(name), index == len(new) - 1)
+    decoder = phone_decoder
     decoder.set_align_text(" ".join(names[name] for name in chosen))
     _decode(decoder, samples, words)
     decoder.set_alignment()  # a second pass places the phones inside the words
