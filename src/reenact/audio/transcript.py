@@ -200,9 +200,9 @@ def _aligner(words: list[str]):
     spelt = [word for word in unique if decoder.lookup_word(word) is None]
     added: list[tuple[str, str]] = []
     for word in unique:
-        known = []
-        while decoder.lookup_word(_variant_name(word, len(known))) is not None:
-            known.append(decoder.lookup_word(_variant_name(word, len(known))))
+        known: list[str] = []  # the word's pronunciations in the dictionary, in order
+        while (said := decoder.lookup_word(_variant_name(word, len(known)))) is not None:
+            known.append(said)
         for phones in spelt_variants(word):
             if phones not in known:
                 added.append((_variant_name(word, len(known)), phones))

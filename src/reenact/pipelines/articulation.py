@@ -22,6 +22,7 @@ from reenact.checkpoint.audio_format import AudioCheckpoint
 from reenact.containers import Keypoints
 from reenact.geometry import apply_affine, similarity_fit
 from reenact.motion import motion_between
+from reenact.postprocess.mouth_mask import MOUTH_LANDMARKS
 from reenact.preprocess.anchors import anchor_keypoints, pixels_to_normalized, replace_anchors
 from reenact.preprocess.expressions import (
     INNER_LIP_PAIRS,
@@ -44,7 +45,6 @@ OPENING_SHARES: dict[int, float] = {
 }
 # landmarks that speech moves: the lower jaw line, the chin and the lips
 SPEECH_LANDMARKS = (*range(3, 14), *range(48, 68))
-_LIPS = tuple(range(48, 68))
 # drawn openings are the audio model's x this: its output varies less than real mouths (a
 # regression's shrinkage); on the 10 non-eval talking clips it trained on (7 GRID, 3 presenters), the
 # std of FaceMesh's inner-lip gap over the std of `drawn_opening` x 1 is 1.42 pooled (1.1-3.8 per
@@ -108,7 +108,7 @@ def speech_target(frame_landmarks: np.ndarray, rest_landmarks: np.ndarray,
     rest = check_face_landmarks(rest_landmarks, "rest_landmarks")
     pose = list(POSE_LANDMARKS)
     shaped = shut_mouth(frame)
-    lips = list(_LIPS)
+    lips = list(MOUTH_LANDMARKS)
     shaped[lips] = close_lips(apply_affine(similarity_fit(rest[pose], frame[pose]), rest))[lips]
     spoken = open_mouth(shaped, max(float(opening), 0.0))
     frame[list(SPEECH_LANDMARKS)] = spoken[list(SPEECH_LANDMARKS)]
