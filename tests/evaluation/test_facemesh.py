@@ -21,7 +21,9 @@ from reenact.evaluation.facemesh import (
     inner_lip_gap,
     iris_offset,
     mediapipe_available,
+    mesh_distance,
     mesh_interocular,
+    mesh_measures,
 )
 from reenact.config import ConfigError
 from reenact.preprocess.face_mesh import (
@@ -78,6 +80,27 @@ def test_iris_offset_is_the_gaze_along_the_eyes() -> None:
     points[RIGHT_IRIS] = (100.0, 70.0)  # looking up moves nothing along the eye
     points[LEFT_IRIS] = (160.0, 70.0)
     assert iris_offset(points) == pytest.approx(0.0)
+
+
+def test_mesh_distance_is_in_the_units_of_dlibs_akd() -> None:
+    driver = mesh_points(6.0)
+    output = driver.copy()
+    output[:468] += (3.0, 4.0)  # every face point 5 px off
+    output[RIGHT_IRIS] += 100.0  # the irises are not counted (the port has none)
+    assert mesh_distance(output, driver, face_size=128.0) == pytest.approx(10.0)  # 5 px at 256
+    assert mesh_distance(output[:468], driver, face_size=256.0) == pytest.approx(5.0)
+    assert mesh_distance(driver, driver, face_size=100.0) == 0.0
+    with pytest.raises(ValueError, match="face_size: expected a finite size > 0, got 0.0"):
+        mesh_distance(output, driver, face_size=0.0)
+    with pytest.raises(ValueError, match=r"output: expected finite \(478, 2\)"):
+        mesh_distance(np.zeros((68, 2)), driver, face_size=100.0)
+
+
+def test_mesh_measures_of_no_face_are_nan() -> None:
+    measures = mesh_measures(mesh_points(12.0))
+    assert measures["lips_mesh"] == pytest.approx(0.2)
+    assert set(measures) == {"lips_mesh", "eye_mesh", "gaze_mesh"}
+    assert all(math.isnan(v) for v in mesh_measures(None).values())
 
 
 def test_check_mesh_names_the_shape() -> None:

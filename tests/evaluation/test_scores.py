@@ -34,7 +34,8 @@ def series(mouth: np.ndarray) -> FaceSeries:
 def method(mouth: np.ndarray, l1: float) -> MethodFrames:
     count = len(mouth)
     return MethodFrames(face=series(mouth), l1=np.full(count, l1), psnr=np.full(count, 30.0),
-                        akd=np.full(count, 2.0), sharpness=np.full(count, 0.5),
+                        akd=np.full(count, 2.0), akd_mesh=np.full(count, 2.5),
+                        sharpness=np.full(count, 0.5),
                         identity=np.where(np.arange(count) % 4 == 0, 0.2, np.nan),
                         identity_frame=np.where(np.arange(count) % 4 == 0, 0.15, np.nan))
 
@@ -91,9 +92,11 @@ def test_report_and_series_dump() -> None:
     assert "### Self-reenactment" in report and "**pooled** (1 clips)" in report
     model_row = next(line for line in report.splitlines() if line.startswith("| a.mp4 | model"))
     cells = [cell.strip() for cell in model_row.strip("|").split("|")]
-    assert cells[2] == "20" and cells[6] == "-" and cells[7] == "0.00"  # mouth r, mouth amp
-    assert any(line.startswith("|  | warp |") for line in report.splitlines())
     header = [cell.strip() for cell in report.splitlines()[2].strip("|").split("|")]
+    assert cells[2] == "20" and cells[header.index("mouth r")] == "-"
+    assert cells[header.index("mouth amp")] == "0.00"
+    assert cells[header.index("AKD")] == "2.00" and cells[header.index("AKD (mesh)")] == "2.50"
+    assert any(line.startswith("|  | warp |") for line in report.splitlines())
     assert cells[header.index("ident")] == "0.200" and cells[header.index("ident now")] == "0.150"
     assert summary["clips"][0]["model"]["mouth_r"] is None  # strict JSON: no NaN
     json.dumps(summary, allow_nan=False)

@@ -128,6 +128,10 @@ def test_cli_self_and_cross_identity(tiny_checkpoint, tmp_path, capsys) -> None:
     assert all(0 <= value < 0.2 for value in driver["lips_mesh"])  # lips shut before the sentence
     if not mediapipe_available():
         assert driver["gaze_mesh"] == [None] * 3
+    # AKD read by FaceMesh too, in dlib's units: the warp of frame 0 onto itself is the photo
+    warp_mesh = summary["series"][0]["warp"]["akd_mesh"]
+    assert warp_mesh[0] < 0.5 and all(value is not None for value in warp_mesh)
+    assert "AKD (mesh)" in report and summary["series"][1]["model"]["akd_mesh"] == [None] * 3
 
 
 @pytest.mark.parametrize(("flag", "fitted"), [([], False), (["--landmark-fit"], True)])

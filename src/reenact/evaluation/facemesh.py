@@ -24,6 +24,7 @@ from types import ModuleType, TracebackType
 import numpy as np
 
 from reenact.config import ConfigError
+from reenact.evaluation.measures import AKD_FACE_SIZE
 from reenact.preprocess.face import FaceBackendError, check_rgb_image
 from reenact.preprocess.face_mesh import (
     INNER_LIP_PAIRS,
@@ -108,6 +109,28 @@ def eye_opening(points: np.ndarray) -> float:
     distance, averaged: about 0.3 for an open eye, under 0.1 closed. FaceMesh follows a lid that
     closes over the eye where dlib's 68 points keep much of the opening."""
     return float(np.mean(eye_openings(check_mesh(points))))
+
+
+def mesh_measures(points: np.ndarray | None) -> dict[str, float]:
+    """{"lips_mesh": `inner_lip_gap`, "eye_mesh": `eye_opening`, "gaze_mesh": `iris_offset`} of
+    one face's points; NaN each for None (no face)."""
+    if points is None:
+        return {"lips_mesh": math.nan, "eye_mesh": math.nan, "gaze_mesh": math.nan}
+    return {"lips_mesh": inner_lip_gap(points), "eye_mesh": eye_opening(points),
+            "gaze_mesh": iris_offset(points)}
+
+
+def mesh_distance(output: np.ndarray, driver: np.ndarray, face_size: float) -> float:
+    """AKD read by FaceMesh: the mean distance between two meshes' 468 face points (irises left
+    out: the port has none), in pixels of a face whose dlib landmark box is `face_size` (the
+    driver's, so the figure is in the units of dlib's AKD). A second landmark model's reading of
+    the geometry: the landmark warp is warped onto dlib's points, so dlib's AKD of the warp is
+    partly its own construction."""
+    out, drv = check_mesh(output, "output"), check_mesh(driver, "driver")
+    if not math.isfinite(face_size) or face_size <= 0:
+        raise ValueError(f"face_size: expected a finite size > 0, got {face_size!r}")
+    distance = np.linalg.norm(out[:NUM_FACE_POINTS] - drv[:NUM_FACE_POINTS], axis=1).mean()
+    return float(distance * AKD_FACE_SIZE / face_size)
 
 
 def iris_offset(points: np.ndarray) -> float:

@@ -10,6 +10,7 @@ _COLUMNS = (
     ("l1", "L1", "{:.4f}", ("self",)),
     ("psnr", "PSNR", "{:.2f}", ("self",)),
     ("akd", "AKD", "{:.2f}", ("self",)),
+    ("akd_mesh", "AKD (mesh)", "{:.2f}", ("self",)),
     ("mouth_r", "mouth r", "{:.2f}", ("self", "cross")),
     ("mouth_amp", "mouth amp", "{:.2f}", ("self", "cross")),
     ("lips_r", "lips r", "{:.2f}", ("self", "cross")),
@@ -37,7 +38,9 @@ LEGEND = (
     "FaceMesh's lid gap, which follows a closing lid. gaze: FaceMesh's iris position along the "
     "eyes (- without mediapipe: the port has no irises). r: Pearson r "
     "over time with the driver; amp: std output / std driver (1 = as much motion). AKD: landmark "
-    "distance to the driver, px at a 256-px face. sharp: face Laplacian variance / the driver's "
+    "distance to the driver, px at a 256-px face; AKD (mesh): FaceMesh's 468 points, in the same "
+    "units (the warp is warped onto dlib's points, so dlib's AKD favours it by construction). "
+    "sharp: face Laplacian variance / the driver's "
     "(cross: the portrait's). ident: dlib descriptor distance to the source (same person < 0.6); "
     "ident now: to the driving frame of the same time (the driver's expression too: a face frozen "
     "nearer the source does not score better). "

@@ -95,6 +95,8 @@ class MethodFrames:
 
     l1, psnr: whole frame against the driving frame (self-reenactment only); pixels in [0, 1].
     akd: landmark distance to the driver's, px at a 256-px face (self-reenactment only).
+    akd_mesh: the same read by FaceMesh (`facemesh.mesh_distance`: 468 points, the units of akd);
+        NaN without a mesh.
     sharpness: face-box Laplacian variance, output / reference (driver, or the portrait).
     identity: face descriptor distance to the source portrait (on every few frames).
     identity_frame: self-reenactment: descriptor distance to the driving frame of the same time
@@ -106,6 +108,7 @@ class MethodFrames:
     l1: np.ndarray
     psnr: np.ndarray
     akd: np.ndarray
+    akd_mesh: np.ndarray
     sharpness: np.ndarray
     identity: np.ndarray
     identity_frame: np.ndarray
@@ -150,7 +153,7 @@ SERIES_SCORES = (
     ("yaw_r", "yaw", pearson),
     ("roll_r", "roll", pearson),
 )
-MEAN_SCORES = ("l1", "psnr", "akd", "sharpness", "identity", "identity_frame")
+MEAN_SCORES = ("l1", "psnr", "akd", "akd_mesh", "sharpness", "identity", "identity_frame")
 
 
 def _nanmean(values: np.ndarray) -> float:

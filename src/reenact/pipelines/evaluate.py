@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from reenact.engine.backend import Backend
-from reenact.evaluation.facemesh import StreamMeshes, eye_opening, inner_lip_gap, iris_offset
+from reenact.evaluation.facemesh import StreamMeshes, mesh_distance, mesh_measures
 from reenact.evaluation.identity import FaceDescriber, descriptor_distance
 from reenact.evaluation.measures import face_box, face_size, keypoint_distance, sharpness_ratio
 from reenact.evaluation.report import format_face_report
@@ -187,16 +187,13 @@ class _ClipRun:
         self.meshes = StreamMeshes(("driving", *METHODS)) if options.facemesh else None
 
     def mesh_face(self, stream: str, image: np.ndarray,
-                  face: np.ndarray | None) -> dict[str, float]:
-        """{"lips_mesh": FaceMesh's inner-lip gap, "eye_mesh": its eye opening, "gaze_mesh": its
-        iris offset in `image`} (NaN: no face), or {} without it."""
+                  face: np.ndarray | None) -> tuple[dict[str, float], np.ndarray | None]:
+        """({"lips_mesh": FaceMesh's inner-lip gap, "eye_mesh": its eye opening, "gaze_mesh": its
+        iris offset in `image`} (NaN: no face), its points or None), or ({}, None) without it."""
         if self.meshes is None:
-            return {}
+            return {}, None
         points = self.meshes.landmarks(stream, image, face)
-        if points is None:
-            return {"lips_mesh": math.nan, "eye_mesh": math.nan, "gaze_mesh": math.nan}
-        return {"lips_mesh": inner_lip_gap(points), "eye_mesh": eye_opening(points),
-                "gaze_mesh": iris_offset(points)}
+        return mesh_measures(points), points
 
     def warp(self) -> np.ndarray:
         source, last = self.source, self.driver_last
@@ -217,7 +214,8 @@ class _ClipRun:
             if self.driver_initial is None:
                 self.driver_initial = driver
                 self.driver_box = _tile_box(driver)
-        self.driver.add({**measure_face(driving, driver), **self.mesh_face("driving", driving, driver)})
+        driver_mesh_values, driver_mesh = self.mesh_face("driving", driving, driver)
+        self.driver.add({**measure_face(driving, driver), **driver_mesh_values})
         identity_frame = index % self.options.identity_every == 0
         driver_descriptor = self.probe.describe(driving, driver) if identity_frame else None
         self.driver_identity.append(_distance(driver_descriptor, self.source_descriptor))
@@ -227,8 +225,12 @@ class _ClipRun:
         for method, image in (("model", output), ("warp", self.warp())):
             landmarks = self.probe.landmarks(image, near)
             values = measure_face(image, landmarks)
-            values.update(self.mesh_face(method, image, landmarks))
+            mesh_values, mesh = self.mesh_face(method, image, landmarks)
+            values.update(mesh_values)
             values.update(self._compare(image, landmarks, driving, driver))
+            if self.kind == SELF and driver is not None and mesh is not None \
+                    and driver_mesh is not None:
+                values["akd_mesh"] = mesh_distance(mesh, driver_mesh, face_size(driver))
             if identity_frame:
                 descriptor = self.probe.describe(image, landmarks)
                 values["identity"] = _distance(descriptor, self.source_descriptor)
