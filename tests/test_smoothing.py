@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from reenact.containers import Keypoints
-from reenact.smoothing import KeypointSmoother
+from reenact.smoothing import KeypointSmoother, smoothed_batches, smoothing_sigma
 
 
 def sequence(length=40, seed=0):
@@ -13,20 +13,70 @@ def sequence(length=40, seed=0):
     return clean, Keypoints(noisy, jacobian)
 
 
+def jitter(values):
+    return (values[2:] - 2 * values[1:-1] + values[:-2]).abs().mean()
+
+
 def test_reduces_jitter_and_streams_in_batches():
     clean, noisy = sequence()
     whole = KeypointSmoother(0.5)(noisy)
+    assert whole.batch_size == 40
     streamed = KeypointSmoother(0.5)
-    parts = Keypoints.cat([streamed(noisy[i:i + 7]) for i in range(0, 40, 7)])
+    parts = [streamed.push(noisy[i:i + 7]) for i in range(0, 40, 7)] + [streamed.flush()]
+    parts = Keypoints.cat([part for part in parts if part is not None])
     assert torch.allclose(whole.value, parts.value) and torch.allclose(whole.jacobian, parts.jacobian)
-    jitter = lambda v: (v[2:] - 2 * v[1:-1] + v[:-2]).abs().mean()  # noqa: E731
     assert jitter(whole.value) < 0.5 * jitter(noisy.value)
+    assert jitter(whole.jacobian) < 0.5 * jitter(noisy.jacobian)
+
+
+def test_a_steady_motion_is_not_delayed():
+    # the causal filter this replaces put a moving point s / (1 - s) frames behind (a third of a
+    # frame at 0.25); a centred kernel leaves a ramp where it is, away from the held ends
+    clean, _ = sequence()
+    smoothed = KeypointSmoother(0.25)(Keypoints(clean.clone()))
+    radius = KeypointSmoother(0.25).radius
+    assert radius == 2 and smoothed.jacobian is None
+    inner = slice(radius, 40 - radius)
+    assert torch.allclose(smoothed.value[inner], clean[inner], atol=1e-6)
+    assert smoothed.value[0, 0, 0] > clean[0, 0, 0]  # the first frame held before the start
+
+
+def test_frames_come_back_radius_frames_late_and_all_at_the_end():
+    _, noisy = sequence(10)
+    smoother = KeypointSmoother(0.25)  # radius 2
+    assert smoother.push(noisy[:1]) is None and smoother.push(noisy[1:2]) is None
+    assert smoother.push(noisy[2:3]).batch_size == 1  # frame 0, once frame 2 is known
+    assert smoother.push(noisy[3:10]).batch_size == 7
+    assert smoother.flush().batch_size == 2 and smoother.flush() is None
+
+
+def test_batches_are_cut_again_to_the_size_asked():
+    _, noisy = sequence(23)
+    batches = (noisy[i:i + 5] for i in range(0, 23, 5))
+    out = list(smoothed_batches(batches, 0.25, 8))
+    assert [b.batch_size for b in out] == [8, 8, 7]
+    whole = KeypointSmoother(0.25)(noisy)
+    assert torch.allclose(Keypoints.cat(out).value, whole.value)
+    assert list(smoothed_batches(iter(()), 0.25, 8)) == []
 
 
 def test_zero_strength_is_identity():
     _, noisy = sequence()
     out = KeypointSmoother(0)(noisy)
-    assert torch.equal(out.value, noisy.value)
+    assert torch.equal(out.value, noisy.value) and torch.equal(out.jacobian, noisy.jacobian)
+    assert [b.batch_size for b in smoothed_batches([noisy[:5], noisy[5:9]], 0, 4)] == [4, 4, 1]
+
+
+def test_it_removes_as_much_jitter_as_the_causal_filter_did():
+    # white noise keeps (1 - s) / (1 + s) of its variance through out = s * out + (1 - s) * in
+    assert smoothing_sigma(0) == 0 and KeypointSmoother(0).kernel == [1.0]
+    for strength in (0.1, 0.25, 0.5, 0.9):
+        kernel = torch.tensor(KeypointSmoother(strength).kernel)
+        assert float((kernel ** 2).sum()) == pytest.approx((1 - strength) / (1 + strength), rel=1e-4)
+    assert smoothing_sigma(0.25) == pytest.approx(0.524, abs=1e-3)
+    noise = Keypoints(torch.randn(4000, 1, 2, generator=torch.Generator().manual_seed(1)))
+    kept = KeypointSmoother(0.25)(noise).value[10:-10].var() / noise.value.var()
+    assert float(kept) == pytest.approx(0.6, abs=0.05)
 
 
 def test_bad_strength():

@@ -106,7 +106,9 @@ def add_portrait_arguments(parser: argparse.ArgumentParser) -> None:
     add_eyes_argument(parser)
     parser.add_argument("--face-index", type=int, help="which source face (0 = largest)")
     parser.add_argument("--kp-smoothing", type=float, default=0.25,
-                        help="temporal smoothing of driving keypoints, 0 (off) to <1 (default 0.25)")
+                        help="temporal smoothing of driving keypoints, 0 (off) to <1 (default 0.25): "
+                             "centred (no lag), removing as much jitter as the older causal "
+                             "filter of that strength")
     parser.add_argument("--max-size", type=int, default=1920,
                         help="long side of the output when pasting into a larger photo (default 1920)")
 

@@ -70,7 +70,7 @@ from reenact.provenance.label import check_label
 from reenact.provenance.manifest import PendingManifest
 from reenact.provenance.record import Provenance, options_record
 from reenact.provenance.writers import MarkedVideoWriter
-from reenact.smoothing import KeypointSmoother
+from reenact.smoothing import smoothed_batches
 
 logger = logging.getLogger(__name__)
 
@@ -512,6 +512,24 @@ def steady_lids(landmarks: list[np.ndarray | None], reference: np.ndarray) -> li
     return [None if points is None else with_openings(points, target) for points in landmarks]
 
 
+def _driving_keypoints(frames: Iterable[np.ndarray], track: DrivingTrack, backend: Backend,
+                       batch_size: int, reference: CropBox,
+                       reference_eyes: np.ndarray | None) -> Iterator[Keypoints]:
+    """The driving frames' keypoints, batch by batch, in the initial frame's crop (`reference`),
+    not yet smoothed."""
+    index = 0
+    for batch in batched(frames, batch_size):
+        boxes = track.boxes[index:index + len(batch)]
+        crops = np.stack([crop_image(frame, box, backend.image_size)
+                          for frame, box in zip(batch, boxes)])
+        found = [track_landmarks(track, index + i) for i in range(len(batch))]
+        if reference_eyes is not None:  # the lids are drawn by the compositor, not moved by the model
+            found = steady_lids(found, reference_eyes)
+        yield reframe_keypoints(detect_keypoints(backend, crops, found, boxes), boxes, reference,
+                                backend.image_size)
+        index += len(batch)
+
+
 def animate_frames(source: PreparedSource, frames: Iterable[np.ndarray], track: DrivingTrack,
                    backend: Backend, options: AnimateOptions,
                    initial_crop: np.ndarray | None = None) -> Iterator[np.ndarray]:
@@ -519,11 +537,9 @@ def animate_frames(source: PreparedSource, frames: Iterable[np.ndarray], track: 
 
     initial_crop: (S, S, 3) the driving frame relative motion is measured from; default the first.
     """
-    size = backend.image_size
     kp_source = detect_keypoints(backend, source.crop[None], [source.landmarks], [source.box])
     encoded = backend.encode_source(source.crop)
     compositor = full_res_compositor(source, backend, options, encoded, kp_source)
-    smoother = KeypointSmoother(options.kp_smoothing)
     kp_initial: Keypoints | None = None
     reference = track.boxes[track.best_index or 0]  # the initial frame's crop: motion's frame
     if initial_crop is not None:
@@ -552,14 +568,9 @@ def animate_frames(source: PreparedSource, frames: Iterable[np.ndarray], track: 
         split = HeadMotionSplit(source.image, source.box, options.feather,
                                 getattr(backend, "anchor_groups", ()), kp_source.num_kp)
     index = 0
-    for batch in batched(frames, options.batch_size):
-        boxes = track.boxes[index:index + len(batch)]
-        crops = np.stack([crop_image(frame, box, size) for frame, box in zip(batch, boxes)])
-        found = [track_landmarks(track, index + i) for i in range(len(batch))]
-        if reference_eyes is not None:  # the lids are drawn by the compositor, not moved by the model
-            found = steady_lids(found, reference_eyes)
-        kp_driving = smoother(reframe_keypoints(detect_keypoints(backend, crops, found, boxes),
-                                                boxes, reference, size))
+    raw = _driving_keypoints(frames, track, backend, options.batch_size, reference, reference_eyes)
+    for kp_driving in smoothed_batches(raw, options.kp_smoothing, options.batch_size):
+        batch = range(kp_driving.batch_size)
         if kp_initial is None:
             kp_initial = kp_driving[0]
         kp = normalize_keypoints(kp_source, kp_driving, kp_initial, relative_movement=options.relative,

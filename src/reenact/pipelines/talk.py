@@ -78,7 +78,7 @@ from reenact.preprocess.face import FaceAnalyzer, create_face_analyzer
 from reenact.provenance.manifest import PendingManifest
 from reenact.provenance.record import Provenance, options_record
 from reenact.provenance.writers import MarkedVideoWriter
-from reenact.smoothing import KeypointSmoother
+from reenact.smoothing import smoothed_batches
 
 logger = logging.getLogger(__name__)
 
@@ -306,7 +306,6 @@ def driven_talk_frames(source: PreparedSource, plan: TalkPlan, frames: Iterator[
     encoded = backend.encode_source(source.crop)
     animate_options = options.animate_options()
     compositor = full_res_compositor(source, backend, animate_options, encoded, kp_source)
-    smoother = KeypointSmoother(options.kp_smoothing)
     projector = checkpoint.directions.projector(MOUTH_DIRECTIONS)
     kp_initial: Keypoints | None = None
     openings = (speech_opening(plan.motion, checkpoint)
@@ -317,17 +316,24 @@ def driven_talk_frames(source: PreparedSource, plan: TalkPlan, frames: Iterator[
     # the driver's lids, relative to its first frame as the head motion is, drawn at full size
     eyes = None if reference_eyes is None else eye_ratios(landmarks, reference_eyes)
     gazes = None if eyes is None or not irises else gaze_shifts(irises, irises[0], eyes)
+    def driving_keypoints() -> Iterator[Keypoints]:  # not yet smoothed
+        start = 0
+        for batch in batched(frames, options.batch_size):
+            crops = np.stack([crop_image(frame, boxes[start + i], backend.image_size)
+                              for i, frame in enumerate(batch)])
+            batch_boxes = boxes[start:start + len(batch)]
+            found = (landmarks[start:start + len(batch)] if landmarks is not None
+                     else [None] * len(batch))
+            if reference_eyes is not None:
+                found = steady_lids(found, reference_eyes)
+            yield reframe_keypoints(detect_keypoints(backend, crops, found, batch_boxes),
+                                    batch_boxes, boxes[0], backend.image_size)
+            start += len(batch)
+
     start = 0
-    for batch in batched(frames, options.batch_size):
-        crops = np.stack([crop_image(frame, boxes[start + i], backend.image_size)
-                          for i, frame in enumerate(batch)])
-        batch_boxes = boxes[start:start + len(batch)]
-        found = (landmarks[start:start + len(batch)] if landmarks is not None
-                 else [None] * len(batch))
-        if reference_eyes is not None:
-            found = steady_lids(found, reference_eyes)
-        kp_driving = smoother(reframe_keypoints(detect_keypoints(backend, crops, found, batch_boxes),
-                                                batch_boxes, boxes[0], backend.image_size))
+    for kp_driving in smoothed_batches(driving_keypoints(), options.kp_smoothing,
+                                       options.batch_size):
+        batch = range(kp_driving.batch_size)
         kp_initial = kp_driving[0] if kp_initial is None else kp_initial
         kp_head = normalize_keypoints(kp_source, kp_driving, kp_initial, relative_movement=True,
                                       relative_jacobian=True, adapt_movement_scale=options.adapt_scale)
