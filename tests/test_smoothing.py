@@ -29,16 +29,28 @@ def test_reduces_jitter_and_streams_in_batches():
     assert jitter(whole.jacobian) < 0.5 * jitter(noisy.jacobian)
 
 
-def test_a_steady_motion_is_not_delayed():
+def test_a_steady_motion_is_not_delayed_and_the_ends_stay():
     # the causal filter this replaces put a moving point s / (1 - s) frames behind (a third of a
-    # frame at 0.25); a centred kernel leaves a ramp where it is, away from the held ends
-    clean, _ = sequence()
+    # frame at 0.25); a centred kernel leaves a ramp where it is, up to its ends (point reflection)
+    clean, noisy = sequence()
     smoothed = KeypointSmoother(0.25)(Keypoints(clean.clone()))
-    radius = KeypointSmoother(0.25).radius
-    assert radius == 2 and smoothed.jacobian is None
-    inner = slice(radius, 40 - radius)
-    assert torch.allclose(smoothed.value[inner], clean[inner], atol=1e-6)
-    assert smoothed.value[0, 0, 0] > clean[0, 0, 0]  # the first frame held before the start
+    assert KeypointSmoother(0.25).radius == 2 and smoothed.jacobian is None
+    assert torch.allclose(smoothed.value, clean, atol=1e-6)
+    # relative motion is measured from the first frame: it comes out as it went in, as the last
+    out = KeypointSmoother(0.5)(noisy)
+    assert torch.allclose(out.value[[0, -1]], noisy.value[[0, -1]], atol=1e-6)
+    assert torch.allclose(out.jacobian[[0, -1]], noisy.jacobian[[0, -1]], atol=1e-6)
+    assert not torch.allclose(out.value[1], noisy.value[1])
+
+
+def test_sequences_shorter_than_the_kernel() -> None:
+    _, noisy = sequence(3)
+    for length in (1, 2, 3):  # radius 3: the reflections reuse the frames there are
+        out = KeypointSmoother(0.5)(noisy[:length])
+        assert out.batch_size == length and torch.isfinite(out.value).all()
+    assert torch.allclose(KeypointSmoother(0.5)(noisy[:1]).value, noisy.value[:1])
+    smoother = KeypointSmoother(0.5)
+    assert smoother(noisy).batch_size == 3 and smoother(noisy[:2]).batch_size == 2  # reusable
 
 
 def test_frames_come_back_radius_frames_late_and_all_at_the_end():

@@ -62,32 +62,56 @@ class KeypointSmoother:
 
     A video is rendered from a driving clip known in advance, so the smoothing looks both ways:
     each frame is the Gaussian-weighted mean of the frames within `radius` of it (sigma:
-    `smoothing_sigma(strength)`, radius ceil(3 sigma)), the first and last frames held beyond the
-    ends. The causal filter it replaces lagged a moving head (at 0.25, a third of a frame behind
-    in theory; on dev self-reenactment clips read by FaceMesh's 468 points, the output's face
-    matched the driving frame before the current one as well as the current one).
+    `smoothing_sigma(strength)`, radius ceil(3 sigma)). Beyond the ends the sequence is continued
+    by point reflection (x[-k] = 2 x[0] - x[k]), so the first and last frames come out as they went
+    in and a steady motion keeps its pace up to the ends: relative motion is measured from the
+    first frame, and a first frame moved toward the next ones would shift the whole video. The
+    causal filter it replaces lagged a moving head (at 0.25, a third of a frame behind in theory;
+    on dev self-reenactment clips read by FaceMesh's 468 points, the output's face matched the
+    driving frame before the current one as well as the current one).
 
     Streams: `push` a batch of consecutive frames, get back the frames now complete (up to
     `radius` frames later than pushed), then `flush` the rest at the end. `smoother(kp)` smooths
-    a whole sequence at once. strength 0: every frame as it is, none held back.
+    a whole sequence at once. Memory: the first radius + 1 frames and the last 2 radius + 1.
+    strength 0: every frame as it is, none held back.
     """
 
     def __init__(self, strength: float) -> None:
         sigma = smoothing_sigma(strength)
         self.kernel = _kernel(sigma).tolist() if strength > 0 else [1.0]
         self.radius = len(self.kernel) // 2
-        self._window: list[Keypoints] = []  # the frames not yet centred, padding included
+        self._head: list[Keypoints] = []  # frames 0 .. radius
+        self._recent: dict[int, Keypoints] = {}  # the last 2 radius + 1 frames by index
+        self._count = 0  # frames pushed
+        self._next = 0  # the next frame to emit
+        self._final = False
+
+    def _frame(self, index: int) -> list[tuple[float, Keypoints]]:
+        """Frame `index` of the continued sequence, as coefficients on real frames."""
+        last = self._count - 1
+        if index < 0:
+            mirror = min(-index, last)
+            return [(2.0, self._known(0)), (-1.0, self._known(mirror))]
+        if index > last:
+            mirror = max(2 * last - index, 0)
+            return [(2.0, self._known(last)), (-1.0, self._known(mirror))]
+        return [(1.0, self._known(index))]
+
+    def _known(self, index: int) -> Keypoints:
+        return self._head[index] if index < len(self._head) else self._recent[index]
 
     def _emit(self) -> list[Keypoints]:
         out = []
-        while len(self._window) >= len(self.kernel):
-            frames = self._window[:len(self.kernel)]
-            value = sum(w * k.value for w, k in zip(self.kernel, frames, strict=True))
+        while self._next < self._count and (self._final or self._next + self.radius < self._count):
+            terms = [(weight * coefficient, frame)
+                     for offset, weight in enumerate(self.kernel)
+                     for coefficient, frame in self._frame(self._next + offset - self.radius)]
+            value = sum(c * frame.value for c, frame in terms)
             jacobian = None
-            if all(k.jacobian is not None for k in frames):
-                jacobian = sum(w * k.jacobian for w, k in zip(self.kernel, frames, strict=True))
+            if all(frame.jacobian is not None for _, frame in terms):
+                jacobian = sum(c * frame.jacobian for c, frame in terms)
             out.append(Keypoints(value, jacobian))
-            self._window.pop(0)
+            self._next += 1
         return out
 
     def push(self, kp: Keypoints) -> Keypoints | None:
@@ -95,22 +119,29 @@ class KeypointSmoother:
         complete, in order (None: none yet)."""
         if self.radius == 0:
             return Keypoints(kp.value, kp.jacobian)
-        frames = [kp[i] for i in range(kp.batch_size)]
-        if not self._window and frames:  # the first frame held before the start
-            self._window = [frames[0]] * self.radius
-        self._window.extend(frames)
-        out = self._emit()
+        out = []
+        for index in range(kp.batch_size):
+            frame = kp[index]
+            if self._count <= self.radius:
+                self._head.append(frame)
+            self._recent[self._count] = frame
+            self._recent.pop(self._count - 2 * self.radius - 1, None)
+            self._count += 1
+            out += self._emit()
         return Keypoints.cat(out) if out else None
 
     def flush(self) -> Keypoints | None:
-        """The frames still held back, the last frame held beyond the end (None: none)."""
-        if len(self._window) <= self.radius:
-            self._window = []
-            return None
-        self._window.extend([self._window[-1]] * self.radius)
-        out = self._emit()
-        self._window = []
+        """The frames still held back, the sequence continued beyond its end (None: none). The
+        smoother is then ready for a new sequence."""
+        self._final = True
+        out = self._emit() if self._count else []
+        self._reset()
         return Keypoints.cat(out) if out else None
+
+    def _reset(self) -> None:
+        self._head, self._recent = [], {}
+        self._count = self._next = 0
+        self._final = False
 
     def __call__(self, kp: Keypoints) -> Keypoints:
         """A whole sequence (B, K, ...) -> the same, smoothed."""
