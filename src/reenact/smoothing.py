@@ -3,6 +3,7 @@ of whole motion sequences known in advance."""
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Iterable, Iterator
 
@@ -80,11 +81,7 @@ class KeypointSmoother:
         sigma = smoothing_sigma(strength)
         self.kernel = _kernel(sigma).tolist() if strength > 0 else [1.0]
         self.radius = len(self.kernel) // 2
-        self._head: list[Keypoints] = []  # frames 0 .. radius
-        self._recent: dict[int, Keypoints] = {}  # the last 2 radius + 1 frames by index
-        self._count = 0  # frames pushed
-        self._next = 0  # the next frame to emit
-        self._final = False
+        self._reset()
 
     def _frame(self, index: int) -> list[tuple[float, Keypoints]]:
         """Frame `index` of the continued sequence, as coefficients on real frames."""
@@ -139,8 +136,11 @@ class KeypointSmoother:
         return Keypoints.cat(out) if out else None
 
     def _reset(self) -> None:
-        self._head, self._recent = [], {}
-        self._count = self._next = 0
+        """Ready for a new sequence."""
+        self._head: list[Keypoints] = []  # frames 0 .. radius
+        self._recent: dict[int, Keypoints] = {}  # the last 2 radius + 1 frames by index
+        self._count = 0  # frames pushed
+        self._next = 0  # the next frame to emit
         self._final = False
 
     def __call__(self, kp: Keypoints) -> Keypoints:
@@ -155,25 +155,14 @@ def smoothed_batches(batches: Iterable[Keypoints], strength: float,
     cut again into batches of `batch_size` frames (the last may be smaller): frame for frame what
     came in, each batch as soon as its frames are complete."""
     smoother = KeypointSmoother(strength)
-    pending: list[Keypoints] = []
-    count = 0
-
-    def cut(final: bool) -> Iterator[Keypoints]:
-        nonlocal pending, count
-        while count >= batch_size or (final and count):
-            whole = Keypoints.cat(pending)
-            yield whole[:batch_size]
-            rest = whole[batch_size:]
-            pending, count = ([rest] if rest.batch_size else []), rest.batch_size
-
-    for batch in batches:
-        out = smoother.push(batch)
+    pending: Keypoints | None = None
+    # the flush is called only after the last push
+    flushed = (smoother.flush() for _ in range(1))
+    for out in itertools.chain((smoother.push(batch) for batch in batches), flushed):
         if out is not None:
-            pending.append(out)
-            count += out.batch_size
-            yield from cut(final=False)
-    out = smoother.flush()
-    if out is not None:
-        pending.append(out)
-        count += out.batch_size
-    yield from cut(final=True)
+            pending = out if pending is None else Keypoints.cat([pending, out])
+        while pending is not None and pending.batch_size >= batch_size:
+            yield pending[:batch_size]
+            pending = pending[batch_size:] if pending.batch_size > batch_size else None
+    if pending is not None:
+        yield pending

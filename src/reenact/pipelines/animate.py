@@ -28,7 +28,7 @@ import itertools
 import logging
 import os
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -512,21 +512,24 @@ def steady_lids(landmarks: list[np.ndarray | None], reference: np.ndarray) -> li
     return [None if points is None else with_openings(points, target) for points in landmarks]
 
 
-def _driving_keypoints(frames: Iterable[np.ndarray], track: DrivingTrack, backend: Backend,
-                       batch_size: int, reference: CropBox,
-                       reference_eyes: np.ndarray | None) -> Iterator[Keypoints]:
-    """The driving frames' keypoints, batch by batch, in the initial frame's crop (`reference`),
-    not yet smoothed."""
+def driving_keypoints(frames: Iterable[np.ndarray], boxes: Sequence[CropBox],
+                      landmarks: Sequence[np.ndarray | None] | None, backend: Backend,
+                      batch_size: int, reference: CropBox,
+                      reference_eyes: np.ndarray | None) -> Iterator[Keypoints]:
+    """The keypoints of driving `frames` (cut by `boxes`, with the faces' `landmarks` where found:
+    one per frame, None where none), batch by batch, in the crop `reference` (the initial
+    frame's), not yet smoothed; with `reference_eyes`, the lids as open as there (`steady_lids`)."""
     index = 0
     for batch in batched(frames, batch_size):
-        boxes = track.boxes[index:index + len(batch)]
+        batch_boxes = boxes[index:index + len(batch)]
         crops = np.stack([crop_image(frame, box, backend.image_size)
-                          for frame, box in zip(batch, boxes)])
-        found = [track_landmarks(track, index + i) for i in range(len(batch))]
+                          for frame, box in zip(batch, batch_boxes)])
+        found = [landmarks[i] if landmarks is not None and i < len(landmarks) else None
+                 for i in range(index, index + len(batch))]
         if reference_eyes is not None:  # the lids are drawn by the compositor, not moved by the model
             found = steady_lids(found, reference_eyes)
-        yield reframe_keypoints(detect_keypoints(backend, crops, found, boxes), boxes, reference,
-                                backend.image_size)
+        yield reframe_keypoints(detect_keypoints(backend, crops, found, batch_boxes), batch_boxes,
+                                reference, backend.image_size)
         index += len(batch)
 
 
@@ -568,17 +571,18 @@ def animate_frames(source: PreparedSource, frames: Iterable[np.ndarray], track: 
         split = HeadMotionSplit(source.image, source.box, options.feather,
                                 getattr(backend, "anchor_groups", ()), kp_source.num_kp)
     index = 0
-    raw = _driving_keypoints(frames, track, backend, options.batch_size, reference, reference_eyes)
+    raw = driving_keypoints(frames, track.boxes, track.landmarks, backend, options.batch_size,
+                            reference, reference_eyes)
     for kp_driving in smoothed_batches(raw, options.kp_smoothing, options.batch_size):
-        batch = range(kp_driving.batch_size)
+        count = kp_driving.batch_size
         if kp_initial is None:
             kp_initial = kp_driving[0]
         kp = normalize_keypoints(kp_source, kp_driving, kp_initial, relative_movement=options.relative,
                                  relative_jacobian=options.relative,
                                  adapt_movement_scale=options.relative and options.adapt_scale)
-        batch_eyes = None if eyes is None else eyes[index:index + len(batch)]
-        batch_targets = None if targets is None else targets[index:index + len(batch)]
-        batch_gazes = None if gazes is None else gazes[index:index + len(batch)]
+        batch_eyes = None if eyes is None else eyes[index:index + count]
+        batch_targets = None if targets is None else targets[index:index + count]
+        batch_gazes = None if gazes is None else gazes[index:index + count]
         finish = None if drawn is None else drawn_mouth_finish(
             drawn[0], drawn[1].openings, index, drawn[1].shapes, drawn[1].bites)
         if split is None:
@@ -592,7 +596,7 @@ def animate_frames(source: PreparedSource, frames: Iterable[np.ndarray], track: 
                                      batch_eyes, split.targets(batch_targets, excess), finish,
                                      batch_gazes)
             yield from split.frames(rendered, excess)
-        index += len(batch)
+        index += count
 
 
 def animate(source_path: str | os.PathLike, driving_path: str | os.PathLike,

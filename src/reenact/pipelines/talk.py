@@ -40,12 +40,7 @@ from reenact.checkpoint.audio_format import MOUTH_DIRECTIONS, AudioCheckpoint
 from reenact.containers import Keypoints
 from reenact.geometry import normalize_keypoints
 from reenact.idle_motion import IdleMotionConfig, blink_curve, glance_curve, head_sway
-from reenact.io import (
-    VideoReader,
-    batched,
-    probe_video,
-    read_image,
-)
+from reenact.io import VideoReader, probe_video, read_image
 from reenact.io.audio import AudioClip, load_audio
 from reenact.io.frame_order import ordered_frames, source_indices
 from reenact.io.video import check_video_output
@@ -60,20 +55,19 @@ from reenact.pipelines.animate import (
     AnimateOptions,
     DRAWN_EYES,
     PreparedSource,
+    driving_keypoints,
     drawn_mouth_finish,
     full_res_compositor,
     prepare_source,
     render_frames,
-    steady_lids,
     track_driving,
     track_landmarks,
 )
 from reenact.pipelines.audio_motion import FeatureFunction, speech_motion
 from reenact.pipelines.articulation import opening_motion, reexpress_opening, speech_opening
-from reenact.pipelines.keypoints import crop_landmarks, detect_keypoints, reframe_keypoints
+from reenact.pipelines.keypoints import crop_landmarks, detect_keypoints
 from reenact.pipelines.portrait_mouth import PortraitMouth, drawn_lips, portrait_mouth
 from reenact.postprocess.eyelids import eye_ratios, gaze_shifts
-from reenact.preprocess.crop import crop_image
 from reenact.preprocess.face import FaceAnalyzer, create_face_analyzer
 from reenact.provenance.manifest import PendingManifest
 from reenact.provenance.record import Provenance, options_record
@@ -316,36 +310,23 @@ def driven_talk_frames(source: PreparedSource, plan: TalkPlan, frames: Iterator[
     # the driver's lids, relative to its first frame as the head motion is, drawn at full size
     eyes = None if reference_eyes is None else eye_ratios(landmarks, reference_eyes)
     gazes = None if eyes is None or not irises else gaze_shifts(irises, irises[0], eyes)
-    def driving_keypoints() -> Iterator[Keypoints]:  # not yet smoothed
-        start = 0
-        for batch in batched(frames, options.batch_size):
-            crops = np.stack([crop_image(frame, boxes[start + i], backend.image_size)
-                              for i, frame in enumerate(batch)])
-            batch_boxes = boxes[start:start + len(batch)]
-            found = (landmarks[start:start + len(batch)] if landmarks is not None
-                     else [None] * len(batch))
-            if reference_eyes is not None:
-                found = steady_lids(found, reference_eyes)
-            yield reframe_keypoints(detect_keypoints(backend, crops, found, batch_boxes),
-                                    batch_boxes, boxes[0], backend.image_size)
-            start += len(batch)
-
     start = 0
-    for kp_driving in smoothed_batches(driving_keypoints(), options.kp_smoothing,
-                                       options.batch_size):
-        batch = range(kp_driving.batch_size)
+    raw = driving_keypoints(frames, boxes, landmarks, backend, options.batch_size, boxes[0],
+                            reference_eyes)
+    for kp_driving in smoothed_batches(raw, options.kp_smoothing, options.batch_size):
+        count = kp_driving.batch_size
         kp_initial = kp_driving[0] if kp_initial is None else kp_initial
         kp_head = normalize_keypoints(kp_source, kp_driving, kp_initial, relative_movement=True,
                                       relative_jacobian=True, adapt_movement_scale=options.adapt_scale)
-        speech = torch.from_numpy(plan.motion[start:start + len(batch)])
+        speech = torch.from_numpy(plan.motion[start:start + count])
         kp = replace_mouth(kp_source, kp_head, speech, projector)
-        stop = start + len(batch)
+        stop = start + count
         yield from render_frames(backend, encoded, kp_source, kp, source, animate_options,
                                  compositor, None if eyes is None else eyes[start:stop],
                                  finish=None if mouth is None
                                  else drawn_mouth_finish(mouth, openings, start),
                                  gazes=None if gazes is None else gazes[start:stop])
-        start += len(batch)
+        start += count
 
 
 def talk(source_path: str | os.PathLike, audio_path: str | os.PathLike,
