@@ -406,6 +406,11 @@ def test_a_driver_leaning_in_moves_the_whole_head_box(backend, girl_painting):
     assert changed[outside].mean() > 0.05
 
 
+def test_body_mode_is_checked():
+    with pytest.raises(ValueError, match="body: expected one of still, model, got 'x'"):
+        AnimateOptions(body="x")
+
+
 def test_head_motion_mode_is_checked():
     with pytest.raises(ValueError, match="head_motion: expected one of split, model, got 'x'"):
         AnimateOptions(head_motion="x")

@@ -10,6 +10,7 @@ from reenact.postprocess.full_res import (
     FullResCompositor,
     FullResConfig,
     _model_fractions,
+    neck_rows,
 )
 from reenact.postprocess.paste import paste_back
 from reenact.postprocess.resampling import interpolation_matrix
@@ -155,6 +156,63 @@ def test_paste_mask_covers_the_moved_region_only():
     assert changed.mean() < 0.1
 
 
+def face_landmarks(box):
+    """68 points of a face in the box's upper half: eyes (36-47) at 0.3 of the side, the chin (8)
+    at 0.5, the rest on an ellipse between."""
+    points = ellipse_landmarks(box, scale=0.15)
+    points[:, 1] -= 0.1 * box.side
+    points[36:48, 1] = box.y0 + 0.3 * box.side
+    points[8] = (box.center_x, box.y0 + 0.5 * box.side)
+    return points
+
+
+def test_neck_rows():
+    landmarks = np.zeros((68, 2))
+    landmarks[36:48, 1], landmarks[8, 1] = 200.0, 300.0
+    assert neck_rows(landmarks, FullResConfig()) == pytest.approx((310.0, 400.0))
+    assert neck_rows(landmarks, FullResConfig(neck_from=0.5, neck_to=2.0)) == pytest.approx(
+        (350.0, 500.0))
+    assert neck_rows(landmarks, FullResConfig(hold_body=False)) is None
+
+
+def test_body_below_the_neck_keeps_the_photo_while_the_head_moves():
+    """A translation of the whole lattice (a head that turns drags the model's whole field):
+    with the photo's landmarks the face moves by it and everything a neck's length below the
+    chin keeps the photo's bytes; with hold_body off the body moves too."""
+    photo = detailed_photo()
+    landmarks = face_landmarks(BOX)
+    ones = np.ones((SIZE, SIZE), np.float32)
+    frame = np.zeros((SIZE, SIZE, 3), np.uint8)
+    start, end = neck_rows(landmarks, FullResConfig())
+    cols = slice(int(BOX.x0 + 0.3 * BOX.side), int(BOX.x1 - 0.3 * BOX.side))
+    face = slice(int(BOX.y0 + 0.3 * BOX.side), int(start) - 10)
+    body = slice(int(end) + 2, int(BOX.y1 - 0.15 * BOX.side))
+    assert body.stop - body.start > 20 and face.stop - face.start > 20
+    for hold in (True, False):
+        result = compositor(photo, landmarks=landmarks, hold_body=hold).composite(
+            frame, lattice_shift(4.0, 0.0), ones)
+        moved_face = photo[face, cols.start + 4:cols.stop + 4]
+        assert np.abs(result[face, cols].astype(int) - moved_face.astype(int)).max() <= 1
+        if hold:
+            assert np.array_equal(result[body, cols], photo[body, cols])
+        else:
+            moved_body = photo[body, cols.start + 4:cols.stop + 4]
+            assert np.abs(result[body, cols].astype(int) - moved_body.astype(int)).max() <= 1
+
+
+def test_held_body_is_where_carried_points_stay():
+    """`carried` (where photo points show, e.g. the drawn mouth's) holds the body as
+    `composite` does."""
+    photo = detailed_photo()
+    landmarks = face_landmarks(BOX)
+    start, end = neck_rows(landmarks, FullResConfig())
+    full = compositor(photo, landmarks=landmarks)
+    points = np.array([[BOX.center_x, BOX.y0 + 0.35 * BOX.side], [BOX.center_x, end + 10.0]])
+    carried = full.carried(lattice_shift(3.0, -2.0), points)
+    np.testing.assert_allclose(carried[0], points[0] - (3.0, -2.0), atol=1e-3)
+    np.testing.assert_allclose(carried[1], points[1], atol=1e-6)
+
+
 def test_generator_pixels_only_where_the_model_invents_content():
     photo = detailed_photo()
     frame = np.zeros((SIZE, SIZE, 3), np.uint8)
@@ -250,3 +308,7 @@ def test_inputs_are_checked():
         FullResConfig(trusted=0.3, invented=0.4)
     with pytest.raises(ValueError, match=r"FullResConfig.feather: expected a number in \[0, 0.5\]"):
         FullResConfig(feather=0.8)
+    with pytest.raises(ValueError, match="FullResConfig.neck_to: expected more than neck_from"):
+        FullResConfig(neck_from=0.5, neck_to=0.5)
+    with pytest.raises(ValueError, match="FullResConfig.hold_body: expected true or false"):
+        FullResConfig(hold_body=1)

@@ -30,7 +30,7 @@ def cmd_animate(args: argparse.Namespace) -> int:
         relative=args.mode == "relative", adapt_scale=args.adapt_scale,
         find_best_frame=args.find_best_frame, crop=args.crop, crop_only=args.crop_only,
         render=args.render, eyes=args.eyes, mouth=args.mouth, fit_landmarks=args.fit_landmarks,
-        head_motion=args.head_motion,
+        head_motion=args.head_motion, body=args.body,
         face_index=args.face_index, face_backend=args.face_backend,
         kp_smoothing=args.kp_smoothing, detect_every=args.detect_every,
         batch_size=args.batch_size, max_output_side=args.max_size, max_frames=args.max_frames,

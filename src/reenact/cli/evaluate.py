@@ -11,6 +11,7 @@ from pathlib import Path
 from reenact.cli.backend import set_threads
 from reenact.cli.errors import UsageError
 from reenact.cli.options import (
+    add_body_argument,
     add_driven_mouth_argument,
     add_eyes_argument,
     add_face_backend_argument,
@@ -61,7 +62,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         options = FaceEvaluationOptions(
             animate=AnimateOptions(batch_size=args.batch_size, face_backend=args.face_backend,
                                    fit_landmarks=args.fit_landmarks, mouth=args.mouth,
-                                   eyes=args.eyes, head_motion=args.head_motion),
+                                   eyes=args.eyes, head_motion=args.head_motion,
+                                   body=args.body),
             max_frames=args.max_frames, identity_every=args.identity_every,
             sheet_frames=args.sheet_frames if args.sheet else 0)
         summary, report = evaluate_faces(TorchBackend(model, device=args.device), options,
@@ -112,6 +114,7 @@ def add_parser(commands, common: argparse.ArgumentParser) -> None:
                           help="render with the motion fitted to the driver's landmarks (what "
                                "`animate --landmark-fit` does)")
     add_head_motion_argument(evaluate)
+    add_body_argument(evaluate)
     add_driven_mouth_argument(evaluate)
     add_eyes_argument(evaluate)
     evaluate.add_argument("--batch-size", type=int, default=16)

@@ -4,11 +4,13 @@
     add_backend_arguments      --backend --precision --channels-last --fast-conv --onnx-optimization
     add_source_argument        --source (the portrait: animate, talk)
     add_video_output_argument  -o / --output (the video to write: animate, talk, dub)
-    add_portrait_arguments     --crop --crop-only --render --face-index --kp-smoothing --max-size
-                               (finding the portrait's face, rendering and pasting the result
-                               back: animate, talk)
+    add_portrait_arguments     --crop --crop-only --render --body --face-index --kp-smoothing
+                               --max-size (finding the portrait's face, rendering and pasting
+                               the result back: animate, talk)
     add_head_motion_argument   --head-motion (a driving video's head zoom and shift: animate,
                                evaluate)
+    add_body_argument          --body (shoulders and clothes held still or moved: animate,
+                               talk, evaluate)
     add_speech_arguments       --audio-checkpoint --mouth-scale --no-voice-gate --no-phones
                                --transcript --face-backend --max-frames --label (the audio
                                model's knobs: talk, dub; `transcript_argument` reads the file)
@@ -104,6 +106,7 @@ def add_portrait_arguments(parser: argparse.ArgumentParser) -> None:
                         help="full: warp the photo itself at its resolution and paste only what "
                              "moved; crop: paste the model-size frame, upscaled, over the face box")
     add_eyes_argument(parser)
+    add_body_argument(parser)
     parser.add_argument("--face-index", type=int, help="which source face (0 = largest)")
     parser.add_argument("--kp-smoothing", type=float, default=0.25,
                         help="temporal smoothing of driving keypoints, 0 (off) to <1 (default 0.25): "
@@ -127,6 +130,13 @@ def add_eyes_argument(parser: argparse.ArgumentParser) -> None:
                              "and move its irises with the driver's gaze (--render full; default; "
                              "talk: blinks); lids: the eyelids only; model: leave the eyes to the "
                              "motion model")
+
+
+def add_body_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--body", choices=("still", "model"), default="still",
+                        help="still: shoulders and clothes keep the photo's pixels while the head "
+                             "moves (the motion fades out below the chin; --render full; "
+                             "default); model: the motion model moves them too")
 
 
 def add_driven_mouth_argument(parser: argparse.ArgumentParser) -> None:

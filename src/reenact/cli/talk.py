@@ -39,8 +39,8 @@ def _talk(args: argparse.Namespace, features_of) -> int:
         fps=args.fps, seed=args.seed, idle=args.idle, voice_gate=args.voice_gate,
         phones=args.phones, transcript=transcript_argument(args),
         mouth_scale=args.mouth_scale, driving_policy=args.driving_policy, mouth=args.mouth,
-        crop=args.crop,
-        crop_only=args.crop_only, render=args.render, eyes=args.eyes, face_index=args.face_index,
+        crop=args.crop, crop_only=args.crop_only, render=args.render, eyes=args.eyes,
+        body=args.body, face_index=args.face_index,
         face_backend=args.face_backend, kp_smoothing=args.kp_smoothing,
         batch_size=args.batch_size, max_output_side=args.max_size, max_frames=args.max_frames,
         label=args.label)

@@ -80,6 +80,7 @@ EYE_MODES = ("landmarks", "lids", "model")
 DRAWN_EYES = ("landmarks", "lids")  # the modes whose lids the compositor draws
 MOUTH_MODES = ("drawn", "model")
 HEAD_MOTION_MODES = ("split", "model")
+BODY_MODES = ("still", "model")
 
 
 @dataclass(frozen=True)
@@ -115,6 +116,9 @@ class AnimateOptions:
         the face's motion (`reenact.pipelines.box_motion`: a driver leaning into the camera or
         crossing the frame no longer melts the picture; relative motion, render "full" only);
         "model": the model takes all of it, as before.
+    body: "still": below the chin the motion fades out, so shoulders and clothes keep the
+        photo's pixels while the head moves (`FullResConfig.hold_body`; render "full" with face
+        landmarks only); "model": the motion model moves them too, as the reference does.
     face_index: which source face to animate (0 = largest); default the largest.
     detect_every: run the full face detector on every N-th driving frame and follow the face's
         landmarks in between (`reenact.preprocess.face_follow`); 1 detects in every frame.
@@ -135,6 +139,7 @@ class AnimateOptions:
     mouth: str = "drawn"
     fit_landmarks: bool = False
     head_motion: str = "split"
+    body: str = "still"
     face_index: int | None = None
     face_backend: str = "dlib"
     detect_every: int = 12
@@ -171,6 +176,8 @@ class AnimateOptions:
             raise ValueError(f"max_output_side: expected at least 64, got {self.max_output_side}")
         if not 0 <= self.kp_smoothing < 1:
             raise ValueError(f"kp_smoothing: expected a number in [0, 1), got {self.kp_smoothing}")
+        if self.body not in BODY_MODES:
+            raise ValueError(f"body: expected one of {', '.join(BODY_MODES)}, got {self.body!r}")
         if self.head_motion not in HEAD_MOTION_MODES:
             raise ValueError(f"head_motion: expected one of {', '.join(HEAD_MOTION_MODES)}, got "
                              f"{self.head_motion!r}")
@@ -407,7 +414,8 @@ def full_res_compositor(source: PreparedSource, backend: Backend, options: Anima
                        "full-resolution output): pasting the model-size frame instead; export it "
                        "again with `reenact export-onnx` for full resolution")
         return None
-    config = FullResConfig(box_feather=options.feather, color_match=options.color_match)
+    config = FullResConfig(box_feather=options.feather, color_match=options.color_match,
+                           hold_body=options.body == "still")
     still = backend.render_with_motion(encoded, kp_source, kp_source)  # the model at zero motion
     return FullResCompositor(source.image, source.box, source.crop,
                              align_corners=backend.align_corners, landmarks=source.landmarks,

@@ -101,7 +101,7 @@ class TalkOptions:
     mouth: drawn: the portrait's own mouth, opened and with its inside painted, drawn at its
         resolution over the model's lower face (`reenact.pipelines.portrait_mouth`; rendering at
         full resolution, with a face-anchored model); model: the motion model's mouth alone.
-    crop, crop_only, render, eyes, face_index, face_backend, crop_margin, kp_smoothing, batch_size,
+    crop, crop_only, render, eyes, body, face_index, face_backend, crop_margin, kp_smoothing, batch_size,
     max_output_side, feather, color_match, adapt_scale, max_frames, label: as in `AnimateOptions`.
     """
 
@@ -120,6 +120,7 @@ class TalkOptions:
     crop_only: bool = False
     render: str = "full"
     eyes: str = "landmarks"
+    body: str = "still"
     face_index: int | None = None
     face_backend: str = "dlib"
     crop_margin: float = 0.4
@@ -151,6 +152,7 @@ class TalkOptions:
         return AnimateOptions(
             relative=True, adapt_scale=self.adapt_scale, crop=self.crop, crop_only=self.crop_only,
             render=self.render, eyes=self.eyes, mouth="model",  # talk draws its mouth, not animate
+            body=self.body,
             face_index=self.face_index, face_backend=self.face_backend,
             crop_margin=self.crop_margin, kp_smoothing=self.kp_smoothing,
             batch_size=self.batch_size, max_output_side=self.max_output_side,

@@ -68,6 +68,17 @@ def _model_fractions(q: np.ndarray, cells: int, size: int, align_corners: bool) 
     return ((n + 1) * (cells - 1) / 2 + 0.5) / cells
 
 
+def neck_rows(landmarks: np.ndarray, config: FullResConfig) -> tuple[float, float] | None:
+    """Image rows (start, end) over which the motion fades out below the chin of 68 `landmarks`:
+    in units of the eyes-to-chin height, `config.neck_from` and `config.neck_to` below the chin;
+    None when `config.hold_body` is off."""
+    if not config.hold_body:
+        return None
+    chin = float(landmarks[8, 1])
+    height = max(1.0, chin - float(landmarks[36:48, 1].mean()))
+    return chin + config.neck_from * height, chin + config.neck_to * height
+
+
 def _read(maps: Tensor, rows: Tensor, cols: Tensor) -> Tensor:
     """(..., m, n) maps read by interpolation matrices rows (H, m) and cols (W, n): (..., H, W)."""
     return rows @ maps @ cols.T
@@ -128,7 +139,9 @@ class FullResCompositor:
                              feather)[None, :])  # (H', W')
         self._blur = blur_matrix(size, config.feather * size / 2)
         self._face = self._eyelids = self._fit = None
+        self._neck: tuple[float, float] | None = None
         if landmarks is not None:
+            self._neck = neck_rows(landmarks, config)
             self._face = self._grow(torch.from_numpy(face_hull_mask(landmarks, box, size)))
             self._eyelids = EyelidWarp(landmarks, iris_positions(image, landmarks))
             self._fit = LandmarkFit(landmarks)
@@ -162,6 +175,20 @@ class FullResCompositor:
                 upsample=interpolation_matrix(centres * cells_y - 0.5, cells_y),
                 upsample_x=interpolation_matrix(centres * cells_x - 0.5, cells_x))
         return self._readers[key]
+
+    def _deformation(self, deformation: np.ndarray) -> tuple[Tensor, _LatticeReaders]:
+        """(h, w, 2) the frame's dense deformation with the body below the neck held still (its
+        motion faded out over `neck_rows`) and then unfolded, and its lattice's readers."""
+        grid = torch.from_numpy(np.ascontiguousarray(deformation, dtype=np.float32))
+        readers = self._lattice(*grid.shape[:2])
+        if self._neck is not None:
+            start, end = self._neck
+            cells = grid.shape[0]
+            rows = self.box.y0 + (torch.arange(cells, dtype=torch.float32) + 0.5) * (
+                self.box.side / cells)
+            hold = 1 - smoothstep((rows - start) / (end - start))
+            grid = readers.identity + (grid - readers.identity) * hold[:, None, None]
+        return unfolded(grid), readers
 
     def _grow(self, mask: Tensor) -> Tensor:
         """(S, S) in [0, 1] grown by `dilation` and feathered by `feather` (module config)."""
@@ -278,8 +305,7 @@ class FullResCompositor:
         `deformation` (as `composite` takes it), output pixels: the backward map inverted by
         fixed-point iteration (an output pixel x shows the photo at x + d(x), so x = p - d(x)),
         without the landmark fit's correction or the drawn lids."""
-        grid = unfolded(torch.from_numpy(np.ascontiguousarray(deformation, dtype=np.float32)))
-        readers = self._lattice(*grid.shape[:2])
+        grid, readers = self._deformation(deformation)
         displacement = ((grid - readers.identity) * self._pixels_per_unit).permute(2, 0, 1)
         points = np.asarray(points, np.float64)
         where = points.copy()
@@ -303,8 +329,7 @@ class FullResCompositor:
         only). Pixels where the paste mask is 0 keep the photo's bytes.
         """
         self._check(frame, deformation, weight)
-        grid = unfolded(torch.from_numpy(np.ascontiguousarray(deformation, dtype=np.float32)))
-        readers = self._lattice(*grid.shape[:2])
+        grid, readers = self._deformation(deformation)
         displacement = ((grid - readers.identity) * self._pixels_per_unit).permute(2, 0, 1)  # (2, h, w)
         fitted = None
         if landmark_targets is not None and self._fit is not None:

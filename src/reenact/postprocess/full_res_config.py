@@ -32,6 +32,10 @@ class FullResConfig:
         own resolution, where the warped photo is sharp and in place, unlike a mouth interior.
     color_match: shift and scale the generator's colours (per channel mean and deviation, gain in
         [1/1.5, 1.5]) to the warped source's where the model trusts the source.
+    hold_body: with the photo's landmarks, the motion fades out below the chin, from `neck_from`
+        to `neck_to` eyes-to-chin heights under it (smoothstep), so shoulders and clothes keep
+        the photo's pixels while the head turns (the relative motion of a turning head otherwise
+        drags them along: a collar tilts with the chin).
     """
 
     moved_from: float = 0.5
@@ -43,6 +47,9 @@ class FullResConfig:
     invented: float = 0.35
     invented_width: float = 0.03
     color_match: bool = True
+    hold_body: bool = True
+    neck_from: float = 0.1
+    neck_to: float = 1.0
 
     def __post_init__(self) -> None:
         _check_fraction(self, "moved_from", 0, math.inf)
@@ -57,6 +64,14 @@ class FullResConfig:
         if self.trusted <= self.invented:
             raise ValueError(f"FullResConfig.trusted: expected more than invented "
                              f"({self.invented}), got {self.trusted}")
+        _check_fraction(self, "neck_from", -1, 3)
+        _check_fraction(self, "neck_to", self.neck_from, 3)
+        if self.neck_to <= self.neck_from:
+            raise ValueError(f"FullResConfig.neck_to: expected more than neck_from "
+                             f"({self.neck_from}), got {self.neck_to}")
+        if not isinstance(self.hold_body, bool):
+            raise ValueError(f"FullResConfig.hold_body: expected true or false, "
+                             f"got {self.hold_body!r}")
         if not isinstance(self.color_match, bool):
             raise ValueError(f"FullResConfig.color_match: expected true or false, "
                              f"got {self.color_match!r}")
