@@ -53,6 +53,22 @@ def test_a_zoom_grows_the_content_about_the_box_centre():
     assert abs((x0 + x1 + 1) / 2 - 160) <= 1 and abs((y0 + y1 + 1) / 2 - 120) <= 1
 
 
+def test_a_neck_holds_the_body_below_it():
+    """With neck rows the move fades out down them: above, the box moves as without; below,
+    the frame keeps its pixels (a move of where each pixel reads, not a blend of two pictures)."""
+    image = photo()
+    frame = with_square(with_square(image, 150, 100, 16), 150, 150, 16, value=240)
+    motion = BoxMotion(1.0, 0.25, 0.0)  # 30 px right
+    whole = HeadMover(image, BOX, 0.12).apply(frame, motion)
+    held = HeadMover(image, BOX, 0.12, neck=(125.0, 145.0)).apply(frame, motion)
+    np.testing.assert_array_equal(held[:120], whole[:120])
+    assert (held[102:114, 182:194] >= 245).all()  # the head's square moved
+    np.testing.assert_array_equal(held[146:], frame[146:])  # the body's square stayed
+    assert (held[150:166, 150:166] == 240).all()
+    rows = held[125:145, 100:220].astype(int)  # between, each row a shifted copy of the frame's
+    assert np.abs(np.diff(rows, axis=0)).max() < 40
+
+
 def test_unmoved_inverts_the_motion():
     motion = BoxMotion(1.3, -0.2, 0.1)
     moved = motion.moved(BOX)
@@ -62,6 +78,8 @@ def test_unmoved_inverts_the_motion():
 
 
 def test_bad_inputs_are_named():
+    with pytest.raises(ValueError, match="neck: expected rows"):
+        HeadMover(photo(), BOX, 0.12, neck=(10.0, 10.0))
     image = photo()
     with pytest.raises(ValueError, match="image: expected"):
         HeadMover(image[..., 0], BOX, 0.12)

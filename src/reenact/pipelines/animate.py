@@ -577,7 +577,8 @@ def animate_frames(source: PreparedSource, frames: Iterable[np.ndarray], track: 
     split = None
     if compositor is not None and options.relative and options.head_motion == "split":
         split = HeadMotionSplit(source.image, source.box, options.feather,
-                                getattr(backend, "anchor_groups", ()), kp_source.num_kp)
+                                getattr(backend, "anchor_groups", ()), kp_source.num_kp,
+                                neck=compositor.neck)
     index = 0
     raw = driving_keypoints(frames, track.boxes, track.landmarks, backend, options.batch_size,
                             reference, reference_eyes)

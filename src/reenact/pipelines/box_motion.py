@@ -195,14 +195,15 @@ class HeadMotionSplit:
 
     image, box: the photo and its motion-model crop box; feather: the moved window's edge (a
     fraction of the box side); anchor_groups: the model's anchored groups (empty: none);
-    num_kp: its keypoints.
+    num_kp: its keypoints; neck: image rows over which the move fades out (`HeadMover`), or None.
     """
 
     def __init__(self, image: np.ndarray, box: CropBox, feather: float,
                  anchor_groups: Sequence[str], num_kp: int,
-                 limit: BoxMotionLimit | None = None) -> None:
+                 limit: BoxMotionLimit | None = None,
+                 neck: tuple[float, float] | None = None) -> None:
         self.box, self.limit = box, limit or BoxMotionLimit()
-        self.mover = HeadMover(image, box, feather)
+        self.mover = HeadMover(image, box, feather, neck)
         self.rigid = rigid_indices(num_kp, tuple(anchor_groups))
         self.free_from = len(anchor_groups) or None
 

@@ -176,6 +176,11 @@ class FullResCompositor:
                 upsample_x=interpolation_matrix(centres * cells_x - 0.5, cells_x))
         return self._readers[key]
 
+    @property
+    def neck(self) -> tuple[float, float] | None:
+        """Image rows (start, end) down which the motion fades out (`neck_rows`), or None."""
+        return self._neck
+
     def _deformation(self, deformation: np.ndarray) -> tuple[Tensor, _LatticeReaders]:
         """(h, w, 2) the frame's dense deformation with the body below the neck held still (its
         motion faded out over `neck_rows`) and then unfolded, and its lattice's readers."""

@@ -6,7 +6,9 @@ everything the compositor drew in it and around it, is zoomed about its centre a
 resampled bicubically from the composited frame, and blended into the photo through a window
 over both the box and where it moved (feathered at its edge, as the compositor's paste is):
 where the box left, its surroundings move in, so the head is not seen twice. Outside that
-window the photo keeps its bytes.
+window the photo keeps its bytes. Given the rows of a neck (`reenact.postprocess.full_res.
+neck_rows`), the move fades out down them, as the compositor's motion does: the body below
+stays where the photo has it.
 """
 
 from __future__ import annotations
@@ -51,9 +53,11 @@ class BoxMotion:
 class HeadMover:
     """Moves the head box of frames composited over `image` (H, W, 3) uint8 RGB, the photo, whose
     motion-model crop was cut at `box`; `feather`: the window's edge, a fraction of the moved
-    box's side (`FullResConfig.box_feather`)."""
+    box's side (`FullResConfig.box_feather`); `neck`: image rows (start, end) over which the
+    move fades out (smoothstep), or None to move the whole box."""
 
-    def __init__(self, image: np.ndarray, box: CropBox, feather: float) -> None:
+    def __init__(self, image: np.ndarray, box: CropBox, feather: float,
+                 neck: tuple[float, float] | None = None) -> None:
         if not isinstance(image, np.ndarray) or image.ndim != 3 or image.shape[2] != 3 \
                 or image.dtype != np.uint8:
             raise ValueError(f"image: expected (H, W, 3) uint8, got "
@@ -61,7 +65,9 @@ class HeadMover:
         if isinstance(feather, bool) or not isinstance(feather, (int, float)) \
                 or not 0 <= feather <= 0.5:
             raise ValueError(f"feather: expected a number in [0, 0.5], got {feather!r}")
-        self.image, self.box, self.feather = image, box, float(feather)
+        if neck is not None and not (math.isfinite(neck[0]) and neck[1] > neck[0]):
+            raise ValueError(f"neck: expected rows (start, end) with end > start, got {neck!r}")
+        self.image, self.box, self.feather, self.neck = image, box, float(feather), neck
 
     @torch.no_grad()
     def apply(self, frame: np.ndarray, motion: BoxMotion) -> np.ndarray:
@@ -91,10 +97,19 @@ class HeadMover:
             feather_window(bottom - top, y0 - top, y1 - top, feather)[:, None]
             * feather_window(right - left, x0 - left, x1 - left, feather)[None, :])
         # each output pixel reads the composited frame where the motion takes it from
-        x = self.box.center_x + (np.arange(left, right) + 0.5 - moved.center_x) / motion.scale
-        y = self.box.center_y + (np.arange(top, bottom) + 0.5 - moved.center_y) / motion.scale
-        gx = torch.from_numpy(2 * x / width - 1).float()[None, :].expand(bottom - top, -1)
-        gy = torch.from_numpy(2 * y / height - 1).float()[:, None].expand(-1, right - left)
+        columns, rows = np.arange(left, right) + 0.5, np.arange(top, bottom) + 0.5
+        x = np.broadcast_to(self.box.center_x + (columns - moved.center_x) / motion.scale,
+                            (bottom - top, right - left))
+        y = np.broadcast_to((self.box.center_y + (rows - moved.center_y) / motion.scale)[:, None],
+                            (bottom - top, right - left))
+        if self.neck is not None:  # a move, not a blend of two pictures: no second edge
+            start, end = self.neck
+            t = np.clip((rows - start) / (end - start), 0.0, 1.0)
+            hold = (1 - t * t * (3 - 2 * t))[:, None]
+            x = columns[None, :] + hold * (x - columns[None, :])
+            y = rows[:, None] + hold * (y - rows[:, None])
+        gx = torch.from_numpy(2 * x / width - 1).float()
+        gy = torch.from_numpy(2 * y / height - 1).float()
         pixels = torch.from_numpy(np.ascontiguousarray(frame.transpose(2, 0, 1))).float()[None]
         content = F.grid_sample(pixels, torch.stack([gx, gy], dim=-1)[None], mode="bicubic",
                                 padding_mode="border", align_corners=False)[0]  # (3, h, w)
