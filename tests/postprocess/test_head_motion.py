@@ -27,20 +27,24 @@ def test_identity_returns_the_frame_itself():
     assert HeadMover(image, BOX, 0.12).apply(frame, BoxMotion()) is frame
 
 
-def test_a_shift_moves_the_content_and_keeps_the_photo_outside():
-    image = photo()
+def test_a_shift_moves_the_content_and_fades_out_beyond_the_box():
+    image = photo(400, 560)
     frame = with_square(image, 150, 110, 20)  # a bright square in the middle of the box
     motion = BoxMotion(1.0, 0.25, -0.125)  # 30 px right, 15 px up
     out = HeadMover(image, BOX, 0.12).apply(frame, motion)
     assert (out[97:113, 182:198] >= 245).all()  # the square, moved
     assert (out[112:128, 152:168] < 245).any()  # no longer where it was
-    moved = motion.moved(BOX)
-    outside = np.ones(image.shape[:2], dtype=bool)  # the window spans the box and where it went
-    outside[int(moved.y0):int(np.ceil(BOX.y1)), int(BOX.x0):int(np.ceil(moved.x1))] = False
-    np.testing.assert_array_equal(out[outside], image[outside])
     # where the box left, what was beside it moved in: the photo's own pixels, shifted
     np.testing.assert_allclose(out[150:160, 112:120].astype(int),
                                image[165:175, 82:90].astype(int), atol=2)
+    # the move fades out over twice its size beyond the box and where it went (x 100-250,
+    # y 45-180): farther out the frame keeps its bytes
+    np.testing.assert_array_equal(out[:, 341:], frame[:, 341:])
+    np.testing.assert_array_equal(out[271:], frame[271:])
+    # and in between each pixel reads the frame a little less far away: a move, not a mix of
+    # the moved picture with the unmoved one (the photo's red rises by 0.7 a pixel)
+    red = out[120, 250:341, 0].astype(int)
+    assert np.all(np.diff(red) >= -1) and red[0] < image[120, 250, 0] - 15
 
 
 def test_a_zoom_grows_the_content_about_the_box_centre():

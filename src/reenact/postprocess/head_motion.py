@@ -3,10 +3,12 @@
 What the motion model is not given of a driver's large zoom or shift
 (`reenact.pipelines.box_motion`) is applied here: the box the model's crop was cut from, with
 everything the compositor drew in it and around it, is zoomed about its centre and moved,
-resampled bicubically from the composited frame, and blended into the photo through a window
-over both the box and where it moved (feathered at its edge, as the compositor's paste is):
-where the box left, its surroundings move in, so the head is not seen twice. Outside that
-window the photo keeps its bytes. Given the rows of a neck (`reenact.postprocess.full_res.
+resampled bicubically from the composited frame; the move covers both the box and where it went
+(where the box left, its surroundings move in, so the head is not seen twice) and fades out
+beyond them (over `feather` of the box side, or twice the move if that is more, so the
+fade cannot fold). A faded move, not a mix of the moved picture with the unmoved one: that mix
+showed the hair's edge twice, once moved and once faintly where it was. Outside the fade the
+frame keeps its bytes. Given the rows of a neck (`reenact.postprocess.full_res.
 neck_rows`), the move fades out down them, as the compositor's motion does: the body below
 stays where the photo has it.
 """
@@ -83,15 +85,43 @@ class HeadMover:
             raise ValueError(f"motion: expected a finite zoom > 0 and finite shifts, got {motion}")
         height, width = self.image.shape[:2]
         box, moved = self.box, motion.moved(self.box)
-        # the window spans where the box was too: what it leaves shows what moves in (the
-        # surroundings, moved), not the head it held
+        # the move covers where the box was too (what it leaves shows what moves in: the
+        # surroundings, moved, not the head it held) and fades out beyond both: where a pixel
+        # reads moves, not how two pictures are mixed, so no edge is seen twice
         x0, y0 = min(box.x0, moved.x0), min(box.y0, moved.y0)
         x1, y1 = max(box.x1, moved.x1), max(box.y1, moved.y1)
-        top, left = max(0, math.floor(y0)), max(0, math.floor(x0))
-        bottom, right = min(height, math.ceil(y1)), min(width, math.ceil(x1))
-        result = self.image.copy()
+        corners = np.array([[x0, y0], [x1, y0], [x0, y1], [x1, y1]])
+        centre, before = np.array([moved.center_x, moved.center_y]), np.array([box.center_x,
+                                                                                box.center_y])
+        farthest = np.abs(before + (corners - centre) / motion.scale - corners).max()
+        reach = max(self.feather * max(box.side, moved.side), 2 * farthest)  # slope <= 3/4: no fold
+        top, left = max(0, math.floor(y0 - reach)), max(0, math.floor(x0 - reach))
+        bottom, right = min(height, math.ceil(y1 + reach)), min(width, math.ceil(x1 + reach))
         if bottom <= top or right <= left:
-            return result
+            return frame.copy()
+        fade = (feather_window(bottom - top, y0 - reach - top, y1 + reach - top, reach)[:, None]
+                * feather_window(right - left, x0 - reach - left, x1 + reach - left, reach)[None, :])
+        columns, rows = np.arange(left, right) + 0.5, np.arange(top, bottom) + 0.5
+        if self.neck is not None:  # the body below the neck stays
+            start, end = self.neck
+            t = np.clip((rows - start) / (end - start), 0.0, 1.0)
+            fade = fade * (1 - t * t * (3 - 2 * t))[:, None]
+        # each output pixel reads the composited frame where the (faded) motion takes it from
+        x = columns[None, :] + fade * (box.center_x + (columns[None, :] - moved.center_x)
+                                       / motion.scale - columns[None, :])
+        y = rows[:, None] + fade * (box.center_y + (rows[:, None] - moved.center_y)
+                                    / motion.scale - rows[:, None])
+        gx = torch.from_numpy(2 * x / width - 1).float()
+        gy = torch.from_numpy(2 * y / height - 1).float()
+        pixels = torch.from_numpy(np.ascontiguousarray(frame.transpose(2, 0, 1))).float()[None]
+        content = F.grid_sample(pixels, torch.stack([gx, gy], dim=-1)[None], mode="bicubic",
+                                padding_mode="border", align_corners=False)[0]  # (3, h, w)
+        region = content.round_().clamp_(0, 255).to(torch.uint8).permute(1, 2, 0).numpy()
+        result = frame.copy()
+        original = frame[top:bottom, left:right]
+        # where the motion has faded out entirely, the frame keeps its bytes
+        result[top:bottom, left:right] = np.where((fade > 0)[..., None], region, original)
+        return result
         feather = self.feather * max(box.side, moved.side)
         alpha = torch.from_numpy(
             feather_window(bottom - top, y0 - top, y1 - top, feather)[:, None]
