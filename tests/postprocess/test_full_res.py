@@ -10,8 +10,8 @@ from reenact.postprocess.full_res import (
     FullResCompositor,
     FullResConfig,
     _model_fractions,
-    neck_rows,
 )
+from reenact.postprocess.full_res_config import neck_rows
 from reenact.postprocess.paste import paste_back
 from reenact.postprocess.resampling import interpolation_matrix
 from reenact.preprocess.crop import CropBox, crop_image

@@ -45,7 +45,7 @@ from torch import Tensor
 from reenact.geometry import coordinate_grid, resize_grid, smoothstep, warp
 from reenact.postprocess.eyelids import EyelidWarp, takeover
 from reenact.postprocess.folds import unfolded
-from reenact.postprocess.full_res_config import FullResConfig
+from reenact.postprocess.full_res_config import FullResConfig, neck_rows
 from reenact.postprocess.landmark_fit import LandmarkFit
 from reenact.postprocess.mouth_mask import face_hull_mask
 from reenact.postprocess.paste import _match_colors, check_paste_inputs, feather_window
@@ -66,17 +66,6 @@ def _model_fractions(q: np.ndarray, cells: int, size: int, align_corners: bool) 
     """
     n = 2 * (q * size - 0.5) / (size - 1) - 1 if align_corners else 2 * q - 1
     return ((n + 1) * (cells - 1) / 2 + 0.5) / cells
-
-
-def neck_rows(landmarks: np.ndarray, config: FullResConfig) -> tuple[float, float] | None:
-    """Image rows (start, end) over which the motion fades out below the chin of 68 `landmarks`:
-    in units of the eyes-to-chin height, `config.neck_from` and `config.neck_to` below the chin;
-    None when `config.hold_body` is off."""
-    if not config.hold_body:
-        return None
-    chin = float(landmarks[8, 1])
-    height = max(1.0, chin - float(landmarks[36:48, 1].mean()))
-    return chin + config.neck_from * height, chin + config.neck_to * height
 
 
 def _read(maps: Tensor, rows: Tensor, cols: Tensor) -> Tensor:

@@ -1,10 +1,12 @@
 """How the full-resolution compositor (`reenact.postprocess.full_res`) blends and pastes: its
-settings, checked."""
+settings, checked, and where on a photo the body's hold (`neck_rows`) puts them."""
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+
+import numpy as np
 
 
 def _check_fraction(config: object, name: str, low: float, high: float) -> None:
@@ -75,3 +77,14 @@ class FullResConfig:
         if not isinstance(self.color_match, bool):
             raise ValueError(f"FullResConfig.color_match: expected true or false, "
                              f"got {self.color_match!r}")
+
+
+def neck_rows(landmarks: np.ndarray, config: FullResConfig) -> tuple[float, float] | None:
+    """Image rows (start, end) over which the motion fades out below the chin of 68 `landmarks`:
+    in units of the eyes-to-chin height, `config.neck_from` and `config.neck_to` below the chin;
+    None when `config.hold_body` is off."""
+    if not config.hold_body:
+        return None
+    chin = float(landmarks[8, 1])
+    height = max(1.0, chin - float(landmarks[36:48, 1].mean()))
+    return chin + config.neck_from * height, chin + config.neck_to * height

@@ -8,7 +8,7 @@ resampled bicubically from the composited frame; the move covers both the box an
 beyond them (over `feather` of the box side, or twice the move if that is more, so the
 fade cannot fold). A faded move, not a mix of the moved picture with the unmoved one: that mix
 showed the hair's edge twice, once moved and once faintly where it was. Outside the fade the
-frame keeps its bytes. Given the rows of a neck (`reenact.postprocess.full_res.
+frame keeps its bytes. Given the rows of a neck (`reenact.postprocess.full_res_config.
 neck_rows`), the move fades out down them, as the compositor's motion does: the body below
 stays where the photo has it.
 """
