@@ -84,13 +84,14 @@ def test_an_empty_transcript_box_means_none(models, files, monkeypatch):
 def test_animate_gives_a_marked_verified_video(models, files):
     steps = []
     result = render_animate(models, str(files / "photo.png"), str(files / "driving.mp4"),
-                            crop="none", eyes="lids", max_frames=5, label="AI-generated",
+                            crop="none", eyes="lids", body="model", max_frames=5,
+                            label="AI-generated",
                             progress=lambda fraction, text: steps.append(text))
     assert result.video.is_file() and result.marked
     assert result.files == [str(result.video), str(result.manifest)]
     manifest = read_manifest(result.video)
     assert manifest["run_id"] == result.run_id and manifest["label"] == "AI-generated"
-    assert manifest["options"]["eyes"] == "lids"
+    assert manifest["options"]["eyes"] == "lids" and manifest["options"]["body"] == "model"
     assert f"run `{result.run_id}`" in result.provenance
     assert "**AI-generated**" in result.provenance and "watermark found" in result.provenance
     assert steps == ["loading the model", "verifying the watermark"]

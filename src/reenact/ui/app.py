@@ -127,14 +127,19 @@ def _animate_tab(gr: Any, models: Models, examples: list[list[str]]) -> None:
                             info="landmarks: the portrait's own lids and irises follow the "
                                  "driver's blinks and gaze; lids: the blinks only; model: the "
                                  "motion model's")
+            body = gr.Radio(["still", "model"], value="still", label="body",
+                            elem_id="animate-body",
+                            info="still: shoulders and clothes keep the portrait's pixels while "
+                                 "the head moves; model: the motion model moves them too")
             extra = _label_and_frames(gr, "animate")
         with gr.Column():
             outputs = _result_column(gr, "animate")
     handler = page_handler(gr, render_animate, models,
                            ["mode", "find_best_frame", "crop", "render", "mouth", "eyes",
-                            "max_frames", "label"])
+                            "body", "max_frames", "label"])
     _render_button(gr, "animate", handler,
-                   [source, driving, mode, best, crop, render, mouth, eyes, *extra], outputs)
+                   [source, driving, mode, best, crop, render, mouth, eyes, body, *extra],
+                   outputs)
     if examples:
         gr.Examples(examples, inputs=[source, driving], label="samples")
 

@@ -127,14 +127,14 @@ def _finish(result: Any, progress: Progress) -> Rendered:
 def render_animate(models: Models, source: str | None, driving: str | None, *,
                    mode: str = "relative", find_best_frame: bool = False, crop: str = "face",
                    render: str = "full", mouth: str = "drawn", eyes: str = "landmarks",
-                   max_frames: float | None = None, label: str | None = None,
-                   progress: Progress = _no_progress) -> Rendered:
+                   body: str = "still", max_frames: float | None = None,
+                   label: str | None = None, progress: Progress = _no_progress) -> Rendered:
     """The animate tab: `source` (a portrait) moved by `driving` (a video)."""
     from reenact.pipelines.animate import AnimateOptions, animate
 
     source_path, driving_path = _required(source, "portrait"), _required(driving, "driving video")
     options = AnimateOptions(relative=mode == "relative", find_best_frame=find_best_frame,
-                             crop=crop, render=render, mouth=mouth, eyes=eyes,
+                             crop=crop, render=render, mouth=mouth, eyes=eyes, body=body,
                              batch_size=models.batch_size, max_frames=_frames(max_frames),
                              label=_label(label))
     progress(0.0, "loading the model")
