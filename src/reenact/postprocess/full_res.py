@@ -45,7 +45,7 @@ from torch import Tensor
 from reenact.geometry import coordinate_grid, resize_grid, smoothstep, warp
 from reenact.postprocess.eyelids import EyelidWarp, takeover
 from reenact.postprocess.folds import unfolded
-from reenact.postprocess.full_res_config import FullResConfig, neck_rows
+from reenact.postprocess.full_res_config import FullResConfig, body_hold, neck_rows
 from reenact.postprocess.landmark_fit import LandmarkFit
 from reenact.postprocess.mouth_mask import face_hull_mask
 from reenact.postprocess.paste import _match_colors, check_paste_inputs, feather_window
@@ -176,11 +176,9 @@ class FullResCompositor:
         grid = torch.from_numpy(np.ascontiguousarray(deformation, dtype=np.float32))
         readers = self._lattice(*grid.shape[:2])
         if self._neck is not None:
-            start, end = self._neck
             cells = grid.shape[0]
-            rows = self.box.y0 + (torch.arange(cells, dtype=torch.float32) + 0.5) * (
-                self.box.side / cells)
-            hold = 1 - smoothstep((rows - start) / (end - start))
+            rows = self.box.y0 + (np.arange(cells) + 0.5) * (self.box.side / cells)
+            hold = torch.from_numpy(body_hold(rows, self._neck)).float()
             grid = readers.identity + (grid - readers.identity) * hold[:, None, None]
         return unfolded(grid), readers
 

@@ -88,3 +88,11 @@ def neck_rows(landmarks: np.ndarray, config: FullResConfig) -> tuple[float, floa
     chin = float(landmarks[8, 1])
     height = max(1.0, chin - float(landmarks[36:48, 1].mean()))
     return chin + config.neck_from * height, chin + config.neck_to * height
+
+
+def body_hold(rows: np.ndarray, neck: tuple[float, float]) -> np.ndarray:
+    """How much of the motion image rows `rows` keep under the neck rows `neck` (`neck_rows`):
+    1 above its start, 0 below its end, smoothstep between."""
+    start, end = neck
+    t = np.clip((np.asarray(rows, dtype=np.float64) - start) / (end - start), 0.0, 1.0)
+    return 1 - t * t * (3 - 2 * t)

@@ -22,6 +22,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from reenact.postprocess.full_res_config import body_hold
 from reenact.postprocess.paste import feather_window
 from reenact.preprocess.crop import CropBox
 
@@ -103,9 +104,7 @@ class HeadMover:
                 * feather_window(right - left, x0 - reach - left, x1 + reach - left, reach)[None, :])
         columns, rows = np.arange(left, right) + 0.5, np.arange(top, bottom) + 0.5
         if self.neck is not None:  # the body below the neck stays
-            start, end = self.neck
-            t = np.clip((rows - start) / (end - start), 0.0, 1.0)
-            fade = fade * (1 - t * t * (3 - 2 * t))[:, None]
+            fade = fade * body_hold(rows, self.neck)[:, None]
         # each output pixel reads the composited frame where the (faded) motion takes it from
         x = columns[None, :] + fade * (box.center_x + (columns[None, :] - moved.center_x)
                                        / motion.scale - columns[None, :])
@@ -121,32 +120,4 @@ class HeadMover:
         original = frame[top:bottom, left:right]
         # where the motion has faded out entirely, the frame keeps its bytes
         result[top:bottom, left:right] = np.where((fade > 0)[..., None], region, original)
-        return result
-        feather = self.feather * max(box.side, moved.side)
-        alpha = torch.from_numpy(
-            feather_window(bottom - top, y0 - top, y1 - top, feather)[:, None]
-            * feather_window(right - left, x0 - left, x1 - left, feather)[None, :])
-        # each output pixel reads the composited frame where the motion takes it from
-        columns, rows = np.arange(left, right) + 0.5, np.arange(top, bottom) + 0.5
-        x = np.broadcast_to(self.box.center_x + (columns - moved.center_x) / motion.scale,
-                            (bottom - top, right - left))
-        y = np.broadcast_to((self.box.center_y + (rows - moved.center_y) / motion.scale)[:, None],
-                            (bottom - top, right - left))
-        if self.neck is not None:  # a move, not a blend of two pictures: no second edge
-            start, end = self.neck
-            t = np.clip((rows - start) / (end - start), 0.0, 1.0)
-            hold = (1 - t * t * (3 - 2 * t))[:, None]
-            x = columns[None, :] + hold * (x - columns[None, :])
-            y = rows[:, None] + hold * (y - rows[:, None])
-        gx = torch.from_numpy(2 * x / width - 1).float()
-        gy = torch.from_numpy(2 * y / height - 1).float()
-        pixels = torch.from_numpy(np.ascontiguousarray(frame.transpose(2, 0, 1))).float()[None]
-        content = F.grid_sample(pixels, torch.stack([gx, gy], dim=-1)[None], mode="bicubic",
-                                padding_mode="border", align_corners=False)[0]  # (3, h, w)
-        before = torch.from_numpy(np.ascontiguousarray(
-            self.image[top:bottom, left:right].transpose(2, 0, 1))).float()
-        blended = content.sub_(before).mul_(alpha).add_(before).round_().clamp_(0, 255)
-        region = blended.to(torch.uint8).permute(1, 2, 0).numpy()
-        original = self.image[top:bottom, left:right]
-        result[top:bottom, left:right] = np.where((alpha > 0).numpy()[..., None], region, original)
         return result
