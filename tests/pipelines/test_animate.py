@@ -95,11 +95,18 @@ def girl_painting():
     """The source prepared for a 64 px model, and the pixels outside its crop box."""
     image = read_image(require(MEDIA / "portraits" / "girl_painting.jpg"))
     source = prepare_source(image, 64, AnimateOptions(), create_face_analyzer("dlib"))
+    return source, outside_of_box(source)
+
+
+def outside_of_box(source, margin=0.0):
+    """The pixels of the source image beyond its crop box grown by `margin` of its side."""
     outside = np.ones(source.image.shape[:2], dtype=bool)
-    x0, y0, x1, y1 = (int(np.floor(v)) for v in source.box.bounds)
+    grow = margin * source.box.side
+    x0, y0 = (int(np.floor(v - grow)) for v in source.box.bounds[:2])
+    x1, y1 = (int(np.floor(v + grow)) for v in source.box.bounds[2:])
     outside[max(y0, 0):y1 + 1, max(x0, 0):x1 + 1] = False
     assert outside.mean() > 0.3
-    return source, outside
+    return outside
 
 
 def still_driving(count):
@@ -133,16 +140,13 @@ def test_full_resolution_at_zero_motion_is_the_photo(backend, girl_painting):
 
 def test_paste_back_into_the_video_leaves_outside_of_face_unchanged(backend, girl_painting, tmp_path):
     """After H.264 encoding, pixels away from the face (beyond the crop box and a quarter of its
-    side around it, within which this run's moved head box fades out) differ from the photo by no more than the photo
-    itself does when it is written, unchanged, through the same marked writer with the same run
-    id: compression error plus the invisible watermark every written frame carries. (An absolute
-    bound drifted with the run id the watermark carries: 2.45-2.62 grey levels.)"""
+    side around it, within which this run's moved head box fades out) differ from the photo by no
+    more than the photo itself does when it is written, unchanged, through the same marked writer
+    with the same run id: compression error plus the invisible watermark every written frame
+    carries. (An absolute bound drifted with the run id the watermark carries: 2.45-2.62 grey
+    levels.)"""
     source, _ = girl_painting
-    outside = np.ones(source.image.shape[:2], dtype=bool)
-    x0, y0, x1, y1 = source.box.bounds
-    reach = 0.25 * source.box.side
-    outside[max(0, int(y0 - reach)):int(y1 + reach) + 1, max(0, int(x0 - reach)):int(x1 + reach) + 1] = False
-    assert outside.mean() > 0.3
+    outside = outside_of_box(source, margin=0.25)
     options = AnimateOptions(max_frames=6)
     out = tmp_path / "paste.mp4"
     info = animate(MEDIA / "portraits" / "girl_painting.jpg", DRIVING_AUDIO, out, backend=backend,
