@@ -70,6 +70,25 @@ def test_reframe_keypoints_moves_keypoints_into_the_reference_crop() -> None:
     out = reframe_keypoints(kp, [reference, moved], reference, size)
     torch.testing.assert_close(out.value[0], kp.value[0], atol=1e-6, rtol=0)
     torch.testing.assert_close(out.value[1], to_kp(shifted, reference), atol=1e-6, rtol=0)
-    assert torch.equal(out.jacobian, jacobian)
+    torch.testing.assert_close(out.jacobian[0], jacobian[0], atol=0, rtol=0)
+    # the face is half as large in a crop twice as large; in the reference's crop, its size again
+    torch.testing.assert_close(out.jacobian[1], 2 * jacobian[1], atol=1e-6, rtol=0)
     with pytest.raises(ValueError, match="one per keypoint set"):
         reframe_keypoints(kp, [reference], reference, size)
+
+
+def test_reframed_anchors_of_one_face_cut_by_two_boxes_agree(anchored: TorchBackend) -> None:
+    from reenact.pipelines.keypoints import reframe_keypoints
+
+    # one face in one image, cut by the reference box and by a smaller, shifted one (a face
+    # follower's box that shrank): reframed, its anchors are those cut by the reference box
+    size = 64
+    reference = CropBox(200, 150, 150)
+    follower = CropBox(210, 140, 110)
+    face = template_in_image(CropBox(200, 150, 120), size)
+    crops = np.zeros((2, size, size, 3), dtype=np.uint8)
+    kp = detect_keypoints(anchored, crops, [face, face], [reference, follower])
+    out = reframe_keypoints(kp, [reference, follower], reference, size)
+    torch.testing.assert_close(out.value[1, :14], out.value[0, :14], atol=1e-4, rtol=0)
+    torch.testing.assert_close(out.jacobian[1, :14], out.jacobian[0, :14], atol=1e-4, rtol=0)
+    assert not torch.allclose(kp.jacobian[1, :14], kp.jacobian[0, :14], atol=1e-2)

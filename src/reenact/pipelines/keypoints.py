@@ -57,7 +57,10 @@ def reframe_keypoints(kp: Keypoints, boxes: Sequence[CropBox], reference: CropBo
 
     Crops follow the face for the detector's sake; relative motion is measured in one frame of
     reference (the initial driving frame's crop), as with the reference's fixed crop. The boxes
-    are squares, so a crop-to-crop map is a scale and a shift, which leaves jacobians unchanged.
+    are squares, so a crop-to-crop map is a scale (box side over the reference's) and a shift; the
+    jacobians, local maps into the crop, take the same scale. (Left unscaled, a driver whose box
+    shrank by a fifth after the first frame gave every keypoint a 1.25x zoom that its values did not
+    have, and the portrait's lids and brows, whose own shape changes came on top, crumpled.)
     """
     if len(boxes) != kp.batch_size:
         raise ValueError(f"boxes: expected one per keypoint set ({kp.batch_size}), got {len(boxes)}")
@@ -66,4 +69,8 @@ def reframe_keypoints(kp: Keypoints, boxes: Sequence[CropBox], reference: CropBo
     moved = np.stack([reference.image_to_crop(box.crop_to_image(points, size), size)
                       for points, box in zip(pixels, boxes)])
     out = torch.from_numpy(pixels_to_normalized(moved, size)).to(kp.value.device, kp.value.dtype)
-    return Keypoints(out, kp.jacobian)
+    if kp.jacobian is None:
+        return Keypoints(out, None)
+    scale = torch.tensor([box.side / reference.side for box in boxes], dtype=kp.jacobian.dtype,
+                         device=kp.jacobian.device)
+    return Keypoints(out, kp.jacobian * scale.view(-1, 1, 1, 1))
