@@ -252,6 +252,32 @@ def test_the_model_is_given_steady_lids():
     np.testing.assert_allclose(steady_lids([blink], shut)[0], blink, atol=1e-9)
 
 
+def test_steady_lids_keep_the_reference_lids_shape_and_move_with_the_corners():
+    import torch
+
+    from reenact.pipelines.animate import steady_lids
+    from reenact.preprocess.anchors import DEFAULT_ANCHORS, anchor_keypoints
+
+    reference = with_eyes_opened(face_landmarks(), 0.4)  # the driving video starts on a squint
+    # later: the face turned 10 degrees and 10% larger, the eyes wide open, the lids raised
+    angle = np.deg2rad(10)
+    turn = 1.1 * np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
+    centre = reference.mean(axis=0)
+    later = with_eyes_opened((reference - centre) @ turn.T + centre, 2.0)
+    later[[37, 38, 43, 44]] -= turn @ (0.0, 6.0)
+    steadied = steady_lids([later], reference)[0]
+    np.testing.assert_allclose(eye_aspect_ratios(steadied), eye_aspect_ratios(reference), rtol=1e-9)
+    np.testing.assert_allclose(steadied[:36], later[:36])  # only the lids between the corners
+    np.testing.assert_allclose(steadied[[36, 39, 42, 45]], later[[36, 39, 42, 45]])
+    # each lid's anchor changes by the face's turn and zoom alone, not by the lids' own change
+    kp = anchor_keypoints(torch.from_numpy(np.stack([reference, steadied, later]) / SIDE))
+    change = kp.jacobian @ torch.linalg.inv(kp.jacobian[:1])
+    lids = [DEFAULT_ANCHORS.index(name) for name in DEFAULT_ANCHORS if "lid" in name]
+    torch.testing.assert_close(change[1, lids], torch.from_numpy(turn).expand(4, 2, 2),
+                               atol=1e-6, rtol=0)
+    assert (change[2, lids] - torch.from_numpy(turn)).abs().max() > 0.2  # as the driver gave them
+
+
 def iris_photo(landmarks, position=0.0, height=420, width=400):
     """White almond eyes with a dark iris disc `position` half lengths along each eye."""
     from PIL import Image, ImageDraw

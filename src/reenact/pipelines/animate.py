@@ -46,7 +46,7 @@ from reenact.io import (
 )
 from reenact.io.frame_order import ordered_frames
 from reenact.io.video import check_video_output
-from reenact.postprocess.eyelids import EYE_OPEN, eye_ratios, gaze_shifts, with_openings
+from reenact.postprocess.eyelids import EYE_OPEN, eye_ratios, gaze_shifts, with_eye_shapes
 from reenact.postprocess.full_res import FullResCompositor, FullResConfig
 from reenact.pipelines.box_motion import HeadMotionSplit
 from reenact.pipelines.keypoints import detect_keypoints, reframe_keypoints
@@ -512,12 +512,13 @@ def drawn_mouth(source: PreparedSource, track: DrivingTrack, compositor: FullRes
 
 
 def steady_lids(landmarks: list[np.ndarray | None], reference: np.ndarray) -> list[np.ndarray | None]:
-    """Driving landmarks with each eye as open as in `reference` (where that eye is open there):
-    what the motion model is given when the lids are drawn at full resolution, so that its own
-    lid motion (large deformations that only its generator makes look like an eye) stays out."""
-    reference_openings = eye_aspect_ratios(reference)
-    target = np.where(reference_openings >= EYE_OPEN, reference_openings, np.nan)
-    return [None if points is None else with_openings(points, target) for points in landmarks]
+    """Driving landmarks with each eye's lids shaped as in `reference` (where that eye is open
+    there), moved with the eye's corners (`with_eye_shapes`): what the motion model is given when
+    the lids are drawn at full resolution, so that its own lid motion (large deformations that
+    only its generator makes look like an eye) stays out."""
+    steady = eye_aspect_ratios(reference) >= EYE_OPEN
+    return [None if points is None else with_eye_shapes(points, reference, steady)
+            for points in landmarks]
 
 
 def driving_keypoints(frames: Iterable[np.ndarray], boxes: Sequence[CropBox],

@@ -24,7 +24,7 @@ G is 0 at the corners, so E is continuous everywhere.
 The gain asked of E is the driver's opening (relative to the driving video's initial frame, per
 eye, from `eye_ratios`) over the opening the model's motion already gives (`implied_ratios`), so
 a model that does move the lids is not doubled. The pipelines give the model driving landmarks
-whose lids keep the reference opening (`with_openings`), so its motion leaves the lids alone and E
+whose lids keep the reference's shape (`with_eye_shapes`), so its motion leaves the lids alone and E
 draws the whole change; where a model still changes a lid gap by more than 2x, the lids are left
 to it (`takeover`).
 
@@ -83,23 +83,28 @@ GAZE_OPEN = 0.75  # an eye less open than this (relative to the reference) is no
 GAZE_ABOVE, GAZE_BELOW, GAZE_FEATHER = 0.1, 0.0, 0.6  # G's band beyond the lid margins
 
 
-def with_openings(landmarks: np.ndarray, openings: np.ndarray) -> np.ndarray:
-    """(68, 2) landmarks with each eye's lid points moved across the eye so that its opening
-    (`preprocess.expressions.eye_aspect_ratios`) is `openings` (2,; NaN leaves that eye alone):
-    each upper/lower pair is set symmetrically about its midpoint. What the motion model is given
-    when the lids are drawn here, so that it moves the eyes with the head but leaves their opening
-    alone."""
+def with_eye_shapes(landmarks: np.ndarray, reference: np.ndarray, steady: np.ndarray) -> np.ndarray:
+    """(68, 2) landmarks with the lids of each eye where `steady` ((2,) bool) replaced by the
+    `reference`'s, carried by the similarity that takes the reference's eye corners onto these:
+    what the motion model is given when the lids are drawn here. The eye moves, turns and grows
+    with its corners, and its lids keep the reference's opening and shape.
+
+    Resetting only the opening (as this did before) left the lids' other changes to the model: a
+    driving video that starts on a squint and then looks up gave the upper lid's anchor a 1.7x
+    vertical stretch (its points sit close to the corners' line, so a small rise of the lid is a
+    large change of its jacobian), and the portrait's lid and brow crumpled."""
     points = check_landmarks(landmarks).copy()
-    for (upper, lower), opening in zip(EYE_LIDS, np.asarray(openings, dtype=np.float64)):
-        axis = points[upper[3]] - points[upper[0]]
-        length = float(np.linalg.norm(axis))
-        if length < 1e-6 or not np.isfinite(opening):  # NaN: leave this eye as it is
+    base = check_landmarks(reference)
+    for (upper, lower), keep in zip(EYE_LIDS, np.asarray(steady, dtype=bool)):
+        first, last = upper[0], upper[3]
+        axis_from, axis_to = base[last] - base[first], points[last] - points[first]
+        if not keep or np.linalg.norm(axis_from) < 1e-6 or np.linalg.norm(axis_to) < 1e-6:
             continue
-        across = np.array([-axis[1], axis[0]]) / length  # downward for an upright face
-        for a, b in zip(upper[1:3], lower[1:3]):
-            middle = (points[a] + points[b]) / 2
-            points[a] = middle - across * opening * length / 2
-            points[b] = middle + across * opening * length / 2
+        # the similarity as a complex product: z -> points[first] + q (z - base[first])
+        q = complex(*axis_to) / complex(*axis_from)
+        for index in (upper[1], upper[2], lower[1], lower[2]):
+            z = q * complex(*(base[index] - base[first]))
+            points[index] = points[first] + (z.real, z.imag)
     return points
 
 
