@@ -20,7 +20,7 @@ from reenact.pipelines.portrait_mouth import (
     portrait_mouth,
     turned,
 )
-from reenact.postprocess.mouth_mask import polygon_coverage
+from reenact.postprocess.mouth_mask import grown_hull, polygon_coverage
 from reenact.preprocess.crop import CropBox
 from reenact.preprocess.expressions import mouth_opening
 
@@ -147,6 +147,16 @@ def test_a_head_turned_away_gets_its_lips_drawn_and_keeps_the_frames_jaw():
     assert np.abs(away[jaw].astype(int) - 90).max() < 10  # at most the lips' feathered edge
     lips = (int(landmarks[51, 1]), int(landmarks[51, 0]))
     assert (away[lips] != 90).any()
+    # only the lips and a narrow margin: the lower face's margin drew the photo's cheek shading
+    # over the frame's squeezed near-side jaw as a notch
+    from scipy.ndimage import distance_transform_edt
+
+    lips_points = np.concatenate([open_mouth(landmarks, 0.3)[48:68], turn[48:68]])
+    hull = grown_hull(lips_points, SIZE, SIZE, 0.0, 0.0) > 0
+    far_off = distance_transform_edt(~hull) > 0.06 * SIZE  # 12 px of a 200-px crop
+    assert np.abs(away[far_off].astype(int) - 90).max() <= 4
+    assert np.abs(frontal[far_off].astype(int) - 90).max() > 20  # the lower face reaches further
+
 
 
 def test_pressed_lips_on_a_bowed_lip_line_show_only_lips():

@@ -50,6 +50,10 @@ BITE_OPENING = 0.3
 OWN_LIPS_UNTIL = (0.02, 0.08)
 MASK_GROW = 0.05  # the lower-face mask's margin and softness, fractions of the face crop's side
 MASK_FEATHER = 0.02
+# the margin of the lips drawn alone on a turned head (`TURNED`): the lower face's margin reached
+# the frame's jaw on the near side, whose cheek a turn squeezes, and drew the photo's shading there
+# as a notch in the jaw line (the README video, frames 81-84)
+LIPS_GROW = 0.02
 JAW_LINE = tuple(range(17))  # dlib's jaw line, ear to ear
 # a head turned (`turned`) this much is drawn with its whole lower face, from this much with its
 # lips alone and the jaw where the frame shows it, cross-faded between
@@ -112,15 +116,16 @@ class PortraitMouth:
         jaw = list(JAW_LINE)
         moved = landmarks.copy()
         moved[jaw] = shown[jaw]
-        lips = self._drawn(frame, moved, opening, bite, rendered, MOUTH_LANDMARKS)
+        lips = self._drawn(frame, moved, opening, bite, rendered, MOUTH_LANDMARKS, LIPS_GROW)
         return lips if frontal is None else _mix(frontal, lips, turn)
 
     def _drawn(self, frame: np.ndarray, landmarks: np.ndarray, opening: float, bite: float,
-               rendered: np.ndarray,
-               region: tuple[int, ...] = LOWER_FACE_LANDMARKS) -> np.ndarray:
-        """`draw` over the hull of `region` (landmark indices) of the target and `rendered`."""
+               rendered: np.ndarray, region: tuple[int, ...] = LOWER_FACE_LANDMARKS,
+               grow: float = MASK_GROW) -> np.ndarray:
+        """`draw` over the hull of `region` (landmark indices) of the target and `rendered`, grown
+        by `grow` face crop sides."""
         side = self.box.side
-        warp = {"frame_landmarks": rendered, "grow": MASK_GROW * side,
+        warp = {"frame_landmarks": rendered, "grow": grow * side,
                 "feather": MASK_FEATHER * side, "region": region}
         low, high = OWN_LIPS_UNTIL
         weight = 1.0 if self.own is None else float(
