@@ -158,7 +158,6 @@ def test_a_head_turned_away_gets_its_lips_drawn_and_keeps_the_frames_jaw():
     assert np.abs(frontal[far_off].astype(int) - 90).max() > 20  # the lower face reaches further
 
 
-
 def test_pressed_lips_on_a_bowed_lip_line_show_only_lips():
     """A bowed inner lip line turns the inside's triangles into slivers over the lips when they
     press together; drawn from a reference with teeth, those slivers showed a dotted line of
