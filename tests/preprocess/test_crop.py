@@ -13,6 +13,7 @@ from reenact.preprocess.crop import (
     crop_box,
     crop_image,
     smooth_boxes,
+    steady_sides,
 )
 from reenact.preprocess.face import Face
 
@@ -169,3 +170,22 @@ def test_crop_then_paste_round_trips_on_a_portrait():
     box = CropBox(120.0, 140.6, 200.0)
     pasted = paste_back(image, crop_image(image, box, 256), box, feather=0.1, color_match=False)
     assert np.abs(pasted.astype(int) - image.astype(int)).mean() < 1.0
+
+
+def test_steady_sides_ignore_a_turns_brief_shrink_and_follow_a_slow_approach():
+    fps = 25
+    # a head that turns for 7 frames: its followed box shrinks to 0.72x and comes back
+    sides = [390.0] * 30 + [300.0, 290.0, 281.0, 282.0, 285.0, 300.0, 352.0] + [390.0] * 30
+    boxes = [CropBox(100.0 + i, 80.0 - i, side) for i, side in enumerate(sides)]
+    steady = steady_sides(boxes, fps)
+    assert [box.side for box in steady] == [390.0] * len(boxes)
+    assert [(box.center_x, box.center_y) for box in steady] == \
+        [(box.center_x, box.center_y) for box in boxes]
+    # a driver walking toward the camera over 12 s: the box grows 2x and the crop follows
+    ramp = [CropBox(100.0, 100.0, 200.0 * 2 ** (i / 300)) for i in range(300)]
+    followed = [box.side for box in steady_sides(ramp, fps)]
+    assert followed[0] == pytest.approx(200 * 2 ** (25 / 300), rel=1e-9)  # the first 2 s' median
+    assert followed[150] == pytest.approx(ramp[150].side, rel=1e-9)
+    assert followed[-1] == pytest.approx(ramp[-26].side, rel=1e-9)
+    with pytest.raises(ValueError, match="fps"):
+        steady_sides(boxes, 0)

@@ -54,7 +54,7 @@ from reenact.pipelines.landmark_targets import landmark_targets
 from reenact.pipelines.mouth_transfer import MouthChanges, mouth_changes
 from reenact.pipelines.portrait_mouth import Carried, PortraitMouth, drawn_lips, portrait_mouth
 from reenact.postprocess.paste import paste_back
-from reenact.preprocess.crop import CropBox, crop_box, crop_image, smooth_boxes
+from reenact.preprocess.crop import CropBox, crop_box, crop_image, smooth_boxes, steady_sides
 from reenact.preprocess.expressions import eye_aspect_ratios
 from reenact.preprocess.face import (
     Face,
@@ -353,7 +353,7 @@ def track_driving(frames: Iterable[np.ndarray], fps: float, size: int, source: P
                        len(raw) - len(found), len(raw))
     sources = _hold_sources(raw)
     filled = [raw[j] for j in sources]
-    boxes = smooth_boxes(filled, fps) if options.crop == "face" else filled
+    boxes = steady_sides(smooth_boxes(filled, fps), fps) if options.crop == "face" else filled
     # a held frame is cut exactly like the frame it holds, so that it gives the same pose
     boxes = [boxes[j] for j in sources]
     landmarks = [landmarks[j] for j in sources]

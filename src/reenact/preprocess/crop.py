@@ -211,6 +211,21 @@ def smooth_boxes(boxes: Sequence[CropBox], fps: float,
     return [smoother.smooth(box) for box in boxes]
 
 
+def steady_sides(boxes: Sequence[CropBox], fps: float, seconds: float = 4.0) -> list[CropBox]:
+    """`boxes` with each side replaced by the median side of the boxes within `seconds` / 2 of
+    it (centres kept): a followed face's box tracks its extent, which a turn or a nod shrinks by
+    up to a third within a second (samples/interview.mp4: 390 -> 281 px in 7 frames) while the
+    head stays as large; the motion model's detector then saw the face zoomed in and out. Its
+    training crops are one box per run of frames, so its inputs should be, too; slower changes
+    (a driver walking toward the camera) are still followed."""
+    if fps <= 0 or not math.isfinite(fps) or seconds < 0 or not math.isfinite(seconds):
+        raise ValueError(f"fps, seconds: expected fps > 0 and seconds >= 0, got {fps!r}, {seconds!r}")
+    sides = np.array([box.side for box in boxes], dtype=np.float64)
+    reach = int(round(seconds * fps / 2))
+    steady = [float(np.median(sides[max(0, i - reach):i + reach + 1])) for i in range(len(sides))]
+    return [CropBox(box.center_x, box.center_y, side) for box, side in zip(boxes, steady)]
+
+
 # -- cropping -----------------------------------------------------------------------------------
 
 FillMode = Literal["edge", "constant"]
