@@ -48,7 +48,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from reenact.geometry import smoothstep
+from reenact.geometry import apply_affine, similarity_fit, smoothstep
 from reenact.preprocess.expressions import check_landmarks, eye_aspect_ratios
 from reenact.preprocess.face import NUM_LANDMARKS
 
@@ -100,11 +100,9 @@ def with_eye_shapes(landmarks: np.ndarray, reference: np.ndarray, steady: np.nda
         axis_from, axis_to = base[last] - base[first], points[last] - points[first]
         if not keep or np.linalg.norm(axis_from) < 1e-6 or np.linalg.norm(axis_to) < 1e-6:
             continue
-        # the similarity as a complex product: z -> points[first] + q (z - base[first])
-        q = complex(*axis_to) / complex(*axis_from)
-        for index in (upper[1], upper[2], lower[1], lower[2]):
-            z = q * complex(*(base[index] - base[first]))
-            points[index] = points[first] + (z.real, z.imag)
+        carry = similarity_fit(base[[first, last]], points[[first, last]])  # exact on 2 points
+        lids = [upper[1], upper[2], lower[1], lower[2]]
+        points[lids] = apply_affine(carry, base[lids])
     return points
 
 
