@@ -149,7 +149,8 @@ def test_follower_places_its_box_on_the_still_points_not_on_an_expression() -> N
     follower.detect(frame(4))
     assert fake.detect_calls == 1  # the expression was followed, not detected again
     neutral_box = fake.detect(frame(2))[0].box  # the detector's box on the face of frame 2
-    np.testing.assert_allclose(fake.boxes[-1], neutral_box, atol=1e-9)
+    # the box frame 4 was read in ([-1] is the check in the box its reading placed)
+    np.testing.assert_allclose(fake.boxes[-2], neutral_box, atol=1e-9)
 
 
 def test_follower_reads_the_mean_of_nudged_boxes() -> None:
@@ -177,7 +178,69 @@ def test_follower_reads_the_mean_of_nudged_boxes() -> None:
         faces = [follower.detect(frame(7))[0] for _ in range(6)]
         truth = [fake.landmarks_at(7)] * 6
         errors[count] = np.mean([np.abs(face.landmarks - t).mean() for face, t in zip(faces, truth)])
-        assert fake.refine_calls == 6 * count  # count readings a frame, a detection's among them
+        # count readings a frame, a detection's among them, and a check on the 4 followed frames
+        assert fake.refine_calls == 6 * count + 4
     assert errors[9] < 0.7 * errors[1]
     with pytest.raises(ConfigError, match="landmark_boxes"):
         FollowConfig(landmark_boxes=0)
+
+
+class PartialReader(MovingFace):
+    """A predictor that reads a face in a box offset from it only part of the way toward it:
+    `pull` 0 reads a face wherever the box is (stuck), 1 finds the face."""
+
+    def __init__(self, pull: float) -> None:
+        super().__init__()
+        self.pull = pull
+        self.zero_centre = self._centre(super().detect(frame(0))[0].box)
+        self.detect_calls = 0
+
+    @staticmethod
+    def _centre(box: tuple[float, float, float, float]) -> float:
+        return (box[0] + box[2]) / 2
+
+    def landmarks_in(self, image: np.ndarray, box: tuple[float, float, float, float]) -> np.ndarray:
+        self.refine_calls += 1
+        in_box = self._centre(box) - self.zero_centre  # the face offset this box sits on
+        return self.landmarks_at(in_box + self.pull * (float(image[0, 0, 0]) - in_box))
+
+
+def test_follower_detects_after_a_fast_move() -> None:
+    """A head that swings back through where the box is: the predictor, placed where the face
+    was, reads a face there (here it is stuck), so a face that moved fast into a frame is
+    detected in the next one."""
+    results = {}
+    for speed in (0.05, 10.0):
+        fake = PartialReader(pull=0.0)
+        follower = FaceFollower(fake, FollowConfig(redetect_every=2, landmark_boxes=1,
+                                                   max_speed=speed))
+        follower.detect(frame(0))
+        follower.detect(frame(0))  # followed
+        follower.detect(frame(30))  # detected (every 2nd frame): 30% of the face's size away
+        results[speed] = (follower.detect(frame(0))[0].landmarks, fake.detect_calls)
+    np.testing.assert_allclose(results[0.05][0], MovingFace.landmarks_at(0))
+    assert results[0.05][1] == 3
+    # without the check the frame is followed and read where the face was a frame before
+    np.testing.assert_allclose(results[10.0][0], MovingFace.landmarks_at(30))
+    assert results[10.0][1] == 2
+    with pytest.raises(ConfigError, match="max_speed"):
+        FollowConfig(max_speed=0)
+
+
+def test_follower_detects_when_a_second_reading_moves_the_face() -> None:
+    """A reading that went only part of the way to a moved face moves again when read in the box
+    its own points place: that drift sends the frame to the detector; a slow face, read the same
+    way, stays followed."""
+    fake = PartialReader(pull=0.5)
+    follower = FaceFollower(fake, FollowConfig(redetect_every=100, landmark_boxes=1,
+                                               max_speed=10.0))
+    follower.detect(frame(0))
+    for offset in (1, 2, 3):  # 1% of the face a frame: read within 1 px
+        np.testing.assert_allclose(follower.detect(frame(offset))[0].landmarks,
+                                   MovingFace.landmarks_at(offset), atol=1.0)
+    assert fake.detect_calls == 1
+    face = follower.detect(frame(20))[0]  # 17 px on: the first reading lands 8.5 px short
+    assert fake.detect_calls == 2
+    np.testing.assert_allclose(face.landmarks, MovingFace.landmarks_at(20))
+    with pytest.raises(ConfigError, match="max_drift"):
+        FollowConfig(max_drift=float("nan"))

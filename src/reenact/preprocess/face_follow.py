@@ -16,6 +16,13 @@ face with glasses and a wide grin it can settle on a shape 1.4-1.8x too large ar
 (the eyes put on the glasses' rims), and following from there keeps it until the next detection
 (dev clip lp_d12: 10 frames in 12), which gave the motion model a face zoomed 1.6x and melted the
 picture.
+
+A fast head swing defeats both checks: placed where the face was, the predictor keeps reading a
+face there while the head has moved 30% of its size away (lp_d12, frames 51-52: 60-90 px off
+on a 210-px face, and the output's head sent across the frame). Two more checks catch it: a face
+that moved by more than `max_speed` of its size into a frame is detected in the next one, and each
+followed face is read once more in the box its own new points place (~1 ms), which finds it again
+where the first reading had; a reading that moves by more than `max_drift` means it had not.
 """
 
 from __future__ import annotations
@@ -59,12 +66,20 @@ class FollowConfig:
         box alone). dlib's points are whole pixels and move with the box, and an eye is a few
         pixels high: on dev drivers lp_d18, lp_d11, lp_d19 the mean of 9 read the eyes' opening
         nearer FaceMesh's (r 0.78 / 0.92 / 0.88 -> 0.81 / 0.94 / 0.93) and jittered less (frame
-        to frame 20-33% less); about 1 ms a box."""
+        to frame 20-33% less); about 1 ms a box.
+    max_speed: a face whose eye corners and nose moved by more than this share of its size from
+        the frame before is detected again in the next frame: the box is placed where the face
+        was, and a head swinging back through it leaves the predictor reading the old place.
+    max_drift: a followed face is read once more in the box placed on its new landmarks; where
+        that reading moves them by more than this share of the face's size (mean over the points),
+        the first reading had not found the face, and the detector runs."""
 
     redetect_every: int = 12
     max_change: float = 0.25
     max_eye_change: float = 0.05
     landmark_boxes: int = 9
+    max_speed: float = 0.05
+    max_drift: float = 0.02
 
     def __post_init__(self) -> None:
         if isinstance(self.redetect_every, bool) or not isinstance(self.redetect_every, int) \
@@ -79,10 +94,11 @@ class FollowConfig:
                 or not 0 < self.max_change < math.inf:
             raise ConfigError(f"FollowConfig.max_change: expected a positive number, got "
                               f"{self.max_change!r}")
-        if isinstance(self.max_eye_change, bool) or not isinstance(self.max_eye_change, (int, float)) \
-                or not 0 < self.max_eye_change < math.inf:
-            raise ConfigError(f"FollowConfig.max_eye_change: expected a positive number, got "
-                              f"{self.max_eye_change!r}")
+        for name in ("max_eye_change", "max_speed", "max_drift"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) \
+                    or not 0 < value < math.inf:
+                raise ConfigError(f"FollowConfig.{name}: expected a positive number, got {value!r}")
 
 
 # outer eye corners of the 68-point scheme (`reenact.preprocess.face`)
@@ -139,17 +155,32 @@ class FaceFollower:
         self._box_on_landmarks: np.ndarray | None = None  # detector box in `_anchor` units
         self._detected_eyes: float | None = None  # the eyes' distance at the last detection
         self._since_detection = 0
+        self._fast = False  # the face moved fast into the last frame: detect in the next
         self.detections = 0  # full detections run so far
 
     def detect(self, image: np.ndarray) -> list[Face]:
         """Faces in `image` (H, W, 3) uint8 RGB, the next frame of the video."""
-        if self._previous is not None and self._since_detection + 1 < self.config.redetect_every:
-            followed = self._follow(image, self._previous)
+        previous = self._previous
+        if previous is not None and not self._fast \
+                and self._since_detection + 1 < self.config.redetect_every:
+            followed = self._follow(image, previous)
             if followed is not None:
                 self._since_detection += 1
                 self._previous = followed
+                self._fast = self._moved_fast(previous, followed)
                 return [followed]
-        return self._detect(image)
+        faces = self._detect(image)
+        self._fast = self._moved_fast(previous, self._previous)
+        return faces
+
+    def _moved_fast(self, before: Face | None, after: Face | None) -> bool:
+        """Whether the face moved by more than `FollowConfig.max_speed` of its size between two
+        consecutive frames' faces."""
+        if before is None or after is None or before.landmarks is None or after.landmarks is None:
+            return False
+        size = float(np.ptp(before.landmarks, axis=0).max())
+        moved = float(np.linalg.norm(_anchor(after.landmarks)[0] - _anchor(before.landmarks)[0]))
+        return moved > self.config.max_speed * max(size, 1e-6)
 
     def _detect(self, image: np.ndarray) -> list[Face]:
         faces = self.analyzer.detect(image)
@@ -194,9 +225,16 @@ class FaceFollower:
         if self._eyes_changed(points, previous.landmarks):
             return None
         origin, anchor_size = _anchor(points)
-        placed = np.concatenate([origin + relative[:2] * anchor_size,
-                                 origin + relative[2:] * anchor_size])
-        return Face(tuple(float(v) for v in placed), previous.score, points)
+        placed = tuple(float(v) for v in np.concatenate([origin + relative[:2] * anchor_size,
+                                                         origin + relative[2:] * anchor_size]))
+        # read once more where the new points place the box: a reading that found the face stays
+        check = self.analyzer.landmarks_in(image, placed)
+        if check is None or not np.isfinite(check).all() or check.shape != points.shape:
+            return None
+        drift = float(np.linalg.norm(check - points, axis=1).mean())
+        if drift > self.config.max_drift * max(float(np.ptp(points, axis=0).max()), 1e-6):
+            return None
+        return Face(placed, previous.score, points)
 
     def _read(self, image: np.ndarray, box: tuple[float, float, float, float],
               in_box: np.ndarray | None = None) -> np.ndarray | None:
