@@ -136,6 +136,26 @@ def test_translation_keeps_the_photo_sharp():
     assert full_ratio > 0.9 and old_ratio < 0.2, (full_ratio, old_ratio)
 
 
+def test_motion_fades_out_at_the_box_edge_without_showing_an_edge_twice():
+    """Toward the box's edge the motion fades out, not the picture: a horizontal edge in the
+    box's bottom feather, moved up by 8 px, stays one step in every column, where a cross-fade
+    of the moved photo with the unmoved one showed it twice, with a plateau between; and the
+    photo's bytes are kept just outside the box."""
+    photo = np.full((480, 500, 3), 40, np.uint8)
+    feather = FullResConfig().box_feather * BOX.side
+    edge = int(BOX.y1 - feather / 2)  # halfway through the bottom feather
+    photo[edge:] = 220
+    ones = np.ones((SIZE, SIZE), np.float32)
+    result = compositor(photo).composite(np.zeros((SIZE, SIZE, 3), np.uint8),
+                                         lattice_shift(0.0, 8.0), ones)
+    column = result[int(BOX.y1 - feather) - 4:int(BOX.y1) + 4, int(BOX.center_x), 0].astype(int)
+    between = (column > 40 + 0.1 * 180) & (column < 220 - 0.1 * 180)
+    # one sharp step (bicubic, with its slight ringing); the cross-fade had 8 px between
+    assert between.sum() <= 2, column
+    outside = slice(int(np.ceil(BOX.y1)) + 1, None)
+    assert np.array_equal(result[outside], photo[outside])
+
+
 def test_paste_mask_covers_the_moved_region_only():
     photo = detailed_photo()
     deformation = coordinate_grid(CELLS, CELLS).numpy().copy()

@@ -14,8 +14,10 @@ back over a box about 1.8x the face is soft wherever the photo has more pixels t
    what a model distrusts even when nothing moves (the bundled one's occlusion map is low across
    eyes and mouth of every face) is its prior, not content that motion uncovered;
 3. only the region that moved is pasted: a mask of where the deformation differs from the
-   identity (plus the face hull when landmarks are at hand), grown and feathered, and faded out at
-   the box edge. Everywhere else the output keeps the photo's exact bytes.
+   identity (plus the face hull when landmarks are at hand), grown and feathered. Toward the box
+   edge the motion (and the generator's share) fades out, so the warped photo meets the unmoved
+   one there without a cross-fade of two pictures, which showed edges twice. Everywhere else the
+   output keeps the photo's exact bytes.
 
 Spaces, per axis (x shown; y alike), for a `CropBox` at x0 of side `side` cut to S pixels:
 - image pixels: pixel j has its centre at x = j + 0.5 (`reenact.preprocess.crop`);
@@ -342,13 +344,17 @@ class FullResCompositor:
             return result
         r0, r1, c0, c1 = span
         mask_y, mask_x = self._mask_y[r0:r1], self._mask_x[c0:c1]
-        alpha = _read(paste, mask_y, mask_x) * self._window[r0:r1, c0:c1]  # (h', w')
+        # toward the box's edge the motion fades out, not the picture: a cross-fade of the moved
+        # photo with the unmoved one showed every edge there twice (a neckline, the hair's edge)
+        window = self._window[r0:r1, c0:c1]
+        alpha = _read(paste, mask_y, mask_x)  # (h', w')
 
         # the photo, warped at its own resolution
         shift = _read(displacement, readers.motion_y[r0:r1], readers.motion_x[c0:c1])  # (2, h', w')
+        shift *= window
         correction = None
         if fitted is not None:  # faded out with the paste, where the photo's bytes take over
-            correction = alpha * fitted.at(self._x[c0:c1], self._y[r0:r1])
+            correction = alpha * window * fitted.at(self._x[c0:c1], self._y[r0:r1])
             shift += correction
         height, width = self.image.shape[:2]
         x = torch.from_numpy(self._x[c0:c1].astype(np.float32))[None, :] + shift[0]
@@ -370,7 +376,7 @@ class FullResCompositor:
                 (readers.model_cubic_x if cubic else readers.model_x)[c0:c1])
         else:  # the model's frame moves with the correction: what it painted stays in place
             read_model = self._corrected_reader(readers, correction, (r0, r1, c0, c1))
-        mix = read_model(invented, False) * _read(moved, mask_y, mask_x)  # (h', w')
+        mix = read_model(invented, False) * _read(moved, mask_y, mask_x) * window  # (h', w')
         if keep is not None:
             mix *= keep
         if bool((mix > 0).any()):
