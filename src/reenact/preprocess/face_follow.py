@@ -208,11 +208,7 @@ class FaceFollower:
     def _follow(self, image: np.ndarray, previous: Face) -> Face | None:
         if previous.landmarks is None or self._box_on_landmarks is None:
             return None
-        origin, anchor_size = _anchor(previous.landmarks)
-        relative = self._box_on_landmarks
-        box = np.concatenate([origin + relative[:2] * anchor_size,
-                              origin + relative[2:] * anchor_size])
-        points = self._read(image, tuple(float(v) for v in box))
+        points = self._read(image, self._placed(previous.landmarks))
         if points is None:
             return None
         marks, new = _landmark_box(previous.landmarks), _landmark_box(points)
@@ -224,9 +220,7 @@ class FaceFollower:
             return None
         if self._eyes_changed(points, previous.landmarks):
             return None
-        origin, anchor_size = _anchor(points)
-        placed = tuple(float(v) for v in np.concatenate([origin + relative[:2] * anchor_size,
-                                                         origin + relative[2:] * anchor_size]))
+        placed = self._placed(points)
         # read once more where the new points place the box: a reading that found the face stays
         check = self.analyzer.landmarks_in(image, placed)
         if check is None or not np.isfinite(check).all() or check.shape != points.shape:
@@ -235,6 +229,13 @@ class FaceFollower:
         if drift > self.config.max_drift * max(float(np.ptp(points, axis=0).max()), 1e-6):
             return None
         return Face(placed, previous.score, points)
+
+    def _placed(self, points: np.ndarray) -> tuple[float, float, float, float]:
+        """The box (x0, y0, x1, y1) the last detection's framing puts on landmarks `points`."""
+        origin, anchor_size = _anchor(points)
+        relative = self._box_on_landmarks
+        return tuple(float(v) for v in np.concatenate([origin + relative[:2] * anchor_size,
+                                                       origin + relative[2:] * anchor_size]))
 
     def _read(self, image: np.ndarray, box: tuple[float, float, float, float],
               in_box: np.ndarray | None = None) -> np.ndarray | None:
