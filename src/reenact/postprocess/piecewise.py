@@ -49,25 +49,39 @@ def triangle_affines(source: np.ndarray, target: np.ndarray,
 def rasterize_triangles(points: np.ndarray, triangles: np.ndarray, valid: np.ndarray, height: int,
                         width: int) -> np.ndarray:
     """(H, W) int64: for each pixel centre, the index of the valid triangle of `points` it lies in
-    (the one it lies deepest in where triangles meet or overlap); -1 outside them all."""
-    label = np.full((height, width), -1, dtype=np.int64)
-    depth = np.full((height, width), -1e-6)  # smallest barycentric coordinate; a hair of tolerance
-    corners_all = points[triangles]  # (T, 3, 2)
-    low = np.maximum(np.floor(corners_all.min(axis=1) - 0.5).astype(int), 0)  # (T, 2) x0, y0
-    high = np.minimum(np.ceil(corners_all.max(axis=1) - 0.5).astype(int) + 1, (width, height))
-    inside = valid & (high > low).all(axis=1)  # the triangles that reach the image
-    for index in np.flatnonzero(inside):
-        corners = corners_all[index]  # (3, 2)
-        (x0, y0), (x1, y1) = low[index], high[index]
-        xs = np.arange(x0, x1) + 0.5
-        ys = np.arange(y0, y1)[:, None] + 0.5
-        (ax, ay), (bx, by), (cx, cy) = corners
-        det = (bx - ax) * (cy - ay) - (cx - ax) * (by - ay)
-        beta = ((xs - ax) * (cy - ay) - (cx - ax) * (ys - ay)) / det  # (h, w)
-        gamma = ((bx - ax) * (ys - ay) - (xs - ax) * (by - ay)) / det
-        smallest = np.minimum(np.minimum(beta, gamma), 1 - beta - gamma)
-        region_depth = depth[y0:y1, x0:x1]
-        better = smallest > region_depth
-        region_depth[better] = smallest[better]
-        label[y0:y1, x0:x1][better] = index
-    return label
+    (the one it lies deepest in where triangles meet or overlap, the lowest index on a tie); -1
+    outside them all.
+
+    Every pixel of every triangle's bounding box is a candidate, all at once: per triangle, a
+    loop of small array operations cost 2.5x as much on a drawn mouth's mesh (94 x 131 px)."""
+    corners = points[triangles]  # (T, 3, 2)
+    low = np.maximum(np.floor(corners.min(axis=1) - 0.5).astype(int), 0)  # (T, 2) x0, y0
+    high = np.minimum(np.ceil(corners.max(axis=1) - 0.5).astype(int) + 1, (width, height))
+    reach = np.flatnonzero(valid & (high > low).all(axis=1))  # the triangles that reach the image
+    if reach.size == 0:
+        return np.full((height, width), -1, dtype=np.int64)
+    x0, y0 = low[reach, 0], low[reach, 1]
+    span = high[reach, 0] - x0
+    counts = span * (high[reach, 1] - y0)
+    owner = np.repeat(np.arange(reach.size), counts)  # each candidate's triangle (of `reach`)
+    offset = np.arange(owner.size) - np.repeat(np.cumsum(counts) - counts, counts)
+    row = offset // span[owner]
+    xs = x0[owner] + (offset - row * span[owner])
+    ys = y0[owner] + row
+    a = corners[reach, 0]  # (K, 2)
+    b, c = corners[reach, 1] - a, corners[reach, 2] - a
+    det = b[:, 0] * c[:, 1] - c[:, 0] * b[:, 1]
+    dx, dy = xs + 0.5 - a[owner, 0], ys + 0.5 - a[owner, 1]
+    beta = (dx * c[owner, 1] - c[owner, 0] * dy) / det[owner]
+    gamma = (b[owner, 0] * dy - dx * b[owner, 1]) / det[owner]
+    depth = np.minimum(np.minimum(beta, gamma), 1 - beta - gamma)  # smallest barycentric coordinate
+    keep = depth > -1e-6  # a hair of tolerance
+    pixel, depth, index = (ys * width + xs)[keep], depth[keep], reach[owner[keep]]
+    deepest = np.full(height * width, -np.inf)
+    np.maximum.at(deepest, pixel, depth)
+    best = depth == deepest[pixel]
+    none = np.iinfo(np.int64).max
+    label = np.full(height * width, none, dtype=np.int64)
+    np.minimum.at(label, pixel[best], index[best])
+    label[label == none] = -1
+    return label.reshape(height, width)
