@@ -117,7 +117,7 @@ def model_only(checkpoint: str, driving: Path, threads: int, batch: int,
 
 
 def center_box(frame):
-    from reenact.pipelines.animate import center_box as box
+    from reenact.pipelines.driving_track import center_box as box
 
     return box(frame.shape[1], frame.shape[0])
 

@@ -247,7 +247,8 @@ def end_to_end(frames: int = 60, rounds: int = 5) -> list[str]:
     from reenact.api import load_default_model
     from reenact.engine import TorchBackend
     from reenact.io import write_image
-    from reenact.pipelines.animate import AnimateOptions, animate
+    from reenact.pipelines.animate import animate
+    from reenact.pipelines.animate_options import AnimateOptions
 
     backend = TorchBackend(load_default_model())
     driving = MEDIA / "driving" / "lp_d13.mp4"

@@ -206,12 +206,14 @@ def pipeline_frames(checkpoint: Path, source_path: Path, driving: np.ndarray,
     from reenact.checkpoint import load_checkpoint
     from reenact.engine import TorchBackend
     from reenact.io import read_image
-    from reenact.pipelines.animate import AnimateOptions, animate_frames, prepare_source, track_driving
+    from reenact.pipelines.animate import animate_frames
+    from reenact.pipelines.animate_options import AnimateOptions
+    from reenact.pipelines.driving_track import prepare_source, track_driving
 
     options = AnimateOptions(crop="none", crop_only=True, kp_smoothing=0.0)
     backend = TorchBackend(load_checkpoint(checkpoint), "cpu", fast_conv=fast_conv)
     source = prepare_source(read_image(source_path), backend.image_size, options, None)
-    track = track_driving(iter(driving), 25.0, backend.image_size, source, options, None)
+    track = track_driving(iter(driving), 25.0, source.landmarks, options, None)
     return np.stack(list(animate_frames(source, iter(driving), track, backend, options)))
 
 

@@ -5,19 +5,17 @@ import torch
 from reenact.containers import Keypoints
 from reenact.geometry import (
     antialias_downscale,
-    apply_affine,
     antialias_kernel,
-    convex_hull_area,
     coordinate_grid,
     gaussian_heatmaps,
     heatmap_to_keypoints,
     inverse_2x2,
     movement_scale,
     normalize_keypoints,
-    similarity_fit,
     sparse_motions,
     warp,
 )
+from reenact.point_geometry import apply_affine, convex_hull_area, similarity_fit
 
 
 def random_keypoints(batch=2, num_kp=5, seed=0, spread=0.6):

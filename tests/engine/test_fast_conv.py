@@ -26,13 +26,9 @@ from reenact.engine.fast_conv import (
 from reenact.engine.onednn import PhaseConv2d, UpsampleConv2d
 from reenact.engine.winograd import WinogradConv2d
 from reenact.io import VideoReader, read_image
-from reenact.pipelines.animate import (
-    AnimateOptions,
-    DrivingTrack,
-    animate_frames,
-    center_box,
-    prepare_source,
-)
+from reenact.pipelines.animate import animate_frames
+from reenact.pipelines.animate_options import AnimateOptions
+from reenact.pipelines.driving_track import DrivingTrack, center_box, prepare_source
 from reenact.models.blocks import ResBlock
 
 

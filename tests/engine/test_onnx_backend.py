@@ -22,13 +22,9 @@ from reenact.export.session import create_session  # noqa: E402
 from reenact.export import OnnxExportError, export_onnx  # noqa: E402
 from reenact.io import VideoReader, read_image  # noqa: E402
 from reenact.models import MotionModel  # noqa: E402
-from reenact.pipelines.animate import (  # noqa: E402
-    AnimateOptions,
-    DrivingTrack,
-    animate_frames,
-    center_box,
-    prepare_source,
-)
+from reenact.pipelines.animate import animate_frames  # noqa: E402
+from reenact.pipelines.animate_options import AnimateOptions  # noqa: E402
+from reenact.pipelines.driving_track import DrivingTrack, center_box, prepare_source  # noqa: E402
 
 
 @pytest.fixture(scope="module")

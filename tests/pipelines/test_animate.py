@@ -15,13 +15,9 @@ from reenact.checkpoint import save_checkpoint
 from reenact.cli import main
 from reenact.engine import TorchBackend
 from reenact.io import VideoReader, probe_video, read_image
-from reenact.pipelines.animate import (
-    AnimateOptions,
-    DrivingTrack,
-    animate,
-    animate_frames,
-    prepare_source,
-)
+from reenact.pipelines.animate import animate, animate_frames
+from reenact.pipelines.animate_options import AnimateOptions
+from reenact.pipelines.driving_track import DrivingTrack, prepare_source
 from reenact.preprocess.crop import CropBox
 from reenact.preprocess.face import create_face_analyzer
 from reenact.provenance.record import Provenance

@@ -5,7 +5,6 @@ import pytest
 import torch
 
 from reenact.containers import Keypoints
-from reenact.geometry import apply_affine
 from reenact.pipelines.articulation import (
     DRAWN_OPENING_GAIN,
     DRAWN_OPENING_GAIN_PHONES,
@@ -20,6 +19,7 @@ from reenact.pipelines.articulation import (
     speech_opening,
     speech_target,
 )
+from reenact.point_geometry import apply_affine
 from reenact.preprocess.anchors import DEFAULT_ANCHORS, TEMPLATE, anchor_keypoints, pixels_to_normalized
 from reenact.preprocess.expressions import POSE_LANDMARKS, interocular_distance, mouth_opening
 from speech_fixtures import face_landmarks, tiny_audio_checkpoint

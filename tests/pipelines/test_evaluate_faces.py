@@ -17,7 +17,7 @@ from reenact.cli import main
 from reenact.engine import TorchBackend
 from reenact.evaluation.facemesh import mediapipe_available
 from reenact.io import VideoWriter, read_image, write_image
-from reenact.pipelines.animate import AnimateOptions
+from reenact.pipelines.animate_options import AnimateOptions
 from reenact.pipelines.evaluate import (
     FaceEvaluationOptions,
     collect_files,

@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 from speech_fixtures import face_landmarks
 
-from reenact.geometry import apply_affine
 from reenact.pipelines.articulation import SPEECH_LANDMARKS, open_mouth
 from reenact.pipelines.mouth_transfer import closed_start, mouth_changes
 from reenact.pipelines.portrait_mouth import OWN_OPENING
+from reenact.point_geometry import apply_affine
 from reenact.preprocess.expressions import interocular_distance, mouth_opening
 
 OTHERS = [i for i in range(68) if i not in SPEECH_LANDMARKS]

@@ -101,8 +101,11 @@ def test_too_long_a_manifest_name_fails_before_rendering(tmp_path, media, caplog
 
 def test_wrong_output_extension_fails_before_any_work(tmp_path, media, caplog, rendering, monkeypatch):
     import reenact.pipelines.animate as pipeline
+    import reenact.pipelines.face_pass_process as face_pass
 
-    monkeypatch.setattr(pipeline, "track_driving", lambda *a, **k: pytest.fail("tracked faces"))
+    monkeypatch.setattr(pipeline, "run_face_pass", lambda *a, **k: pytest.fail("tracked faces"))
+    monkeypatch.setattr(face_pass.FacePassProcess, "__init__",
+                        lambda *a, **k: pytest.fail("started the face pass"))
     assert main(animate_args(media, tmp_path / "out.avi")) == 2
     assert errors(caplog) == [f"{tmp_path / 'out.avi'}: videos are written as MP4; use a .mp4 or "
                               f".m4v file name"]

@@ -162,7 +162,7 @@ def test_bad_audio_is_one_line_exit_2_no_output(tmp_path, models, photo, caplog,
 def test_talk_renders_into_the_photo_and_leaves_the_rest_alone(tmp_path, models, render):
     from reenact.checkpoint.audio_format import load_audio_checkpoint
     from reenact.io import read_image
-    from reenact.pipelines.animate import prepare_source
+    from reenact.pipelines.driving_track import prepare_source
     from reenact.pipelines.talk import talk_frames
     from reenact.preprocess.face import create_face_analyzer
 
@@ -218,7 +218,7 @@ def drawn_talk(tmp_path):
 
 def render_both_mouths(drawn_talk, count: int, render) -> dict[str, list[np.ndarray]]:
     """mouth -> the frames `render(source, plan, options)` gives with that mouth."""
-    from reenact.pipelines.animate import prepare_source
+    from reenact.pipelines.driving_track import prepare_source
 
     backend, checkpoint, image, landmarks, clip = drawn_talk
     frames = {}
@@ -278,7 +278,7 @@ def test_an_unknown_mouth_mode_is_named():
 def test_idle_glances_reach_the_compositor_only_with_eyes_landmarks(drawn_talk, monkeypatch):
     import dataclasses
 
-    from reenact.pipelines.animate import prepare_source
+    from reenact.pipelines.driving_track import prepare_source
     from reenact.pipelines.talk import talk_frames
     from reenact.postprocess.full_res import FullResCompositor
 

@@ -11,13 +11,9 @@ from speech_fixtures import face_landmarks
 from reenact.api import create_model
 from reenact.engine import TorchBackend
 from reenact.io import write_image
-from reenact.pipelines.animate import (
-    AnimateOptions,
-    PreparedSource,
-    animate,
-    face_is_whole,
-    track_driving,
-)
+from reenact.pipelines.animate import animate
+from reenact.pipelines.animate_options import AnimateOptions
+from reenact.pipelines.driving_track import PreparedSource, face_is_whole, track_driving
 from reenact.preprocess.crop import CropBox
 from reenact.preprocess.face import Face
 
@@ -61,7 +57,7 @@ def test_track_holds_the_last_whole_frame():
     frames = [np.zeros((HEIGHT, WIDTH, 3), np.uint8)] * len(CENTRES)
     source = PreparedSource(image=np.zeros((96, 96, 3), np.uint8), box=CropBox(48, 48, 96),
                             crop=np.zeros((64, 64, 3), np.uint8), landmarks=None)
-    track = track_driving(frames, 25.0, 64, source, AnimateOptions(), ScheduledAnalyzer())
+    track = track_driving(frames, 25.0, source.landmarks, AnimateOptions(), ScheduledAnalyzer())
     assert track.frame_indices() == [0, 1, 2, 3, 3, 3, 3, 3, 3, 9, 10, 11]
     assert all(track.boxes[i] == track.boxes[3] for i in range(4, 9))
 
@@ -72,7 +68,7 @@ def test_a_video_that_starts_with_a_cut_face_holds_the_first_whole_one():
     analyzer.calls = 5  # frames 0-3 show CENTRES[5:9]: cut, cut, none, none; then whole
     source = PreparedSource(image=np.zeros((96, 96, 3), np.uint8), box=CropBox(48, 48, 96),
                             crop=np.zeros((64, 64, 3), np.uint8), landmarks=None)
-    track = track_driving(frames, 25.0, 64, source, AnimateOptions(), analyzer)
+    track = track_driving(frames, 25.0, source.landmarks, AnimateOptions(), analyzer)
     assert track.frame_indices() == [4, 4, 4, 4, 4, 5]
 
 

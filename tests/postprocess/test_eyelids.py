@@ -193,8 +193,9 @@ def test_compositor_draws_the_lids_and_checks_the_ratios():
 
 
 def test_animate_asks_for_the_drivers_change_of_opening():
-    from reenact.pipelines.animate import AnimateOptions, DrivingTrack, PreparedSource, \
-        eye_reference
+    from reenact.pipelines.animate import eye_reference
+    from reenact.pipelines.animate_options import AnimateOptions
+    from reenact.pipelines.driving_track import DrivingTrack, PreparedSource
 
     def driver_eye_ratios(track, source, options, from_best):
         reference = eye_reference(track, source, options, from_best)
@@ -382,7 +383,8 @@ def test_compositor_moves_the_irises_with_the_lids():
 
 
 def test_animate_reads_the_drivers_gaze_only_for_eyes_landmarks():
-    from reenact.pipelines.animate import AnimateOptions, PreparedSource, track_driving
+    from reenact.pipelines.animate_options import AnimateOptions
+    from reenact.pipelines.driving_track import PreparedSource, track_driving
     from reenact.preprocess.face import Face
 
     face = face_landmarks()
@@ -396,11 +398,13 @@ def test_animate_reads_the_drivers_gaze_only_for_eyes_landmarks():
     frames = [iris_photo(face, position) for position in positions_]
     source = PreparedSource(image=frames[0], box=CropBox(200, 210, 320),
                             crop=np.zeros((64, 64, 3), np.uint8), landmarks=face)
-    track = track_driving(frames, 25.0, 64, source, AnimateOptions(detect_every=1), Analyzer())
+    track = track_driving(frames, 25.0, source.landmarks, AnimateOptions(detect_every=1),
+                          Analyzer())
     read = np.array(track.irises)
     np.testing.assert_allclose(read[:, 0], read[:, 1], atol=0.05)
     assert read[2, 0] - read[0, 0] > 0.3 and read[-1, 0] - read[0, 0] < -0.2
     shifts = gaze_shifts(track.irises, track.irises[0])
     assert shifts[5] > 0.25 and shifts[-1] < -0.15
-    lids_only = track_driving(frames, 25.0, 64, source, AnimateOptions(eyes="lids"), Analyzer())
+    lids_only = track_driving(frames, 25.0, source.landmarks, AnimateOptions(eyes="lids"),
+                              Analyzer())
     assert lids_only.irises is None

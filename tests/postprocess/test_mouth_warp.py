@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from face_images import MOUTH, drawn_face
 
-from reenact.geometry import apply_affine
 from reenact.pipelines.articulation import close_lips, open_mouth
+from reenact.point_geometry import apply_affine
 from reenact.postprocess.mouth_warp import MouthWarp, inner_lip_outline, lip_curve_points
 
 SIZE = 160

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 
-from reenact.cli.backend import build_backend, model_record, set_threads
+from reenact.cli.backend import build_backend, model_record, models_kept, set_threads
 from reenact.cli.options import (
     add_backend_arguments,
     add_face_backend_argument,
@@ -23,9 +24,8 @@ logger = logging.getLogger("reenact")
 
 
 def cmd_animate(args: argparse.Namespace) -> int:
-    from reenact.pipelines.animate import AnimateOptions, animate
+    from reenact.pipelines.animate_options import AnimateOptions
 
-    set_threads(args)
     options = AnimateOptions(
         relative=args.mode == "relative", adapt_scale=args.adapt_scale,
         find_best_frame=args.find_best_frame, crop=args.crop, crop_only=args.crop_only,
@@ -35,9 +35,23 @@ def cmd_animate(args: argparse.Namespace) -> int:
         kp_smoothing=args.kp_smoothing, detect_every=args.detect_every,
         batch_size=args.batch_size, max_output_side=args.max_size, max_frames=args.max_frames,
         label=args.label)
-    backend = build_backend(args)
-    result = animate(args.source, args.driving, args.output, backend=backend, options=options,
-                     progress=not args.quiet, model=model_record(args))
+    with contextlib.ExitStack() as stack:
+        faces = None
+        if not models_kept():  # one run: pass 1 goes on in a second process while torch loads
+            from reenact.io.video import check_video_output
+            from reenact.pipelines.face_pass_process import FacePassProcess
+            from reenact.provenance.manifest import PendingManifest
+
+            # a bad output name is reported before any work, pass 1's process included
+            check_video_output(args.output, [args.source, args.driving])
+            PendingManifest(args.output, [args.source, args.driving])
+            faces = stack.enter_context(FacePassProcess(args.source, args.driving, options))
+        from reenact.pipelines.animate import animate
+
+        set_threads(args)
+        backend = build_backend(args)
+        result = animate(args.source, args.driving, args.output, backend=backend, options=options,
+                         progress=not args.quiet, model=model_record(args), faces=faces)
     logger.info("done: %s (%d frames, %.2f s of video%s)", result.output, result.num_frames,
                 result.num_frames / float(result.fps), ", with audio" if result.has_audio else "")
     return 0

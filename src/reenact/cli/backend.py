@@ -32,6 +32,11 @@ def reuse_models() -> Iterator[None]:
         _MODELS = previous
 
 
+def models_kept() -> bool:
+    """Whether `reuse_models()` is active (a batch, the UI): what is loaded stays for later runs."""
+    return _MODELS is not None
+
+
 def _cached(key: tuple, load: Callable[[], Any]) -> Any:
     if _MODELS is None:
         return load()

@@ -56,7 +56,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         report = format_table(summary)
     else:
         from reenact.engine import TorchBackend
-        from reenact.pipelines.animate import AnimateOptions
+        from reenact.pipelines.animate_options import AnimateOptions
         from reenact.pipelines.evaluate import FaceEvaluationOptions, evaluate_faces
 
         options = FaceEvaluationOptions(

@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 
 from reenact.evaluation.measures import check_landmarks
-from reenact.geometry import convex_hull_area
+from reenact.point_geometry import convex_hull_area
 from reenact.postprocess.piecewise import delaunay, rasterize_triangles, triangle_affines
 from reenact.preprocess.face import check_rgb_image
 

@@ -20,8 +20,8 @@ import torch
 from reenact.audio.phones import decoder_available
 from reenact.checkpoint.audio_format import AudioCheckpoint
 from reenact.containers import Keypoints
-from reenact.geometry import apply_affine, similarity_fit
 from reenact.motion import motion_between
+from reenact.point_geometry import apply_affine, similarity_fit
 from reenact.postprocess.mouth_mask import MOUTH_LANDMARKS
 from reenact.preprocess.anchors import anchor_keypoints, pixels_to_normalized, replace_anchors
 from reenact.preprocess.expressions import (

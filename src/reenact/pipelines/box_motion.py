@@ -47,7 +47,8 @@ import torch
 from torch import Tensor
 
 from reenact.containers import Keypoints
-from reenact.geometry import inverse_2x2, similarity_fit
+from reenact.geometry import inverse_2x2
+from reenact.point_geometry import similarity_fit
 from reenact.postprocess.head_motion import BoxMotion, HeadMover
 from reenact.preprocess.anchors import MOUTH_ANCHORS
 from reenact.preprocess.crop import CropBox

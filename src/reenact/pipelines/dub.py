@@ -71,7 +71,7 @@ from reenact.motion import (
     replace_subspace,
     rest_keypoints,
 )
-from reenact.pipelines.animate import RENDER_MODES
+from reenact.pipelines.animate_options import RENDER_MODES
 from reenact.pipelines.articulation import drawn_opening
 from reenact.pipelines.audio_motion import FeatureFunction, speech_motion
 from reenact.pipelines.keypoints import detect_keypoints

@@ -50,13 +50,9 @@ from reenact.evaluation.warp import landmark_warp, transfer_displacements
 from reenact.io import VideoReader, probe_video, read_image
 from reenact.io.frame_order import ordered_frames
 from reenact.io.tree import files_under
-from reenact.pipelines.animate import (
-    AnimateOptions,
-    PreparedSource,
-    animate_frames,
-    prepare_source,
-    track_driving,
-)
+from reenact.pipelines.animate import animate_frames
+from reenact.pipelines.animate_options import AnimateOptions
+from reenact.pipelines.driving_track import PreparedSource, prepare_source, track_driving
 from reenact.preprocess.clip import VIDEO_SUFFIXES
 from reenact.preprocess.crop import CropBox, crop_image
 from reenact.preprocess.face import FaceAnalyzer, NoFaceError, create_face_analyzer
@@ -296,8 +292,8 @@ def _evaluate_pair(kind: str, source_image: np.ndarray, driving: Path, clip: str
         raise NoFaceError(f"{source_name}: no face landmarks")
     info = probe_video(driving)
     with VideoReader(driving) as reader:
-        track = track_driving(itertools.islice(reader, options.max_frames), float(info.fps), size,
-                              source, animate_options, probe.analyzer, name=clip)
+        track = track_driving(itertools.islice(reader, options.max_frames), float(info.fps),
+                              source.landmarks, animate_options, probe.analyzer, name=clip)
     initial_crop = None
     if track.best_index is not None:  # as `animate` does: the best frame with its smoothed box
         with VideoReader(driving) as reader:

@@ -17,7 +17,7 @@ import math
 
 import numpy as np
 
-from reenact.geometry import convex_hull_area
+from reenact.point_geometry import convex_hull_area
 from reenact.preprocess.crop import CropBox
 from reenact.preprocess.expressions import check_face_landmarks
 from reenact.smoothing import gaussian_smooth

@@ -37,9 +37,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from reenact.geometry import apply_affine, similarity_fit
 from reenact.pipelines.articulation import SPEECH_LANDMARKS, open_mouth
 from reenact.pipelines.portrait_mouth import OWN_OPENING
+from reenact.point_geometry import apply_affine, similarity_fit
 from reenact.preprocess.expressions import (
     POSE_LANDMARKS,
     check_face_landmarks,

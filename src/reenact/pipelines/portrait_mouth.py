@@ -29,8 +29,9 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from reenact.geometry import apply_affine, similarity_fit, smoothstep
+from reenact.geometry import smoothstep
 from reenact.pipelines.articulation import close_lips, open_mouth, shut_mouth
+from reenact.point_geometry import apply_affine, similarity_fit
 from reenact.postprocess.mouth_interior import face_colours, paint_interior
 from reenact.postprocess.mouth_mask import LOWER_FACE_LANDMARKS, MOUTH_LANDMARKS
 from reenact.postprocess.mouth_warp import MouthWarp

@@ -24,10 +24,10 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from reenact.geometry import apply_affine, similarity_fit
 from reenact.motion import closed_mouth_frames
 from reenact.pipelines.articulation import speech_target
 from reenact.pipelines.portrait_mouth import OWN_OPENING, open_reference
+from reenact.point_geometry import apply_affine, similarity_fit
 from reenact.postprocess.mouth_warp import MouthWarp
 from reenact.preprocess.expressions import POSE_LANDMARKS, interocular_distance
 from reenact.preprocess.face_track import FaceTrack

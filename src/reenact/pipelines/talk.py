@@ -52,17 +52,14 @@ from reenact.motion import (
     similarity_transform,
 )
 from reenact.pipelines.animate import (
-    AnimateOptions,
-    DRAWN_EYES,
-    PreparedSource,
     driving_keypoints,
     drawn_mouth_finish,
     full_res_compositor,
-    prepare_source,
     render_frames,
-    track_driving,
     track_landmarks,
 )
+from reenact.pipelines.animate_options import AnimateOptions, DRAWN_EYES
+from reenact.pipelines.driving_track import PreparedSource, prepare_source, track_driving
 from reenact.pipelines.audio_motion import FeatureFunction, speech_motion
 from reenact.pipelines.articulation import opening_motion, reexpress_opening, speech_opening
 from reenact.pipelines.keypoints import crop_landmarks, detect_keypoints
@@ -399,7 +396,7 @@ def _write_driven(writer: MarkedVideoWriter, bar, source: PreparedSource, plan: 
     info = probe_video(driving_path)
     animate_options = options.animate_options()
     with VideoReader(driving_path) as reader:
-        track = track_driving(iter(reader), float(info.fps), backend.image_size, source,
+        track = track_driving(iter(reader), float(info.fps), source.landmarks,
                               animate_options, analyzer, name=str(driving_path))
         indices = source_indices(len(track.boxes), len(plan), options.driving_policy)
         boxes = [track.boxes[i] for i in indices]

@@ -48,7 +48,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from reenact.geometry import apply_affine, similarity_fit, smoothstep
+from reenact.geometry import smoothstep
+from reenact.point_geometry import apply_affine, similarity_fit
 from reenact.preprocess.expressions import check_landmarks, eye_aspect_ratios
 from reenact.preprocess.face import NUM_LANDMARKS
 

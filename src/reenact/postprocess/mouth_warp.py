@@ -31,7 +31,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from reenact.geometry import apply_affine, similarity_fit
+from reenact.point_geometry import apply_affine, similarity_fit
 from reenact.postprocess.mouth_interior import catmull_rom
 from reenact.postprocess.mouth_mask import (
     LOWER_FACE_LANDMARKS,

@@ -130,7 +130,8 @@ def render_animate(models: Models, source: str | None, driving: str | None, *,
                    body: str = "still", max_frames: float | None = None,
                    label: str | None = None, progress: Progress = _no_progress) -> Rendered:
     """The animate tab: `source` (a portrait) moved by `driving` (a video)."""
-    from reenact.pipelines.animate import AnimateOptions, animate
+    from reenact.pipelines.animate import animate
+    from reenact.pipelines.animate_options import AnimateOptions
 
     source_path, driving_path = _required(source, "portrait"), _required(driving, "driving video")
     options = AnimateOptions(relative=mode == "relative", find_best_frame=find_best_frame,
