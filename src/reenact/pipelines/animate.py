@@ -21,6 +21,7 @@ per frame. The options are `reenact.pipelines.animate_options.AnimateOptions`.
 from __future__ import annotations
 
 import functools
+import importlib
 import logging
 import os
 import time
@@ -58,6 +59,10 @@ from reenact.provenance.writers import MarkedVideoWriter
 from reenact.smoothing import smoothed_batches
 
 logger = logging.getLogger(__name__)
+
+# what rendering imports on first use (the drawn mouth's triangulation and masks, the video
+# writer): ~0.5 s, imported while pass 1 runs in its process rather than after it
+_RENDER_IMPORTS = ("scipy.spatial", "scipy.ndimage", "PIL.ImageDraw", "PIL.ImageFilter", "av")
 
 @dataclass(frozen=True)
 class AnimateResult:
@@ -303,6 +308,8 @@ def animate(source_path: str | os.PathLike, driving_path: str | os.PathLike,
     check_video_output(output_path, [source_path, driving_path])
     sidecar = PendingManifest(output_path, [source_path, driving_path])  # checked before any work
     if faces is not None:
+        for name in _RENDER_IMPORTS:  # while pass 1 still runs in its process
+            importlib.import_module(name)
         found = faces.result(progress)
     else:
         with tqdm(unit="frame", desc="tracking faces", disable=not progress, leave=False) as bar:
