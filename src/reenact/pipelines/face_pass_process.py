@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 import os
 import pickle
+import signal
 import subprocess
 import sys
 import traceback
@@ -187,6 +188,7 @@ def _portable(error: BaseException) -> BaseException:
 def _main(argv: list[str]) -> None:
     """The child: the task (pickled by the parent, which started it) from stdin, the messages to
     the pipe whose fd is argv[0]."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C and ends us
     task = pickle.loads(sys.stdin.buffer.read())
     _child(Connection(int(argv[0]), readable=False), *task)
 
