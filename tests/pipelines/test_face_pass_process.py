@@ -115,3 +115,37 @@ def test_animate_refuses_a_pass_started_for_other_inputs(tmp_path, clip) -> None
         animate(source, driving, tmp_path / "out.mp4", backend=backend,
                 options=AnimateOptions(detect_every=2), faces=faces, progress=False)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_animate_follows_the_faces_itself_when_the_process_died(tmp_path, clip, caplog) -> None:
+    from reenact.engine import TorchBackend
+    from reenact.api import create_model
+    from reenact.pipelines.animate import animate
+
+    source, driving = clip
+    backend = TorchBackend(create_model("tiny-64", seed=0), device="cpu")
+    options = AnimateOptions(max_frames=4)
+    with FacePassProcess(source, driving, options) as faces, \
+            caplog.at_level(logging.WARNING, logger="reenact"):
+        faces._process.kill()
+        result = animate(source, driving, tmp_path / "out.mp4", backend=backend, options=options,
+                         faces=faces, progress=False)
+    assert result.num_frames == 4 and (tmp_path / "out.mp4").exists()
+    assert "stopped unexpectedly" in caplog.text and "in this process instead" in caplog.text
+
+
+def test_an_error_that_cannot_travel_keeps_its_message_and_kind() -> None:
+    from reenact.pipelines.face_pass_process import _portable
+
+    class LocalValueError(ValueError):  # a local class: pickle cannot find it
+        pass
+
+    class LocalBug(RuntimeError):
+        pass
+
+    plain = NoFaceError("photo.png: no face found")
+    assert _portable(plain) is plain
+    value = _portable(LocalValueError("bad frame size"))
+    assert type(value) is ValueError and str(value) == "bad frame size"
+    bug = _portable(LocalBug("unexpected"))
+    assert isinstance(bug, FacePassError) and "LocalBug: unexpected" in str(bug)

@@ -45,7 +45,10 @@ def cmd_animate(args: argparse.Namespace) -> int:
             # a bad output name is reported before any work, pass 1's process included
             check_video_output(args.output, [args.source, args.driving])
             PendingManifest(args.output, [args.source, args.driving])
-            faces = stack.enter_context(FacePassProcess(args.source, args.driving, options))
+            try:
+                faces = stack.enter_context(FacePassProcess(args.source, args.driving, options))
+            except OSError as error:  # no child process here: pass 1 runs in this one
+                logger.debug("face pass process not started: %s", error)
         from reenact.pipelines.animate import animate
 
         set_threads(args)

@@ -43,7 +43,7 @@ from reenact.postprocess.full_res import FullResCompositor, FullResConfig
 from reenact.pipelines.animate_options import DRAWN_EYES, AnimateOptions
 from reenact.pipelines.box_motion import HeadMotionSplit
 from reenact.pipelines.driving_track import DrivingTrack, PreparedSource, renders_full, run_face_pass
-from reenact.pipelines.face_pass_process import FacePassProcess
+from reenact.pipelines.face_pass_process import FacePassError, FacePassProcess
 from reenact.pipelines.keypoints import detect_keypoints, reframe_keypoints
 from reenact.pipelines.landmark_targets import landmark_targets
 from reenact.pipelines.mouth_transfer import MouthChanges, mouth_changes
@@ -307,11 +307,15 @@ def animate(source_path: str | os.PathLike, driving_path: str | os.PathLike,
         raise ValueError("faces: a face pass started for other inputs or options")
     check_video_output(output_path, [source_path, driving_path])
     sidecar = PendingManifest(output_path, [source_path, driving_path])  # checked before any work
+    found = None
     if faces is not None:
         for name in _RENDER_IMPORTS:  # while pass 1 still runs in its process
             importlib.import_module(name)
-        found = faces.result(progress)
-    else:
+        try:
+            found = faces.result(progress)
+        except FacePassError as error:  # its process died or failed oddly: do the pass here
+            logger.warning("%s; following the faces in this process instead", error)
+    if found is None:
         with tqdm(unit="frame", desc="tracking faces", disable=not progress, leave=False) as bar:
             found = run_face_pass(source_path, driving_path, options, analyzer,
                                   on_total=lambda total: setattr(bar, "total", total),

@@ -171,7 +171,8 @@ def _child(sender: Connection, source_path: str, driving_path: str, options: Ani
 
 def _portable(error: BaseException) -> BaseException:
     """`error` if it survives pickling as itself; else one of the type the CLI reports in a line
-    (ValueError, OSError) with its message, or a FacePassError carrying the child's traceback."""
+    (ValueError, OSError) with its message, or a FacePassError naming it (its traceback is logged
+    at debug level)."""
     try:
         copy = pickle.loads(pickle.dumps(error))
         if type(copy) is type(error) and str(copy) == str(error):
@@ -181,8 +182,8 @@ def _portable(error: BaseException) -> BaseException:
     for kind in (ValueError, OSError):
         if isinstance(error, kind):
             return kind(str(error))
-    text = "".join(traceback.format_exception(error))
-    return FacePassError(f"face tracking failed in its process:\n{text}")
+    logger.debug("face pass failed:\n%s", "".join(traceback.format_exception(error)))
+    return FacePassError(f"face tracking failed in its process ({type(error).__name__}: {error})")
 
 
 def _main(argv: list[str]) -> None:
