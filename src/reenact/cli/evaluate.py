@@ -63,7 +63,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
             animate=AnimateOptions(batch_size=args.batch_size, face_backend=args.face_backend,
                                    fit_landmarks=args.fit_landmarks, mouth=args.mouth,
                                    eyes=args.eyes, head_motion=args.head_motion,
-                                   body=args.body),
+                                   body=args.body, find_best_frame=args.find_best_frame),
             max_frames=args.max_frames, identity_every=args.identity_every,
             sheet_frames=args.sheet_frames if args.sheet else 0)
         summary, report = evaluate_faces(TorchBackend(model, device=args.device), options,
@@ -113,6 +113,10 @@ def add_parser(commands, common: argparse.ArgumentParser) -> None:
     evaluate.add_argument("--landmark-fit", dest="fit_landmarks", action="store_true",
                           help="render with the motion fitted to the driver's landmarks (what "
                                "`animate --landmark-fit` does)")
+    evaluate.add_argument("--find-best-frame", action="store_true",
+                          help="render with the driving frame whose pose is closest to the "
+                               "portrait's as the one motion is measured from (what `animate "
+                               "--find-best-frame` does)")
     add_head_motion_argument(evaluate)
     add_body_argument(evaluate)
     add_driven_mouth_argument(evaluate)
