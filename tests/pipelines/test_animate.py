@@ -502,3 +502,27 @@ def test_the_grins_reference_is_made_only_for_a_driver_that_grins(girl_painting)
 def test_mouth_mode_is_checked():
     with pytest.raises(ValueError, match="mouth: expected one of drawn, model, got 'x'"):
         AnimateOptions(mouth="x")
+
+
+def test_the_model_running_ahead_on_its_thread_changes_no_pixel(monkeypatch):
+    """Pass 2 renders the next batch on a thread while the last one is composited; the frames are
+    those of rendering each batch in turn (the default model, a real face, full resolution)."""
+    import itertools
+    from pathlib import Path
+
+    import reenact.pipelines.animate as pipeline
+    from reenact.api import load_default_model
+    from reenact.pipelines.driving_track import track_driving
+
+    interview = Path(__file__).resolve().parents[2] / "samples" / "interview.mp4"
+    with VideoReader(interview) as reader:
+        frames = list(itertools.islice(reader, 24))
+    backend = TorchBackend(load_default_model(), device="cpu", fast_conv=True)
+    options = AnimateOptions(batch_size=4, max_frames=12)
+    analyzer = create_face_analyzer("dlib")
+    source = prepare_source(frames[20], backend.image_size, options, analyzer)
+    track = track_driving(frames[:12], 25.0, source.landmarks, options, analyzer)
+    ahead = np.stack(list(animate_frames(source, iter(frames[:12]), track, backend, options)))
+    monkeypatch.setattr(pipeline, "prefetched", lambda items, depth, name: items)
+    in_turn = np.stack(list(animate_frames(source, iter(frames[:12]), track, backend, options)))
+    assert ahead.shape == (12, *frames[20].shape) and np.array_equal(ahead, in_turn)

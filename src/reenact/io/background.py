@@ -6,10 +6,12 @@ import contextlib
 import logging
 import queue
 import threading
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any, TypeVar
 
 logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 
 class BackgroundWork:
@@ -69,3 +71,48 @@ class BackgroundWork:
         """`stop_soon`, then wait for the thread to end."""
         self.stop_soon()
         self._thread.join()
+
+
+def prefetched(items: Iterable[T], depth: int, name: str) -> Iterator[T]:
+    """`items`, drawn on one daemon thread up to `depth` ahead of the caller: the work that
+    produces them runs while the caller works on the one before. An error is raised in the
+    caller's thread at the item where it happened; closing the iterator early stops the thread
+    after the item in hand."""
+    ready: queue.Queue[tuple[int, Any]] = queue.Queue(maxsize=depth)
+    stopping = threading.Event()
+
+    def put(message: tuple[int, Any]) -> bool:
+        while not stopping.is_set():
+            try:
+                ready.put(message, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def run() -> None:
+        try:
+            for item in items:
+                if not put((_ITEM, item)):
+                    return
+        except BaseException as error:  # raised again in the caller's thread
+            put((_ERROR, error))
+            return
+        put((_DONE, None))
+
+    thread = threading.Thread(target=run, name=name, daemon=True)
+    thread.start()
+    try:
+        while True:
+            kind, value = ready.get()
+            if kind == _DONE:
+                return
+            if kind == _ERROR:
+                raise value
+            yield value
+    finally:
+        stopping.set()
+        thread.join()
+
+
+_ITEM, _ERROR, _DONE = range(3)

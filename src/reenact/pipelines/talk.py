@@ -56,6 +56,7 @@ from reenact.pipelines.animate import (
     drawn_mouth_finish,
     full_res_compositor,
     render_frames,
+    rendered_ahead,
     track_landmarks,
 )
 from reenact.pipelines.animate_options import AnimateOptions, DRAWN_EYES
@@ -278,14 +279,20 @@ def talk_frames(source: PreparedSource, plan: TalkPlan, backend, checkpoint: Aud
         motion_plan = dataclasses.replace(plan, blink=np.zeros_like(plan.blink))
     # the idle glances, where the irises are drawn (eyes "landmarks"; "lids": the blinks only)
     gazes = plan.gaze if eyes is not None and options.eyes == "landmarks" else None
-    for start in range(0, len(plan), options.batch_size):
-        stop = min(start + options.batch_size, len(plan))
-        kp = idle_keypoints(kp_source, motion_plan, start, stop, checkpoint)
+
+    def batches() -> Iterator[tuple[Keypoints, tuple[int, int]]]:
+        for start in range(0, len(plan), options.batch_size):
+            stop = min(start + options.batch_size, len(plan))
+            yield idle_keypoints(kp_source, motion_plan, start, stop, checkpoint), (start, stop)
+
+    for kp, (start, stop), rendered in rendered_ahead(backend, encoded, kp_source, batches(),
+                                                      compositor is not None):
         yield from render_frames(backend, encoded, kp_source, kp, source, animate_options,
                                  compositor, None if eyes is None else eyes[start:stop],
                                  finish=None if mouth is None
                                  else drawn_mouth_finish(mouth, openings, start),
-                                 gazes=None if gazes is None else gazes[start:stop])
+                                 gazes=None if gazes is None else gazes[start:stop],
+                                 rendered=rendered)
 
 
 def driven_talk_frames(source: PreparedSource, plan: TalkPlan, frames: Iterator[np.ndarray],
@@ -309,23 +316,30 @@ def driven_talk_frames(source: PreparedSource, plan: TalkPlan, frames: Iterator[
     # the driver's lids, relative to its first frame as the head motion is, drawn at full size
     eyes = None if reference_eyes is None else eye_ratios(landmarks, reference_eyes)
     gazes = None if eyes is None or not irises else gaze_shifts(irises, irises[0], eyes)
-    start = 0
     raw = driving_keypoints(frames, boxes, landmarks, backend, options.batch_size, boxes[0],
                             reference_eyes)
-    for kp_driving in smoothed_batches(raw, options.kp_smoothing, options.batch_size):
-        count = kp_driving.batch_size
-        kp_initial = kp_driving[0] if kp_initial is None else kp_initial
-        kp_head = normalize_keypoints(kp_source, kp_driving, kp_initial, relative_movement=True,
-                                      relative_jacobian=True, adapt_movement_scale=options.adapt_scale)
-        speech = torch.from_numpy(plan.motion[start:start + count])
-        kp = replace_mouth(kp_source, kp_head, speech, projector)
-        stop = start + count
+
+    def batches() -> Iterator[tuple[Keypoints, tuple[int, int]]]:
+        nonlocal kp_initial
+        start = 0
+        for kp_driving in smoothed_batches(raw, options.kp_smoothing, options.batch_size):
+            stop = start + kp_driving.batch_size
+            kp_initial = kp_driving[0] if kp_initial is None else kp_initial
+            kp_head = normalize_keypoints(kp_source, kp_driving, kp_initial,
+                                          relative_movement=True, relative_jacobian=True,
+                                          adapt_movement_scale=options.adapt_scale)
+            speech = torch.from_numpy(plan.motion[start:stop])
+            yield replace_mouth(kp_source, kp_head, speech, projector), (start, stop)
+            start = stop
+
+    for kp, (start, stop), rendered in rendered_ahead(backend, encoded, kp_source, batches(),
+                                                      compositor is not None):
         yield from render_frames(backend, encoded, kp_source, kp, source, animate_options,
                                  compositor, None if eyes is None else eyes[start:stop],
                                  finish=None if mouth is None
                                  else drawn_mouth_finish(mouth, openings, start),
-                                 gazes=None if gazes is None else gazes[start:stop])
-        start += count
+                                 gazes=None if gazes is None else gazes[start:stop],
+                                 rendered=rendered)
 
 
 def talk(source_path: str | os.PathLike, audio_path: str | os.PathLike,
