@@ -29,7 +29,8 @@ def clip(tmp_path_factory) -> tuple[Path, Path]:
     root = tmp_path_factory.mktemp("face-pass")
     with VideoReader(INTERVIEW) as reader:
         frames = list(itertools.islice(reader, 24))
-    return write_image(root / "photo.png", frames[20]), write_video(root / "driving.mp4", np.stack(frames[:16]))
+    photo = write_image(root / "photo.png", frames[20])
+    return photo, write_video(root / "driving.mp4", np.stack(frames[:16]))
 
 
 def test_the_pass_in_its_own_process_gives_what_it_gives_here(clip) -> None:

@@ -9,10 +9,10 @@ meanwhile (pass 1 holds the GIL: in a thread it would not overlap).
 The child is a fresh interpreter running this module (`python -m`; forking a process that may
 hold torch's thread pool is unsafe, and multiprocessing's spawn would run the caller's script
 again). It reads its task from stdin and talks back over a one-way pipe whose reading end only
-the parent holds: if the parent dies, the child's next message fails and it ends. An error in the child is raised again
-in the parent with its type (one-line errors stay one line); a child that dies without a word
-is reported as such. Leaving the `with` block ends a child still running. The child writes no
-file.
+the parent holds: if the parent dies, the child's next message fails and it ends. An error in
+the child is raised again in the parent with its type (one-line errors stay one line); a child
+that dies without a word is reported as such (`FacePassError`: `animate` then does the pass
+itself). Leaving the `with` block ends a child still running. The child writes no file.
 """
 
 from __future__ import annotations
