@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from reenact.postprocess.piecewise import delaunay, rasterize_triangles, triangle_affines
 
@@ -47,17 +48,22 @@ def _deepest_triangle(points: np.ndarray, triangles: np.ndarray, valid: np.ndarr
     return best
 
 
-def test_overlapping_triangles_give_each_pixel_the_one_it_lies_deepest_in() -> None:
+@pytest.mark.parametrize("points, spread, height, width", [
+    (12, 30, 18, 22),  # small triangles only: rasterized all at once
+    (9, 100, 64, 80),  # large ones too (bounding boxes over 512 px): those one by one
+])
+def test_overlapping_triangles_give_each_pixel_the_one_it_lies_deepest_in(points, spread, height,
+                                                                          width) -> None:
     rng = np.random.default_rng(3)
-    points = rng.uniform(-5, 25, (12, 2))
-    triangles = delaunay(points)
-    folded = points + rng.normal(0, 4, points.shape)  # the same mesh folded over itself
+    corners = rng.uniform(-5, spread - 5, (points, 2))
+    triangles = delaunay(corners)
+    folded = corners + rng.normal(0, spread / 8, corners.shape)  # the mesh folded over itself
     valid = rng.uniform(size=len(triangles)) > 0.2
-    label = rasterize_triangles(folded, triangles, valid, 18, 22)
+    label = rasterize_triangles(folded, triangles, valid, height, width)
     assert (label >= 0).sum() > 100 and label.max() < len(triangles)
     assert not np.isin(label[label >= 0], np.flatnonzero(~valid)).any()
     agree = [label[i, j] == _deepest_triangle(folded, triangles, valid, j + 0.5, i + 0.5)
-             for i in range(18) for j in range(22)]
+             for i in range(height) for j in range(width)]
     assert np.mean(agree) > 0.995  # ties at shared edges may fall either way within 1e-9
 
 
