@@ -55,9 +55,11 @@ class FacePassProcess:
         self._result: FacePass | None = None
         reading, writing = os.pipe()
         try:
+            # the child imports what this process would: its module search path, in order
+            path = os.pathsep.join(entry for entry in sys.path if entry)
             self._process = subprocess.Popen(
                 [sys.executable, "-m", __name__, str(writing)], stdin=subprocess.PIPE,
-                pass_fds=(writing,))
+                pass_fds=(writing,), env=dict(os.environ, PYTHONPATH=path))
         except BaseException:
             os.close(reading)
             raise
