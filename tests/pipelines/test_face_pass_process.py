@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -150,3 +151,21 @@ def test_an_error_that_cannot_travel_keeps_its_message_and_kind() -> None:
     assert type(value) is ValueError and str(value) == "bad frame size"
     bug = _portable(LocalBug("unexpected"))
     assert isinstance(bug, FacePassError) and "LocalBug: unexpected" in str(bug)
+
+
+def test_the_child_searches_the_parents_module_path(clip, monkeypatch, tmp_path) -> None:
+    import reenact.pipelines.face_pass_process as module
+
+    source, driving = clip
+    monkeypatch.syspath_prepend(str(tmp_path))  # as a script that put a folder on sys.path
+    started = []
+    popen = subprocess.Popen
+
+    def recording(*args, **kwargs):
+        started.append(kwargs["env"]["PYTHONPATH"].split(os.pathsep))
+        return popen(*args, **kwargs)
+
+    monkeypatch.setattr(module.subprocess, "Popen", recording)
+    with FacePassProcess(source, driving, AnimateOptions(max_frames=2)) as faces:
+        assert len(faces.result(progress=False).track.boxes) == 2
+    assert started[0][0] == str(tmp_path) and started[0] == [p for p in sys.path if p]
