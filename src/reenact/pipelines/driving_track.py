@@ -286,9 +286,24 @@ class FacePass:
 
     def initial_crop(self, size: int) -> np.ndarray | None:
         """(size, size, 3) the best frame cut with its smoothed box, or None (the first frame)."""
-        if self.best_frame is None or self.track.best_index is None:
-            return None
-        return crop_image(self.best_frame, self.track.boxes[self.track.best_index], size)
+        return best_crop(self.best_frame, self.track, size)
+
+
+def read_best_frame(driving_path: str | os.PathLike, track: DrivingTrack) -> np.ndarray | None:
+    """The driving frame at `track.best_index` (one more decoding pass that stops there); None
+    where no frame was searched for."""
+    if track.best_index is None:
+        return None
+    with VideoReader(driving_path) as reader:
+        return next(itertools.islice(reader, track.best_index, None))
+
+
+def best_crop(frame: np.ndarray | None, track: DrivingTrack, size: int) -> np.ndarray | None:
+    """(size, size, 3) `frame`, the driving frame at `track.best_index`, cut with its smoothed
+    box: the crop relative motion is measured from; None without one (the first frame is)."""
+    if frame is None or track.best_index is None:
+        return None
+    return crop_image(frame, track.boxes[track.best_index], size)
 
 
 def run_face_pass(source_path: str | os.PathLike, driving_path: str | os.PathLike,
@@ -315,11 +330,8 @@ def run_face_pass(source_path: str | os.PathLike, driving_path: str | os.PathLik
             frames = _reporting(frames, on_frame)
         track = track_driving(frames, float(info.fps), source.landmarks, options, analyzer,
                               name=str(driving_path))
-    best_frame = None
-    if track.best_index is not None:
-        with VideoReader(driving_path) as reader:
-            best_frame = next(itertools.islice(reader, track.best_index, None))
-    return FacePass(source=source, info=info, track=track, best_frame=best_frame)
+    return FacePass(source=source, info=info, track=track,
+                    best_frame=read_best_frame(driving_path, track))
 
 
 def _reporting(frames: Iterable[np.ndarray], on_frame: Callable[[], None]) -> Iterator[np.ndarray]:

@@ -52,9 +52,15 @@ from reenact.io.frame_order import ordered_frames
 from reenact.io.tree import files_under
 from reenact.pipelines.animate import animate_frames
 from reenact.pipelines.animate_options import AnimateOptions
-from reenact.pipelines.driving_track import PreparedSource, prepare_source, track_driving
+from reenact.pipelines.driving_track import (
+    PreparedSource,
+    best_crop,
+    prepare_source,
+    read_best_frame,
+    track_driving,
+)
 from reenact.preprocess.clip import VIDEO_SUFFIXES
-from reenact.preprocess.crop import CropBox, crop_image
+from reenact.preprocess.crop import CropBox
 from reenact.preprocess.face import FaceAnalyzer, NoFaceError, create_face_analyzer
 from reenact.provenance.writers import write_marked_image
 
@@ -294,11 +300,7 @@ def _evaluate_pair(kind: str, source_image: np.ndarray, driving: Path, clip: str
     with VideoReader(driving) as reader:
         track = track_driving(itertools.islice(reader, options.max_frames), float(info.fps),
                               source.landmarks, animate_options, probe.analyzer, name=clip)
-    initial_crop = None
-    if track.best_index is not None:  # as `animate` does: the best frame with its smoothed box
-        with VideoReader(driving) as reader:
-            frame = next(itertools.islice(reader, track.best_index, None))
-        initial_crop = crop_image(frame, track.boxes[track.best_index], size)
+    initial_crop = best_crop(read_best_frame(driving, track), track, size)  # as `animate` does
     run = _ClipRun(kind, source, probe, options)
     # the model is fed what `animate` feeds it (frames whose face is missing or cut hold the last
     # whole one); its output is compared with the driving frame actually there
