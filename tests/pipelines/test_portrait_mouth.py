@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from face_images import LIPS, MOUTH, drawn_face
 from PIL import Image, ImageDraw
+from scipy.ndimage import binary_dilation
 
 from reenact.pipelines.articulation import open_mouth
 from reenact.pipelines.portrait_mouth import (
@@ -18,9 +19,11 @@ from reenact.pipelines.portrait_mouth import (
     drawn_lips,
     open_reference,
     portrait_mouth,
+    shut,
     turned,
 )
 from reenact.postprocess.mouth_mask import grown_hull, polygon_coverage
+from reenact.postprocess.mouth_warp import inner_lip_outline
 from reenact.preprocess.crop import CropBox
 from reenact.preprocess.expressions import mouth_opening
 
@@ -88,6 +91,27 @@ def test_at_rest_a_closed_portrait_is_its_own_photo():
     between = mouth.draw(image, landmarks, (low + high) / 2)
     beyond = mouth.draw(image, landmarks, high)
     assert not np.array_equal(between, beyond) and not np.array_equal(between, image)
+
+
+def test_a_little_parted_mouth_shows_the_whole_inside_between_its_lips():
+    """Between the photo's lips and the open reference's (`OWN_LIPS_UNTIL`) the lips are
+    cross-faded, but between the drawn inner lips the inside is the reference's alone: a mouth
+    parted a little shows its teeth and cavity as they are, not faded to the lips' colour."""
+    image, landmarks = closed_face()
+    mouth = portrait_mouth(image, landmarks, CropBox(SIZE / 2, SIZE / 2, SIZE))
+    low, high = OWN_LIPS_UNTIL
+    opening = (low + high) / 2
+    between = mouth.draw(image, landmarks, opening)
+    reference_only = dataclasses.replace(mouth, own=None).draw(image, landmarks, opening)
+    target = open_mouth(shut(landmarks), opening)
+    inside = polygon_coverage(inner_lip_outline(target), SIZE, SIZE) >= 1
+    assert inside.sum() > 10
+    np.testing.assert_array_equal(between[inside], reference_only[inside])
+    lips = polygon_coverage(landmarks[48:60], SIZE, SIZE) >= 1
+    lips &= ~binary_dilation(polygon_coverage(inner_lip_outline(target), SIZE, SIZE) > 0,
+                             iterations=2)
+    faded = np.abs(between[lips].astype(int) - reference_only[lips].astype(int)).sum(axis=-1)
+    assert (faded > 0).mean() > 0.3  # the lips themselves still mostly the photo's
 
 
 def test_the_drawn_mouth_opens_with_the_speech_and_leaves_the_upper_face():

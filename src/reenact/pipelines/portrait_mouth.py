@@ -33,8 +33,8 @@ from reenact.geometry import smoothstep
 from reenact.pipelines.articulation import close_lips, open_mouth, shut_mouth
 from reenact.point_geometry import apply_affine, similarity_fit
 from reenact.postprocess.mouth_interior import face_colours, paint_interior
-from reenact.postprocess.mouth_mask import LOWER_FACE_LANDMARKS, MOUTH_LANDMARKS
-from reenact.postprocess.mouth_warp import MouthWarp
+from reenact.postprocess.mouth_mask import LOWER_FACE_LANDMARKS, MOUTH_LANDMARKS, polygon_coverage
+from reenact.postprocess.mouth_warp import MouthWarp, inner_lip_outline
 from reenact.preprocess.crop import CropBox
 from reenact.preprocess.expressions import POSE_LANDMARKS, mouth_opening
 from reenact.preprocess.inner_lips import inner_lip_edges
@@ -142,7 +142,7 @@ class PortraitMouth:
             drawn = bitten if drawn is None else _mix(drawn, bitten, bite)
         if weight >= 1:
             return drawn
-        return _mix(self.own.render(frame, own, **warp), drawn, weight)
+        return _mix_parted(self.own.render(frame, own, **warp), drawn, weight, target)
 
 
 def turned(rest: np.ndarray, shown: np.ndarray) -> float:
@@ -161,6 +161,20 @@ def _mix(a: np.ndarray, b: np.ndarray, weight: float) -> np.ndarray:
     """uint8 images a and b mixed: weight 0 is a, 1 is b."""
     a = a.astype(np.float32)
     return np.rint(a + weight * (b.astype(np.float32) - a)).astype(np.uint8)
+
+
+def _mix_parted(own: np.ndarray, drawn: np.ndarray, weight: float,
+                target: np.ndarray) -> np.ndarray:
+    """The photo's lips (`own`) cross-faded into the open reference's (`drawn`) by `weight`, but
+    wholly the reference's between the drawn inner lips of `target` ((68, 2) image pixels): a
+    mouth parted a little shows its inside (the teeth behind the lips) as a real one does, where
+    a cross-fade of the whole region lightened it to lip colour (dev grid_sbia1a: gaps of
+    0.04-0.06 interocular distances, whose real mouth shows teeth, drew shut)."""
+    height, width = own.shape[:2]
+    inside = polygon_coverage(inner_lip_outline(target), width, height)
+    alpha = np.maximum(inside, np.float32(weight))[..., None]
+    mixed = own.astype(np.float32) + alpha * (drawn.astype(np.float32) - own.astype(np.float32))
+    return np.rint(mixed).astype(np.uint8)
 
 
 def shut(landmarks: np.ndarray) -> np.ndarray:
