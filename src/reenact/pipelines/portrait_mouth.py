@@ -157,8 +157,8 @@ def turned(rest: np.ndarray, shown: np.ndarray) -> float:
     return float(np.clip((abs(sides(shown) - sides(rest)) - low) / (high - low), 0.0, 1.0))
 
 
-def _mix(a: np.ndarray, b: np.ndarray, weight: float) -> np.ndarray:
-    """uint8 images a and b mixed: weight 0 is a, 1 is b."""
+def _mix(a: np.ndarray, b: np.ndarray, weight: float | np.ndarray) -> np.ndarray:
+    """uint8 images a and b mixed: weight 0 is a, 1 is b (a number, or per pixel (H, W, 1))."""
     a = a.astype(np.float32)
     return np.rint(a + weight * (b.astype(np.float32) - a)).astype(np.uint8)
 
@@ -170,11 +170,17 @@ def _mix_parted(own: np.ndarray, drawn: np.ndarray, weight: float,
     mouth parted a little shows its inside (the teeth behind the lips) as a real one does, where
     a cross-fade of the whole region lightened it to lip colour (dev grid_sbia1a: gaps of
     0.04-0.06 interocular distances, whose real mouth shows teeth, drew shut)."""
+    mixed = _mix(own, drawn, weight)
     height, width = own.shape[:2]
-    inside = polygon_coverage(inner_lip_outline(target), width, height)
+    outline = inner_lip_outline(target)
+    x0, y0 = np.maximum(np.floor(outline.min(axis=0)).astype(int) - 1, 0)
+    x1, y1 = np.minimum(np.ceil(outline.max(axis=0)).astype(int) + 1, (width, height))
+    if x1 <= x0 or y1 <= y0:
+        return mixed
+    inside = polygon_coverage(outline - (x0, y0), x1 - x0, y1 - y0)
     alpha = np.maximum(inside, np.float32(weight))[..., None]
-    mixed = own.astype(np.float32) + alpha * (drawn.astype(np.float32) - own.astype(np.float32))
-    return np.rint(mixed).astype(np.uint8)
+    mixed[y0:y1, x0:x1] = _mix(own[y0:y1, x0:x1], drawn[y0:y1, x0:x1], alpha)
+    return mixed
 
 
 def shut(landmarks: np.ndarray) -> np.ndarray:
