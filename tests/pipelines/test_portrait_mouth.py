@@ -18,6 +18,7 @@ from reenact.pipelines.portrait_mouth import (
     REFERENCE_OPENING,
     drawn_lips,
     open_reference,
+    parted_mix,
     portrait_mouth,
     shut,
     turned,
@@ -112,6 +113,23 @@ def test_a_little_parted_mouth_shows_the_whole_inside_between_its_lips():
                              iterations=2)
     faded = np.abs(between[lips].astype(int) - reference_only[lips].astype(int)).sum(axis=-1)
     assert (faded > 0).mean() > 0.3  # the lips themselves still mostly the photo's
+
+
+def test_parted_mix_is_the_drawn_inside_whole_and_a_cross_fade_elsewhere():
+    """What talk, animate and dub draw a nearly shut mouth with: the cross-fade of the closed
+    and the opened drawing, but between the target's inner lips the opened one alone."""
+    _, landmarks = closed_face()
+    target = open_mouth(shut(landmarks), 0.2)
+    own = np.zeros((SIZE, SIZE, 3), np.uint8)
+    drawn = np.full((SIZE, SIZE, 3), 200, np.uint8)
+    mixed = parted_mix(own, drawn, 0.25, target)
+    coverage = polygon_coverage(inner_lip_outline(target), SIZE, SIZE)
+    assert (coverage >= 1).sum() > 50
+    assert (mixed[coverage >= 1] == 200).all()
+    assert (mixed[coverage == 0] == 50).all()
+    partly = (coverage > 0.25) & (coverage < 1)
+    np.testing.assert_allclose(mixed[partly][:, 0], 200 * coverage[partly], atol=1)
+    assert np.array_equal(parted_mix(own, drawn, 1.0, target), drawn)
 
 
 def test_the_drawn_mouth_opens_with_the_speech_and_leaves_the_upper_face():

@@ -142,7 +142,7 @@ class PortraitMouth:
             drawn = bitten if drawn is None else _mix(drawn, bitten, bite)
         if weight >= 1:
             return drawn
-        return _mix_parted(self.own.render(frame, own, **warp), drawn, weight, target)
+        return parted_mix(self.own.render(frame, own, **warp), drawn, weight, target)
 
 
 def turned(rest: np.ndarray, shown: np.ndarray) -> float:
@@ -163,13 +163,14 @@ def _mix(a: np.ndarray, b: np.ndarray, weight: float | np.ndarray) -> np.ndarray
     return np.rint(a + weight * (b.astype(np.float32) - a)).astype(np.uint8)
 
 
-def _mix_parted(own: np.ndarray, drawn: np.ndarray, weight: float,
-                target: np.ndarray) -> np.ndarray:
-    """The photo's lips (`own`) cross-faded into the open reference's (`drawn`) by `weight`, but
-    wholly the reference's between the drawn inner lips of `target` ((68, 2) image pixels): a
-    mouth parted a little shows its inside (the teeth behind the lips) as a real one does, where
-    a cross-fade of the whole region lightened it to lip colour (dev grid_sbia1a: gaps of
-    0.04-0.06 interocular distances, whose real mouth shows teeth, drew shut)."""
+def parted_mix(own: np.ndarray, drawn: np.ndarray, weight: float,
+               target: np.ndarray) -> np.ndarray:
+    """(H, W, 3) uint8: a closed mouth's drawing (`own`) cross-faded into the open reference's
+    (`drawn`) by `weight`, but wholly the reference's between the drawn inner lips of `target`
+    ((68, 2) image pixels): a mouth parted a little shows its inside (the teeth behind the lips)
+    as a real one does, where a cross-fade of the whole region lightened it to lip colour, a
+    ghost of the teeth (dev grid_sbia1a: gaps of 0.04-0.06 interocular distances, whose real
+    mouth shows teeth, drew shut). talk's and animate's nearly shut mouths, dub's too."""
     mixed = _mix(own, drawn, weight)
     height, width = own.shape[:2]
     outline = inner_lip_outline(target)

@@ -26,7 +26,7 @@ import numpy as np
 
 from reenact.motion import closed_mouth_frames
 from reenact.pipelines.articulation import speech_target
-from reenact.pipelines.portrait_mouth import OWN_OPENING, open_reference
+from reenact.pipelines.portrait_mouth import OWN_OPENING, open_reference, parted_mix
 from reenact.point_geometry import apply_affine, similarity_fit
 from reenact.postprocess.mouth_warp import MouthWarp
 from reenact.preprocess.expressions import POSE_LANDMARKS, interocular_distance
@@ -122,12 +122,6 @@ def drawn_frames(landmarks: np.ndarray, opening: np.ndarray, rest_quantile: floa
     return rest_index, reference_index
 
 
-def _mixed(shut: np.ndarray, opened: np.ndarray, weight: float) -> np.ndarray:
-    """(H, W, 3) uint8: `shut` * (1 - weight) + `opened` * weight, rounded."""
-    mixed = shut.astype(np.float32) * (1 - weight) + opened.astype(np.float32) * weight
-    return np.rint(mixed).astype(np.uint8)
-
-
 def draw_mouths(frames: Iterator[np.ndarray], indices: np.ndarray, track: FaceTrack,
                 opening: np.ndarray, *, rest_index: int, reference_index: int,
                 reference_frame: np.ndarray, grow: float, feather: float,
@@ -161,4 +155,5 @@ def draw_mouths(frames: Iterator[np.ndarray], indices: np.ndarray, track: FaceTr
             continue
         shut = shut_warp.render(frame, target, **kwargs)
         weight = amount / SHUT_BLEND_OPENING
-        yield shut if weight == 0 else _mixed(shut, warp.render(frame, target, **kwargs), weight)
+        yield shut if weight == 0 else parted_mix(shut, warp.render(frame, target, **kwargs), weight,
+                                                  target)
