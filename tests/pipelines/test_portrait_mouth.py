@@ -21,6 +21,7 @@ from reenact.pipelines.portrait_mouth import (
     parted_mix,
     portrait_mouth,
     shut,
+    turned,
 )
 from reenact.postprocess.mouth_mask import grown_hull, polygon_coverage
 from reenact.postprocess.mouth_warp import inner_lip_outline
@@ -170,33 +171,33 @@ def test_a_grins_teeth_fill_its_lips_gap():
         assert dark(mouth.draw(image, landmarks, opening, 1.0))[inside].mean() < 0.05
 
 
-def test_frame_jaw_draws_the_lips_alone_and_keeps_the_frames_jaw():
-    """frame_jaw (animate): frontal or turned, only the lips and a narrow margin are drawn, the jaw
-    and cheeks left as the frame shows them; without it (talk) the whole lower face is drawn."""
+def test_a_head_turned_away_gets_its_lips_drawn_and_keeps_the_frames_jaw():
+    """frame_jaw: a frontal head's whole lower face is drawn; one turned far (the nose near one
+    side of the jaw) has only its lips and a margin drawn, the jaw and cheeks left as the frame
+    shows them."""
     image, landmarks = closed_face()
     box = CropBox(SIZE / 2, SIZE / 2, SIZE)
     mouth = portrait_mouth(image, landmarks, box, frame_jaw=True)
-    whole = portrait_mouth(image, landmarks, box)
     turn = landmarks.copy()
     turn[27:36, 0] += 0.3 * np.ptp(landmarks[:17, 0])  # the nose near one side of the jaw
+    assert turned(landmarks, landmarks) == 0.0 and turned(landmarks, turn) == 1.0
     frame = np.full_like(image, 90)  # a frame unlike the photo: what is drawn shows
+    frontal = mouth.draw(frame, landmarks, 0.3, shown=landmarks)
+    away = mouth.draw(frame, landmarks, 0.3, shown=turn)
     jaw = (int(landmarks[3, 1]), int(landmarks[3, 0]) + 3)  # a jaw-side pixel (row, column)
+    assert np.abs(frontal[jaw].astype(int) - 90).max() > 20  # the photo's jaw drawn
+    assert np.abs(away[jaw].astype(int) - 90).max() < 10  # at most the lips' feathered edge
     lips = (int(landmarks[51, 1]), int(landmarks[51, 0]))
-    drawn_whole = whole.draw(frame, landmarks, 0.3, shown=landmarks)
-    assert np.abs(drawn_whole[jaw].astype(int) - 90).max() > 20  # the photo's jaw drawn
+    assert (away[lips] != 90).any()
+    # only the lips and a narrow margin: the lower face's margin drew the photo's cheek shading
+    # over the frame's squeezed near-side jaw as a notch
     from scipy.ndimage import distance_transform_edt
 
-    for shown in (landmarks, turn):
-        drawn = mouth.draw(frame, landmarks, 0.3, shown=shown)
-        assert np.abs(drawn[jaw].astype(int) - 90).max() < 10  # at most the lips' feathered edge
-        assert (drawn[lips] != 90).any()
-        # only the lips and a narrow margin: the lower face's margin drew the photo's cheek
-        # shading over the frame's squeezed near-side jaw as a notch
-        lips_points = np.concatenate([open_mouth(landmarks, 0.3)[48:68], shown[48:68]])
-        hull = grown_hull(lips_points, SIZE, SIZE, 0.0, 0.0) > 0
-        far_off = distance_transform_edt(~hull) > 0.06 * SIZE  # 12 px of a 200-px crop
-        assert np.abs(drawn[far_off].astype(int) - 90).max() <= 4
-        assert np.abs(drawn_whole[far_off].astype(int) - 90).max() > 20  # the lower face reaches
+    lips_points = np.concatenate([open_mouth(landmarks, 0.3)[48:68], turn[48:68]])
+    hull = grown_hull(lips_points, SIZE, SIZE, 0.0, 0.0) > 0
+    far_off = distance_transform_edt(~hull) > 0.06 * SIZE  # 12 px of a 200-px crop
+    assert np.abs(away[far_off].astype(int) - 90).max() <= 4
+    assert np.abs(frontal[far_off].astype(int) - 90).max() > 20  # the lower face reaches further
 
 
 def test_pressed_lips_on_a_bowed_lip_line_show_only_lips():

@@ -51,11 +51,14 @@ BITE_OPENING = 0.3
 OWN_LIPS_UNTIL = (0.02, 0.08)
 MASK_GROW = 0.05  # the lower-face mask's margin and softness, fractions of the face crop's side
 MASK_FEATHER = 0.02
-# the margin of the lips drawn alone (`PortraitMouth.frame_jaw`): the lower face's margin reached
+# the margin of the lips drawn alone on a turned head (`TURNED`): the lower face's margin reached
 # the frame's jaw on the near side, whose cheek a turn squeezes, and drew the photo's shading there
 # as a notch in the jaw line (the README video, frames 81-84)
 LIPS_GROW = 0.02
 JAW_LINE = tuple(range(17))  # dlib's jaw line, ear to ear
+# a head turned (`turned`) this much is drawn with its whole lower face, from this much with its
+# lips alone and the jaw where the frame shows it, cross-faded between
+TURNED = (0.3, 0.6)
 # where the rendered frame shows the photo's landmarks: photo pixels (N, 2) -> frame pixels (N, 2)
 # (`reenact.postprocess.full_res.FullResCompositor.carried` with the frame's deformation)
 Carried = Callable[[np.ndarray], np.ndarray]
@@ -69,12 +72,11 @@ class PortraitMouth:
     pixels); box: the portrait's crop box; own: the photo's own `MouthWarp` for nearly closed
     mouths (`OWN_LIPS_UNTIL`), None where the photo is its own reference; bitten: the same
     opening painted with the teeth together (a grin), None where not made (talk) or where the
-    photo is its own reference; frame_jaw: only the lips (and a narrow margin) are drawn, the
-    jaw, chin, cheeks and nose where the frame shows them (animate: the motion model renders the
-    head's pose and the jaw's drop; the photo's lower face placed by a similarity cannot turn
-    with the head, and on dev self-reenactment it put the chin, jaw line and nose a few pixels
-    from where the frame and the driver had them: AKD 3.46 px drawn whole, 3.03 lips alone on
-    four dev clips; talk draws the whole lower face).
+    photo is its own reference; frame_jaw: a head turned far from the photo's pose is drawn with
+    its lips alone and the jaw where the frame shows it (animate: the similarity that places the
+    whole lower face cannot turn it, and a frontal jaw line drawn on a turned head made a step in
+    the cheek and a second earring, dev lp_d3); a frontal head keeps the whole lower face drawn
+    (the model's own jaw stretches on a wide opening).
     """
 
     warp: MouthWarp
@@ -104,16 +106,19 @@ class PortraitMouth:
         [0, 1], how much of the inside is the teeth together (a grin) rather than an open jaw
         (with a `bitten` reference only); shown: (68, 2) where the frame shows the photo's
         landmarks (the model's own mouth among them), default where speech opening `landmarks`
-        by `opening` would put them. With `frame_jaw` and `shown`, the lips are drawn alone, the
-        jaw the frame's."""
+        by `opening` would put them. With `frame_jaw` and `shown`, a head turned away from the
+        photo's pose (`turned`) gets the lips drawn alone, its jaw the frame's."""
         opening = max(float(opening), 0.0)
         rendered = open_mouth(landmarks, opening) if shown is None else shown
-        if not self.frame_jaw or shown is None:
-            return self._drawn(frame, landmarks, opening, bite, rendered)
+        turn = turned(self.rest, shown) if self.frame_jaw and shown is not None else 0.0
+        frontal = None if turn >= 1 else self._drawn(frame, landmarks, opening, bite, rendered)
+        if turn <= 0:
+            return frontal
         jaw = list(JAW_LINE)
         moved = landmarks.copy()
         moved[jaw] = shown[jaw]
-        return self._drawn(frame, moved, opening, bite, rendered, MOUTH_LANDMARKS, LIPS_GROW)
+        lips = self._drawn(frame, moved, opening, bite, rendered, MOUTH_LANDMARKS, LIPS_GROW)
+        return lips if frontal is None else _mix(frontal, lips, turn)
 
     def _drawn(self, frame: np.ndarray, landmarks: np.ndarray, opening: float, bite: float,
                rendered: np.ndarray, region: tuple[int, ...] = LOWER_FACE_LANDMARKS,
@@ -138,6 +143,18 @@ class PortraitMouth:
         if weight >= 1:
             return drawn
         return parted_mix(self.own.render(frame, own, **warp), drawn, weight, target)
+
+
+def turned(rest: np.ndarray, shown: np.ndarray) -> float:
+    """In [0, 1]: how far a head is turned (yaw) in the frame that shows a photo's (68, 2) `rest`
+    landmarks at `shown`, from 0 up to `TURNED[0]` to 1 from `TURNED[1]`: the change of the log
+    ratio of the nose tip's distances to the jaw's two sides (dev drivers: frontal talk and wide
+    openings stay under 0.2-0.35, lp_d3's turn away reaches 0.6-0.85)."""
+    def sides(points: np.ndarray) -> float:
+        return float(np.log(max(np.linalg.norm(points[30] - points[2]), 1e-9)
+                            / max(np.linalg.norm(points[30] - points[14]), 1e-9)))
+    low, high = TURNED
+    return float(np.clip((abs(sides(shown) - sides(rest)) - low) / (high - low), 0.0, 1.0))
 
 
 def _mix(a: np.ndarray, b: np.ndarray, weight: float | np.ndarray) -> np.ndarray:
