@@ -33,7 +33,12 @@ from reenact.geometry import smoothstep
 from reenact.pipelines.articulation import close_lips, open_mouth, shut_mouth
 from reenact.point_geometry import apply_affine, similarity_fit
 from reenact.postprocess.mouth_interior import face_colours, paint_interior
-from reenact.postprocess.mouth_mask import LOWER_FACE_LANDMARKS, MOUTH_LANDMARKS, polygon_coverage
+from reenact.postprocess.mouth_mask import (
+    LOWER_FACE_LANDMARKS,
+    MOUTH_LANDMARKS,
+    polygon_box,
+    polygon_coverage,
+)
 from reenact.postprocess.mouth_warp import MouthWarp, inner_lip_outline
 from reenact.preprocess.crop import CropBox
 from reenact.preprocess.expressions import POSE_LANDMARKS, mouth_opening
@@ -174,8 +179,7 @@ def parted_mix(own: np.ndarray, drawn: np.ndarray, weight: float,
     mixed = _mix(own, drawn, weight)
     height, width = own.shape[:2]
     outline = inner_lip_outline(target)
-    x0, y0 = np.maximum(np.floor(outline.min(axis=0)).astype(int) - 1, 0)
-    x1, y1 = np.minimum(np.ceil(outline.max(axis=0)).astype(int) + 1, (width, height))
+    x0, y0, x1, y1 = polygon_box(outline, width, height)
     if x1 <= x0 or y1 <= y0:
         return mixed
     inside = polygon_coverage(outline - (x0, y0), x1 - x0, y1 - y0)

@@ -75,6 +75,15 @@ def grown_hull(points: np.ndarray, width: int, height: int, grow: float,
     return np.asarray(mask, dtype=np.float32) / 255
 
 
+def polygon_box(outline: np.ndarray, width: int, height: int) -> tuple[int, int, int, int]:
+    """(x0, y0, x1, y1): the pixels that the polygon with (N, 2) vertices `outline` can cover in a
+    `width` x `height` image, with a pixel of margin, clipped to the image (empty where x1 <= x0
+    or y1 <= y0)."""
+    x0, y0 = np.maximum(np.floor(outline.min(axis=0)).astype(int) - 1, 0)
+    x1, y1 = np.minimum(np.ceil(outline.max(axis=0)).astype(int) + 1, (width, height))
+    return int(x0), int(y0), int(x1), int(y1)
+
+
 def polygon_coverage(outline: np.ndarray, width: int, height: int, *, supersample: int = 4,
                      erode: float = 0.0) -> np.ndarray:
     """(height, width) float32 in [0, 1]: how much of each pixel (pixel (i, j) covering
@@ -87,8 +96,7 @@ def polygon_coverage(outline: np.ndarray, width: int, height: int, *, supersampl
     from scipy.ndimage import minimum_filter  # separable; Pillow's MinFilter: same pixels, O(k^2)
 
     coverage = np.zeros((height, width), np.float32)
-    x0, y0 = np.maximum(np.floor(outline.min(axis=0)).astype(int) - 1, 0)  # the polygon's box
-    x1, y1 = np.minimum(np.ceil(outline.max(axis=0)).astype(int) + 1, (width, height))
+    x0, y0, x1, y1 = polygon_box(outline, width, height)
     if x1 <= x0 or y1 <= y0:
         return coverage
     mask = pil.new("L", ((x1 - x0) * supersample, (y1 - y0) * supersample), 0)
