@@ -18,6 +18,7 @@ from reenact.pipelines.articulation import (
     silence_opening,
     speech_opening,
     speech_target,
+    uncrossed,
 )
 from reenact.point_geometry import apply_affine
 from reenact.preprocess.anchors import DEFAULT_ANCHORS, TEMPLATE, anchor_keypoints, pixels_to_normalized
@@ -90,6 +91,25 @@ def test_close_lips_meets_the_inner_lips_and_keeps_the_rest() -> None:
     assert mouth_opening(closed) == pytest.approx(0.0, abs=1e-12)
     assert np.array_equal(closed[:60], points[:60]) and np.array_equal(closed[[60, 64]], points[[60, 64]])
     np.testing.assert_allclose(closed[62], (points[62] + points[66]) / 2)
+
+
+def test_uncrossed_meets_crossed_inner_lips_along_the_faces_down_and_keeps_the_rest() -> None:
+    """Pairs whose lower inner-lip point is above the upper one meet at their midpoint; parted
+    pairs stay; a tilted head's crossing is read along its own down, not the image's."""
+    points = face_landmarks(200.0, 200.0, 160.0, mouth_open=0.05)
+    crossed = points.copy()
+    crossed[[61, 62]] += (0.0, 6.0)  # two upper inner points pushed below their lower ones
+    fixed = uncrossed(crossed)
+    np.testing.assert_allclose(fixed[62], (crossed[62] + crossed[66]) / 2)
+    np.testing.assert_allclose(fixed[66], fixed[62])
+    np.testing.assert_allclose(fixed[61], (crossed[61] + crossed[67]) / 2)
+    assert np.array_equal(fixed[[63, 65]], crossed[[63, 65]])  # still parted: untouched
+    assert np.array_equal(np.delete(fixed, [61, 62, 66, 67], axis=0),
+                          np.delete(crossed, [61, 62, 66, 67], axis=0))
+    assert np.array_equal(uncrossed(points), points)
+    turn = np.array([[np.cos(1.2), -np.sin(1.2), 0.0], [np.sin(1.2), np.cos(1.2), 0.0]])
+    np.testing.assert_allclose(uncrossed(apply_affine(turn, crossed)), apply_affine(turn, fixed),
+                               atol=1e-9)
 
 
 def test_speech_target_carries_the_rest_lips_to_the_frame_pose_and_opens_it() -> None:

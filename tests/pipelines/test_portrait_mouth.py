@@ -10,7 +10,7 @@ from face_images import LIPS, MOUTH, drawn_face
 from PIL import Image, ImageDraw
 from scipy.ndimage import binary_dilation
 
-from reenact.pipelines.articulation import open_mouth
+from reenact.pipelines.articulation import open_mouth, uncrossed
 from reenact.pipelines.portrait_mouth import (
     BITE_OPENING,
     OWN_LIPS_UNTIL,
@@ -198,6 +198,19 @@ def test_a_head_turned_away_gets_its_lips_drawn_and_keeps_the_frames_jaw():
     far_off = distance_transform_edt(~hull) > 0.06 * SIZE  # 12 px of a 200-px crop
     assert np.abs(away[far_off].astype(int) - 90).max() <= 4
     assert np.abs(frontal[far_off].astype(int) - 90).max() > 20  # the lower face reaches further
+
+
+def test_crossed_inner_lips_are_drawn_as_lips_that_meet():
+    """A driver's change can carry a photo's closed inner lips past each other; the photo's own
+    lips are drawn as though they met, not folded over (a jagged black seam)."""
+    image, landmarks = closed_face()
+    mouth = portrait_mouth(image, landmarks, CropBox(SIZE / 2, SIZE / 2, SIZE))
+    crossed = landmarks.copy()
+    crossed[61:64] += (0.0, 3.0)  # the upper inner lip below the lower one
+    crossed[65:68] -= (0.0, 3.0)
+    for opening in (0.0, np.mean(OWN_LIPS_UNTIL)):  # the photo's lips alone, and mixed
+        drawn = mouth.draw(image, crossed, opening)
+        assert np.array_equal(drawn, mouth.draw(image, uncrossed(crossed), opening))
 
 
 def test_pressed_lips_on_a_bowed_lip_line_show_only_lips():

@@ -80,6 +80,21 @@ def close_lips(landmarks: np.ndarray) -> np.ndarray:
     return points
 
 
+def uncrossed(landmarks: np.ndarray) -> np.ndarray:
+    """(68, 2) landmarks whose inner lips do not cross: each upper/lower inner-lip pair with its
+    lower point above its upper one (along the face's down, `face_down`) moved to its midpoint,
+    the others as they were. A driver's change carried onto a photo's closed lips crosses them
+    where the driver's mouth was parted at its reference frame and then shut (dev statue x
+    lp_d3: the upper inner lip 3 px below the lower), and the photo's lips warped onto crossed
+    lines fold their mesh into a jagged black seam."""
+    points = check_face_landmarks(landmarks).copy()
+    down = face_down(points)
+    for upper, lower in INNER_LIP_PAIRS:
+        if float((points[lower] - points[upper]) @ down) < 0:
+            points[[upper, lower]] = (points[upper] + points[lower]) / 2
+    return points
+
+
 def shut_mouth(landmarks: np.ndarray) -> np.ndarray:
     """(68, 2) landmarks with the mouth shut as `open_mouth` would have opened it: moved back by
     their inner-lip gap (the lower lip and chin rise with it), then the lips made to meet

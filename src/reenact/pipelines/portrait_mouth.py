@@ -30,7 +30,7 @@ import numpy as np
 import torch
 
 from reenact.geometry import smoothstep
-from reenact.pipelines.articulation import close_lips, open_mouth, shut_mouth
+from reenact.pipelines.articulation import close_lips, open_mouth, shut_mouth, uncrossed
 from reenact.point_geometry import apply_affine, similarity_fit
 from reenact.postprocess.mouth_interior import face_colours, paint_interior
 from reenact.postprocess.mouth_mask import (
@@ -136,7 +136,8 @@ class PortraitMouth:
         low, high = OWN_LIPS_UNTIL
         weight = 1.0 if self.own is None else float(
             smoothstep(torch.tensor((opening - low) / (high - low))))
-        own = None if self.own is None else open_mouth(landmarks, opening)  # the photo's lips
+        # the photo's lips
+        own = None if self.own is None else open_mouth(uncrossed(landmarks), opening)
         if weight <= 0:
             return self.own.render(frame, own, **warp)
         target = open_mouth(shut(landmarks), opening)
