@@ -13,9 +13,11 @@ from scipy.ndimage import binary_dilation
 from reenact.pipelines.articulation import open_mouth, uncrossed
 from reenact.pipelines.portrait_mouth import (
     BITE_OPENING,
+    LIPS_ALONE_UNTIL,
     OWN_LIPS_UNTIL,
     OWN_OPENING,
     REFERENCE_OPENING,
+    alone,
     drawn_lips,
     open_reference,
     parted_mix,
@@ -198,6 +200,36 @@ def test_a_head_turned_away_gets_its_lips_drawn_and_keeps_the_frames_jaw():
     far_off = distance_transform_edt(~hull) > 0.06 * SIZE  # 12 px of a 200-px crop
     assert np.abs(away[far_off].astype(int) - 90).max() <= 4
     assert np.abs(frontal[far_off].astype(int) - 90).max() > 20  # the lower face reaches further
+
+
+def test_a_mouth_opened_little_gets_its_lips_drawn_on_the_frames_jaw():
+    """frame_jaw: a frontal head's mouth opened less than `LIPS_ALONE_UNTIL[0]` is drawn as its
+    lips alone, the jaw, chin and cheeks the frame's; from `LIPS_ALONE_UNTIL[1]` the whole lower
+    face (a wide opening's chin drops); a turned head is drawn as lips at any opening."""
+    image, landmarks = closed_face()
+    low, high = LIPS_ALONE_UNTIL
+    turn = landmarks.copy()
+    turn[27:36, 0] += 0.3 * np.ptp(landmarks[:17, 0])
+    assert alone(landmarks, landmarks, 0.0) == 1.0 and alone(landmarks, landmarks, low) == 1.0
+    assert alone(landmarks, landmarks, high) == 0.0 and alone(landmarks, turn, high) == 1.0
+    assert 0.0 < alone(landmarks, landmarks, (low + high) / 2) < 1.0
+    mouth = portrait_mouth(image, landmarks, CropBox(SIZE / 2, SIZE / 2, SIZE), frame_jaw=True)
+    frame = np.full_like(image, 90)
+    jaw = (int(landmarks[3, 1]), int(landmarks[3, 0]) + 3)
+    chin = (int(landmarks[8, 1]) - 2, int(landmarks[8, 0]))
+    little = mouth.draw(frame, landmarks, (low + OWN_LIPS_UNTIL[1]) / 2, shown=landmarks)
+    wide = mouth.draw(frame, landmarks, high, shown=landmarks)
+    between = mouth.draw(frame, landmarks, (low + high) / 2, shown=landmarks)
+    for pixel in (jaw, chin):
+        assert np.abs(little[pixel].astype(int) - 90).max() < 10  # the frame's
+        assert np.abs(wide[pixel].astype(int) - 90).max() > 20  # the photo's drawn
+        assert 0 < np.abs(between[pixel].astype(int) - 90).max() < np.abs(
+            wide[pixel].astype(int) - 90).max()
+    lips = (int(landmarks[51, 1]), int(landmarks[51, 0]))
+    assert (little[lips] != 90).any()  # the lips are drawn
+    without = dataclasses.replace(mouth, frame_jaw=False)  # talk: the whole lower face always
+    assert np.abs(without.draw(frame, landmarks, 0.09, shown=landmarks)[jaw].astype(int)
+                  - 90).max() > 20
 
 
 def test_crossed_inner_lips_are_drawn_as_lips_that_meet():

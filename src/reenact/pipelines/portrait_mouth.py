@@ -64,6 +64,14 @@ JAW_LINE = tuple(range(17))  # dlib's jaw line, ear to ear
 # a head turned (`turned`) this much is drawn with its whole lower face, from this much with its
 # lips alone and the jaw where the frame shows it, cross-faded between
 TURNED = (0.3, 0.6)
+# ... and a mouth opened (interocular distances) less than this is drawn with its lips alone on any
+# head, from this much with its whole lower face, cross-faded between: the motion model renders a
+# little opening's jaw, the head's turn and nod, and the photo's lower face placed by a similarity
+# put the chin, jaw line and nose a few pixels from where the driver had them (dev
+# self-reenactment, 11 clips: AKD 2.79 -> 2.63 px, identity 0.196 -> 0.190); a wide opening's
+# drawn chin drops, where the model's does not (lips drawn alone at every opening made a wide "oh"
+# a small blob above an undropped chin, dev portraits x lp_d18)
+LIPS_ALONE_UNTIL = (0.1, 0.25)
 # where the rendered frame shows the photo's landmarks: photo pixels (N, 2) -> frame pixels (N, 2)
 # (`reenact.postprocess.full_res.FullResCompositor.carried` with the frame's deformation)
 Carried = Callable[[np.ndarray], np.ndarray]
@@ -77,11 +85,12 @@ class PortraitMouth:
     pixels); box: the portrait's crop box; own: the photo's own `MouthWarp` for nearly closed
     mouths (`OWN_LIPS_UNTIL`), None where the photo is its own reference; bitten: the same
     opening painted with the teeth together (a grin), None where not made (talk) or where the
-    photo is its own reference; frame_jaw: a head turned far from the photo's pose is drawn with
-    its lips alone and the jaw where the frame shows it (animate: the similarity that places the
-    whole lower face cannot turn it, and a frontal jaw line drawn on a turned head made a step in
-    the cheek and a second earring, dev lp_d3); a frontal head keeps the whole lower face drawn
-    (the model's own jaw stretches on a wide opening).
+    photo is its own reference; frame_jaw: a head turned far from the photo's pose, or a mouth
+    opened little, is drawn with its lips alone and the jaw where the frame shows it (`alone`;
+    animate: the similarity that places the whole lower face cannot turn it, and a frontal jaw
+    line drawn on a turned head made a step in the cheek and a second earring, dev lp_d3); a
+    frontal head opened wide keeps the whole lower face drawn (the model's own jaw stretches on
+    a wide opening).
     """
 
     warp: MouthWarp
@@ -112,18 +121,21 @@ class PortraitMouth:
         (with a `bitten` reference only); shown: (68, 2) where the frame shows the photo's
         landmarks (the model's own mouth among them), default where speech opening `landmarks`
         by `opening` would put them. With `frame_jaw` and `shown`, a head turned away from the
-        photo's pose (`turned`) gets the lips drawn alone, its jaw the frame's."""
+        photo's pose or a mouth opened little (`alone`) gets the lips drawn alone, its jaw the
+        frame's."""
         opening = max(float(opening), 0.0)
         rendered = open_mouth(landmarks, opening) if shown is None else shown
-        turn = turned(self.rest, shown) if self.frame_jaw and shown is not None else 0.0
-        frontal = None if turn >= 1 else self._drawn(frame, landmarks, opening, bite, rendered)
-        if turn <= 0:
-            return frontal
+        lips_alone = (alone(self.rest, shown, opening) if self.frame_jaw and shown is not None
+                      else 0.0)
+        whole = (None if lips_alone >= 1
+                 else self._drawn(frame, landmarks, opening, bite, rendered))
+        if lips_alone <= 0:
+            return whole
         jaw = list(JAW_LINE)
         moved = landmarks.copy()
         moved[jaw] = shown[jaw]
         lips = self._drawn(frame, moved, opening, bite, rendered, MOUTH_LANDMARKS, LIPS_GROW)
-        return lips if frontal is None else _mix(frontal, lips, turn)
+        return lips if whole is None else _mix(whole, lips, lips_alone)
 
     def _drawn(self, frame: np.ndarray, landmarks: np.ndarray, opening: float, bite: float,
                rendered: np.ndarray, region: tuple[int, ...] = LOWER_FACE_LANDMARKS,
@@ -161,6 +173,15 @@ def turned(rest: np.ndarray, shown: np.ndarray) -> float:
                             / max(np.linalg.norm(points[30] - points[14]), 1e-9)))
     low, high = TURNED
     return float(np.clip((abs(sides(shown) - sides(rest)) - low) / (high - low), 0.0, 1.0))
+
+
+def alone(rest: np.ndarray, shown: np.ndarray, opening: float) -> float:
+    """In [0, 1]: how much of a mouth opened by `opening` on a head that shows a photo's (68, 2)
+    `rest` landmarks at `shown` is drawn as its lips alone rather than its whole lower face: 1
+    for a head turned away (`turned`) or a mouth opened up to `LIPS_ALONE_UNTIL[0]`, 0 for a
+    frontal head opened from `LIPS_ALONE_UNTIL[1]` on."""
+    low, high = LIPS_ALONE_UNTIL
+    return max(turned(rest, shown), 1.0 - float(np.clip((opening - low) / (high - low), 0, 1)))
 
 
 def _mix(a: np.ndarray, b: np.ndarray, weight: float | np.ndarray) -> np.ndarray:
