@@ -93,16 +93,19 @@ def test_close_lips_meets_the_inner_lips_and_keeps_the_rest() -> None:
     np.testing.assert_allclose(closed[62], (points[62] + points[66]) / 2)
 
 
-def test_uncrossed_meets_crossed_inner_lips_along_the_faces_down_and_keeps_the_rest() -> None:
-    """Pairs whose lower inner-lip point is above the upper one meet at their midpoint; parted
-    pairs stay; a tilted head's crossing is read along its own down, not the image's."""
+def test_uncrossed_parts_crossed_inner_lips_to_the_photos_own_along_the_faces_down() -> None:
+    """Pairs whose lower inner-lip point is above the upper one are moved apart, equally, until
+    they meet (no rest given) or cross as much as the photo's own rest lips do (scaled by the
+    interocular distances); parted pairs stay; a tilted head's crossing is read along its own
+    down, not the image's."""
     points = face_landmarks(200.0, 200.0, 160.0, mouth_open=0.05)
     crossed = points.copy()
     crossed[[61, 62]] += (0.0, 6.0)  # two upper inner points pushed below their lower ones
     fixed = uncrossed(crossed)
-    np.testing.assert_allclose(fixed[62], (crossed[62] + crossed[66]) / 2)
-    np.testing.assert_allclose(fixed[66], fixed[62])
-    np.testing.assert_allclose(fixed[61], (crossed[61] + crossed[67]) / 2)
+    for upper, lower in ((61, 67), (62, 66)):
+        assert fixed[lower, 1] - fixed[upper, 1] == pytest.approx(0.0, abs=1e-9)
+        np.testing.assert_allclose(fixed[[upper, lower]].mean(axis=0),
+                                   crossed[[upper, lower]].mean(axis=0), atol=1e-9)
     assert np.array_equal(fixed[[63, 65]], crossed[[63, 65]])  # still parted: untouched
     assert np.array_equal(np.delete(fixed, [61, 62, 66, 67], axis=0),
                           np.delete(crossed, [61, 62, 66, 67], axis=0))
@@ -110,6 +113,14 @@ def test_uncrossed_meets_crossed_inner_lips_along_the_faces_down_and_keeps_the_r
     turn = np.array([[np.cos(1.2), -np.sin(1.2), 0.0], [np.sin(1.2), np.cos(1.2), 0.0]])
     np.testing.assert_allclose(uncrossed(apply_affine(turn, crossed)), apply_affine(turn, fixed),
                                atol=1e-9)
+    rest = points.copy()
+    rest[62] += (0.0, 3.0)  # the photo's own (dlib) reading: crossed by 3 px minus its gap
+    own = rest[66, 1] - rest[62, 1]
+    assert own < 0
+    assert np.array_equal(uncrossed(rest, rest), rest)  # the photo itself is left as read
+    bigger = apply_affine(np.array([[2.0, 0.0, 5.0], [0.0, 2.0, -3.0]]), rest)
+    assert np.array_equal(uncrossed(bigger, rest), bigger)  # the same, twice the size
+    assert uncrossed(crossed, rest)[66, 1] - uncrossed(crossed, rest)[62, 1] == pytest.approx(own)
 
 
 def test_speech_target_carries_the_rest_lips_to_the_frame_pose_and_opens_it() -> None:

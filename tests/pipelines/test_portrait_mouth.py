@@ -242,7 +242,7 @@ def test_crossed_inner_lips_are_drawn_as_lips_that_meet():
     crossed[65:68] -= (0.0, 3.0)
     for opening in (0.0, np.mean(OWN_LIPS_UNTIL)):  # the photo's lips alone, and mixed
         drawn = mouth.draw(image, crossed, opening)
-        assert np.array_equal(drawn, mouth.draw(image, uncrossed(crossed), opening))
+        assert np.array_equal(drawn, mouth.draw(image, uncrossed(crossed, landmarks), opening))
 
 
 def test_pressed_lips_on_a_bowed_lip_line_show_only_lips():

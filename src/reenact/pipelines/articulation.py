@@ -80,18 +80,27 @@ def close_lips(landmarks: np.ndarray) -> np.ndarray:
     return points
 
 
-def uncrossed(landmarks: np.ndarray) -> np.ndarray:
-    """(68, 2) landmarks whose inner lips do not cross: each upper/lower inner-lip pair with its
-    lower point above its upper one (along the face's down, `face_down`) moved to its midpoint,
-    the others as they were. A driver's change carried onto a photo's closed lips crosses them
-    where the driver's mouth was parted at its reference frame and then shut (dev statue x
-    lp_d3: the upper inner lip 3 px below the lower), and the photo's lips warped onto crossed
-    lines fold their mesh into a jagged black seam."""
+def uncrossed(landmarks: np.ndarray, rest: np.ndarray | None = None) -> np.ndarray:
+    """(68, 2) landmarks whose inner lips cross no further than the photo's own at `rest` ((68,
+    2), whose gap is scaled by the two faces' interocular distances; without it, not at all):
+    each upper/lower inner-lip pair whose lower point is above that floor (along the face's down,
+    `face_down`) is moved apart to it, the two points equally, the others kept. A driver's change
+    carried onto a photo's closed lips crosses them where the driver's mouth was parted at its
+    reference frame and then shut (dev statue x lp_d3: the upper inner lip 3 px below the lower),
+    and the photo's lips warped onto crossed lines fold their mesh into a jagged black seam; dlib's
+    own reading of pressed lips may cross a little, which is the photo itself."""
     points = check_face_landmarks(landmarks).copy()
     down = face_down(points)
+    scale = 1.0 if rest is None else float(interocular_distance(points)) / max(
+        float(interocular_distance(check_face_landmarks(rest))), 1e-9)
     for upper, lower in INNER_LIP_PAIRS:
-        if float((points[lower] - points[upper]) @ down) < 0:
-            points[[upper, lower]] = (points[upper] + points[lower]) / 2
+        floor = 0.0 if rest is None else min(0.0, scale * float(
+            (rest[lower] - rest[upper]) @ face_down(rest)))
+        gap = float((points[lower] - points[upper]) @ down)
+        if gap < floor:
+            step = (floor - gap) / 2 * down
+            points[upper] -= step
+            points[lower] += step
     return points
 
 

@@ -149,7 +149,7 @@ class PortraitMouth:
         weight = 1.0 if self.own is None else float(
             smoothstep(torch.tensor((opening - low) / (high - low))))
         # the photo's lips
-        own = None if self.own is None else open_mouth(uncrossed(landmarks), opening)
+        own = None if self.own is None else open_mouth(uncrossed(landmarks, self.rest), opening)
         if weight <= 0:
             return self.own.render(frame, own, **warp)
         target = open_mouth(shut(landmarks), opening)
