@@ -91,11 +91,13 @@ def uncrossed(landmarks: np.ndarray, rest: np.ndarray | None = None) -> np.ndarr
     own reading of pressed lips may cross a little, which is the photo itself."""
     points = check_face_landmarks(landmarks).copy()
     down = face_down(points)
-    scale = 1.0 if rest is None else float(interocular_distance(points)) / max(
-        float(interocular_distance(check_face_landmarks(rest))), 1e-9)
+    if rest is not None:
+        rest = check_face_landmarks(rest, "rest")
+        rest_down = face_down(rest)
+        scale = float(interocular_distance(points)) / max(float(interocular_distance(rest)), 1e-9)
     for upper, lower in INNER_LIP_PAIRS:
-        floor = 0.0 if rest is None else min(0.0, scale * float(
-            (rest[lower] - rest[upper]) @ face_down(rest)))
+        floor = 0.0 if rest is None else min(
+            0.0, scale * float((rest[lower] - rest[upper]) @ rest_down))
         gap = float((points[lower] - points[upper]) @ down)
         if gap < floor:
             step = (floor - gap) / 2 * down
