@@ -192,14 +192,16 @@ def test_compositor_draws_the_lids_and_checks_the_ratios():
         compositor.composite(crop, identity, weight, np.array([0.5, np.nan]))
 
 
+def driver_eye_ratios(track, source, options, from_best):
+    from reenact.pipelines.eye_reference import driver_eyes
+
+    drawn = driver_eyes(track, source, options, from_best)
+    return None if drawn is None else drawn[1]
+
+
 def test_animate_asks_for_the_drivers_change_of_opening():
-    from reenact.pipelines.animate import eye_reference
     from reenact.pipelines.animate_options import AnimateOptions
     from reenact.pipelines.driving_track import DrivingTrack, PreparedSource
-
-    def driver_eye_ratios(track, source, options, from_best):
-        reference = eye_reference(track, source, options, from_best)
-        return None if reference is None else eye_ratios(track.landmarks, reference)
 
     face = face_landmarks()
     narrow = with_eyes_opened(face, 0.5)  # the photo's eyes: half as open as the driver's
@@ -408,3 +410,46 @@ def test_animate_reads_the_drivers_gaze_only_for_eyes_landmarks():
     lids_only = track_driving(frames, 25.0, source.landmarks, AnimateOptions(eyes="lids"),
                               Analyzer())
     assert lids_only.irises is None
+
+
+def test_a_driver_caught_blinking_at_the_reference_frame_is_measured_from_its_eyes_at_rest():
+    """The README's driving sample starts in a blink (0.74 of its median opening): measured from
+    that frame, every open eye after it read as eyes opened wide and the portrait stared."""
+    from reenact.pipelines.animate_options import AnimateOptions
+    from reenact.pipelines.driving_track import DrivingTrack, PreparedSource
+    from reenact.pipelines.eye_reference import RESTING_SHARE, resting_irises, resting_openings
+
+    face = face_landmarks()
+    source = PreparedSource(image=np.zeros((8, 8, 3), np.uint8), box=CropBox(4, 4, 8),
+                            crop=np.zeros((8, 8, 3), np.uint8), landmarks=face)
+    blinking = [with_eyes_opened(face, 0.7)] * 2 + [face] * 10 + [with_eyes_opened(face, 0.3)] * 3
+    track = DrivingTrack(boxes=[CropBox(4, 4, 8)] * 15, landmarks=blinking)
+    ratios = driver_eye_ratios(track, source, AnimateOptions(), from_best=False)
+    np.testing.assert_allclose(ratios[6:10], 1, atol=1e-6)  # open as the photo's, not 1.5x
+    assert ratios[0].max() < 0.75 and ratios[-1].max() < 0.1  # the blinks themselves still show
+    # measured from the blink, the open eyes would read 1 / 0.7 (the old behaviour)
+    np.testing.assert_allclose(eye_ratios(blinking, blinking[0])[6:10], 1 / 0.7, rtol=1e-6)
+
+    # eyes as open as their rest, or wider, at the reference frame keep it: an expression
+    for start in (RESTING_SHARE + 0.05, 1.4):
+        frames = [with_eyes_opened(face, start)] * 2 + [face] * 10
+        opening, caught = resting_openings(frames, frames[0])
+        assert not caught
+        np.testing.assert_allclose(opening, eye_aspect_ratios(frames[0]))
+    opening, caught = resting_openings(blinking, blinking[0])
+    assert caught and np.allclose(opening, eye_aspect_ratios(face))
+    # no faces at all: the reference's own opening
+    assert not resting_openings([None, None], face)[1]
+
+    # the irises: read where the eyes are open, their median; the reference frame's otherwise
+    irises = [np.array([0.5, 0.5])] * 2 + [np.array([0.1, -0.1])] * 7 + [np.array([0.3, 0.2])] * 3
+    irises += [None] * 3
+    np.testing.assert_allclose(resting_irises(irises, 0, ratios, caught=True), [0.1, -0.1])
+    np.testing.assert_allclose(resting_irises(irises, 0, ratios, caught=False), [0.5, 0.5])
+    assert np.isnan(resting_irises(irises, 14, ratios, caught=False)).all()
+    shut = np.zeros_like(ratios)
+    assert np.isnan(resting_irises(irises, 0, shut, caught=True)).all()
+    # absolute motion measures against the photo: nothing is replaced
+    absolute = driver_eye_ratios(track, source, AnimateOptions(relative=False), from_best=False)
+    np.testing.assert_allclose(absolute[6:10], 1, atol=1e-6)
+    assert np.all(absolute[0] < 0.75)

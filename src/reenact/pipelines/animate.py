@@ -42,11 +42,13 @@ from reenact.io import VideoReader, batched
 from reenact.io.background import prefetched
 from reenact.io.frame_order import ordered_frames
 from reenact.io.video import check_video_output
-from reenact.postprocess.eyelids import EYE_OPEN, eye_ratios, gaze_shifts, with_eye_shapes
+from reenact.pipelines.eye_reference import driver_eyes
+from reenact.postprocess.eyelids import EYE_OPEN, with_eye_shapes
 from reenact.postprocess.full_res import FullResCompositor, FullResConfig
-from reenact.pipelines.animate_options import DRAWN_EYES, AnimateOptions
+from reenact.pipelines.animate_options import AnimateOptions
 from reenact.pipelines.box_motion import HeadMotionSplit
-from reenact.pipelines.driving_track import DrivingTrack, PreparedSource, renders_full, run_face_pass
+from reenact.pipelines.driving_track import (DrivingTrack, PreparedSource, renders_full,
+                                             run_face_pass, track_landmarks)
 from reenact.pipelines.face_pass_process import FacePassError, FacePassProcess
 from reenact.pipelines.keypoints import detect_keypoints, reframe_keypoints
 from reenact.pipelines.landmark_targets import landmark_targets
@@ -56,7 +58,6 @@ from reenact.postprocess.paste import paste_back
 from reenact.preprocess.crop import CropBox, crop_image
 from reenact.preprocess.expressions import eye_aspect_ratios
 from reenact.preprocess.face import FaceAnalyzer
-from reenact.preprocess.gaze import iris_positions
 from reenact.provenance.manifest import PendingManifest
 from reenact.provenance.record import Provenance, options_record
 from reenact.provenance.writers import MarkedVideoWriter
@@ -173,24 +174,6 @@ def drawn_mouth_finish(mouth: PortraitMouth, openings: np.ndarray, start: int,
     return finish
 
 
-def track_landmarks(track: DrivingTrack, index: int | None) -> np.ndarray | None:
-    if track.landmarks is None or index is None or index >= len(track.landmarks):
-        return None
-    return track.landmarks[index]
-
-
-def eye_reference(track: DrivingTrack, source: PreparedSource, options: AnimateOptions,
-                  from_best: bool) -> np.ndarray | None:
-    """(68, 2) the landmarks the driver's eye opening is measured against: the driving frame
-    relative motion starts from, or (absolute motion) the photo's. None where the lids are left to
-    the model: eyes="model", or no landmarks on either side."""
-    if options.eyes not in DRAWN_EYES or track.landmarks is None or source.landmarks is None:
-        return None
-    if not options.relative:
-        return source.landmarks
-    return track_landmarks(track, track.best_index if from_best else 0)
-
-
 def drawn_mouth(source: PreparedSource, track: DrivingTrack, compositor: FullResCompositor | None,
                 options: AnimateOptions, from_best: bool) -> tuple[PortraitMouth, MouthChanges] | None:
     """The photo's mouth drawer and the driver's mouth changes where animate draws the mouth:
@@ -255,15 +238,9 @@ def animate_frames(source: PreparedSource, frames: Iterable[np.ndarray], track: 
         best = track.best_index
         kp_initial = detect_keypoints(backend, initial_crop[None], [track_landmarks(track, best)],
                                       [track.boxes[best or 0]])
-    reference_eyes = (eye_reference(track, source, options, initial_crop is not None)
-                      if compositor is not None else None)
-    eyes = None if reference_eyes is None else eye_ratios(track.landmarks, reference_eyes)
-    gazes = None
-    if eyes is not None and track.irises is not None:
-        # the driver's gaze from the frame its motion is measured from (absolute: the photo's)
-        start = (track.best_index if initial_crop is not None else 0) or 0
-        gazes = gaze_shifts(track.irises, track.irises[start] if options.relative else
-                            iris_positions(source.image, source.landmarks), eyes)
+    eyes_drawn = (driver_eyes(track, source, options, initial_crop is not None)
+                  if compositor is not None else None)
+    reference_eyes, eyes, gazes = eyes_drawn or (None, None, None)
     targets = None
     if (compositor is not None and options.fit_landmarks and track.landmarks is not None
             and source.landmarks is not None):

@@ -100,6 +100,13 @@ class DrivingTrack:
         return list(range(len(self.boxes))) if self.sources is None else list(self.sources)
 
 
+def track_landmarks(track: DrivingTrack, index: int | None) -> np.ndarray | None:
+    """(68, 2) the landmarks of driving frame `index`, or None (none found, none looked for)."""
+    if track.landmarks is None or index is None or index >= len(track.landmarks):
+        return None
+    return track.landmarks[index]
+
+
 def center_box(width: int, height: int) -> CropBox:
     """The largest centred square of a width x height image."""
     return CropBox(width / 2, height / 2, float(min(width, height)))

@@ -127,16 +127,18 @@ def lid_openings(ratios: np.ndarray) -> np.ndarray:
     return np.where(ratios >= STEEP_FROM, ratios, np.maximum(closing, 0.0))
 
 
-def eye_ratios(landmarks: list[np.ndarray | None], reference: np.ndarray | None) -> np.ndarray:
+def eye_ratios(landmarks: list[np.ndarray | None], reference: np.ndarray | None,
+               opening: np.ndarray | None = None) -> np.ndarray:
     """(T, 2) per frame and eye: how open to draw the eye, from the driver's eye opening over its
     opening in `reference` (the driving frame motion is measured from; `lid_openings`: a shut
     eye's ratio, as dlib reads it, is drawn shut), lightly smoothed over time; 1 where a frame has
     no landmarks (the lids stay as the model renders them) and everywhere without a reference or
-    with a reference whose eye is shut (nothing to measure an opening against)."""
+    with a reference whose eye is shut (nothing to measure an opening against). opening: (2,) the
+    aspect ratios to measure against instead of the reference's own (`pipelines.eye_reference`)."""
     ratios = np.ones((len(landmarks), 2))
     if reference is None or not landmarks:
         return ratios
-    base = eye_aspect_ratios(reference)
+    base = eye_aspect_ratios(reference) if opening is None else np.asarray(opening, np.float64)
     found = [i for i, points in enumerate(landmarks) if points is not None]
     if found:
         measured = eye_aspect_ratios(np.stack([landmarks[i] for i in found])) / np.maximum(base, 1e-9)
