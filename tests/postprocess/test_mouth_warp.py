@@ -117,3 +117,22 @@ def test_lip_curves_pass_through_the_landmarks_and_move_with_the_face(reference)
     flat[48:68, 1] = 100.0  # lips on a line: their curves stay on it
     np.testing.assert_allclose(lip_curve_points(flat)[:, 1], 100.0)
 
+
+
+def test_the_drawing_stops_at_the_chins(reference):
+    """The hull's margin beyond the jaw line drew the reference's neck over the frame's: a dropped
+    chin carried a collar along, and the cross-fade of the two was a smear under the chin."""
+    image, landmarks = reference
+    frame, _ = drawn_face(SIZE, mouth_open=0.0, interior=False, seed=1)
+    below = np.zeros(frame.shape[:2], bool)
+    chins = np.maximum(landmarks[8, 1], open_mouth(landmarks, 0.3)[8, 1])
+    below[int(chins) + 7:] = True
+    frame[below] = (20, 20, 20)  # a dark collar under the frame's chin
+    target = open_mouth(landmarks, 0.3)  # the drawn chin drops
+    out = MouthWarp(image, landmarks).render(frame, target, frame_landmarks=landmarks, grow=6.0,
+                                             feather=2.0)
+    assert np.array_equal(out[below], frame[below])  # the collar keeps its bytes
+    chin = np.round(target[8]).astype(int)
+    assert (out[chin[1] - 3, chin[0]] != frame[chin[1] - 3, chin[0]]).any()  # the chin is drawn
+    # above the jaw line the margin is kept: the cheeks beside the nose are drawn
+    assert (np.abs(out.astype(int) - frame)[int(landmarks[33, 1]), :].max(axis=-1) > 0).any()

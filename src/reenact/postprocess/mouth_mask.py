@@ -13,10 +13,12 @@ from __future__ import annotations
 import numpy as np
 
 from reenact.preprocess.crop import CropBox
+from reenact.preprocess.expressions import face_down
 from reenact.preprocess.face import NUM_LANDMARKS, require_pillow
 
 LOWER_FACE_LANDMARKS = (*range(2, 15), *range(31, 36), *range(48, 68))
 MOUTH_LANDMARKS = tuple(range(48, 68))  # the lips, outer and inner
+JAW_LANDMARKS = tuple(range(17))  # the jaw line, from the image-left ear to the image-right one
 
 
 def _convex_hull(points: np.ndarray) -> np.ndarray:
@@ -132,6 +134,30 @@ def lower_face_region(landmarks: list[np.ndarray], height: int, width: int, *, g
     if x1 <= x0 or y1 <= y0:
         return y0, x0, np.zeros((max(0, y1 - y0), max(0, x1 - x0)), np.float32)
     return y0, x0, grown_hull(points - (x0, y0), x1 - x0, y1 - y0, grow, feather)
+
+
+def above_jaw(landmarks: list[np.ndarray], jaw: tuple[int, ...], y0: int, x0: int, height: int,
+              width: int, soft: float) -> np.ndarray:
+    """(height, width) float32 in [0, 1] over image rows y0.. and columns x0..: 1 on the face's
+    side of the jaw line (`jaw`: indices of `JAW_LANDMARKS` in order, joined and closed straight
+    up the face at its two ends) of any of the (68, 2) landmark sets (image pixels), 0 from about
+    4 `soft` pixels beyond the outermost: a drawn lower face covers its own chin and the frame's,
+    not the neck, collar or background a margin grown beyond them would carry along."""
+    coverage = np.zeros((height, width), np.float32)
+    for points in landmarks:
+        points = np.asarray(points, np.float64)
+        line = points[list(jaw)] - (x0, y0)
+        up = -face_down(points) * (height + width)  # beyond the region: the outline's top
+        outline = np.concatenate([line, [line[-1] + up, line[0] + up]])
+        coverage = np.maximum(coverage, polygon_coverage(outline, width, height))
+    if soft <= 0:
+        return coverage
+    from scipy.ndimage import gaussian_filter, grey_dilation
+
+    radius = int(np.ceil(2 * soft))  # grown by 2 soft, then blurred: ~1 on the line itself
+    offsets = np.arange(-radius, radius + 1)
+    disc = offsets[:, None] ** 2 + offsets[None, :] ** 2 <= radius * radius
+    return gaussian_filter(grey_dilation(coverage, footprint=disc), soft).astype(np.float32)
 
 
 def face_hull_mask(landmarks: np.ndarray, box: CropBox, size: int) -> np.ndarray:

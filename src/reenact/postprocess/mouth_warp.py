@@ -34,7 +34,9 @@ import torch.nn.functional as F
 from reenact.point_geometry import apply_affine, similarity_fit
 from reenact.postprocess.mouth_interior import catmull_rom
 from reenact.postprocess.mouth_mask import (
+    JAW_LANDMARKS,
     LOWER_FACE_LANDMARKS,
+    above_jaw,
     grown_hull,
     lower_face_region,
     polygon_coverage,
@@ -43,6 +45,10 @@ from reenact.postprocess.piecewise import delaunay, rasterize_triangles, triangl
 from reenact.preprocess.expressions import POSE_LANDMARKS, check_face_landmarks, mouth_opening
 from reenact.preprocess.face import check_rgb_image
 
+# the mask's softness beyond the jaw line, over its feather elsewhere: the region grown beyond the
+# chin drew the reference's neck where the frame shows its own (the reference's chin dropped, the
+# frame's collar under it), and their cross-fade was a smear under the chin (the README video)
+JAW_SOFTNESS = 0.5
 RING_POINTS = 16  # points on the ring around the face
 RING_SCALE = 1.5  # the ring's radius over the farthest landmark's distance from the face's centre
 LIGHT_SIGMA = 0.35  # the lighting match's Gaussian, in mouth widths
@@ -144,6 +150,10 @@ class MouthWarp:
         height, width = frame.shape[:2]
         y0, x0, mask = lower_face_region([target, frame_landmarks], height, width, grow=grow,
                                          feather=feather, indices=region)
+        jaw = tuple(i for i in JAW_LANDMARKS if i in region)
+        if len(jaw) >= 3 and mask.size:  # the margin stops at the chins: see `above_jaw`
+            mask = mask * above_jaw([target, frame_landmarks], jaw, y0, x0, *mask.shape,
+                                    JAW_SOFTNESS * feather)
         result = frame.copy()
         if mask.size == 0 or not (mask > 0).any():
             return result
