@@ -277,3 +277,25 @@ def test_an_open_mouths_lips_are_drawn_from_their_edges_and_a_closed_ones_as_rea
     lips, scale = drawn_lips(closed, landmarks)
     np.testing.assert_array_equal(lips, landmarks)
     assert scale == 1.0
+
+
+def test_only_the_inside_is_drawn_from_the_open_reference():
+    """The open reference is the photo warped open once: drawn from it, a frame's lips, chin and
+    cheeks were resampled twice (soft), and the neck its dropped chin had squeezed came back
+    smeared. The photo's own pixels draw them; the reference gives the inside alone."""
+    image, landmarks = closed_face()
+    box = CropBox(SIZE / 2, SIZE / 2, SIZE)
+    mouth = portrait_mouth(image, landmarks, box)
+    reference, opened = open_reference(image, landmarks, box.side)
+    spoiled = reference.copy()  # the reference wrong everywhere but between its inner lips
+    inside = polygon_coverage(inner_lip_outline(opened), SIZE, SIZE) > 0
+    spoiled[~binary_dilation(inside, iterations=2)] = (0, 255, 0)
+    spoiled_mouth = dataclasses.replace(mouth, warp=type(mouth.warp)(spoiled, opened))
+    for opening in (0.15, 0.3, REFERENCE_OPENING):
+        drawn = mouth.draw(image, landmarks, opening)
+        again = spoiled_mouth.draw(image, landmarks, opening)
+        target_inside = polygon_coverage(inner_lip_outline(open_mouth(landmarks, opening)),
+                                         SIZE, SIZE) > 0
+        outside = ~binary_dilation(target_inside, iterations=3)
+        assert np.array_equal(drawn[outside], again[outside])
+        assert dark(drawn).sum() > 20  # the inside is there, from the reference

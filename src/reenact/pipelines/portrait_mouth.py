@@ -90,7 +90,11 @@ class PortraitMouth:
     animate: the similarity that places the whole lower face cannot turn it, and a frontal jaw
     line drawn on a turned head made a step in the cheek and a second earring, dev lp_d3); a
     frontal head opened wide keeps the whole lower face drawn (the model's own jaw stretches on
-    a wide opening).
+    a wide opening); skin: the photo's own pixels on the open reference's mesh, which draws
+    everything but the inside between the inner lips (the reference is the photo warped open
+    once already: drawn from it, the lips, chin and neck were resampled twice, and the neck the
+    reference's dropped chin had squeezed came back smeared), None where the photo is its own
+    reference.
     """
 
     warp: MouthWarp
@@ -99,6 +103,7 @@ class PortraitMouth:
     own: MouthWarp | None = None
     bitten: MouthWarp | None = None
     frame_jaw: bool = False
+    skin: MouthWarp | None = None
 
     def posed(self, shown: np.ndarray, shape: np.ndarray | None = None) -> np.ndarray:
         """(68, 2) frame pixels: the portrait's landmarks, or `shape` (the portrait's, its image
@@ -158,6 +163,8 @@ class PortraitMouth:
         if bite > 0:
             bitten = self.bitten.render(frame, target, **warp)
             drawn = bitten if drawn is None else _mix(drawn, bitten, bite)
+        if self.skin is not None:  # the references' inside alone, the rest the photo's own
+            drawn = parted_mix(self.skin.render(frame, target, **warp), drawn, 0.0, target)
         if weight >= 1:
             return drawn
         return parted_mix(self.own.render(frame, own, **warp), drawn, weight, target)
@@ -240,6 +247,7 @@ class _Opened:
     landmarks: np.ndarray
     skin: np.ndarray
     lips: np.ndarray
+    warp: MouthWarp  # the photo on the opened mesh, which made `image`
 
     @classmethod
     def of(cls, image: np.ndarray, landmarks: np.ndarray, side: float, opening: float) -> _Opened:
@@ -247,7 +255,7 @@ class _Opened:
         warp = MouthWarp(image, landmarks, mesh_on=opened)
         warped = warp.render(image, opened, frame_landmarks=landmarks, grow=MASK_GROW * side,
                              feather=MASK_FEATHER * side)
-        return cls(warped, opened, *face_colours(image, landmarks))
+        return cls(warped, opened, *face_colours(image, landmarks), warp)
 
     def painted(self, bite: bool = False) -> np.ndarray:
         """The image with the inside painted (`bite`: the teeth together)."""
@@ -280,4 +288,4 @@ def portrait_mouth(image: np.ndarray, landmarks: np.ndarray, box: CropBox, *,
         grin = _Opened.of(image, landmarks, box.side, BITE_OPENING)
         bitten = MouthWarp(grin.painted(bite=True), grin.landmarks)
     return PortraitMouth(MouthWarp(opened.painted(), opened.landmarks), rest, box,
-                         MouthWarp(image, landmarks), bitten, frame_jaw)
+                         MouthWarp(image, landmarks), bitten, frame_jaw, opened.warp)
