@@ -159,9 +159,14 @@ class PortraitMouth:
             return self.own.render(frame, own, **warp)
         target = open_mouth(shut(landmarks), opening)
         bite = 0.0 if self.bitten is None else float(np.clip(bite, 0.0, 1.0))
-        drawn = self.warp.render(frame, target, **warp) if bite < 1 else None
+        # with the photo's own skin only the references' inside is used: drawn over the lips and
+        # a margin whose skin sets its light (`MouthWarp.render`; with the lips' narrower margin
+        # the teeth were lit by the moustache and came out grey), not the whole lower face
+        inside = warp if self.skin is None else {**warp, "region": MOUTH_LANDMARKS,
+                                                 "grow": MASK_GROW * side}
+        drawn = self.warp.render(frame, target, **inside) if bite < 1 else None
         if bite > 0:
-            bitten = self.bitten.render(frame, target, **warp)
+            bitten = self.bitten.render(frame, target, **inside)
             drawn = bitten if drawn is None else _mix(drawn, bitten, bite)
         if self.skin is not None:  # the references' inside alone, the rest the photo's own
             drawn = parted_mix(self.skin.render(frame, target, **warp), drawn, 0.0, target)
