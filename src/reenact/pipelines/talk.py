@@ -57,10 +57,10 @@ from reenact.pipelines.animate import (
     full_res_compositor,
     render_frames,
     rendered_ahead,
-    track_landmarks,
 )
 from reenact.pipelines.animate_options import AnimateOptions, DRAWN_EYES
-from reenact.pipelines.driving_track import PreparedSource, prepare_source, track_driving
+from reenact.pipelines.driving_track import (PreparedSource, prepare_source, track_driving,
+                                             track_landmarks)
 from reenact.pipelines.audio_motion import FeatureFunction, speech_motion
 from reenact.pipelines.articulation import opening_motion, reexpress_opening, speech_opening
 from reenact.pipelines.keypoints import crop_landmarks, detect_keypoints
