@@ -8,7 +8,8 @@ from face_images import MOUTH, drawn_face
 
 from reenact.pipelines.articulation import close_lips, open_mouth
 from reenact.point_geometry import apply_affine
-from reenact.postprocess.mouth_warp import MouthWarp, inner_lip_outline, lip_curve_points
+from reenact.postprocess.mouth_mask import polygon_coverage
+from reenact.postprocess.mouth_warp import Inside, MouthWarp, inner_lip_outline, lip_curve_points
 
 SIZE = 160
 
@@ -136,3 +137,28 @@ def test_the_drawing_stops_at_the_chins(reference):
     assert (out[chin[1] - 3, chin[0]] != frame[chin[1] - 3, chin[0]]).any()  # the chin is drawn
     # above the jaw line the margin is kept: the cheeks beside the nose are drawn
     assert (np.abs(out.astype(int) - frame)[int(landmarks[33, 1]), :].max(axis=-1) > 0).any()
+
+
+def test_other_references_draw_the_inside_between_the_inner_lips_only(reference):
+    """A closed photo's skin with an opened reference's inside, in one drawing: the references'
+    weighted mix between the target's inner lips, this warp's pixels everywhere else."""
+    image, landmarks = reference
+    frame, _ = drawn_face(SIZE, mouth_open=0.0, interior=False, seed=1)
+    target = open_mouth(close_lips(landmarks), 0.3)
+    skin = MouthWarp(image, landmarks)
+    green = np.zeros_like(image)
+    green[...] = (0, 200, 0)
+    other = MouthWarp(green, landmarks)
+    alone = render(skin, frame, target, landmarks)
+    kwargs = {"frame_landmarks": landmarks, "grow": 4.0, "feather": 2.0}
+    whole = skin.render(frame, target, **kwargs, inside=Inside(((other, 1.0),)))
+    half = skin.render(frame, target, **kwargs, inside=Inside(((skin, 0.5), (other, 0.5))))
+    inside = polygon_coverage(inner_lip_outline(target), SIZE, SIZE)
+    assert (inside >= 1).sum() > 50
+    outside = inside == 0
+    assert np.array_equal(whole[outside], alone[outside])
+    assert np.array_equal(half[outside], alone[outside])
+    greenish = whole[inside >= 1].astype(int)
+    assert (greenish[:, 1] - greenish[:, [0, 2]].max(axis=1) > 100).all()
+    assert np.abs(half[inside >= 1].astype(int)
+                  - (alone[inside >= 1].astype(int) + greenish) / 2).max() <= 2

@@ -39,7 +39,7 @@ from reenact.postprocess.mouth_mask import (
     polygon_box,
     polygon_coverage,
 )
-from reenact.postprocess.mouth_warp import MouthWarp, inner_lip_outline
+from reenact.postprocess.mouth_warp import Inside, MouthWarp, inner_lip_outline
 from reenact.preprocess.crop import CropBox
 from reenact.preprocess.expressions import POSE_LANDMARKS, mouth_opening
 from reenact.preprocess.inner_lips import inner_lip_edges
@@ -94,7 +94,10 @@ class PortraitMouth:
     everything but the inside between the inner lips (the reference is the photo warped open
     once already: drawn from it, the lips, chin and neck were resampled twice, and the neck the
     reference's dropped chin had squeezed came back smeared), None where the photo is its own
-    reference.
+    reference. The references' inside is drawn in the same pass (`reenact.postprocess.mouth_warp.
+    Inside`: one mask, one lighting; drawn apart, the inside was lit by the opened reference's
+    lip margin, darker than the frame's skin there, and the teeth came out 1.1-1.5x as bright
+    as the cheeks, where 19 real talking and driving clips read 0.3-1.4, median 0.9).
     """
 
     warp: MouthWarp
@@ -159,17 +162,14 @@ class PortraitMouth:
             return self.own.render(frame, own, **warp)
         target = open_mouth(shut(landmarks), opening)
         bite = 0.0 if self.bitten is None else float(np.clip(bite, 0.0, 1.0))
-        # with the photo's own skin only the references' inside is used: drawn over the lips and
-        # a margin whose skin sets its light (`MouthWarp.render`; with the lips' narrower margin
-        # the teeth were lit by the moustache and came out grey), not the whole lower face
-        inside = warp if self.skin is None else {**warp, "region": MOUTH_LANDMARKS,
-                                                 "grow": MASK_GROW * side}
-        drawn = self.warp.render(frame, target, **inside) if bite < 1 else None
-        if bite > 0:
-            bitten = self.bitten.render(frame, target, **inside)
-            drawn = bitten if drawn is None else _mix(drawn, bitten, bite)
-        if self.skin is not None:  # the references' inside alone, the rest the photo's own
-            drawn = parted_mix(self.skin.render(frame, target, **warp), drawn, 0.0, target)
+        references = tuple((reference, share) for reference, share in
+                           ((self.warp, 1.0 - bite), (self.bitten, bite)) if share > 0)
+        if self.skin is not None:  # the photo's own skin around the references' inside
+            drawn = self.skin.render(frame, target, **warp, inside=Inside(references))
+        else:
+            drawn = references[0][0].render(frame, target, **warp)
+            if len(references) == 2:
+                drawn = _mix(drawn, self.bitten.render(frame, target, **warp), bite)
         if weight >= 1:
             return drawn
         return parted_mix(self.own.render(frame, own, **warp), drawn, weight, target)

@@ -27,6 +27,8 @@ Coordinates are continuous image pixels, pixel (row i, column j) centred at (j +
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -39,6 +41,7 @@ from reenact.postprocess.mouth_mask import (
     above_jaw,
     grown_hull,
     lower_face_region,
+    polygon_box,
     polygon_coverage,
 )
 from reenact.postprocess.piecewise import delaunay, rasterize_triangles, triangle_affines
@@ -135,30 +138,11 @@ class MouthWarp:
         carry = similarity_fit(self.landmarks[pose], target[pose])
         return self._points(target, apply_affine(carry, self._ring))
 
-    @torch.no_grad()
-    def render(self, frame: np.ndarray, target: np.ndarray, *, frame_landmarks: np.ndarray,
-               grow: float, feather: float,
-               region: tuple[int, ...] = LOWER_FACE_LANDMARKS) -> np.ndarray:
-        """`frame` (H, W, 3) uint8 with its lower face replaced by the reference's, landmarks moved
-        to `target` (68, 2). The mask covers the hull of the `region` landmarks (default the lower
-        face; `MOUTH_LANDMARKS`: the lips alone) of both `target` and `frame_landmarks` (the
-        frame's own, so no part of its old mouth or chin stays), grown by `grow` and feathered by
-        `feather` pixels."""
-        check_rgb_image(frame, "frame")
-        target = check_face_landmarks(target, "target")
-        frame_landmarks = check_face_landmarks(frame_landmarks, "frame_landmarks")
-        height, width = frame.shape[:2]
-        y0, x0, mask = lower_face_region([target, frame_landmarks], height, width, grow=grow,
-                                         feather=feather, indices=region)
-        jaw = tuple(i for i in JAW_LANDMARKS if i in region)
-        if len(jaw) >= 3 and mask.size:  # the margin stops at the chins: see `above_jaw`
-            mask = mask * above_jaw([target, frame_landmarks], jaw, y0, x0, *mask.shape,
-                                    JAW_SOFTNESS * feather)
-        result = frame.copy()
-        if mask.size == 0 or not (mask > 0).any():
-            return result
-        rows, cols = mask.shape
-        points = self.mesh_target(target) - (x0, y0)  # region pixels
+    def _sampled(self, points: np.ndarray, rows: int,
+                 cols: int) -> tuple[torch.Tensor, np.ndarray, np.ndarray, np.ndarray]:
+        """The reference's pixels over a `rows` x `cols` region whose mesh points are `points`
+        (region pixels, `mesh_target`): ((3, h, w) float32 samples, (h, w) bool: the pixel lies
+        in a triangle, (h, w) source x and y of each pixel)."""
         affines, valid = triangle_affines(self._source, points, self._triangles)
         # the lips first: where the inner lips press together, the inside's triangles become
         # slivers between the lip line and its chords that overlap the lips' triangles; they
@@ -180,7 +164,7 @@ class MouthWarp:
         grid = _sampling_grid(source_x, source_y, self._width, self._height)
         drawn = F.grid_sample(self._pixels, grid, mode="bicubic", padding_mode="border",
                               align_corners=False)[0]  # (3, h, w)
-        if mouth_opening(target) <= self._opening:
+        if mouth_opening(points[:68]) <= self._opening:
             # hung from the upper lip: no squeeze; blended in by the inner lips' antialiased area,
             # so their edge against the lower lip is smooth, not a staircase of triangle labels
             coverage = polygon_coverage(points[list(_INNER_OUTLINE)], cols, rows)  # (h, w)
@@ -194,22 +178,83 @@ class MouthWarp:
                                      align_corners=False)[0]
                 weight = torch.from_numpy(coverage)
                 drawn = drawn + weight * (hung - drawn)
+        return drawn, inside, source_x, source_y
+
+    @torch.no_grad()
+    def render(self, frame: np.ndarray, target: np.ndarray, *, frame_landmarks: np.ndarray,
+               grow: float, feather: float,
+               region: tuple[int, ...] = LOWER_FACE_LANDMARKS,
+               inside: Inside | None = None) -> np.ndarray:
+        """`frame` (H, W, 3) uint8 with its lower face replaced by the reference's, landmarks moved
+        to `target` (68, 2). The mask covers the hull of the `region` landmarks (default the lower
+        face; `MOUTH_LANDMARKS`: the lips alone) of both `target` and `frame_landmarks` (the
+        frame's own, so no part of its old mouth or chin stays), grown by `grow` and feathered by
+        `feather` pixels. inside: what is drawn between the target's inner lips instead of this
+        reference's pixels (`Inside`)."""
+        check_rgb_image(frame, "frame")
+        target = check_face_landmarks(target, "target")
+        frame_landmarks = check_face_landmarks(frame_landmarks, "frame_landmarks")
+        height, width = frame.shape[:2]
+        y0, x0, mask = lower_face_region([target, frame_landmarks], height, width, grow=grow,
+                                         feather=feather, indices=region)
+        jaw = tuple(i for i in JAW_LANDMARKS if i in region)
+        if len(jaw) >= 3 and mask.size:  # the margin stops at the chins: see `above_jaw`
+            mask = mask * above_jaw([target, frame_landmarks], jaw, y0, x0, *mask.shape,
+                                    JAW_SOFTNESS * feather)
+        result = frame.copy()
+        if mask.size == 0 or not (mask > 0).any():
+            return result
+        rows, cols = mask.shape
+        points = self.mesh_target(target) - (x0, y0)  # region pixels
+        drawn, meshed, source_x, source_y = self._sampled(points, rows, cols)
         # a target beyond the reference's picture (a chin near its bottom edge, drawn lower)
         # has nothing to take there: "border" sampling would smear the edge row into streaks,
         # so the frame keeps its own pixels, faded in over `feather` pixels from the edge
         covered = _within(source_x, source_y, self._width, self._height, max(feather, 1.0))
-        alpha = torch.from_numpy(mask * inside * covered)  # (h, w)
+        alpha = torch.from_numpy(mask * meshed * covered)  # (h, w)
         original = result[y0:y0 + rows, x0:x0 + cols]
         before = torch.from_numpy(np.ascontiguousarray(original.transpose(2, 0, 1))).float()
         mouth_width = float(np.linalg.norm(target[54] - target[48]))
         lips = np.maximum(*(grown_hull(shape[list(_OUTER_LIPS)] - (x0, y0), cols, rows,
                                        0.15 * mouth_width, 0.0)
                             for shape in (target, frame_landmarks)))  # the new and the old mouth
-        skin = torch.from_numpy(((mask > 0.5) & inside) * (1 - lips))
-        drawn = _relit(drawn, before, skin, LIGHT_SIGMA * mouth_width)
+        skin = torch.from_numpy(((mask > 0.5) & meshed) * (1 - lips))
+        if inside is not None:
+            drawn = inside.drawn_over(drawn, points, (x0, y0), target)
+        drawn = drawn * _gain(drawn, before, skin, LIGHT_SIGMA * mouth_width)
         blended = drawn.sub_(before).mul_(alpha).add_(before).round_().clamp_(0, 255)
         result[y0:y0 + rows, x0:x0 + cols] = blended.to(torch.uint8).permute(1, 2, 0).numpy()
         return result
+
+
+@dataclass(frozen=True)
+class Inside:
+    """What a `MouthWarp.render` draws between its target's inner lips instead of its own
+    reference's pixels: the weighted mix (weights summing to 1) of other `references` of the same
+    face (`MouthWarp`s), blended in by the inner lips' antialiased area and lit as the rest of the
+    drawing is, by the skin around both mouths. A closed photo's own skin with an opened
+    reference's inside (`reenact.pipelines.portrait_mouth`)."""
+
+    references: tuple[tuple[MouthWarp, float], ...]
+
+    def drawn_over(self, drawn: torch.Tensor, points: np.ndarray, corner: tuple[int, int],
+                   target: np.ndarray) -> torch.Tensor:
+        """(3, h, w) `drawn`, a region whose top-left pixel is `corner` (x0, y0) of the image and
+        whose mesh points are `points` (region pixels), with the references' mix between the
+        inner lips of `target` ((68, 2) image pixels)."""
+        rows, cols = drawn.shape[1:]
+        outline = points[list(_INNER_OUTLINE)]
+        x0, y0, x1, y1 = polygon_box(outline, cols, rows)
+        if x1 <= x0 or y1 <= y0:
+            return drawn
+        coverage = polygon_coverage(outline - (x0, y0), x1 - x0, y1 - y0)
+        if not coverage.any():
+            return drawn
+        offset = np.array(corner) + (x0, y0)  # the box's top-left, image pixels
+        mixed = sum(weight * warp._sampled(warp.mesh_target(target) - offset, y1 - y0, x1 - x0)[0]
+                    for warp, weight in self.references)
+        drawn[:, y0:y1, x0:x1] += torch.from_numpy(coverage) * (mixed - drawn[:, y0:y1, x0:x1])
+        return drawn
 
 
 def _within(source_x: np.ndarray, source_y: np.ndarray, width: int, height: int,
@@ -240,17 +285,18 @@ def _blur(maps: torch.Tensor, sigma: float) -> torch.Tensor:
     return F.conv2d(rows, kernel.view(1, 1, -1, 1).expand(channels, 1, -1, 1), groups=channels)[0]
 
 
-def _relit(drawn: torch.Tensor, frame: torch.Tensor, skin: torch.Tensor,
-           sigma: float) -> torch.Tensor:
-    """(3, h, w) `drawn` with the lighting of `frame` (3, h, w): each channel times
-    blur(frame x skin) / blur(drawn x skin), the gain clipped to `LIGHT_GAIN`; where there is
-    little skin nearby it tends to the whole region's ratio. skin: (h, w) weights in [0, 1].
-    The gain is smooth, so it is computed on maps box-averaged by sigma / `_LIGHT_STEP` pixels
-    (leaving at most `_LIGHT_STEP` pixels of blur there) and upsampled bilinearly."""
+def _gain(drawn: torch.Tensor, frame: torch.Tensor, skin: torch.Tensor,
+          sigma: float) -> torch.Tensor:
+    """(3, h, w), or (3, 1, 1) where there is no skin: the gain that gives `drawn` the lighting of
+    `frame` (both (3, h, w)): per channel blur(frame x skin) / blur(drawn x skin), clipped to
+    `LIGHT_GAIN`; where there is little skin nearby it tends to the whole region's ratio. skin:
+    (h, w) weights in [0, 1]. The gain is smooth, so it is computed on maps box-averaged by
+    sigma / `_LIGHT_STEP` pixels (leaving at most `_LIGHT_STEP` pixels of blur there) and
+    upsampled bilinearly."""
     weight = skin.float()[None]  # (1, h, w)
     total = float(weight.sum())
     if total < 1:
-        return drawn
+        return torch.ones(3, 1, 1)
     level = (drawn * weight).sum(dim=(1, 2)) / total  # (3,) the drawing's mean skin colour
     overall = (frame * weight).sum(dim=(1, 2)) / total / level.clamp(min=1.0)  # (3,)
     step = max(1, int(sigma / _LIGHT_STEP))
@@ -262,4 +308,4 @@ def _relit(drawn: torch.Tensor, frame: torch.Tensor, skin: torch.Tensor,
     if step > 1:
         gain = F.interpolate(gain[None], size=drawn.shape[1:], mode="bilinear",
                              align_corners=False)[0]
-    return drawn * gain
+    return gain
