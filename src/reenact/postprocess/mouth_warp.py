@@ -138,7 +138,7 @@ class MouthWarp:
         carry = similarity_fit(self.landmarks[pose], target[pose])
         return self._points(target, apply_affine(carry, self._ring))
 
-    def _sampled(self, points: np.ndarray, rows: int,
+    def sampled(self, points: np.ndarray, rows: int,
                  cols: int) -> tuple[torch.Tensor, np.ndarray, np.ndarray, np.ndarray]:
         """The reference's pixels over a `rows` x `cols` region whose mesh points are `points`
         (region pixels, `mesh_target`): ((3, h, w) float32 samples, (h, w) bool: the pixel lies
@@ -206,7 +206,7 @@ class MouthWarp:
             return result
         rows, cols = mask.shape
         points = self.mesh_target(target) - (x0, y0)  # region pixels
-        drawn, meshed, source_x, source_y = self._sampled(points, rows, cols)
+        drawn, meshed, source_x, source_y = self.sampled(points, rows, cols)
         # a target beyond the reference's picture (a chin near its bottom edge, drawn lower)
         # has nothing to take there: "border" sampling would smear the edge row into streaks,
         # so the frame keeps its own pixels, faded in over `feather` pixels from the edge
@@ -251,7 +251,7 @@ class Inside:
         if not coverage.any():
             return drawn
         offset = np.array(corner) + (x0, y0)  # the box's top-left, image pixels
-        mixed = sum(weight * warp._sampled(warp.mesh_target(target) - offset, y1 - y0, x1 - x0)[0]
+        mixed = sum(weight * warp.sampled(warp.mesh_target(target) - offset, y1 - y0, x1 - x0)[0]
                     for warp, weight in self.references)
         drawn[:, y0:y1, x0:x1] += torch.from_numpy(coverage) * (mixed - drawn[:, y0:y1, x0:x1])
         return drawn
