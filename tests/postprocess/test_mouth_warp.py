@@ -119,7 +119,6 @@ def test_lip_curves_pass_through_the_landmarks_and_move_with_the_face(reference)
     np.testing.assert_allclose(lip_curve_points(flat)[:, 1], 100.0)
 
 
-
 def test_the_drawing_stops_at_the_chins(reference):
     """The hull's margin beyond the jaw line drew the reference's neck over the frame's: a dropped
     chin carried a collar along, and the cross-fade of the two was a smear under the chin."""
