@@ -8,7 +8,7 @@ from speech_fixtures import face_landmarks
 
 from reenact.pipelines.articulation import SPEECH_LANDMARKS, open_mouth
 from reenact.pipelines.mouth_transfer import closed_start, mouth_changes
-from reenact.pipelines.portrait_mouth import OWN_OPENING
+from reenact.pipelines.portrait_mouth import OWN_OPENING, shut
 from reenact.point_geometry import apply_affine
 from reenact.preprocess.expressions import interocular_distance, mouth_opening
 
@@ -116,6 +116,23 @@ def test_the_opening_scale_converts_the_drivers_change_to_the_portraits_reading(
     assert changes.openings[-1] == pytest.approx(max(own - 1.5 * 0.3, 0.0), abs=0.02)
     unscaled = mouth_changes(frames, start, open_portrait)
     assert unscaled.openings[-1] > changes.openings[-1] + 0.1
+
+
+def test_the_opening_scale_moves_the_inner_lips_alone_and_the_chin_as_the_drivers():
+    """The driver closes 0.2 with its lower lip and chin rising as `open_mouth` moves them. Drawn
+    on a portrait read at its edges (scale 1.5), the inner lips close by 1.5x that, but the chin
+    and the outer lower lip rise by the driver's own rise, scaled to the portrait's size: taken
+    1.5x too, a wide-open portrait's closing lower lip and chin were drawn high."""
+    open_portrait = portrait(0.45)
+    start = open_mouth(driver(0.02), 0.3)
+    frames = [start] * 6 + [open_mouth(driver(0.02), 0.1)] * 6
+    changes = mouth_changes(frames, start, open_portrait, opening_scale=1.5)
+    drawn = open_mouth(shut(changes.shapes[-1]), changes.openings[-1])
+    rest = open_mouth(shut(changes.shapes[0]), changes.openings[0])
+    size = interocular_distance(open_portrait) / interocular_distance(start)
+    driver_rise = (start - frames[-1])[[8, 57], 1] * size
+    np.testing.assert_allclose((rest - drawn)[[8, 57], 1], driver_rise, rtol=0.03)
+    assert mouth_opening(rest) - mouth_opening(drawn) == pytest.approx(1.5 * 0.2, abs=0.01)
 
 
 def test_an_open_portrait_keeps_its_opening_at_rest_and_none_frames_change_nothing():

@@ -59,6 +59,7 @@ BITE_SMOOTHING = 1.5  # gaussian sigma, frames, over the bite (dlib's chin is no
 BITE_TEETH = (0.55, 0.68)  # the share of the driver's parted mouth that is teeth: none to a grin's
 TEETH_SMOOTHING = 4.0  # gaussian sigma, frames, over that share
 _BITE_FLOOR = 0.08  # gap changes under this count as this much (a ratio of small numbers is noise)
+INNER_LIPS = tuple(range(60, 68))  # dlib's inner lips: their gap is what `opening_scale` scales
 CLOSED_PERCENTILE = 10  # of the driver's gaps: its reading of closed lips (speech closes them often)
 
 
@@ -100,11 +101,13 @@ def mouth_changes(landmarks: Sequence[np.ndarray | None], reference: np.ndarray,
     read), or None to tell grins by their shape alone. opening_scale: the driver's changes of
     opening are drawn times this (a portrait whose inner lips were read at their edges,
     `preprocess.inner_lips`, against dlib's reading of the driver: the first over dlib's reading
-    of the portrait)."""
+    of the portrait); the scale is the inner lips' alone: the shapes take back the part of it
+    that `open_mouth` would add to the lower lip, chin and jaw, which move as the driver's."""
     reference = check_face_landmarks(reference, "reference")
     portrait = check_face_landmarks(portrait, "portrait")
     pose = list(POSE_LANDMARKS)
     speech = list(SPEECH_LANDMARKS)
+    inner = list(INNER_LIPS)
     to_portrait = similarity_fit(reference[pose], portrait[pose])[:, :2]  # displacements only
     own = float(mouth_opening(portrait))
     own = own if own >= OWN_OPENING else 0.0
@@ -123,8 +126,13 @@ def mouth_changes(landmarks: Sequence[np.ndarray | None], reference: np.ndarray,
         points = check_face_landmarks(points)
         aligned = apply_affine(similarity_fit(points[pose], reference[pose]), points)
         change = float(mouth_opening(points)) - start
-        # the opening's part of the motion, as `open_mouth` would draw it on the reference
-        explained = open_mouth(reference, change) - reference
+        # the opening's part of the motion, as `open_mouth` draws it on the reference: scaled as
+        # the drawn opening is (`opening_scale`) but for the inner lips, so that the lower lip,
+        # chin and jaw move as the driver's did (unscaled, the wide-open portrait of dev vr_3's
+        # self-reenactment drew a closing lower lip and chin 6-11 px high at a 256-px face) and
+        # the inner lips by the scaled gap
+        explained = open_mouth(reference, opening_scale * change) - reference
+        explained[inner] = (open_mouth(reference, change) - reference)[inner]
         changes[index] = (aligned - reference - explained)[speech] @ to_portrait.T
         openings[index] = own + opening_scale * change
         drop = float((aligned[8] - reference[8]) @ down) / distance
