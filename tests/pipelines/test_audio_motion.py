@@ -51,7 +51,7 @@ def test_the_phones_scale_the_speech_motion_frame_by_frame(tiny_model, monkeypat
     factor[9] = factor[13] = 0.5
     factor[20:] = 1.5  # an open vowel
     monkeypatch.setattr(audio_motion, "phone_factor",
-                        lambda clip_, fps, frames, transcript: factor[:frames])
+                        lambda clip_, fps, frames, transcript, phones_of: factor[:frames])
     loud, gate = audio_motion.speech_motion(clip, checkpoint, checkpoint.fps, count,
                                             device=torch.device("cpu"))
     shaped, shaped_gate = audio_motion.speech_motion(clip, checkpoint, checkpoint.fps, count,

@@ -9,11 +9,18 @@ and dlib, and then computes each request with the same function on the same inpu
 sent whole, pickled through a pipe: the same bits as computing here). Errors raised by
 `clip_features` come back as themselves; if the child dies, the features are computed here.
 
+The child also finds the speech's phones (`reenact.audio.phones.decode_phones`, ~0.7 s of CPU
+for 12 s of speech, which pocketsphinx spends holding the GIL) where the command names its audio
+file up front (`phones_from`): it reads the file itself and decodes it during start-up, and the
+phones are used if the child decoded the very samples this process asks about (a digest of them
+is compared), else they are decoded here.
+
 Where librosa is already imported (a second job in the same process, tests), nothing is started.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import pickle
@@ -26,7 +33,8 @@ from typing import BinaryIO
 import numpy as np
 
 from reenact.audio.features import AudioFeatureConfig, _import_librosa, clip_features
-from reenact.io.audio import AudioClip
+from reenact.audio.phones import DECODER_RATE, PhoneSegment, decode_phones
+from reenact.io.audio import AudioClip, load_audio
 
 logger = logging.getLogger(__name__)
 
@@ -34,8 +42,10 @@ _CHILD = "from reenact.audio.feature_process import serve; serve()"
 
 
 def serve() -> None:
-    """The child: import librosa, then answer pickled (clip, config) requests on stdin with
-    pickled ("features", array) or ("error", exception) on stdout, until EOF."""
+    """The child: import librosa, then answer pickled requests on stdin until EOF: (clip, config)
+    with pickled ("features", array), ("phones", path) with ("phones", (the samples' digest,
+    segments)) for the file read at the decoder's rate; ("error", exception) where either
+    raises."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C and ends us
     replies = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())  # a stray print must not corrupt a reply
@@ -46,11 +56,15 @@ def serve() -> None:
     requests = sys.stdin.buffer
     while True:
         try:
-            clip, config = pickle.load(requests)
+            request = pickle.load(requests)
         except EOFError:
             return
         try:
-            reply = ("features", clip_features(clip, config))
+            if request[0] == "phones":
+                clip = load_audio(request[1], DECODER_RATE)
+                reply = ("phones", (_digest(clip), decode_phones(clip)))
+            else:
+                reply = ("features", clip_features(*request))
         except Exception as error:  # noqa: BLE001 (handed to the parent, which raises it)
             reply = ("error", error)
         pickle.dump(reply, replies, protocol=pickle.HIGHEST_PROTOCOL)
@@ -65,14 +79,23 @@ def _warm_up(librosa) -> None:
     librosa.power_to_db(np.abs(spectrum) ** 2)
 
 
-class FeatureProcess:
-    """Callable like `clip_features(clip, config)`; a context manager that ends its child.
+def _digest(clip: AudioClip) -> str:
+    return hashlib.sha256(np.ascontiguousarray(clip.samples, np.float32).tobytes()).hexdigest()
 
-    start: start the child now (default: unless librosa is already imported here).
+
+class FeatureProcess:
+    """Callable like `clip_features(clip, config)`; `phones(clip)` is `decode_phones(clip)`; a
+    context manager that ends its child.
+
+    start: start the child now (default: unless librosa is already imported here); phones_from:
+    an audio file (or video) whose phones the child finds at once (see the module's docstring).
     """
 
-    def __init__(self, *, start: bool | None = None) -> None:
+    def __init__(self, *, start: bool | None = None,
+                 phones_from: str | os.PathLike[str] | None = None) -> None:
         self._process: subprocess.Popen | None = None
+        self._phones: tuple[str, list[PhoneSegment]] | None = None  # (digest, segments)
+        self._phones_pending = False
         if start is None:
             start = "librosa" not in sys.modules
         if start:
@@ -80,24 +103,65 @@ class FeatureProcess:
             self._process = subprocess.Popen(
                 [sys.executable, "-c", _CHILD], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                 env=dict(os.environ, PYTHONPATH=path), start_new_session=True)
+            if phones_from is not None:
+                self._phones_pending = self._send(("phones", os.fspath(phones_from)))
 
     def __call__(self, clip: AudioClip, config: AudioFeatureConfig) -> np.ndarray:
-        if self._process is None:
-            return clip_features(clip, config)
+        self._collect_phones()  # replies come in order
         started = time.perf_counter()
-        try:
-            pickle.dump((clip, config), self._process.stdin, protocol=pickle.HIGHEST_PROTOCOL)
-            self._process.stdin.flush()
-            kind, value = pickle.load(self._process.stdout)
-        except (EOFError, OSError, pickle.UnpicklingError) as error:
-            logger.warning("the audio feature process ended (%s); computing the features here",
-                           error or type(error).__name__)
-            self.close()
+        reply = self._receive() if self._send((clip, config)) else None
+        if reply is None:
             return clip_features(clip, config)
         logger.debug("audio features from the child process in %.2f s", time.perf_counter() - started)
+        kind, value = reply
         if kind == "error":
             raise value
         return value
+
+    def phones(self, clip: AudioClip) -> list[PhoneSegment]:
+        """`decode_phones(clip)`: the child's where it decoded these very samples."""
+        self._collect_phones()
+        if self._phones is not None and self._phones[0] == _digest(clip):
+            return self._phones[1]
+        return decode_phones(clip)
+
+    def _collect_phones(self) -> None:
+        if not self._phones_pending:
+            return
+        self._phones_pending = False
+        started = time.perf_counter()
+        reply = self._receive()
+        if reply is not None and reply[0] == "phones":  # an error: decoded here instead
+            self._phones = reply[1]
+            logger.debug("phones from the child process (waited %.2f s)",
+                         time.perf_counter() - started)
+
+    def _send(self, request: tuple) -> bool:
+        """Whether `request` reached the child (False: no child, or it ended)."""
+        if self._process is None:
+            return False
+        try:
+            pickle.dump(request, self._process.stdin, protocol=pickle.HIGHEST_PROTOCOL)
+            self._process.stdin.flush()
+        except OSError as error:
+            self._ended(error)
+            return False
+        return True
+
+    def _receive(self) -> tuple[str, object] | None:
+        """The child's next reply; None where it ended."""
+        if self._process is None:
+            return None
+        try:
+            return pickle.load(self._process.stdout)
+        except (EOFError, OSError, pickle.UnpicklingError) as error:
+            self._ended(error)
+            return None
+
+    def _ended(self, error: BaseException) -> None:
+        logger.warning("the audio feature process ended (%s); computing the features here",
+                       error or type(error).__name__)
+        self.close()
 
     def close(self) -> None:
         """End the child at once (it holds nothing worth waiting for)."""

@@ -47,14 +47,18 @@ def _cached(key: tuple, load: Callable[[], Any]) -> Any:
     return _MODELS[key]
 
 
-def feature_process():
-    """What computes the speech's log-mel in one `talk` or `dub` command: a
-    `reenact.audio.feature_process.FeatureProcess` whose child imports librosa during start-up,
-    except while `reuse_models()` is active (`reenact batch`, Ray workers): there every job would
-    start a child of its own, where importing librosa here once serves all the jobs."""
+def feature_process(args: argparse.Namespace):
+    """What computes the speech's log-mel (and its phones, `FeatureProcess.phones`) in one `talk`
+    or `dub` command: a `reenact.audio.feature_process.FeatureProcess` whose child imports
+    librosa during start-up and, where the phones are heard (not aligned to a --transcript),
+    decodes --audio's phones, except while `reuse_models()` is active (`reenact batch`, Ray
+    workers): there every job would start a child of its own, where importing librosa here once
+    serves all the jobs."""
     from reenact.audio.feature_process import FeatureProcess
 
-    return FeatureProcess(start=False if _MODELS is not None else None)
+    heard = args.phones and args.transcript is None
+    return FeatureProcess(start=False if _MODELS is not None else None,
+                          phones_from=args.audio if heard else None)
 
 
 def set_threads(args: argparse.Namespace) -> None:

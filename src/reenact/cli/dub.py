@@ -25,7 +25,7 @@ logger = logging.getLogger("reenact")
 
 def cmd_dub(args: argparse.Namespace) -> int:
     # librosa is imported by a child process while this one imports torch, the models and dlib
-    with feature_process() as features_of:
+    with feature_process(args) as features_of:
         return _dub(args, features_of)
 
 
@@ -43,7 +43,8 @@ def _dub(args: argparse.Namespace, features_of) -> int:
     backend, checkpoint = (None, audio_model_alone(args)) if drawn else backend_and_audio_model(args)
     result = dub(args.video, args.audio, args.output, backend=backend, checkpoint=checkpoint,
                  options=options, progress=not args.quiet,
-                 model=speech_model_record(args, motion=not drawn), features_of=features_of)
+                 model=speech_model_record(args, motion=not drawn), features_of=features_of,
+                 phones_of=features_of.phones)
     logger.info("done: %s (%d frames, %d with a face, at %s fps)", result.output,
                 result.num_frames, result.faces, result.fps)
     return 0

@@ -27,7 +27,7 @@ logger = logging.getLogger("reenact")
 
 def cmd_talk(args: argparse.Namespace) -> int:
     # librosa is imported by a child process while this one imports torch and loads the models
-    with feature_process() as features_of:
+    with feature_process(args) as features_of:
         return _talk(args, features_of)
 
 
@@ -47,7 +47,8 @@ def _talk(args: argparse.Namespace, features_of) -> int:
     backend, checkpoint = backend_and_audio_model(args)
     result = talk(args.source, args.audio, args.output, backend=backend, checkpoint=checkpoint,
                   options=options, driving_path=args.driving, progress=not args.quiet,
-                  model=speech_model_record(args), features_of=features_of)
+                  model=speech_model_record(args), features_of=features_of,
+                  phones_of=features_of.phones)
     logger.info("done: %s (%d frames, %.2f s at %s fps)", result.output, result.num_frames,
                 result.num_frames / float(result.fps), result.fps)
     return 0

@@ -38,6 +38,8 @@ CHUNK_FRAMES = 250  # video frames of windows per model call: 10 s at 25 fps, ~1
 
 # clip -> its log-mel: `clip_features`, or a `reenact.audio.feature_process.FeatureProcess`
 FeatureFunction = Callable[[AudioClip, AudioFeatureConfig], np.ndarray]
+# 16 kHz clip -> its phones: `reenact.audio.phones.decode_phones`, or a `FeatureProcess`'s `phones`
+PhoneFunction = Callable[[AudioClip], list]
 
 
 def resample_frames(values: np.ndarray, fps_in: Fraction, fps_out: Fraction,
@@ -82,7 +84,7 @@ def speech_motion(clip: AudioClip, checkpoint: AudioCheckpoint, fps: Fraction, n
                   activity: VoiceActivityConfig | None = None,
                   features_of: FeatureFunction = clip_features,
                   phones: bool = False, transcript: str | None = None,
-                  ) -> tuple[np.ndarray, np.ndarray]:
+                  phones_of: PhoneFunction | None = None) -> tuple[np.ndarray, np.ndarray]:
     """The audio's motion for `num_frames` output frames at `fps`, and the voice gate.
 
     Returns (motion (num_frames, K * 6) float32, gate (num_frames,) float32 in [0, 1]); with
@@ -91,6 +93,7 @@ def speech_motion(clip: AudioClip, checkpoint: AudioCheckpoint, fps: Fraction, n
     (`phone_factor`): to rest (the mouth shut) on p, b and m, less on rounded phones, more on open
     vowels. transcript: the words said (with phones=True): the phones are aligned to them instead
     of heard (`reenact.audio.transcript`; TranscriptError where they do not fit the speech).
+    phones_of: what finds the phones heard (default `reenact.audio.phones.decode_phones`).
     """
     fps = check_fps(fps)
     motion = resample_frames(model_motion(clip, checkpoint, device=device, features_of=features_of),
@@ -99,7 +102,7 @@ def speech_motion(clip: AudioClip, checkpoint: AudioCheckpoint, fps: Fraction, n
     if gate:
         motion = motion * voice[:, None]
     if phones:
-        motion = motion * phone_factor(clip, fps, num_frames, transcript)[:, None]
+        motion = motion * phone_factor(clip, fps, num_frames, transcript, phones_of)[:, None]
     return motion.astype(np.float32), voice
 
 
@@ -107,11 +110,12 @@ _warned_no_phones = False
 
 
 def phone_factor(clip: AudioClip, fps: Fraction, num_frames: int,
-                 transcript: str | None = None) -> np.ndarray:
+                 transcript: str | None = None, phones_of: PhoneFunction | None = None,
+                 ) -> np.ndarray:
     """(num_frames,) float32 >= 0: the factor the clip's phones put on its mouth motion
     (`reenact.audio.phones.PhoneCues.mouth_factor`, the clip resampled to the decoder's rate): the
     phones heard, or those of `transcript` aligned to the speech; all 1, with one warning per
-    process, where the phone decoder cannot be imported."""
+    process, where the phone decoder cannot be imported. phones_of: as `speech_motion`'s."""
     global _warned_no_phones
     from reenact.audio.phones import DECODER_RATE, PhonesUnavailable, phone_cues, segment_cues
     from reenact.audio.transcript import aligned_phones
@@ -122,7 +126,9 @@ def phone_factor(clip: AudioClip, fps: Fraction, num_frames: int,
     try:
         if transcript is not None:
             return segment_cues(aligned_phones(clip, transcript), fps, num_frames).mouth_factor
-        return phone_cues(clip, fps, num_frames).mouth_factor
+        if phones_of is None:
+            return phone_cues(clip, fps, num_frames).mouth_factor
+        return segment_cues(phones_of(clip), fps, num_frames).mouth_factor
     except PhonesUnavailable as error:
         if not _warned_no_phones:
             logger.warning("the mouth follows loudness alone (no lips shut on p, b and m): %s",

@@ -73,7 +73,7 @@ from reenact.motion import (
 )
 from reenact.pipelines.animate_options import RENDER_MODES
 from reenact.pipelines.articulation import drawn_opening
-from reenact.pipelines.audio_motion import FeatureFunction, speech_motion
+from reenact.pipelines.audio_motion import FeatureFunction, PhoneFunction, speech_motion
 from reenact.pipelines.keypoints import detect_keypoints
 from reenact.pipelines.reference_mouth import draw_mouths, drawn_frames
 from reenact.postprocess.mouth_mask import lower_face_mask
@@ -337,14 +337,15 @@ def dub(video_path: str | os.PathLike, audio_path: str | os.PathLike,
         output_path: str | os.PathLike, *, backend, checkpoint: AudioCheckpoint,
         options: DubOptions | None = None, analyzer: FaceAnalyzer | None = None,
         progress: bool = True, model: Mapping[str, str] | None = None,
-        features_of: FeatureFunction | None = None) -> DubResult:
+        features_of: FeatureFunction | None = None, phones_of: PhoneFunction | None = None,
+        ) -> DubResult:
     """Render `output_path` (mp4, H.264, the video's fps, the new speech as its audio). Nothing is
     written unless the whole video renders.
 
     Marked as synthetic like every output (see `animate`): every frame carries the watermark, also
     those passed through untouched (the file as a whole is synthetic); MP4 tags; the manifest
     `OUTPUT.reenact.json` with the inputs' sha256, `model`, the options and the run id.
-    features_of: the log-mel function (`clip_features`, the default, or a `FeatureProcess`).
+    features_of, phones_of: see `speech_motion` (the defaults, or a `FeatureProcess` and its phones).
     """
     from tqdm import tqdm
 
@@ -371,11 +372,10 @@ def dub(video_path: str | os.PathLike, audio_path: str | os.PathLike,
                                                             info.fps), options.length_policy)
         num_out = min(num_out, options.max_frames or num_out)
         indices = source_indices(num_video, num_out, options.length_policy)
-        speech, gate = speech_motion(clip, checkpoint, info.fps, num_out,
-                                     device=torch.device("cpu"), gate=options.voice_gate,
-                                     activity=options.voice_activity, phones=options.phones,
-                                     features_of=features_of or clip_features,
-                                     transcript=options.transcript)
+        speech, gate = speech_motion(
+            clip, checkpoint, info.fps, num_out, device=torch.device("cpu"), gate=options.voice_gate,
+            activity=options.voice_activity, phones=options.phones, transcript=options.transcript,
+            features_of=features_of or clip_features, phones_of=phones_of)
         speech = speech * np.float32(options.mouth_scale)
         if not options.voice_gate:
             gate = np.ones_like(gate)

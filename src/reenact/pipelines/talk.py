@@ -61,7 +61,7 @@ from reenact.pipelines.animate import (
 from reenact.pipelines.animate_options import AnimateOptions, DRAWN_EYES
 from reenact.pipelines.driving_track import (PreparedSource, prepare_source, track_driving,
                                              track_landmarks)
-from reenact.pipelines.audio_motion import FeatureFunction, speech_motion
+from reenact.pipelines.audio_motion import FeatureFunction, PhoneFunction, speech_motion
 from reenact.pipelines.articulation import opening_motion, reexpress_opening, speech_opening
 from reenact.pipelines.keypoints import crop_landmarks, detect_keypoints
 from reenact.pipelines.portrait_mouth import PortraitMouth, drawn_lips, portrait_mouth
@@ -189,12 +189,13 @@ class TalkPlan:
 
 
 def plan_talk(clip: AudioClip, checkpoint: AudioCheckpoint, fps: Fraction, num_frames: int,
-              options: TalkOptions, features_of: FeatureFunction = clip_features) -> TalkPlan:
-    """Everything per frame that does not depend on pixels."""
+              options: TalkOptions, features_of: FeatureFunction = clip_features,
+              phones_of: PhoneFunction | None = None) -> TalkPlan:
+    """Everything per frame that does not depend on pixels (phones_of: see `speech_motion`)."""
     motion, gate = speech_motion(clip, checkpoint, fps, num_frames, device=torch.device("cpu"),
                                  gate=options.voice_gate, activity=options.voice_activity,
                                  features_of=features_of, phones=options.phones,
-                                 transcript=options.transcript)
+                                 transcript=options.transcript, phones_of=phones_of)
     rng = np.random.default_rng(options.seed)
     if options.idle:
         blink = blink_curve(num_frames, fps, rng, options.idle_motion)
@@ -347,14 +348,16 @@ def talk(source_path: str | os.PathLike, audio_path: str | os.PathLike,
          options: TalkOptions | None = None, driving_path: str | os.PathLike | None = None,
          analyzer: FaceAnalyzer | None = None, progress: bool = True,
          model: Mapping[str, str] | None = None,
-         features_of: FeatureFunction = clip_features) -> TalkResult:
+         features_of: FeatureFunction = clip_features,
+         phones_of: PhoneFunction | None = None) -> TalkResult:
     """Render `output_path` (mp4, H.264, the speech as its audio). Nothing is written unless the
     whole video renders.
 
     Marked as synthetic like every output (see `animate`): watermark, MP4 tags, and the manifest
     `OUTPUT.reenact.json` with the inputs' sha256, `model` (motion and audio models), the options
     and the run id. features_of: computes the speech's log-mel (`clip_features`, or a
-    `reenact.audio.feature_process.FeatureProcess`, which imports librosa during start-up).
+    `reenact.audio.feature_process.FeatureProcess`, which imports librosa during start-up);
+    phones_of: finds the speech's phones (see `speech_motion`; a `FeatureProcess`'s `phones`).
     """
     from tqdm import tqdm
 
@@ -374,7 +377,7 @@ def talk(source_path: str | os.PathLike, audio_path: str | os.PathLike,
         analyzer = create_face_analyzer(options.face_backend)
     source = prepare_source(image, backend.image_size, options.animate_options(), analyzer,
                             name=str(paths[0]))
-    plan = plan_talk(clip, checkpoint, fps, num_frames, options, features_of)
+    plan = plan_talk(clip, checkpoint, fps, num_frames, options, features_of, phones_of)
     size = backend.image_size
     height, width = (size, size) if options.crop_only else source.image.shape[:2]
     inputs = {"source": paths[0], "audio": paths[1]}
