@@ -299,3 +299,23 @@ def test_only_the_inside_is_drawn_from_the_open_reference():
         outside = ~binary_dilation(target_inside, iterations=3)
         assert np.array_equal(drawn[outside], again[outside])
         assert dark(drawn).sum() > 20  # the inside is there, from the reference
+
+
+def test_the_dark_line_between_closed_lips_goes_inside_not_onto_the_opened_lips():
+    """A statue's or a painting's groove between the lips: dlib puts both inner lips on its
+    middle, and warped open its dark pixels lined the lips and stretched into a wedge at the
+    corners. Opened from the groove's edges, the lips around the drawn inside carry none."""
+    image, landmarks = drawn_face(SIZE, mouth_open=0.0)
+    line = [landmarks[60], *(landmarks[[61, 62, 63]] - (0, 2)), landmarks[64],
+            *(landmarks[[65, 66, 67]] + (0, 2))]  # 4 px tall, tapering to the corners
+    canvas = Image.fromarray(image)
+    ImageDraw.Draw(canvas).polygon([tuple(p) for p in line], fill=(30, 20, 20))
+    image = np.asarray(canvas)
+    mouth = portrait_mouth(image, landmarks, CropBox(SIZE / 2, SIZE / 2, SIZE))
+    for opening in (0.15, 0.3):
+        drawn = mouth.draw(image, landmarks, opening)
+        target = open_mouth(shut(landmarks), opening)
+        inside = polygon_coverage(inner_lip_outline(target), SIZE, SIZE) > 0
+        lips = polygon_coverage(target[48:60], SIZE, SIZE) > 0.5
+        on_lips = lips & ~binary_dilation(inside, iterations=2)
+        assert (drawn[on_lips].astype(float) @ LUMA < 60).sum() < 5, opening

@@ -1,4 +1,5 @@
-"""An open mouth's inner lip line read from its pixels where the landmarks fall inside the mouth."""
+"""An open mouth's inner lip line read from its pixels where the landmarks fall inside the mouth, and
+the line between closed lips."""
 
 from __future__ import annotations
 
@@ -7,8 +8,8 @@ import pytest
 from face_images import MOUTH, drawn_face
 from PIL import Image, ImageDraw
 
-from reenact.preprocess.expressions import mouth_opening
-from reenact.preprocess.inner_lips import COLUMNS, inner_lip_edges
+from reenact.preprocess.expressions import interocular_distance, mouth_opening
+from reenact.preprocess.inner_lips import MAX_CREASE, COLUMNS, crease_edges, inner_lip_edges
 
 SIZE = 240
 UPPER = [inner for _, inner, _, _ in COLUMNS]
@@ -69,3 +70,35 @@ def test_bad_inputs_are_refused():
         inner_lip_edges(image, landmarks[:60])
     with pytest.raises(ValueError, match="image"):
         inner_lip_edges(image[..., :2], landmarks)
+
+
+def lips_with_a_dark_line(thickness: float):
+    """A drawn face with closed lips and a dark line `thickness` px tall between them, centred on
+    the inner points' middle, corner to corner. Returns (image, landmarks, line top, bottom)."""
+    image, landmarks = drawn_face(SIZE, mouth_open=0.0)
+    middle = landmarks[[61, 62, 63, 65, 66, 67], 1].mean()
+    top, bottom = middle - thickness / 2, middle + thickness / 2
+    canvas = Image.fromarray(image)
+    ImageDraw.Draw(canvas).rectangle((landmarks[60, 0], top, landmarks[64, 0], bottom),
+                                     fill=(40, 20, 20))
+    return np.asarray(canvas), landmarks, top, bottom
+
+
+def test_closed_lips_open_to_the_edges_of_the_dark_line_between_them():
+    image, landmarks, top, bottom = lips_with_a_dark_line(6.0)
+    found = crease_edges(image, landmarks)
+    np.testing.assert_allclose(found[UPPER, 1], top, atol=1.5)
+    np.testing.assert_allclose(found[LOWER, 1], bottom, atol=1.5)
+    others = [i for i in range(68) if i not in UPPER + LOWER]
+    np.testing.assert_array_equal(found[others], landmarks[others])  # the corners stay
+
+
+def test_lips_without_a_line_stay_and_a_wide_dark_band_opens_no_further_than_the_cap():
+    plain, landmarks = drawn_face(SIZE, mouth_open=0.0)
+    np.testing.assert_allclose(crease_edges(plain, landmarks), landmarks, atol=1.5)
+    image, landmarks, _, _ = lips_with_a_dark_line(60.0)  # a band past both lips: not a crease
+    found = crease_edges(image, landmarks)
+    reach = MAX_CREASE * interocular_distance(landmarks) + 1e-6
+    middle = (landmarks[UPPER] + landmarks[LOWER]) / 2
+    assert (np.linalg.norm(found[UPPER] - middle, axis=1) <= reach).all()
+    assert (np.linalg.norm(found[LOWER] - middle, axis=1) <= reach).all()

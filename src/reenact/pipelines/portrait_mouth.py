@@ -4,8 +4,10 @@ frame's landmarks as dub draws a video's own mouth.
 
 - the reference: the portrait's mouth shut (`shut`) and opened by `REFERENCE_OPENING`
   (`open_mouth`: the jaw carries the lower lip and chin down), its lower face warped there
-  piecewise-affinely (`reenact.postprocess.mouth_warp`), and the inside painted between the
-  inner lips (`reenact.postprocess.mouth_interior`). A portrait whose own mouth is already open
+  piecewise-affinely (`reenact.postprocess.mouth_warp`) from the edges of the line between its
+  lips (`reenact.preprocess.inner_lips.crease_edges`: the line's dark pixels go inside, where
+  the paint covers them, not onto the opened lips), and the inside painted between the inner
+  lips (`reenact.postprocess.mouth_interior`). A portrait whose own mouth is already open
   `OWN_OPENING` or more is its own reference: its real inside is drawn.
 - each frame: the portrait's landmarks (or, in animate, the portrait's landmarks with the
   driver's change of lip shape, `reenact.pipelines.mouth_transfer`) carried onto the rendered
@@ -42,7 +44,7 @@ from reenact.postprocess.mouth_mask import (
 from reenact.postprocess.mouth_warp import Inside, MouthWarp, inner_lip_outline
 from reenact.preprocess.crop import CropBox
 from reenact.preprocess.expressions import POSE_LANDMARKS, mouth_opening
-from reenact.preprocess.inner_lips import inner_lip_edges
+from reenact.preprocess.inner_lips import crease_edges, inner_lip_edges
 
 REFERENCE_OPENING = 0.45  # the reference's inner-lip gap, interocular distances (a wide "ah")
 OWN_OPENING = 0.15  # a portrait's own mouth open this much is drawn as it is
@@ -287,10 +289,12 @@ def portrait_mouth(image: np.ndarray, landmarks: np.ndarray, box: CropBox, *,
     rest = np.asarray(landmarks, np.float64)
     if float(mouth_opening(landmarks)) >= OWN_OPENING:  # its own reference
         return PortraitMouth(MouthWarp(image, landmarks), rest, box, frame_jaw=frame_jaw)
-    opened = _Opened.of(image, landmarks, box.side, REFERENCE_OPENING)
+    # opened from the edges of the line between the lips: its pixels go inside, under the paint
+    lips = crease_edges(image, rest)
+    opened = _Opened.of(image, lips, box.side, REFERENCE_OPENING)
     bitten = None
     if bite:
-        grin = _Opened.of(image, landmarks, box.side, BITE_OPENING)
+        grin = _Opened.of(image, lips, box.side, BITE_OPENING)
         bitten = MouthWarp(grin.painted(bite=True), grin.landmarks)
     return PortraitMouth(MouthWarp(opened.painted(), opened.landmarks), rest, box,
                          MouthWarp(image, landmarks), bitten, frame_jaw, opened.warp)

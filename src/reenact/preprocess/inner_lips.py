@@ -1,4 +1,5 @@
-"""An open mouth's inner lip line read from its pixels, where dlib's points fall short of it.
+"""An open mouth's inner lip line read from its pixels, where dlib's points fall short of it (and
+a closed mouth's line between the lips, `crease_edges`).
 
 On a mouth open wide enough to show its teeth or tongue, dlib's 68-point model puts the inner-lip
 points a few pixels inside the mouth: the upper ones on the top of the teeth, the lower ones on
@@ -17,15 +18,16 @@ pixels stop looking like that lip:
          red); a point never moves inward, nor further out than `LIP_SPAN[1]`.
 
 Corners (60, 64) stay. A mouth whose lips meet (dlib's inner points within `MIN_GAP` of the lips'
-outer span of each other) is left as it is. Coordinates are continuous image pixels, pixel (row i,
-column j) centred at (j + 0.5, i + 0.5).
+outer span of each other) is left as it is; closed lips get the same walk outward from the middle
+of each pair to the edges of the line between them instead (`crease_edges`). Coordinates are
+continuous image pixels, pixel (row i, column j) centred at (j + 0.5, i + 0.5).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from reenact.preprocess.expressions import check_face_landmarks
+from reenact.preprocess.expressions import check_face_landmarks, interocular_distance
 from reenact.preprocess.face import REC601_LUMA, check_rgb_image
 from reenact.preprocess.pixels import bilinear_samples
 
@@ -35,6 +37,7 @@ LIP_SPAN = (0.1, 0.4)  # of the way from a lip's outer edge to dlib's inner poin
 EDGE_SIGMAS = 3.0
 MIN_SPREAD = 6.0  # floor of a lip's colour spread (luma levels; redness x 255)
 MIN_GAP = 0.1  # of the lips' span: inner points closer than this are lips that meet
+MAX_CREASE = 0.08  # `crease_edges`: the most each point moves, interocular distances
 
 
 def _features(colours: np.ndarray) -> np.ndarray:
@@ -61,29 +64,71 @@ def _edge(features: np.ndarray, t: np.ndarray, inner: float, outer_first: bool) 
     return inner
 
 
+def _column(image: np.ndarray, points: np.ndarray, column: tuple[int, int, int, int],
+            samples_per_pixel: float):
+    """The line across the lips through a column's inner pair's middle (dlib's outer and inner
+    points are not in one column: the outer ones sit nearer the corners): (start point, unit
+    direction, length from the upper lip's outer edge to the lower's, t (N,) in [0, 1] along it,
+    (N, 2) colour features there), or None where the lips span under 2 pixels."""
+    outer_upper, inner_upper, inner_lower, outer_lower = column
+    across = points[outer_lower] - points[outer_upper]
+    span = float(np.linalg.norm(across))
+    if span < 2.0:
+        return None
+    across = across / span
+    middle = (points[inner_upper] + points[inner_lower]) / 2
+    start = middle + float((points[outer_upper] - middle) @ across) * across
+    t = np.linspace(0.0, 1.0, max(int(span * samples_per_pixel), 8))
+    line = start + (t * span)[:, None] * across  # (N, 2) continuous pixel points
+    features = _features(bilinear_samples(image, line[:, 0] - 0.5, line[:, 1] - 0.5))
+    return start, across, span, t, features
+
+
 def inner_lip_edges(image: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
     """(68, 2) `landmarks` (a face's, image pixels) with the middle inner-lip points (61-63,
     65-67) moved out to the lips' edges in `image` (H, W, 3) uint8; see the module docstring."""
     check_rgb_image(image, "image")
     points = check_face_landmarks(landmarks)
     result = points.copy()
-    for outer_upper, inner_upper, inner_lower, outer_lower in COLUMNS:
-        across = points[outer_lower] - points[outer_upper]
-        span = float(np.linalg.norm(across))
-        if span < 2.0:
+    for column in COLUMNS:
+        read = _column(image, points, column, 2.0)
+        if read is None:
             continue
-        across /= span
-        # the line through the inner pair's middle, across the lips (dlib's outer and inner points
-        # are not in one column: the outer ones sit nearer the corners)
-        middle = (points[inner_upper] + points[inner_lower]) / 2
-        start = middle + float((points[outer_upper] - middle) @ across) * across
+        start, across, span, t, features = read
+        _, inner_upper, inner_lower, _ = column
         upper = float((points[inner_upper] - start) @ across) / span
         lower = float((points[inner_lower] - start) @ across) / span
         if lower - upper < MIN_GAP or not 0 < upper < lower < 1:
             continue
-        t = np.linspace(0.0, 1.0, max(int(span * 2), 8))
-        line = start + (t * span)[:, None] * across  # (N, 2) continuous pixel points
-        features = _features(bilinear_samples(image, line[:, 0] - 0.5, line[:, 1] - 0.5))
         result[inner_upper] += (min(_edge(features, t, upper, True), upper) - upper) * span * across
         result[inner_lower] += (max(_edge(features, t, lower, False), lower) - lower) * span * across
+    return result
+
+
+def crease_edges(image: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
+    """(68, 2) the landmarks of closed lips (a face's, image pixels) with the middle inner-lip
+    points moved apart to the edges of the line between the lips in `image` (H, W, 3) uint8:
+    dlib puts both on its middle, and the line's dark pixels (a painting's or a statue's groove,
+    a shadow, teeth glinting between lips barely parted) then belong to the lips. Warped open,
+    they became a dark fringe along the inner lips that stretched into a wedge at the corners
+    (dev statue and man_painting). Each point walks out from the pair's middle as
+    `inner_lip_edges` walks in, at most `MAX_CREASE` interocular distances; corners stay."""
+    check_rgb_image(image, "image")
+    points = check_face_landmarks(landmarks)
+    result = points.copy()
+    reach = MAX_CREASE * float(interocular_distance(points))
+    for column in COLUMNS:
+        read = _column(image, points, column, 4.0)
+        if read is None:
+            continue
+        start, across, span, t, features = read
+        _, inner_upper, inner_lower, _ = column
+        middle = float(((points[inner_upper] + points[inner_lower]) / 2 - start) @ across) / span
+        if not 0 < middle < 1:
+            continue
+        limit = reach / span
+        upper = max(min(_edge(features, t, middle, True), middle), middle - limit)
+        lower = min(max(_edge(features, t, middle, False), middle), middle + limit)
+        result[inner_upper] = start + upper * span * across
+        result[inner_lower] = start + lower * span * across
     return result
