@@ -64,24 +64,24 @@ def _edge(features: np.ndarray, t: np.ndarray, inner: float, outer_first: bool) 
     return inner
 
 
-def _column(image: np.ndarray, points: np.ndarray, column: tuple[int, int, int, int],
-            samples_per_pixel: float):
-    """The line across the lips through a column's inner pair's middle (dlib's outer and inner
-    points are not in one column: the outer ones sit nearer the corners): (start point, unit
-    direction, length from the upper lip's outer edge to the lower's, t (N,) in [0, 1] along it,
-    (N, 2) colour features there), or None where the lips span under 2 pixels."""
-    outer_upper, inner_upper, inner_lower, outer_lower = column
-    across = points[outer_lower] - points[outer_upper]
-    span = float(np.linalg.norm(across))
-    if span < 2.0:
-        return None
-    across = across / span
-    middle = (points[inner_upper] + points[inner_lower]) / 2
-    start = middle + float((points[outer_upper] - middle) @ across) * across
-    t = np.linspace(0.0, 1.0, max(int(span * samples_per_pixel), 8))
-    line = start + (t * span)[:, None] * across  # (N, 2) continuous pixel points
-    features = _features(bilinear_samples(image, line[:, 0] - 0.5, line[:, 1] - 0.5))
-    return start, across, span, t, features
+def _columns(image: np.ndarray, points: np.ndarray, samples_per_pixel: float):
+    """For each of `COLUMNS` whose lips span 2 pixels or more: (its inner upper and lower
+    landmark indices, the line across the lips through the inner pair's middle (dlib's outer and
+    inner points are not in one column: the outer ones sit nearer the corners) as its start
+    point, unit direction and length from the upper lip's outer edge to the lower's, t (N,) in
+    [0, 1] along it and the (N, 2) colour features there)."""
+    for outer_upper, inner_upper, inner_lower, outer_lower in COLUMNS:
+        across = points[outer_lower] - points[outer_upper]
+        span = float(np.linalg.norm(across))
+        if span < 2.0:
+            continue
+        across = across / span
+        middle = (points[inner_upper] + points[inner_lower]) / 2
+        start = middle + float((points[outer_upper] - middle) @ across) * across
+        t = np.linspace(0.0, 1.0, max(int(span * samples_per_pixel), 8))
+        line = start + (t * span)[:, None] * across  # (N, 2) continuous pixel points
+        features = _features(bilinear_samples(image, line[:, 0] - 0.5, line[:, 1] - 0.5))
+        yield inner_upper, inner_lower, start, across, span, t, features
 
 
 def inner_lip_edges(image: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
@@ -90,12 +90,7 @@ def inner_lip_edges(image: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
     check_rgb_image(image, "image")
     points = check_face_landmarks(landmarks)
     result = points.copy()
-    for column in COLUMNS:
-        read = _column(image, points, column, 2.0)
-        if read is None:
-            continue
-        start, across, span, t, features = read
-        _, inner_upper, inner_lower, _ = column
+    for inner_upper, inner_lower, start, across, span, t, features in _columns(image, points, 2.0):
         upper = float((points[inner_upper] - start) @ across) / span
         lower = float((points[inner_lower] - start) @ across) / span
         if lower - upper < MIN_GAP or not 0 < upper < lower < 1:
@@ -117,12 +112,7 @@ def crease_edges(image: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
     points = check_face_landmarks(landmarks)
     result = points.copy()
     reach = MAX_CREASE * float(interocular_distance(points))
-    for column in COLUMNS:
-        read = _column(image, points, column, 4.0)
-        if read is None:
-            continue
-        start, across, span, t, features = read
-        _, inner_upper, inner_lower, _ = column
+    for inner_upper, inner_lower, start, across, span, t, features in _columns(image, points, 4.0):
         middle = float(((points[inner_upper] + points[inner_lower]) / 2 - start) @ across) / span
         if not 0 < middle < 1:
             continue
