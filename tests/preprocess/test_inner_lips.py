@@ -102,3 +102,17 @@ def test_lips_without_a_line_stay_and_a_wide_dark_band_opens_no_further_than_the
     middle = (landmarks[UPPER] + landmarks[LOWER]) / 2
     assert (np.linalg.norm(found[UPPER] - middle, axis=1) <= reach).all()
     assert (np.linalg.norm(found[LOWER] - middle, axis=1) <= reach).all()
+
+
+def test_a_highlight_on_a_lip_is_no_part_of_the_line_between_the_lips():
+    """A glossy lower lip: a pale streak half-way from its outer edge to the lips' meeting line,
+    lip-coloured pixels between. The line between the lips must not take the lip up to it."""
+    image, landmarks = drawn_face(2 * SIZE, mouth_open=0.0)  # lips thick enough for a streak
+    canvas = Image.fromarray(image)
+    draw = ImageDraw.Draw(canvas)
+    for inner, outer in ((67, 58), (66, 57), (65, 56)):
+        y = (landmarks[inner, 1] + landmarks[outer, 1]) / 2
+        draw.rectangle((landmarks[inner, 0] - 4, y - 1, landmarks[inner, 0] + 4, y + 1),
+                       fill=(250, 235, 235))
+    found = crease_edges(np.asarray(canvas), landmarks)
+    np.testing.assert_allclose(found[LOWER], landmarks[LOWER], atol=1.5)

@@ -38,6 +38,7 @@ EDGE_SIGMAS = 3.0
 MIN_SPREAD = 6.0  # floor of a lip's colour spread (luma levels; redness x 255)
 MIN_GAP = 0.1  # of the lips' span: inner points closer than this are lips that meet
 MAX_CREASE = 0.08  # `crease_edges`: the most each point moves, interocular distances
+LINE_SHARE = 0.6  # ... over samples at least this share of which are unlike the lip
 
 
 def _features(colours: np.ndarray) -> np.ndarray:
@@ -46,22 +47,50 @@ def _features(colours: np.ndarray) -> np.ndarray:
     return np.stack([colours @ REC601_LUMA, (colours[:, 0] - colours[:, 1]) / total * 255], axis=1)
 
 
-def _edge(features: np.ndarray, t: np.ndarray, inner: float, outer_first: bool) -> float:
-    """Where along the line (t) a lip whose outer edge is at t = 0 (outer_first) or 1 and whose
-    dlib inner point is at `inner` ends: see the module docstring."""
-    # distance from the lip's outer edge, as a share of the way to the inner point
+def _away(features: np.ndarray, t: np.ndarray, inner: float,
+          outer_first: bool) -> tuple[np.ndarray, np.ndarray] | None:
+    """((N,) bool: the samples more than `EDGE_SIGMAS` spreads from the lip's colour, (N,) each
+    sample's distance from the lip's outer edge as a share of the way to `inner`) for a lip
+    whose outer edge is at t = 0 (outer_first) or 1; None where the lip has under 2 samples."""
     way = t / max(inner, 1e-9) if outer_first else (1 - t) / max(1 - inner, 1e-9)
     lip = features[(way >= LIP_SPAN[0]) & (way <= LIP_SPAN[1])]
     if len(lip) < 2:
-        return inner
+        return None
     spread = np.maximum(lip.std(axis=0), MIN_SPREAD)
-    away = (np.abs(features - np.median(lip, axis=0)) / spread).max(axis=1) > EDGE_SIGMAS
+    return (np.abs(features - np.median(lip, axis=0)) / spread).max(axis=1) > EDGE_SIGMAS, way
+
+
+def _edge(features: np.ndarray, t: np.ndarray, inner: float, outer_first: bool) -> float:
+    """Where along the line (t) a lip whose outer edge is at t = 0 (outer_first) or 1 and whose
+    dlib inner point is at `inner` ends: see the module docstring."""
+    read = _away(features, t, inner, outer_first)
+    if read is None:
+        return inner
+    away, way = read
     order = np.argsort(way)
     candidates = [i for i in order if LIP_SPAN[1] <= way[i] <= 1]
     for first, second in zip(candidates, candidates[1:]):
         if away[first] and away[second]:
             return float(t[first])
     return inner
+
+
+def _line_edge(features: np.ndarray, t: np.ndarray, middle: float, outer_first: bool) -> float:
+    """Where the line between closed lips (its middle at `middle` along t) meets the lip whose
+    outer edge is at t = 0 (outer_first) or 1: `_edge`'s reading, kept where at least
+    `LINE_SHARE` of the samples from there to the middle are unlike the lip (a groove's shoulder
+    may be lip-like in places) or where it is darker than the lip (the lip's own shade next to a
+    groove); else the middle (a lip's highlight, lip-coloured pixels between it and the line, is
+    no part of the line)."""
+    edge = _edge(features, t, middle, outer_first)
+    read = _away(features, t, middle, outer_first)
+    if read is None or edge == middle:
+        return middle
+    away, way = read
+    between = (t >= min(edge, middle)) & (t <= max(edge, middle))
+    lip_luma = float(np.median(features[(way >= LIP_SPAN[0]) & (way <= LIP_SPAN[1]), 0]))
+    darker = float(features[int(np.argmin(np.abs(t - edge))), 0]) < lip_luma  # shade, not gloss
+    return edge if darker or float(away[between].mean()) >= LINE_SHARE else middle
 
 
 def _columns(image: np.ndarray, points: np.ndarray, samples_per_pixel: float):
@@ -106,8 +135,9 @@ def crease_edges(image: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
     dlib puts both on its middle, and the line's dark pixels (a painting's or a statue's groove,
     a shadow, teeth glinting between lips barely parted) then belong to the lips. Warped open,
     they became a dark fringe along the inner lips that stretched into a wedge at the corners
-    (dev statue and man_painting). Each point walks out from the pair's middle as
-    `inner_lip_edges` walks in, at most `MAX_CREASE` interocular distances; corners stay."""
+    (dev statue and man_painting). Each point goes out from the pair's middle to where
+    `inner_lip_edges`'s walk in finds the lip's end (`_line_edge`), at most `MAX_CREASE`
+    interocular distances; corners stay."""
     check_rgb_image(image, "image")
     points = check_face_landmarks(landmarks)
     result = points.copy()
@@ -117,8 +147,8 @@ def crease_edges(image: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
         if not 0 < middle < 1:
             continue
         limit = reach / span
-        upper = max(min(_edge(features, t, middle, True), middle), middle - limit)
-        lower = min(max(_edge(features, t, middle, False), middle), middle + limit)
+        upper = max(min(_line_edge(features, t, middle, True), middle), middle - limit)
+        lower = min(max(_line_edge(features, t, middle, False), middle), middle + limit)
         result[inner_upper] = start + upper * span * across
         result[inner_lower] = start + lower * span * across
     return result
