@@ -48,31 +48,35 @@ def _features(colours: np.ndarray) -> np.ndarray:
 
 
 def _away(features: np.ndarray, t: np.ndarray, inner: float,
-          outer_first: bool) -> tuple[np.ndarray, np.ndarray] | None:
+          outer_first: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
     """((N,) bool: the samples more than `EDGE_SIGMAS` spreads from the lip's colour, (N,) each
-    sample's distance from the lip's outer edge as a share of the way to `inner`) for a lip
-    whose outer edge is at t = 0 (outer_first) or 1; None where the lip has under 2 samples."""
+    sample's distance from the lip's outer edge as a share of the way to `inner`, (2,) the lip's
+    median features) for a lip whose outer edge is at t = 0 (outer_first) or 1; None where the
+    lip has under 2 samples."""
     way = t / max(inner, 1e-9) if outer_first else (1 - t) / max(1 - inner, 1e-9)
     lip = features[(way >= LIP_SPAN[0]) & (way <= LIP_SPAN[1])]
     if len(lip) < 2:
         return None
     spread = np.maximum(lip.std(axis=0), MIN_SPREAD)
-    return (np.abs(features - np.median(lip, axis=0)) / spread).max(axis=1) > EDGE_SIGMAS, way
+    median = np.median(lip, axis=0)
+    return (np.abs(features - median) / spread).max(axis=1) > EDGE_SIGMAS, way, median
+
+
+def _first_away(away: np.ndarray, way: np.ndarray, t: np.ndarray, inner: float) -> float:
+    """Walking in from `LIP_SPAN[1]` of the way to `inner`, the first of two samples in a row
+    that are `away`; `inner` where there are none."""
+    candidates = [i for i in np.argsort(way) if LIP_SPAN[1] <= way[i] <= 1]
+    for first, second in zip(candidates, candidates[1:]):
+        if away[first] and away[second]:
+            return float(t[first])
+    return inner
 
 
 def _edge(features: np.ndarray, t: np.ndarray, inner: float, outer_first: bool) -> float:
     """Where along the line (t) a lip whose outer edge is at t = 0 (outer_first) or 1 and whose
     dlib inner point is at `inner` ends: see the module docstring."""
     read = _away(features, t, inner, outer_first)
-    if read is None:
-        return inner
-    away, way = read
-    order = np.argsort(way)
-    candidates = [i for i in order if LIP_SPAN[1] <= way[i] <= 1]
-    for first, second in zip(candidates, candidates[1:]):
-        if away[first] and away[second]:
-            return float(t[first])
-    return inner
+    return inner if read is None else _first_away(*read[:2], t, inner)
 
 
 def _line_edge(features: np.ndarray, t: np.ndarray, middle: float, outer_first: bool) -> float:
@@ -82,14 +86,15 @@ def _line_edge(features: np.ndarray, t: np.ndarray, middle: float, outer_first: 
     may be lip-like in places) or where it is darker than the lip (the lip's own shade next to a
     groove); else the middle (a lip's highlight, lip-coloured pixels between it and the line, is
     no part of the line)."""
-    edge = _edge(features, t, middle, outer_first)
     read = _away(features, t, middle, outer_first)
-    if read is None or edge == middle:
+    if read is None:
         return middle
-    away, way = read
+    away, way, lip = read
+    edge = _first_away(away, way, t, middle)
+    if edge == middle:
+        return middle
     between = (t >= min(edge, middle)) & (t <= max(edge, middle))
-    lip_luma = float(np.median(features[(way >= LIP_SPAN[0]) & (way <= LIP_SPAN[1]), 0]))
-    darker = float(features[int(np.argmin(np.abs(t - edge))), 0]) < lip_luma  # shade, not gloss
+    darker = float(features[int(np.argmin(np.abs(t - edge))), 0]) < lip[0]  # shade, not gloss
     return edge if darker or float(away[between].mean()) >= LINE_SHARE else middle
 
 
