@@ -138,11 +138,13 @@ class MouthWarp:
         carry = similarity_fit(self.landmarks[pose], target[pose])
         return self._points(target, apply_affine(carry, self._ring))
 
-    def sampled(self, points: np.ndarray, rows: int,
-                 cols: int) -> tuple[torch.Tensor, np.ndarray, np.ndarray, np.ndarray]:
+    def sampled(self, points: np.ndarray, rows: int, cols: int,
+                coverage: np.ndarray | None = None,
+                ) -> tuple[torch.Tensor, np.ndarray, np.ndarray, np.ndarray]:
         """The reference's pixels over a `rows` x `cols` region whose mesh points are `points`
         (region pixels, `mesh_target`): ((3, h, w) float32 samples, (h, w) bool: the pixel lies
-        in a triangle, (h, w) source x and y of each pixel)."""
+        in a triangle, (h, w) source x and y of each pixel). coverage: the inner lips' antialiased
+        area over the region (`polygon_coverage` of their outline), where already known."""
         affines, valid = triangle_affines(self._source, points, self._triangles)
         # the lips first: where the inner lips press together, the inside's triangles become
         # slivers between the lip line and its chords that overlap the lips' triangles; they
@@ -167,7 +169,8 @@ class MouthWarp:
         if mouth_opening(points[:68]) <= self._opening:
             # hung from the upper lip: no squeeze; blended in by the inner lips' antialiased area,
             # so their edge against the lower lip is smooth, not a staircase of triangle labels
-            coverage = polygon_coverage(points[list(_INNER_OUTLINE)], cols, rows)  # (h, w)
+            if coverage is None:
+                coverage = polygon_coverage(points[list(_INNER_OUTLINE)], cols, rows)  # (h, w)
             if coverage.any():
                 upper = list(_UPPER_INNER_LIP)
                 hang = similarity_fit(points[upper], self.landmarks[upper])
@@ -251,7 +254,9 @@ class Inside:
         if not coverage.any():
             return drawn
         offset = np.array(corner) + (x0, y0)  # the box's top-left, image pixels
-        mixed = sum(weight * warp.sampled(warp.mesh_target(target) - offset, y1 - y0, x1 - x0)[0]
+        # the references' inner lips are the target's: the same outline, the same coverage
+        mixed = sum(weight * warp.sampled(warp.mesh_target(target) - offset, y1 - y0, x1 - x0,
+                                          coverage)[0]
                     for warp, weight in self.references)
         drawn[:, y0:y1, x0:x1] += torch.from_numpy(coverage) * (mixed - drawn[:, y0:y1, x0:x1])
         return drawn
