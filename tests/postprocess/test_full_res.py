@@ -11,7 +11,6 @@ from reenact.postprocess.full_res import (
     FullResConfig,
     _model_fractions,
 )
-from reenact.postprocess.full_res_config import neck_rows
 from reenact.postprocess.paste import paste_back
 from reenact.postprocess.resampling import interpolation_matrix
 from reenact.preprocess.crop import CropBox, crop_image
@@ -177,47 +176,48 @@ def test_paste_mask_covers_the_moved_region_only():
 
 
 def face_landmarks(box):
-    """68 points of a face in the box's upper half: eyes (36-47) at 0.3 of the side, the chin (8)
-    at 0.5, the rest on an ellipse between."""
+    """68 points of a face in the box's upper half: eyes (36-47) at 0.3 of the side, the jaw
+    (0-16) a half ellipse from the eyes' row down to the chin (8) at 0.5, the rest on an ellipse
+    between."""
     points = ellipse_landmarks(box, scale=0.15)
     points[:, 1] -= 0.1 * box.side
     points[36:48, 1] = box.y0 + 0.3 * box.side
-    points[8] = (box.center_x, box.y0 + 0.5 * box.side)
+    angles = np.linspace(np.pi, 0, 17)
+    points[:17] = np.stack([box.center_x + 0.15 * box.side * np.cos(angles),
+                            box.y0 + (0.3 + 0.2 * np.sin(angles)) * box.side], axis=1)
     return points
 
 
-def test_neck_rows():
-    landmarks = np.zeros((68, 2))
-    landmarks[36:48, 1], landmarks[8, 1] = 200.0, 300.0
-    assert neck_rows(landmarks, FullResConfig()) == pytest.approx((310.0, 400.0))
-    assert neck_rows(landmarks, FullResConfig(neck_from=0.5, neck_to=2.0)) == pytest.approx(
-        (350.0, 500.0))
-    assert neck_rows(landmarks, FullResConfig(hold_body=False)) is None
-
-
-def test_body_below_the_neck_keeps_the_photo_while_the_head_moves():
+def test_body_keeps_the_photo_while_the_head_moves():
     """A translation of the whole lattice (a head that turns drags the model's whole field):
-    with the photo's landmarks the face moves by it and everything a neck's length below the
-    chin keeps the photo's bytes; with hold_body off the body moves too."""
+    with the photo's landmarks the face moves by it, and everything half an eyes-to-chin height
+    from the head keeps the photo's bytes: below the chin and beside the jaw (a collar that rises
+    beside it); with hold_body off the body moves too."""
     photo = detailed_photo()
     landmarks = face_landmarks(BOX)
+    height = 0.2 * BOX.side  # eyes to chin
     ones = np.ones((SIZE, SIZE), np.float32)
     frame = np.zeros((SIZE, SIZE, 3), np.uint8)
-    start, end = neck_rows(landmarks, FullResConfig())
-    cols = slice(int(BOX.x0 + 0.3 * BOX.side), int(BOX.x1 - 0.3 * BOX.side))
-    face = slice(int(BOX.y0 + 0.3 * BOX.side), int(start) - 10)
-    body = slice(int(end) + 2, int(BOX.y1 - 0.15 * BOX.side))
-    assert body.stop - body.start > 20 and face.stop - face.start > 20
+    cols = slice(int(BOX.x0 + 0.4 * BOX.side), int(BOX.x1 - 0.4 * BOX.side))
+    face = slice(int(BOX.y0 + 0.3 * BOX.side), int(BOX.y0 + 0.42 * BOX.side))
+    cell = BOX.side / CELLS  # the field is read bilinearly between the lattice's cells
+    below = slice(int(BOX.y0 + 0.5 * BOX.side + 0.5 * height + cell), int(BOX.y1 - 0.15 * BOX.side))
+    # beside the jaw at the chin's row, further than 0.5 heights from the jaw's outline
+    beside_rows = slice(int(BOX.y0 + 0.45 * BOX.side), int(BOX.y0 + 0.5 * BOX.side))
+    beside_cols = slice(int(BOX.center_x + 0.15 * BOX.side + 0.5 * height) + 2,
+                        int(BOX.x1 - 0.15 * BOX.side))
+    assert below.stop - below.start > 20 and beside_cols.stop - beside_cols.start > 20
     for hold in (True, False):
         result = compositor(photo, landmarks=landmarks, hold_body=hold).composite(
             frame, lattice_shift(4.0, 0.0), ones)
         moved_face = photo[face, cols.start + 4:cols.stop + 4]
         assert np.abs(result[face, cols].astype(int) - moved_face.astype(int)).max() <= 1
-        if hold:
-            assert np.array_equal(result[body, cols], photo[body, cols])
-        else:
-            moved_body = photo[body, cols.start + 4:cols.stop + 4]
-            assert np.abs(result[body, cols].astype(int) - moved_body.astype(int)).max() <= 1
+        for rows, columns in ((below, cols), (beside_rows, beside_cols)):
+            if hold:
+                assert np.array_equal(result[rows, columns], photo[rows, columns])
+            else:
+                moved = photo[rows, columns.start + 4:columns.stop + 4]
+                assert np.abs(result[rows, columns].astype(int) - moved.astype(int)).max() <= 1
 
 
 def test_held_body_is_where_carried_points_stay():
@@ -225,9 +225,9 @@ def test_held_body_is_where_carried_points_stay():
     `composite` does."""
     photo = detailed_photo()
     landmarks = face_landmarks(BOX)
-    start, end = neck_rows(landmarks, FullResConfig())
     full = compositor(photo, landmarks=landmarks)
-    points = np.array([[BOX.center_x, BOX.y0 + 0.35 * BOX.side], [BOX.center_x, end + 10.0]])
+    points = np.array([[BOX.center_x, BOX.y0 + 0.35 * BOX.side],
+                       [BOX.center_x, BOX.y0 + 0.72 * BOX.side]])  # the face; 1.1 heights below
     carried = full.carried(lattice_shift(3.0, -2.0), points)
     np.testing.assert_allclose(carried[0], points[0] - (3.0, -2.0), atol=1e-3)
     np.testing.assert_allclose(carried[1], points[1], atol=1e-6)
@@ -328,7 +328,7 @@ def test_inputs_are_checked():
         FullResConfig(trusted=0.3, invented=0.4)
     with pytest.raises(ValueError, match=r"FullResConfig.feather: expected a number in \[0, 0.5\]"):
         FullResConfig(feather=0.8)
-    with pytest.raises(ValueError, match="FullResConfig.neck_to: expected more than neck_from"):
-        FullResConfig(neck_from=0.5, neck_to=0.5)
+    with pytest.raises(ValueError, match="FullResConfig.hold_to: expected more than hold_from"):
+        FullResConfig(hold_from=0.5, hold_to=0.5)
     with pytest.raises(ValueError, match="FullResConfig.hold_body: expected true or false"):
         FullResConfig(hold_body=1)

@@ -4,6 +4,7 @@ the photo keeps its bytes outside the moved box."""
 import numpy as np
 import pytest
 
+from reenact.postprocess.body_hold import BodyHold
 from reenact.postprocess.head_motion import BoxMotion, HeadMover
 from reenact.preprocess.crop import CropBox
 
@@ -57,14 +58,26 @@ def test_a_zoom_grows_the_content_about_the_box_centre():
     assert abs((x0 + x1 + 1) / 2 - 160) <= 1 and abs((y0 + y1 + 1) / 2 - 120) <= 1
 
 
-def test_a_neck_holds_the_body_below_it():
-    """With neck rows the move fades out down them: above, the box moves as without; below,
-    the frame keeps its pixels (a move of where each pixel reads, not a blend of two pictures)."""
+def held_below(row, image):
+    """A body hold of a face whose jaw is a flat line at `row`, with its ends' row 40 px above
+    it: the hold fades out from 5 to 25 px below the chin (and beside the jaw's corners)."""
+    landmarks = np.zeros((68, 2))
+    landmarks[:17, 0] = np.linspace(0, image.shape[1], 17)
+    landmarks[:17, 1] = row
+    landmarks[[0, 16], 1] = row - 40
+    landmarks[36:48, 1] = row - 50
+    return BodyHold(landmarks, image.shape[:2], 0.1, 0.5)
+
+
+def test_a_hold_keeps_the_body_still():
+    """With the body's hold the move fades out away from the head: above, the box moves as
+    without; below, the frame keeps its pixels (a move of where each pixel reads, not a blend of
+    two pictures)."""
     image = photo()
     frame = with_square(with_square(image, 150, 100, 16), 150, 150, 16, value=240)
     motion = BoxMotion(1.0, 0.25, 0.0)  # 30 px right
     whole = HeadMover(image, BOX, 0.12).apply(frame, motion)
-    held = HeadMover(image, BOX, 0.12, neck=(125.0, 145.0)).apply(frame, motion)
+    held = HeadMover(image, BOX, 0.12, hold=held_below(120.0, image)).apply(frame, motion)
     np.testing.assert_array_equal(held[:120], whole[:120])
     assert (held[102:114, 182:194] >= 245).all()  # the head's square moved
     np.testing.assert_array_equal(held[146:], frame[146:])  # the body's square stayed
@@ -82,8 +95,8 @@ def test_unmoved_inverts_the_motion():
 
 
 def test_bad_inputs_are_named():
-    with pytest.raises(ValueError, match="neck: expected rows"):
-        HeadMover(photo(), BOX, 0.12, neck=(10.0, 10.0))
+    with pytest.raises(ValueError, match="hold: expected a BodyHold"):
+        HeadMover(photo(), BOX, 0.12, hold=(10.0, 20.0))
     image = photo()
     with pytest.raises(ValueError, match="image: expected"):
         HeadMover(image[..., 0], BOX, 0.12)

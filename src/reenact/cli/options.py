@@ -135,7 +135,8 @@ def add_eyes_argument(parser: argparse.ArgumentParser) -> None:
 def add_body_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--body", choices=("still", "model"), default="still",
                         help="still: shoulders and clothes keep the photo's pixels while the head "
-                             "moves (the motion fades out below the chin; --render full; "
+                             "moves (the motion fades out away from the head: below the chin and "
+                             "beside the jaw; --render full; "
                              "default); model: the motion model moves them too")
 
 

@@ -253,7 +253,7 @@ def animate_frames(source: PreparedSource, frames: Iterable[np.ndarray], track: 
     if compositor is not None and options.relative and options.head_motion == "split":
         split = HeadMotionSplit(source.image, source.box, options.feather,
                                 getattr(backend, "anchor_groups", ()), kp_source.num_kp,
-                                neck=compositor.neck)
+                                hold=compositor.hold)
     raw = driving_keypoints(frames, track.boxes, track.landmarks, backend, options.batch_size,
                             reference, reference_eyes)
 

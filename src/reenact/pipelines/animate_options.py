@@ -49,9 +49,10 @@ class AnimateOptions:
         the face's motion (`reenact.pipelines.box_motion`: a driver leaning into the camera or
         crossing the frame no longer melts the picture; relative motion, render "full" only);
         "model": the model takes all of it, as before.
-    body: "still": below the chin the motion fades out, so shoulders and clothes keep the
-        photo's pixels while the head moves (`FullResConfig.hold_body`; render "full" with face
-        landmarks only); "model": the motion model moves them too, as the reference does.
+    body: "still": away from the head (below the chin and beside the jaw) the motion fades out,
+        so shoulders and clothes keep the photo's pixels while the head moves
+        (`FullResConfig.hold_body`; render "full" with face landmarks only); "model": the motion
+        model moves them too, as the reference does.
     face_index: which source face to animate (0 = largest); default the largest.
     detect_every: run the full face detector on every N-th driving frame and follow the face's
         landmarks in between (`reenact.preprocess.face_follow`); 1 detects in every frame.

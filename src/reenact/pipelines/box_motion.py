@@ -49,6 +49,7 @@ from torch import Tensor
 from reenact.containers import Keypoints
 from reenact.geometry import inverse_2x2
 from reenact.point_geometry import similarity_fit
+from reenact.postprocess.body_hold import BodyHold
 from reenact.postprocess.head_motion import BoxMotion, HeadMover
 from reenact.preprocess.anchors import MOUTH_ANCHORS
 from reenact.preprocess.crop import CropBox
@@ -196,15 +197,16 @@ class HeadMotionSplit:
 
     image, box: the photo and its motion-model crop box; feather: the moved window's edge (a
     fraction of the box side); anchor_groups: the model's anchored groups (empty: none);
-    num_kp: its keypoints; neck: image rows over which the move fades out (`HeadMover`), or None.
+    num_kp: its keypoints; hold: how much of the move each pixel keeps (`HeadMover`), or
+    None.
     """
 
     def __init__(self, image: np.ndarray, box: CropBox, feather: float,
                  anchor_groups: Sequence[str], num_kp: int,
                  limit: BoxMotionLimit | None = None,
-                 neck: tuple[float, float] | None = None) -> None:
+                 hold: BodyHold | None = None) -> None:
         self.box, self.limit = box, limit or BoxMotionLimit()
-        self.mover = HeadMover(image, box, feather, neck)
+        self.mover = HeadMover(image, box, feather, hold)
         self.rigid = rigid_indices(num_kp, tuple(anchor_groups))
         self.free_from = len(anchor_groups) or None
 

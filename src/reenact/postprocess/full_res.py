@@ -47,7 +47,8 @@ from torch import Tensor
 from reenact.geometry import coordinate_grid, resize_grid, smoothstep, warp
 from reenact.postprocess.eyelids import EyelidWarp, takeover
 from reenact.postprocess.folds import unfolded
-from reenact.postprocess.full_res_config import FullResConfig, body_hold, neck_rows
+from reenact.postprocess.body_hold import BodyHold
+from reenact.postprocess.full_res_config import FullResConfig, body_hold
 from reenact.postprocess.landmark_fit import LandmarkFit
 from reenact.postprocess.mouth_mask import face_hull_mask
 from reenact.postprocess.paste import _match_colors, check_paste_inputs, feather_window
@@ -130,9 +131,9 @@ class FullResCompositor:
                              feather)[None, :])  # (H', W')
         self._blur = blur_matrix(size, config.feather * size / 2)
         self._face = self._eyelids = self._fit = None
-        self._neck: tuple[float, float] | None = None
+        self._hold: BodyHold | None = None
         if landmarks is not None:
-            self._neck = neck_rows(landmarks, config)
+            self._hold = body_hold(landmarks, image.shape[:2], config)
             self._face = self._grow(torch.from_numpy(face_hull_mask(landmarks, box, size)))
             self._eyelids = EyelidWarp(landmarks, iris_positions(image, landmarks))
             self._fit = LandmarkFit(landmarks)
@@ -168,20 +169,22 @@ class FullResCompositor:
         return self._readers[key]
 
     @property
-    def neck(self) -> tuple[float, float] | None:
-        """Image rows (start, end) down which the motion fades out (`neck_rows`), or None."""
-        return self._neck
+    def hold(self) -> BodyHold | None:
+        """How much of the motion each pixel keeps with the body held still, or None."""
+        return self._hold
 
     def _deformation(self, deformation: np.ndarray) -> tuple[Tensor, _LatticeReaders]:
-        """(h, w, 2) the frame's dense deformation with the body below the neck held still (its
-        motion faded out over `neck_rows`) and then unfolded, and its lattice's readers."""
+        """(h, w, 2) the frame's dense deformation with the body held still (its motion faded
+        out away from the head, `BodyHold`) and then unfolded, and its lattice's readers."""
         grid = torch.from_numpy(np.ascontiguousarray(deformation, dtype=np.float32))
         readers = self._lattice(*grid.shape[:2])
-        if self._neck is not None:
-            cells = grid.shape[0]
-            rows = self.box.y0 + (np.arange(cells) + 0.5) * (self.box.side / cells)
-            hold = torch.from_numpy(body_hold(rows, self._neck)).float()
-            grid = readers.identity + (grid - readers.identity) * hold[:, None, None]
+        if self._hold is not None:
+            rows = self.box.y0 + (np.arange(grid.shape[0]) + 0.5) * (self.box.side / grid.shape[0])
+            columns = self.box.x0 + (np.arange(grid.shape[1]) + 0.5) * (self.box.side
+                                                                         / grid.shape[1])
+            shift = ((grid - readers.identity) * self._pixels_per_unit).numpy()  # (h, w, 2) px
+            hold = torch.from_numpy(self._hold.moving(rows, columns, shift)).float()  # (h, w)
+            grid = readers.identity + (grid - readers.identity) * hold[:, :, None]
         return unfolded(grid), readers
 
     def _grow(self, mask: Tensor) -> Tensor:

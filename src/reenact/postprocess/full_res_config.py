@@ -1,5 +1,5 @@
 """How the full-resolution compositor (`reenact.postprocess.full_res`) blends and pastes: its
-settings, checked, and where on a photo the body's hold (`neck_rows`) puts them."""
+settings, checked, and the body's hold they give a photo (`body_hold`)."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+
+from reenact.postprocess.body_hold import BodyHold
 
 
 def _check_fraction(config: object, name: str, low: float, high: float) -> None:
@@ -34,10 +36,11 @@ class FullResConfig:
         own resolution, where the warped photo is sharp and in place, unlike a mouth interior.
     color_match: shift and scale the generator's colours (per channel mean and deviation, gain in
         [1/1.5, 1.5]) to the warped source's where the model trusts the source.
-    hold_body: with the photo's landmarks, the motion fades out below the chin, from `neck_from`
-        to `neck_to` eyes-to-chin heights under it (smoothstep), so shoulders and clothes keep
-        the photo's pixels while the head turns (the relative motion of a turning head otherwise
-        drags them along: a collar tilts with the chin).
+    hold_body: with the photo's landmarks, the motion fades out away from the head (its jaw
+        outline and what is above the jaw's ends), from `hold_from` to `hold_to` eyes-to-chin
+        heights from it (smoothstep; `reenact.postprocess.body_hold`), so shoulders and clothes
+        keep the photo's pixels while the head turns (the relative motion of a turning head
+        otherwise drags them along: a collar tilts with the chin).
     """
 
     moved_from: float = 0.5
@@ -50,8 +53,8 @@ class FullResConfig:
     invented_width: float = 0.03
     color_match: bool = True
     hold_body: bool = True
-    neck_from: float = 0.1
-    neck_to: float = 1.0
+    hold_from: float = 0.1
+    hold_to: float = 0.5
 
     def __post_init__(self) -> None:
         _check_fraction(self, "moved_from", 0, math.inf)
@@ -66,11 +69,11 @@ class FullResConfig:
         if self.trusted <= self.invented:
             raise ValueError(f"FullResConfig.trusted: expected more than invented "
                              f"({self.invented}), got {self.trusted}")
-        _check_fraction(self, "neck_from", -1, 3)
-        _check_fraction(self, "neck_to", self.neck_from, 3)
-        if self.neck_to <= self.neck_from:
-            raise ValueError(f"FullResConfig.neck_to: expected more than neck_from "
-                             f"({self.neck_from}), got {self.neck_to}")
+        _check_fraction(self, "hold_from", 0, 3)
+        _check_fraction(self, "hold_to", self.hold_from, 3)
+        if self.hold_to <= self.hold_from:
+            raise ValueError(f"FullResConfig.hold_to: expected more than hold_from "
+                             f"({self.hold_from}), got {self.hold_to}")
         if not isinstance(self.hold_body, bool):
             raise ValueError(f"FullResConfig.hold_body: expected true or false, "
                              f"got {self.hold_body!r}")
@@ -79,20 +82,10 @@ class FullResConfig:
                              f"got {self.color_match!r}")
 
 
-def neck_rows(landmarks: np.ndarray, config: FullResConfig) -> tuple[float, float] | None:
-    """Image rows (start, end) over which the motion fades out below the chin of 68 `landmarks`:
-    in units of the eyes-to-chin height, `config.neck_from` and `config.neck_to` below the chin;
-    None when `config.hold_body` is off."""
+def body_hold(landmarks: np.ndarray, shape: tuple[int, int],
+              config: FullResConfig) -> BodyHold | None:
+    """The body's hold on an (H, W) `shape` photo with 68 face `landmarks` (image pixels), as
+    `config` sets it; None when `config.hold_body` is off."""
     if not config.hold_body:
         return None
-    chin = float(landmarks[8, 1])
-    height = max(1.0, chin - float(landmarks[36:48, 1].mean()))
-    return chin + config.neck_from * height, chin + config.neck_to * height
-
-
-def body_hold(rows: np.ndarray, neck: tuple[float, float]) -> np.ndarray:
-    """How much of the motion image rows `rows` keep under the neck rows `neck` (`neck_rows`):
-    1 above its start, 0 below its end, smoothstep between."""
-    start, end = neck
-    t = np.clip((np.asarray(rows, dtype=np.float64) - start) / (end - start), 0.0, 1.0)
-    return 1 - t * t * (3 - 2 * t)
+    return BodyHold(landmarks, shape, config.hold_from, config.hold_to)

@@ -8,9 +8,8 @@ resampled bicubically from the composited frame; the move covers both the box an
 beyond them (over `feather` of the box side, or twice the move if that is more, so the
 fade cannot fold). A faded move, not a mix of the moved picture with the unmoved one: that mix
 showed the hair's edge twice, once moved and once faintly where it was. Outside the fade the
-frame keeps its bytes. Given the rows of a neck (`reenact.postprocess.full_res_config.
-neck_rows`), the move fades out down them, as the compositor's motion does: the body below
-stays where the photo has it.
+frame keeps its bytes. Given the body's hold (`reenact.postprocess.body_hold`), the move fades
+out away from the head as the compositor's motion does: the body stays where the photo has it.
 """
 
 from __future__ import annotations
@@ -22,7 +21,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from reenact.postprocess.full_res_config import body_hold
+from reenact.postprocess.body_hold import BodyHold
 from reenact.postprocess.paste import feather_window
 from reenact.preprocess.crop import CropBox
 
@@ -56,11 +55,11 @@ class BoxMotion:
 class HeadMover:
     """Moves the head box of frames composited over `image` (H, W, 3) uint8 RGB, the photo, whose
     motion-model crop was cut at `box`; `feather`: the window's edge, a fraction of the moved
-    box's side (`FullResConfig.box_feather`); `neck`: image rows (start, end) over which the
-    move fades out (smoothstep), or None to move the whole box."""
+    box's side (`FullResConfig.box_feather`); `hold`: how much of the move each pixel keeps
+    (the body held still), or None to move the whole box."""
 
     def __init__(self, image: np.ndarray, box: CropBox, feather: float,
-                 neck: tuple[float, float] | None = None) -> None:
+                 hold: BodyHold | None = None) -> None:
         if not isinstance(image, np.ndarray) or image.ndim != 3 or image.shape[2] != 3 \
                 or image.dtype != np.uint8:
             raise ValueError(f"image: expected (H, W, 3) uint8, got "
@@ -68,9 +67,9 @@ class HeadMover:
         if isinstance(feather, bool) or not isinstance(feather, (int, float)) \
                 or not 0 <= feather <= 0.5:
             raise ValueError(f"feather: expected a number in [0, 0.5], got {feather!r}")
-        if neck is not None and not (math.isfinite(neck[0]) and neck[1] > neck[0]):
-            raise ValueError(f"neck: expected rows (start, end) with end > start, got {neck!r}")
-        self.image, self.box, self.feather, self.neck = image, box, float(feather), neck
+        if hold is not None and not isinstance(hold, BodyHold):
+            raise ValueError(f"hold: expected a BodyHold or None, got {type(hold).__name__}")
+        self.image, self.box, self.feather, self.hold = image, box, float(feather), hold
 
     @torch.no_grad()
     def apply(self, frame: np.ndarray, motion: BoxMotion) -> np.ndarray:
@@ -103,13 +102,16 @@ class HeadMover:
         fade = (feather_window(bottom - top, y0 - reach - top, y1 + reach - top, reach)[:, None]
                 * feather_window(right - left, x0 - reach - left, x1 + reach - left, reach)[None, :])
         columns, rows = np.arange(left, right) + 0.5, np.arange(top, bottom) + 0.5
-        if self.neck is not None:  # the body below the neck stays
-            fade = fade * body_hold(rows, self.neck)[:, None]
+        # where the whole motion takes each output pixel from
+        shift = np.stack(np.broadcast_arrays(
+            box.center_x + (columns[None, :] - moved.center_x) / motion.scale - columns[None, :],
+            box.center_y + (rows[:, None] - moved.center_y) / motion.scale - rows[:, None]),
+            axis=-1)  # (h, w, 2)
+        if self.hold is not None:  # the body stays
+            fade = fade * self.hold.moving(rows, columns, shift)
         # each output pixel reads the composited frame where the (faded) motion takes it from
-        x = columns[None, :] + fade * (box.center_x + (columns[None, :] - moved.center_x)
-                                       / motion.scale - columns[None, :])
-        y = rows[:, None] + fade * (box.center_y + (rows[:, None] - moved.center_y)
-                                    / motion.scale - rows[:, None])
+        x = columns[None, :] + fade * shift[..., 0]
+        y = rows[:, None] + fade * shift[..., 1]
         gx = torch.from_numpy(2 * x / width - 1).float()
         gy = torch.from_numpy(2 * y / height - 1).float()
         pixels = torch.from_numpy(np.ascontiguousarray(frame.transpose(2, 0, 1))).float()[None]

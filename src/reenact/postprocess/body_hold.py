@@ -1,0 +1,112 @@
+"""The body held still while the head moves: how much of its motion each image pixel keeps.
+
+Relative motion moves whatever the model's keypoints cover, so a turning head drags its whole field
+along: collar, lapels, shoulders, a space suit's neck ring. Held, the motion is kept whole on the
+head (inside the outline of the photo's jaw, 68-point landmarks 0-16, and everywhere above the
+row of the jaw's two ends: hair, brows and what is behind them) and fades out with the distance
+from it, smoothstep from `start` to `end` eyes-to-chin heights away, so the body keeps the photo's
+pixels while the head moves over a neck that stretches between them.
+
+A fade by distance from the jaw, not by rows below the chin: beside the jaw a collar or a ring
+round the neck sits as high as the chin or higher, and a fade that began under the chin moved it
+whole there and not at all further down, so it bent with every turn of the head (the README's
+astronaut). The distance is computed once per photo on a lattice of `_CELLS_PER_HEIGHT` cells
+per eyes-to-chin height and read bilinearly, so the hold is exactly 1 and exactly 0 where it
+should be.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+JAW = slice(0, 17)
+EYES = slice(36, 48)
+CHIN = 8
+_CELLS_PER_HEIGHT = 24
+
+
+class BodyHold:
+    """How much of the motion each pixel of an (H, W) `shape` photo keeps, given its 68 face
+    `landmarks` (image pixels, (x, y)): 1 on the head, 0 from `end` eyes-to-chin heights away
+    from it, smoothstep from `start` (see the module)."""
+
+    def __init__(self, landmarks: np.ndarray, shape: tuple[int, int], start: float,
+                 end: float) -> None:
+        if not isinstance(landmarks, np.ndarray) or landmarks.shape != (68, 2) \
+                or not np.isfinite(landmarks).all():
+            raise ValueError(f"landmarks: expected a finite (68, 2) array, got "
+                             f"{getattr(landmarks, 'shape', type(landmarks).__name__)}")
+        if len(shape) != 2 or min(shape) < 1:
+            raise ValueError(f"shape: expected (height, width) of at least one pixel, got {shape!r}")
+        if not (math.isfinite(start) and math.isfinite(end) and 0 <= start < end):
+            raise ValueError(f"start, end: expected 0 <= start < end, got {start!r}, {end!r}")
+        points = np.asarray(landmarks, dtype=np.float64)
+        self.height = max(1.0, float(points[CHIN, 1] - points[EYES, 1].mean()))
+        self.start, self.end = start * self.height, end * self.height
+        self._jaw = points[JAW]
+        self._ends_row = float(self._jaw[[0, -1], 1].mean())
+        self.step = max(1.0, self.height / _CELLS_PER_HEIGHT)
+        rows = (np.arange(math.ceil(shape[0] / self.step)) + 0.5) * self.step
+        columns = (np.arange(math.ceil(shape[1] / self.step)) + 0.5) * self.step
+        x, y = np.meshgrid(columns, rows)
+        self._distance = self.distance(x, y)  # (rows, columns) on the lattice
+
+    def distance(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """Pixels from the points (`x`, `y`, same shape) to the head: 0 on it."""
+        above = np.maximum(y - self._ends_row, 0.0)
+        start, stop = self._jaw, np.roll(self._jaw, -1, axis=0)  # the outline, closed
+        nearest = np.full(x.shape, np.inf)
+        inside = np.zeros(x.shape, dtype=bool)
+        for (x0, y0), (x1, y1) in zip(start, stop):
+            dx, dy = x1 - x0, y1 - y0
+            t = np.clip(((x - x0) * dx + (y - y0) * dy) / max(dx * dx + dy * dy, 1e-12), 0, 1)
+            nearest = np.minimum(nearest, np.hypot(x - x0 - t * dx, y - y0 - t * dy))
+            crosses = (y0 > y) != (y1 > y)  # even-odd rule along +x
+            with np.errstate(divide="ignore", invalid="ignore"):
+                at = x0 + (y - y0) * dx / dy
+            inside ^= crosses & (x < at)
+        return np.where(inside, 0.0, np.minimum(nearest, above))
+
+    def at(self, rows: np.ndarray, columns: np.ndarray) -> np.ndarray:
+        """(len(rows), len(columns)) in [0, 1]: the hold at image rows x columns (pixel
+        coordinates, centres at j + 0.5), of the distance read bilinearly from the lattice."""
+        lattice = self._distance
+        r0, r1, wr = _neighbours(np.asarray(rows, dtype=np.float64), self.step, lattice.shape[0])
+        c0, c1, wc = _neighbours(np.asarray(columns, dtype=np.float64), self.step,
+                                 lattice.shape[1])
+        by_row = lattice[r0] * (1 - wr)[:, None] + lattice[r1] * wr[:, None]  # (R, lattice cols)
+        return self._faded(by_row[:, c0] * (1 - wc) + by_row[:, c1] * wc)
+
+    def moving(self, rows: np.ndarray, columns: np.ndarray, shift: np.ndarray) -> np.ndarray:
+        """(len(rows), len(columns)) in [0, 1]: the hold of a motion that shows, at each output
+        pixel of rows x columns, the photo `shift` (R, C, 2) pixels (x, y) away: the larger of the
+        hold where the pixel is and where it reads, so a head that moves keeps all of its motion
+        where it went, not only where it was (a jaw turned past the photo's outline would lag
+        behind and squash)."""
+        here = self.at(rows, columns)
+        read = self.at_points(columns[None, :] + shift[..., 0], rows[:, None] + shift[..., 1])
+        return np.maximum(here, read)
+
+    def at_points(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """In [0, 1], shaped as `x` and `y` (image pixels): the hold at those points."""
+        lattice = self._distance
+        r0, r1, wr = _neighbours(np.asarray(y, dtype=np.float64), self.step, lattice.shape[0])
+        c0, c1, wc = _neighbours(np.asarray(x, dtype=np.float64), self.step, lattice.shape[1])
+        distance = ((lattice[r0, c0] * (1 - wc) + lattice[r0, c1] * wc) * (1 - wr)
+                    + (lattice[r1, c0] * (1 - wc) + lattice[r1, c1] * wc) * wr)
+        return self._faded(distance)
+
+    def _faded(self, distance: np.ndarray) -> np.ndarray:
+        t = np.clip((distance - self.start) / (self.end - self.start), 0.0, 1.0)
+        return 1 - t * t * (3 - 2 * t)
+
+
+def _neighbours(coords: np.ndarray, step: float, size: int) -> tuple[np.ndarray, np.ndarray,
+                                                                     np.ndarray]:
+    """Lattice cells (below, above) around pixel coordinates `coords`, and the weight of the
+    one above, for cells centred at (i + 0.5) * `step`; clamped at the ends."""
+    position = np.clip(coords / step - 0.5, 0, size - 1)
+    below = np.floor(position).astype(np.int64)
+    return below, np.minimum(below + 1, size - 1), position - below
