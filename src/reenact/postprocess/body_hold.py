@@ -72,35 +72,67 @@ class BodyHold:
     def at(self, rows: np.ndarray, columns: np.ndarray) -> np.ndarray:
         """(len(rows), len(columns)) in [0, 1]: the hold at image rows x columns (pixel
         coordinates, centres at j + 0.5), of the distance read bilinearly from the lattice."""
-        lattice = self._distance
-        r0, r1, wr = _neighbours(np.asarray(rows, dtype=np.float64), self.step, lattice.shape[0])
-        c0, c1, wc = _neighbours(np.asarray(columns, dtype=np.float64), self.step,
-                                 lattice.shape[1])
-        by_row = lattice[r0] * (1 - wr)[:, None] + lattice[r1] * wr[:, None]  # (R, lattice cols)
-        return self._faded(by_row[:, c0] * (1 - wc) + by_row[:, c1] * wc)
+        return self._faded(self._grid_distance(rows, columns))
 
-    def moving(self, rows: np.ndarray, columns: np.ndarray, shift: np.ndarray) -> np.ndarray:
+    def at_points(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """In [0, 1], shaped as `x` and `y` (image pixels): the hold at those points."""
+        return self._faded(self._point_distance(x, y))
+
+    def moving(self, rows: np.ndarray, columns: np.ndarray, shift: np.ndarray,
+               every: int = 1) -> np.ndarray:
         """(len(rows), len(columns)) in [0, 1]: the hold of a motion that shows, at each output
         pixel of rows x columns, the photo `shift` (R, C, 2) pixels (x, y) away: the larger of the
         hold where the pixel is and where it reads, so a head that moves keeps all of its motion
         where it went, not only where it was (a jaw turned past the photo's outline would lag
-        behind and squash)."""
-        here = self.at(rows, columns)
-        read = self.at_points(columns[None, :] + shift[..., 0], rows[:, None] + shift[..., 1])
-        return np.maximum(here, read)
+        behind and squash). `every`: the distances are taken on every `every`-th row and column
+        (and the last) and read bilinearly between, for dense pixels (the distance changes over a
+        lattice step, `step` pixels)."""
+        r, c = _every(len(rows), every), _every(len(columns), every)
+        rows, columns = np.asarray(rows, dtype=np.float64), np.asarray(columns, dtype=np.float64)
+        moved = shift[np.ix_(r, c)]  # (r, c, 2)
+        nearest = np.minimum(self._grid_distance(rows[r], columns[c]),
+                             self._point_distance(columns[c][None, :] + moved[..., 0],
+                                                  rows[r][:, None] + moved[..., 1]))
+        if every > 1:
+            r0, r1, wr = _neighbours(np.interp(np.arange(len(rows)), r, np.arange(len(r))) + 0.5,
+                                     1.0, len(r))
+            c0, c1, wc = _neighbours(np.interp(np.arange(len(columns)), c, np.arange(len(c)))
+                                     + 0.5, 1.0, len(c))
+            nearest = _bilinear(nearest, r0, r1, wr, c0, c1, wc)
+        return self._faded(nearest)
 
-    def at_points(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
-        """In [0, 1], shaped as `x` and `y` (image pixels): the hold at those points."""
+    def _grid_distance(self, rows: np.ndarray, columns: np.ndarray) -> np.ndarray:
+        lattice = self._distance
+        r0, r1, wr = _neighbours(np.asarray(rows, dtype=np.float64), self.step, lattice.shape[0])
+        c0, c1, wc = _neighbours(np.asarray(columns, dtype=np.float64), self.step,
+                                 lattice.shape[1])
+        return _bilinear(lattice, r0, r1, wr, c0, c1, wc)
+
+    def _point_distance(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
         lattice = self._distance
         r0, r1, wr = _neighbours(np.asarray(y, dtype=np.float64), self.step, lattice.shape[0])
         c0, c1, wc = _neighbours(np.asarray(x, dtype=np.float64), self.step, lattice.shape[1])
-        distance = ((lattice[r0, c0] * (1 - wc) + lattice[r0, c1] * wc) * (1 - wr)
-                    + (lattice[r1, c0] * (1 - wc) + lattice[r1, c1] * wc) * wr)
-        return self._faded(distance)
+        return ((lattice[r0, c0] * (1 - wc) + lattice[r0, c1] * wc) * (1 - wr)
+                + (lattice[r1, c0] * (1 - wc) + lattice[r1, c1] * wc) * wr)
 
     def _faded(self, distance: np.ndarray) -> np.ndarray:
         t = np.clip((distance - self.start) / (self.end - self.start), 0.0, 1.0)
         return 1 - t * t * (3 - 2 * t)
+
+
+def _every(size: int, every: int) -> np.ndarray:
+    """Every `every`-th of `size` indices, and the last."""
+    if isinstance(every, bool) or not isinstance(every, int) or every < 1:
+        raise ValueError(f"every: expected a whole number >= 1, got {every!r}")
+    return np.unique(np.r_[np.arange(0, size, every), size - 1])
+
+
+def _bilinear(grid: np.ndarray, r0: np.ndarray, r1: np.ndarray, wr: np.ndarray, c0: np.ndarray,
+              c1: np.ndarray, wc: np.ndarray) -> np.ndarray:
+    """(len(r0), len(c0)): `grid` read between its rows r0, r1 (weight wr of r1) and columns
+    c0, c1 (weight wc of c1)."""
+    by_row = grid[r0] * (1 - wr)[:, None] + grid[r1] * wr[:, None]  # (R, grid columns)
+    return by_row[:, c0] * (1 - wc) + by_row[:, c1] * wc
 
 
 def _neighbours(coords: np.ndarray, step: float, size: int) -> tuple[np.ndarray, np.ndarray,

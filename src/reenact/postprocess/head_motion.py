@@ -108,7 +108,7 @@ class HeadMover:
             box.center_y + (rows[:, None] - moved.center_y) / motion.scale - rows[:, None]),
             axis=-1)  # (h, w, 2)
         if self.hold is not None:  # the body stays
-            fade = fade * self.hold.moving(rows, columns, shift)
+            fade = fade * self.hold.moving(rows, columns, shift, every=max(1, int(self.hold.step)))
         # each output pixel reads the composited frame where the (faded) motion takes it from
         x = columns[None, :] + fade * shift[..., 0]
         y = rows[:, None] + fade * shift[..., 1]
