@@ -332,3 +332,20 @@ def test_inputs_are_checked():
         FullResConfig(hold_from=0.5, hold_to=0.5)
     with pytest.raises(ValueError, match="FullResConfig.hold_body: expected true or false"):
         FullResConfig(hold_body=1)
+
+
+def test_carried_after_composite_reads_the_same_field():
+    """`carried` after `composite` of the same deformation (the field is kept, not made again)
+    equals a fresh compositor's; a deformation changed in place since is read anew."""
+    photo = detailed_photo()
+    landmarks = face_landmarks(BOX)
+    points = np.array([[BOX.center_x, BOX.y0 + 0.35 * BOX.side], [BOX.x0 + 40.0, BOX.y0 + 60.0]])
+    deformation = lattice_shift(3.0, -2.0)
+    used = compositor(photo, landmarks=landmarks)
+    used.composite(np.zeros((SIZE, SIZE, 3), np.uint8), deformation, np.ones((SIZE, SIZE), np.float32))
+    fresh = compositor(photo, landmarks=landmarks).carried(deformation, points)
+    np.testing.assert_array_equal(used.carried(deformation, points), fresh)
+    deformation += lattice_shift(5.0, 0.0) - lattice_shift(0.0, 0.0)  # in place
+    np.testing.assert_allclose(used.carried(deformation, points),
+                               compositor(photo, landmarks=landmarks).carried(deformation, points))
+    assert not np.allclose(used.carried(deformation, points), fresh)

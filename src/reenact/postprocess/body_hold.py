@@ -21,6 +21,8 @@ import math
 
 import numpy as np
 
+from reenact.preprocess.crop import CropBox
+
 JAW = slice(0, 17)
 EYES = slice(36, 48)
 CHIN = 8
@@ -100,6 +102,14 @@ class BodyHold:
                                      + 0.5, 1.0, len(c))
             nearest = _bilinear(nearest, r0, r1, wr, c0, c1, wc)
         return self._faded(nearest)
+
+    def on_lattice(self, box: CropBox, shift: np.ndarray) -> np.ndarray:
+        """(h, w) in [0, 1]: `moving` at the cells of an h x w lattice over crop `box` that show
+        the photo `shift` (h, w, 2) pixels (x, y) away."""
+        cells_y, cells_x = shift.shape[:2]
+        rows = box.y0 + (np.arange(cells_y) + 0.5) * (box.side / cells_y)
+        columns = box.x0 + (np.arange(cells_x) + 0.5) * (box.side / cells_x)
+        return self.moving(rows, columns, shift)
 
     def _grid_distance(self, rows: np.ndarray, columns: np.ndarray) -> np.ndarray:
         lattice = self._distance

@@ -147,6 +147,8 @@ class FullResCompositor:
         # output pixels per normalized crop unit as the model's grid_sample reads them
         self._pixels_per_unit = box.side * ((size - 1) / (2 * size) if self.align_corners else 0.5)
         self._readers: dict[tuple[int, int], _LatticeReaders] = {}
+        # the last deformation and its result: `carried` reads the field `composite` just read
+        self._last: tuple[np.ndarray, Tensor, _LatticeReaders] | None = None
 
     def _lattice(self, cells_y: int, cells_x: int) -> _LatticeReaders:
         """The interpolation matrices of a deformation lattice of this size (made once)."""
@@ -174,18 +176,18 @@ class FullResCompositor:
         return self._hold
 
     def _deformation(self, deformation: np.ndarray) -> tuple[Tensor, _LatticeReaders]:
-        """(h, w, 2) the frame's dense deformation with the body held still (its motion faded
-        out away from the head, `BodyHold`) and then unfolded, and its lattice's readers."""
+        """(h, w, 2) the frame's dense deformation, the body held (`BodyHold`) and unfolded, and
+        its lattice's readers; the last call's again for an equal `deformation` (not changed)."""
+        if self._last is not None and np.array_equal(self._last[0], deformation):
+            return self._last[1], self._last[2]
         grid = torch.from_numpy(np.ascontiguousarray(deformation, dtype=np.float32))
         readers = self._lattice(*grid.shape[:2])
         if self._hold is not None:
-            rows = self.box.y0 + (np.arange(grid.shape[0]) + 0.5) * (self.box.side / grid.shape[0])
-            columns = self.box.x0 + (np.arange(grid.shape[1]) + 0.5) * (self.box.side
-                                                                         / grid.shape[1])
             shift = ((grid - readers.identity) * self._pixels_per_unit).numpy()  # (h, w, 2) px
-            hold = torch.from_numpy(self._hold.moving(rows, columns, shift)).float()  # (h, w)
+            hold = torch.from_numpy(self._hold.on_lattice(self.box, shift)).float()  # (h, w)
             grid = readers.identity + (grid - readers.identity) * hold[:, :, None]
-        return unfolded(grid), readers
+        self._last = (np.array(deformation, copy=True), unfolded(grid), readers)
+        return self._last[1], readers
 
     def _grow(self, mask: Tensor) -> Tensor:
         """(S, S) in [0, 1] grown by `dilation` and feathered by `feather` (module config)."""
