@@ -66,7 +66,7 @@ def held_below(row, image):
     landmarks[:17, 1] = row
     landmarks[[0, 16], 1] = row - 40
     landmarks[36:48, 1] = row - 50
-    return BodyHold(landmarks, image.shape[:2], 0.1, 0.5)
+    return BodyHold(landmarks, 0.1, 0.5)
 
 
 def test_a_hold_keeps_the_body_still():

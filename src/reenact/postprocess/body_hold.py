@@ -30,18 +30,15 @@ _CELLS_PER_HEIGHT = 24
 
 
 class BodyHold:
-    """How much of the motion each pixel of an (H, W) `shape` photo keeps, given its 68 face
-    `landmarks` (image pixels, (x, y)): 1 on the head, 0 from `end` eyes-to-chin heights away
-    from it, smoothstep from `start` (see the module)."""
+    """How much of the motion each pixel of a photo keeps, given its 68 face `landmarks` (image
+    pixels, (x, y)): 1 on the head, 0 from `end` eyes-to-chin heights away from it, smoothstep
+    from `start` (see the module)."""
 
-    def __init__(self, landmarks: np.ndarray, shape: tuple[int, int], start: float,
-                 end: float) -> None:
+    def __init__(self, landmarks: np.ndarray, start: float, end: float) -> None:
         if not isinstance(landmarks, np.ndarray) or landmarks.shape != (68, 2) \
                 or not np.isfinite(landmarks).all():
             raise ValueError(f"landmarks: expected a finite (68, 2) array, got "
                              f"{getattr(landmarks, 'shape', type(landmarks).__name__)}")
-        if len(shape) != 2 or min(shape) < 1:
-            raise ValueError(f"shape: expected (height, width) of at least one pixel, got {shape!r}")
         if not (math.isfinite(start) and math.isfinite(end) and 0 <= start < end):
             raise ValueError(f"start, end: expected 0 <= start < end, got {start!r}, {end!r}")
         points = np.asarray(landmarks, dtype=np.float64)
@@ -50,9 +47,16 @@ class BodyHold:
         self._jaw = points[JAW]
         self._ends_row = float(self._jaw[[0, -1], 1].mean())
         self.step = max(1.0, self.height / _CELLS_PER_HEIGHT)
-        rows = (np.arange(math.ceil(shape[0] / self.step)) + 0.5) * self.step
-        columns = (np.arange(math.ceil(shape[1] / self.step)) + 0.5) * self.step
-        x, y = np.meshgrid(columns, rows)
+        # the lattice covers the jaw and more than `end` around it: read beyond, it is clamped to
+        # its edge, where the jaw is further than `end` and only the rows' own distance below the
+        # jaw's ends counts, as it does there (so a photo's size costs nothing)
+        margin = self.end + 2 * self.step
+        self._origin = np.array([self._jaw[:, 0].min() - margin,
+                                 min(self._ends_row, self._jaw[:, 1].min()) - margin])
+        cells = np.ceil((np.array([self._jaw[:, 0].max(), self._jaw[:, 1].max()]) + margin
+                         - self._origin) / self.step).astype(int)
+        x, y = np.meshgrid(self._origin[0] + (np.arange(cells[0]) + 0.5) * self.step,
+                           self._origin[1] + (np.arange(cells[1]) + 0.5) * self.step)
         self._distance = self.distance(x, y)  # (rows, columns) on the lattice
 
     def distance(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -112,16 +116,19 @@ class BodyHold:
         return self.moving(rows, columns, shift)
 
     def _grid_distance(self, rows: np.ndarray, columns: np.ndarray) -> np.ndarray:
-        lattice = self._distance
-        r0, r1, wr = _neighbours(np.asarray(rows, dtype=np.float64), self.step, lattice.shape[0])
-        c0, c1, wc = _neighbours(np.asarray(columns, dtype=np.float64), self.step,
+        lattice, (left, top) = self._distance, self._origin
+        r0, r1, wr = _neighbours(np.asarray(rows, dtype=np.float64) - top, self.step,
+                                 lattice.shape[0])
+        c0, c1, wc = _neighbours(np.asarray(columns, dtype=np.float64) - left, self.step,
                                  lattice.shape[1])
         return _bilinear(lattice, r0, r1, wr, c0, c1, wc)
 
     def _point_distance(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
-        lattice = self._distance
-        r0, r1, wr = _neighbours(np.asarray(y, dtype=np.float64), self.step, lattice.shape[0])
-        c0, c1, wc = _neighbours(np.asarray(x, dtype=np.float64), self.step, lattice.shape[1])
+        lattice, (left, top) = self._distance, self._origin
+        r0, r1, wr = _neighbours(np.asarray(y, dtype=np.float64) - top, self.step,
+                                 lattice.shape[0])
+        c0, c1, wc = _neighbours(np.asarray(x, dtype=np.float64) - left, self.step,
+                                 lattice.shape[1])
         return ((lattice[r0, c0] * (1 - wc) + lattice[r0, c1] * wc) * (1 - wr)
                 + (lattice[r1, c0] * (1 - wc) + lattice[r1, c1] * wc) * wr)
 
@@ -147,8 +154,8 @@ def _bilinear(grid: np.ndarray, r0: np.ndarray, r1: np.ndarray, wr: np.ndarray, 
 
 def _neighbours(coords: np.ndarray, step: float, size: int) -> tuple[np.ndarray, np.ndarray,
                                                                      np.ndarray]:
-    """Lattice cells (below, above) around pixel coordinates `coords`, and the weight of the
-    one above, for cells centred at (i + 0.5) * `step`; clamped at the ends."""
+    """Lattice cells (below, above) around coordinates `coords` from the lattice's origin, and
+    the weight of the one above, for cells centred at (i + 0.5) * `step`; clamped at the ends."""
     position = np.clip(coords / step - 0.5, 0, size - 1)
     below = np.floor(position).astype(np.int64)
     return below, np.minimum(below + 1, size - 1), position - below

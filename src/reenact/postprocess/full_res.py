@@ -133,7 +133,7 @@ class FullResCompositor:
         self._face = self._eyelids = self._fit = None
         self._hold: BodyHold | None = None
         if landmarks is not None:
-            self._hold = body_hold(landmarks, image.shape[:2], config)
+            self._hold = body_hold(landmarks, config)
             self._face = self._grow(torch.from_numpy(face_hull_mask(landmarks, box, size)))
             self._eyelids = EyelidWarp(landmarks, iris_positions(image, landmarks))
             self._fit = LandmarkFit(landmarks)

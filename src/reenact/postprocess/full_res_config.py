@@ -82,10 +82,9 @@ class FullResConfig:
                              f"got {self.color_match!r}")
 
 
-def body_hold(landmarks: np.ndarray, shape: tuple[int, int],
-              config: FullResConfig) -> BodyHold | None:
-    """The body's hold on an (H, W) `shape` photo with 68 face `landmarks` (image pixels), as
-    `config` sets it; None when `config.hold_body` is off."""
+def body_hold(landmarks: np.ndarray, config: FullResConfig) -> BodyHold | None:
+    """The body's hold on a photo with 68 face `landmarks` (image pixels), as `config` sets it;
+    None when `config.hold_body` is off."""
     if not config.hold_body:
         return None
-    return BodyHold(landmarks, shape, config.hold_from, config.hold_to)
+    return BodyHold(landmarks, config.hold_from, config.hold_to)
