@@ -116,21 +116,22 @@ class BodyHold:
         return self.moving(rows, columns, shift)
 
     def _grid_distance(self, rows: np.ndarray, columns: np.ndarray) -> np.ndarray:
-        lattice, (left, top) = self._distance, self._origin
-        r0, r1, wr = _neighbours(np.asarray(rows, dtype=np.float64) - top, self.step,
-                                 lattice.shape[0])
-        c0, c1, wc = _neighbours(np.asarray(columns, dtype=np.float64) - left, self.step,
-                                 lattice.shape[1])
-        return _bilinear(lattice, r0, r1, wr, c0, c1, wc)
+        """(len(rows), len(columns)) the distance at image rows x columns."""
+        return _bilinear(self._distance, *self._cells(rows, columns))
 
     def _point_distance(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
-        lattice, (left, top) = self._distance, self._origin
-        r0, r1, wr = _neighbours(np.asarray(y, dtype=np.float64) - top, self.step,
-                                 lattice.shape[0])
-        c0, c1, wc = _neighbours(np.asarray(x, dtype=np.float64) - left, self.step,
-                                 lattice.shape[1])
+        """The distance at the points (`x`, `y`, same shape)."""
+        r0, r1, wr, c0, c1, wc = self._cells(y, x)
+        lattice = self._distance
         return ((lattice[r0, c0] * (1 - wc) + lattice[r0, c1] * wc) * (1 - wr)
                 + (lattice[r1, c0] * (1 - wc) + lattice[r1, c1] * wc) * wr)
+
+    def _cells(self, y: np.ndarray, x: np.ndarray) -> tuple[np.ndarray, ...]:
+        """The lattice's rows (below, above, weight above) around image rows `y` and its columns
+        around image columns `x` (`_neighbours`)."""
+        (left, top), (height, width) = self._origin, self._distance.shape
+        return (*_neighbours(np.asarray(y, dtype=np.float64) - top, self.step, height),
+                *_neighbours(np.asarray(x, dtype=np.float64) - left, self.step, width))
 
     def _faded(self, distance: np.ndarray) -> np.ndarray:
         t = np.clip((distance - self.start) / (self.end - self.start), 0.0, 1.0)
