@@ -5,7 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from reenact.postprocess.piecewise import delaunay, rasterize_triangles, triangle_affines
+from reenact.postprocess.piecewise import (
+    delaunay,
+    rasterize_triangles,
+    row_spans,
+    triangle_affines,
+)
 
 
 def test_triangle_affines_map_target_corners_onto_source_corners() -> None:
@@ -49,8 +54,8 @@ def _deepest_triangle(points: np.ndarray, triangles: np.ndarray, valid: np.ndarr
 
 
 @pytest.mark.parametrize("points, spread, height, width", [
-    (12, 30, 18, 22),  # small triangles only: rasterized all at once
-    (9, 100, 64, 80),  # large ones too (bounding boxes over 512 px): those one by one
+    (12, 30, 18, 22),  # small triangles
+    (9, 100, 64, 80),  # large ones, reaching past the image
 ])
 def test_overlapping_triangles_give_each_pixel_the_one_it_lies_deepest_in(points, spread, height,
                                                                           width) -> None:
@@ -65,6 +70,27 @@ def test_overlapping_triangles_give_each_pixel_the_one_it_lies_deepest_in(points
     agree = [label[i, j] == _deepest_triangle(folded, triangles, valid, j + 0.5, i + 0.5)
              for i in range(height) for j in range(width)]
     assert np.mean(agree) > 0.995  # ties at shared edges may fall either way within 1e-9
+
+
+def test_a_triangle_without_area_holds_no_pixel() -> None:
+    points = np.array([[0, 0], [10, 10], [20, 20.0], [0, 20]])
+    label = rasterize_triangles(points, np.array([[0, 1, 2], [0, 2, 3]]), np.ones(2, bool), 25, 25)
+    assert not (label == 0).any() and (label == 1).sum() > 150
+
+
+def test_spans_leave_the_pixels_outside_them_unlabelled_and_the_others_as_they_were() -> None:
+    rng = np.random.default_rng(5)
+    corners = rng.uniform(0, 60, (20, 2))
+    triangles = delaunay(corners)
+    valid = np.ones(len(triangles), bool)
+    whole = rasterize_triangles(corners, triangles, valid, 60, 60)
+    yy, xx = np.mgrid[:60, :60]
+    disc = (yy - 30) ** 2 + (xx - 28) ** 2 < 20 ** 2
+    spans = row_spans(disc)
+    assert spans[30].tolist() == [9, 48] and spans[5].tolist() == [0, 0]
+    part = rasterize_triangles(corners, triangles, valid, 60, 60, spans)
+    np.testing.assert_array_equal(part[disc], whole[disc])
+    assert (part[~disc] == -1).all() and (whole[~disc] >= 0).sum() > 500
 
 
 

@@ -44,7 +44,12 @@ from reenact.postprocess.mouth_mask import (
     polygon_box,
     polygon_coverage,
 )
-from reenact.postprocess.piecewise import delaunay, rasterize_triangles, triangle_affines
+from reenact.postprocess.piecewise import (
+    delaunay,
+    rasterize_triangles,
+    row_spans,
+    triangle_affines,
+)
 from reenact.preprocess.expressions import POSE_LANDMARKS, check_face_landmarks, mouth_opening
 from reenact.preprocess.face import check_rgb_image
 
@@ -139,20 +144,22 @@ class MouthWarp:
         return self._points(target, apply_affine(carry, self._ring))
 
     def sampled(self, points: np.ndarray, rows: int, cols: int,
-                coverage: np.ndarray | None = None,
+                coverage: np.ndarray | None = None, spans: np.ndarray | None = None,
                 ) -> tuple[torch.Tensor, np.ndarray, np.ndarray, np.ndarray]:
         """The reference's pixels over a `rows` x `cols` region whose mesh points are `points`
         (region pixels, `mesh_target`): ((3, h, w) float32 samples, (h, w) bool: the pixel lies
         in a triangle, (h, w) source x and y of each pixel). coverage: the inner lips' antialiased
-        area over the region (`polygon_coverage` of their outline), where already known."""
+        area over the region (`polygon_coverage` of their outline), where already known; spans:
+        (h, 2) per row the columns [start, stop) that will be used (`row_spans`; the others
+        count as in no triangle, their samples arbitrary), or None for all."""
         affines, valid = triangle_affines(self._source, points, self._triangles)
         # the lips first: where the inner lips press together, the inside's triangles become
         # slivers between the lip line and its chords that overlap the lips' triangles; they
         # must not show the inside there
         mouth = self._mouth_triangles
-        label = rasterize_triangles(points, self._triangles, valid & ~mouth, rows, cols)
+        label = rasterize_triangles(points, self._triangles, valid & ~mouth, rows, cols, spans)
         label = np.where(label >= 0, label, rasterize_triangles(
-            points, self._triangles, valid & mouth, rows, cols))  # (h, w)
+            points, self._triangles, valid & mouth, rows, cols, spans))  # (h, w)
         inside = label >= 0
         # each pixel's affine, gathered per coefficient in float32 (a thousandth of a pixel at
         # 2,000 px; float64 (h, w, 6) gathers were a fifth of the drawing's time at 1920 px)
@@ -209,7 +216,9 @@ class MouthWarp:
             return result
         rows, cols = mask.shape
         points = self.mesh_target(target) - (x0, y0)  # region pixels
-        drawn, meshed, source_x, source_y = self.sampled(points, rows, cols)
+        # only where the mask reaches (a convex hull cut below the jaw: ~60% of its box)
+        drawn, meshed, source_x, source_y = self.sampled(points, rows, cols,
+                                                         spans=row_spans(mask > 0))
         # a target beyond the reference's picture (a chin near its bottom edge, drawn lower)
         # has nothing to take there: "border" sampling would smear the edge row into streaks,
         # so the frame keeps its own pixels, faded in over `feather` pixels from the edge
