@@ -178,16 +178,22 @@ class MouthWarp:
             # so their edge against the lower lip is smooth, not a staircase of triangle labels
             if coverage is None:
                 coverage = polygon_coverage(points[list(_INNER_OUTLINE)], cols, rows)  # (h, w)
-            if coverage.any():
+            covered_rows = np.flatnonzero(coverage.any(axis=1))
+            if covered_rows.size:  # sampled over the box the inner lips cover, not the region's
+                covered_cols = np.flatnonzero(coverage.any(axis=0))
+                y0, y1 = covered_rows[0], covered_rows[-1] + 1
+                x0, x1 = covered_cols[0], covered_cols[-1] + 1
                 upper = list(_UPPER_INNER_LIP)
                 hang = similarity_fit(points[upper], self.landmarks[upper])
-                grid = _sampling_grid(hang[0, 0] * xs + hang[0, 1] * ys + hang[0, 2],
-                                      hang[1, 0] * xs + hang[1, 1] * ys + hang[1, 2],
+                bx, by = xs[x0:x1], ys[y0:y1]
+                grid = _sampling_grid(hang[0, 0] * bx + hang[0, 1] * by + hang[0, 2],
+                                      hang[1, 0] * bx + hang[1, 1] * by + hang[1, 2],
                                       self._width, self._height)
                 hung = F.grid_sample(self._pixels, grid, mode="bicubic", padding_mode="border",
                                      align_corners=False)[0]
-                weight = torch.from_numpy(coverage)
-                drawn = drawn + weight * (hung - drawn)
+                weight = torch.from_numpy(np.ascontiguousarray(coverage[y0:y1, x0:x1]))
+                box = drawn[:, y0:y1, x0:x1]
+                box += weight * (hung - box)
         return drawn, inside, source_x, source_y
 
     @torch.no_grad()
@@ -320,6 +326,7 @@ def _gain(drawn: torch.Tensor, frame: torch.Tensor, skin: torch.Tensor,
     prior = 0.05 * level.clamp(min=1.0)[:, None, None]  # pulls toward `overall` where skin is thin
     gain = ((near[:3] + overall[:, None, None] * prior) / (near[3:] + prior)).clamp(*LIGHT_GAIN)
     if step > 1:
-        gain = F.interpolate(gain[None], size=drawn.shape[1:], mode="bilinear",
-                             align_corners=False)[0]
+        # channels last: the same numbers, 0.38 ms instead of 0.59 on a 133 x 192 region
+        gain = F.interpolate(gain[None].contiguous(memory_format=torch.channels_last),
+                             size=drawn.shape[1:], mode="bilinear", align_corners=False)[0]
     return gain
