@@ -16,6 +16,7 @@ from reenact.pipelines.portrait_mouth import (
     LIPS_ALONE_UNTIL,
     OWN_LIPS_UNTIL,
     OWN_OPENING,
+    OWN_REFERENCE_FROM,
     REFERENCE_OPENING,
     alone,
     drawn_lips,
@@ -319,3 +320,49 @@ def test_the_dark_line_between_closed_lips_goes_inside_not_onto_the_opened_lips(
         lips = polygon_coverage(target[48:60], SIZE, SIZE) > 0.5
         on_lips = lips & ~binary_dilation(inside, iterations=2)
         assert (drawn[on_lips].astype(float) @ LUMA < 60).sum() < 5, opening
+
+
+def smile_on_its_teeth(opening: float = 0.2) -> tuple[np.ndarray, np.ndarray, int]:
+    """A face whose lips part `opening` on its teeth together: the upper row white, a dark seam
+    where they meet, the lower row greyer; and the seam's row."""
+    image, landmarks = drawn_face(SIZE, mouth_open=opening, interior=False)
+    inside = polygon_coverage(inner_lip_outline(landmarks), SIZE, SIZE) >= 0.5
+    top, bottom = np.nonzero(inside.any(axis=1))[0][[0, -1]]
+    seam = int(top + 0.6 * (bottom - top))
+    rows = np.arange(SIZE)[:, None]
+    image = image.copy()
+    image[inside & (rows < seam)] = (240, 238, 228)
+    image[inside & (rows >= seam) & (rows < seam + 2)] = (40, 30, 30)
+    image[inside & (rows >= seam + 2)] = (205, 200, 190)
+    return image, landmarks, seam
+
+
+def test_a_smile_parted_on_its_teeth_opens_onto_a_cavity_under_its_own_upper_teeth():
+    """A photo's lips parted a little on its teeth together: at rest the photo itself; opened
+    wide, its own upper teeth hang from the upper lip over a dark cavity, not the whole inside
+    stretched into a row of tall teeth (the README's astronaut)."""
+    image, landmarks, seam = smile_on_its_teeth()
+    own = mouth_opening(landmarks)
+    assert OWN_OPENING <= own < OWN_REFERENCE_FROM
+    mouth = portrait_mouth(image, landmarks, CropBox(SIZE / 2, SIZE / 2, SIZE))
+    assert mouth.own is not None and mouth.own_opening == pytest.approx(own)
+    assert np.array_equal(mouth.draw(image, landmarks, own), image)
+    wide = mouth.draw(image, landmarks, REFERENCE_OPENING)
+    target = open_mouth(shut(landmarks), REFERENCE_OPENING)
+    inside = polygon_coverage(inner_lip_outline(target), SIZE, SIZE) >= 1
+    luma = wide.astype(float) @ LUMA
+    teeth_rows = np.nonzero(((luma > 200) & inside).sum(axis=1) > 3)[0]
+    photo_teeth = seam - np.nonzero(polygon_coverage(inner_lip_outline(landmarks), SIZE,
+                                                     SIZE).any(axis=1))[0][0]
+    assert 0.6 * photo_teeth <= len(teeth_rows) <= 1.4 * photo_teeth  # as tall as the photo's
+    assert ((luma < 90) & inside).sum() > 0.3 * inside.sum()  # and a cavity under them
+
+
+def test_a_mouth_open_wide_is_its_own_reference_and_one_parted_a_little_is_not():
+    image, landmarks = drawn_face(SIZE, mouth_open=0.4)
+    assert mouth_opening(landmarks) >= OWN_REFERENCE_FROM
+    mouth = portrait_mouth(image, landmarks, CropBox(SIZE / 2, SIZE / 2, SIZE))
+    assert mouth.own is None and mouth.own_opening == 0 and mouth.skin is None
+    image, landmarks, _ = smile_on_its_teeth(0.2)
+    mouth = portrait_mouth(image, landmarks, CropBox(SIZE / 2, SIZE / 2, SIZE))
+    assert mouth.skin is not None and mouth.bitten is None

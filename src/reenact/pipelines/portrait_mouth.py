@@ -8,7 +8,11 @@ frame's landmarks as dub draws a video's own mouth.
   lips (`reenact.preprocess.inner_lips.crease_edges`: the line's dark pixels go inside, where
   the paint covers them, not onto the opened lips), and the inside painted between the inner
   lips (`reenact.postprocess.mouth_interior`). A portrait whose own mouth is already open
-  `OWN_OPENING` or more is its own reference: its real inside is drawn.
+  `OWN_REFERENCE_FROM` or more is its own reference: its real inside is drawn. One parted
+  `OWN_OPENING` or more but less (a smile on its teeth) is opened further the same way, and its
+  own inside above the teeth's seam is hung from the upper lip over the painted cavity
+  (`hung_inside`): its own upper teeth, where drawing wider from its own inside had stretched
+  the teeth together into a row of tall teeth.
 - each frame: the portrait's landmarks (or, in animate, the portrait's landmarks with the
   driver's change of lip shape, `reenact.pipelines.mouth_transfer`) carried onto the rendered
   head (`PortraitMouth.posed`: a similarity to where the frame shows the photo's eye corners,
@@ -34,7 +38,7 @@ import torch
 from reenact.geometry import smoothstep
 from reenact.pipelines.articulation import close_lips, open_mouth, shut_mouth, uncrossed
 from reenact.point_geometry import apply_affine, similarity_fit
-from reenact.postprocess.mouth_interior import face_colours, paint_interior
+from reenact.postprocess.mouth_interior import InteriorStyle, face_colours, paint_interior
 from reenact.postprocess.mouth_mask import (
     LOWER_FACE_LANDMARKS,
     MOUTH_LANDMARKS,
@@ -44,10 +48,17 @@ from reenact.postprocess.mouth_mask import (
 from reenact.postprocess.mouth_warp import Inside, MouthWarp, inner_lip_outline
 from reenact.preprocess.crop import CropBox
 from reenact.preprocess.expressions import POSE_LANDMARKS, mouth_opening
+from reenact.preprocess.face import REC601_LUMA
 from reenact.preprocess.inner_lips import crease_edges, inner_lip_edges
 
 REFERENCE_OPENING = 0.45  # the reference's inner-lip gap, interocular distances (a wide "ah")
-OWN_OPENING = 0.15  # a portrait's own mouth open this much is drawn as it is
+OWN_OPENING = 0.15  # a portrait's own mouth open this much has its own inside
+# ... and open this much is its own reference (below it, opened further to `REFERENCE_OPENING`
+# with its own upper inside kept over a painted cavity, `hung_inside`: drawn wider from its own
+# inside, a smile's teeth together stretched into a row of tall teeth, the README video)
+OWN_REFERENCE_FROM = 0.35
+SEAM_FROM, SEAM_TO = 0.3, 0.9  # where `hung_inside` looks for the teeth's seam, of the inside's height
+NO_UPPER_TEETH = InteriorStyle(teeth_height=0.0)  # the photo's own upper teeth are drawn instead
 # the teeth-together reference's gap: its two crowns (`InteriorStyle.teeth_height` each) fill it,
 # as a grin's teeth fill its lips' gap (dev lp_d0 grins 0.22-0.26 apart); painted at the wide
 # reference's gap, the teeth had been squeezed into two thin bands over a grey cavity
@@ -100,6 +111,9 @@ class PortraitMouth:
     Inside`: one mask, one lighting; drawn apart, the inside was lit by the opened reference's
     lip margin, darker than the frame's skin there, and the teeth came out 1.1-1.5x as bright
     as the cheeks, where 19 real talking and driving clips read 0.3-1.4, median 0.9).
+    own_opening: the photo's own opening where its mouth is open and it is not its own
+    reference (`portrait_mouth`), else 0: `own` draws openings up to it, and `OWN_LIPS_UNTIL`
+    counts from it.
     """
 
     warp: MouthWarp
@@ -109,6 +123,7 @@ class PortraitMouth:
     bitten: MouthWarp | None = None
     frame_jaw: bool = False
     skin: MouthWarp | None = None
+    own_opening: float = 0.0
 
     def posed(self, shown: np.ndarray, shape: np.ndarray | None = None) -> np.ndarray:
         """(68, 2) frame pixels: the portrait's landmarks, or `shape` (the portrait's, its image
@@ -156,10 +171,11 @@ class PortraitMouth:
         warp = {"frame_landmarks": rendered, "grow": grow * side,
                 "feather": MASK_FEATHER * side, "region": region}
         low, high = OWN_LIPS_UNTIL
+        above = opening - self.own_opening  # beyond the photo's own opening
         weight = 1.0 if self.own is None else float(
-            smoothstep(torch.tensor((opening - low) / (high - low))))
+            smoothstep(torch.tensor((above - low) / (high - low))))
         # the photo's lips
-        own = None if self.own is None else open_mouth(uncrossed(landmarks, self.rest), opening)
+        own = None if self.own is None else open_mouth(uncrossed(landmarks, self.rest), above)
         if weight <= 0:
             return self.own.render(frame, own, **warp)
         target = open_mouth(shut(landmarks), opening)
@@ -174,6 +190,8 @@ class PortraitMouth:
                 drawn = _mix(drawn, self.bitten.render(frame, target, **warp), bite)
         if weight >= 1:
             return drawn
+        if self.own_opening > 0:  # its own inside (teeth) fades into the reference's cavity
+            return _mix(self.own.render(frame, own, **warp), drawn, weight)
         return parted_mix(self.own.render(frame, own, **warp), drawn, weight, target)
 
 
@@ -269,6 +287,67 @@ class _Opened:
         return paint_interior(self.image, self.landmarks, self.skin, self.lips, bite=bite)
 
 
+def hung_inside(reference: np.ndarray, opened: np.ndarray, image: np.ndarray,
+                landmarks: np.ndarray) -> np.ndarray:
+    """`reference` (the photo's mouth opened further, its inside painted; (68, 2) landmarks
+    `opened`) with the photo's own inside above its teeth's seam drawn between the opened inner
+    lips, hung from the upper lip (the similarity of the upper inner lip, 60-64, from `opened`
+    to the photo's `landmarks`): the photo's real upper teeth over a painted cavity. The seam, per
+    column of the photo's inside, is its darkest row (luma) from `SEAM_FROM` to `SEAM_TO` of the
+    way down from the upper inner lip to the lower (between teeth together, the line where they
+    meet; in an open mouth, the cavity), smoothed across columns; the cut is feathered by a
+    pixel."""
+    height, width = image.shape[:2]
+    outline = inner_lip_outline(landmarks)
+    x0, y0, x1, y1 = polygon_box(outline, width, height)
+    if x1 - x0 < 3 or y1 - y0 < 3:
+        return reference
+    inside = polygon_coverage(outline - (x0, y0), x1 - x0, y1 - y0)  # (h, w)
+    luma = image[y0:y1, x0:x1].astype(np.float64) @ REC601_LUMA
+    rows = np.arange(y1 - y0, dtype=np.float64)[:, None]
+    covered = inside > 0.5
+    top = np.where(covered.any(axis=0), covered.argmax(axis=0), 0).astype(np.float64)
+    bottom = np.where(covered.any(axis=0), len(rows) - covered[::-1].argmax(axis=0), 0)
+    gap = bottom - top
+    span = (rows >= top + SEAM_FROM * gap) & (rows <= top + SEAM_TO * gap)
+    smoothed = (luma + np.roll(luma, 1, axis=0) + np.roll(luma, -1, axis=0)) / 3
+    seam = np.where(span.any(axis=0), np.argmax(np.where(span, -smoothed, -np.inf), axis=0),
+                    bottom).astype(np.float64)
+    seam = np.convolve(np.pad(seam, 2, mode="edge"), np.full(5, 0.2), mode="valid")
+    upper = inside * np.clip(seam[None, :] - rows, 0.0, 1.0)  # above the seam, by a pixel's ramp
+    # each pixel of the opened mouth's inside reads the photo where the upper lip hangs it
+    opened_outline = inner_lip_outline(opened)
+    ox0, oy0, ox1, oy1 = polygon_box(opened_outline, *reference.shape[1::-1])
+    if ox1 <= ox0 or oy1 <= oy0:
+        return reference
+    lips = list(range(60, 65))
+    hang = similarity_fit(opened[lips], landmarks[lips])
+    ys, xs = np.mgrid[oy0:oy1, ox0:ox1] + 0.5
+    source = apply_affine(hang, np.stack([xs.ravel(), ys.ravel()], axis=1))
+    sx, sy = source[:, 0] - x0 - 0.5, source[:, 1] - y0 - 0.5  # the photo box's pixel indices
+    alpha = (_bilinear(upper, sx, sy)
+             * polygon_coverage(opened_outline - (ox0, oy0), ox1 - ox0, oy1 - oy0).ravel())
+    pixels = np.stack([_bilinear(image[y0:y1, x0:x1, c].astype(np.float64), sx, sy)
+                       for c in range(3)], axis=1)
+    region = reference[oy0:oy1, ox0:ox1].reshape(-1, 3).astype(np.float64)
+    mixed = region + alpha[:, None] * (pixels - region)
+    result = reference.copy()
+    result[oy0:oy1, ox0:ox1] = np.clip(np.rint(mixed), 0, 255).astype(np.uint8).reshape(
+        oy1 - oy0, ox1 - ox0, 3)
+    return result
+
+
+def _bilinear(values: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """(N,) `values` (h, w) read bilinearly at pixel indices (x, y) (N,), 0 beyond the edges."""
+    height, width = values.shape
+    padded = np.pad(values, 1)
+    x, y = np.clip(x + 1, 0, width + 1), np.clip(y + 1, 0, height + 1)
+    left, up = np.minimum(np.floor(x).astype(int), width), np.minimum(np.floor(y).astype(int), height)
+    fx, fy = x - left, y - up
+    return ((padded[up, left] * (1 - fx) + padded[up, left + 1] * fx) * (1 - fy)
+            + (padded[up + 1, left] * (1 - fx) + padded[up + 1, left + 1] * fx) * fy)
+
+
 def drawn_lips(image: np.ndarray, landmarks: np.ndarray) -> tuple[np.ndarray, float]:
     """(landmarks to draw a portrait's mouth from, their opening over dlib's): a mouth open
     `OWN_OPENING` or more, its own reference, with its inner lips at their edges in `image`
@@ -287,8 +366,16 @@ def portrait_mouth(image: np.ndarray, landmarks: np.ndarray, box: CropBox, *,
     crop `box` (its side sizes the drawing's mask); bite: also a reference with the teeth
     together (`PortraitMouth.bitten`); frame_jaw: see `PortraitMouth`."""
     rest = np.asarray(landmarks, np.float64)
-    if float(mouth_opening(landmarks)) >= OWN_OPENING:  # its own reference
+    own = float(mouth_opening(landmarks))
+    if own >= OWN_REFERENCE_FROM:  # its own reference
         return PortraitMouth(MouthWarp(image, landmarks), rest, box, frame_jaw=frame_jaw)
+    if own >= OWN_OPENING:  # open a little: opened further, its own upper inside kept
+        opened = _Opened.of(image, rest, box.side, REFERENCE_OPENING)
+        cavity = paint_interior(opened.image, opened.landmarks, opened.skin, opened.lips,
+                                NO_UPPER_TEETH)
+        reference = hung_inside(cavity, opened.landmarks, image, rest)
+        return PortraitMouth(MouthWarp(reference, opened.landmarks), rest, box,
+                             MouthWarp(image, landmarks), None, frame_jaw, opened.warp, own)
     # opened from the edges of the line between the lips: its pixels go inside, under the paint
     lips = crease_edges(image, rest)
     opened = _Opened.of(image, lips, box.side, REFERENCE_OPENING)

@@ -48,11 +48,12 @@ class InteriorStyle:
     """Sizes in interocular distances (eye centre to eye centre, ~63 mm on an adult), colours as
     factors of the lips' colour.
 
-    teeth_height: the upper teeth's visible crown; tooth_edges: the boundaries between upper teeth,
-    from the midline outward (central incisor, lateral incisor, canine); lower_teeth_from: the
-    inner-lip gap from which the lower teeth show; cavity, tongue: brightness of the lips' colour;
-    softness: the blur, in pixels per 100 px of interocular distance (at least 0.4 px); inset: how
-    far inside the inner lips the painting stops (at least 1.5 px).
+    teeth_height: the upper teeth's visible crown (0: none painted); tooth_edges: the boundaries
+    between upper teeth, from the midline outward (central incisor, lateral incisor, canine);
+    lower_teeth_from: the inner-lip gap from which the lower teeth show; cavity, tongue:
+    brightness of the lips' colour; softness: the blur, in pixels per 100 px of interocular
+    distance (at least 0.4 px); inset: how far inside the inner lips the painting stops (at least
+    1.5 px).
     """
 
     teeth_height: float = 0.15
@@ -205,7 +206,7 @@ def paint_interior(image: np.ndarray, landmarks: np.ndarray, skin: np.ndarray, l
     # from this image meet on a dark seam, not on a line of teeth) down to their edge
     teeth = (1 - _smoothstep(edge - 0.01, edge + 0.01, v)) * _smoothstep(0.006, 0.022, depth)
     teeth = teeth * (1 - _smoothstep(0.6, 0.95, across))
-    down = np.clip((v - lip_line) / style.teeth_height, 0, 1)
+    down = np.clip((v - lip_line) / max(style.teeth_height, 1e-6), 0, 1)
     light = 0.7 + 0.3 * _smoothstep(0.0, 0.4, down)  # in the upper lip's shadow at the top
     light = light * (1 - 0.35 * _smoothstep(0.3, 0.85, across))
     for boundary in style.tooth_edges:  # faint lines between the teeth
