@@ -50,6 +50,7 @@ from reenact.preprocess.crop import CropBox
 from reenact.preprocess.expressions import POSE_LANDMARKS, mouth_opening
 from reenact.preprocess.face import REC601_LUMA
 from reenact.preprocess.inner_lips import crease_edges, inner_lip_edges
+from reenact.preprocess.pixels import bilinear_samples
 
 REFERENCE_OPENING = 0.45  # the reference's inner-lip gap, interocular distances (a wide "ah")
 OWN_OPENING = 0.15  # a portrait's own mouth open this much has its own inside
@@ -282,9 +283,9 @@ class _Opened:
                              feather=MASK_FEATHER * side)
         return cls(warped, opened, *face_colours(image, landmarks), warp)
 
-    def painted(self, bite: bool = False) -> np.ndarray:
-        """The image with the inside painted (`bite`: the teeth together)."""
-        return paint_interior(self.image, self.landmarks, self.skin, self.lips, bite=bite)
+    def painted(self, bite: bool = False, style: InteriorStyle = InteriorStyle()) -> np.ndarray:
+        """The image with the inside painted (`bite`: the teeth together) in `style`."""
+        return paint_interior(self.image, self.landmarks, self.skin, self.lips, style, bite=bite)
 
 
 def hung_inside(reference: np.ndarray, opened: np.ndarray, image: np.ndarray,
@@ -325,27 +326,16 @@ def hung_inside(reference: np.ndarray, opened: np.ndarray, image: np.ndarray,
     ys, xs = np.mgrid[oy0:oy1, ox0:ox1] + 0.5
     source = apply_affine(hang, np.stack([xs.ravel(), ys.ravel()], axis=1))
     sx, sy = source[:, 0] - x0 - 0.5, source[:, 1] - y0 - 0.5  # the photo box's pixel indices
-    alpha = (_bilinear(upper, sx, sy)
-             * polygon_coverage(opened_outline - (ox0, oy0), ox1 - ox0, oy1 - oy0).ravel())
-    pixels = np.stack([_bilinear(image[y0:y1, x0:x1, c].astype(np.float64), sx, sy)
-                       for c in range(3)], axis=1)
+    read = bilinear_samples(np.dstack([image[y0:y1, x0:x1], upper]), sx, sy)  # (N, 4)
+    pixels = read[:, :3]
+    alpha = read[:, 3] * polygon_coverage(opened_outline - (ox0, oy0), ox1 - ox0,
+                                          oy1 - oy0).ravel()
     region = reference[oy0:oy1, ox0:ox1].reshape(-1, 3).astype(np.float64)
     mixed = region + alpha[:, None] * (pixels - region)
     result = reference.copy()
     result[oy0:oy1, ox0:ox1] = np.clip(np.rint(mixed), 0, 255).astype(np.uint8).reshape(
         oy1 - oy0, ox1 - ox0, 3)
     return result
-
-
-def _bilinear(values: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """(N,) `values` (h, w) read bilinearly at pixel indices (x, y) (N,), 0 beyond the edges."""
-    height, width = values.shape
-    padded = np.pad(values, 1)
-    x, y = np.clip(x + 1, 0, width + 1), np.clip(y + 1, 0, height + 1)
-    left, up = np.minimum(np.floor(x).astype(int), width), np.minimum(np.floor(y).astype(int), height)
-    fx, fy = x - left, y - up
-    return ((padded[up, left] * (1 - fx) + padded[up, left + 1] * fx) * (1 - fy)
-            + (padded[up + 1, left] * (1 - fx) + padded[up + 1, left + 1] * fx) * fy)
 
 
 def drawn_lips(image: np.ndarray, landmarks: np.ndarray) -> tuple[np.ndarray, float]:
@@ -371,9 +361,8 @@ def portrait_mouth(image: np.ndarray, landmarks: np.ndarray, box: CropBox, *,
         return PortraitMouth(MouthWarp(image, landmarks), rest, box, frame_jaw=frame_jaw)
     if own >= OWN_OPENING:  # open a little: opened further, its own upper inside kept
         opened = _Opened.of(image, rest, box.side, REFERENCE_OPENING)
-        cavity = paint_interior(opened.image, opened.landmarks, opened.skin, opened.lips,
-                                NO_UPPER_TEETH)
-        reference = hung_inside(cavity, opened.landmarks, image, rest)
+        reference = hung_inside(opened.painted(style=NO_UPPER_TEETH), opened.landmarks, image,
+                                rest)
         return PortraitMouth(MouthWarp(reference, opened.landmarks), rest, box,
                              MouthWarp(image, landmarks), None, frame_jaw, opened.warp, own)
     # opened from the edges of the line between the lips: its pixels go inside, under the paint
