@@ -7,6 +7,7 @@ import torch.nn.functional as F
 
 from reenact.geometry import coordinate_grid
 from reenact.postprocess.eyelids import (
+    CLOSE_AT,
     EYE_LIDS,
     GAZE_DEADZONE,
     GAZE_GAIN,
@@ -136,9 +137,34 @@ def test_gain_one_is_the_identity_and_far_pixels_never_move():
               for a, b in zip(upper[1:3], lower[1:3]))
     assert float(steps.min()) > 0 and float(steps.max()) < gap + 2
     assert float((closed_y[:, 1:] - closed_y[:, :-1]).abs().max()) < gap + 2
-    half_x, half_y = lids(warp, x, y, np.array([0.5, 0.5]))  # half shut: no seam yet, smooth
-    assert float((half_y[1:] - half_y[:-1]).max()) < 2.5
-    assert float((half_y[:, 1:] - half_y[:, :-1]).abs().max()) < 1.5
+    half_x, half_y = lids(warp, x, y, np.array([0.5, 0.5]))  # half shut: no fold-over either
+    assert float((half_y[1:] - half_y[:-1]).min()) > 0
+
+
+def test_closing_lids_cover_the_eye_without_squeezing_it():
+    """Half shut, the eye between the lids is the photo's own, where it was (the lids slide over
+    it); each lid's margin is drawn from the photo's margin, the part of the eye it covers
+    skipped. (Squeezed into the lids instead, a half-shut iris and pupil flattened into a slit.)"""
+    face = face_landmarks(scale=1.5 * SIDE, offset=(200.0, 280.0))  # eyes ~30 px open
+    warp = EyelidWarp(face)
+    x, y = positions((420, 400))
+    _, half_y = lids(warp, x, y, np.array([0.5, 0.5]))
+    for upper, lower in EYE_LIDS:
+        column = int(face[[upper[1], upper[2]], 0].mean())  # the eye's middle
+        top, bottom = face[[upper[1], upper[2]], 1].mean(), face[[lower[1], lower[2]], 1].mean()
+        gap = bottom - top
+        new_top = top + CLOSE_AT * gap * 0.5  # U' = M - CLOSE_AT k G with k = 0.5
+        new_bottom = bottom - (1 - CLOSE_AT) * gap * 0.5
+        read = half_y[:, column]
+        centres = y[:, column]
+        between = (centres > new_top + 2) & (centres < new_bottom - 2)
+        assert between.sum() >= 3
+        torch.testing.assert_close(read[between], centres[between], atol=0.3, rtol=0)
+        # the upper margin is drawn where the lid now is; the rows it covers are skipped (but
+        # for the pixel of the ramp between the margin and the eye)
+        above = int(new_top) - 1
+        assert abs(float(read[above]) - top) < 2.5
+        assert int(((read > top + 3) & (read < new_top - 2)).sum()) <= 1
 
 
 def test_closing_hides_the_eye_and_opening_wider_shows_more():

@@ -15,11 +15,15 @@ G = L - U, the lids meet on the line M = U + CLOSE_AT * G; the virtual lids are
 U' = M - CLOSE_AT k G and L' = M + (1 - CLOSE_AT) k G, and E is piecewise linear in v:
 
 - [U - above, U'] -> [U - above, U]   (the lid's skin slides down over the eye as it closes)
-- [U', L']        -> [U, L]           (the eye itself, squeezed or stretched)
+- [U', L']        -> the eye itself:   closing (k < 1), the identity, ramped over `LID_EDGE`
+                                       pixels from each margin: the lids cover the eye, whose
+                                       iris and pupil keep their shape; opening wider (k > 1),
+                                       [U, L] stretched
 - [L', L + below] -> [L, L + below]
 
 with `above` and `below` fixed fractions of the eye's half length and E the identity elsewhere.
-G is 0 at the corners, so E is continuous everywhere.
+G is 0 at the corners, so E is continuous everywhere. (The eye between closing lids was squeezed
+into them before: a half-shut eye's iris and pupil flattened into a slit, which no eye does.)
 
 The gain asked of E is the driver's opening (relative to the driving video's initial frame, per
 eye, from `eye_ratios`) over the opening the model's motion already gives (`implied_ratios`), so
@@ -60,6 +64,7 @@ CLOSE_AT = 0.75  # where between the lids they meet: the upper lid does most of 
 ABOVE = 0.9  # the band above the upper lid that slides with it, in eye half lengths
 BELOW = 0.6
 MAX_GAIN = 1.5  # eyes open at most this much wider than the photo's (the white stretches)
+LID_EDGE = 1.0  # photo pixels over which a closing lid's margin meets the eye it covers
 SMOOTHING = 0.7  # gaussian sigma, frames, over the driver's eye ratios (dlib's lids jitter)
 EYE_OPEN = 0.05  # a reference eye less open than this is shut: no opening to measure against
 # dlib's 68 points keep much of an eye's opening when it shuts: at the bottom of a blink they read
@@ -381,7 +386,14 @@ class EyelidWarp:
         meet = upper + CLOSE_AT * gap
         new_upper, new_lower = meet - CLOSE_AT * gain * gap, meet + (1 - CLOSE_AT) * gain * gap
         above = top + (v - top) * (upper - top) / (new_upper - top).clamp(min=1e-6)
-        middle = upper + (v - new_upper) / max(gain, 1e-6)
+        if gain < 1:  # the lids slide over the eye, which stays where it is (see the module)
+            edge = ((new_lower - new_upper) / 2).clamp(min=1e-6, max=LID_EDGE)
+            middle = torch.where(
+                v < new_upper + edge, upper + (v - new_upper) * (new_upper + edge - upper) / edge,
+                torch.where(v > new_lower - edge,
+                            lower - (new_lower - v) * (lower - new_lower + edge) / edge, v))
+        else:  # an eye opened wider than the photo's: its white stretches
+            middle = upper + (v - new_upper) / max(gain, 1e-6)
         below = bottom - (bottom - v) * (bottom - upper - gap) / (bottom - new_lower).clamp(min=1e-6)
         source_v = torch.where(v < new_upper, above, torch.where(v <= new_lower, middle, below))
         return torch.where(inside & (v > top) & (v < bottom), source_v - v, torch.zeros_like(v))
