@@ -6,19 +6,21 @@ import torch
 import torch.nn.functional as F
 
 from reenact.geometry import coordinate_grid
-from reenact.postprocess.eyelids import (
-    CLOSE_AT,
-    EYE_LIDS,
+from reenact.postprocess.eye_motion import (
     GAZE_DEADZONE,
     GAZE_GAIN,
-    GAZE_REACH,
     MAX_GAZE,
     SHUT_READS,
     STEEP_FROM,
-    EyelidWarp,
     eye_ratios,
     gaze_shifts,
     lid_openings,
+)
+from reenact.postprocess.eyelids import (
+    CLOSE_AT,
+    EYE_LIDS,
+    GAZE_REACH,
+    EyelidWarp,
     photo_irises,
 )
 from reenact.preprocess.expressions import eye_aspect_ratios

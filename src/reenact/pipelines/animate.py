@@ -43,7 +43,8 @@ from reenact.io.background import prefetched
 from reenact.io.frame_order import ordered_frames
 from reenact.io.video import check_video_output
 from reenact.pipelines.eye_reference import driver_eyes
-from reenact.postprocess.eyelids import EYE_OPEN, with_eye_shapes
+from reenact.postprocess.eye_motion import EYE_OPEN
+from reenact.postprocess.eyelids import with_eye_shapes
 from reenact.postprocess.full_res import FullResCompositor, FullResConfig
 from reenact.pipelines.animate_options import AnimateOptions
 from reenact.pipelines.box_motion import HeadMotionSplit
@@ -121,7 +122,7 @@ def render_frames(backend: Backend, encoded: object, kp_source: Keypoints, kp: K
     (`reenact.postprocess.eyelids`; full resolution only), or None; targets: per frame, where
     the photo's landmarks belong (`landmark_targets`; full resolution only), or None; finish:
     applied to each composite (full resolution only), or None; gazes: (B,) per frame, how far the
-    irises move along their eyes (`eyelids.gaze_shifts`; with eye_ratios), or None; rendered: the
+    irises move along their eyes (`eye_motion.gaze_shifts`; with eye_ratios), or None; rendered: the
     model's `render_with_motion` output for `kp`, where it was rendered already (full
     resolution only)."""
     if compositor is not None:

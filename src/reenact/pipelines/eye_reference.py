@@ -25,7 +25,7 @@ import numpy as np
 
 from reenact.pipelines.animate_options import DRAWN_EYES, AnimateOptions
 from reenact.pipelines.driving_track import DrivingTrack, PreparedSource, track_landmarks
-from reenact.postprocess.eyelids import GAZE_OPEN, eye_ratios, gaze_shifts
+from reenact.postprocess.eye_motion import GAZE_OPEN, eye_ratios, gaze_shifts
 from reenact.preprocess.expressions import eye_aspect_ratios
 from reenact.preprocess.gaze import iris_positions
 
@@ -82,9 +82,9 @@ def eye_reference(track: DrivingTrack, source: PreparedSource, options: AnimateO
 def driver_eyes(track: DrivingTrack, source: PreparedSource, options: AnimateOptions,
                 from_best: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray | None] | None:
     """What animate draws on the photo's eyes: the reference landmarks (`eye_reference`), per
-    frame (T, 2) how open each eye is drawn relative to the photo's (`eyelids.eye_ratios`, from
+    frame (T, 2) how open each eye is drawn relative to the photo's (`eye_motion.eye_ratios`, from
     the eyes' rest where the reference frame caught them closing) and (T,) how far the irises move
-    (`eyelids.gaze_shifts`; None where irises are not read); None where the lids are the model's."""
+    (`eye_motion.gaze_shifts`; None where irises are not read); None where the lids are the model's."""
     reference = eye_reference(track, source, options, from_best)
     if reference is None:
         return None

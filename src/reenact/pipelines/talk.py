@@ -65,7 +65,7 @@ from reenact.pipelines.audio_motion import FeatureFunction, PhoneFunction, speec
 from reenact.pipelines.articulation import opening_motion, reexpress_opening, speech_opening
 from reenact.pipelines.keypoints import crop_landmarks, detect_keypoints
 from reenact.pipelines.portrait_mouth import PortraitMouth, drawn_lips, portrait_mouth
-from reenact.postprocess.eyelids import eye_ratios, gaze_shifts
+from reenact.postprocess.eye_motion import eye_ratios, gaze_shifts
 from reenact.preprocess.face import FaceAnalyzer, create_face_analyzer
 from reenact.provenance.manifest import PendingManifest
 from reenact.provenance.record import Provenance, options_record

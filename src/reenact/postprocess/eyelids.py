@@ -22,18 +22,18 @@ U' = M - CLOSE_AT k G and L' = M + (1 - CLOSE_AT) k G, and E is piecewise linear
 - [L', L + below] -> [L, L + below]
 
 with `above` and `below` fixed fractions of the eye's half length and E the identity elsewhere.
-G is 0 at the corners, so E is continuous everywhere. (The eye between closing lids was squeezed
-into them before: a half-shut eye's iris and pupil flattened into a slit, which no eye does.)
+G is 0 at the corners, so E is continuous everywhere. (Until 2026-12-06 the eye between closing
+lids was squeezed into them: a half-shut iris and pupil flattened into a slit.)
 
 The gain asked of E is the driver's opening (relative to the driving video's initial frame, per
-eye, from `eye_ratios`) over the opening the model's motion already gives (`implied_ratios`), so
-a model that does move the lids is not doubled. The pipelines give the model driving landmarks
-whose lids keep the reference's shape (`with_eye_shapes`), so its motion leaves the lids alone and E
-draws the whole change; where a model still changes a lid gap by more than 2x, the lids are left
-to it (`takeover`).
+eye, from `reenact.postprocess.eye_motion.eye_ratios`) over the opening the model's motion
+already gives (`implied_ratios`), so a model that does move the lids is not doubled. The
+pipelines give the model driving landmarks whose lids keep the reference's shape
+(`with_eye_shapes`), so its motion leaves the lids alone and E draws the whole change; where a
+model still changes a lid gap by more than 2x, the lids are left to it (`takeover`).
 
 Gaze: a second map G, applied after E (output(x) = photo(G(E(phi(x))))), slides each iris along
-its eye by the driver's change of iris position (`gaze_shifts`, from
+its eye by the driver's change of iris position (`eye_motion.gaze_shifts`, from
 `reenact.preprocess.gaze.iris_positions`): along u it is piecewise linear with knots
 
     -h -> -h,   c - r + s -> c - r,   c + r + s -> c + r,   h -> h
@@ -65,37 +65,12 @@ ABOVE = 0.9  # the band above the upper lid that slides with it, in eye half len
 BELOW = 0.6
 MAX_GAIN = 1.5  # eyes open at most this much wider than the photo's (the white stretches)
 LID_EDGE = 1.0  # photo pixels over which a closing lid's margin meets the eye it covers
-SMOOTHING = 0.7  # gaussian sigma, frames, over the driver's eye ratios (dlib's lids jitter)
-EYE_OPEN = 0.05  # a reference eye less open than this is shut: no opening to measure against
-# dlib's 68 points keep much of an eye's opening when it shuts: at the bottom of a blink they read
-# 0.3-0.65 of the open aspect ratio where FaceMesh reads 0.1-0.2 (10 dev clips with blinks). A
-# ratio under STEEP_FROM is drawn on a line from (SHUT_READS, 0) to (STEEP_FROM, STEEP_FROM), so
-# the lids meet where dlib reads a shut eye; above it the ratio is drawn as it is (dlib's jitter on
-# an open eye is not amplified). Where the drawn opening dips more than KEPT_DIP under its
-# smoothed value, the dip is kept: a blink lasts two or three frames, and smoothed whole its bottom
-# was drawn a third open or more. On 15 dev driving and talking videos (150 frames each), at the
-# frames where mediapipe's FaceMesh reads the eyes under 35% of their median opening, the opening
-# drawn from dlib's was 0.39 with SHUT_READS 0.35 and every dip smoothed, 0.28 with these (dlib
-# reads the bottom of a blink at 0.45-0.55 on vr_3 and lp_d12); r with FaceMesh's opening 0.874
-# -> 0.882; frames FaceMesh reads over 80% open drawn under half open 0.1% -> 0.3%; on frames of a
-# steady squint the drawn opening changes by 0.047 a frame instead of 0.037 (the steeper line
-# passes on more of dlib's jitter; keeping every closing under 0.5 unsmoothed instead of the deep
-# dips only: 0.063)
-SHUT_READS = 0.45
-STEEP_FROM = 0.8
-KEPT_DIP = 0.15
-# gaze (half lengths of the eye): the pixel reading of the iris moves ~1.25x as far as FaceMesh's
-# iris points (dev lp_d0, lp_d14), hence the gain; an iris moved further than MAX_GAZE, or whose
-# core would come nearer a corner than 1 - GAZE_REACH - IRIS_RADIUS, stops there
-GAZE_GAIN = 0.8
-MAX_GAZE = 0.55
+# gaze (half lengths of the eye): an iris whose core would come nearer a corner than 1 - GAZE_REACH
+# - IRIS_RADIUS stops there
 GAZE_REACH = 0.6
 IRIS_RADIUS = 0.35  # the core that moves whole (an iris is ~0.4 of the eye's length across)
 IRIS_DISAGREE = 0.25  # the photo's two irises read further apart than this: one is misread
 PHOTO_IRIS = 0.3  # the photo's irises are taken within this of their eyes' middles
-GAZE_SMOOTHING = 1.5  # gaussian sigma, frames
-GAZE_DEADZONE = 0.05  # the pixel reading wanders by a std of 0.03-0.08 where the eyes hold still
-GAZE_OPEN = 0.75  # an eye less open than this (relative to the reference) is not read
 GAZE_ABOVE, GAZE_BELOW, GAZE_FEATHER = 0.1, 0.0, 0.6  # G's band beyond the lid margins
 
 
@@ -120,85 +95,6 @@ def with_eye_shapes(landmarks: np.ndarray, reference: np.ndarray, steady: np.nda
         lids = [upper[1], upper[2], lower[1], lower[2]]
         points[lids] = apply_affine(carry, base[lids])
     return points
-
-
-def _smooth(series: np.ndarray, sigma: float) -> np.ndarray:
-    """(T, 2) gaussian-smoothed along T (zero phase, edges replicated)."""
-    radius = int(np.ceil(2 * sigma))
-    if sigma <= 0 or radius < 1 or len(series) < 2:
-        return series
-    taps = np.exp(-0.5 * (np.arange(-radius, radius + 1) / sigma) ** 2)
-    taps /= taps.sum()
-    padded = np.pad(series, ((radius, radius), (0, 0)), mode="edge")
-    return np.stack([np.convolve(padded[:, e], taps, mode="valid") for e in range(series.shape[1])],
-                    axis=1)
-
-
-def lid_openings(ratios: np.ndarray) -> np.ndarray:
-    """How open to draw an eye whose dlib aspect ratio is `ratios` x the reference's: the ratio
-    itself from `STEEP_FROM` up, 0 at `SHUT_READS` and under, linear in between."""
-    ratios = np.asarray(ratios, dtype=np.float64)
-    closing = STEEP_FROM * (ratios - SHUT_READS) / (STEEP_FROM - SHUT_READS)
-    return np.where(ratios >= STEEP_FROM, ratios, np.maximum(closing, 0.0))
-
-
-def eye_ratios(landmarks: list[np.ndarray | None], reference: np.ndarray | None,
-               opening: np.ndarray | None = None) -> np.ndarray:
-    """(T, 2) per frame and eye: how open to draw the eye, from the driver's eye opening over its
-    opening in `reference` (the driving frame motion is measured from; `lid_openings`: a shut
-    eye's ratio, as dlib reads it, is drawn shut), lightly smoothed over time (a dip of more than
-    `KEPT_DIP` under the smoothed opening is kept: a blink's bottom stays shut); 1 where a frame
-    has no landmarks (the lids stay as the model renders them) and everywhere without a reference
-    or with a reference whose eye is shut (nothing to measure an opening against). opening: (2,)
-    the aspect ratios to measure against instead of the reference's own
-    (`pipelines.eye_reference`)."""
-    ratios = np.ones((len(landmarks), 2))
-    if reference is None or not landmarks:
-        return ratios
-    base = eye_aspect_ratios(reference) if opening is None else np.asarray(opening, np.float64)
-    found = [i for i, points in enumerate(landmarks) if points is not None]
-    if found:
-        measured = eye_aspect_ratios(np.stack([landmarks[i] for i in found])) / np.maximum(base, 1e-9)
-        ratios[found] = lid_openings(measured)
-    ratios[:, base < EYE_OPEN] = 1.0
-    smoothed = _smooth(ratios, SMOOTHING)
-    smoothed = np.where(ratios < smoothed - KEPT_DIP, ratios, smoothed)
-    return np.clip(smoothed, 0.0, MAX_GAIN)
-
-
-def gaze_shifts(positions: list[np.ndarray | None] | None, reference: np.ndarray | None,
-                openings: np.ndarray | None = None) -> np.ndarray:
-    """(T,) per frame, how far the photo's irises move along their eyes, in half eye lengths (+
-    toward each eye's second corner: the image's right on an upright face): the driver's change
-    of iris position since `reference` ((2,) per eye, `preprocess.gaze.iris_positions`), both
-    eyes averaged (they turn together), held through frames where neither can be read, smoothed
-    over time, less `GAZE_DEADZONE` (soft), x `GAZE_GAIN`, within +-`MAX_GAZE`. positions: per
-    frame (2,) or None (no face); openings: (T, 2) each eye's opening relative to the reference
-    (`eye_ratios`), or None: an eye under `GAZE_OPEN` of it is not read (a closing lid covers the
-    iris unevenly, and its dark centre moves: on dev grid_bbaf2n the reading's std over time is
-    0.10 with such frames, 0.04 without). Zeros where nothing can be read."""
-    if not positions:
-        return np.zeros(0)
-    shifts = np.zeros(len(positions))
-    base = None if reference is None else np.asarray(reference, dtype=np.float64)
-    if base is None or not np.isfinite(base).any():
-        return shifts
-    held = 0.0
-    for index, position in enumerate(positions):
-        if position is not None:
-            change = np.asarray(position, dtype=np.float64) - base
-            if openings is not None:
-                change = np.where(np.asarray(openings[index]) >= GAZE_OPEN, change, np.nan)
-            if np.isfinite(change).any():
-                held = float(np.nanmean(change))
-        shifts[index] = held
-    # clipped before smoothing too, so that a misreading does not spill onto its neighbours
-    limit = MAX_GAZE / GAZE_GAIN + GAZE_DEADZONE
-    smoothed = _smooth(np.clip(shifts, -limit, limit)[:, None], GAZE_SMOOTHING)[:, 0]
-    # the reading's wander on still eyes is not passed on: changes under GAZE_DEADZONE count as
-    # none, larger ones from there (a soft threshold)
-    steady = np.sign(smoothed) * np.maximum(np.abs(smoothed) - GAZE_DEADZONE, 0)
-    return np.clip(steady * GAZE_GAIN, -MAX_GAZE, MAX_GAZE)
 
 
 def photo_irises(irises: np.ndarray) -> np.ndarray:
@@ -303,7 +199,7 @@ class EyelidWarp:
               gaze: float = 0.0) -> tuple[Tensor, Tensor, Tensor]:
         """Photo positions x, y ((H, W) each, pixels: a smooth warp of a pixel grid) of a virtual
         photo whose eyes open by `gains` (2,) and whose irises sit `gaze` half eye lengths along
-        their eyes from the photo's (`gaze_shifts`; applied as much as each eye's strength) ->
+        their eyes from the photo's (`eye_motion.gaze_shifts`; applied as much as each eye's strength) ->
         (x, y) in the real photo, and (H, W) in [0, 1] where E draws the lids: each eye's band
         (from `above` over the upper lid to `below` under the lower one, corner to corner),
         feathered over a quarter of the eye's half length, times `strength` (2,) per eye (default

@@ -324,7 +324,7 @@ class FullResCompositor:
         photo's (`reenact.postprocess.eyelids`), or None to leave the lids to the model;
         landmark_targets: (68, 2) where the photo's landmarks belong in this frame (output pixels),
         to fit the motion to them (`reenact.postprocess.landmark_fit`), or None; gaze: how far the
-        irises move along their eyes, half eye lengths (`eyelids.gaze_shifts`; with eye_ratios
+        irises move along their eyes, half eye lengths (`eye_motion.gaze_shifts`; with eye_ratios
         only). Pixels where the paste mask is 0 keep the photo's bytes.
         """
         self._check(frame, deformation, weight)
