@@ -10,7 +10,9 @@ full-resolution compositor composes with the model's motion:
 
 where E maps a virtual photo whose lids are opened by a gain k (1: as in the photo, 0: closed) to
 the photo. Per eye, in a frame along the eye (u from corner to corner, v across, downward), with
-the lid margins U(u) (upper) and L(u) (lower) drawn through the 68-point landmarks and gap
+the lid margins U(u) (upper) and L(u) (lower) the cubics through each lid's four 68-point
+landmarks (`_lid_fit`; where a cubic would stray, their polyline, which bent the lash line of a
+closing lid at the middle two points; the cubic since 2026-12-06) and gap
 G = L - U, the lids meet on the line M = U + CLOSE_AT * G; the virtual lids are
 U' = M - CLOSE_AT k G and L' = M + (1 - CLOSE_AT) k G, and E is piecewise linear in v:
 
@@ -65,6 +67,7 @@ ABOVE = 0.9  # the band above the upper lid that slides with it, in eye half len
 BELOW = 0.6
 MAX_GAIN = 1.5  # eyes open at most this much wider than the photo's (the white stretches)
 LID_EDGE = 1.0  # photo pixels over which a closing lid's margin meets the eye it covers
+LID_BULGE = 0.35  # a lid's cubic may stray this far (x the eye's opening) from its landmarks' polyline
 # gaze (half lengths of the eye): an iris whose core would come nearer a corner than 1 - GAZE_REACH
 # - IRIS_RADIUS stops there
 GAZE_REACH = 0.6
@@ -132,8 +135,30 @@ class _Eye:
     knots: Tensor  # (4,) u of the lid landmarks
     upper: Tensor  # (4,) v of the upper lid's landmarks
     lower: Tensor  # (4,) v of the lower lid's
+    upper_fit: tuple[float, ...] | None  # the cubic through them (`_lid_fit`), highest power first
+    lower_fit: tuple[float, ...] | None
     iris: float  # u of the photo's iris, pixels (0: the middle, where it cannot be read)
     bounds: tuple[float, float, float, float]  # x0, x1, y0, y1: the band's box in photo pixels
+
+
+def _lid_fit(knots: np.ndarray, values: np.ndarray, opening: float) -> tuple[float, ...] | None:
+    """The cubic through a lid's 4 (u, v) landmark points, or None where it strays from their
+    polyline by more than `LID_BULGE` of the eye's `opening` (points bunched near a corner)."""
+    coefficients = np.polyfit(knots, values, 3)
+    u = np.linspace(knots[0], knots[-1], 33)
+    stray = np.abs(np.polyval(coefficients, u) - np.interp(u, knots, values)).max()
+    return tuple(float(c) for c in coefficients) if stray <= LID_BULGE * opening else None
+
+
+def _lid(u: Tensor, knots: Tensor, values: Tensor, fit: tuple[float, ...] | None) -> Tensor:
+    """A lid margin's v at u (clamped to the corners): the cubic `fit`, else the polyline."""
+    if fit is None:
+        return _piecewise_linear(u, knots, values)
+    u = u.clamp(float(knots[0]), float(knots[-1]))
+    out = torch.full_like(u, fit[0])
+    for coefficient in fit[1:]:
+        out = out * u + coefficient
+    return out
 
 
 def _piecewise_linear(u: Tensor, knots: Tensor, values: Tensor) -> Tensor:
@@ -184,8 +209,11 @@ class EyelidWarp:
         bounds = (corners[:, 0].min() - 1, corners[:, 0].max() + 1,
                   corners[:, 1].min() - 1, corners[:, 1].max() + 1)
         as_tensor = lambda a: torch.tensor(np.asarray(a), dtype=torch.float32)  # noqa: E731
+        opening = max(float((v_low - v_up)[1:3].max()), 1.0)
         return _Eye(origin=as_tensor(origin), along=as_tensor(along), half=half,
                     knots=as_tensor(knots), upper=as_tensor(v_up), lower=as_tensor(v_low),
+                    upper_fit=_lid_fit(knots, v_up, opening),
+                    lower_fit=_lid_fit(knots, v_low, opening),
                     iris=iris * half, bounds=tuple(float(b) for b in bounds))
 
     def implied_ratios(self, displacement_at) -> np.ndarray:
@@ -218,8 +246,8 @@ class EyelidWarp:
             bx, by, bw = x[block], y[block], weight[block]  # views: writes go into x, y, weight
             near = self._near(eye, bx, by)
             u, v = self._eye_frame(eye, bx[near], by[near])
-            upper = _piecewise_linear(u, eye.knots, eye.upper)
-            lower = _piecewise_linear(u, eye.knots, eye.lower)
+            upper = _lid(u, eye.knots, eye.upper, eye.upper_fit)
+            lower = _lid(u, eye.knots, eye.lower, eye.lower_fit)
             if scale > 0:
                 feather = 0.25 * eye.half
                 inside = torch.minimum(v - (upper - ABOVE * eye.half), lower + BELOW * eye.half - v)
@@ -276,8 +304,8 @@ class EyelidWarp:
         knots = torch.tensor(virtual, dtype=u.dtype)  # increasing: |iris + shift| <= GAZE_REACH h
         mapped = torch.where(u.abs() < half,
                              _piecewise_linear(u, knots, torch.tensor(photo, dtype=u.dtype)), u)
-        upper = _piecewise_linear(u, eye.knots, eye.upper)
-        lower = _piecewise_linear(u, eye.knots, eye.lower)
+        upper = _lid(u, eye.knots, eye.upper, eye.upper_fit)
+        lower = _lid(u, eye.knots, eye.lower, eye.lower_fit)
         feather = GAZE_FEATHER * half
         # whole from GAZE_ABOVE over the upper margin to GAZE_BELOW under the lower one, fading
         # out over GAZE_FEATHER beyond (inside E's band)
