@@ -46,6 +46,7 @@ from reenact.postprocess.mouth_mask import (
     polygon_coverage,
 )
 from reenact.postprocess.mouth_warp import Inside, MouthWarp, inner_lip_outline
+from reenact.postprocess.piecewise import row_spans
 from reenact.preprocess.crop import CropBox
 from reenact.preprocess.expressions import POSE_LANDMARKS, mouth_opening
 from reenact.preprocess.face import REC601_LUMA
@@ -306,9 +307,7 @@ def hung_inside(reference: np.ndarray, opened: np.ndarray, image: np.ndarray,
     inside = polygon_coverage(outline - (x0, y0), x1 - x0, y1 - y0)  # (h, w)
     luma = image[y0:y1, x0:x1].astype(np.float64) @ REC601_LUMA
     rows = np.arange(y1 - y0, dtype=np.float64)[:, None]
-    covered = inside > 0.5
-    top = np.where(covered.any(axis=0), covered.argmax(axis=0), 0).astype(np.float64)
-    bottom = np.where(covered.any(axis=0), len(rows) - covered[::-1].argmax(axis=0), 0)
+    top, bottom = row_spans((inside > 0.5).T).T.astype(np.float64)  # per column, rows covered
     gap = bottom - top
     span = (rows >= top + SEAM_FROM * gap) & (rows <= top + SEAM_TO * gap)
     smoothed = (luma + np.roll(luma, 1, axis=0) + np.roll(luma, -1, axis=0)) / 3
