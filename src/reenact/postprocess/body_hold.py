@@ -61,19 +61,7 @@ class BodyHold:
 
     def distance(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
         """Pixels from the points (`x`, `y`, same shape) to the head: 0 on it."""
-        above = np.maximum(y - self._ends_row, 0.0)
-        start, stop = self._jaw, np.roll(self._jaw, -1, axis=0)  # the outline, closed
-        nearest = np.full(x.shape, np.inf)
-        inside = np.zeros(x.shape, dtype=bool)
-        for (x0, y0), (x1, y1) in zip(start, stop):
-            dx, dy = x1 - x0, y1 - y0
-            t = np.clip(((x - x0) * dx + (y - y0) * dy) / max(dx * dx + dy * dy, 1e-12), 0, 1)
-            nearest = np.minimum(nearest, np.hypot(x - x0 - t * dx, y - y0 - t * dy))
-            crosses = (y0 > y) != (y1 > y)  # even-odd rule along +x
-            with np.errstate(divide="ignore", invalid="ignore"):
-                at = x0 + (y - y0) * dx / dy
-            inside ^= crosses & (x < at)
-        return np.where(inside, 0.0, np.minimum(nearest, above))
+        return head_distance(self._jaw, self._ends_row, x, y)
 
     def at(self, rows: np.ndarray, columns: np.ndarray) -> np.ndarray:
         """(len(rows), len(columns)) in [0, 1]: the hold at image rows x columns (pixel
@@ -136,6 +124,26 @@ class BodyHold:
     def _faded(self, distance: np.ndarray) -> np.ndarray:
         t = np.clip((distance - self.start) / (self.end - self.start), 0.0, 1.0)
         return 1 - t * t * (3 - 2 * t)
+
+
+def head_distance(jaw: np.ndarray, ends_row: float, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Pixels from the points (`x`, `y`, same shape) to the head: 0 inside the closed outline of
+    the (17, 2) `jaw` points and on every row above `ends_row` (the row of the jaw's two ends),
+    else the distance to the outline or to that row, whichever is nearer."""
+    x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
+    above = np.maximum(y - ends_row, 0.0)
+    start, stop = jaw, np.roll(jaw, -1, axis=0)  # the outline, closed
+    nearest = np.full(x.shape, np.inf)
+    inside = np.zeros(x.shape, dtype=bool)
+    for (x0, y0), (x1, y1) in zip(start, stop):
+        dx, dy = x1 - x0, y1 - y0
+        t = np.clip(((x - x0) * dx + (y - y0) * dy) / max(dx * dx + dy * dy, 1e-12), 0, 1)
+        nearest = np.minimum(nearest, np.hypot(x - x0 - t * dx, y - y0 - t * dy))
+        crosses = (y0 > y) != (y1 > y)  # even-odd rule along +x
+        with np.errstate(divide="ignore", invalid="ignore"):
+            at = x0 + (y - y0) * dx / dy
+        inside ^= crosses & (x < at)
+    return np.where(inside, 0.0, np.minimum(nearest, above))
 
 
 def _every(size: int, every: int) -> np.ndarray:
