@@ -48,14 +48,13 @@ from reenact.geometry import coordinate_grid, resize_grid, smoothstep, warp
 from reenact.postprocess.eyelids import EyelidWarp, takeover
 from reenact.postprocess.folds import unfolded
 from reenact.postprocess.body_hold import BodyHold
-from reenact.postprocess.full_res_config import FullResConfig, body_hold
+from reenact.postprocess.full_res_config import FullResConfig, body_hold, jaw_motion
 from reenact.postprocess.landmark_fit import LandmarkFit
 from reenact.postprocess.mouth_mask import face_hull_mask
 from reenact.postprocess.paste import _match_colors, check_paste_inputs, feather_window
 from reenact.postprocess.resampling import blur_matrix, interpolation_matrix, max_filter
 from reenact.preprocess.crop import CropBox
 from reenact.preprocess.gaze import iris_positions
-
 
 _MIN_BASELINE = 0.05
 
@@ -130,10 +129,9 @@ class FullResCompositor:
             * feather_window(len(self._x), box.x0 - self._left, box.x1 - self._left,
                              feather)[None, :])  # (H', W')
         self._blur = blur_matrix(size, config.feather * size / 2)
-        self._face = self._eyelids = self._fit = None
-        self._hold: BodyHold | None = None
+        self._face = self._eyelids = self._fit = self._hold = self._jaw = None
         if landmarks is not None:
-            self._hold = body_hold(landmarks, config)
+            self._hold, self._jaw = body_hold(landmarks, config), jaw_motion(landmarks, config)
             self._face = self._grow(torch.from_numpy(face_hull_mask(landmarks, box, size)))
             self._eyelids = EyelidWarp(landmarks, iris_positions(image, landmarks))
             self._fit = LandmarkFit(landmarks)
@@ -176,12 +174,15 @@ class FullResCompositor:
         return self._hold
 
     def _deformation(self, deformation: np.ndarray) -> tuple[Tensor, _LatticeReaders]:
-        """(h, w, 2) the frame's dense deformation, the body held (`BodyHold`) and unfolded, and
-        its lattice's readers; the last call's again for an equal `deformation` (not changed)."""
+        """(h, w, 2) the frame's dense deformation, the jaw made rigid (`JawMotion`), the body held
+        (`BodyHold`) and unfolded, and its lattice's readers; the last call's again for an equal
+        `deformation` (not changed)."""
         if self._last is not None and np.array_equal(self._last[0], deformation):
             return self._last[1], self._last[2]
         grid = torch.from_numpy(np.ascontiguousarray(deformation, dtype=np.float32))
         readers = self._lattice(*grid.shape[:2])
+        if self._jaw is not None:
+            grid = readers.identity + torch.from_numpy(self._jaw.rigid(self.box, grid - readers.identity))
         if self._hold is not None:
             shift = ((grid - readers.identity) * self._pixels_per_unit).numpy()  # (h, w, 2) px
             hold = torch.from_numpy(self._hold.on_lattice(self.box, shift)).float()  # (h, w)

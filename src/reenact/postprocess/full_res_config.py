@@ -1,5 +1,6 @@
 """How the full-resolution compositor (`reenact.postprocess.full_res`) blends and pastes: its
-settings, checked, and the body's hold they give a photo (`body_hold`)."""
+settings, checked, and the body's hold and rigid jaw they give a photo (`body_hold`,
+`jaw_motion`)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from reenact.postprocess.body_hold import BodyHold
+from reenact.postprocess.jaw_motion import JawMotion
 
 
 def _check_fraction(config: object, name: str, low: float, high: float) -> None:
@@ -41,6 +43,9 @@ class FullResConfig:
         heights from it (smoothstep; `reenact.postprocess.body_hold`), so shoulders and clothes
         keep the photo's pixels while the head turns (the relative motion of a turning head
         otherwise drags them along: a collar tilts with the chin).
+    rigid_jaw: with the photo's landmarks, the motion over the chin and jaw is the affine map
+        fitted to it there (`reenact.postprocess.jaw_motion`): the jaw moves as one bone, where
+        the model's chin keypoint drew the chin's outline to a point.
     """
 
     moved_from: float = 0.5
@@ -55,6 +60,7 @@ class FullResConfig:
     hold_body: bool = True
     hold_from: float = 0.1
     hold_to: float = 0.5
+    rigid_jaw: bool = True
 
     def __post_init__(self) -> None:
         _check_fraction(self, "moved_from", 0, math.inf)
@@ -77,6 +83,9 @@ class FullResConfig:
         if not isinstance(self.hold_body, bool):
             raise ValueError(f"FullResConfig.hold_body: expected true or false, "
                              f"got {self.hold_body!r}")
+        if not isinstance(self.rigid_jaw, bool):
+            raise ValueError(f"FullResConfig.rigid_jaw: expected true or false, "
+                             f"got {self.rigid_jaw!r}")
         if not isinstance(self.color_match, bool):
             raise ValueError(f"FullResConfig.color_match: expected true or false, "
                              f"got {self.color_match!r}")
@@ -88,3 +97,9 @@ def body_hold(landmarks: np.ndarray, config: FullResConfig) -> BodyHold | None:
     if not config.hold_body:
         return None
     return BodyHold(landmarks, config.hold_from, config.hold_to)
+
+
+def jaw_motion(landmarks: np.ndarray, config: FullResConfig) -> JawMotion | None:
+    """The jaw made rigid on a photo with 68 face `landmarks` (image pixels), as `config` sets
+    it; None when `config.rigid_jaw` is off."""
+    return JawMotion(landmarks) if config.rigid_jaw else None
