@@ -15,7 +15,7 @@ from reenact.geometry import (
     sparse_motions,
     warp,
 )
-from reenact.point_geometry import apply_affine, convex_hull_area, similarity_fit
+from reenact.point_geometry import affine_part, apply_affine, convex_hull_area, similarity_fit
 
 
 def random_keypoints(batch=2, num_kp=5, seed=0, spread=0.6):
@@ -116,3 +116,20 @@ def test_similarity_fit_recovers_a_similarity_and_never_reflects():
         similarity_fit(points, points[:5])
     with pytest.raises(ValueError, match="coincide"):
         similarity_fit(np.zeros((3, 2)), points[:3])
+
+
+def test_affine_part_keeps_an_affine_motion_and_straightens_a_bent_one():
+    rng = np.random.default_rng(1)
+    points = rng.normal(0, 10, (11, 2))
+    affine = np.array([[1.1, 0.2, 3.0], [-0.1, 0.9, -2.0]])
+    motion = apply_affine(affine, points) - points
+    np.testing.assert_allclose(affine_part(points, motion), motion, atol=1e-9)
+    bent = np.zeros((2, 11, 2))
+    bent[1, 5] = (0.0, 4.0)  # one point moved alone, in the second of two sets
+    part = affine_part(points, bent)
+    np.testing.assert_allclose(part[0], 0.0, atol=1e-12)
+    assert np.abs(part[1, 5, 1]) < 4.0 and np.abs(part[1]).max() > 0
+    with pytest.raises(ValueError, match="points, displacements"):
+        affine_part(points[:2], bent[:, :2])
+    with pytest.raises(ValueError, match="all on one line"):
+        affine_part(np.stack([np.arange(5.0), np.arange(5.0)], axis=1), np.zeros((5, 2)))

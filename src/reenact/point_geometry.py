@@ -57,3 +57,20 @@ def apply_affine(affine: np.ndarray, points: np.ndarray) -> np.ndarray:
     """(..., 2) points mapped by a (2, 3) affine."""
     points = np.asarray(points, np.float64)
     return points @ affine[:, :2].T + affine[:, 2]
+
+
+def affine_part(points: np.ndarray, displacements: np.ndarray) -> np.ndarray:
+    """(..., N, 2) the part of (..., N, 2) `displacements` of (N, 2) `points` that one affine map
+    explains: each set of displacements replaced by the least-squares affine map's (N >= 3 points
+    not all on a line)."""
+    points = np.asarray(points, np.float64)
+    displacements = np.asarray(displacements, np.float64)
+    if points.ndim != 2 or points.shape[1] != 2 or len(points) < 3 \
+            or displacements.shape[-2:] != points.shape:
+        raise ValueError(f"points, displacements: expected (N, 2) points, N >= 3, and (..., N, 2) "
+                         f"displacements, got {points.shape} and {displacements.shape}")
+    design = np.concatenate([points, np.ones((len(points), 1))], axis=1)  # (N, 3)
+    if np.linalg.matrix_rank(design) < 3:
+        raise ValueError("points: all on one line; no affine map is fitted to them")
+    projection = design @ np.linalg.pinv(design)  # (N, N)
+    return np.einsum("ij,...jk->...ik", projection, displacements)

@@ -14,7 +14,8 @@ Two parts, so that a portrait opens its own mouth by the driver's *change* and k
 - the shape: every other change of the lips and jaw (a smile widens the corners, a pout pulls
   them in), measured in the initial frame's pose (a similarity on landmarks that speech does not
   move), less the part the opening explains (`open_mouth`'s shares), and carried onto the
-  portrait by the similarity between the two faces' pose landmarks (rotation and size only).
+  portrait by the similarity between the two faces' pose landmarks (rotation and size only); the
+  jaw line's change as the one affine map that fits it best (`JAW_LINE`).
 - the bite: lips parted with the jaw shut, drawn with the teeth together rather than an open
   mouth's dark inside. A grin: the mouth widens (corners out by 0.08-0.2 interocular distances,
   `BITE_WIDENING`) while the chin drops less than 0.3-0.6 of the lips' gap change
@@ -39,7 +40,7 @@ import numpy as np
 
 from reenact.pipelines.articulation import SPEECH_LANDMARKS, open_mouth
 from reenact.pipelines.portrait_mouth import OWN_OPENING
-from reenact.point_geometry import apply_affine, similarity_fit
+from reenact.point_geometry import affine_part, apply_affine, similarity_fit
 from reenact.preprocess.expressions import (
     POSE_LANDMARKS,
     check_face_landmarks,
@@ -61,6 +62,10 @@ TEETH_SMOOTHING = 4.0  # gaussian sigma, frames, over that share
 _BITE_FLOOR = 0.08  # gap changes under this count as this much (a ratio of small numbers is noise)
 INNER_LIPS = tuple(range(60, 68))  # dlib's inner lips: their gap is what `opening_scale` scales
 CLOSED_PERCENTILE = 10  # of the driver's gaps: its reading of closed lips (speech closes them often)
+# the lower jaw line, whose change is carried as one affine map (the jaw is one bone): point by
+# point, a turning driver's jaw outline (dlib's points slide along it) bent the portrait's chin
+# into a point with every syllable (the README video)
+JAW_LINE = tuple(range(3, 14))
 
 
 @dataclass(frozen=True)
@@ -116,6 +121,7 @@ def mouth_changes(landmarks: Sequence[np.ndarray | None], reference: np.ndarray,
     distance = max(float(interocular_distance(reference)), 1e-9)
     down = face_down(reference)
     changes = np.zeros((count, len(speech), 2))
+    taken_back = np.zeros_like(changes)
     openings = np.full(count, own)
     drops = np.zeros(count)  # the chin's drop over the gap's change
     widening = np.zeros(count)  # the mouth corners' distance's change
@@ -131,14 +137,21 @@ def mouth_changes(landmarks: Sequence[np.ndarray | None], reference: np.ndarray,
         # chin and jaw move as the driver's did (unscaled, the wide-open portrait of dev vr_3's
         # self-reenactment drew a closing lower lip and chin 6-11 px high at a 256-px face) and
         # the inner lips by the scaled gap
+        own_part = open_mouth(reference, change) - reference
         explained = open_mouth(reference, opening_scale * change) - reference
-        explained[inner] = (open_mouth(reference, change) - reference)[inner]
-        changes[index] = (aligned - reference - explained)[speech] @ to_portrait.T
+        explained[inner] = own_part[inner]
+        # the rest of the driver's change, and the scale's part taken back (kept apart: the jaw
+        # line's rest is made affine below, the part taken back must stay as `open_mouth` has it)
+        changes[index] = (aligned - reference - own_part)[speech] @ to_portrait.T
+        taken_back[index] = (own_part - explained)[speech] @ to_portrait.T
         openings[index] = own + opening_scale * change
         drop = float((aligned[8] - reference[8]) @ down) / distance
         drops[index] = drop / max(change, _BITE_FLOOR)
         widening[index] = float(mouth_width(points)) - start_width
     changes = gaussian_smooth(changes, SMOOTHING)
+    jaw = [speech.index(index) for index in JAW_LINE]
+    changes[:, jaw] = affine_part(portrait[list(JAW_LINE)], changes[:, jaw])
+    changes += gaussian_smooth(taken_back, SMOOTHING)
     shapes = np.repeat(portrait[None].astype(np.float64), count, axis=0)
     shapes[:, speech] += changes
     low, high = BITE_RATIO
