@@ -1,4 +1,5 @@
-"""Generated faces for the evaluation tests: a flat-coloured face drawn around 68 template landmarks."""
+"""Generated faces for tests: a flat-coloured face drawn around 68 template landmarks, and bare
+landmark sets (`jaw_face`)."""
 
 from __future__ import annotations
 
@@ -32,3 +33,18 @@ def drawn_face(size: int = 160, *, mouth_open: float = 0.3, interior: bool = Tru
 
 def blurred(image: np.ndarray, radius: float = 2.0) -> np.ndarray:
     return np.asarray(Image.fromarray(image).filter(ImageFilter.GaussianBlur(radius)))
+
+
+def jaw_face(centre_x: float = 150.0, eyes: float = 150.0, chin: float = 250.0,
+             half_width: float = 70.0, roll: float = 0.0) -> np.ndarray:
+    """68 points whose jaw (0-16) is a half ellipse from the eyes' row down to the chin (8),
+    turned by `roll` radians about the eyes' centre; the eyes (36-47) on their row; the rest 0."""
+    points = np.zeros((68, 2))
+    angles = np.linspace(np.pi, 0, 17)
+    points[:17] = np.stack([centre_x + half_width * np.cos(angles),
+                            eyes + (chin - eyes) * np.sin(angles)], axis=1)
+    points[36:48] = np.stack([np.linspace(centre_x - 40, centre_x + 40, 12),
+                              np.full(12, eyes)], axis=1)
+    c, s = np.cos(roll), np.sin(roll)
+    centre = np.array([centre_x, eyes])
+    return (points - centre) @ np.array([[c, s], [-s, c]]) + centre

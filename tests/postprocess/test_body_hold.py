@@ -3,24 +3,11 @@ beside the jaw alike."""
 
 import numpy as np
 import pytest
+from face_images import jaw_face as face
 
 from reenact.postprocess.body_hold import BodyHold
 
 SHAPE = (400, 400)  # the photo: height, width
-
-
-def face(centre_x=150.0, eyes=150.0, chin=250.0, half_width=70.0, roll=0.0):
-    """68 points whose jaw (0-16) is a half ellipse from the eyes' row down to the chin (8),
-    turned by `roll` radians about the eyes' centre; the eyes (36-47) on their row."""
-    points = np.zeros((68, 2))
-    angles = np.linspace(np.pi, 0, 17)
-    points[:17] = np.stack([centre_x + half_width * np.cos(angles),
-                            eyes + (chin - eyes) * np.sin(angles)], axis=1)
-    points[36:48] = np.stack([np.linspace(centre_x - 40, centre_x + 40, 12),
-                              np.full(12, eyes)], axis=1)
-    c, s = np.cos(roll), np.sin(roll)
-    centre = np.array([centre_x, eyes])
-    return (points - centre) @ np.array([[c, s], [-s, c]]) + centre
 
 
 def hold_at(hold, x, y):

@@ -3,6 +3,7 @@ the affine map fitted to it, the rest of the face's motion kept as it was."""
 
 import numpy as np
 import pytest
+from face_images import jaw_face
 
 from reenact.postprocess.jaw_motion import JawMotion
 from reenact.preprocess.crop import CropBox
@@ -11,19 +12,14 @@ BOX = CropBox(150.0, 200.0, 256.0)  # x 22-278, y 72-328: the whole face and nec
 CELLS = 32  # lattice cells per side, 8 px each
 
 
-def face(centre_x=150.0, eyes=150.0, chin=250.0, half_width=70.0):
-    """68 points: the jaw (0-16) a half ellipse from the eyes' row down to the chin (8), the eyes
-    (36-47) on their row, the mouth's corners (48, 54) 50 px apart on row 210, the lower lip's
-    inner edge (66) on row 213 and its outer edge (57) on row 222."""
-    points = np.zeros((68, 2))
-    angles = np.linspace(np.pi, 0, 17)
-    points[:17] = np.stack([centre_x + half_width * np.cos(angles),
-                            eyes + (chin - eyes) * np.sin(angles)], axis=1)
-    points[36:48] = np.stack([np.linspace(centre_x - 40, centre_x + 40, 12),
-                              np.full(12, eyes)], axis=1)
-    points[48:68] = (centre_x, 210.0)
-    points[48], points[54] = (centre_x - 25, 210.0), (centre_x + 25, 210.0)
-    points[66], points[57] = (centre_x, 213.0), (centre_x, 222.0)
+def face():
+    """`jaw_face` (a half-ellipse jaw from the eyes' row 150 to the chin at 250) with the mouth's
+    corners (48, 54) 50 px apart on row 210, the lower lip's inner edge (66) on row 213 and its
+    outer edge (57) on row 222."""
+    points = jaw_face()
+    points[48:68] = (150.0, 210.0)
+    points[48], points[54] = (125.0, 210.0), (175.0, 210.0)
+    points[66], points[57] = (150.0, 213.0), (150.0, 222.0)
     return points
 
 
