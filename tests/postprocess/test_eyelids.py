@@ -22,6 +22,7 @@ from reenact.postprocess.eyelids import (
     GAZE_REACH,
     EyelidWarp,
     photo_irises,
+    takeover,
 )
 from reenact.preprocess.expressions import eye_aspect_ratios
 from reenact.postprocess.full_res import FullResCompositor
@@ -513,3 +514,16 @@ def test_a_driver_caught_blinking_at_the_reference_frame_is_measured_from_its_ey
     absolute = driver_eye_ratios(track, source, AnimateOptions(relative=False), from_best=False)
     np.testing.assert_allclose(absolute[6:10], 1, atol=1e-6)
     assert np.all(absolute[0] < 0.75)
+
+
+def test_an_eye_asked_to_close_past_a_squashing_model_is_drawn_whole():
+    """A model that squashes one eye of a turned head to 0.6 of its opening leaves the lids
+    mostly to itself (a blink painted over a squashed eye) while the driver's eye is open; asked
+    to close past it, the eye is drawn whole, as the other, so a blink closes both eyes."""
+    implied = np.array([1.1, 0.6])
+    open_strength = takeover(implied)
+    assert open_strength[0] == 1.0 and 0 < open_strength[1] < 0.6
+    np.testing.assert_array_equal(takeover(implied, np.array([1.0, 0.9])), open_strength)
+    np.testing.assert_array_equal(takeover(implied, np.array([0.05, 0.2])), [1.0, 1.0])
+    halfway = takeover(implied, np.array([1.0, 0.6 * (1 - 0.5 * 0.25)]))[1]
+    assert open_strength[1] < halfway < 1.0  # handed over smoothly as the eye closes

@@ -68,6 +68,8 @@ BELOW = 0.6
 MAX_GAIN = 1.5  # eyes open at most this much wider than the photo's (the white stretches)
 LID_EDGE = 1.0  # photo pixels over which a closing lid's margin meets the eye it covers
 LID_BULGE = 0.35  # a lid's cubic may stray this far (x the eye's opening) from its landmarks' polyline
+# an eye asked this share (of the model's opening) closer than the model has it is drawn whole
+CLOSING_TAKEOVER = 0.25
 # gaze (half lengths of the eye): an iris whose core would come nearer a corner than 1 - GAZE_REACH
 # - IRIS_RADIUS stops there
 GAZE_REACH = 0.6
@@ -117,14 +119,25 @@ def photo_irises(irises: np.ndarray) -> np.ndarray:
     return np.clip(chosen, -PHOTO_IRIS, PHOTO_IRIS)
 
 
-def takeover(implied: np.ndarray) -> np.ndarray:
+def takeover(implied: np.ndarray, ratios: np.ndarray | None = None) -> np.ndarray:
     """(2,) in [0, 1] per eye: how much the lids are drawn here rather than left to the model,
     from the opening its motion implies (`EyelidWarp.implied_ratios`). A model that changes a lid
     gap by more than 2x moves the lids with large deformations whose result only its generator
     makes look like an eye (a blink painted over a squashed eye): then the lids stay the model's.
-    Full takeover within 25% of the photo's opening, a smooth hand-over between."""
-    change = np.abs(np.log(np.maximum(np.asarray(implied, dtype=np.float64), 1e-3)))
-    return smoothstep(torch.from_numpy((np.log(2.0) - change) / (np.log(2.0) - np.log(1.25)))).numpy()
+    Full takeover within 25% of the photo's opening, a smooth hand-over between.
+
+    With the asked `ratios` (per eye, over the photo's opening), an eye asked to close further
+    than the model's motion has it is drawn whole again as it closes (`CLOSING_TAKEOVER`): closing
+    lids slide over whatever the model left of the eye, and a model that squashed one eye of a
+    turned head to 0.6 of its opening had left that eye half open through the driver's blinks,
+    the other shut (the README video, frames 27-29)."""
+    implied = np.maximum(np.asarray(implied, dtype=np.float64), 1e-3)
+    change = np.abs(np.log(implied))
+    strength = smoothstep(torch.from_numpy((np.log(2.0) - change) / (np.log(2.0) - np.log(1.25)))).numpy()
+    if ratios is None:
+        return strength
+    closing = (implied - np.asarray(ratios, dtype=np.float64)) / (CLOSING_TAKEOVER * implied)
+    return np.maximum(strength, smoothstep(torch.from_numpy(closing)).numpy())
 
 
 @dataclass(frozen=True)

@@ -267,7 +267,7 @@ class FullResCompositor:
             raise ValueError(f"eye_ratios: expected 2 finite numbers, got {eye_ratios!r}")
         displacement_at = lambda points: self._displacement_at(displacement, points)  # noqa: E731
         implied = self._eyelids.implied_ratios(displacement_at)
-        strength = takeover(implied)
+        strength = takeover(implied, ratios)
         return 1 + strength * (ratios / np.maximum(implied, 0.1) - 1), strength
 
     def _corrected_reader(self, readers: _LatticeReaders, correction: Tensor,
