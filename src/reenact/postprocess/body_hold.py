@@ -42,10 +42,9 @@ class BodyHold:
         if not (math.isfinite(start) and math.isfinite(end) and 0 <= start < end):
             raise ValueError(f"start, end: expected 0 <= start < end, got {start!r}, {end!r}")
         points = np.asarray(landmarks, dtype=np.float64)
-        self.height = max(1.0, float(points[CHIN, 1] - points[EYES, 1].mean()))
+        self.height = eyes_to_chin(points)
         self.start, self.end = start * self.height, end * self.height
-        self._jaw = points[JAW]
-        self._ends_row = float(self._jaw[[0, -1], 1].mean())
+        self._jaw, self._ends_row = points[JAW], jaw_ends_row(points)
         self.step = max(1.0, self.height / _CELLS_PER_HEIGHT)
         # the lattice covers the jaw and more than `end` around it: read beyond, it is clamped to
         # its edge, where the jaw is further than `end` and only the rows' own distance below the
@@ -124,6 +123,18 @@ class BodyHold:
     def _faded(self, distance: np.ndarray) -> np.ndarray:
         t = np.clip((distance - self.start) / (self.end - self.start), 0.0, 1.0)
         return 1 - t * t * (3 - 2 * t)
+
+
+def eyes_to_chin(points: np.ndarray) -> float:
+    """The eyes-to-chin height of (68, 2) face landmarks (image pixels), at least 1: the unit the
+    fades around the head are measured in."""
+    return max(1.0, float(points[CHIN, 1] - points[EYES, 1].mean()))
+
+
+def jaw_ends_row(points: np.ndarray) -> float:
+    """The row of the jaw's two ends (landmarks 0 and 16) of (68, 2) face landmarks: above it,
+    everything is head (`head_distance`)."""
+    return float(points[JAW][[0, -1], 1].mean())
 
 
 def head_distance(jaw: np.ndarray, ends_row: float, x: np.ndarray, y: np.ndarray) -> np.ndarray:

@@ -33,7 +33,7 @@ import math
 
 import numpy as np
 
-from reenact.postprocess.body_hold import CHIN, EYES, JAW, head_distance
+from reenact.postprocess.body_hold import JAW, eyes_to_chin, head_distance, jaw_ends_row
 from reenact.preprocess.crop import CropBox
 from reenact.preprocess.expressions import check_face_landmarks, face_down
 
@@ -60,8 +60,8 @@ class JawMotion:
                     or not math.isfinite(value) or value < 0 or (name == "fade" and value == 0):
                 raise ValueError(f"{name}: expected a number >= 0{' (fade > 0)' * (name == 'fade')}"
                                  f", got {value!r}")
-        self._jaw, self._ends_row = points[JAW], float(points[JAW][[0, -1], 1].mean())
-        self.height = max(1.0, float(points[CHIN, 1] - points[EYES, 1].mean()))
+        self._jaw, self._ends_row = points[JAW], jaw_ends_row(points)
+        self.height = eyes_to_chin(points)
         self.margin, self.fade = margin * self.height, fade * self.height
         self._down = face_down(points)
         self._across = np.array([-self._down[1], self._down[0]])
