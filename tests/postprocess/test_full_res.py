@@ -120,6 +120,33 @@ def test_carried_points_are_where_the_frame_shows_them():
     np.testing.assert_allclose(full.carried(zoom, points, iterations=8), expected, atol=0.3)
 
 
+def longest_run(values):
+    """The most equal values in a row of `values` (a smeared edge row repeats one value)."""
+    runs, run = [1], 1
+    for a, b in zip(values[:-1], values[1:]):
+        run = run + 1 if a == b else 1
+        runs.append(run)
+    return max(runs)
+
+
+def test_nothing_is_read_past_the_photos_edge():
+    """A head moving down from the top edge that a tight crop cuts through: the rows that would
+    read above the photo stretch the top of it (the edge row staying put), not repeat its edge
+    row as streaks."""
+    rows = np.arange(256, dtype=np.uint8)
+    photo = np.repeat(np.repeat(rows[:, None, None], 500, axis=1), 3, axis=2)  # value = row
+    box = CropBox(250.0, 120.0, 300.0)  # 30 px of it above the photo
+    assert box.side == BOX.side  # as `lattice_shift` reads it
+    compositor = FullResCompositor(photo, box, crop_image(photo, box, SIZE), align_corners=True,
+                                   config=FullResConfig())
+    result = compositor.composite(np.zeros((SIZE, SIZE, 3), np.uint8), lattice_shift(0.0, -20.0),
+                                  np.ones((SIZE, SIZE), np.float32))
+    column = result[:, 250, 0].astype(int)
+    assert column[0] == 0 and np.all(np.diff(column[:80]) >= 0)
+    assert longest_run(column[:40]) <= 3  # "border" sampling repeated row 0 over 21 rows
+    np.testing.assert_allclose(column[100:140], np.arange(80, 120), atol=1)  # moved down 20 px
+
+
 def test_translation_keeps_the_photo_sharp():
     """A half-pixel move of fine texture: the full-resolution warp keeps most of its detail, the
     model-size frame pasted back (even a perfect one) loses most of it."""

@@ -86,6 +86,18 @@ def test_a_hold_keeps_the_body_still():
     assert np.abs(np.diff(rows, axis=0)).max() < 40
 
 
+def test_a_box_past_the_frame_edge_moves_without_streaks():
+    """Moving down a box that the frame's top edge cuts through: the rows that would read above
+    the frame stretch its top rows (the edge row staying put), not repeat the edge row."""
+    image = photo()  # green = row
+    box = CropBox(160.0, 40.0, 120.0)  # 20 px of it above the frame
+    out = HeadMover(image, box, 0.12).apply(image, BoxMotion(1.0, 0.0, 0.125))  # 15 px down
+    column = out[:, 160, 1].astype(int)
+    assert column[0] == 0 and np.all(np.diff(column[:60]) >= 0)
+    assert max(np.bincount(column[:30])) <= 3  # "border" sampling repeated row 0 over 15 rows
+    np.testing.assert_allclose(column[40:80], np.arange(25, 65), atol=1)
+
+
 def test_unmoved_inverts_the_motion():
     motion = BoxMotion(1.3, -0.2, 0.1)
     moved = motion.moved(BOX)

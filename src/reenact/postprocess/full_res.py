@@ -52,7 +52,7 @@ from reenact.postprocess.full_res_config import FullResConfig, body_hold, jaw_mo
 from reenact.postprocess.landmark_fit import LandmarkFit
 from reenact.postprocess.mouth_mask import face_hull_mask
 from reenact.postprocess.paste import _match_colors, check_paste_inputs, feather_window
-from reenact.postprocess.resampling import blur_matrix, interpolation_matrix, max_filter
+from reenact.postprocess.resampling import blur_matrix, interpolation_matrix, kept_inside, max_filter
 from reenact.preprocess.crop import CropBox
 from reenact.preprocess.gaze import iris_positions
 
@@ -150,13 +150,12 @@ class FullResCompositor:
 
     def _lattice(self, cells_y: int, cells_x: int) -> _LatticeReaders:
         """The interpolation matrices of a deformation lattice of this size (made once)."""
-        key = (cells_y, cells_x)
-        if key not in self._readers:
+        if (cells_y, cells_x) not in self._readers:
             size, align = self.size, self.align_corners
             fx = _model_fractions(self._qx, cells_x, size, align) * size - 0.5
             fy = _model_fractions(self._qy, cells_y, size, align) * size - 0.5
             centres = (np.arange(size) + 0.5) / size
-            self._readers[key] = _LatticeReaders(
+            self._readers[cells_y, cells_x] = _LatticeReaders(
                 identity=coordinate_grid(cells_y, cells_x),
                 motion_x=interpolation_matrix(self._qx * cells_x - 0.5, cells_x),
                 motion_y=interpolation_matrix(self._qy * cells_y - 0.5, cells_y),
@@ -166,7 +165,7 @@ class FullResCompositor:
                 model_pixels=(torch.from_numpy(fx).float(), torch.from_numpy(fy).float()),
                 upsample=interpolation_matrix(centres * cells_y - 0.5, cells_y),
                 upsample_x=interpolation_matrix(centres * cells_x - 0.5, cells_x))
-        return self._readers[key]
+        return self._readers[cells_y, cells_x]
 
     @property
     def hold(self) -> BodyHold | None:
@@ -240,9 +239,8 @@ class FullResCompositor:
     def _check(self, frame: np.ndarray, deformation: np.ndarray, weight: np.ndarray) -> None:
         s = self.size
         if not isinstance(frame, np.ndarray) or frame.shape != (s, s, 3) or frame.dtype != np.uint8:
-            description = (f"{frame.shape} {frame.dtype}" if isinstance(frame, np.ndarray)
-                           else type(frame).__name__)
-            raise ValueError(f"frame: expected ({s}, {s}, 3) uint8, got {description}")
+            raise ValueError(f"frame: expected ({s}, {s}, 3) uint8, got "
+                             f"{getattr(frame, 'shape', type(frame).__name__)} {getattr(frame, 'dtype', '')}")
         if not isinstance(deformation, np.ndarray) or deformation.ndim != 3 \
                 or deformation.shape[2] != 2 or min(deformation.shape[:2]) < 2:
             raise ValueError(f"deformation: expected (h, w, 2) with h, w >= 2, got "
@@ -370,6 +368,8 @@ class FullResCompositor:
         if eyes is not None:
             x, y, drawn = self._eyelids.apply(x, y, *eyes, gaze=float(gaze))
             keep = 1 - drawn
+        x = kept_inside(x, torch.from_numpy(self._x[c0:c1]).float(), width)  # nothing is read past
+        y = kept_inside(y, torch.from_numpy(self._y[r0:r1, None]).float(), height)  # the photo's edges
         where = torch.stack([x.mul_(2 / width).sub_(1), y.mul_(2 / height).sub_(1)], dim=-1)
         content = F.grid_sample(self._pixels[None], where[None], mode="bicubic",
                                 padding_mode="border", align_corners=False)[0]  # (3, h', w')

@@ -23,6 +23,7 @@ import torch.nn.functional as F
 
 from reenact.postprocess.body_hold import BodyHold
 from reenact.postprocess.paste import feather_window
+from reenact.postprocess.resampling import kept_inside
 from reenact.preprocess.crop import CropBox
 
 
@@ -110,8 +111,9 @@ class HeadMover:
         if self.hold is not None:  # the body stays
             fade = fade * self.hold.moving(rows, columns, shift, every=max(1, int(self.hold.step)))
         # each output pixel reads the composited frame where the (faded) motion takes it from
-        x = columns[None, :] + fade * shift[..., 0]
-        y = rows[:, None] + fade * shift[..., 1]
+        # (no pixel reads past the frame's edges, where it has nothing: `kept_inside`)
+        x = kept_inside(columns[None, :] + fade * shift[..., 0], columns[None, :], width)
+        y = kept_inside(rows[:, None] + fade * shift[..., 1], rows[:, None], height)
         gx = torch.from_numpy(2 * x / width - 1).float()
         gy = torch.from_numpy(2 * y / height - 1).float()
         pixels = torch.from_numpy(np.ascontiguousarray(frame.transpose(2, 0, 1))).float()[None]

@@ -1,15 +1,27 @@
-"""Separable resampling as matrices: a map M (m, n) read at per-row and per-column positions is
-`Y @ M @ X.T`, cheaper than a `grid_sample` over a grid of every pixel when the positions are
-separable (a box's pixels), and the same numbers to float rounding. Used by the full-resolution
-compositor (`reenact.postprocess.full_res`)."""
+"""Resampling for the full-resolution compositor (`reenact.postprocess.full_res`) and the head
+box's move (`reenact.postprocess.head_motion`).
+
+- Separable resampling as matrices: a map M (m, n) read at per-row and per-column positions is
+  `Y @ M @ X.T`, cheaper than a `grid_sample` over a grid of every pixel when the positions are
+  separable (a box's pixels), and the same numbers to float rounding.
+- `kept_inside`: where a warped pixel reads, kept off the picture's edges. A head that moves away
+  from an edge the photo cuts through (hair at the top of a tight crop, moving down) would read
+  past it, where the photo has nothing: "border" sampling smeared the edge row into streaks,
+  "reflection" drew the forehead again above itself. Near the edge the picture is stretched
+  instead, the edge itself staying put.
+"""
 
 from __future__ import annotations
 
 import math
+from typing import TypeVar
 
 import numpy as np
 import torch
 from torch import Tensor
+
+EDGE_REACH = 0.5  # kept_inside: how much of its distance to an edge a pixel may read toward it
+ArrayOrTensor = TypeVar("ArrayOrTensor", np.ndarray, Tensor)
 
 
 def _cubic_weights(t: np.ndarray) -> np.ndarray:
@@ -68,3 +80,17 @@ def max_filter(mask: Tensor, radius: int) -> Tensor:
     kernel = 2 * radius + 1
     rows = maximum_filter1d(mask.numpy(), kernel, axis=1, mode="nearest")
     return torch.from_numpy(maximum_filter1d(rows, kernel, axis=0, mode="nearest"))
+
+
+def kept_inside(source: ArrayOrTensor, target: ArrayOrTensor, extent: float,
+                reach: float = EDGE_REACH) -> ArrayOrTensor:
+    """`source` (pixels along one axis: where output pixels whose centres are at `target` read a
+    picture spanning [0, extent]) limited so that no pixel reads past the picture's edges: one at
+    distance t from an edge reads no nearer it than (1 - reach) t. The edge pixels read
+    themselves; a move of d toward an edge is cut within d / reach of it, where the picture is
+    stretched (at most 1 / (1 - reach) times); positions farther from the edges are unchanged.
+    Both bounds grow with `target`, so a warp that does not fold still does not. numpy arrays or
+    torch tensors; `target` broadcasts against `source`."""
+    if not 0 <= reach < 1:
+        raise ValueError(f"reach: expected a number in [0, 1), got {reach!r}")
+    return source.clip(target * (1 - reach), extent - (extent - target) * (1 - reach))
