@@ -106,6 +106,21 @@ def test_the_drawn_mouth_takes_the_frame_lighting(reference):
     assert np.abs(out.astype(int) - frame)[lower].mean() < 0.25 * unlit
 
 
+def test_the_lighting_match_skips_what_is_not_the_same_skin(reference):
+    """Where the drawing holds something else than the frame (hair beside a turned face's mouth
+    corner), the difference is not light: the skin around it is not brightened to make it up."""
+    image, landmarks = reference
+    corner = landmarks[48].round().astype(int)
+    patched = image.copy()
+    patched[corner[1] - 6:corner[1] + 6, corner[0] - 12:corner[0] - 2] = 40  # dark hair
+    out = render(MouthWarp(patched, landmarks), image, landmarks, landmarks)
+    near = np.zeros(image.shape[:2], bool)
+    near[corner[1] - 16:corner[1] + 16, corner[0] - 16:corner[0] + 10] = True  # around it
+    near[corner[1] - 8:corner[1] + 8, corner[0] - 14:corner[0]] = False
+    brighter = out.astype(int)[near].mean(axis=-1) - image.astype(int)[near].mean(axis=-1)
+    assert (out != image).any() and brighter.max() <= 3  # the gain made up the patch: +40
+
+
 def test_lip_curves_pass_through_the_landmarks_and_move_with_the_face(reference):
     _, landmarks = reference
     outline = inner_lip_outline(landmarks)

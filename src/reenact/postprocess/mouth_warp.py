@@ -309,11 +309,17 @@ def _gain(drawn: torch.Tensor, frame: torch.Tensor, skin: torch.Tensor,
           sigma: float) -> torch.Tensor:
     """(3, h, w), or (3, 1, 1) where there is no skin: the gain that gives `drawn` the lighting of
     `frame` (both (3, h, w)): per channel blur(frame x skin) / blur(drawn x skin), clipped to
-    `LIGHT_GAIN`; where there is little skin nearby it tends to the whole region's ratio. skin:
+    `LIGHT_GAIN`, over the skin whose brightness ratio is within it (where at least half is);
+    where there is little skin nearby it tends to the whole region's ratio. skin:
     (h, w) weights in [0, 1]. The gain is smooth, so it is computed on maps box-averaged by
     sigma / `_LIGHT_STEP` pixels (leaving at most `_LIGHT_STEP` pixels of blur there) and
     upsampled bilinearly."""
-    weight = skin.float()[None]  # (1, h, w)
+    # only where the two show the same thing: a pixel lit more than the gain's range apart is
+    # another picture (hair beside a turned face's mouth corner where the drawing has skin; the
+    # gain made it up by lighting the skin around it up to 1.6x, a glow), unless most are
+    ratio = (frame.mean(dim=0) + 1) / (drawn.mean(dim=0) + 1)
+    agree = skin.float() * ((ratio >= LIGHT_GAIN[0]) & (ratio <= LIGHT_GAIN[1]))
+    weight = (agree if float(agree.sum()) >= 0.5 * float(skin.sum()) else skin.float())[None]
     total = float(weight.sum())
     if total < 1:
         return torch.ones(3, 1, 1)
