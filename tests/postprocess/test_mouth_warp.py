@@ -8,7 +8,12 @@ from face_images import MOUTH, drawn_face
 
 from reenact.pipelines.articulation import close_lips, open_mouth
 from reenact.point_geometry import apply_affine
-from reenact.postprocess.mouth_mask import polygon_coverage
+from reenact.postprocess.mouth_mask import (
+    JAW_LANDMARKS,
+    MOUTH_LANDMARKS,
+    above_jaw,
+    polygon_coverage,
+)
 from reenact.postprocess.mouth_warp import Inside, MouthWarp, inner_lip_outline, lip_curve_points
 
 SIZE = 160
@@ -119,6 +124,26 @@ def test_the_lighting_match_skips_what_is_not_the_same_skin(reference):
     near[corner[1] - 8:corner[1] + 8, corner[0] - 14:corner[0]] = False
     brighter = out.astype(int)[near].mean(axis=-1) - image.astype(int)[near].mean(axis=-1)
     assert (out != image).any() and brighter.max() <= 3  # the gain made up the patch: +40
+
+
+def test_lips_drawn_alone_stay_inside_the_frames_jaw_line(reference):
+    """The lips drawn alone (a turned head, a mouth opened little: `MOUTH_LANDMARKS`) whose margin
+    reaches past the frame's face edge: beyond the frame's jaw line the frame keeps its bytes.
+    The margin there drew the reference's cheek edge or hair over the frame's, a torn contour
+    beside a turned head's mouth corner."""
+    from scipy.ndimage import distance_transform_edt
+
+    image, landmarks = reference
+    inside = above_jaw([landmarks], JAW_LANDMARKS, 0, 0, SIZE, SIZE, 0.0) > 0
+    frame = image.copy()
+    frame[~inside] = 255 - frame[~inside]  # beyond the face the frame shows something else
+    target = landmarks.copy()
+    target[48:68] += (10.0, 8.0)  # lips toward the jaw line at the image-right, below the chin
+    out = MouthWarp(image, landmarks).render(frame, target, frame_landmarks=landmarks, grow=12.0,
+                                             feather=2.0, region=MOUTH_LANDMARKS)
+    assert (out != frame).any()
+    beyond = distance_transform_edt(~inside) > 4  # 4 px past the frame's jaw line and on
+    np.testing.assert_array_equal(out[beyond], frame[beyond])
 
 
 def test_lip_curves_pass_through_the_landmarks_and_move_with_the_face(reference):

@@ -205,8 +205,9 @@ class MouthWarp:
         to `target` (68, 2). The mask covers the hull of the `region` landmarks (default the lower
         face; `MOUTH_LANDMARKS`: the lips alone) of both `target` and `frame_landmarks` (the
         frame's own, so no part of its old mouth or chin stays), grown by `grow` and feathered by
-        `feather` pixels. inside: what is drawn between the target's inner lips instead of this
-        reference's pixels (`Inside`)."""
+        `feather` pixels, and cut below the jaw line (the lower face: either set's; the lips
+        alone: the frame's, `above_jaw`). inside: what is drawn between the target's inner lips
+        instead of this reference's pixels (`Inside`)."""
         check_rgb_image(frame, "frame")
         target = check_face_landmarks(target, "target")
         frame_landmarks = check_face_landmarks(frame_landmarks, "frame_landmarks")
@@ -216,6 +217,11 @@ class MouthWarp:
         jaw = tuple(i for i in JAW_LANDMARKS if i in region)
         if len(jaw) >= 3 and mask.size:  # the margin stops at the chins: see `above_jaw`
             mask = mask * above_jaw([target, frame_landmarks], jaw, y0, x0, *mask.shape,
+                                    JAW_SOFTNESS * feather)
+        elif mask.size:  # the lips alone stop at the frame's own jaw line: their margin past a
+            # turned head's face edge drew the reference's cheek edge and hair over the frame's,
+            # a torn contour beside the mouth corner (monalisa driven by lp_d12, frames 78-84)
+            mask = mask * above_jaw([frame_landmarks], JAW_LANDMARKS, y0, x0, *mask.shape,
                                     JAW_SOFTNESS * feather)
         result = frame.copy()
         if mask.size == 0 or not (mask > 0).any():
