@@ -361,15 +361,15 @@ class FullResCompositor:
             correction = alpha * window * fitted.at(self._x[c0:c1], self._y[r0:r1])
             shift += correction
         height, width = self.image.shape[:2]
-        x = torch.from_numpy(self._x[c0:c1].astype(np.float32))[None, :] + shift[0]
-        y = torch.from_numpy(self._y[r0:r1].astype(np.float32))[:, None] + shift[1]
+        columns = torch.from_numpy(self._x[c0:c1].astype(np.float32))[None, :]
+        rows = torch.from_numpy(self._y[r0:r1].astype(np.float32))[:, None]
+        x, y = columns + shift[0], rows + shift[1]
         eyes = self._eye_gains(displacement, eye_ratios)
         keep = None  # where the generator's pixels must not go: the lids drawn here
         if eyes is not None:
             x, y, drawn = self._eyelids.apply(x, y, *eyes, gaze=float(gaze))
             keep = 1 - drawn
-        x = kept_inside(x, torch.from_numpy(self._x[c0:c1]).float(), width)  # nothing is read past
-        y = kept_inside(y, torch.from_numpy(self._y[r0:r1, None]).float(), height)  # the photo's edges
+        x, y = kept_inside(x, columns, width), kept_inside(y, rows, height)  # not past its edges
         where = torch.stack([x.mul_(2 / width).sub_(1), y.mul_(2 / height).sub_(1)], dim=-1)
         content = F.grid_sample(self._pixels[None], where[None], mode="bicubic",
                                 padding_mode="border", align_corners=False)[0]  # (3, h', w')
