@@ -50,6 +50,8 @@ def test_the_pass_in_its_own_process_gives_what_it_gives_here(clip) -> None:
     for a, b in zip(there.track.landmarks, here.track.landmarks, strict=True):
         np.testing.assert_array_equal(a, b)
     np.testing.assert_array_equal(np.array(there.track.teeth), np.array(here.track.teeth))
+    assert len(there.track.pale) == 16  # read with the teeth, for the drawn mouth's start
+    np.testing.assert_array_equal(np.array(there.track.pale), np.array(here.track.pale))
 
 
 def test_an_error_there_is_raised_here_as_itself(tmp_path, clip) -> None:

@@ -103,6 +103,25 @@ def test_a_closed_start_read_apart_is_measured_from_the_drivers_closed_reading()
     assert closed_start([None, None], low[0]) == pytest.approx(0.01, abs=1e-6)
 
 
+def test_lips_parted_on_teeth_under_own_opening_are_open_on_either_side():
+    """A first frame and a portrait parted 0.1 on their teeth (`portrait_mouth.parted`, which
+    reads the pixels): the driver's changes are measured from that frame's own gap, not its
+    closed reading, and the portrait keeps its own opening at rest (a smile's teeth drawn as
+    themselves, not opened 0.08 further into a painted inside)."""
+    gaps = [0.1] * 6 + [0.02] * 10 + [0.25] * 9
+    frames = [driver(gap) for gap in gaps]
+    assert closed_start(frames, frames[0]) == pytest.approx(0.02, abs=1e-6)  # read as closed
+    assert closed_start(frames, frames[0], pale=0.05) == pytest.approx(0.02, abs=1e-6)
+    assert closed_start(frames, frames[0], pale=0.5) == pytest.approx(0.1, abs=1e-6)
+    smile = portrait(0.1)
+    own = mouth_opening(smile)
+    changes = mouth_changes(frames, frames[0], smile, parted=True, reference_pale=0.5)
+    assert changes.openings[0] == pytest.approx(own, abs=1e-6)
+    assert changes.openings[-1] == pytest.approx(own + 0.15, abs=0.01)
+    closed = mouth_changes(frames, frames[0], smile)
+    assert closed.openings[0] == pytest.approx(0.08, abs=1e-6)  # shut + (0.1 - 0.02)
+
+
 def test_the_opening_scale_converts_the_drivers_change_to_the_portraits_reading():
     """A portrait whose lips were read at their edges (0.45) where dlib read 0.3: the driver's
     change, in dlib's reading, is drawn 1.5x, so the driver closing to its closed level closes
@@ -116,6 +135,7 @@ def test_the_opening_scale_converts_the_drivers_change_to_the_portraits_reading(
     assert changes.openings[-1] == pytest.approx(max(own - 1.5 * 0.3, 0.0), abs=0.02)
     unscaled = mouth_changes(frames, start, open_portrait)
     assert unscaled.openings[-1] > changes.openings[-1] + 0.1
+
 
 
 def test_the_opening_scale_moves_the_inner_lips_alone_and_the_chin_as_the_drivers():

@@ -54,7 +54,13 @@ from reenact.pipelines.face_pass_process import FacePassError, FacePassProcess
 from reenact.pipelines.keypoints import detect_keypoints, reframe_keypoints
 from reenact.pipelines.landmark_targets import landmark_targets
 from reenact.pipelines.mouth_transfer import MouthChanges, mouth_changes
-from reenact.pipelines.portrait_mouth import Carried, PortraitMouth, drawn_lips, portrait_mouth
+from reenact.pipelines.portrait_mouth import (
+    Carried,
+    PortraitMouth,
+    drawn_lips,
+    parted,
+    portrait_mouth,
+)
 from reenact.postprocess.paste import paste_back
 from reenact.preprocess.crop import CropBox, crop_image
 from reenact.preprocess.expressions import eye_aspect_ratios
@@ -183,13 +189,18 @@ def drawn_mouth(source: PreparedSource, track: DrivingTrack, compositor: FullRes
     if (options.mouth != "drawn" or compositor is None or not options.relative
             or track.landmarks is None or source.landmarks is None):
         return None
-    reference = track_landmarks(track, track.best_index if from_best else 0)
+    index = track.best_index if from_best else 0
+    reference = track_landmarks(track, index)
     if reference is None:
         return None
     lips, scale = drawn_lips(source.image, source.landmarks)
-    changes = mouth_changes(track.landmarks, reference, lips, track.teeth, opening_scale=scale)
+    open_lips = parted(source.image, source.landmarks)
+    changes = mouth_changes(track.landmarks, reference, lips, track.teeth, opening_scale=scale,
+                            parted=open_lips,
+                            reference_pale=np.nan if track.pale is None else track.pale[index])
     bites = bool(np.max(changes.bites, initial=0.0) > 0)  # the grin's reference only where used
-    return portrait_mouth(source.image, lips, source.box, bite=bites, frame_jaw=True), changes
+    return portrait_mouth(source.image, lips, source.box, bite=bites, frame_jaw=True,
+                          open_lips=open_lips), changes
 
 
 def steady_lids(landmarks: list[np.ndarray | None], reference: np.ndarray) -> list[np.ndarray | None]:

@@ -31,7 +31,7 @@ from reenact.preprocess.face import (
 )
 from reenact.preprocess.face_follow import FollowConfig, follower_for
 from reenact.preprocess.gaze import iris_positions
-from reenact.preprocess.teeth import teeth_share
+from reenact.preprocess.teeth import pale_share, teeth_share
 
 logger = logging.getLogger(__name__)
 
@@ -83,6 +83,8 @@ class DrivingTrack:
     teeth: per frame, the share of the parted mouth that is teeth (`preprocess.teeth.teeth_share`;
         NaN: not read); None when animate's mouth is not drawn (mouth != "drawn", absolute motion
         or not rendered at full resolution).
+    pale: per frame, the share of the parted mouth paler than the lips (`preprocess.teeth.
+        pale_share`: teeth; NaN: not read); None as `teeth`.
     """
 
     boxes: list[CropBox]
@@ -91,6 +93,7 @@ class DrivingTrack:
     sources: list[int] | None = None  # see `frame_indices`
     irises: list[np.ndarray | None] | None = None
     teeth: list[float] | None = None
+    pale: list[float] | None = None
 
     def frame_indices(self) -> list[int]:
         """Per frame, the driving frame whose pixels to crop: the frame itself, or where its face
@@ -192,6 +195,7 @@ def track_driving(frames: Iterable[np.ndarray], fps: float, source_landmarks: np
     irises: list[np.ndarray | None] | None = [] if full and options.eyes == "landmarks" else None
     teeth: list[float] | None = ([] if full and options.relative and options.mouth == "drawn"
                                  else None)
+    pale: list[float] | None = None if teeth is None else []
     best_index, best_distance = None, np.inf
     previous = None
     for index, frame in enumerate(frames):
@@ -204,6 +208,7 @@ def track_driving(frames: Iterable[np.ndarray], fps: float, source_landmarks: np
             irises.append(None if landmarks[-1] is None else iris_positions(frame, landmarks[-1]))
         if teeth is not None:
             teeth.append(np.nan if landmarks[-1] is None else teeth_share(frame, landmarks[-1]))
+            pale.append(np.nan if landmarks[-1] is None else pale_share(frame, landmarks[-1]))
         if options.crop == "face":
             previous = crop_box(face, width, height, margin=options.crop_margin) if face else None
             # a face cut by the frame's edge gives garbage keypoints: its frame holds a whole one
@@ -235,10 +240,11 @@ def track_driving(frames: Iterable[np.ndarray], fps: float, source_landmarks: np
         irises = [irises[j] for j in sources]
     if teeth is not None:
         teeth = [teeth[j] for j in sources]
+        pale = [pale[j] for j in sources]
     if best_index is not None:
         logger.info("find-best-frame: driving frame %d matches the source pose best", best_index)
     return DrivingTrack(boxes=boxes, best_index=best_index, landmarks=landmarks, sources=sources,
-                        irises=irises, teeth=teeth)
+                        irises=irises, teeth=teeth, pale=pale)
 
 
 # a face is whole while its landmarks (or, without them, its box) reach no further than this share

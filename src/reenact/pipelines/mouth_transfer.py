@@ -5,7 +5,7 @@
 Two parts, so that a portrait opens its own mouth by the driver's *change* and keeps its lips:
 - the opening: the driver's inner-lip gap over interocular distance (`mouth_opening`) less its
   value in the initial frame, added to the portrait's own opening (a portrait whose mouth is
-  closed, under `OWN_OPENING`, counts as shut: dlib leaves a gap between pressed lips). A closed
+  closed, not `portrait_mouth.parted`, counts as shut: dlib leaves a gap between pressed lips). A closed
   initial frame is measured from the driver's closed reading instead, the low end of its
   readings over the video (`CLOSED_PERCENTILE`): dlib reads the same pressed lips anywhere from 0
   to ~0.09 apart, so a closed initial frame read high took that much off every opening (dev
@@ -39,7 +39,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from reenact.pipelines.articulation import SPEECH_LANDMARKS, open_mouth
-from reenact.pipelines.portrait_mouth import OWN_OPENING
+from reenact.pipelines.portrait_mouth import OWN_OPENING, parted_by
 from reenact.point_geometry import affine_part, apply_affine, similarity_fit
 from reenact.preprocess.expressions import (
     POSE_LANDMARKS,
@@ -85,20 +85,23 @@ class MouthChanges:
         return len(self.openings)
 
 
-def closed_start(landmarks: Sequence[np.ndarray | None], reference: np.ndarray) -> float:
+def closed_start(landmarks: Sequence[np.ndarray | None], reference: np.ndarray,
+                 pale: float = np.nan) -> float:
     """The driver's inner-lip gap to measure openings from: the `reference` frame's, or where that
-    is a closed mouth (under `OWN_OPENING`), the lower of it and the driver's closed reading (the
-    `CLOSED_PERCENTILE` of its gaps over `landmarks`; None entries skipped)."""
+    is a closed mouth (not `parted_by` its gap and its inside's `pale` share; NaN: not read), the
+    lower of it and the driver's closed reading (the `CLOSED_PERCENTILE` of its gaps over
+    `landmarks`; None entries skipped)."""
     start = float(mouth_opening(reference))
     found = [float(mouth_opening(points)) for points in landmarks if points is not None]
-    if start >= OWN_OPENING or not found:
+    if parted_by(start, pale) or not found:
         return start
     return min(start, float(np.percentile(found, CLOSED_PERCENTILE)))
 
 
 def mouth_changes(landmarks: Sequence[np.ndarray | None], reference: np.ndarray,
                   portrait: np.ndarray, teeth: Sequence[float | None] | None = None, *,
-                  opening_scale: float = 1.0) -> MouthChanges:
+                  opening_scale: float = 1.0, parted: bool | None = None,
+                  reference_pale: float = np.nan) -> MouthChanges:
     """The driver's mouth changes (per frame (68, 2) `landmarks` in its frame pixels, None where no
     face was found: no change there) relative to its `reference` frame's landmarks, carried onto
     the `portrait`'s (68, 2) landmarks (see the module's docstring). teeth: per frame the share of
@@ -107,7 +110,10 @@ def mouth_changes(landmarks: Sequence[np.ndarray | None], reference: np.ndarray,
     opening are drawn times this (a portrait whose inner lips were read at their edges,
     `preprocess.inner_lips`, against dlib's reading of the driver: the first over dlib's reading
     of the portrait); the scale is the inner lips' alone: the shapes take back the part of it
-    that `open_mouth` would add to the lower lip, chin and jaw, which move as the driver's."""
+    that `open_mouth` would add to the lower lip, chin and jaw, which move as the driver's.
+    parted: whether the portrait's lips part (`reenact.pipelines.portrait_mouth.parted`, which
+    also reads its pixels), default `OWN_OPENING` or more; reference_pale: the `pale_share` of
+    the driver's `reference` frame (`closed_start`)."""
     reference = check_face_landmarks(reference, "reference")
     portrait = check_face_landmarks(portrait, "portrait")
     pose = list(POSE_LANDMARKS)
@@ -115,8 +121,8 @@ def mouth_changes(landmarks: Sequence[np.ndarray | None], reference: np.ndarray,
     inner = list(INNER_LIPS)
     to_portrait = similarity_fit(reference[pose], portrait[pose])[:, :2]  # displacements only
     own = float(mouth_opening(portrait))
-    own = own if own >= OWN_OPENING else 0.0
-    start = closed_start(landmarks, reference)
+    own = own if (own >= OWN_OPENING if parted is None else parted) else 0.0
+    start = closed_start(landmarks, reference, reference_pale)
     count = len(landmarks)
     distance = max(float(interocular_distance(reference)), 1e-9)
     down = face_down(reference)

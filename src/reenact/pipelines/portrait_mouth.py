@@ -8,11 +8,11 @@ frame's landmarks as dub draws a video's own mouth.
   lips (`reenact.preprocess.inner_lips.crease_edges`: the line's dark pixels go inside, where
   the paint covers them, not onto the opened lips), and the inside painted between the inner
   lips (`reenact.postprocess.mouth_interior`). A portrait whose own mouth is already open
-  `OWN_REFERENCE_FROM` or more is its own reference: its real inside is drawn. One parted
-  `OWN_OPENING` or more but less (a smile on its teeth) is opened further the same way, and its
-  own inside above the teeth's seam is hung from the upper lip over the painted cavity
-  (`hung_inside`): its own upper teeth, where drawing wider from its own inside had stretched
-  the teeth together into a row of tall teeth.
+  `OWN_REFERENCE_FROM` or more is its own reference: its real inside is drawn. One parted less
+  (`parted`: `OWN_OPENING` or more, or from `PARTED_FROM` on teeth; a smile on its teeth) is
+  opened further the same way, and its own inside above the teeth's seam is hung from the upper
+  lip over the painted cavity (`hung_inside`): its own upper teeth, where drawing wider from its
+  own inside had stretched the teeth together into a row of tall teeth.
 - each frame: the portrait's landmarks (or, in animate, the portrait's landmarks with the
   driver's change of lip shape, `reenact.pipelines.mouth_transfer`) carried onto the rendered
   head (`PortraitMouth.posed`: a similarity to where the frame shows the photo's eye corners,
@@ -52,9 +52,14 @@ from reenact.preprocess.expressions import POSE_LANDMARKS, mouth_opening
 from reenact.preprocess.face import REC601_LUMA
 from reenact.preprocess.inner_lips import crease_edges, inner_lip_edges
 from reenact.preprocess.pixels import bilinear_samples
+from reenact.preprocess.teeth import pale_share
 
 REFERENCE_OPENING = 0.45  # the reference's inner-lip gap, interocular distances (a wide "ah")
 OWN_OPENING = 0.15  # a portrait's own mouth open this much has its own inside
+# ... and one open this much whose inside shows teeth (`pale_share` this much or more; dev frames
+# closed by FaceMesh read 0.04 at most): taken for closed, a bearded photo whose lips part 0.09 on
+# its upper teeth kept them on its lips and drew the opened cavity under them, a second mouth
+PARTED_FROM, PARTED_TEETH = 0.05, 0.1
 # ... and open this much is its own reference (below it, opened further to `REFERENCE_OPENING`
 # with its own upper inside kept over a painted cavity, `hung_inside`: drawn wider from its own
 # inside, a smile's teeth together stretched into a row of tall teeth, the README video)
@@ -180,7 +185,7 @@ class PortraitMouth:
         own = None if self.own is None else open_mouth(uncrossed(landmarks, self.rest), above)
         if weight <= 0:
             return self.own.render(frame, own, **warp)
-        target = open_mouth(shut(landmarks), opening)
+        target = open_mouth(shut(landmarks, self.own_opening > 0 or None), opening)
         bite = 0.0 if self.bitten is None else float(np.clip(bite, 0.0, 1.0))
         references = tuple((reference, share) for reference, share in
                            ((self.warp, 1.0 - bite), (self.bitten, bite)) if share > 0)
@@ -244,11 +249,12 @@ def parted_mix(own: np.ndarray, drawn: np.ndarray, weight: float,
     return mixed
 
 
-def shut(landmarks: np.ndarray) -> np.ndarray:
-    """(68, 2) a face's landmarks with the mouth shut: an open mouth (`OWN_OPENING` or more)
-    moved back by its opening, lower lip and chin with it (`shut_mouth`); a closed one's inner
-    lips only made to meet (`close_lips`): dlib's gap between pressed lips is no opening."""
-    if float(mouth_opening(landmarks)) >= OWN_OPENING:
+def shut(landmarks: np.ndarray, parted: bool | None = None) -> np.ndarray:
+    """(68, 2) a face's landmarks with the mouth shut: an open mouth (`parted`; default where
+    `OWN_OPENING` or more) moved back by its opening, lower lip and chin with it (`shut_mouth`); a
+    closed one's inner lips only made to meet (`close_lips`): dlib's gap between pressed lips is
+    no opening."""
+    if parted if parted is not None else float(mouth_opening(landmarks)) >= OWN_OPENING:
         return shut_mouth(landmarks)
     return close_lips(landmarks)
 
@@ -277,8 +283,9 @@ class _Opened:
     warp: MouthWarp  # the photo on the opened mesh, which made `image`
 
     @classmethod
-    def of(cls, image: np.ndarray, landmarks: np.ndarray, side: float, opening: float) -> _Opened:
-        opened = open_mouth(shut(landmarks), opening)
+    def of(cls, image: np.ndarray, landmarks: np.ndarray, side: float, opening: float,
+           parted: bool | None = None) -> _Opened:
+        opened = open_mouth(shut(landmarks, parted), opening)
         warp = MouthWarp(image, landmarks, mesh_on=opened)
         warped = warp.render(image, opened, frame_landmarks=landmarks, grow=MASK_GROW * side,
                              feather=MASK_FEATHER * side)
@@ -337,29 +344,45 @@ def hung_inside(reference: np.ndarray, opened: np.ndarray, image: np.ndarray,
     return result
 
 
+def parted_by(opening: float, pale: float) -> bool:
+    """Whether lips whose inner points dlib reads `opening` apart (interocular distances) and
+    whose inside's `pale_share` is `pale` (NaN: not read) part: `OWN_OPENING` or more, or
+    `PARTED_FROM` or more on teeth (`PARTED_TEETH`); dlib parts pressed lips by up to ~0.09."""
+    return opening >= OWN_OPENING or (opening >= PARTED_FROM and pale >= PARTED_TEETH)
+
+
+def parted(image: np.ndarray, landmarks: np.ndarray) -> bool:
+    """`parted_by` for the face with (68, 2) `landmarks` (image pixels) in `image`."""
+    opening = float(mouth_opening(landmarks))
+    return parted_by(opening, pale_share(image, landmarks) if opening >= PARTED_FROM else np.nan)
+
+
 def drawn_lips(image: np.ndarray, landmarks: np.ndarray) -> tuple[np.ndarray, float]:
-    """(landmarks to draw a portrait's mouth from, their opening over dlib's): a mouth open
-    `OWN_OPENING` or more, its own reference, with its inner lips at their edges in `image`
+    """(landmarks to draw a portrait's mouth from, their opening over dlib's): a `parted` mouth's
+    with its inner lips at their edges in `image`
     (`reenact.preprocess.inner_lips`: dlib puts them on the teeth and the tongue, and the lips
     then close over a sliver of both); other faces' (68, 2) `landmarks` as they are, and 1."""
-    read = float(mouth_opening(landmarks))
-    if read < OWN_OPENING:
+    if not parted(image, landmarks):
         return np.asarray(landmarks, np.float64), 1.0
+    read = float(mouth_opening(landmarks))
     edges = inner_lip_edges(image, landmarks)
     return edges, float(mouth_opening(edges)) / read
 
 
 def portrait_mouth(image: np.ndarray, landmarks: np.ndarray, box: CropBox, *,
-                   bite: bool = False, frame_jaw: bool = False) -> PortraitMouth:
+                   bite: bool = False, frame_jaw: bool = False,
+                   open_lips: bool | None = None) -> PortraitMouth:
     """The mouth drawer of a portrait: `image`, its face's (68, 2) `landmarks` (image pixels) and
     crop `box` (its side sizes the drawing's mask); bite: also a reference with the teeth
-    together (`PortraitMouth.bitten`); frame_jaw: see `PortraitMouth`."""
+    together (`PortraitMouth.bitten`); frame_jaw: see `PortraitMouth`; open_lips: whether its
+    lips part (`parted`, best read on dlib's landmarks before `drawn_lips` moved them), default
+    read from `landmarks`."""
     rest = np.asarray(landmarks, np.float64)
     own = float(mouth_opening(landmarks))
     if own >= OWN_REFERENCE_FROM:  # its own reference
         return PortraitMouth(MouthWarp(image, landmarks), rest, box, frame_jaw=frame_jaw)
-    if own >= OWN_OPENING:  # open a little: opened further, its own upper inside kept
-        opened = _Opened.of(image, rest, box.side, REFERENCE_OPENING)
+    if parted(image, rest) if open_lips is None else open_lips:  # opened further, own upper inside
+        opened = _Opened.of(image, rest, box.side, REFERENCE_OPENING, parted=True)
         reference = hung_inside(opened.painted(style=NO_UPPER_TEETH), opened.landmarks, image,
                                 rest)
         return PortraitMouth(MouthWarp(reference, opened.landmarks), rest, box,

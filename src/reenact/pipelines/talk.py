@@ -64,7 +64,7 @@ from reenact.pipelines.driving_track import (PreparedSource, prepare_source, tra
 from reenact.pipelines.audio_motion import FeatureFunction, PhoneFunction, speech_motion
 from reenact.pipelines.articulation import opening_motion, reexpress_opening, speech_opening
 from reenact.pipelines.keypoints import crop_landmarks, detect_keypoints
-from reenact.pipelines.portrait_mouth import PortraitMouth, drawn_lips, portrait_mouth
+from reenact.pipelines.portrait_mouth import PortraitMouth, drawn_lips, parted, portrait_mouth
 from reenact.postprocess.eye_motion import eye_ratios, gaze_shifts
 from reenact.preprocess.face import FaceAnalyzer, create_face_analyzer
 from reenact.provenance.manifest import PendingManifest
@@ -260,7 +260,8 @@ def drawn_mouth(source: PreparedSource, compositor, options: TalkOptions,
     if (options.mouth != "drawn" or compositor is None or openings is None
             or source.landmarks is None):
         return None
-    return portrait_mouth(source.image, drawn_lips(source.image, source.landmarks)[0], source.box)
+    return portrait_mouth(source.image, drawn_lips(source.image, source.landmarks)[0], source.box,
+                          open_lips=parted(source.image, source.landmarks))
 
 
 def talk_frames(source: PreparedSource, plan: TalkPlan, backend, checkpoint: AudioCheckpoint,
