@@ -137,6 +137,18 @@ def test_the_opening_scale_converts_the_drivers_change_to_the_portraits_reading(
     assert unscaled.openings[-1] > changes.openings[-1] + 0.1
 
 
+def test_an_opening_beyond_the_start_is_drawn_as_the_drivers_own_change():
+    """Read at their edges, the inner lips are a few pixels further apart than dlib's points on
+    the teeth: an offset, not a factor. Scaled 1.4x, a driver opening from a smile on its teeth
+    drew 1.4x its change (dev: mouth interior 1.57x the drivers' amplitude, AKD 2.66 against
+    2.60); the scale only takes the portrait down to shut as the driver closes."""
+    open_portrait = portrait(0.3)
+    start = driver(0.2)
+    frames = [start] * 6 + [driver(0.3)] * 10
+    changes = mouth_changes(frames, start, open_portrait, opening_scale=1.5)
+    own = mouth_opening(open_portrait)
+    assert changes.openings[-1] == pytest.approx(own + 0.1, abs=1e-3)
+
 
 def test_the_opening_scale_moves_the_inner_lips_alone_and_the_chin_as_the_drivers():
     """The driver closes 0.2 with its lower lip and chin rising as `open_mouth` moves them. Drawn

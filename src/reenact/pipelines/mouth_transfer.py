@@ -107,7 +107,7 @@ def mouth_changes(landmarks: Sequence[np.ndarray | None], reference: np.ndarray,
     the `portrait`'s (68, 2) landmarks (see the module's docstring). teeth: per frame the share of
     the driver's parted mouth that is teeth (`preprocess.teeth.teeth_share`; None or NaN: not
     read), or None to tell grins by their shape alone. opening_scale: the driver's changes of
-    opening are drawn times this (a portrait whose inner lips were read at their edges,
+    opening toward shut are drawn times this (a portrait whose inner lips were read at their edges,
     `preprocess.inner_lips`, against dlib's reading of the driver: the first over dlib's reading
     of the portrait); the scale is the inner lips' alone: the shapes take back the part of it
     that `open_mouth` would add to the lower lip, chin and jaw, which move as the driver's.
@@ -143,14 +143,18 @@ def mouth_changes(landmarks: Sequence[np.ndarray | None], reference: np.ndarray,
         # chin and jaw move as the driver's did (unscaled, the wide-open portrait of dev vr_3's
         # self-reenactment drew a closing lower lip and chin 6-11 px high at a 256-px face) and
         # the inner lips by the scaled gap
+        # scaled only toward shut: the scale's gap is dlib's points' offset from the lips' edges,
+        # which a wider opening does not grow (scaled both ways, dev mouths parted on their teeth
+        # opened 1.57x the drivers' interior amplitude; 1.08x so)
+        scaled = opening_scale * change if change < 0 else change
         own_part = open_mouth(reference, change) - reference
-        explained = open_mouth(reference, opening_scale * change) - reference
+        explained = open_mouth(reference, scaled) - reference
         explained[inner] = own_part[inner]
         # the rest of the driver's change, and the scale's part taken back (kept apart: the jaw
         # line's rest is made affine below, the part taken back must stay as `open_mouth` has it)
         changes[index] = (aligned - reference - own_part)[speech] @ to_portrait.T
         taken_back[index] = (own_part - explained)[speech] @ to_portrait.T
-        openings[index] = own + opening_scale * change
+        openings[index] = own + scaled
         drop = float((aligned[8] - reference[8]) @ down) / distance
         drops[index] = drop / max(change, _BITE_FLOOR)
         widening[index] = float(mouth_width(points)) - start_width
