@@ -1,5 +1,6 @@
 """`prefetched`: items drawn on a thread ahead of the caller, in order, errors where they happened,
-and a thread that stops when the caller does."""
+and a thread that stops when the caller does; `BackgroundWork`: a worker that stops when told,
+even when its wake-up was lost."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import time
 
 import pytest
 
-from reenact.io.background import prefetched
+from reenact.io.background import BackgroundWork, prefetched
 
 
 def test_items_come_in_order_and_are_made_ahead_on_another_thread() -> None:
@@ -59,3 +60,19 @@ def test_stopping_early_stops_the_thread() -> None:
     count = len(made)
     time.sleep(0.05)
     assert len(made) == count and count <= 4  # no more made after the close
+
+
+def test_a_worker_whose_wake_up_was_lost_still_stops() -> None:
+    """SIGTERM raised in the caller inside `submit`'s put, after the item went into the queue and
+    before the worker waiting for it was told: the queue is full, `stop_soon` cannot add its end
+    marker, and `stop` waited for a worker asleep for good (the CLI's cleanup hung)."""
+    done: list[int] = []
+    work = BackgroundWork(done.append, 1, "test-worker")
+    time.sleep(0.05)  # the worker waits for an item
+    with work._items.mutex:
+        work._items._put(7)  # in the queue, nobody told: what the interrupted put leaves
+    stopper = threading.Thread(target=work.stop, daemon=True)
+    stopper.start()
+    stopper.join(timeout=5)
+    assert not stopper.is_alive(), "stop() waited for a worker that never woke"
+    assert not work._thread.is_alive()

@@ -25,6 +25,11 @@ class BackgroundWork:
     """
 
     _END = object()
+    # how often a thread waiting for items looks whether it was stopped: SIGTERM raised in the
+    # caller inside `submit`'s put, after the item went in and before the waiting thread was told,
+    # left that thread asleep on a full queue that `stop_soon` could not add to, and the CLI's
+    # cleanup waited for it forever (seen once: test_termination_mid_render_leaves_nothing hung)
+    _POLL_SECONDS = 0.1
 
     def __init__(self, work: Callable[[Any], None], depth: int, name: str) -> None:
         self._items: queue.Queue[Any] = queue.Queue(maxsize=depth)
@@ -35,7 +40,10 @@ class BackgroundWork:
 
     def _run(self, work: Callable[[Any], None]) -> None:
         while not self._stopping.is_set():
-            item = self._items.get()
+            try:
+                item = self._items.get(timeout=self._POLL_SECONDS)
+            except queue.Empty:
+                continue
             if item is self._END:
                 return
             if self._error is not None:
