@@ -44,14 +44,21 @@ def _polygon_mask(points: np.ndarray, height: int, width: int) -> np.ndarray:
     return np.asarray(canvas, dtype=bool)
 
 
+def _box(points: np.ndarray, height: int, width: int) -> tuple[int, int, int, int] | None:
+    """(x0, y0, x1, y1): the whole pixels around (N, 2) `points`, cut to a height x width image;
+    None where nothing of it is inside."""
+    x0, y0 = np.maximum(np.floor(points.min(axis=0)).astype(int), 0)
+    x1, y1 = np.minimum(np.ceil(points.max(axis=0)).astype(int) + 1, (width, height))
+    return None if x1 <= x0 or y1 <= y0 else (int(x0), int(y0), int(x1), int(y1))
+
+
 def _inner_lips(image: np.ndarray, points: np.ndarray) -> tuple[np.ndarray, np.ndarray, tuple]:
     """(the inner-lip polygon's (60-67) mask, the lips' band's (48-59 less it), the crop (y0, y1,
     x0, x1) both are on); empty masks where the polygon lies outside the image."""
-    height, width = image.shape[:2]
-    x0, y0 = np.maximum(np.floor(points[48:68].min(axis=0)).astype(int), 0)
-    x1, y1 = np.minimum(np.ceil(points[48:68].max(axis=0)).astype(int) + 1, (width, height))
-    if x1 <= x0 or y1 <= y0:
+    box = _box(points[48:68], *image.shape[:2])
+    if box is None:
         return np.zeros((0, 0), bool), np.zeros((0, 0), bool), (0, 0, 0, 0)
+    x0, y0, x1, y1 = box
     inner = _polygon_mask(points[60:68] - (x0, y0), y1 - y0, x1 - x0)
     outer = _polygon_mask(points[48:60] - (x0, y0), y1 - y0, x1 - x0)
     return inner, outer & ~inner, (y0, y1, x0, x1)
@@ -86,14 +93,11 @@ def teeth_share(image: np.ndarray, landmarks: np.ndarray) -> float:
     landmarks: (68, 2) pixels."""
     points = check_face_landmarks(landmarks)
     check_rgb_image(image, "image")
-    height, width = image.shape[:2]
     inner = points[60:68]
-    if _inner_area(points) < MIN_PIXELS:
+    box = _box(inner, *image.shape[:2])
+    if _inner_area(points) < MIN_PIXELS or box is None:
         return float("nan")
-    x0, y0 = np.maximum(np.floor(inner.min(axis=0)).astype(int), 0)
-    x1, y1 = np.minimum(np.ceil(inner.max(axis=0)).astype(int) + 1, (width, height))
-    if x1 <= x0 or y1 <= y0:
-        return float("nan")
+    x0, y0, x1, y1 = box
     mask = _polygon_mask(inner - (x0, y0), y1 - y0, x1 - x0)
     if mask.sum() < MIN_PIXELS:
         return float("nan")
