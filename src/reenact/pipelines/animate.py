@@ -193,8 +193,8 @@ def drawn_mouth(source: PreparedSource, track: DrivingTrack, compositor: FullRes
     reference = track_landmarks(track, index)
     if reference is None:
         return None
-    lips, scale = drawn_lips(source.image, source.landmarks)
     open_lips = parted(source.image, source.landmarks)
+    lips, scale = drawn_lips(source.image, source.landmarks, open_lips)
     changes = mouth_changes(track.landmarks, reference, lips, track.teeth, opening_scale=scale,
                             parted=open_lips,
                             reference_pale=np.nan if track.pale is None else track.pale[index])

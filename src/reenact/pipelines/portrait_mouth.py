@@ -357,12 +357,13 @@ def parted(image: np.ndarray, landmarks: np.ndarray) -> bool:
     return parted_by(opening, pale_share(image, landmarks) if opening >= PARTED_FROM else np.nan)
 
 
-def drawn_lips(image: np.ndarray, landmarks: np.ndarray) -> tuple[np.ndarray, float]:
+def drawn_lips(image: np.ndarray, landmarks: np.ndarray,
+               open_lips: bool | None = None) -> tuple[np.ndarray, float]:
     """(landmarks to draw a portrait's mouth from, their opening over dlib's): a `parted` mouth's
-    with its inner lips at their edges in `image`
+    (`open_lips`, default read here) with its inner lips at their edges in `image`
     (`reenact.preprocess.inner_lips`: dlib puts them on the teeth and the tongue, and the lips
     then close over a sliver of both); other faces' (68, 2) `landmarks` as they are, and 1."""
-    if not parted(image, landmarks):
+    if not (parted(image, landmarks) if open_lips is None else open_lips):
         return np.asarray(landmarks, np.float64), 1.0
     read = float(mouth_opening(landmarks))
     edges = inner_lip_edges(image, landmarks)

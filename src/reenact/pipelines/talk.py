@@ -260,8 +260,9 @@ def drawn_mouth(source: PreparedSource, compositor, options: TalkOptions,
     if (options.mouth != "drawn" or compositor is None or openings is None
             or source.landmarks is None):
         return None
-    return portrait_mouth(source.image, drawn_lips(source.image, source.landmarks)[0], source.box,
-                          open_lips=parted(source.image, source.landmarks))
+    open_lips = parted(source.image, source.landmarks)
+    return portrait_mouth(source.image, drawn_lips(source.image, source.landmarks, open_lips)[0],
+                          source.box, open_lips=open_lips)
 
 
 def talk_frames(source: PreparedSource, plan: TalkPlan, backend, checkpoint: AudioCheckpoint,
