@@ -3,12 +3,14 @@ from __future__ import annotations
 import json
 import os
 import socket
+import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
+import reenact.training.trainer as trainer_module
 from reenact.checkpoint import load_checkpoint
 from reenact.training.data import AugmentConfig, FrameDataset
 from reenact.training.trainer import LOG_FILE, STATE_FILE, TrainConfig, Trainer
@@ -131,12 +133,24 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+def _slow_write_atomic(path: Path, data: bytes) -> None:
+    temporary = path.with_name(f".{path.name}.partial")
+    temporary.write_bytes(data)
+    time.sleep(1.0)
+    os.replace(temporary, path)
+
+
 def _ddp_worker(rank: int, world: int, port: int, data_dir: str, run: str, out: str) -> None:
     import torch.distributed as dist
 
     os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
     dist.init_process_group("gloo", rank=rank, world_size=world)
     torch.set_num_threads(1)
+    if rank == 0:  # rank 0 leaves its config half-written while rank 1 looks at the run directory
+        monkeypatch = pytest.MonkeyPatch()
+        monkeypatch.setattr(trainer_module, "_write_atomic", _slow_write_atomic)
+    else:
+        time.sleep(0.3)
     try:
         trainer = Trainer(tiny_config(), FrameDataset(data_dir), run)
         trainer.fit(progress=False)

@@ -148,6 +148,10 @@ class Trainer:
                 self._load_state()
         elif self.run_dir.exists() and any(self.run_dir.iterdir()):
             raise ValueError(f"{self.run_dir}: exists and is not a training run directory")
+        if self.world_size > 1:
+            # every rank has looked at the directory before rank 0 writes into it: a rank that looked
+            # later could find rank 0's files half-written and take them for someone else's
+            dist.barrier()
         if self.rank == 0:
             self.run_dir.mkdir(parents=True, exist_ok=True)
             _write_atomic(config_path, (json.dumps(self.config.to_dict(), indent=2) + "\n").encode())
