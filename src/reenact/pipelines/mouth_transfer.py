@@ -39,7 +39,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from reenact.pipelines.articulation import SPEECH_LANDMARKS, open_mouth
-from reenact.pipelines.portrait_mouth import OWN_OPENING, parted_by
+from reenact.pipelines.portrait_mouth import parted_by
 from reenact.point_geometry import affine_part, apply_affine, similarity_fit
 from reenact.preprocess.expressions import (
     POSE_LANDMARKS,
@@ -112,7 +112,7 @@ def mouth_changes(landmarks: Sequence[np.ndarray | None], reference: np.ndarray,
     of the portrait); the scale is the inner lips' alone: the shapes take back the part of it
     that `open_mouth` would add to the lower lip, chin and jaw, which move as the driver's.
     parted: whether the portrait's lips part (`reenact.pipelines.portrait_mouth.parted`, which
-    also reads its pixels), default `OWN_OPENING` or more; reference_pale: the `pale_share` of
+    also reads its pixels), default `parted_by` its gap alone; reference_pale: the `pale_share` of
     the driver's `reference` frame (`closed_start`)."""
     reference = check_face_landmarks(reference, "reference")
     portrait = check_face_landmarks(portrait, "portrait")
@@ -121,7 +121,7 @@ def mouth_changes(landmarks: Sequence[np.ndarray | None], reference: np.ndarray,
     inner = list(INNER_LIPS)
     to_portrait = similarity_fit(reference[pose], portrait[pose])[:, :2]  # displacements only
     own = float(mouth_opening(portrait))
-    own = own if (own >= OWN_OPENING if parted is None else parted) else 0.0
+    own = own if (parted_by(own, np.nan) if parted is None else parted) else 0.0
     start = closed_start(landmarks, reference, reference_pale)
     count = len(landmarks)
     distance = max(float(interocular_distance(reference)), 1e-9)

@@ -250,11 +250,11 @@ def parted_mix(own: np.ndarray, drawn: np.ndarray, weight: float,
 
 
 def shut(landmarks: np.ndarray, parted: bool | None = None) -> np.ndarray:
-    """(68, 2) a face's landmarks with the mouth shut: an open mouth (`parted`; default where
-    `OWN_OPENING` or more) moved back by its opening, lower lip and chin with it (`shut_mouth`); a
+    """(68, 2) a face's landmarks with the mouth shut: an open mouth (`parted`; default
+    `parted_by` its gap alone) moved back by its opening, lower lip and chin with it (`shut_mouth`); a
     closed one's inner lips only made to meet (`close_lips`): dlib's gap between pressed lips is
     no opening."""
-    if parted if parted is not None else float(mouth_opening(landmarks)) >= OWN_OPENING:
+    if parted_by(float(mouth_opening(landmarks)), np.nan) if parted is None else parted:
         return shut_mouth(landmarks)
     return close_lips(landmarks)
 
