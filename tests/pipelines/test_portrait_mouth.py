@@ -167,13 +167,15 @@ def test_a_bite_draws_the_teeth_together():
 
 def test_a_grins_teeth_fill_its_lips_gap():
     """A grin parts the lips BITE_OPENING or less: the teeth together fill the gap, with no dark
-    cavity under them (painted at the wide reference's gap and squeezed, a fifth of it was)."""
+    cavity under them (painted at the wide reference's gap and squeezed, a fifth of it was); the
+    seam between the teeth and the dark beside them at the corners (an opening reaches the
+    corners, `mouth_interior.inner_curve_ends`) stay under a twelfth."""
     image, landmarks = closed_face()
     mouth = portrait_mouth(image, landmarks, CropBox(SIZE / 2, SIZE / 2, SIZE), bite=True)
     for opening in (0.2, BITE_OPENING):
         inside = polygon_coverage(open_mouth(landmarks, opening)[60:68], SIZE, SIZE) > 0.99
         assert inside.sum() > 100
-        assert dark(mouth.draw(image, landmarks, opening, 1.0))[inside].mean() < 0.05
+        assert dark(mouth.draw(image, landmarks, opening, 1.0))[inside].mean() < 0.08
 
 
 def test_a_head_turned_away_gets_its_lips_drawn_and_keeps_the_frames_jaw():
@@ -360,8 +362,9 @@ def test_a_smile_parted_on_its_teeth_opens_onto_a_cavity_under_its_own_upper_tee
     teeth_rows = np.nonzero(((luma > 200) & inside).sum(axis=1) > 3)[0]
     photo_teeth = seam - np.nonzero(polygon_coverage(inner_lip_outline(landmarks), SIZE,
                                                      SIZE).any(axis=1))[0][0]
-    # as tall as the photo's (give or take the rows a resampled edge spreads over)
-    assert 0.6 * photo_teeth <= len(teeth_rows) <= 1.4 * photo_teeth + 2
+    # as tall as the photo's (give or take the rows a resampled edge spreads over, or loses:
+    # the photo's teeth here are 2-3 rows)
+    assert 0.6 * photo_teeth - 1 <= len(teeth_rows) <= 1.4 * photo_teeth + 2
     assert ((luma < 90) & inside).sum() > 0.3 * inside.sum()  # and a cavity under them
     mouth_area = binary_dilation(polygon_coverage(target[48:60], SIZE, SIZE) > 0, iterations=6)
     assert ((luma > 200) & mouth_area & ~binary_dilation(inside, iterations=2)).sum() == 0

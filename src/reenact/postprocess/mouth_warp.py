@@ -34,7 +34,7 @@ import torch
 import torch.nn.functional as F
 
 from reenact.point_geometry import apply_affine, similarity_fit
-from reenact.postprocess.mouth_interior import catmull_rom
+from reenact.postprocess.mouth_interior import catmull_rom, inner_curve_ends
 from reenact.postprocess.mouth_mask import (
     JAW_LANDMARKS,
     LOWER_FACE_LANDMARKS,
@@ -79,7 +79,9 @@ def _lip_curve_blend() -> tuple[np.ndarray, tuple[int, ...]]:
     rows, outline = [], []
     for number, curve in enumerate(_LIP_CURVES):
         # CURVE_STEPS samples a segment from its landmark on; the curve's last landmark dropped
-        blend = catmull_rom(np.eye(68)[list(curve)], CURVE_STEPS)[:-1]
+        unit = np.eye(68)  # the inner lips' curves leave the corners as the painted inside's
+        ends = inner_curve_ends(unit, upper=number == 0) if number < 2 else None
+        blend = catmull_rom(unit[list(curve)], CURVE_STEPS, ends)[:-1]
         for index, row in enumerate(blend):
             on_landmark = index % CURVE_STEPS == 0
             if number < 2:
