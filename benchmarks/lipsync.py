@@ -36,7 +36,8 @@ Columns (see `reenact.evaluation.lipsync`):
   win;
 - agree: r between FaceMesh's gap and the pixel interior inside dlib's lips (two signals, one mouth:
   low when one of them sees motion the other does not); int-pbm in the summary: the closures read
-  from the interior instead;
+  from the interior instead; rows whose agreement is under `AGREE_FLOOR` are named in the summary
+  with the closures scored without them;
 - dlib: the older score (`reenact.audio.sync`: dlib's inner-lip gap over all frames, confidence),
   which reads pressed lips as slightly open: secondary, for continuity;
 - sharp (dub rows): the mouth region's sharpness (Laplacian variance in a box twice the size of
@@ -340,6 +341,31 @@ def _shut_f1(scores: list[LipSyncScore]) -> str:
                          sum(s.shut_real for s in scores)))
 
 
+# rows whose FaceMesh gap and pixel interior barely agree (r under this): one of the two does not
+# see that mouth move (held out, FaceMesh read a painterly portrait's drawn mouth shut while its
+# interior opened and closed), so the closures it scores there say little
+AGREE_FLOOR = 0.2
+
+
+def _disagreeing(kind: str, items: list[Scored]) -> str:
+    """The rows under `AGREE_FLOOR`, named, with the closures scored without them."""
+    if kind == "real":
+        return ""
+    low = [i for i in items if i.matched.gap_interior_r < AGREE_FLOOR]
+    if not low:
+        return ""
+    rest = [i.matched for i in items if i not in low]
+    onsets = sum(s.onsets for s in rest)
+    closed = sum(round(s.closure_rate * s.onsets) for s in rest if s.onsets)
+    real_onsets = sum(s.real_closures for s in rest)
+    real_closed = sum(round(s.real_closure_rate * s.real_closures) for s in rest
+                      if s.real_closures)
+    names = ", ".join(i.row.name for i in low)
+    return (f"; FaceMesh and the interior disagree (agree < {AGREE_FLOOR}) on {len(low)} of "
+            f"{len(items)} ({names}): without {'it' if len(low) == 1 else 'them'} pbm "
+            f"{closed}/{onsets}, closes with the real mouth {real_closed}/{real_onsets}")
+
+
 def _summary(kind: str, items: list[Scored], real_gap_std: float, real_r: float) -> str:
     m = [i.matched for i in items]
     c = [i.control for i in items]
@@ -375,6 +401,7 @@ def _summary(kind: str, items: list[Scored], real_gap_std: float, real_r: float)
             f"{_cell(_mean([i.dlib_confidence for i in items]))}")
     if kind == "dub":
         text += f", mouth sharpness {_cell(_mean([i.sharpness for i in items]))} x the video's"
+    text += _disagreeing(kind, items)
     if kind == "real":
         text += (f"; frames showing interior {_cell(_mean([s.interior_share for s in m]))}, "
                  f"teeth {_cell(_mean([s.teeth_share for s in m]))}")
