@@ -341,6 +341,18 @@ def _shut_f1(scores: list[LipSyncScore]) -> str:
                          sum(s.shut_real for s in scores)))
 
 
+def _pbm_closed(scores: list[LipSyncScore]) -> tuple[int, int]:
+    """(p/b/m onsets with the lips shut, onsets) over the rows."""
+    return (sum(round(s.closure_rate * s.onsets) for s in scores if s.onsets),
+            sum(s.onsets for s in scores))
+
+
+def _real_closed(scores: list[LipSyncScore]) -> tuple[int, int]:
+    """(the real mouth's closings the lips met, the real mouth's closings) over the rows."""
+    return (sum(round(s.real_closure_rate * s.real_closures) for s in scores if s.real_closures),
+            sum(s.real_closures for s in scores))
+
+
 # rows whose FaceMesh gap and pixel interior barely agree (r under this): one of the two does not
 # see that mouth move (held out, FaceMesh read a painterly portrait's drawn mouth shut while its
 # interior opened and closed), so the closures it scores there say little
@@ -351,18 +363,15 @@ def _disagreeing(kind: str, items: list[Scored]) -> str:
     """The rows under `AGREE_FLOOR`, named, with the closures scored without them."""
     if kind == "real":
         return ""
-    low = [i for i in items if i.matched.gap_interior_r < AGREE_FLOOR]
-    if not low:
+    low = [i.matched.gap_interior_r < AGREE_FLOOR for i in items]
+    if not any(low):
         return ""
-    rest = [i.matched for i in items if i not in low]
-    onsets = sum(s.onsets for s in rest)
-    closed = sum(round(s.closure_rate * s.onsets) for s in rest if s.onsets)
-    real_onsets = sum(s.real_closures for s in rest)
-    real_closed = sum(round(s.real_closure_rate * s.real_closures) for s in rest
-                      if s.real_closures)
-    names = ", ".join(i.row.name for i in low)
-    return (f"; FaceMesh and the interior disagree (agree < {AGREE_FLOOR}) on {len(low)} of "
-            f"{len(items)} ({names}): without {'it' if len(low) == 1 else 'them'} pbm "
+    rest = [i.matched for i, under in zip(items, low, strict=True) if not under]
+    closed, onsets = _pbm_closed(rest)
+    real_closed, real_onsets = _real_closed(rest)
+    names = ", ".join(i.row.name for i, under in zip(items, low, strict=True) if under)
+    return (f"; FaceMesh and the interior disagree (agree < {AGREE_FLOOR}) on {sum(low)} of "
+            f"{len(items)} ({names}): without {'it' if sum(low) == 1 else 'them'} pbm "
             f"{closed}/{onsets}, closes with the real mouth {real_closed}/{real_onsets}")
 
 
@@ -373,20 +382,15 @@ def _summary(kind: str, items: list[Scored], real_gap_std: float, real_r: float)
               for s in m]
     r, r_control = _mean([s.r_speech for s in m]), _mean([s.r_speech for s in c])
     above = sum(a.r_speech > b.r_speech for a, b in zip(m, c))
-    onsets = sum(s.onsets for s in m)
-    closed = sum(round(s.closure_rate * s.onsets) for s in m if s.onsets)
+    closed, onsets = _pbm_closed(m)
     interior_closed = sum(round(s.interior_closure_rate * s.onsets) for s in m if s.onsets
                           and not math.isnan(s.interior_closure_rate))
-    control_onsets = sum(s.onsets for s in c)
-    control_closed = sum(round(s.closure_rate * s.onsets) for s in c if s.onsets)
+    control_closed, control_onsets = _pbm_closed(c)
     closures = (f"pbm {closed}/{onsets} (int-pbm {interior_closed}/{onsets}; ctrl "
                 f"{control_closed}/{control_onsets})" if onsets or control_onsets else "pbm -")
-    real_onsets = sum(s.real_closures for s in m)
+    real_closed, real_onsets = _real_closed(m)
     if real_onsets:
-        real_closed = sum(round(s.real_closure_rate * s.real_closures) for s in m if s.real_closures)
-        control_real = sum(s.real_closures for s in c)
-        control_real_closed = sum(round(s.real_closure_rate * s.real_closures) for s in c
-                                  if s.real_closures)
+        control_real_closed, control_real = _real_closed(c)
         closures += (f", closes with the real mouth {real_closed}/{real_onsets} (ctrl "
                      f"{control_real_closed}/{control_real}), shut F1 {_shut_f1(m)} (ctrl "
                      f"{_shut_f1(c)})")
