@@ -77,9 +77,10 @@ def _lip_curve_blend() -> tuple[np.ndarray, tuple[int, ...]]:
     outline as indices into landmarks + curve points). The curves are `catmull_rom`'s, of the
     landmarks' unit vectors: a curve is linear in its points."""
     rows, outline = [], []
+    unit = np.eye(68)
     for number, curve in enumerate(_LIP_CURVES):
-        # CURVE_STEPS samples a segment from its landmark on; the curve's last landmark dropped
-        unit = np.eye(68)  # the inner lips' curves leave the corners as the painted inside's
+        # CURVE_STEPS samples a segment from its landmark on; the curve's last landmark dropped;
+        # the inner lips' curves leave the corners as the painted inside's
         ends = inner_curve_ends(unit, upper=number == 0) if number < 2 else None
         blend = catmull_rom(unit[list(curve)], CURVE_STEPS, ends)[:-1]
         for index, row in enumerate(blend):
