@@ -24,6 +24,7 @@ import numpy as np
 from reenact.preprocess.expressions import check_face_landmarks as check_landmarks
 from reenact.preprocess.expressions import interocular_distance
 from reenact.preprocess.face import REC601_LUMA, check_rgb_image
+from reenact.preprocess.pixels import bilinear_samples
 
 AKD_FACE_SIZE = 256  # AKD is reported in pixels of a face this big (landmark box's longer side)
 FACE_BOX_GROW = 1.2  # the face box of `face_box`: the landmarks' box grown by this factor
@@ -41,6 +42,12 @@ INTERIOR_HIGH = 0.55
 # yellowish teeth 1.3-1.6x at 0.65-0.85x, the inner edge of a lower lip up to 1.45 in the product
 TEETH_MIN_BRIGHTNESS = 1.05
 TEETH_MIN_WHITENESS = 1.6
+# `mouth_error`: the mouth's box, around the driver's lips (half its width and height, in mouth
+# widths: the lips, the philtrum's foot and the chin's top), resampled to this many pixels (a
+# 256-px face's mouth box is about this big), and the widest shift, in them, that it may take
+MOUTH_BOX = (0.7, 0.42)
+MOUTH_SAMPLES = (64, 38)
+MOUTH_SHIFT = 2
 
 
 # -- series statistics --------------------------------------------------------------------------
@@ -156,6 +163,49 @@ def sharpness_ratio(output: np.ndarray, driver: np.ndarray,
     if not reference > 1e-9:
         return float("nan")
     return laplacian_variance(output, box) / reference
+
+
+def _mouth_samples(image: np.ndarray, box: tuple[float, float, float, float], margin: int,
+                   ) -> np.ndarray:
+    """(h + 2 margin, w + 2 margin, 3) float64 in [0, 1]: `image` over `box` (x0, y0, x1, y1,
+    continuous pixels) resampled to `MOUTH_SAMPLES` (w, h) pixels, `margin` more on each side,
+    each the mean of a few bilinear samples (no aliasing when the box is larger)."""
+    columns, rows = MOUTH_SAMPLES
+    step_x, step_y = (box[2] - box[0]) / columns, (box[3] - box[1]) / rows
+    factor = max(1, int(math.ceil(max(step_x, step_y))))
+    offsets = (np.arange(factor) + 0.5) / factor
+    xs = box[0] + step_x * (np.arange(-margin, columns + margin)[:, None] + offsets).ravel()
+    ys = box[1] + step_y * (np.arange(-margin, rows + margin)[:, None] + offsets).ravel()
+    samples = bilinear_samples(image, xs[None, :] - 0.5, ys[:, None] - 0.5)
+    height, width = rows + 2 * margin, columns + 2 * margin
+    return samples.reshape(height, factor, width, factor, 3).mean(axis=(1, 3)) / 255
+
+
+def mouth_error(output: np.ndarray, driving: np.ndarray, driver: np.ndarray) -> float:
+    """How unlike the driving frame's mouth `output`'s is (self-reenactment: the driving frame is
+    the truth): the mean absolute difference, pixels in [0, 1], over a box around the driver's
+    lips ((68, 2) `driver` landmarks; `MOUTH_BOX`), both images resampled there to
+    `MOUTH_SAMPLES`, at the best whole shift of the output's box within `MOUTH_SHIFT` samples
+    (where the head is placed is AKD's; this is how the mouth looks: its lips, their opening, the
+    teeth and the dark inside). NaN where the mouth has no width. The two images are the same
+    size."""
+    check_rgb_image(output, "output")
+    if check_rgb_image(driving, "driving").shape != output.shape:
+        raise ValueError(f"mouth_error: the images differ in size ({output.shape} and "
+                         f"{driving.shape})")
+    points = check_landmarks(driver)
+    width = float(np.linalg.norm(points[54] - points[48]))
+    if not width > 1e-6:
+        return float("nan")
+    centre = points[list(_OUTER_LIP + _INNER_LIP)].mean(axis=0)
+    half = np.array(MOUTH_BOX) * width
+    box = (centre[0] - half[0], centre[1] - half[1], centre[0] + half[0], centre[1] + half[1])
+    shift = MOUTH_SHIFT
+    truth = _mouth_samples(driving, box, 0)
+    shifted = _mouth_samples(output, box, shift)
+    rows, columns = truth.shape[:2]
+    return float(min(np.abs(shifted[dy:dy + rows, dx:dx + columns] - truth).mean()
+                     for dy in range(2 * shift + 1) for dx in range(2 * shift + 1)))
 
 
 def polygon_mask(points: np.ndarray, height: int, width: int) -> np.ndarray:

@@ -33,7 +33,7 @@ import numpy as np
 from reenact.engine.backend import Backend
 from reenact.evaluation.facemesh import StreamMeshes, mesh_distance, mesh_measures
 from reenact.evaluation.identity import FaceDescriber, descriptor_distance
-from reenact.evaluation.measures import face_box, face_size, keypoint_distance, sharpness_ratio
+from reenact.evaluation.measures import face_box, face_size, keypoint_distance, mouth_error, sharpness_ratio
 from reenact.evaluation.report import format_face_report
 from reenact.evaluation.scores import (
     MEAN_SCORES,
@@ -253,6 +253,7 @@ class _ClipRun:
                   "psnr": 10 * math.log10(1 / mse) if mse > 1e-10 else 100.0}
         if driver is not None:
             values["sharpness"] = sharpness_ratio(image, driving, face_box(driver))
+            values["mouth_l1"] = mouth_error(image, driving, driver)
             if landmarks is not None:
                 values["akd"] = keypoint_distance(landmarks, driver)
         return values
