@@ -22,7 +22,7 @@ portrait's own colours:
   shadow at the top, receding into shadow toward the corners; their brightness follows the
   face's (a bright face, bright teeth) and their tint a third ivory, two thirds the skin's (a
   black-and-white photo gets grey teeth, a varnished painting yellowed ones);
-- the lower teeth show as a faint band above the lower lip when the mouth is wide open; with
+- the lower teeth show as a band above the lower lip (faint, when the mouth is wide open, by default); with
   `bite` (lips parted in a grin, the jaw shut) they stand right under the upper teeth instead,
   edge to edge behind a thin dark line, as tall as the upper teeth;
 - the result is softened by a blur of about the picture's own sharpness and blended in through
@@ -60,7 +60,11 @@ class InteriorStyle:
 
     teeth_height: the upper teeth's visible crown (0: none painted); tooth_edges: the boundaries
     between upper teeth, from the midline outward (central incisor, lateral incisor, canine);
-    lower_teeth_from: the inner-lip gap from which the lower teeth show; cavity, tongue:
+    lower_teeth_from: the inner-lip gap from which the lower teeth show; lower_teeth_height: their
+    band's height above the lower lip; lower_teeth_strength, lower_teeth_light: how much of the
+    band they cover and their brightness, of the upper teeth's (faint: a wide mouth's lower teeth
+    mostly behind the lower lip; a reference whose lower teeth are risen with the lower lip,
+    `mouth_hang.lower_teeth`, paints them in full); cavity, tongue:
     brightness of the lips' colour; softness: the blur, in pixels per 100 px of interocular
     distance (at least 0.4 px); inset: how far inside the inner lips the painting stops (at least
     1.5 px).
@@ -70,6 +74,8 @@ class InteriorStyle:
     tooth_edges: tuple[float, ...] = (0.0, 0.13, 0.235, 0.35)
     lower_teeth_from: float = 0.3
     lower_teeth_height: float = 0.06
+    lower_teeth_strength: float = 0.5
+    lower_teeth_light: float = 0.6
     cavity: float = 0.4
     tongue: float = 0.55
     softness: float = 0.8
@@ -262,7 +268,8 @@ def paint_interior(image: np.ndarray, landmarks: np.ndarray, skin: np.ndarray, l
                  * (1 - _smoothstep(style.lower_teeth_height - 0.01,
                                     style.lower_teeth_height + 0.01, height_below))
                  * (height_below > -0.02) * (1 - _smoothstep(0.4, 0.7, across)))
-        colour = colour + (0.5 * lower)[..., None] * (0.6 * teeth_colour - colour)
+        colour = colour + (style.lower_teeth_strength * lower)[..., None] * (
+            style.lower_teeth_light * teeth_colour - colour)
 
     # the inner lips' edge: a little shadow just inside them
     rim = np.minimum(np.clip(depth / 0.02, 0, 1), np.clip((bottom - v) / 0.02, 0, 1))

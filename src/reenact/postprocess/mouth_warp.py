@@ -7,8 +7,9 @@ the reference's is a matter of moving pixels that exist. The mouth's inside hang
 lip, as the upper teeth hang from the skull: a mouth opened less than the reference's shows the
 top of the reference's inside (the edge of the upper teeth), cut off by the lower lip, not a
 squeezed copy of all of it; when the lips meet it is gone (the inner lips have no area between
-them, the lip triangles take the pixels). Opened wider than the reference, the inside stretches
-with the inner-lip triangles.
+them, the lip triangles take the pixels). A painted reference's middle hangs from the skull itself,
+its lower teeth from the lower lip (`reenact.postprocess.mouth_hang`). Opened wider than the
+reference, the inside stretches with the inner-lip triangles.
 
 The mesh: the reference's 68 landmarks, points on smooth curves through the lips' landmarks
 (`lip_curve_points`: the same fixed blend of landmarks on every face, so each curve point has its
@@ -34,6 +35,7 @@ import torch
 import torch.nn.functional as F
 
 from reenact.point_geometry import apply_affine, similarity_fit
+from reenact.postprocess.mouth_hang import lip_hang, lower_teeth, skull_hang
 from reenact.postprocess.mouth_interior import catmull_rom, inner_curve_ends
 from reenact.postprocess.mouth_mask import (
     JAW_LANDMARKS,
@@ -63,7 +65,6 @@ LIGHT_SIGMA = 0.35  # the lighting match's Gaussian, in mouth widths
 LIGHT_GAIN = (0.6, 1.6)  # the range of the lighting match's gain
 _LIGHT_STEP = 4.0  # the lighting match blurs by at most this many pixels of a coarser map
 _OUTER_LIPS = tuple(range(48, 60))
-_UPPER_INNER_LIP = tuple(range(60, 65))
 # the lips' curves, each from corner to corner through its landmarks: inner upper and lower, outer
 # upper and lower (a lip's two curves meet at an angle at the corners, as lips do)
 _LIP_CURVES = ((60, 61, 62, 63, 64), (64, 65, 66, 67, 60),
@@ -116,12 +117,17 @@ class MouthWarp:
         uses (default `landmarks`): a closed mouth's inner lips nearly coincide, and its
         triangles can join an outer lip to the other lip's inner edge, which an opening folds
         over; the triangles of the opened shape it will be drawn with are sound.
+    skull: a mouth opened less than the reference's takes the middle of its inside from the skull
+        with the lower teeth risen with the lower lip (`mouth_hang.skull_hang`, `lower_teeth`),
+        not all of it from the upper lip (`mouth_hang.lip_hang`): for a reference whose inside is
+        painted (teeth where real ones would be), not a frame's own.
     """
 
     def __init__(self, reference: np.ndarray, landmarks: np.ndarray,
-                 mesh_on: np.ndarray | None = None) -> None:
+                 mesh_on: np.ndarray | None = None, skull: bool = False) -> None:
         check_rgb_image(reference, "reference")
         self.landmarks = check_face_landmarks(landmarks, "landmarks")
+        self._skull = skull
         centre = self.landmarks.mean(axis=0)
         radius = RING_SCALE * float(np.linalg.norm(self.landmarks - centre, axis=1).max())
         angles = np.arange(RING_POINTS) * (2 * np.pi / RING_POINTS)
@@ -173,9 +179,7 @@ class MouthWarp:
         a, b, c, d, e, f = (row[index] for row in coefficients)  # each (h, w)
         source_x = a * xs + b * ys + c
         source_y = d * xs + e * ys + f
-        grid = _sampling_grid(source_x, source_y, self._width, self._height)
-        drawn = F.grid_sample(self._pixels, grid, mode="bicubic", padding_mode="border",
-                              align_corners=False)[0]  # (3, h, w)
+        drawn = self._at(source_x, source_y)  # (3, h, w)
         if mouth_opening(points[:68]) <= self._opening:
             # hung from the upper lip: no squeeze; blended in by the inner lips' antialiased area,
             # so their edge against the lower lip is smooth, not a staircase of triangle labels
@@ -186,18 +190,24 @@ class MouthWarp:
                 covered_cols = np.flatnonzero(coverage.any(axis=0))
                 y0, y1 = covered_rows[0], covered_rows[-1] + 1
                 x0, x1 = covered_cols[0], covered_cols[-1] + 1
-                upper = list(_UPPER_INNER_LIP)
-                hang = similarity_fit(points[upper], self.landmarks[upper])
                 bx, by = xs[x0:x1], ys[y0:y1]
-                grid = _sampling_grid(hang[0, 0] * bx + hang[0, 1] * by + hang[0, 2],
-                                      hang[1, 0] * bx + hang[1, 1] * by + hang[1, 2],
-                                      self._width, self._height)
-                hung = F.grid_sample(self._pixels, grid, mode="bicubic", padding_mode="border",
-                                     align_corners=False)[0]
+                hang = skull_hang if self._skull else lip_hang
+                hung = self._at(*hang(points[:68], self.landmarks, bx, by))
+                if self._skull:
+                    teeth = lower_teeth(points[:68], self.landmarks, bx, by)
+                    hung += torch.from_numpy(teeth.share.astype(np.float32)) * (
+                        self._at(teeth.source_x, teeth.source_y) - hung)
+                    hung *= torch.from_numpy(teeth.keep.astype(np.float32))
                 weight = torch.from_numpy(np.ascontiguousarray(coverage[y0:y1, x0:x1]))
                 box = drawn[:, y0:y1, x0:x1]
                 box += weight * (hung - box)
         return drawn, inside, source_x, source_y
+
+    def _at(self, source_x: np.ndarray, source_y: np.ndarray) -> torch.Tensor:
+        """(3, h, w) the reference sampled bicubically at (h, w) source pixel positions."""
+        grid = _sampling_grid(source_x, source_y, self._width, self._height)
+        return F.grid_sample(self._pixels, grid, mode="bicubic", padding_mode="border",
+                             align_corners=False)[0]
 
     @torch.no_grad()
     def render(self, frame: np.ndarray, target: np.ndarray, *, frame_landmarks: np.ndarray,

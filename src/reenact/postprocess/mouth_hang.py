@@ -1,0 +1,128 @@
+"""Where a drawn mouth's inside comes from in an opened reference: hung from the upper lip, or from
+the skull with the lower teeth risen with the lower lip.
+
+A mouth drawn narrower than its open reference (`reenact.postprocess.mouth_warp`) shows only part
+of the reference's inside. Hung from the upper lip, that part is the top of it: the teeth go
+wherever the upper lip goes. Real teeth do not: the upper ones are fixed to the skull, the lower
+ones ride on the jaw. A driver who uncovers the teeth by raising the upper lip (dev vr_1) shows
+them filling the opening, where the lip's hang drew a thin band of teeth over a dark slab; on 6 dev
+self-reenactment clips the middle fifth of the driver's open mouths was teeth 0.21-1.00 of its
+inside pixels, the lip-hung drawing's 0.00-0.10.
+
+`skull_hang`: in the mouth's middle the inside is sampled where the skull (the pose landmarks)
+carries it, blended to the upper lip's hang toward the corners (`SKULL_UNTIL`), so the opened
+reference's upper teeth stay on the skull as the lips move over them. `lower_teeth`: a band above
+the lower lip, sampled where the lower inner lip carries the reference (the painted lower teeth
+just above the reference's lower lip), shown from a gap of `LOWER_FROM` and behind a thin dark
+seam where it meets the upper teeth (where the band met the skull-hung teeth without it, a bite
+read as one white slab; dev grid_bbaf2n shows the line between the rows).
+
+Coordinates are continuous image pixels of the frame being drawn (region pixels where a caller
+draws a region), pixel (row i, column j) centred at (j + 0.5, i + 0.5).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from reenact.point_geometry import similarity_fit
+from reenact.postprocess.mouth_interior import catmull_rom
+from reenact.preprocess.expressions import POSE_LANDMARKS, interocular_distance
+
+# the middle of the mouth hangs from the skull out to this fraction of its half-width, blended
+# (smoothstep) to the upper lip's hang at the corners, where the lips' curves meet
+SKULL_UNTIL = 0.5
+# the lower teeth's band: at most this many interocular distances tall, nor more than this share
+# of the gap; shown from the first gap to the second (interocular distances: a mouth a little
+# open shows no lower teeth)
+LOWER_HEIGHT, LOWER_SHARE = 0.05, 0.4
+LOWER_FROM = (0.08, 0.14)
+# the band is sampled this far (interocular distances) inside the reference's lower lip, on its
+# teeth rather than on the lip's inner edge
+LOWER_INSET = 0.03
+# the dark line between the rows: its darkness at the band's top edge and its width (Gaussian
+# sigma, interocular distances)
+SEAM_DARK, SEAM_WIDTH = 0.6, 0.008
+_UPPER_INNER = (60, 61, 62, 63, 64)
+_LOWER_INNER = (64, 65, 66, 67, 60)
+
+
+@dataclass(frozen=True)
+class LowerTeeth:
+    """The lower teeth's band over a box of pixels (`lower_teeth`): source_x, source_y: (h, w)
+    where to sample the reference; share: (h, w) in [0, 1], how much of the band to take;
+    keep: (h, w) in [0, 1], what is left of each pixel's brightness after the seam."""
+
+    source_x: np.ndarray
+    source_y: np.ndarray
+    share: np.ndarray
+    keep: np.ndarray
+
+
+def _affine_map(affine: np.ndarray, xs: np.ndarray, ys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(h, w) x and y of (2, 3) `affine` applied to the grid of (w,) `xs` and (h, 1) `ys`."""
+    shape = (len(ys), len(xs))
+    return (np.broadcast_to(affine[0, 0] * xs + affine[0, 1] * ys + affine[0, 2], shape),
+            np.broadcast_to(affine[1, 0] * xs + affine[1, 1] * ys + affine[1, 2], shape))
+
+
+def lip_hang(target: np.ndarray, reference: np.ndarray, xs: np.ndarray,
+             ys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(h, w) source x and y in the reference for the pixels of the grid (w,) `xs` x (h, 1) `ys`:
+    the inside hung from the upper inner lip (the similarity that takes `target`'s upper inner
+    lip landmarks to `reference`'s; both (68, 2))."""
+    upper = list(_UPPER_INNER)
+    return _affine_map(similarity_fit(target[upper], reference[upper]), xs, ys)
+
+
+def skull_hang(target: np.ndarray, reference: np.ndarray, xs: np.ndarray,
+               ys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """As `lip_hang`, but hung from the skull (the similarity of the pose landmarks) in the mouth's
+    middle, blended to the upper lip's hang toward the corners (`SKULL_UNTIL`)."""
+    lip_x, lip_y = lip_hang(target, reference, xs, ys)
+    pose = list(POSE_LANDMARKS)
+    skull_x, skull_y = _affine_map(similarity_fit(target[pose], reference[pose]), xs, ys)
+    left, right = target[60], target[64]
+    half = max(float(np.linalg.norm(right - left)) / 2, 1e-9)
+    axis = (right - left) / (2 * half)
+    centre = (left + right) / 2
+    along = np.abs((xs - centre[0]) * axis[0] + (ys - centre[1]) * axis[1]) / half  # (h, w)
+    t = np.clip((along - SKULL_UNTIL) / (1 - SKULL_UNTIL), 0, 1)
+    weight = t * t * (3 - 2 * t)  # 0 in the middle, 1 at the corners
+    return skull_x + weight * (lip_x - skull_x), skull_y + weight * (lip_y - skull_y)
+
+
+def lower_teeth(target: np.ndarray, reference: np.ndarray, xs: np.ndarray,
+                ys: np.ndarray) -> LowerTeeth:
+    """The lower teeth's band for the grid (w,) `xs` x (h, 1) `ys` of a mouth whose landmarks are
+    `target`, drawn from a reference whose landmarks are `reference` (both (68, 2)): sampled
+    where the similarity of the lower inner lips carries it, `LOWER_INSET` inside the
+    reference's lower lip; the bottom `LOWER_HEIGHT` (at most `LOWER_SHARE` of the gap) of the
+    opening above the lower lip, faded out over half as much above it, with the seam's dark line
+    along its top."""
+    lower = list(_LOWER_INNER)
+    rise = similarity_fit(target[lower], reference[lower])
+    left, right = reference[60], reference[64]
+    up = np.array([right[1] - left[1], left[0] - right[0]])
+    up = up / max(float(np.linalg.norm(up)), 1e-9)
+    if float(np.dot(reference[8] - (left + right) / 2, up)) > 0:  # toward the nose, not the chin
+        up = -up
+    rise[:, 2] += LOWER_INSET * float(interocular_distance(reference)) * up
+    source_x, source_y = _affine_map(rise, xs, ys)
+
+    def rows_on(curve: np.ndarray) -> np.ndarray:  # (w,) the curve's y at each column
+        order = np.argsort(curve[:, 0])
+        return np.interp(xs.ravel(), curve[order, 0], curve[order, 1])
+
+    bottom = rows_on(catmull_rom(target[lower]))
+    top = rows_on(catmull_rom(target[list(_UPPER_INNER)]))
+    distance = max(float(interocular_distance(target)), 1e-9)
+    gap = np.maximum(bottom - top, 0.0)
+    shown = np.clip((gap / distance - LOWER_FROM[0]) / (LOWER_FROM[1] - LOWER_FROM[0]), 0.0, 1.0)
+    band = np.minimum(LOWER_HEIGHT * distance, LOWER_SHARE * gap) * shown  # (w,)
+    above = bottom - ys - band  # (h, w) how far above the band's top edge
+    share = np.clip(1 - above / np.maximum(0.5 * band, 0.5), 0.0, 1.0) * (band > 0)
+    seam = SEAM_DARK * shown * np.exp(-0.5 * (above / max(SEAM_WIDTH * distance, 0.5)) ** 2)
+    return LowerTeeth(source_x, source_y, share, 1 - seam * (band > 0))
