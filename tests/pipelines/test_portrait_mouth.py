@@ -151,6 +151,25 @@ def test_the_drawn_mouth_opens_with_the_speech_and_leaves_the_upper_face():
         assert np.array_equal(drawn[:above], image[:above])
 
 
+def test_an_open_mouths_middle_shows_both_rows_of_teeth_with_a_dark_line_between():
+    """Down the middle of a mouth drawn open 0.3 (from a 0.45 reference): the upper teeth under
+    the upper lip, a dark gap, and the lower teeth just above the lower lip (hung from the upper
+    lip alone, the reference's lower teeth were cut off by the lower lip: a dark bottom half)."""
+    size = 400
+    image, landmarks = drawn_face(size, mouth_open=0.02, interior=False)
+    drawn = portrait_mouth(image, landmarks, CropBox(size / 2, size / 2, size)).draw(
+        image, landmarks, 0.3)
+    target = open_mouth(landmarks, 0.3)
+    x = int(round((target[62, 0] + target[66, 0]) / 2))
+    top, bottom = int(target[62, 1]) + 1, int(target[66, 1]) - 1  # inside the lips
+    column = drawn[top:bottom, x - 1:x + 2].astype(float) @ LUMA  # (rows, 3)
+    luma = column.mean(axis=1)
+    third = len(luma) // 3
+    assert luma[:third].max() > 130  # the upper teeth
+    assert luma[third:2 * third].min() < 50  # the cavity between the rows
+    assert luma[-4:].max() > 100  # the lower teeth, risen with the lower lip
+
+
 def test_a_bite_draws_the_teeth_together():
     """With a bitten reference, bite 1 fills the lower half of an opening with pale teeth where
     bite 0 shows the dark cavity; without one (talk) bite is ignored."""

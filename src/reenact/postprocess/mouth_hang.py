@@ -97,32 +97,33 @@ def skull_hang(target: np.ndarray, reference: np.ndarray, xs: np.ndarray,
 def lower_teeth(target: np.ndarray, reference: np.ndarray, xs: np.ndarray,
                 ys: np.ndarray) -> LowerTeeth:
     """The lower teeth's band for the grid (w,) `xs` x (h, 1) `ys` of a mouth whose landmarks are
-    `target`, drawn from a reference whose landmarks are `reference` (both (68, 2)): sampled
-    where the similarity of the lower inner lips carries it, `LOWER_INSET` inside the
-    reference's lower lip; the bottom `LOWER_HEIGHT` (at most `LOWER_SHARE` of the gap) of the
-    opening above the lower lip, faded out over half as much above it, with the seam's dark line
-    along its top."""
+    `target`, drawn from a reference whose landmarks are `reference` (both (68, 2)): the bottom
+    `LOWER_HEIGHT` (at most `LOWER_SHARE` of the gap) of the opening above the lower lip, faded
+    out over half as much above it, with the seam's dark line along its top. Each pixel samples
+    the reference as high above its lower inner lip (in interocular distances, plus
+    `LOWER_INSET`) as the pixel is above the target's, the column carried by the similarity of
+    the lower inner lips: the painted band follows the reference's lower lip, which a wider
+    opening curves more (the similarity alone, fitted on a flatter lip, sampled the cavity above
+    the band in the middle)."""
     lower = list(_LOWER_INNER)
     rise = similarity_fit(target[lower], reference[lower])
-    left, right = reference[60], reference[64]
-    up = np.array([right[1] - left[1], left[0] - right[0]])
-    up = up / max(float(np.linalg.norm(up)), 1e-9)
-    if float(np.dot(reference[8] - (left + right) / 2, up)) > 0:  # toward the nose, not the chin
-        up = -up
-    rise[:, 2] += LOWER_INSET * float(interocular_distance(reference)) * up
-    source_x, source_y = _affine_map(rise, xs, ys)
+    source_x, _ = _affine_map(rise, xs, ys)
 
-    def rows_on(curve: np.ndarray) -> np.ndarray:  # (w,) the curve's y at each column
+    def rows_on(curve: np.ndarray, at: np.ndarray) -> np.ndarray:  # the curve's y at each x
         order = np.argsort(curve[:, 0])
-        return np.interp(xs.ravel(), curve[order, 0], curve[order, 1])
+        return np.interp(at, curve[order, 0], curve[order, 1])
 
-    bottom = rows_on(catmull_rom(target[lower]))
-    top = rows_on(catmull_rom(target[list(_UPPER_INNER)]))
+    bottom = rows_on(catmull_rom(target[lower]), xs.ravel())  # (w,)
+    top = rows_on(catmull_rom(target[list(_UPPER_INNER)]), xs.ravel())
     distance = max(float(interocular_distance(target)), 1e-9)
+    scale = float(interocular_distance(reference)) / distance
+    height = bottom - ys  # (h, w) above the target's lower lip, pixels
+    reference_bottom = rows_on(catmull_rom(reference[lower]), source_x)
+    source_y = reference_bottom - scale * (height + LOWER_INSET * distance)
     gap = np.maximum(bottom - top, 0.0)
     shown = np.clip((gap / distance - LOWER_FROM[0]) / (LOWER_FROM[1] - LOWER_FROM[0]), 0.0, 1.0)
     band = np.minimum(LOWER_HEIGHT * distance, LOWER_SHARE * gap) * shown  # (w,)
-    above = bottom - ys - band  # (h, w) how far above the band's top edge
+    above = height - band  # (h, w) how far above the band's top edge
     share = np.clip(1 - above / np.maximum(0.5 * band, 0.5), 0.0, 1.0) * (band > 0)
     seam = SEAM_DARK * shown * np.exp(-0.5 * (above / max(SEAM_WIDTH * distance, 0.5)) ** 2)
     return LowerTeeth(source_x, source_y, share, 1 - seam * (band > 0))
