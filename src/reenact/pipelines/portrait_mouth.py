@@ -63,8 +63,8 @@ PARTED_FROM, PARTED_TEETH = 0.05, 0.1
 # inside, a smile's teeth together stretched into a row of tall teeth, the README video)
 OWN_REFERENCE_FROM = 0.35
 NO_UPPER_TEETH = InteriorStyle(teeth_height=0.0)  # the photo's own upper teeth are drawn instead
-# a closed photo's opened reference: its inside hangs from the skull, its lower teeth, painted in
-# full above the lower lip, rise with the lower lip (`MouthWarp`'s skull; docs/talk-and-dub.md)
+# a closed photo's opened reference: its lower teeth, painted in full above the lower lip, rise
+# with the lower lip (`MouthWarp`'s risen_teeth; docs/talk-and-dub.md)
 RISEN_LOWER_TEETH = InteriorStyle(lower_teeth_from=0.0, lower_teeth_height=0.08,
                                   lower_teeth_strength=0.95, lower_teeth_light=0.85)
 # the teeth-together reference's gap: its two crowns (`InteriorStyle.teeth_height` each) fill it,
@@ -349,5 +349,5 @@ def portrait_mouth(image: np.ndarray, landmarks: np.ndarray, box: CropBox, *,
         grin = _Opened.of(image, lips, box.side, BITE_OPENING)
         bitten = MouthWarp(grin.painted(bite=True), grin.landmarks)
     return PortraitMouth(MouthWarp(opened.painted(style=RISEN_LOWER_TEETH), opened.landmarks,
-                                   skull=True), rest, box,
+                                   risen_teeth=True), rest, box,
                          MouthWarp(image, landmarks), bitten, frame_jaw, opened.warp)

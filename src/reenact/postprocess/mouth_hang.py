@@ -1,21 +1,21 @@
-"""Where a drawn mouth's inside comes from in an opened reference: hung from the upper lip, or from
-the skull with the lower teeth risen with the lower lip.
+"""Where a drawn mouth's inside comes from in an opened reference: hung from the upper lip, with
+the lower teeth risen with the lower lip.
 
 A mouth drawn narrower than its open reference (`reenact.postprocess.mouth_warp`) shows only part
-of the reference's inside. Hung from the upper lip, that part is the top of it: the teeth go
-wherever the upper lip goes. Real teeth do not: the upper ones are fixed to the skull, the lower
-ones ride on the jaw. A driver who uncovers the teeth by raising the upper lip (dev vr_1) shows
-them filling the opening, where the lip's hang drew a thin band of teeth over a dark slab; on 6 dev
-self-reenactment clips the middle fifth of the driver's open mouths was teeth 0.21-1.00 of its
-inside pixels, the lip-hung drawing's 0.00-0.10.
+of the reference's inside. Hung from the upper lip (`lip_hang`), that part is the top of it: the
+upper teeth, then the cavity, cut off by the lower lip, so a painted reference's lower teeth
+(just above its lower lip) never showed in speech, and its openings were upper teeth over a dark
+slab where real speech shows the lower teeth's edge above the lower lip too. `lower_teeth`: a
+band above the lower lip sampled from just above the reference's lower lip (its painted lower
+teeth), shown from a gap of `LOWER_FROM`, behind a thin dark seam along its top (where the band
+met the upper teeth without it, an opening read as one white slab; dev grid_bbaf2n shows the line
+between the rows).
 
-`skull_hang`: in the mouth's middle the inside is sampled where the skull (the pose landmarks)
-carries it, blended to the upper lip's hang toward the corners (`SKULL_UNTIL`), so the opened
-reference's upper teeth stay on the skull as the lips move over them. `lower_teeth`: a band above
-the lower lip, sampled where the lower inner lip carries the reference (the painted lower teeth
-just above the reference's lower lip), shown from a gap of `LOWER_FROM` and behind a thin dark
-seam where it meets the upper teeth (where the band met the skull-hung teeth without it, a bite
-read as one white slab; dev grid_bbaf2n shows the line between the rows).
+Tried and not kept (docs/talk-and-dub.md): the middle of the inside hung from the skull (the pose
+landmarks' similarity), so that a lip rising over the upper teeth uncovers them. With this band,
+6 dev self-reenactment clips' mouth boxes came nearer the drivers' (mouth L1 on open frames
+0.0364 -> 0.0337, this band alone 0.0349), but dlib's lips r fell 0.92 -> 0.87 and held out the
+mouth interior r 0.68 -> 0.64.
 
 Coordinates are continuous image pixels of the frame being drawn (region pixels where a caller
 draws a region), pixel (row i, column j) centred at (j + 0.5, i + 0.5).
@@ -29,11 +29,8 @@ import numpy as np
 
 from reenact.point_geometry import similarity_fit
 from reenact.postprocess.mouth_interior import catmull_rom
-from reenact.preprocess.expressions import POSE_LANDMARKS, interocular_distance
+from reenact.preprocess.expressions import interocular_distance
 
-# the middle of the mouth hangs from the skull out to this fraction of its half-width, blended
-# (smoothstep) to the upper lip's hang at the corners, where the lips' curves meet
-SKULL_UNTIL = 0.5
 # the lower teeth's band: at most this many interocular distances tall, nor more than this share
 # of the gap; shown from the first gap to the second (interocular distances: a mouth a little
 # open shows no lower teeth)
@@ -75,23 +72,6 @@ def lip_hang(target: np.ndarray, reference: np.ndarray, xs: np.ndarray,
     lip landmarks to `reference`'s; both (68, 2))."""
     upper = list(_UPPER_INNER)
     return _affine_map(similarity_fit(target[upper], reference[upper]), xs, ys)
-
-
-def skull_hang(target: np.ndarray, reference: np.ndarray, xs: np.ndarray,
-               ys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """As `lip_hang`, but hung from the skull (the similarity of the pose landmarks) in the mouth's
-    middle, blended to the upper lip's hang toward the corners (`SKULL_UNTIL`)."""
-    lip_x, lip_y = lip_hang(target, reference, xs, ys)
-    pose = list(POSE_LANDMARKS)
-    skull_x, skull_y = _affine_map(similarity_fit(target[pose], reference[pose]), xs, ys)
-    left, right = target[60], target[64]
-    half = max(float(np.linalg.norm(right - left)) / 2, 1e-9)
-    axis = (right - left) / (2 * half)
-    centre = (left + right) / 2
-    along = np.abs((xs - centre[0]) * axis[0] + (ys - centre[1]) * axis[1]) / half  # (h, w)
-    t = np.clip((along - SKULL_UNTIL) / (1 - SKULL_UNTIL), 0, 1)
-    weight = t * t * (3 - 2 * t)  # 0 in the middle, 1 at the corners
-    return skull_x + weight * (lip_x - skull_x), skull_y + weight * (lip_y - skull_y)
 
 
 def lower_teeth(target: np.ndarray, reference: np.ndarray, xs: np.ndarray,

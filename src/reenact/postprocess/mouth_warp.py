@@ -7,9 +7,9 @@ the reference's is a matter of moving pixels that exist. The mouth's inside hang
 lip, as the upper teeth hang from the skull: a mouth opened less than the reference's shows the
 top of the reference's inside (the edge of the upper teeth), cut off by the lower lip, not a
 squeezed copy of all of it; when the lips meet it is gone (the inner lips have no area between
-them, the lip triangles take the pixels). A painted reference's middle hangs from the skull itself,
-its lower teeth from the lower lip (`reenact.postprocess.mouth_hang`). Opened wider than the
-reference, the inside stretches with the inner-lip triangles.
+them, the lip triangles take the pixels); a painted reference's lower teeth rise with the lower
+lip (`reenact.postprocess.mouth_hang`). Opened wider than the reference, the inside stretches with
+the inner-lip triangles.
 
 The mesh: the reference's 68 landmarks, points on smooth curves through the lips' landmarks
 (`lip_curve_points`: the same fixed blend of landmarks on every face, so each curve point has its
@@ -35,7 +35,7 @@ import torch
 import torch.nn.functional as F
 
 from reenact.point_geometry import apply_affine, similarity_fit
-from reenact.postprocess.mouth_hang import lip_hang, lower_teeth, skull_hang
+from reenact.postprocess.mouth_hang import lip_hang, lower_teeth
 from reenact.postprocess.mouth_interior import catmull_rom, inner_curve_ends
 from reenact.postprocess.mouth_mask import (
     JAW_LANDMARKS,
@@ -117,17 +117,17 @@ class MouthWarp:
         uses (default `landmarks`): a closed mouth's inner lips nearly coincide, and its
         triangles can join an outer lip to the other lip's inner edge, which an opening folds
         over; the triangles of the opened shape it will be drawn with are sound.
-    skull: a mouth opened less than the reference's takes the middle of its inside from the skull
-        with the lower teeth risen with the lower lip (`mouth_hang.skull_hang`, `lower_teeth`),
-        not all of it from the upper lip (`mouth_hang.lip_hang`): for a reference whose inside is
-        painted (teeth where real ones would be), not a frame's own.
+    risen_teeth: a mouth opened less than the reference's shows a band of the reference's lower
+        teeth risen with its lower lip (`mouth_hang.lower_teeth`) under the inside hung from the
+        upper lip (`mouth_hang.lip_hang`): for a reference whose inside is painted (its lower
+        teeth right above its lower lip), not a frame's own.
     """
 
     def __init__(self, reference: np.ndarray, landmarks: np.ndarray,
-                 mesh_on: np.ndarray | None = None, skull: bool = False) -> None:
+                 mesh_on: np.ndarray | None = None, risen_teeth: bool = False) -> None:
         check_rgb_image(reference, "reference")
         self.landmarks = check_face_landmarks(landmarks, "landmarks")
-        self._skull = skull
+        self._risen_teeth = risen_teeth
         centre = self.landmarks.mean(axis=0)
         radius = RING_SCALE * float(np.linalg.norm(self.landmarks - centre, axis=1).max())
         angles = np.arange(RING_POINTS) * (2 * np.pi / RING_POINTS)
@@ -191,9 +191,8 @@ class MouthWarp:
                 y0, y1 = covered_rows[0], covered_rows[-1] + 1
                 x0, x1 = covered_cols[0], covered_cols[-1] + 1
                 bx, by = xs[x0:x1], ys[y0:y1]
-                hang = skull_hang if self._skull else lip_hang
-                hung = self._at(*hang(points[:68], self.landmarks, bx, by))
-                if self._skull:
+                hung = self._at(*lip_hang(points[:68], self.landmarks, bx, by))
+                if self._risen_teeth:
                     teeth = lower_teeth(points[:68], self.landmarks, bx, by)
                     hung += torch.from_numpy(teeth.share.astype(np.float32)) * (
                         self._at(teeth.source_x, teeth.source_y) - hung)
