@@ -9,6 +9,7 @@ from speech_fixtures import face_landmarks
 from reenact.pipelines.articulation import open_mouth, shut_mouth
 from reenact.postprocess.mouth_hang import (
     LOWER_FROM,
+    LIP_SHADOW,
     LOWER_INSET,
     SEAM_DARK,
     lip_hang,
@@ -44,7 +45,8 @@ def test_the_lower_teeth_sit_on_the_lower_lip_behind_a_dark_seam(reference):
     """A mouth opened half as wide as the reference: above its lower lip, the band samples the
     reference as high above the reference's lower lip (plus the inset), in the middle where the
     wider opening curves the reference's lip further down; it is taken in full at the lip, not at
-    all at the upper lip, and the seam along its top darkens by `SEAM_DARK`."""
+    all at the upper lip, the seam along its top darkens by `SEAM_DARK` and the lip's shadow along
+    its bottom by `LIP_SHADOW`."""
     shut = shut_mouth(reference)
     target = open_mouth(shut, 0.22)
     xs, ys = grid(target)
@@ -59,7 +61,10 @@ def test_the_lower_teeth_sit_on_the_lower_lip_behind_a_dark_seam(reference):
         assert teeth.share[row, column] == pytest.approx(1.0)
     top = int(np.argmin(np.abs(ys[:, 0] - target[62, 1])))
     assert teeth.share[top, column] == 0.0 and teeth.keep[top, column] == pytest.approx(1.0)
-    assert teeth.keep[:, column].min() == pytest.approx(1 - SEAM_DARK, abs=0.1)
+    seam = teeth.keep[:, column][ys[:, 0] < target[66, 1] - 3]  # above the band's bottom
+    assert seam.min() == pytest.approx(1 - SEAM_DARK, abs=0.1)
+    lip_row = int(np.argmin(np.abs(ys[:, 0] - target[66, 1])))  # the lip's shadow at its edge
+    assert teeth.keep[lip_row, column] == pytest.approx(1 - LIP_SHADOW, abs=0.1)
     # a mouth opened less than `LOWER_FROM` shows neither band nor seam
     little = lower_teeth(open_mouth(shut, 0.9 * LOWER_FROM[0]), reference, xs, ys)
     assert not little.share.any() and (little.keep == 1).all()
