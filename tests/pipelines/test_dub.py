@@ -285,7 +285,9 @@ def test_a_video_whose_mouth_never_opens_gets_a_painted_inside(caplog, checkpoin
     (x0, y0), (x1, y1) = lips.min(axis=0).astype(int), lips.max(axis=0).astype(int) + 1
     region = (slice(y0, y1 + 10), slice(x0, x1))
     luma = lambda image: image[region].astype(float) @ (0.299, 0.587, 0.114)  # noqa: E731
-    assert luma(out[3]).min() < 0.6 * luma(frames[3]).min()  # a dark cavity the video never had
+    # a cavity the video never had: darker than anything there (its back at ~0.5 of the lips'
+    # colour, `InteriorStyle.cavity`; the lips, the region's darkest, at 1)
+    assert luma(out[3]).min() < 0.75 * luma(frames[3]).min()
 
 
 def test_reference_mouth_closes_in_silence_and_opens_with_speech(backend, checkpoint):

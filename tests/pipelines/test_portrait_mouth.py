@@ -166,7 +166,7 @@ def test_an_open_mouths_middle_shows_both_rows_of_teeth_with_a_dark_line_between
     luma = column.mean(axis=1)
     third = len(luma) // 3
     assert luma[:third].max() > 130  # the upper teeth
-    assert luma[third:2 * third].min() < 50  # the cavity between the rows
+    assert luma[third:2 * third].min() < 60  # the cavity between the rows
     assert luma[-4:].max() > 100  # the lower teeth, risen with the lower lip
 
 
@@ -314,7 +314,8 @@ def test_only_the_inside_is_drawn_from_the_open_reference():
     spoiled = reference.copy()  # the reference wrong everywhere but between its inner lips
     inside = polygon_coverage(inner_lip_outline(opened), SIZE, SIZE) > 0
     spoiled[~binary_dilation(inside, iterations=2)] = (0, 255, 0)
-    spoiled_mouth = dataclasses.replace(mouth, warp=type(mouth.warp)(spoiled, opened))
+    spoiled_mouth = dataclasses.replace(mouth, warp=type(mouth.warp)(spoiled, opened,
+                                                                     risen_teeth=True))
     for opening in (0.15, 0.3, REFERENCE_OPENING):
         drawn = mouth.draw(image, landmarks, opening)
         again = spoiled_mouth.draw(image, landmarks, opening)
@@ -322,7 +323,8 @@ def test_only_the_inside_is_drawn_from_the_open_reference():
                                          SIZE, SIZE) > 0
         outside = ~binary_dilation(target_inside, iterations=3)
         assert np.array_equal(drawn[outside], again[outside])
-        assert dark(drawn).sum() > 20  # the inside is there, from the reference
+        # the inside is there, from the reference (teeth, the cavity), not the photo's lips
+        assert np.abs(drawn.astype(int) - image)[target_inside].mean() > 20
 
 
 def test_the_dark_line_between_closed_lips_goes_inside_not_onto_the_opened_lips():
