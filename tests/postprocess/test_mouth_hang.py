@@ -46,7 +46,7 @@ def test_the_lower_teeth_sit_on_the_lower_lip_behind_a_dark_seam(reference):
     reference as high above the reference's lower lip (plus the inset), in the middle where the
     wider opening curves the reference's lip further down; it is taken in full at the lip, not at
     all at the upper lip, the seam along its top darkens by `SEAM_DARK` and the lip's shadow along
-    its bottom by `LIP_SHADOW`."""
+    its bottom by `LIP_SHADOW`; toward the corners there is none of it."""
     shut = shut_mouth(reference)
     target = open_mouth(shut, 0.22)
     xs, ys = grid(target)
@@ -65,6 +65,9 @@ def test_the_lower_teeth_sit_on_the_lower_lip_behind_a_dark_seam(reference):
     assert seam.min() == pytest.approx(1 - SEAM_DARK, abs=0.1)
     lip_row = int(np.argmin(np.abs(ys[:, 0] - target[66, 1])))  # the lip's shadow at its edge
     assert teeth.keep[lip_row, column] == pytest.approx(1 - LIP_SHADOW, abs=0.1)
+    # none of it toward the corners (where it outlined the lower lip)
+    corners = (np.abs(xs - target[62, 0]) > 0.4 * (target[64, 0] - target[60, 0]))
+    assert not teeth.share[:, corners].any() and (teeth.keep[:, corners] == 1).all()
     # a mouth opened less than `LOWER_FROM` shows neither band nor seam
     little = lower_teeth(open_mouth(shut, 0.9 * LOWER_FROM[0]), reference, xs, ys)
     assert not little.share.any() and (little.keep == 1).all()

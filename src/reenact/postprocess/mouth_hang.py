@@ -46,6 +46,11 @@ SEAM_DARK, SEAM_WIDTH = 0.6, 0.008
 # them): on 6 dev clips FaceMesh's gap then moves 0.80x the driver's, 0.79x without (the code
 # before this band: 0.85x), dlib's 0.87x (0.85x; 0.87x)
 LIP_SHADOW = 0.5
+# the band, its seam and shadow fade out from this to this fraction of the way to the corners (a
+# smoothstep, as the painted lower teeth do): drawn to the corners, the band and its two dark
+# lines outlined the whole lower lip, a drawn ring in talk's portraits (dev woman_smiling,
+# man_painting); the pixel and landmark measures on dev did not change
+ACROSS_FADE = (0.4, 0.7)
 _UPPER_INNER = (60, 61, 62, 63, 64)
 _LOWER_INNER = (64, 65, 66, 67, 60)
 
@@ -84,7 +89,7 @@ def lower_teeth(target: np.ndarray, reference: np.ndarray, xs: np.ndarray,
     `target`, drawn from a reference whose landmarks are `reference` (both (68, 2)): the bottom
     `LOWER_HEIGHT` (at most `LOWER_SHARE` of the gap) of the opening above the lower lip, faded
     out over half as much above it, with the seam's dark line along its top and the lip's
-    shadow (`LIP_SHADOW`) along its bottom. Each pixel samples the reference as high above its
+    shadow (`LIP_SHADOW`) along its bottom, all faded out toward the corners (`ACROSS_FADE`). Each pixel samples the reference as high above its
     lower inner lip (in interocular distances, plus `LOWER_INSET`) as the pixel is above the
     target's, the column carried by the similarity of the lower inner lips: the painted band
     follows the reference's lower lip, which a wider opening curves more (the similarity alone,
@@ -108,7 +113,14 @@ def lower_teeth(target: np.ndarray, reference: np.ndarray, xs: np.ndarray,
     shown = np.clip((gap / distance - LOWER_FROM[0]) / (LOWER_FROM[1] - LOWER_FROM[0]), 0.0, 1.0)
     band = np.minimum(LOWER_HEIGHT * distance, LOWER_SHARE * gap) * shown  # (w,)
     above = height - band  # (h, w) how far above the band's top edge
-    share = np.clip(1 - above / np.maximum(0.5 * band, 0.5), 0.0, 1.0) * (band > 0)
+    left, right = target[60], target[64]
+    half = max(float(np.linalg.norm(right - left)) / 2, 1e-9)
+    axis = (right - left) / (2 * half)
+    centre = (left + right) / 2
+    across = np.abs((xs - centre[0]) * axis[0] + (ys - centre[1]) * axis[1]) / half  # (h, w)
+    t = np.clip((across - ACROSS_FADE[0]) / (ACROSS_FADE[1] - ACROSS_FADE[0]), 0.0, 1.0)
+    middle = (1 - t * t * (3 - 2 * t)) * (band > 0)  # 1 in the middle, 0 toward the corners
+    share = np.clip(1 - above / np.maximum(0.5 * band, 0.5), 0.0, 1.0) * middle
     seam = SEAM_DARK * shown * np.exp(-0.5 * (above / max(SEAM_WIDTH * distance, 0.5)) ** 2)
     shadow = LIP_SHADOW * shown * np.exp(-0.5 * (height / max(SEAM_WIDTH * distance, 0.5)) ** 2)
-    return LowerTeeth(source_x, source_y, share, (1 - seam * (band > 0)) * (1 - shadow * (band > 0)))
+    return LowerTeeth(source_x, source_y, share, (1 - seam * middle) * (1 - shadow * middle))
