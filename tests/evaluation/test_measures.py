@@ -14,7 +14,7 @@ from reenact.evaluation.measures import (
     head_pose,
     keypoint_distance,
     laplacian_variance,
-    mouth_error,
+    compare_mouths,
     mouth_interior,
     pearson,
     polygon_mask,
@@ -105,22 +105,24 @@ def test_mouth_interior_sees_closed_lips_that_the_landmarks_read_as_open() -> No
     assert mouth_interior(closed, closed_landmarks) < 0.25 * mouth_interior(open_mouth, landmarks)
 
 
-def test_mouth_error_judges_the_mouth_not_where_the_head_is() -> None:
+def test_compare_mouths_judges_the_mouth_not_where_the_head_is() -> None:
     opened, landmarks = drawn_face(mouth_open=0.3, interior=True)
     pressed, _ = drawn_face(mouth_open=0.3, interior=False)  # the same lips, no dark inside
-    shut = mouth_error(pressed, opened, landmarks)
-    assert mouth_error(opened, opened, landmarks) == 0.0
-    assert shut > 0.04
+    shut = compare_mouths(pressed, opened, landmarks)
+    same = compare_mouths(opened, opened, landmarks)
+    assert same.l1 == 0.0 and same.ssim == pytest.approx(1.0)
+    assert shut.l1 > 0.04 and shut.ssim < 0.9
     # the same mouth placed a pixel off (a 29-px mouth: 1.6 of its box's samples) costs a fraction
     for shift in ((1, 0), (0, 1), (-1, 1)):
-        assert mouth_error(np.roll(opened, shift, axis=(0, 1)), opened, landmarks) < 0.3 * shut
+        moved = compare_mouths(np.roll(opened, shift, axis=(0, 1)), opened, landmarks)
+        assert moved.l1 < 0.3 * shut.l1 and moved.ssim > shut.ssim
     # only the box around the driver's mouth counts
     elsewhere = opened.copy()
     elsewhere[:70] = 0
     elsewhere[:, 125:] = 0
-    assert mouth_error(elsewhere, opened, landmarks) == 0.0
+    assert compare_mouths(elsewhere, opened, landmarks) == same
     with pytest.raises(ValueError, match="differ in size"):
-        mouth_error(opened[:-1], opened, landmarks)
+        compare_mouths(opened[:-1], opened, landmarks)
 
 
 def _mouth_image(teeth: bool, interior: tuple[int, int, int]) -> tuple[np.ndarray, np.ndarray,

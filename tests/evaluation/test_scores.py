@@ -34,7 +34,7 @@ def series(mouth: np.ndarray) -> FaceSeries:
 def method(mouth: np.ndarray, l1: float) -> MethodFrames:
     count = len(mouth)
     return MethodFrames(face=series(mouth), l1=np.full(count, l1), psnr=np.full(count, 30.0),
-                        mouth_l1=np.full(count, 0.03),
+                        mouth_l1=np.full(count, 0.03), mouth_ssim=np.full(count, 0.8),
                         akd=np.full(count, 2.0), akd_mesh=np.full(count, 2.5),
                         sharpness=np.full(count, 0.5),
                         identity=np.where(np.arange(count) % 4 == 0, 0.2, np.nan),

@@ -18,6 +18,7 @@ measure: `reenact.evaluation.mouth_track`).
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import numpy as np
 
@@ -181,22 +182,50 @@ def _mouth_samples(image: np.ndarray, box: tuple[float, float, float, float], ma
     return samples.reshape(height, factor, width, factor, 3).mean(axis=(1, 3)) / 255
 
 
-def mouth_error(output: np.ndarray, driving: np.ndarray, driver: np.ndarray) -> float:
-    """How unlike the driving frame's mouth `output`'s is (self-reenactment: the driving frame is
-    the truth): the mean absolute difference, pixels in [0, 1], over a box around the driver's
-    lips ((68, 2) `driver` landmarks; `MOUTH_BOX`), both images resampled there to
-    `MOUTH_SAMPLES`, at the best whole shift of the output's box within `MOUTH_SHIFT` samples
-    (where the head is placed is AKD's; this is how the mouth looks: its lips, their opening, the
-    teeth and the dark inside). NaN where the mouth has no width. The two images are the same
-    size."""
+class MouthComparison(NamedTuple):
+    """`compare_mouths`' figures: l1, the mean absolute difference (pixels in [0, 1]); ssim, the
+    luma's structural similarity (Gaussian window of 1.5 samples; 1 = the same), which weighs
+    local contrast and structure where the L1 weighs differences alone (where shapes do not line
+    up exactly, a duller inside can lower an L1)."""
+
+    l1: float
+    ssim: float
+
+
+def _ssim(a: np.ndarray, b: np.ndarray) -> float:
+    """Mean structural similarity of two (h, w) images in [0, 1] (Wang et al. 2004's constants,
+    a Gaussian window of sigma 1.5)."""
+    from scipy.ndimage import gaussian_filter
+
+    def blur(image: np.ndarray) -> np.ndarray:
+        return gaussian_filter(image, 1.5, mode="reflect", truncate=3.5)
+
+    c1, c2 = 0.01 ** 2, 0.03 ** 2
+    mean_a, mean_b = blur(a), blur(b)
+    var_a = blur(a * a) - mean_a ** 2
+    var_b = blur(b * b) - mean_b ** 2
+    cov = blur(a * b) - mean_a * mean_b
+    ssim = ((2 * mean_a * mean_b + c1) * (2 * cov + c2)
+            / ((mean_a ** 2 + mean_b ** 2 + c1) * (var_a + var_b + c2)))
+    return float(ssim.mean())
+
+
+def compare_mouths(output: np.ndarray, driving: np.ndarray, driver: np.ndarray,
+                   ) -> MouthComparison:
+    """How like the driving frame's mouth `output`'s is (self-reenactment: the driving frame is
+    the truth), over a box around the driver's lips ((68, 2) `driver` landmarks; `MOUTH_BOX`),
+    both images resampled there to `MOUTH_SAMPLES`, at the whole shift of the output's box within
+    `MOUTH_SHIFT` samples with the least L1 (where the head is placed is AKD's; this is how the
+    mouth looks: its lips, their opening, the teeth and the inside). NaNs where the mouth has no
+    width. The two images are the same size."""
     check_rgb_image(output, "output")
     if check_rgb_image(driving, "driving").shape != output.shape:
-        raise ValueError(f"mouth_error: the images differ in size ({output.shape} and "
+        raise ValueError(f"compare_mouths: the images differ in size ({output.shape} and "
                          f"{driving.shape})")
     points = check_landmarks(driver)
     width = float(np.linalg.norm(points[54] - points[48]))
     if not width > 1e-6:
-        return float("nan")
+        return MouthComparison(float("nan"), float("nan"))
     centre = points[list(_OUTER_LIP + _INNER_LIP)].mean(axis=0)
     half = np.array(MOUTH_BOX) * width
     box = (centre[0] - half[0], centre[1] - half[1], centre[0] + half[0], centre[1] + half[1])
@@ -204,8 +233,10 @@ def mouth_error(output: np.ndarray, driving: np.ndarray, driver: np.ndarray) -> 
     truth = _mouth_samples(driving, box, 0)
     shifted = _mouth_samples(output, box, shift)
     rows, columns = truth.shape[:2]
-    return float(min(np.abs(shifted[dy:dy + rows, dx:dx + columns] - truth).mean()
-                     for dy in range(2 * shift + 1) for dx in range(2 * shift + 1)))
+    l1, dy, dx = min((float(np.abs(shifted[y:y + rows, x:x + columns] - truth).mean()), y, x)
+                     for y in range(2 * shift + 1) for x in range(2 * shift + 1))
+    aligned = shifted[dy:dy + rows, dx:dx + columns]
+    return MouthComparison(l1, _ssim(aligned @ REC601_LUMA, truth @ REC601_LUMA))
 
 
 def polygon_mask(points: np.ndarray, height: int, width: int) -> np.ndarray:

@@ -10,6 +10,7 @@ _COLUMNS = (
     ("l1", "L1", "{:.4f}", ("self",)),
     ("psnr", "PSNR", "{:.2f}", ("self",)),
     ("mouth_l1", "mouth L1", "{:.4f}", ("self",)),
+    ("mouth_ssim", "mouth SSIM", "{:.3f}", ("self",)),
     ("akd", "AKD", "{:.2f}", ("self",)),
     ("akd_mesh", "AKD (mesh)", "{:.2f}", ("self",)),
     ("mouth_r", "mouth r", "{:.2f}", ("self", "cross")),
@@ -42,7 +43,9 @@ LEGEND = (
     "distance to the driver, px at a 256-px face; AKD (mesh): FaceMesh's 468 points, in the same "
     "units (the warp is warped onto dlib's points, so dlib's AKD favours it by construction). "
     "mouth L1: the driver's mouth box (lips, teeth, inside) against the output's, resampled to "
-    "64 x 38 pixels, at the best shift within 2 of them (how the mouth looks, not where it is). "
+    "64 x 38 pixels, at the best shift within 2 of them (how the mouth looks, not where it is); "
+    "mouth SSIM: the same boxes' luma by structural similarity (1 = the same; it weighs local "
+    "contrast and structure, where a duller inside can lower an L1). "
     "sharp: face Laplacian variance / the driver's "
     "(cross: the portrait's). ident: dlib descriptor distance to the source (same person < 0.6); "
     "ident now: to the driving frame of the same time (the driver's expression too: a face frozen "

@@ -94,8 +94,9 @@ class MethodFrames:
     """One method on one clip: its face series and per-frame comparisons (NaN where not measured).
 
     l1, psnr: whole frame against the driving frame (self-reenactment only); pixels in [0, 1].
-    mouth_l1: the mouth's box against the driving frame's (`measures.mouth_error`; self-reenactment
-        only): how like the real mouth the drawn one looks, lips, teeth and inside.
+    mouth_l1, mouth_ssim: the mouth's box against the driving frame's (`measures.compare_mouths`;
+        self-reenactment only): how like the real mouth the drawn one looks, lips, teeth and
+        inside, by L1 and by the luma's structural similarity.
     akd: landmark distance to the driver's, px at a 256-px face (self-reenactment only).
     akd_mesh: the same read by FaceMesh (`facemesh.mesh_distance`: 468 points, the units of akd);
         NaN without a mesh.
@@ -110,6 +111,7 @@ class MethodFrames:
     l1: np.ndarray
     psnr: np.ndarray
     mouth_l1: np.ndarray
+    mouth_ssim: np.ndarray
     akd: np.ndarray
     akd_mesh: np.ndarray
     sharpness: np.ndarray
@@ -156,7 +158,8 @@ SERIES_SCORES = (
     ("yaw_r", "yaw", pearson),
     ("roll_r", "roll", pearson),
 )
-MEAN_SCORES = ("l1", "psnr", "mouth_l1", "akd", "akd_mesh", "sharpness", "identity", "identity_frame")
+MEAN_SCORES = ("l1", "psnr", "mouth_l1", "mouth_ssim", "akd", "akd_mesh", "sharpness", "identity",
+               "identity_frame")
 
 
 def _nanmean(values: np.ndarray) -> float:

@@ -1,13 +1,12 @@
 """Evaluation of a motion model, two ways.
 
 Faces (`evaluate_self_reenactment`, `evaluate_cross_identity`): through the user's own path, the
-animate pipeline (`prepare_source`, `track_driving`, `animate_frames` with default
-`AnimateOptions`: relative motion, adapted scale), so that whatever improves `reenact animate`
-shows here. Each output frame, at the output's resolution, is measured with dlib landmarks and
-pixels (`reenact.evaluation`): mouth (visible interior, the primary cue, and the inner-lip landmark
-gap), eyes, head pose, sharpness, identity, and in self-reenactment AKD, L1 and PSNR against the
-driving frame. A training-free baseline is measured the same way: the source warped piecewise-
-affinely onto the driver's landmarks (`reenact.evaluation.warp`).
+animate pipeline (`prepare_source`, `track_driving`, `animate_frames`, default `AnimateOptions`),
+so whatever improves `reenact animate` shows here. Each output frame, at its resolution, is
+measured with landmarks and pixels (`reenact.evaluation`): mouth (visible interior, the primary
+cue, and the inner-lip gaps), eyes, head pose, sharpness, identity, and in self-reenactment AKD,
+L1, PSNR and the mouth's box against the driving frame. A training-free baseline is measured the
+same way: the source warped piecewise-affinely onto the driver's landmarks (`evaluation.warp`).
 - self-reenactment: frame 0 of each clip is the source portrait, the whole clip the driving video;
   the output should reproduce the clip.
 - cross-identity: portraits x driving clips; the output's expression and pose changes should follow
@@ -33,7 +32,13 @@ import numpy as np
 from reenact.engine.backend import Backend
 from reenact.evaluation.facemesh import StreamMeshes, mesh_distance, mesh_measures
 from reenact.evaluation.identity import FaceDescriber, descriptor_distance
-from reenact.evaluation.measures import face_box, face_size, keypoint_distance, mouth_error, sharpness_ratio
+from reenact.evaluation.measures import (
+    compare_mouths,
+    face_box,
+    face_size,
+    keypoint_distance,
+    sharpness_ratio,
+)
 from reenact.evaluation.report import format_face_report
 from reenact.evaluation.scores import (
     MEAN_SCORES,
@@ -65,7 +70,6 @@ from reenact.preprocess.face import FaceAnalyzer, NoFaceError, create_face_analy
 from reenact.provenance.writers import write_marked_image
 
 logger = logging.getLogger(__name__)
-
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
 SELF, CROSS = "self", "cross"
@@ -253,7 +257,7 @@ class _ClipRun:
                   "psnr": 10 * math.log10(1 / mse) if mse > 1e-10 else 100.0}
         if driver is not None:
             values["sharpness"] = sharpness_ratio(image, driving, face_box(driver))
-            values["mouth_l1"] = mouth_error(image, driving, driver)
+            values["mouth_l1"], values["mouth_ssim"] = compare_mouths(image, driving, driver)
             if landmarks is not None:
                 values["akd"] = keypoint_distance(landmarks, driver)
         return values
