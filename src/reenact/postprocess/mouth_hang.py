@@ -89,9 +89,10 @@ def lower_teeth(target: np.ndarray, reference: np.ndarray, xs: np.ndarray,
     `target`, drawn from a reference whose landmarks are `reference` (both (68, 2)): the bottom
     `LOWER_HEIGHT` (at most `LOWER_SHARE` of the gap) of the opening above the lower lip, faded
     out over half as much above it, with the seam's dark line along its top and the lip's
-    shadow (`LIP_SHADOW`) along its bottom, all faded out toward the corners (`ACROSS_FADE`). Each pixel samples the reference as high above its
-    lower inner lip (in interocular distances, plus `LOWER_INSET`) as the pixel is above the
-    target's, the column carried by the similarity of the lower inner lips: the painted band
+    shadow (`LIP_SHADOW`) along its bottom, all faded out toward the corners (`ACROSS_FADE`).
+    Each pixel samples the reference as high above its lower inner lip (in interocular
+    distances, plus `LOWER_INSET`) as the pixel is above the target's, the column carried by the
+    similarity of the lower inner lips: the painted band
     follows the reference's lower lip, which a wider opening curves more (the similarity alone,
     fitted on a flatter lip, sampled the cavity above the band in the middle)."""
     lower = list(_LOWER_INNER)
