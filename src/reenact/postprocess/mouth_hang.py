@@ -92,9 +92,9 @@ def lower_teeth(target: np.ndarray, reference: np.ndarray, xs: np.ndarray,
     shadow (`LIP_SHADOW`) along its bottom, all faded out toward the corners (`ACROSS_FADE`).
     Each pixel samples the reference as high above its lower inner lip (in interocular
     distances, plus `LOWER_INSET`) as the pixel is above the target's, the column carried by the
-    similarity of the lower inner lips: the painted band
-    follows the reference's lower lip, which a wider opening curves more (the similarity alone,
-    fitted on a flatter lip, sampled the cavity above the band in the middle)."""
+    similarity of the lower inner lips: the painted band follows the reference's lower lip, which
+    a wider opening curves more (the similarity alone, fitted on a flatter lip, sampled the
+    cavity above the band in the middle)."""
     lower = list(_LOWER_INNER)
     rise = similarity_fit(target[lower], reference[lower])
     source_x, _ = _affine_map(rise, xs, ys)
