@@ -28,7 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from reenact.point_geometry import similarity_fit
-from reenact.postprocess.mouth_interior import catmull_rom
+from reenact.postprocess.mouth_interior import catmull_rom, smoothstep
 from reenact.preprocess.expressions import interocular_distance
 
 # the lower teeth's band: at most this many interocular distances tall, nor more than this share
@@ -119,8 +119,7 @@ def lower_teeth(target: np.ndarray, reference: np.ndarray, xs: np.ndarray,
     axis = (right - left) / (2 * half)
     centre = (left + right) / 2
     across = np.abs((xs - centre[0]) * axis[0] + (ys - centre[1]) * axis[1]) / half  # (h, w)
-    t = np.clip((across - ACROSS_FADE[0]) / (ACROSS_FADE[1] - ACROSS_FADE[0]), 0.0, 1.0)
-    middle = (1 - t * t * (3 - 2 * t)) * (band > 0)  # 1 in the middle, 0 toward the corners
+    middle = (1 - smoothstep(*ACROSS_FADE, across)) * (band > 0)  # 0 toward the corners
     share = np.clip(1 - above / np.maximum(0.5 * band, 0.5), 0.0, 1.0) * middle
     seam = SEAM_DARK * shown * np.exp(-0.5 * (above / max(SEAM_WIDTH * distance, 0.5)) ** 2)
     shadow = LIP_SHADOW * shown * np.exp(-0.5 * (height / max(SEAM_WIDTH * distance, 0.5)) ** 2)

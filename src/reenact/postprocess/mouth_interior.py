@@ -142,7 +142,9 @@ def _blur(image: np.ndarray, sigma: float) -> np.ndarray:
     return sum(k * rows[i:i + image.shape[0]] for i, k in enumerate(kernel))
 
 
-def _smoothstep(edge0: float, edge1: float, x: np.ndarray) -> np.ndarray:
+def smoothstep(edge0: float, edge1: float, x: np.ndarray) -> np.ndarray:
+    """0 up to `edge0`, 1 from `edge1`, 3 t^2 - 2 t^3 between (numpy; `reenact.geometry.smoothstep`
+    is the tensors' of t in [0, 1])."""
     t = np.clip((x - edge0) / (edge1 - edge0), 0, 1)
     return t * t * (3 - 2 * t)
 
@@ -229,9 +231,9 @@ def paint_interior(image: np.ndarray, landmarks: np.ndarray, skin: np.ndarray, l
     # the tongue: a dome rising from the bottom of a wide mouth
     wide = np.clip((gap - 0.1) / 0.25, 0, 1)
     tongue_top = bottom - 0.4 * gap * wide * np.clip(1 - across ** 2, 0, 1)
-    tongue = (_smoothstep(-0.015, 0.015, v - tongue_top) * wide * (1 - across ** 3)
-              * _smoothstep(0.0, 0.03, v - tongue_top + 0.03))
-    tongue_light = style.tongue * (0.7 + 0.3 * _smoothstep(0.0, 0.1, v - tongue_top))
+    tongue = (smoothstep(-0.015, 0.015, v - tongue_top) * wide * (1 - across ** 3)
+              * smoothstep(0.0, 0.03, v - tongue_top + 0.03))
+    tongue_light = style.tongue * (0.7 + 0.3 * smoothstep(0.0, 0.1, v - tongue_top))
     colour = colour + tongue[..., None] * (tongue_light[..., None] * lips - colour)
 
     # the upper teeth: their edge a smooth arc below the middle of the upper lip (the lip's bow
@@ -244,33 +246,33 @@ def paint_interior(image: np.ndarray, landmarks: np.ndarray, skin: np.ndarray, l
     edge = lip_line + style.teeth_height * (1 - 0.45 * across ** 2)  # the arch recedes
     # from just under the upper lip (a dark line of its shadow first, so that lips warped shut
     # from this image meet on a dark seam, not on a line of teeth) down to their edge
-    teeth = (1 - _smoothstep(edge - 0.01, edge + 0.01, v)) * _smoothstep(0.006, 0.022, depth)
-    teeth = teeth * (1 - _smoothstep(0.6, 0.95, across))
+    teeth = (1 - smoothstep(edge - 0.01, edge + 0.01, v)) * smoothstep(0.006, 0.022, depth)
+    teeth = teeth * (1 - smoothstep(0.6, 0.95, across))
     down = np.clip((v - lip_line) / max(style.teeth_height, 1e-6), 0, 1)
-    light = 0.7 + 0.3 * _smoothstep(0.0, 0.4, down)  # in the upper lip's shadow at the top
-    light = light * (1 - 0.35 * _smoothstep(0.3, 0.85, across))
+    light = 0.7 + 0.3 * smoothstep(0.0, 0.4, down)  # in the upper lip's shadow at the top
+    light = light * (1 - 0.35 * smoothstep(0.3, 0.85, across))
     for boundary in style.tooth_edges:  # faint lines between the teeth
         for side in ((1,) if boundary == 0 else (1, -1)):
             line = np.exp(-0.5 * ((u - side * boundary) / 0.006) ** 2)
             light = light * (1 - 0.18 * line)
-    beyond = _smoothstep(0.33, 0.4, np.abs(u))  # premolars: further back, darker
+    beyond = smoothstep(0.33, 0.4, np.abs(u))  # premolars: further back, darker
     light = light * (1 - 0.3 * beyond)
     colour = colour + teeth[..., None] * (light[..., None] * teeth_colour - colour)
 
     if bite:  # the lower teeth edge to edge under the upper ones, a little darker, behind a seam
         crown = style.teeth_height * (1 - 0.45 * across ** 2)
-        lower = (_smoothstep(edge + 0.008, edge + 0.026, v)
-                 * (1 - _smoothstep(edge + crown - 0.01, edge + crown + 0.01, v))
-                 * (1 - _smoothstep(0.55, 0.9, across)))
-        lower_light = (0.8 - 0.3 * _smoothstep(0.3, 0.85, across)) * (1 - 0.3 * beyond)
+        lower = (smoothstep(edge + 0.008, edge + 0.026, v)
+                 * (1 - smoothstep(edge + crown - 0.01, edge + crown + 0.01, v))
+                 * (1 - smoothstep(0.55, 0.9, across)))
+        lower_light = (0.8 - 0.3 * smoothstep(0.3, 0.85, across)) * (1 - 0.3 * beyond)
         colour = colour + lower[..., None] * (lower_light[..., None] * teeth_colour - colour)
     # the lower teeth, faintly, above the lower lip of a wide mouth
     elif style.lower_teeth_height > 0:
         height_below = bottom - v
-        lower = (_smoothstep(style.lower_teeth_from, style.lower_teeth_from + 0.1, gap)
-                 * (1 - _smoothstep(style.lower_teeth_height - 0.01,
+        lower = (smoothstep(style.lower_teeth_from, style.lower_teeth_from + 0.1, gap)
+                 * (1 - smoothstep(style.lower_teeth_height - 0.01,
                                     style.lower_teeth_height + 0.01, height_below))
-                 * (height_below > -0.02) * (1 - _smoothstep(0.4, 0.7, across)))
+                 * (height_below > -0.02) * (1 - smoothstep(0.4, 0.7, across)))
         colour = colour + (style.lower_teeth_strength * lower)[..., None] * (
             style.lower_teeth_light * teeth_colour - colour)
 
