@@ -13,6 +13,7 @@ from scipy.ndimage import binary_dilation
 from reenact.pipelines.articulation import open_mouth, uncrossed
 from reenact.pipelines.portrait_mouth import (
     BITE_OPENING,
+    GRIN_WIDENING,
     LIPS_ALONE_UNTIL,
     OWN_LIPS_UNTIL,
     OWN_OPENING,
@@ -21,6 +22,7 @@ from reenact.pipelines.portrait_mouth import (
     REFERENCE_OPENING,
     alone,
     drawn_lips,
+    grin_share,
     open_reference,
     parted,
     parted_mix,
@@ -408,3 +410,15 @@ def test_a_mouth_open_wide_is_its_own_reference_and_one_parted_a_little_is_not()
     image, landmarks, _ = smile_on_its_teeth(0.2)
     mouth = portrait_mouth(image, landmarks, CropBox(SIZE / 2, SIZE / 2, SIZE))
     assert mouth.skin is not None and mouth.bitten is None
+
+
+def test_a_grin_is_the_mouths_widening_from_the_photos():
+    _, landmarks = drawn_face(160, mouth_open=0.0, interior=False)
+    low, high = GRIN_WIDENING
+    eyes = np.linalg.norm(landmarks[42:48].mean(axis=0) - landmarks[36:42].mean(axis=0))
+    for widening, share in ((0.0, 0.0), (low, 0.0), ((low + high) / 2, 0.5), (high, 1.0),
+                            (2 * high, 1.0)):
+        wider = landmarks.copy()
+        wider[48, 0] -= widening * eyes / 2
+        wider[54, 0] += widening * eyes / 2
+        assert grin_share(wider, landmarks) == pytest.approx(share, abs=1e-6)

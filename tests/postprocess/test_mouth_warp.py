@@ -14,7 +14,16 @@ from reenact.postprocess.mouth_mask import (
     above_jaw,
     polygon_coverage,
 )
-from reenact.postprocess.mouth_warp import Inside, MouthWarp, inner_lip_outline, lip_curve_points
+from reenact.postprocess import mouth_warp
+from reenact.postprocess.mouth_warp import (
+    SLIT_GAPS,
+    SLIT_LIGHT,
+    Inside,
+    MouthWarp,
+    inner_lip_outline,
+    inside_light,
+    lip_curve_points,
+)
 
 SIZE = 160
 
@@ -201,3 +210,64 @@ def test_other_references_draw_the_inside_between_the_inner_lips_only(reference)
     assert (greenish[:, 1] - greenish[:, [0, 2]].max(axis=1) > 100).all()
     assert np.abs(half[inside >= 1].astype(int)
                   - (alone[inside >= 1].astype(int) + greenish) / 2).max() <= 2
+
+
+def test_light_reaches_a_narrow_mouths_inside_less():
+    low, high = SLIT_GAPS
+    gaps = np.linspace(0, 0.4, 41)
+    light = np.array([inside_light(gap) for gap in gaps])
+    assert light[gaps <= low] == pytest.approx(SLIT_LIGHT)
+    assert light[gaps >= high] == pytest.approx(1.0)
+    assert (np.diff(light) >= 0).all() and SLIT_LIGHT < inside_light((low + high) / 2) < 1
+
+
+def painted(warp: MouthWarp, frame: np.ndarray, target: np.ndarray, landmarks: np.ndarray):
+    """`render` with `warp`'s own inside drawn as a painted one is (`Inside`)."""
+    return warp.render(frame, target, frame_landmarks=landmarks, grow=4.0, feather=2.0,
+                       inside=Inside(((warp, 1.0),)))
+
+
+@pytest.mark.parametrize("gap", [0.08, 0.14])
+def test_a_painted_inside_opened_less_than_its_reference_is_darker(reference, monkeypatch, gap):
+    """Only between the inner lips, by the share of the light that a gap that narrow lets in
+    over the reference's (the drawing's lighting match is the same with and without); a frame's
+    own inside (dub's references, no `Inside`) keeps its light."""
+    image, landmarks = reference
+    frame, _ = drawn_face(SIZE, mouth_open=0.0, interior=False, seed=1)
+    warp = MouthWarp(image, landmarks)
+    target = open_mouth(close_lips(landmarks), gap)
+    share = inside_light(gap) / inside_light(0.4)
+    assert share < 0.95
+    dimmed = painted(warp, frame, target, landmarks).astype(float)
+    own = render(warp, frame, target, landmarks)
+    monkeypatch.setattr(mouth_warp, "SLIT_LIGHT", 1.0)
+    lit = painted(warp, frame, target, landmarks).astype(float)
+    assert np.array_equal(own, render(warp, frame, target, landmarks))
+    inside = polygon_coverage(inner_lip_outline(target), SIZE, SIZE)
+    assert (inside >= 1).sum() > 5
+    assert np.array_equal(dimmed[inside == 0], lit[inside == 0])
+    assert dimmed[inside >= 1] == pytest.approx(share * lit[inside >= 1], abs=1.5)
+
+
+def test_a_painted_inside_opened_as_wide_as_its_reference_keeps_its_light(reference, monkeypatch):
+    image, landmarks = reference
+    warp = MouthWarp(image, landmarks)
+    wider = open_mouth(close_lips(landmarks), 0.5)
+    for target in (landmarks, wider):
+        drawn = painted(warp, image, target, landmarks)
+        monkeypatch.setattr(mouth_warp, "SLIT_LIGHT", 1.0)
+        assert np.array_equal(drawn, painted(warp, image, target, landmarks))
+        monkeypatch.undo()
+
+
+def test_teeth_bared_across_the_mouth_keep_their_light(reference):
+    """A grin's or a bite's share of the inside (`Inside.bared`) is lit across the mouth's width,
+    not through the gap between its lips."""
+    image, landmarks = reference
+    warp = MouthWarp(image, landmarks)
+    narrow = open_mouth(close_lips(landmarks), 0.08)
+    through = inside_light(0.08) / inside_light(0.4)
+    assert Inside(((warp, 1.0),)).light(narrow) == pytest.approx(through)
+    assert Inside(((warp, 1.0),), 0.5).light(narrow) == pytest.approx((1 + through) / 2)
+    assert Inside(((warp, 1.0),), 1.0).light(narrow) == 1.0
+    assert Inside(((warp, 1.0),)).light(landmarks) == 1.0

@@ -39,7 +39,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from reenact.pipelines.articulation import SPEECH_LANDMARKS, open_mouth
-from reenact.pipelines.portrait_mouth import parted_by
+from reenact.pipelines.portrait_mouth import GRIN_WIDENING, parted_by
 from reenact.point_geometry import affine_part, apply_affine, similarity_fit
 from reenact.preprocess.expressions import (
     POSE_LANDMARKS,
@@ -55,7 +55,7 @@ SMOOTHING = 0.7  # gaussian sigma, frames, over the openings and shapes
 # the chin's drop over the lips' gap change (both since the initial frame, interocular distances)
 # below which the teeth are together (bite 1) and above which the jaw is open (bite 0)
 BITE_RATIO = (0.3, 0.6)
-BITE_WIDENING = (0.08, 0.2)  # the mouth's widening (interocular distances) from none to a grin's
+BITE_WIDENING = GRIN_WIDENING  # the mouth's widening (interocular distances): none to a grin's
 BITE_SMOOTHING = 1.5  # gaussian sigma, frames, over the bite (dlib's chin is noisier)
 BITE_TEETH = (0.55, 0.68)  # the share of the driver's parted mouth that is teeth: none to a grin's
 TEETH_SMOOTHING = 4.0  # gaussian sigma, frames, over that share

@@ -48,7 +48,7 @@ from reenact.postprocess.mouth_mask import (
 from reenact.postprocess.mouth_warp import Inside, MouthWarp, inner_lip_outline
 from reenact.postprocess.own_inside import hung_inside
 from reenact.preprocess.crop import CropBox
-from reenact.preprocess.expressions import POSE_LANDMARKS, mouth_opening
+from reenact.preprocess.expressions import POSE_LANDMARKS, mouth_opening, mouth_width
 from reenact.preprocess.inner_lips import crease_edges, inner_lip_edges
 from reenact.preprocess.teeth import pale_share
 
@@ -71,6 +71,9 @@ RISEN_LOWER_TEETH = InteriorStyle(lower_teeth_from=0.0, lower_teeth_height=0.08,
 # as a grin's teeth fill its lips' gap (dev lp_d0 grins 0.22-0.26 apart); painted at the wide
 # reference's gap, the teeth had been squeezed into two thin bands over a grey cavity
 BITE_OPENING = 0.3
+# the mouth's widening since the photo (interocular distances) from none to a grin's: a grin's
+# teeth, bared across the mouth's width, are lit there, not only through the gap between the lips
+GRIN_WIDENING = (0.08, 0.2)
 # a closed portrait's mouth is drawn from the photo itself up to the first opening and from the
 # open reference from the second, cross-faded between (interocular distances): the photo's own
 # lips at rest, not the reference's closed again (lips a little squeezed, a glint of its teeth)
@@ -191,7 +194,8 @@ class PortraitMouth:
         references = tuple((reference, share) for reference, share in
                            ((self.warp, 1.0 - bite), (self.bitten, bite)) if share > 0)
         if self.skin is not None:  # the photo's own skin around the references' inside
-            drawn = self.skin.render(frame, target, **warp, inside=Inside(references))
+            lit = max(bite, grin_share(landmarks, self.rest))
+            drawn = self.skin.render(frame, target, **warp, inside=Inside(references, lit))
         else:
             drawn = references[0][0].render(frame, target, **warp)
             if len(references) == 2:
@@ -295,6 +299,14 @@ class _Opened:
     def painted(self, bite: bool = False, style: InteriorStyle = InteriorStyle()) -> np.ndarray:
         """The image with the inside painted (`bite`: the teeth together) in `style`."""
         return paint_interior(self.image, self.landmarks, self.skin, self.lips, style, bite=bite)
+
+
+def grin_share(landmarks: np.ndarray, rest: np.ndarray) -> float:
+    """In [0, 1]: how much the mouth of (68, 2) `landmarks` is widened into a grin from the one of
+    `rest` (`GRIN_WIDENING`, from none to all)."""
+    low, high = GRIN_WIDENING
+    widening = float(mouth_width(landmarks)) - float(mouth_width(rest))
+    return float(np.clip((widening - low) / (high - low), 0.0, 1.0))
 
 
 def parted_by(opening: float, pale: float) -> bool:

@@ -36,7 +36,7 @@ import torch.nn.functional as F
 
 from reenact.point_geometry import apply_affine, similarity_fit
 from reenact.postprocess.mouth_hang import lip_hang, lower_teeth
-from reenact.postprocess.mouth_interior import catmull_rom, inner_curve_ends
+from reenact.postprocess.mouth_interior import catmull_rom, inner_curve_ends, smoothstep
 from reenact.postprocess.mouth_mask import (
     JAW_LANDMARKS,
     LOWER_FACE_LANDMARKS,
@@ -65,6 +65,12 @@ LIGHT_SIGMA = 0.35  # the lighting match's Gaussian, in mouth widths
 LIGHT_GAIN = (0.6, 1.6)  # the range of the lighting match's gain
 _LIGHT_STEP = 4.0  # the lighting match blurs by at most this many pixels of a coarser map
 _OUTER_LIPS = tuple(range(48, 60))
+# the inside of a parted mouth is lit through the gap between its lips: in real speech (dev GRID
+# and presenter clips: the brightest fifth of the pixels between dlib's inner lips, over the skin
+# above the upper lip) it reads ~0.7 of its wide-open brightness at a gap of 0.05 interocular
+# distances, and all of it from ~0.2
+SLIT_LIGHT = 0.7
+SLIT_GAPS = (0.05, 0.2)
 # the lips' curves, each from corner to corner through its landmarks: inner upper and lower, outer
 # upper and lower (a lip's two curves meet at an angle at the corners, as lips do)
 _LIP_CURVES = ((60, 61, 62, 63, 64), (64, 65, 66, 67, 60),
@@ -268,16 +274,28 @@ class Inside:
     """What a `MouthWarp.render` draws between its target's inner lips instead of its own
     reference's pixels: the weighted mix (weights summing to 1) of other `references` of the same
     face (`MouthWarp`s), blended in by the inner lips' antialiased area and lit as the rest of the
-    drawing is, by the skin around both mouths. A closed photo's own skin with an opened
-    reference's inside (`reenact.pipelines.portrait_mouth`)."""
+    drawing is, by the skin around both mouths, and by as much light as the target's lips let in
+    (`light`; bared: the share of teeth bared across the mouth's width). A closed photo's own skin
+    with an opened reference's inside (`reenact.pipelines.portrait_mouth`)."""
 
     references: tuple[tuple[MouthWarp, float], ...]
+    bared: float = 0.0
+
+    def light(self, target: np.ndarray) -> float:
+        """The share of the references' light that reaches the inside between the (68, 2)
+        `target`'s inner lips: painted as a wide-open mouth's, it is lit through the gap between
+        the lips (`inside_light`), less where that gap is narrower than the references', but for
+        the share `bared` (in [0, 1]): teeth bared across the mouth's width (a grin, a bite) are
+        lit there."""
+        opening = sum(weight * warp._opening for warp, weight in self.references)
+        through = min(inside_light(float(mouth_opening(target))) / inside_light(opening), 1.0)
+        return 1.0 - (1.0 - through) * (1.0 - float(np.clip(self.bared, 0.0, 1.0)))
 
     def drawn_over(self, drawn: torch.Tensor, points: np.ndarray, corner: tuple[int, int],
                    target: np.ndarray) -> torch.Tensor:
         """(3, h, w) `drawn`, a region whose top-left pixel is `corner` (x0, y0) of the image and
         whose mesh points are `points` (region pixels), with the references' mix between the
-        inner lips of `target` ((68, 2) image pixels)."""
+        inner lips of `target` ((68, 2) image pixels), times its `light`."""
         rows, cols = drawn.shape[1:]
         outline = points[list(_INNER_OUTLINE)]
         x0, y0, x1, y1 = polygon_box(outline, cols, rows)
@@ -290,9 +308,17 @@ class Inside:
         # the references' inner lips are the target's: the same outline, the same coverage
         mixed = sum(weight * warp.sampled(warp.mesh_target(target) - offset, y1 - y0, x1 - x0,
                                           coverage)[0]
-                    for warp, weight in self.references)
+                    for warp, weight in self.references) * self.light(target)
         drawn[:, y0:y1, x0:x1] += torch.from_numpy(coverage) * (mixed - drawn[:, y0:y1, x0:x1])
         return drawn
+
+
+def inside_light(opening: float) -> float:
+    """How much of a wide-open mouth's light reaches the inside of one opened by `opening`
+    (inner-lip gap, interocular distances): `SLIT_LIGHT` up to `SLIT_GAPS`[0], rising
+    (smoothstep) to 1 at `SLIT_GAPS`[1]."""
+    low, high = SLIT_GAPS
+    return SLIT_LIGHT + (1 - SLIT_LIGHT) * float(smoothstep(low, high, np.float64(opening)))
 
 
 def _within(source_x: np.ndarray, source_y: np.ndarray, width: int, height: int,
