@@ -18,7 +18,7 @@ Two parts, so that a portrait opens its own mouth by the driver's *change* and k
   jaw line's change as the one affine map that fits it best (`JAW_LINE`).
 - the bite: lips parted with the jaw shut, drawn with the teeth together rather than an open
   mouth's dark inside. A grin: the mouth widens (corners out by 0.08-0.2 interocular distances,
-  `BITE_WIDENING`) while the chin drops less than 0.3-0.6 of the lips' gap change
+  `portrait_mouth.GRIN_WIDENING`) while the chin drops less than 0.3-0.6 of the lips' gap change
   (`BITE_RATIO`). Dev drivers: lp_d0's grin widens 0.32 and its chin drops 0.25 of the gap;
   lp_d18 and lp_d10 opening wide drop it 0.8-1.1; speech (vr_1) widens 0.02, and there dlib's
   chin alone, which hardly moves, would have shut the teeth. A grin that parts the lips without
@@ -39,7 +39,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from reenact.pipelines.articulation import SPEECH_LANDMARKS, open_mouth
-from reenact.pipelines.portrait_mouth import GRIN_WIDENING, parted_by
+from reenact.pipelines.portrait_mouth import grin, parted_by
 from reenact.point_geometry import affine_part, apply_affine, similarity_fit
 from reenact.preprocess.expressions import (
     POSE_LANDMARKS,
@@ -55,7 +55,6 @@ SMOOTHING = 0.7  # gaussian sigma, frames, over the openings and shapes
 # the chin's drop over the lips' gap change (both since the initial frame, interocular distances)
 # below which the teeth are together (bite 1) and above which the jaw is open (bite 0)
 BITE_RATIO = (0.3, 0.6)
-BITE_WIDENING = GRIN_WIDENING  # the mouth's widening (interocular distances): none to a grin's
 BITE_SMOOTHING = 1.5  # gaussian sigma, frames, over the bite (dlib's chin is noisier)
 BITE_TEETH = (0.55, 0.68)  # the share of the driver's parted mouth that is teeth: none to a grin's
 TEETH_SMOOTHING = 4.0  # gaussian sigma, frames, over that share
@@ -166,9 +165,7 @@ def mouth_changes(landmarks: Sequence[np.ndarray | None], reference: np.ndarray,
     shapes[:, speech] += changes
     low, high = BITE_RATIO
     shut_jaw = 1 - np.clip((gaussian_smooth(drops, BITE_SMOOTHING) - low) / (high - low), 0, 1)
-    low, high = BITE_WIDENING
-    grin = np.clip((gaussian_smooth(widening, BITE_SMOOTHING) - low) / (high - low), 0, 1)
-    bites = shut_jaw * grin
+    bites = shut_jaw * grin(gaussian_smooth(widening, BITE_SMOOTHING))
     if teeth is not None:
         shares = np.array([np.nan if t is None else float(t) for t in teeth], dtype=np.float64)
         if len(shares) != count:

@@ -301,12 +301,16 @@ class _Opened:
         return paint_interior(self.image, self.landmarks, self.skin, self.lips, style, bite=bite)
 
 
-def grin_share(landmarks: np.ndarray, rest: np.ndarray) -> float:
-    """In [0, 1]: how much the mouth of (68, 2) `landmarks` is widened into a grin from the one of
-    `rest` (`GRIN_WIDENING`, from none to all)."""
+def grin(widening: np.ndarray | float) -> np.ndarray:
+    """In [0, 1], shaped as `widening` (the mouth's widening, interocular distances): how much of a
+    grin it is (`GRIN_WIDENING`, from none to all)."""
     low, high = GRIN_WIDENING
-    widening = float(mouth_width(landmarks)) - float(mouth_width(rest))
-    return float(np.clip((widening - low) / (high - low), 0.0, 1.0))
+    return np.clip((np.asarray(widening, dtype=np.float64) - low) / (high - low), 0.0, 1.0)
+
+
+def grin_share(landmarks: np.ndarray, rest: np.ndarray) -> float:
+    """`grin` of the mouth of (68, 2) `landmarks` widened from the one of `rest`."""
+    return float(grin(float(mouth_width(landmarks)) - float(mouth_width(rest))))
 
 
 def parted_by(opening: float, pale: float) -> bool:
