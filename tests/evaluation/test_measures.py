@@ -11,11 +11,13 @@ from face_images import blurred, drawn_face
 from reenact.evaluation.measures import (
     amplitude_ratio,
     face_box,
+    face_sharpness,
     head_pose,
     keypoint_distance,
     laplacian_variance,
     compare_mouths,
     mouth_interior,
+    mouth_region,
     pearson,
     polygon_mask,
     sharpness_ratio,
@@ -81,6 +83,46 @@ def test_sharpness_ratio_of_a_blurred_face_is_below_one() -> None:
     assert laplacian_variance(flat, (0, 0, 64, 64)) == 0.0
     assert math.isnan(sharpness_ratio(image, flat, (0, 0, 64, 64)))  # flat reference
     assert math.isnan(laplacian_variance(image, (10, 10, 11, 11)))  # under 3x3 pixels
+
+
+def test_face_sharpness_without_the_mouth_is_not_fooled_by_a_sharp_drawn_mouth() -> None:
+    image, landmarks = drawn_face(mouth_open=0.3, interior=True)
+    box = face_box(landmarks)
+    soft = blurred(image)
+    mouth = mouth_region([landmarks], *image.shape[:2])
+    drawn = np.where(mouth[..., None], image, soft)  # a soft face with the sharp mouth pasted in
+    figures = face_sharpness(drawn, image, box, landmarks, None)
+    assert set(figures) == {"sharpness", "sharpness_face"}
+    # over the whole face box the drawn mouth's edges lift the figure; without it the face is as
+    # soft as the blurred one
+    assert figures["sharpness"] > 1.5 * sharpness_ratio(soft, image, box)
+    assert figures["sharpness_face"] == pytest.approx(sharpness_ratio(soft, image, box, mouth))
+    assert figures["sharpness_face"] < 0.5
+    # the outer lips grown 1.3x about their centre, of every face given
+    lips = landmarks[48:60]
+    centre = lips.mean(axis=0)
+    np.testing.assert_array_equal(mouth, polygon_mask(centre + 1.3 * (lips - centre), *mouth.shape))
+    moved = landmarks + (20.0, 0.0)
+    both = mouth_region([landmarks, None, moved], *image.shape[:2])
+    np.testing.assert_array_equal(both, mouth | mouth_region([moved], *image.shape[:2]))
+    assert not mouth_region([None], 8, 8).any()
+
+
+def test_laplacian_variance_leaves_out_the_masked_pixels_and_their_neighbours() -> None:
+    rng = np.random.default_rng(0)
+    image = np.repeat(rng.integers(0, 255, (12, 12, 1), dtype=np.uint8), 3, axis=2)
+    box = (0.0, 0.0, 12.0, 12.0)
+    out = np.zeros((12, 12), bool)
+    out[5, 5] = True
+    full = laplacian_variance(image, box)
+    assert laplacian_variance(image, box, np.zeros((12, 12), bool)) == pytest.approx(full)
+    changed = image.copy()
+    changed[5, 5] = 255 - changed[5, 5]  # only pixels whose Laplacian reads (5, 5) change
+    assert laplacian_variance(changed, box, out) == pytest.approx(laplacian_variance(image, box, out))
+    assert laplacian_variance(changed, box) != pytest.approx(full)
+    assert math.isnan(laplacian_variance(image, box, np.ones((12, 12), bool)))  # nothing counts
+    with pytest.raises(ValueError, match=r"leave_out: expected a \(12, 12\) mask"):
+        laplacian_variance(image, box, out[:5])
 
 
 def test_polygon_mask_uses_pixel_centres() -> None:

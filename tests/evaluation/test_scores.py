@@ -36,7 +36,7 @@ def method(mouth: np.ndarray, l1: float) -> MethodFrames:
     return MethodFrames(face=series(mouth), l1=np.full(count, l1), psnr=np.full(count, 30.0),
                         mouth_l1=np.full(count, 0.03), mouth_ssim=np.full(count, 0.8),
                         akd=np.full(count, 2.0), akd_mesh=np.full(count, 2.5),
-                        sharpness=np.full(count, 0.5),
+                        sharpness=np.full(count, 0.5), sharpness_face=np.full(count, 0.4),
                         identity=np.where(np.arange(count) % 4 == 0, 0.2, np.nan),
                         identity_frame=np.where(np.arange(count) % 4 == 0, 0.15, np.nan))
 
@@ -53,6 +53,7 @@ def test_clip_scores_compare_each_method_with_the_driver() -> None:
     assert scores["mouth_r"] == pytest.approx(1.0) and scores["mouth_amp"] == pytest.approx(0.5)
     assert scores["lips_amp"] == pytest.approx(0.5) and scores["l1"] == pytest.approx(0.02)
     assert scores["identity"] == pytest.approx(0.2) and scores["noface"] == 0
+    assert scores["sharpness"] == pytest.approx(0.5) and scores["sharpness_face"] == pytest.approx(0.4)
     warp = method_scores([record(driver, 0.5 * driver)], "warp")
     assert warp["mouth_amp"] == pytest.approx(1.0) and warp["eye_r"] == pytest.approx(1.0)
 

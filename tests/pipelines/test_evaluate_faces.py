@@ -66,6 +66,7 @@ def test_self_reenactment_records_model_and_warp(backend, clip) -> None:
     assert record.kind == "self" and record.frames == 7 and set(record.methods) == {"model", "warp"}
     warp, model = record.methods["warp"], record.methods["model"]
     assert warp.l1[0] == 0.0 and warp.psnr[0] == 100.0  # frame 0 warped onto itself
+    assert warp.sharpness[0] == pytest.approx(1.0) and warp.sharpness_face[0] == pytest.approx(1.0)
     assert np.isfinite(model.l1).all() and model.l1.max() > 0
     assert np.isnan(record.driver.mouth_opening[5])  # no face in that driving frame
     assert np.isnan(model.akd[5]) and np.isfinite(model.akd[4])
@@ -89,6 +90,7 @@ def test_cross_identity_pairs_every_portrait_with_every_clip(backend, clip, tmp_
     assert result.record.source == "portrait.png" and result.sheet is None
     model = result.record.methods["model"]
     assert np.isnan(model.l1).all() and np.isfinite(model.sharpness).all()
+    assert np.isfinite(model.sharpness_face).all()
 
 
 def test_options_are_checked() -> None:
@@ -132,6 +134,7 @@ def test_cli_self_and_cross_identity(tiny_checkpoint, tmp_path, capsys) -> None:
     warp_mesh = summary["series"][0]["warp"]["akd_mesh"]
     assert warp_mesh[0] < 0.5 and all(value is not None for value in warp_mesh)
     assert "AKD (mesh)" in report and summary["series"][1]["model"]["akd_mesh"] == [None] * 3
+    assert "sharp -mouth" in report and summary["clips"][1]["model"]["sharpness_face"] > 0
 
 
 @pytest.mark.parametrize(("flag", "fitted"), [([], False), (["--landmark-fit"], True)])

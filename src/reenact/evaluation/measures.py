@@ -29,6 +29,7 @@ from reenact.preprocess.pixels import bilinear_samples
 
 AKD_FACE_SIZE = 256  # AKD is reported in pixels of a face this big (landmark box's longer side)
 FACE_BOX_GROW = 1.2  # the face box of `face_box`: the landmarks' box grown by this factor
+MOUTH_REGION_GROW = 1.3  # `mouth_region`: the outer lips grown this much about their centre
 
 _OUTER_LIP = tuple(range(48, 60))
 _INNER_LIP = tuple(range(60, 68))
@@ -143,9 +144,11 @@ def _pixel_window(box: tuple[float, float, float, float], height: int,
     return x0, y0, x1, y1
 
 
-def laplacian_variance(image: np.ndarray, box: tuple[float, float, float, float]) -> float:
+def laplacian_variance(image: np.ndarray, box: tuple[float, float, float, float],
+                       leave_out: np.ndarray | None = None) -> float:
     """Variance of the 4-neighbour Laplacian of the luma inside `box` (x0, y0, x1, y1): a
-    sharpness figure (blur lowers it). NaN when the box holds fewer than 3x3 pixels."""
+    sharpness figure (blur lowers it). leave_out: (H, W) bool over the image, pixels not counted
+    (nor any whose Laplacian reads one of them). NaN when fewer than 9 pixels count."""
     height, width = check_rgb_image(image, "image").shape[:2]
     x0, y0, x1, y1 = _pixel_window(box, height, width)
     if x1 - x0 < 3 or y1 - y0 < 3:
@@ -153,17 +156,50 @@ def laplacian_variance(image: np.ndarray, box: tuple[float, float, float, float]
     region = luma(image[y0:y1, x0:x1])
     laplacian = (region[1:-1, :-2] + region[1:-1, 2:] + region[:-2, 1:-1] + region[2:, 1:-1]
                  - 4 * region[1:-1, 1:-1])
-    return float(laplacian.var())
+    if leave_out is None:
+        return float(laplacian.var())
+    if np.shape(leave_out) != (height, width):
+        raise ValueError(f"leave_out: expected a ({height}, {width}) mask, got {np.shape(leave_out)}")
+    out = np.asarray(leave_out, dtype=bool)[y0:y1, x0:x1]
+    read = (out[1:-1, 1:-1] | out[1:-1, :-2] | out[1:-1, 2:] | out[:-2, 1:-1] | out[2:, 1:-1])
+    counted = laplacian[~read]
+    return float(counted.var()) if counted.size >= 9 else float("nan")
 
 
 def sharpness_ratio(output: np.ndarray, driver: np.ndarray,
-                    box: tuple[float, float, float, float]) -> float:
-    """`laplacian_variance` of output / of driver in the same box: < 1 softer, 1 as sharp. NaN when
-    the driver's region is flat."""
-    reference = laplacian_variance(driver, box)
+                    box: tuple[float, float, float, float],
+                    leave_out: np.ndarray | None = None) -> float:
+    """`laplacian_variance` of output / of driver in the same box (and the same pixels left out):
+    < 1 softer, 1 as sharp. NaN when the driver's region is flat."""
+    reference = laplacian_variance(driver, box, leave_out)
     if not reference > 1e-9:
         return float("nan")
-    return laplacian_variance(output, box) / reference
+    return laplacian_variance(output, box, leave_out) / reference
+
+
+def face_sharpness(output: np.ndarray, reference: np.ndarray, box: tuple[float, float, float, float],
+                   *faces: np.ndarray | None) -> dict[str, float]:
+    """{"sharpness": `sharpness_ratio` of output over reference in `box`, "sharpness_face": the
+    same without the mouths of `faces` ((68, 2) landmarks in either picture, None skipped;
+    `mouth_region`)}."""
+    mouths = mouth_region(list(faces), *check_rgb_image(output, "output").shape[:2])
+    return {"sharpness": sharpness_ratio(output, reference, box),
+            "sharpness_face": sharpness_ratio(output, reference, box, mouths)}
+
+
+def mouth_region(faces: list[np.ndarray | None], height: int, width: int) -> np.ndarray:
+    """(height, width) bool: the pixels within `MOUTH_REGION_GROW` times the outer lips (48-59,
+    about their centre) of any of `faces` ((68, 2) landmarks; None skipped). What the face's
+    sharpness leaves out where the mouth is drawn: a painted inside's teeth against its dark
+    cavity are the sharpest edges of a face, and a mouth drawn open where the reference's was shut
+    would count them as the face's detail."""
+    mask = np.zeros((height, width), dtype=bool)
+    for landmarks in faces:
+        if landmarks is not None:
+            lips = check_landmarks(landmarks)[list(_OUTER_LIP)]
+            centre = lips.mean(axis=0)
+            mask |= polygon_mask(centre + MOUTH_REGION_GROW * (lips - centre), height, width)
+    return mask
 
 
 def _mouth_samples(image: np.ndarray, box: tuple[float, float, float, float], margin: int,

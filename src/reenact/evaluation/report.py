@@ -26,6 +26,7 @@ _COLUMNS = (
     ("yaw_r", "yaw r", "{:.2f}", ("self", "cross")),
     ("roll_r", "roll r", "{:.2f}", ("self", "cross")),
     ("sharpness", "sharp", "{:.2f}", ("self", "cross")),
+    ("sharpness_face", "sharp -mouth", "{:.2f}", ("self", "cross")),
     ("identity", "ident", "{:.3f}", ("self", "cross")),
     ("identity_frame", "ident now", "{:.3f}", ("self",)),
     ("noface", "noface", "{:d}", ("self", "cross")),
@@ -47,7 +48,9 @@ LEGEND = (
     "mouth SSIM: the same boxes' luma by structural similarity (1 = the same; it weighs local "
     "contrast and structure, where a duller inside can lower an L1). "
     "sharp: face Laplacian variance / the driver's "
-    "(cross: the portrait's). ident: dlib descriptor distance to the source (same person < 0.6); "
+    "(cross: the portrait's); sharp -mouth: the same without the mouth (the outer lips grown 1.3x, "
+    "the driver's or portrait's and the output's), where a drawn inside's teeth would count as "
+    "the face's detail. ident: dlib descriptor distance to the source (same person < 0.6); "
     "ident now: to the driving frame of the same time (the driver's expression too: a face frozen "
     "nearer the source does not score better). "
     "drv mouth sd: how much the driver's mouth interior moves (where it is tiny, the clip's mouth r "

@@ -101,6 +101,8 @@ class MethodFrames:
     akd_mesh: the same read by FaceMesh (`facemesh.mesh_distance`: 468 points, the units of akd);
         NaN without a mesh.
     sharpness: face-box Laplacian variance, output / reference (driver, or the portrait).
+    sharpness_face: the same without the mouth (`measures.mouth_region` of both faces): the
+        face's own detail, not a drawn mouth's teeth against its dark inside.
     identity: face descriptor distance to the source portrait (on every few frames).
     identity_frame: self-reenactment: descriptor distance to the driving frame of the same time
         (the same person with the same expression: a face that does not move the mouth or eyes
@@ -115,6 +117,7 @@ class MethodFrames:
     akd: np.ndarray
     akd_mesh: np.ndarray
     sharpness: np.ndarray
+    sharpness_face: np.ndarray
     identity: np.ndarray
     identity_frame: np.ndarray
 
@@ -158,8 +161,8 @@ SERIES_SCORES = (
     ("yaw_r", "yaw", pearson),
     ("roll_r", "roll", pearson),
 )
-MEAN_SCORES = ("l1", "psnr", "mouth_l1", "mouth_ssim", "akd", "akd_mesh", "sharpness", "identity",
-               "identity_frame")
+MEAN_SCORES = ("l1", "psnr", "mouth_l1", "mouth_ssim", "akd", "akd_mesh", "sharpness",
+               "sharpness_face", "identity", "identity_frame")
 
 
 def _nanmean(values: np.ndarray) -> float:

@@ -35,9 +35,9 @@ from reenact.evaluation.identity import FaceDescriber, descriptor_distance
 from reenact.evaluation.measures import (
     compare_mouths,
     face_box,
+    face_sharpness,
     face_size,
     keypoint_distance,
-    sharpness_ratio,
 )
 from reenact.evaluation.report import format_face_report
 from reenact.evaluation.scores import (
@@ -250,13 +250,13 @@ class _ClipRun:
     def _compare(self, image: np.ndarray, landmarks: np.ndarray | None, driving: np.ndarray,
                  driver: np.ndarray | None) -> dict[str, float]:
         if self.kind == CROSS:  # no pixel truth; sharpness against the portrait's own face
-            return {"sharpness": sharpness_ratio(image, self.source.image, self.source_box)}
+            return face_sharpness(image, self.source.image, self.source_box, self.source.landmarks, landmarks)
         difference = np.abs(image.astype(np.float32) - driving.astype(np.float32)) / 255
         mse = float((difference ** 2).mean())
         values = {"l1": float(difference.mean()),
                   "psnr": 10 * math.log10(1 / mse) if mse > 1e-10 else 100.0}
         if driver is not None:
-            values["sharpness"] = sharpness_ratio(image, driving, face_box(driver))
+            values.update(face_sharpness(image, driving, face_box(driver), driver, landmarks))
             values["mouth_l1"], values["mouth_ssim"] = compare_mouths(image, driving, driver)
             if landmarks is not None:
                 values["akd"] = keypoint_distance(landmarks, driver)
