@@ -33,7 +33,9 @@ Columns (see `reenact.evaluation.lipsync`):
   (`real_closure_onsets`; no word timings needed: most closures inside speech are p, b and m);
   "shut F1" in the summary: the F1 of the speech frames with the lips shut against the real
   video's, pooled over the rows (`shut_frame_counts`), which a mouth that shuts too often does not
-  win;
+  win; "depth" in the summary: at the same onsets (p/b/m; the real closings), the mean of the
+  gap's least value within +-2 frames over its maximum, pooled over the onsets (`closure_depths`:
+  0 shut; the counts flip where it is near 0.1, which a pixel's noise moves);
 - agree: r between FaceMesh's gap and the pixel interior inside dlib's lips (two signals, one mouth:
   low when one of them sees motion the other does not); int-pbm in the summary: the closures read
   from the interior instead; rows whose agreement is under `AGREE_FLOOR` are named in the summary
@@ -347,6 +349,15 @@ def _pbm_closed(scores: list[LipSyncScore]) -> tuple[int, int]:
             sum(s.onsets for s in scores))
 
 
+def _depth(scores: list[LipSyncScore], real: bool = False) -> str:
+    """The closure depth pooled over the rows' onsets: p/b/m, or the real mouth's closings."""
+    pairs = [(s.real_closure_depth, s.real_closures) if real else (s.closure_depth, s.onsets)
+             for s in scores]
+    pairs = [(depth, count) for depth, count in pairs if count and not math.isnan(depth)]
+    total = sum(count for _, count in pairs)
+    return _cell(sum(depth * count for depth, count in pairs) / total if total else math.nan)
+
+
 def _real_closed(scores: list[LipSyncScore]) -> tuple[int, int]:
     """(the real mouth's closings the lips met, the real mouth's closings) over the rows."""
     return (sum(round(s.real_closure_rate * s.real_closures) for s in scores if s.real_closures),
@@ -387,13 +398,14 @@ def _summary(kind: str, items: list[Scored], real_gap_std: float, real_r: float)
                           and not math.isnan(s.interior_closure_rate))
     control_closed, control_onsets = _pbm_closed(c)
     closures = (f"pbm {closed}/{onsets} (int-pbm {interior_closed}/{onsets}; ctrl "
-                f"{control_closed}/{control_onsets})" if onsets or control_onsets else "pbm -")
+                f"{control_closed}/{control_onsets}; depth {_depth(m)}, ctrl {_depth(c)})"
+                if onsets or control_onsets else "pbm -")
     real_closed, real_onsets = _real_closed(m)
     if real_onsets:
         control_real_closed, control_real = _real_closed(c)
         closures += (f", closes with the real mouth {real_closed}/{real_onsets} (ctrl "
-                     f"{control_real_closed}/{control_real}), shut F1 {_shut_f1(m)} (ctrl "
-                     f"{_shut_f1(c)})")
+                     f"{control_real_closed}/{control_real}; depth {_depth(m, True)}, ctrl "
+                     f"{_depth(c, True)}), shut F1 {_shut_f1(m)} (ctrl {_shut_f1(c)})")
     text = (f"{kind:6} n={len(items)}: gap x {_cell(_mean(ratios))}, r {_cell(r, sign=True)} "
             f"({_cell(r / real_r)} x real; control {_cell(r_control, sign=True)}, above it in "
             f"{above} of {len(items)}), {_real_r(m, c)}"

@@ -11,6 +11,7 @@ import pytest
 from reenact.evaluation.lipsync import (
     SpeechTrack,
     closure_at_onsets,
+    closure_depths,
     lagged_correlations,
     real_closure_onsets,
     score_lipsync,
@@ -121,6 +122,13 @@ def test_closure_on_bilabial_onsets_from_word_timings() -> None:
     assert closure_at_onsets(gap, [80, -1]) == (0, 0)  # outside the clip: not scored
     no_words = score_lipsync(track(gap), SpeechTrack(FPS, np.full(75, -30.0), np.ones(75, bool)))
     assert no_words.onsets == 0 and math.isnan(no_words.closure_rate)
+    # how near each onset the mouth comes to shut: its least gap within +-2 over its maximum
+    largest = gap.max()
+    depths = closure_depths(gap, onsets)
+    np.testing.assert_allclose(depths, [0.01 / largest, 0.0, gap[39:44].min() / largest])
+    assert score.closure_depth == pytest.approx(depths.mean())
+    assert closure_depths(gap, [80, -1]).size == 0 and math.isnan(no_words.closure_depth)
+    assert closure_depths(np.full(10, np.nan), [3]).size == 0
 
 
 def track(gap: np.ndarray, *, interior: np.ndarray | None = None, teeth: np.ndarray | None = None,
@@ -217,11 +225,14 @@ def test_closures_are_scored_where_the_real_mouth_closes() -> None:
     late = track(np.r_[real_gap[:1], real_gap[:-1]])
     score = score_lipsync(late, SpeechTrack(FPS, loudness, speech), track(real_gap))
     assert score.real_closures == 3 and score.real_closure_rate == 1.0
+    assert score.real_closure_depth == 0.0
     never = track(np.where(real_gap > 0, real_gap, 0.2))
     score = score_lipsync(never, SpeechTrack(FPS, loudness, speech), track(real_gap))
     assert score.real_closures == 3 and score.real_closure_rate == 0.0
+    assert score.real_closure_depth == pytest.approx(0.2 / 0.3)  # two thirds open at each
     alone = score_lipsync(never, SpeechTrack(FPS, loudness, speech))
     assert alone.real_closures == 0 and math.isnan(alone.real_closure_rate)
+    assert math.isnan(alone.real_closure_depth)
 
 
 def test_shut_frames_agree_and_a_mouth_shut_too_often_loses_f1() -> None:

@@ -17,6 +17,12 @@ where one exists, the real video of that speech (the reference, read at the same
   closes (`real_closure_onsets`: its gap falls below `CLOSED_SHARE` of its maximum inside speech,
   from a frame that was open): every clip with a reference has closures to judge, with or
   without word timings (most of a speaker's closures inside speech are p, b and m);
+- closure_depth, real_closure_depth: at the same onsets (p/b/m words; the real mouth's closings),
+  the mean over onsets of the gap's least value within +-`CLOSURE_WINDOW` frames, as a share of
+  its maximum (`closure_depths`; 0 = shut, the rates' test is under `CLOSED_SHARE`): the rates
+  count onsets either side of a threshold, and a mouth that nearly closes there flips with a
+  pixel's noise (the watermark's payload moves them between runs of the same code); the depth
+  says how near;
 - shut_both, shut_output, shut_real: speech frames (both faces found) where the gap is below
   `CLOSED_SHARE` of its maximum in both videos, in this one, in the reference
   (`shut_frame_counts`); their F1 (`shut_f1`) also punishes a mouth that shuts too often, which
@@ -131,6 +137,30 @@ def closure_at_onsets(mouth: np.ndarray, onsets: list[int], *, closed_share: flo
     return closed, scored
 
 
+def closure_depths(mouth: np.ndarray, onsets: list[int], *,
+                   window: int = CLOSURE_WINDOW) -> np.ndarray:
+    """Per scored onset (as `closure_at_onsets` scores them: inside the series, some finite value
+    within +-`window` frames), the mouth's least value there over its maximum (over the whole
+    series): 0 shut, 1 as open as it ever is. Empty where nothing is scored."""
+    mouth = _check_series("mouth", mouth)
+    if not np.isfinite(mouth).any() or not float(np.nanmax(mouth)) > 0:
+        return np.zeros(0)
+    largest = float(np.nanmax(mouth))
+    depths = []
+    for frame in onsets:
+        if not 0 <= frame < mouth.size:
+            continue
+        near = mouth[max(frame - window, 0):frame + window + 1]
+        if np.isfinite(near).any():
+            depths.append(max(float(np.nanmin(near)), 0.0) / largest)
+    return np.array(depths)
+
+
+def _mean_depth(mouth: np.ndarray, onsets: list[int]) -> float:
+    depths = closure_depths(mouth, onsets)
+    return float(depths.mean()) if depths.size else math.nan
+
+
 def real_closure_onsets(real_gap: np.ndarray, speech: np.ndarray, *,
                         closed_share: float = CLOSED_SHARE) -> list[int]:
     """The frames t where the real mouth closes inside speech: its gap below `closed_share` x its
@@ -230,6 +260,8 @@ class LipSyncScore:
     shut_both: int = 0
     shut_output: int = 0
     shut_real: int = 0
+    closure_depth: float = math.nan
+    real_closure_depth: float = math.nan
 
 
 def score_lipsync(mouth: MouthTrack, speech: SpeechTrack, reference: MouthTrack | None = None, *,
@@ -249,7 +281,7 @@ def score_lipsync(mouth: MouthTrack, speech: SpeechTrack, reference: MouthTrack 
     interior_shown, teeth_shown = mouth.interior_shown(), mouth.teeth_shown()
     gap_std_ratio = interior_recall = teeth_recall = r_real = math.nan
     real_lag = real_closures = 0
-    real_closure_rate = math.nan
+    real_closure_rate = real_closure_depth = math.nan
     shut = (0, 0, 0)
     if reference is not None:
         real = reference.at_frames_of(mouth.fps, count)
@@ -261,9 +293,10 @@ def score_lipsync(mouth: MouthTrack, speech: SpeechTrack, reference: MouthTrack 
         interior_recall = _recall(interior_shown,
                                   real.interior_shown(reference.interior_closed_level()))
         teeth_recall = _recall(teeth_shown, real.teeth_shown())
-        real_closed, real_closures = closure_at_onsets(
-            mouth.gap, real_closure_onsets(real.gap, speech.speech))
+        closings = real_closure_onsets(real.gap, speech.speech)
+        real_closed, real_closures = closure_at_onsets(mouth.gap, closings)
         real_closure_rate = real_closed / real_closures if real_closures else math.nan
+        real_closure_depth = _mean_depth(mouth.gap, closings)
         shut = shut_frame_counts(mouth.gap, real.gap, speech.speech)
     onsets = [onset_frame(word, mouth.fps) for word in bilabial_onsets(speech.words or ())]
     closed, scored = closure_at_onsets(mouth.gap, onsets)
@@ -281,7 +314,8 @@ def score_lipsync(mouth: MouthTrack, speech: SpeechTrack, reference: MouthTrack 
         interior_closure_rate=interior_closed / interior_scored if interior_scored else math.nan,
         gap_interior_r=pearson(mouth.gap, mouth.interior), r_real=r_real, real_lag=real_lag,
         real_closures=real_closures, real_closure_rate=real_closure_rate, shut_both=shut[0],
-        shut_output=shut[1], shut_real=shut[2])
+        shut_output=shut[1], shut_real=shut[2], closure_depth=_mean_depth(mouth.gap, onsets),
+        real_closure_depth=real_closure_depth)
 
 
 def _share(shown: np.ndarray) -> float:
