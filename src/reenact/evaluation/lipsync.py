@@ -116,6 +116,19 @@ def shut_level(series: np.ndarray, closed_share: float = CLOSED_SHARE) -> float:
     return closed_share * float(np.nanmax(series))
 
 
+def _least_near(mouth: np.ndarray, onsets: list[int], window: int) -> list[float]:
+    """Per onset frame that lies inside `mouth` with some finite value within +-`window` frames
+    (a scored onset), the least of those values."""
+    least = []
+    for frame in onsets:
+        if not 0 <= frame < mouth.size:
+            continue
+        near = mouth[max(frame - window, 0):frame + window + 1]
+        if np.isfinite(near).any():
+            least.append(float(np.nanmin(near)))
+    return least
+
+
 def closure_at_onsets(mouth: np.ndarray, onsets: list[int], *, closed_share: float = CLOSED_SHARE,
                       window: int = CLOSURE_WINDOW) -> tuple[int, int]:
     """(closed, scored): of the onset frames that lie inside the series, how many have the mouth
@@ -125,16 +138,8 @@ def closure_at_onsets(mouth: np.ndarray, onsets: list[int], *, closed_share: flo
     if not np.isfinite(mouth).any():
         return 0, 0
     threshold = shut_level(mouth, closed_share)
-    closed = scored = 0
-    for frame in onsets:
-        if not 0 <= frame < mouth.size:
-            continue
-        near = mouth[max(frame - window, 0):frame + window + 1]
-        if not np.isfinite(near).any():
-            continue
-        scored += 1
-        closed += bool(np.nanmin(near) < threshold)
-    return closed, scored
+    least = _least_near(mouth, onsets, window)
+    return sum(value < threshold for value in least), len(least)
 
 
 def closure_depths(mouth: np.ndarray, onsets: list[int], *,
@@ -146,14 +151,7 @@ def closure_depths(mouth: np.ndarray, onsets: list[int], *,
     if not np.isfinite(mouth).any() or not float(np.nanmax(mouth)) > 0:
         return np.zeros(0)
     largest = float(np.nanmax(mouth))
-    depths = []
-    for frame in onsets:
-        if not 0 <= frame < mouth.size:
-            continue
-        near = mouth[max(frame - window, 0):frame + window + 1]
-        if np.isfinite(near).any():
-            depths.append(max(float(np.nanmin(near)), 0.0) / largest)
-    return np.array(depths)
+    return np.array([max(value, 0.0) / largest for value in _least_near(mouth, onsets, window)])
 
 
 def _mean_depth(mouth: np.ndarray, onsets: list[int]) -> float:
