@@ -213,3 +213,30 @@ def test_every_word_may_also_be_said_as_spelt():
 def test_latin_letters_without_accents_are_spelt_in_a_to_z():
     assert transcript_words("Große Straße, sabahı; Łódź") == ["grosse", "strasse", "sabahi", "lodz"]
     check_transcript("Mırıldanır ve şarkı", phones=True)  # Turkish is read now
+
+
+def test_a_word_spread_over_its_frames_takes_equal_shares():
+    assert transcript._spread("P L EY S", 10, 18) == [("P", 10, 12), ("L", 12, 14), ("EY", 14, 16),
+                                                      ("S", 16, 18)]
+    assert transcript._spread("B IY", 5, 6) == [("B", 5, 6), ("IY", 6, 7)]  # a frame each at least
+    assert transcript._spread(None, 0, 40) == [("SIL", 0, 40)]  # a silence
+
+
+def test_speech_whose_phone_pass_fails_has_its_phones_spread_over_its_words(caplog):
+    # pocketsphinx 5's phone pass stops with "Failed to stop utterance processing" on this
+    # sentence (its word pass does not): before, a RuntimeError and a traceback
+    pytest.importorskip("pocketsphinx", reason="the aligner (pocketsphinx) is not installed")
+    clip = load_audio(require(MEDIA / "speech" / "en_long60s.wav"), DECODER_RATE)
+    clip = AudioClip(clip.samples[:12 * DECODER_RATE], DECODER_RATE)
+    text = ("The left maintains that then Vice President Joe Biden's unmasking of General Flynn is "
+            "no big deal. Everybody does it, no harm, no foul.")
+    with caplog.at_level("INFO", logger="reenact.audio.transcript"):
+        phones = aligned_phones(clip, text)
+    assert "spread evenly" in caplog.text
+    assert phones[0].start == 0 and abs(phones[-1].end - clip.duration_s) < 0.05
+    assert all(a.end <= b.start + 1e-9 and a.start < a.end for a, b in zip(phones, phones[1:]))
+    # maintains, President, Biden's, unmasking, big, Everybody, harm: in order, where the speech
+    # says them (it starts at 2.6 s; the recogniser's word times 3.5, 5.1, 5.8, 6.5, 8.5, 9.4, 10.5)
+    closed = [p.start for p in phones if p.label in ("P", "B", "M")]
+    assert len(closed) == 7 and closed == sorted(closed)
+    assert np.allclose(closed, [3.5, 5.1, 5.8, 6.5, 8.5, 9.5, 10.6], atol=0.35)

@@ -278,23 +278,45 @@ def _placed_phones(decoder, samples: np.ndarray, words: list[str], offset: int,
     decoder = phone_decoder
     decoder.set_align_text(" ".join(names[name] for name in chosen))
     _decode(decoder, samples, words)
-    decoder.set_alignment()  # a second pass places the phones inside the words
-    _decode(decoder, samples, words, check=False)
+    placed = [(segment.word, segment.start_frame, segment.end_frame + 1)
+              for segment in decoder.seg()]
+    base = offset / DECODER_RATE
+    try:
+        decoder.set_alignment()  # a second pass places the phones inside the words
+        _decode(decoder, samples, words, check=False)
+        aligned = [(word.name, [(phone.name, phone.start, phone.start + phone.duration)
+                                for phone in word])  # (its iterators are read in place)
+                   for word in decoder.get_alignment()]
+    except RuntimeError as error:  # pocketsphinx 5's phone pass fails on some speech
+        logger.info("transcript: the phones are spread evenly over their words (%s)", error)
+        aligned, end = [], 0
+        for name, start, stop in placed:  # (the decoder's first two segments may overlap)
+            if stop > max(start, end):
+                aligned.append((name, _spread(decoder.lookup_word(name), max(start, end), stop)))
+                end = stop
     said: list[str] = []
     phones: list[PhoneSegment] = []
-    base = offset / DECODER_RATE
-    for word in decoder.get_alignment():  # (its iterators are read in place, not kept)
-        text = _word_text(word.name)
+    for name, spans in aligned:
+        text = _word_text(name)
         if text is not None:
             said.append(text)
-        phones += [PhoneSegment("SIL" if phone.name in _SILENCES else phone.name,
-                                base + phone.start * DECODER_FRAME_S,
-                                base + (phone.start + phone.duration) * DECODER_FRAME_S)
-                   for phone in word]
+        phones += [PhoneSegment("SIL" if phone in _SILENCES else phone,
+                                base + start * DECODER_FRAME_S, base + stop * DECODER_FRAME_S)
+                   for phone, start, stop in spans]
     if said != words:
         raise TranscriptError(f"transcript: its words could not be fitted to the speech "
                               f"({len(said)} of {len(words)} placed)")
     return phones
+
+
+def _spread(pronunciation: str | None, start: int, stop: int) -> list[tuple[str, int, int]]:
+    """[(phone, first frame, stop frame)]: a word's phones (ARPAbet, space-separated; None for a
+    silence or filler) over its frames `start` to `stop`, each an equal share (at least a frame),
+    the last one ending at `stop`."""
+    said = (pronunciation or "").split() or ["SIL"]
+    bounds = np.linspace(start, max(stop, start + len(said)), len(said) + 1).round().astype(int)
+    bounds[-1] = max(stop, bounds[-2] + 1)
+    return [(phone, int(a), int(b)) for phone, a, b in zip(said, bounds[:-1], bounds[1:])]
 
 
 def _word_text(name: str) -> str | None:
@@ -305,11 +327,18 @@ def _word_text(name: str) -> str | None:
 
 def _decode(decoder, samples: np.ndarray, words: list[str], check: bool = True) -> None:
     """One pass over `samples`; with `check`, TranscriptError where `words` did not fit (asked
-    only after a word pass: after the phone pass, `hyp()` crashes pocketsphinx 5)."""
+    only after a word pass: after the phone pass, `hyp()` crashes pocketsphinx 5) or where the
+    pass failed; without, a failed pass raises pocketsphinx's RuntimeError."""
     decoder.start_utt()
     decoder.process_raw(pcm16(samples, ALIGNMENT_NOISE_FLOOR_DB), full_utt=True)
-    decoder.end_utt()
-    if check and decoder.hyp() is None:
+    try:
+        decoder.end_utt()
+        fitted = not check or decoder.hyp() is not None
+    except RuntimeError:  # "Failed to stop utterance processing"
+        if not check:
+            raise
+        fitted = False
+    if not fitted:
         raise TranscriptError(f"transcript: its {len(words)} words could not be fitted to the "
                               f"{samples.size / DECODER_RATE:.1f} s of speech (is it the right "
                               f"text?)")
