@@ -193,13 +193,15 @@ def render(rows: list[Row], args: argparse.Namespace) -> None:
             dub(row.source, row.speech.path, row.video, backend=backend,
                 checkpoint=audio_model,
                 options=DubOptions(mouth=args.dub_mouth, max_frames=args.max_frames,
-                                   phones=not args.no_phones, transcript=transcript),
+                                   phones=not args.no_phones, transcript=transcript,
+                                   words=not args.no_words),
                 progress=False)
         else:
             talk(row.source, row.speech.path, row.video, backend=backend,
                  checkpoint=audio_model,
                  options=TalkOptions(mouth=args.talk_mouth, max_frames=args.max_frames,
-                                     phones=not args.no_phones, transcript=transcript),
+                                     phones=not args.no_phones, transcript=transcript,
+                                     words=not args.no_words),
                  progress=False)
 
 
@@ -469,6 +471,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--no-phones", action="store_true",
                         help="talk and dub with the mouth following loudness alone "
                              "(phones=False): the figures before the phone decoder")
+    parser.add_argument("--no-words", action="store_true",
+                        help="talk and dub hear the phones of speech without a transcript instead "
+                             "of aligning them to its recognised words (words=False)")
     parser.add_argument("--transcripts", action="store_true",
                         help="talk and dub given the words of GRID speech as their transcript "
                              "(`--transcript`: the .align file's words, else the sentence the "

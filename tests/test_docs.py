@@ -54,7 +54,7 @@ README_FIRST_VIDEO = ('python3 -m pip install torch==2.13.0 -e ".[onnx,demo]" &&
                       'samples/make_samples.py && reenact animate --source samples/astronaut.png '
                       '--driving samples/interview.mp4 -o astronaut.mp4')
 README_TESTS = ('bash tools/install_chromium.sh && python3 -m pip install -q torch==2.13.0 -e '
-                '".[test,onnx,batch,ui,demo]" && python3 -m pytest -q')
+                '".[test,onnx,batch,ui,demo,words]" && python3 -m pytest -q')
 
 RUN: dict[str, Run] = {
     README_FIRST_VIDEO: Run(

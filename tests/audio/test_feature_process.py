@@ -10,6 +10,7 @@ import pytest
 from reenact.audio.feature_process import FeatureProcess
 from reenact.audio.features import AudioFeatureConfig, clip_features
 from reenact.audio.phones import DECODER_RATE, decode_phones
+from reenact.audio.recognition import speech_phones
 from reenact.io.audio import AudioClip, load_audio
 
 from speech_fixtures import speech_like
@@ -73,7 +74,7 @@ def test_commands_start_no_child_while_models_are_reused(monkeypatch):
 
     from reenact.cli.backend import feature_process, reuse_models
 
-    args = argparse.Namespace(audio=str(SPEECH), phones=True, transcript=None)
+    args = argparse.Namespace(audio=str(SPEECH), phones=True, transcript=None, words=True)
     monkeypatch.delitem(sys.modules, "librosa", raising=False)  # as in a fresh process
     with reuse_models(), feature_process(args) as features_of:  # reenact batch: one import serves all
         assert features_of._process is None
@@ -89,17 +90,20 @@ def test_the_child_decodes_the_named_audio_and_its_phones_serve_the_same_samples
     clip = load_audio(SPEECH, DECODER_RATE)
     other = AudioClip(clip.samples[: clip.num_samples // 2].copy(), DECODER_RATE)
     with FeatureProcess(start=True, phones_from=SPEECH) as process:
-        assert process.phones(clip) == decode_phones(clip)
+        assert process.phones(clip) == speech_phones(clip)  # its words' where recognised
         assert process._phones is not None, "the child's phones were used"
-        assert process.phones(other) == decode_phones(other)  # other samples: decoded here
+        assert process.phones(other) == speech_phones(other)  # other samples: found here
         features = process(_clip(), CONFIG)  # features still served after the phones
         assert np.array_equal(features, clip_features(_clip(), CONFIG))
+    with FeatureProcess(start=True, phones_from=SPEECH, words=False) as process:
+        assert process.phones(clip) == decode_phones(clip)  # heard
+        assert process._phones is not None
 
 
 def test_phones_the_child_cannot_read_are_decoded_here(tmp_path):
     pytest.importorskip("pocketsphinx", reason="the phone decoder (pocketsphinx) is not installed")
     clip = load_audio(SPEECH, DECODER_RATE)
     with FeatureProcess(start=True, phones_from=tmp_path / "missing.wav") as process:
-        assert process.phones(clip) == decode_phones(clip)
+        assert process.phones(clip) == speech_phones(clip)
         assert process._phones is None
         assert np.array_equal(process(_clip(), CONFIG), clip_features(_clip(), CONFIG))

@@ -9,11 +9,11 @@ and dlib, and then computes each request with the same function on the same inpu
 sent whole, pickled through a pipe: the same bits as computing here). Errors raised by
 `clip_features` come back as themselves; if the child dies, the features are computed here.
 
-The child also finds the speech's phones (`reenact.audio.phones.decode_phones`, ~0.7 s of CPU
-for 12 s of speech, which pocketsphinx spends holding the GIL) where the command names its audio
-file up front (`phones_from`): it reads the file itself and decodes it during start-up, and the
-phones are used if the child decoded the very samples this process asks about (a digest of them
-is compared), else they are decoded here.
+The child also finds the speech's phones (`reenact.audio.recognition.speech_phones`: heard, ~0.7
+s of CPU for 12 s of speech, which pocketsphinx spends holding the GIL; or aligned to the words
+recognised, ~2 s) where the command names its audio file up front (`phones_from`): it reads the
+file itself and finds them during start-up, and the phones are used if the child read the very
+samples this process asks about (a digest of them is compared), else they are found here.
 
 Where librosa is already imported (a second job in the same process, tests), nothing is started.
 """
@@ -33,7 +33,8 @@ from typing import BinaryIO
 import numpy as np
 
 from reenact.audio.features import AudioFeatureConfig, _import_librosa, clip_features
-from reenact.audio.phones import DECODER_RATE, PhoneSegment, decode_phones
+from reenact.audio.phones import DECODER_RATE, PhoneSegment
+from reenact.audio.recognition import speech_phones
 from reenact.io.audio import AudioClip, load_audio
 
 logger = logging.getLogger(__name__)
@@ -43,9 +44,9 @@ _CHILD = "from reenact.audio.feature_process import serve; serve()"
 
 def serve() -> None:
     """The child: import librosa, then answer pickled requests on stdin until EOF: (clip, config)
-    with pickled ("features", array), ("phones", path) with ("phones", (the samples' digest,
-    segments)) for the file read at the decoder's rate; ("error", exception) where either
-    raises."""
+    with pickled ("features", array), ("phones", path, words) with ("phones", (the samples'
+    digest, `speech_phones` segments)) for the file read at the decoder's rate; ("error",
+    exception) where either raises."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C and ends us
     replies = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())  # a stray print must not corrupt a reply
@@ -62,7 +63,7 @@ def serve() -> None:
         try:
             if request[0] == "phones":
                 clip = load_audio(request[1], DECODER_RATE)
-                reply = ("phones", (_digest(clip), decode_phones(clip)))
+                reply = ("phones", (_digest(clip), speech_phones(clip, request[2])))
             else:
                 reply = ("features", clip_features(*request))
         except Exception as error:  # noqa: BLE001 (handed to the parent, which raises it)
@@ -84,18 +85,20 @@ def _digest(clip: AudioClip) -> str:
 
 
 class FeatureProcess:
-    """Callable like `clip_features(clip, config)`; `phones(clip)` is `decode_phones(clip)`; a
-    context manager that ends its child.
+    """Callable like `clip_features(clip, config)`; `phones(clip)` is `speech_phones(clip,
+    words)`; a context manager that ends its child.
 
     start: start the child now (default: unless librosa is already imported here); phones_from:
-    an audio file (or video) whose phones the child finds at once (see the module's docstring).
+    an audio file (or video) whose phones the child finds at once (see the module's docstring);
+    words: the phones of the words recognised where they are clear (`speech_phones`).
     """
 
     def __init__(self, *, start: bool | None = None,
-                 phones_from: str | os.PathLike[str] | None = None) -> None:
+                 phones_from: str | os.PathLike[str] | None = None, words: bool = True) -> None:
         self._process: subprocess.Popen | None = None
         self._phones: tuple[str, list[PhoneSegment]] | None = None  # (digest, segments)
         self._phones_pending = False
+        self._words = words
         if start is None:
             start = "librosa" not in sys.modules
         if start:
@@ -104,7 +107,7 @@ class FeatureProcess:
                 [sys.executable, "-c", _CHILD], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                 env=dict(os.environ, PYTHONPATH=path), start_new_session=True)
             if phones_from is not None:
-                self._phones_pending = self._send(("phones", os.fspath(phones_from)))
+                self._phones_pending = self._send(("phones", os.fspath(phones_from), words))
 
     def __call__(self, clip: AudioClip, config: AudioFeatureConfig) -> np.ndarray:
         self._collect_phones()  # replies come in order
@@ -119,11 +122,11 @@ class FeatureProcess:
         return value
 
     def phones(self, clip: AudioClip) -> list[PhoneSegment]:
-        """`decode_phones(clip)`: the child's where it decoded these very samples."""
+        """`speech_phones(clip, words)`: the child's where it read these very samples."""
         self._collect_phones()
         if self._phones is not None and self._phones[0] == _digest(clip):
             return self._phones[1]
-        return decode_phones(clip)
+        return speech_phones(clip, self._words)
 
     def _collect_phones(self) -> None:
         if not self._phones_pending:

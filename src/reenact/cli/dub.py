@@ -34,7 +34,7 @@ def _dub(args: argparse.Namespace, features_of) -> int:
 
     set_threads(args)
     options = DubOptions(length_policy=args.length_policy, voice_gate=args.voice_gate,
-                         phones=args.phones, transcript=transcript_argument(args),
+                         phones=args.phones, transcript=transcript_argument(args), words=args.words,
                          mouth_scale=args.mouth_scale, face_backend=args.face_backend,
                          mouth=args.mouth, mouth_source=args.mouth_source, motion_smoothing=args.motion_smoothing,
                          render=args.render, batch_size=args.batch_size, max_frames=args.max_frames,

@@ -175,6 +175,9 @@ def add_speech_arguments(parser: argparse.ArgumentParser) -> None:
                              "every p, b and m in them shuts the lips (a Latin-script language: "
                              "English words by the pronouncing dictionary, every word also by its "
                              "spelling)")
+    parser.add_argument("--no-words", dest="words", action="store_false",
+                        help="without --transcript, do not align the phones to the words "
+                             "recognised in English speech (reenact[words]); hear them instead")
     add_face_backend_argument(parser)
     parser.add_argument("--max-frames", type=int, help="render only the first N frames")
     add_label_argument(parser)

@@ -37,7 +37,7 @@ def _talk(args: argparse.Namespace, features_of) -> int:
     set_threads(args)
     options = TalkOptions(
         fps=args.fps, seed=args.seed, idle=args.idle, voice_gate=args.voice_gate,
-        phones=args.phones, transcript=transcript_argument(args),
+        phones=args.phones, transcript=transcript_argument(args), words=args.words,
         mouth_scale=args.mouth_scale, driving_policy=args.driving_policy, mouth=args.mouth,
         crop=args.crop, crop_only=args.crop_only, render=args.render, eyes=args.eyes,
         body=args.body, face_index=args.face_index,

@@ -38,7 +38,7 @@ CHUNK_FRAMES = 250  # video frames of windows per model call: 10 s at 25 fps, ~1
 
 # clip -> its log-mel: `clip_features`, or a `reenact.audio.feature_process.FeatureProcess`
 FeatureFunction = Callable[[AudioClip, AudioFeatureConfig], np.ndarray]
-# 16 kHz clip -> its phones: `reenact.audio.phones.decode_phones`, or a `FeatureProcess`'s `phones`
+# 16 kHz clip -> its phones: `reenact.audio.recognition.speech_phones`, or a `FeatureProcess`'s
 PhoneFunction = Callable[[AudioClip], list]
 
 
@@ -84,7 +84,8 @@ def speech_motion(clip: AudioClip, checkpoint: AudioCheckpoint, fps: Fraction, n
                   activity: VoiceActivityConfig | None = None,
                   features_of: FeatureFunction = clip_features,
                   phones: bool = False, transcript: str | None = None,
-                  phones_of: PhoneFunction | None = None) -> tuple[np.ndarray, np.ndarray]:
+                  phones_of: PhoneFunction | None = None,
+                  words: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """The audio's motion for `num_frames` output frames at `fps`, and the voice gate.
 
     Returns (motion (num_frames, K * 6) float32, gate (num_frames,) float32 in [0, 1]); with
@@ -93,7 +94,10 @@ def speech_motion(clip: AudioClip, checkpoint: AudioCheckpoint, fps: Fraction, n
     (`phone_factor`): to rest (the mouth shut) on p, b and m, less on rounded phones, more on open
     vowels. transcript: the words said (with phones=True): the phones are aligned to them instead
     of heard (`reenact.audio.transcript`; TranscriptError where they do not fit the speech).
-    phones_of: what finds the phones heard (default `reenact.audio.phones.decode_phones`).
+    words: without a transcript, the phones are aligned to the words recognised in the speech
+    where it is English heard clearly, else heard (`reenact.audio.recognition.speech_phones`).
+    phones_of: what finds those phones instead (a `FeatureProcess`'s `phones`, made with the same
+    `words`).
     """
     fps = check_fps(fps)
     motion = resample_frames(model_motion(clip, checkpoint, device=device, features_of=features_of),
@@ -102,7 +106,8 @@ def speech_motion(clip: AudioClip, checkpoint: AudioCheckpoint, fps: Fraction, n
     if gate:
         motion = motion * voice[:, None]
     if phones:
-        motion = motion * phone_factor(clip, fps, num_frames, transcript, phones_of)[:, None]
+        motion = motion * phone_factor(clip, fps, num_frames, transcript, phones_of,
+                                       words)[:, None]
     return motion.astype(np.float32), voice
 
 
@@ -111,13 +116,15 @@ _warned_no_phones = False
 
 def phone_factor(clip: AudioClip, fps: Fraction, num_frames: int,
                  transcript: str | None = None, phones_of: PhoneFunction | None = None,
-                 ) -> np.ndarray:
+                 words: bool = False) -> np.ndarray:
     """(num_frames,) float32 >= 0: the factor the clip's phones put on its mouth motion
     (`reenact.audio.phones.PhoneCues.mouth_factor`, the clip resampled to the decoder's rate): the
     phones heard, or those of `transcript` aligned to the speech; all 1, with one warning per
-    process, where the phone decoder cannot be imported. phones_of: as `speech_motion`'s."""
+    process, where the phone decoder cannot be imported. phones_of, words: as `speech_motion`'s
+    (`reenact.audio.recognition.speech_phones` where no phones_of is given)."""
     global _warned_no_phones
-    from reenact.audio.phones import DECODER_RATE, PhonesUnavailable, phone_cues, segment_cues
+    from reenact.audio.phones import DECODER_RATE, PhonesUnavailable, segment_cues
+    from reenact.audio.recognition import speech_phones
     from reenact.audio.transcript import aligned_phones
     from reenact.io.audio import resample
 
@@ -125,10 +132,10 @@ def phone_factor(clip: AudioClip, fps: Fraction, num_frames: int,
         clip = AudioClip(resample(clip.samples, clip.sample_rate, DECODER_RATE), DECODER_RATE)
     try:
         if transcript is not None:
-            return segment_cues(aligned_phones(clip, transcript), fps, num_frames).mouth_factor
-        if phones_of is None:
-            return phone_cues(clip, fps, num_frames).mouth_factor
-        return segment_cues(phones_of(clip), fps, num_frames).mouth_factor
+            phones = aligned_phones(clip, transcript)
+        else:
+            phones = phones_of(clip) if phones_of is not None else speech_phones(clip, words)
+        return segment_cues(phones, fps, num_frames).mouth_factor
     except PhonesUnavailable as error:
         if not _warned_no_phones:
             logger.warning("the mouth follows loudness alone (no lips shut on p, b and m): %s",

@@ -1,8 +1,8 @@
 """dub: a video and new speech in, the same video with the lips following the new speech out.
 
     pass 1: follow the face (crop box + landmarks per frame)
-    speech -> audio model -> motion A_i per output frame (x voice gate: closed in silence;
-              x the phones' mouth factor: shut on p, b, m, heard or aligned to a transcript)
+    speech -> audio model -> motion A_i per output frame (x voice gate: closed in silence; x the
+              phones' mouth factor: shut on p, b, m, aligned to a transcript or recognised words)
 
 mouth="reference" (default): the video's own mouth, drawn (no motion model runs)
     the rest frame = the closed-mouth frame nearest the video's median closed face; the
@@ -29,10 +29,9 @@ mouth="model": the lower face rendered by the motion model
     offset -13 frames; from the rest frame with the own motion low-passed, 0). It never shows the
     mouth's inside: from a closed mouth the model stretches lips instead of parting them.
 
-Pixels outside the mask, and whole frames without a face, keep their original bytes up to the
-encoder; the output carries the new speech. Lighting changes in the lower face are not followed
-(it comes from one frame). Memory is bounded: passes stream, and per frame only a box, landmarks
-and (mouth="model") keypoints are kept.
+Pixels outside the mask, and frames without a face, keep their bytes up to the encoder; the
+output carries the new speech. Lighting changes in the lower face are not followed (it comes from
+one frame). Memory is bounded: passes stream; per frame a box, landmarks, keypoints are kept.
 """
 
 from __future__ import annotations
@@ -55,12 +54,7 @@ from reenact.checkpoint.audio_format import MOUTH_DIRECTIONS, AudioCheckpoint
 from reenact.containers import Keypoints
 from reenact.io import VideoReader, batched
 from reenact.io.audio import load_audio
-from reenact.io.frame_order import (
-    check_length_policy,
-    ordered_frames,
-    output_length,
-    source_indices,
-)
+from reenact.io.frame_order import check_length_policy, ordered_frames, output_length, source_indices
 from reenact.io.errors import media_error
 from reenact.io.video import MAX_VIDEO_SIDE, check_video_output
 from reenact.motion import (
@@ -102,8 +96,9 @@ class DubOptions:
 
     length_policy: pingpong (default), loop, trim or pad; see `reenact.io.frame_order`.
     voice_gate: mouth at rest where the new audio is silent.
-    phones, transcript: the speech's phones shape the mouth (`reenact.audio.phones`; lips shut on
-        p, b, m); aligned to `transcript`, the words said (the script), where given, else heard.
+    phones, transcript, words: the speech's phones shape the mouth (lips shut on p, b, m): aligned
+        to `transcript` (the script) where given, else to the words recognised in English speech
+        (`words`, `reenact.audio.recognition`), else heard (`reenact.audio.phones`).
     mouth_scale: multiplies the speech motion (1 = as learned).
     rest_quantile: the rest face: the median of the frames whose mouth opening is in this quantile.
     mouth_source: "rest" (default): every frame's lower face is rendered from the video's rest
@@ -127,6 +122,7 @@ class DubOptions:
     voice_activity: VoiceActivityConfig = field(default_factory=VoiceActivityConfig)
     phones: bool = True
     transcript: str | None = None
+    words: bool = True
     mouth_scale: float = 1.0
     face_backend: str = "dlib"
     crop_margin: float = 0.4
@@ -375,7 +371,7 @@ def dub(video_path: str | os.PathLike, audio_path: str | os.PathLike,
         speech, gate = speech_motion(
             clip, checkpoint, info.fps, num_out, device=torch.device("cpu"), gate=options.voice_gate,
             activity=options.voice_activity, phones=options.phones, transcript=options.transcript,
-            features_of=features_of or clip_features, phones_of=phones_of)
+            features_of=features_of or clip_features, phones_of=phones_of, words=options.words)
         speech = speech * np.float32(options.mouth_scale)
         if not options.voice_gate:
             gate = np.ones_like(gate)

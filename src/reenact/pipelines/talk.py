@@ -93,6 +93,8 @@ class TalkOptions:
         less, open vowels more (`reenact.audio.phones`).
     transcript: the words said in the speech (needs phones): their phones are aligned to it
         instead of heard (`reenact.audio.transcript`), so every p, b and m in them shuts the lips.
+    words: without a transcript, the words recognised in English speech serve as one
+        (`reenact.audio.recognition`, where installed).
     mouth_scale: multiplies the speech motion (1 = as learned).
     driving_policy: how a driving video shorter than the speech is extended: pingpong, loop, or
         pad (hold its last frame); the output is always as long as the speech.
@@ -111,6 +113,7 @@ class TalkOptions:
     voice_activity: VoiceActivityConfig = field(default_factory=VoiceActivityConfig)
     phones: bool = True
     transcript: str | None = None
+    words: bool = True
     mouth_scale: float = 1.0
     driving_policy: str = "pingpong"
     mouth: str = "drawn"
@@ -195,7 +198,8 @@ def plan_talk(clip: AudioClip, checkpoint: AudioCheckpoint, fps: Fraction, num_f
     motion, gate = speech_motion(clip, checkpoint, fps, num_frames, device=torch.device("cpu"),
                                  gate=options.voice_gate, activity=options.voice_activity,
                                  features_of=features_of, phones=options.phones,
-                                 transcript=options.transcript, phones_of=phones_of)
+                                 transcript=options.transcript, phones_of=phones_of,
+                                 words=options.words)
     rng = np.random.default_rng(options.seed)
     if options.idle:
         blink = blink_curve(num_frames, fps, rng, options.idle_motion)
