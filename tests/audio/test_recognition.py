@@ -172,3 +172,16 @@ def test_another_languages_speech_is_not_taken_for_english():
     heard = recognise(load_audio(GERMAN_SPEECH, RECOGNITION_RATE))
     assert heard.text  # tiny.en writes English words for it ...
     assert not heard.confident  # ... which the gate refuses
+
+
+def test_a_model_that_does_not_load_leaves_the_phones_heard(monkeypatch, tmp_path):
+    _installed()
+    (tmp_path / "model.bin").write_bytes(b"not a model")
+    monkeypatch.setattr(recognition, "model_directory", lambda: tmp_path)
+    recognition._model.cache_clear()
+    try:
+        with pytest.raises(RecognitionUnavailable, match="did not load"):
+            recognition._model()
+        assert recognised_transcript(speech()) is None
+    finally:
+        recognition._model.cache_clear()

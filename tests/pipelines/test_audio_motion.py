@@ -51,7 +51,7 @@ def test_the_phones_scale_the_speech_motion_frame_by_frame(tiny_model, monkeypat
     factor[9] = factor[13] = 0.5
     factor[20:] = 1.5  # an open vowel
     monkeypatch.setattr(audio_motion, "phone_factor",
-                        lambda clip_, fps, frames, transcript, phones_of: factor[:frames])
+                        lambda clip_, fps, frames, transcript, phones_of, words: factor[:frames])
     loud, gate = audio_motion.speech_motion(clip, checkpoint, checkpoint.fps, count,
                                             device=torch.device("cpu"))
     shaped, shaped_gate = audio_motion.speech_motion(clip, checkpoint, checkpoint.fps, count,
@@ -66,12 +66,13 @@ def test_the_phones_scale_the_speech_motion_frame_by_frame(tiny_model, monkeypat
 
 def test_without_the_phone_decoder_the_phones_warn_once_and_leave_the_motion(monkeypatch, caplog):
     import reenact.audio.phones as phones
+    import reenact.audio.recognition as recognition
     from reenact.pipelines import audio_motion
 
-    def unavailable(clip, fps, frames):
+    def unavailable(clip, words):
         raise phones.PhonesUnavailable("the phone decoder needs the pocketsphinx package")
 
-    monkeypatch.setattr(phones, "phone_cues", unavailable)
+    monkeypatch.setattr(recognition, "speech_phones", unavailable)
     monkeypatch.setattr(audio_motion, "_warned_no_phones", False)
     clip = AudioClip(speech_like(0.5, seed=3, sample_rate=22050), 22050)  # resampled first
     with caplog.at_level("WARNING", logger="reenact.pipelines.audio_motion"):
@@ -85,6 +86,7 @@ def test_without_the_phone_decoder_the_phones_warn_once_and_leave_the_motion(mon
 
 def test_a_transcript_places_the_phones_instead_of_the_decoder(monkeypatch):
     import reenact.audio.phones as phones
+    import reenact.audio.recognition as recognition
     import reenact.audio.transcript as transcript
     from reenact.pipelines import audio_motion
 
@@ -100,7 +102,7 @@ def test_a_transcript_places_the_phones_instead_of_the_decoder(monkeypatch):
         raise AssertionError("the phone decoder ran although the words were given")
 
     monkeypatch.setattr(transcript, "aligned_phones", aligned)
-    monkeypatch.setattr(phones, "phone_cues", decoder)
+    monkeypatch.setattr(recognition, "speech_phones", decoder)
     clip = AudioClip(speech_like(0.6, seed=3, sample_rate=22050), 22050)  # resampled first
     factor = audio_motion.phone_factor(clip, Fraction(25), 15, "bob")
     assert asked == [(16000, "bob")]

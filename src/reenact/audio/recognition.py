@@ -94,7 +94,11 @@ def _model() -> Any:
     cores = (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
              else os.cpu_count() or 1)
     threads = max(1, min(MAX_THREADS, cores))
-    return WhisperModel(str(directory), device="cpu", compute_type="int8", cpu_threads=threads)
+    try:
+        return WhisperModel(str(directory), device="cpu", compute_type="int8", cpu_threads=threads)
+    except (RuntimeError, ValueError, OSError) as error:  # a damaged or foreign model.bin
+        raise RecognitionUnavailable(f"{directory}: the recogniser's model did not load "
+                                     f"({error})") from None
 
 
 def recognise(clip: AudioClip, model: Any = None) -> Recognition:
