@@ -50,10 +50,10 @@ def _cached(key: tuple, load: Callable[[], Any]) -> Any:
 def feature_process(args: argparse.Namespace):
     """What computes the speech's log-mel (and its phones, `FeatureProcess.phones`) in one `talk`
     or `dub` command: a `reenact.audio.feature_process.FeatureProcess` whose child imports
-    librosa during start-up and, where the phones are found (not aligned to a --transcript),
-    finds --audio's phones (heard, or aligned to its recognised words), except while `reuse_models()` is active (`reenact batch`, Ray
-    workers): there every job would start a child of its own, where importing librosa here once
-    serves all the jobs."""
+    librosa during start-up and, where the phones are not aligned to a --transcript, finds
+    --audio's phones (heard, or aligned to its recognised words), except while `reuse_models()` is
+    active (`reenact batch`, Ray workers): there every job would start a child of its own, where
+    importing librosa here once serves all the jobs."""
     from reenact.audio.feature_process import FeatureProcess
 
     heard = args.phones and args.transcript is None

@@ -31,7 +31,8 @@ mouth="model": the lower face rendered by the motion model
 
 Pixels outside the mask, and frames without a face, keep their bytes up to the encoder; the
 output carries the new speech. Lighting changes in the lower face are not followed (it comes from
-one frame). Memory is bounded: passes stream; per frame a box, landmarks, keypoints are kept.
+one frame). Memory is bounded: passes stream; per frame a box, landmarks and (mouth="model")
+keypoints are kept.
 """
 
 from __future__ import annotations
