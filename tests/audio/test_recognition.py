@@ -14,11 +14,16 @@ from speech_fixtures import MEDIA, require
 from reenact.audio import recognition
 from reenact.audio.phones import PhoneSegment, segment_cues
 from reenact.audio.recognition import (
+    BAND_LOG_PROBABILITY,
+    BAND_WORD_PROBABILITY,
+    MAX_COMPRESSION_RATIO,
+    MIN_AGREEMENT,
     MIN_LOG_PROBABILITY,
     MIN_WORD_PROBABILITY,
     RECOGNITION_RATE,
     Recognition,
     RecognitionUnavailable,
+    SHIFT_SECONDS,
     recognise,
     recognised_transcript,
     speech_phones,
@@ -31,15 +36,25 @@ GERMAN_SPEECH = Path(__file__).parent / "data" / "de_espeak.flac"
 
 
 class FakeModel:
-    """A faster-whisper model that hears the given words in anything it is given."""
+    """A faster-whisper model that hears the given words in anything it is given; decoding again
+    (without word times: greedily, then from later on) it hears `again`'s texts, where given."""
 
-    def __init__(self, words: list[tuple[str, float]], log_probability: float = -0.3) -> None:
-        self.words, self.log_probability, self.heard = words, log_probability, None
+    def __init__(self, words: list[tuple[str, float]], log_probability: float = -0.3,
+                 again: tuple[str, str] | None = None, compression_ratio: float = 1.1) -> None:
+        self.words, self.log_probability, self.again = words, log_probability, again
+        self.compression_ratio = compression_ratio
+        self.heard, self.calls = None, []
 
     def transcribe(self, samples, **options):
+        self.calls.append((len(samples), options))
+        if not options.get("word_timestamps"):
+            text = self.again[len(self.calls) - 2]
+            return iter([SimpleNamespace(text=text)]), SimpleNamespace()
         self.heard = (samples, options)
         words = [SimpleNamespace(word=" " + text, probability=p) for text, p in self.words]
-        segment = SimpleNamespace(words=words, avg_logprob=self.log_probability)
+        segment = SimpleNamespace(words=words, avg_logprob=self.log_probability,
+                                  compression_ratio=self.compression_ratio,
+                                  text=" ".join(text for text, _ in self.words))
         return iter([segment] if words else []), SimpleNamespace()
 
 
@@ -56,9 +71,45 @@ def speech(seconds: float = 1.0, rate: int = 22050) -> AudioClip:
     (Recognition("is that an", 0.71, -0.90), False),  # clear words, unlikely as a whole
     (Recognition("you'll demote in the dark", 0.64, -0.45), False),
     (Recognition("   ", 0.99, -0.1), False),
+    # Swedish read as a loop of made-up English, each word likely (temperature 0)
+    (Recognition("I'm not sure what you're talking about, I'm not sure what", 0.89, -0.25,
+                 compression_ratio=15.8), False),
+    (Recognition("set blue", 0.9, -0.3, compression_ratio=MAX_COMPRESSION_RATIO), True),
+    # below the gate, in the band: taken where decoding again gives the words again
+    (Recognition("lay blue at x four now", 0.63, -0.68, agreement=1.0), True),
+    (Recognition("lay blue at x four now", 0.63, -0.68, agreement=MIN_AGREEMENT), True),
+    (Recognition("lay blue at x four now", 0.63, -0.68), False),  # not measured
+    (Recognition("be very knowledge with other n s s s", 0.81, -0.79, agreement=0.0), False),
+    (Recognition("thank you", BAND_WORD_PROBABILITY - 0.01, -0.5, agreement=1.0), False),
+    (Recognition("thank you", 0.9, BAND_LOG_PROBABILITY - 0.01, agreement=1.0), False),
 ])
 def test_the_gate_takes_clear_english_only(heard, confident):
     assert heard.confident is confident
+
+
+def test_borderline_words_count_where_decoding_again_gives_them_again():
+    lay = [("Lay", 0.6), ("blue", 0.7), ("at", 0.6), ("X4", 0.6), ("now.", 0.65)]
+    model = FakeModel(lay, log_probability=-0.7, again=("Lay blue at X4 now.", "blue at X4 now"))
+    heard = recognise(speech(1.0, RECOGNITION_RATE), model)
+    assert heard.borderline and heard.agreement == pytest.approx(1.0) and heard.confident
+    (first, _), (greedy, greedy_options), (later, later_options) = model.calls
+    assert greedy == first and greedy_options["beam_size"] == 1
+    assert first - later == SHIFT_SECONDS * RECOGNITION_RATE
+    assert later_options["beam_size"] > 1
+    # made-up words change when decoded again
+    model = FakeModel(lay, log_probability=-0.7, again=("Thank you.", "Bye."))
+    heard = recognise(speech(1.0, RECOGNITION_RATE), model)
+    assert heard.borderline and heard.agreement < MIN_AGREEMENT and not heard.confident
+    # the lower of the two agreements counts
+    model = FakeModel(lay, log_probability=-0.7, again=("Lay blue at X4 now.", "Bye."))
+    assert recognise(speech(1.0, RECOGNITION_RATE), model).agreement < MIN_AGREEMENT
+
+
+def test_words_clear_of_the_gate_or_below_the_band_are_decoded_once():
+    clear = FakeModel([("place", 0.9), ("white", 0.9)], log_probability=-0.4)
+    assert recognise(speech(), clear).agreement is None and len(clear.calls) == 1
+    unclear = FakeModel([("thank", 0.4), ("you", 0.5)], log_probability=-1.2)
+    assert recognise(speech(), unclear).agreement is None and len(unclear.calls) == 1
 
 
 def test_the_recogniser_hears_the_clip_at_its_rate_and_gives_its_words():
@@ -67,9 +118,11 @@ def test_the_recogniser_hears_the_clip_at_its_rate_and_gives_its_words():
     assert heard.text == "Place white, J3."
     assert heard.word_probability == pytest.approx(0.8)
     assert heard.log_probability == pytest.approx(-0.5)
+    assert heard.compression_ratio == pytest.approx(1.1)
     samples, options = model.heard
     assert samples.dtype == np.float32 and len(samples) == pytest.approx(RECOGNITION_RATE, abs=2)
     assert options["language"] == "en" and options["word_timestamps"]
+    assert options["temperature"] == 0  # no sampling: the same words on every run
 
 
 def test_silence_is_heard_as_no_words():
@@ -85,6 +138,10 @@ def test_words_are_a_transcript_only_where_the_gate_passes(caplog):
     with caplog.at_level(logging.INFO, logger="reenact.audio.recognition"):
         assert recognised_transcript(speech(), unclear) is None
     assert "not recognised clearly" in caplog.text and "0.45" in caplog.text
+    looping = FakeModel([("thank", 0.9), ("you", 0.9)], compression_ratio=12.0)
+    with caplog.at_level(logging.INFO, logger="reenact.audio.recognition"):
+        assert recognised_transcript(speech(), looping) is None
+    assert "repeating itself" in caplog.text
 
 
 def test_without_a_recogniser_the_phones_are_heard_with_one_note(monkeypatch, caplog):
@@ -167,11 +224,21 @@ def test_english_speech_is_recognised():
                                                .split())
 
 
+def test_english_below_the_gate_is_recognised_by_its_agreement():
+    _installed()
+    clip = load_audio(require(MEDIA / "talking" / "grid_lbax4n.mpg"), RECOGNITION_RATE)
+    heard = recognise(clip)
+    assert not heard.clear and heard.borderline and heard.confident
+    assert "blue" in heard.text.lower()
+
+
 def test_another_languages_speech_is_not_taken_for_english():
     _installed()
-    heard = recognise(load_audio(GERMAN_SPEECH, RECOGNITION_RATE))
+    clip = load_audio(GERMAN_SPEECH, RECOGNITION_RATE)
+    heard = recognise(clip)
     assert heard.text  # tiny.en writes English words for it ...
     assert not heard.confident  # ... which the gate refuses
+    assert recognise(clip) == heard  # the same on every run (no sampling)
 
 
 def test_a_model_that_does_not_load_leaves_the_phones_heard(monkeypatch, tmp_path):
