@@ -1,9 +1,10 @@
 """The phones of speech whose words are known: forced alignment of a transcript (a dub's script)
 on pocketsphinx's English acoustic model, instead of recognising the phones.
 
-    transcript text -> words (lower case; digits spelt; punctuation dropped)
+    transcript text -> words (lower case; punctuation dropped; numbers kept whole)
       -> each word's phones: the English pronouncing dictionary, else its spelling read by
-         letter-to-sound rules (`spelt_phones`: names and other languages' words)
+         letter-to-sound rules (`spelt_phones`: names and other languages' words); a number's,
+         each way English says it (`reenact.audio.numbers`)
       -> pocketsphinx aligns the words, then their phones, to the 16 kHz speech
       -> PhoneSegment(label, start, end) in seconds, as `phones.decode_phones` gives them
 
@@ -26,6 +27,7 @@ import unicodedata
 
 import numpy as np
 
+from reenact.audio.numbers import NUMBER_PATTERN, is_number, number_readings
 from reenact.audio.phones import (
     ALIGNMENT_NOISE_FLOOR_DB,
     DECODER_FRAME_S,
@@ -43,7 +45,6 @@ from reenact.io.errors import check_input_file
 logger = logging.getLogger(__name__)
 
 MAX_TRANSCRIPT_CHARS = 100_000  # ~2 hours of speech; a longer "transcript" is the wrong file
-_DIGITS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
 _SILENCES = frozenset({"SIL", "+NSN+", "+SPN+", "+BREATH+", "+COUGH+", "+NOISE+", "+UM+", "+UH+"})
 # letter-to-sound: letter groups (longest first at each place) and the ARPAbet phones they say;
 # "" for a silent group. Rough English readings: what matters for the mouth is which phones close
@@ -77,17 +78,17 @@ class TranscriptError(ValueError):
 
 def transcript_words(text: str) -> list[str]:
     """The words of a transcript: lower case, accents taken off (é -> e; ß -> ss, ł -> l, ı -> i, as
-    `_LATIN_LETTERS`), digits spelt one by one
-    ("42" -> "four two"), punctuation dropped (an apostrophe inside a word is kept: "don't").
-    Raises TranscriptError for a text over `MAX_TRANSCRIPT_CHARS` or without words."""
+    `_LATIN_LETTERS`), numbers kept whole as `reenact.audio.numbers` writes them ("1,984" ->
+    "1984", "21st", "$5", "3.5"), punctuation dropped (an apostrophe inside a word is kept:
+    "don't"). Raises TranscriptError for a text over `MAX_TRANSCRIPT_CHARS` or without words."""
     if len(text) > MAX_TRANSCRIPT_CHARS:
         raise TranscriptError(f"transcript: {len(text)} characters, more than the "
                               f"{MAX_TRANSCRIPT_CHARS} of ~2 hours of speech")
     plain = unicodedata.normalize("NFKD", text.lower())
     plain = "".join(char for char in plain if not unicodedata.combining(char)).translate(_LATIN_LETTERS)
     words: list[str] = []
-    for token in re.findall(r"[^\W\d_]+(?:'[^\W\d_]+)*|\d", plain):
-        words.append(_DIGITS[int(token)] if token.isdigit() else token)
+    for token in re.findall(NUMBER_PATTERN + r"|[^\W\d_]+(?:'[^\W\d_]+)*|\d", plain):
+        words.append(token.replace(",", "") if is_number(token) else token)
     if not words:
         raise TranscriptError("transcript: no words in it")
     return words
@@ -118,7 +119,8 @@ def check_transcript(transcript: object, phones: bool) -> None:
     if not phones:
         raise TranscriptError("transcript: it places the phones, which are off (--no-phones)")
     for word in transcript_words(transcript):
-        _check_letters(word)
+        if not is_number(word):
+            _check_letters(word)
 
 
 def _check_letters(word: str) -> str:
@@ -197,13 +199,15 @@ def _aligner(words: list[str]):
     whichever pronunciation the speech fits."""
     decoder = word_decoder()
     unique = sorted(set(words))
-    spelt = [word for word in unique if decoder.lookup_word(word) is None]
+    spelt = [word for word in unique if decoder.lookup_word(word) is None and not is_number(word)]
     added: list[tuple[str, str]] = []
     for word in unique:
         known: list[str] = []  # the word's pronunciations in the dictionary, in order
         while (said := decoder.lookup_word(_variant_name(word, len(known)))) is not None:
             known.append(said)
-        for phones in spelt_variants(word):
+        variants = (_number_variants(decoder, word) if is_number(word)
+                    else spelt_variants(word))
+        for phones in variants:
             if phones not in known:
                 added.append((_variant_name(word, len(known)), phones))
                 known.append(phones)
@@ -213,6 +217,13 @@ def _aligner(words: list[str]):
         logger.info("transcript: %d of %d words read from their spelling (not in the English "
                     "dictionary): %s", len(spelt), len(unique), ", ".join(spelt[:8]))
     return decoder
+
+
+def _number_variants(decoder, number: str) -> list[str]:
+    """The phones of each way a number is said (`numbers.number_readings`), each word's from the
+    dictionary (else from its spelling)."""
+    return [" ".join(decoder.lookup_word(word) or spelt_phones(word) for word in reading)
+            for reading in number_readings(number)]
 
 
 def _variant_name(word: str, index: int) -> str:
