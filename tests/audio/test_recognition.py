@@ -241,6 +241,15 @@ def test_another_languages_speech_is_not_taken_for_english():
     assert recognise(clip) == heard  # the same on every run (no sampling)
 
 
+def test_noise_is_not_taken_for_words():
+    _installed()
+    noise = np.random.default_rng(0).standard_normal(5 * RECOGNITION_RATE).astype(np.float32)
+    heard = recognise(AudioClip(0.1 * noise, RECOGNITION_RATE))
+    # tiny.en hears likely words in white noise, over and over: the loop is what refuses them
+    assert not heard.confident
+    assert heard.repeats or not heard.text
+
+
 def test_a_model_that_does_not_load_leaves_the_phones_heard(monkeypatch, tmp_path):
     _installed()
     (tmp_path / "model.bin").write_bytes(b"not a model")

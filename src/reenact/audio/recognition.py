@@ -220,6 +220,9 @@ def recognised_transcript(clip: AudioClip, model: Any = None) -> str | None:
             logger.info("the phones are heard, not aligned to recognised words: %s", error)
             _warned_unavailable = True
         return None
+    if not heard.text.strip():
+        logger.info("no words were recognised in the speech; its phones are heard")
+        return None
     if not heard.confident:
         again = ("" if heard.agreement is None
                  else f", agreement {heard.agreement:.2f} when decoded again")
