@@ -37,6 +37,7 @@ def grid_clip() -> AudioClip:
     # numbers are kept whole (`reenact.audio.numbers` reads them)
     ("By 1,500 on the 21st: $5, 3.5% (the 1990s); 1, 2, 3",
      ["by", "1500", "on", "the", "21st", "$5", "3.5%", "the", "1990s", "1", "2", "3"]),
+    ("100km, 12a, 5stars, mp3", ["100", "km", "12", "a", "5", "stars", "mp", "3"]),
     ("  line one\nline two\t", ["line", "one", "line", "two"]),
 ])
 def test_the_words_are_read_from_the_text(text, words):

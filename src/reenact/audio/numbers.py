@@ -22,8 +22,9 @@ from __future__ import annotations
 import re
 
 # a number as a transcript writes it: an optional currency sign, digits (thousands may be grouped
-# by commas), an optional decimal part, then an optional ordinal ending, plural s or percent sign
-NUMBER_PATTERN = r"[$£€]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?:st|nd|rd|th|s|%)?(?![^\W\d_])"
+# by commas), an optional decimal part, then an optional ordinal ending or plural s (not where a
+# word goes on: "5stars" is 5 and "stars") or percent sign
+NUMBER_PATTERN = r"[$£€]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?:(?:st|nd|rd|th|s)(?![^\W\d_])|%)?"
 _NUMBER = re.compile(NUMBER_PATTERN + r"\Z")
 _DIGITS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
 _TEENS = ("ten", "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen",
