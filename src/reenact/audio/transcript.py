@@ -350,6 +350,7 @@ def _decode(decoder, samples: np.ndarray, words: list[str], check: bool = True) 
             raise
         fitted = False
     if not fitted:
-        raise TranscriptError(f"transcript: its {len(words)} words could not be fitted to the "
+        said = f"{len(words)} words" if len(words) != 1 else "one word"
+        raise TranscriptError(f"transcript: its {said} could not be fitted to the "
                               f"{samples.size / DECODER_RATE:.1f} s of speech (is it the right "
                               f"text?)")
