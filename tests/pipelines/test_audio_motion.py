@@ -109,3 +109,44 @@ def test_a_transcript_places_the_phones_instead_of_the_decoder(monkeypatch):
     cues = phones.segment_cues(placed, Fraction(25), 15)
     assert np.array_equal(factor, cues.mouth_factor)
     assert not factor[5:7].any() and factor[4] > 0 and factor[7] > 0  # centres 0.22, 0.26 s in B
+
+
+def test_louder_speech_opens_wider_about_the_speechs_median_level():
+    from reenact.pipelines.audio_motion import LOUDNESS_RANGE, loudness_factor
+
+    level = np.array([-100.0] * 3 + [-30.0] * 6 + [-20.0] * 6 + [-10.0] * 6 + [-100.0] * 3)
+    voice = (level > -60).astype(np.float64)
+    factor = loudness_factor(level, voice, gain=0.3)
+    assert factor.dtype == np.float32 and factor.shape == level.shape
+    # the median speech level (-20 dB) keeps the motion; 10 dB either way +-30%
+    assert np.allclose(factor[11:13], 1.0)
+    assert np.allclose(factor[5:7], 0.7) and np.allclose(factor[17:19], 1.3)
+    # silence reads no lower than 20 dB under the median: its neighbour is pulled by 5 dB at most
+    assert factor[3] == pytest.approx(1 + 0.3 * (0.75 * -10 + 0.25 * -20) / 10)
+    assert factor[0] == LOUDNESS_RANGE[0]
+    assert np.all(np.diff(factor[3:20]) >= -1e-6)  # louder never opens less
+    # nothing to measure, or no gain: the motion as it is
+    assert np.array_equal(loudness_factor(level, np.zeros_like(voice)), np.ones(24, np.float32))
+    assert np.array_equal(loudness_factor(level, voice, gain=0.0), np.ones(24, np.float32))
+    with pytest.raises(ValueError, match="two"):
+        loudness_factor(level, voice[:-1])
+
+
+def test_talk_scales_its_speech_motion_by_loudness_and_dub_does_not(tiny_model):
+    from reenact.pipelines import audio_motion
+
+    checkpoint = tiny_audio_checkpoint(tiny_model)
+    samples = speech_like(2.0, seed=3)
+    samples[16000:] *= 3.0  # the second second ~9.5 dB louder
+    clip = AudioClip(samples, 16000)
+    count = 50
+    plain, gate = audio_motion.speech_motion(clip, checkpoint, checkpoint.fps, count,
+                                             device=torch.device("cpu"))
+    loud, loud_gate = audio_motion.speech_motion(clip, checkpoint, checkpoint.fps, count,
+                                                 device=torch.device("cpu"),
+                                                 loudness_gain=audio_motion.LOUDNESS_GAIN)
+    assert np.array_equal(gate, loud_gate)
+    ratio = np.linalg.norm(loud, axis=1) / np.maximum(np.linalg.norm(plain, axis=1), 1e-9)
+    speaking = gate > 0.5
+    quiet, louder = ratio[:25][speaking[:25]], ratio[25:][speaking[25:]]
+    assert quiet.size and louder.size and np.median(louder) > np.median(quiet) * 1.2

@@ -61,7 +61,12 @@ from reenact.pipelines.animate import (
 from reenact.pipelines.animate_options import AnimateOptions, DRAWN_EYES
 from reenact.pipelines.driving_track import (PreparedSource, prepare_source, track_driving,
                                              track_landmarks)
-from reenact.pipelines.audio_motion import FeatureFunction, PhoneFunction, speech_motion
+from reenact.pipelines.audio_motion import (
+    LOUDNESS_GAIN,
+    FeatureFunction,
+    PhoneFunction,
+    speech_motion,
+)
 from reenact.pipelines.articulation import opening_motion, reexpress_opening, speech_opening
 from reenact.pipelines.keypoints import crop_landmarks, detect_keypoints
 from reenact.pipelines.portrait_mouth import PortraitMouth, drawn_lips, parted, portrait_mouth
@@ -199,7 +204,7 @@ def plan_talk(clip: AudioClip, checkpoint: AudioCheckpoint, fps: Fraction, num_f
                                  gate=options.voice_gate, activity=options.voice_activity,
                                  features_of=features_of, phones=options.phones,
                                  transcript=options.transcript, phones_of=phones_of,
-                                 words=options.words)
+                                 words=options.words, loudness_gain=LOUDNESS_GAIN)
     rng = np.random.default_rng(options.seed)
     if options.idle:
         blink = blink_curve(num_frames, fps, rng, options.idle_motion)
