@@ -149,21 +149,38 @@ def laplacian_variance(image: np.ndarray, box: tuple[float, float, float, float]
     """Variance of the 4-neighbour Laplacian of the luma inside `box` (x0, y0, x1, y1): a
     sharpness figure (blur lowers it). leave_out: (H, W) bool over the image, pixels not counted
     (nor any whose Laplacian reads one of them). NaN when fewer than 9 pixels count."""
+    return _variances(image, box, [leave_out])[0]
+
+
+def _variances(image: np.ndarray, box: tuple[float, float, float, float],
+               leave_outs: list[np.ndarray | None]) -> list[float]:
+    """`laplacian_variance` of `image` in `box` with each of `leave_outs`, the Laplacian taken
+    once."""
     height, width = check_rgb_image(image, "image").shape[:2]
     x0, y0, x1, y1 = _pixel_window(box, height, width)
     if x1 - x0 < 3 or y1 - y0 < 3:
-        return float("nan")
+        return [float("nan")] * len(leave_outs)
     region = luma(image[y0:y1, x0:x1])
     laplacian = (region[1:-1, :-2] + region[1:-1, 2:] + region[:-2, 1:-1] + region[2:, 1:-1]
                  - 4 * region[1:-1, 1:-1])
-    if leave_out is None:
-        return float(laplacian.var())
-    if np.shape(leave_out) != (height, width):
-        raise ValueError(f"leave_out: expected a ({height}, {width}) mask, got {np.shape(leave_out)}")
-    out = np.asarray(leave_out, dtype=bool)[y0:y1, x0:x1]
-    read = (out[1:-1, 1:-1] | out[1:-1, :-2] | out[1:-1, 2:] | out[:-2, 1:-1] | out[2:, 1:-1])
-    counted = laplacian[~read]
-    return float(counted.var()) if counted.size >= 9 else float("nan")
+    out: list[float] = []
+    for leave_out in leave_outs:
+        if leave_out is None:
+            out.append(float(laplacian.var()))
+            continue
+        if np.shape(leave_out) != (height, width):
+            raise ValueError(f"leave_out: expected a ({height}, {width}) mask, got "
+                             f"{np.shape(leave_out)}")
+        left = np.asarray(leave_out, dtype=bool)[y0:y1, x0:x1]
+        read = (left[1:-1, 1:-1] | left[1:-1, :-2] | left[1:-1, 2:] | left[:-2, 1:-1]
+                | left[2:, 1:-1])
+        counted = laplacian[~read]
+        out.append(float(counted.var()) if counted.size >= 9 else float("nan"))
+    return out
+
+
+def _ratio(output: float, reference: float) -> float:
+    return output / reference if reference > 1e-9 else float("nan")
 
 
 def sharpness_ratio(output: np.ndarray, driver: np.ndarray,
@@ -181,10 +198,11 @@ def face_sharpness(output: np.ndarray, reference: np.ndarray, box: tuple[float, 
                    *faces: np.ndarray | None) -> dict[str, float]:
     """{"sharpness": `sharpness_ratio` of output over reference in `box`, "sharpness_face": the
     same without the mouths of `faces` ((68, 2) landmarks in either picture, None skipped;
-    `mouth_region`)}."""
+    `mouth_region`)}. Each picture's Laplacian is taken once for both."""
     mouths = mouth_region(list(faces), *check_rgb_image(output, "output").shape[:2])
-    return {"sharpness": sharpness_ratio(output, reference, box),
-            "sharpness_face": sharpness_ratio(output, reference, box, mouths)}
+    whole, face = _variances(reference, box, [None, mouths])
+    output_whole, output_face = _variances(output, box, [None, mouths])
+    return {"sharpness": _ratio(output_whole, whole), "sharpness_face": _ratio(output_face, face)}
 
 
 def mouth_region(faces: list[np.ndarray | None], height: int, width: int) -> np.ndarray:
