@@ -180,6 +180,7 @@ def _variances(image: np.ndarray, box: tuple[float, float, float, float],
 
 
 def _ratio(output: float, reference: float) -> float:
+    """output / reference; NaN where the reference's region is flat (or unread)."""
     return output / reference if reference > 1e-9 else float("nan")
 
 
@@ -188,10 +189,8 @@ def sharpness_ratio(output: np.ndarray, driver: np.ndarray,
                     leave_out: np.ndarray | None = None) -> float:
     """`laplacian_variance` of output / of driver in the same box (and the same pixels left out):
     < 1 softer, 1 as sharp. NaN when the driver's region is flat."""
-    reference = laplacian_variance(driver, box, leave_out)
-    if not reference > 1e-9:
-        return float("nan")
-    return laplacian_variance(output, box, leave_out) / reference
+    return _ratio(laplacian_variance(output, box, leave_out),
+                  laplacian_variance(driver, box, leave_out))
 
 
 def face_sharpness(output: np.ndarray, reference: np.ndarray, box: tuple[float, float, float, float],
