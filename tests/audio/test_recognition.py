@@ -245,9 +245,11 @@ def test_noise_is_not_taken_for_words():
     _installed()
     noise = np.random.default_rng(0).standard_normal(5 * RECOGNITION_RATE).astype(np.float32)
     heard = recognise(AudioClip(0.1 * noise, RECOGNITION_RATE))
-    # tiny.en hears likely words in white noise, over and over: the loop is what refuses them
+    # tiny.en hears words in white noise: likely ones over and over on one install (refused as a
+    # loop), ". . . . You" at a word probability of 0.59 with ctranslate2 4.8.5 (under the band);
+    # the gate refuses either
     assert not heard.confident
-    assert heard.repeats or not heard.text
+    assert heard.repeats or not heard.text or heard.word_probability < BAND_WORD_PROBABILITY
 
 
 def test_a_model_that_does_not_load_leaves_the_phones_heard(monkeypatch, tmp_path):
