@@ -26,6 +26,7 @@ from reenact.audio.recognition import (
     SHIFT_SECONDS,
     recognise,
     recognised_transcript,
+    said_twice,
     speech_phones,
 )
 from reenact.audio.transcript import TranscriptError
@@ -75,6 +76,10 @@ def speech(seconds: float = 1.0, rate: int = 22050) -> AudioClip:
     (Recognition("I'm not sure what you're talking about, I'm not sure what", 0.89, -0.25,
                  compression_ratio=15.8), False),
     (Recognition("set blue", 0.9, -0.3, compression_ratio=MAX_COMPRESSION_RATIO), True),
+    # Arabic words read as a sentence said twice, in the band and agreed on: a loop of two rounds
+    (Recognition("Thank you very much. Thank you very much.", 0.65, -0.79, compression_ratio=1.3,
+                 agreement=1.0), False),
+    (Recognition("Thank you very much. Come again.", 0.65, -0.79, agreement=1.0), True),
     # below the gate, in the band: taken where decoding again gives the words again
     (Recognition("lay blue at x four now", 0.63, -0.68, agreement=1.0), True),
     (Recognition("lay blue at x four now", 0.63, -0.68, agreement=MIN_AGREEMENT), True),
@@ -85,6 +90,19 @@ def speech(seconds: float = 1.0, rate: int = 22050) -> AudioClip:
 ])
 def test_the_gate_takes_clear_english_only(heard, confident):
     assert heard.confident is confident
+
+
+@pytest.mark.parametrize("text, twice", [
+    ("Thank you very much. Thank you very much.", True),
+    ("Thank you. thank you!", True),
+    ("Lay blue. Set red. Lay blue.", False),  # again, but not right after itself
+    ("Thank you, thank you.", False),  # one sentence: a phrase said twice within it is speech
+    ("Set blue in A1 again.", False),
+    (". . . . You", False),
+    ("", False),
+])
+def test_a_sentence_said_twice_in_a_row_is_a_loop(text, twice):
+    assert said_twice(text) is twice
 
 
 def test_borderline_words_count_where_decoding_again_gives_them_again():
