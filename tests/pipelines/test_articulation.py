@@ -22,7 +22,7 @@ from reenact.pipelines.articulation import (
 )
 from reenact.point_geometry import apply_affine
 from reenact.preprocess.anchors import DEFAULT_ANCHORS, TEMPLATE, anchor_keypoints, pixels_to_normalized
-from reenact.preprocess.expressions import POSE_LANDMARKS, interocular_distance, mouth_opening
+from reenact.preprocess.expressions import RIGID_LANDMARKS, interocular_distance, mouth_opening
 from speech_fixtures import face_landmarks, tiny_audio_checkpoint
 
 SIZE = 128
@@ -138,7 +138,7 @@ def test_speech_target_carries_the_rest_lips_to_the_frame_pose_and_opens_it() ->
     assert np.array_equal(shut[others], frame[others])
     assert mouth_opening(speech_target(frame, rest, 0.25)) == pytest.approx(0.25, abs=1e-6)
     assert mouth_opening(speech_target(frame, rest, -1.0)) == pytest.approx(0.0, abs=1e-9)
-    assert not set(POSE_LANDMARKS) & set(SPEECH_LANDMARKS)
+    assert not set(RIGID_LANDMARKS) & set(SPEECH_LANDMARKS)
 
 
 def test_speech_target_keeps_a_turned_heads_jaw_line() -> None:

@@ -26,7 +26,7 @@ from reenact.postprocess.mouth_mask import MOUTH_LANDMARKS
 from reenact.preprocess.anchors import anchor_keypoints, pixels_to_normalized, replace_anchors
 from reenact.preprocess.expressions import (
     INNER_LIP_PAIRS,
-    POSE_LANDMARKS,
+    RIGID_LANDMARKS,
     check_face_landmarks,
     face_down,
     interocular_distance,
@@ -121,7 +121,7 @@ def speech_target(frame_landmarks: np.ndarray, rest_landmarks: np.ndarray,
     """(68, 2) where a frame's landmarks go when its mouth says the new speech.
 
     The lips are the rest face's (a closed-mouth frame's landmarks), carried onto the frame's
-    pose by the similarity that best maps its `POSE_LANDMARKS` onto the frame's and closed
+    pose by the similarity that best maps its `RIGID_LANDMARKS` onto the frame's and closed
     (`close_lips`), so nothing of the frame's own lips (the old speech's shapes) is left. The jaw
     line and chin are the frame's own with its old opening taken back (`shut_mouth`): a similarity
     cannot turn a frontal jaw line with a head that looks aside, and a carried one stood off the
@@ -132,7 +132,7 @@ def speech_target(frame_landmarks: np.ndarray, rest_landmarks: np.ndarray,
     """
     frame = check_face_landmarks(frame_landmarks, "frame_landmarks").copy()
     rest = check_face_landmarks(rest_landmarks, "rest_landmarks")
-    pose = list(POSE_LANDMARKS)
+    pose = list(RIGID_LANDMARKS)
     shaped = shut_mouth(frame)
     lips = list(MOUTH_LANDMARKS)
     shaped[lips] = close_lips(apply_affine(similarity_fit(rest[pose], frame[pose]), rest))[lips]

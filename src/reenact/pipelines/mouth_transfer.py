@@ -42,7 +42,7 @@ from reenact.pipelines.articulation import SPEECH_LANDMARKS, open_mouth
 from reenact.pipelines.portrait_mouth import grin, parted_by
 from reenact.point_geometry import affine_part, apply_affine, similarity_fit
 from reenact.preprocess.expressions import (
-    POSE_LANDMARKS,
+    RIGID_LANDMARKS,
     check_face_landmarks,
     face_down,
     interocular_distance,
@@ -115,7 +115,7 @@ def mouth_changes(landmarks: Sequence[np.ndarray | None], reference: np.ndarray,
     the driver's `reference` frame (`closed_start`)."""
     reference = check_face_landmarks(reference, "reference")
     portrait = check_face_landmarks(portrait, "portrait")
-    pose = list(POSE_LANDMARKS)
+    pose = list(RIGID_LANDMARKS)
     speech = list(SPEECH_LANDMARKS)
     inner = list(INNER_LIPS)
     to_portrait = similarity_fit(reference[pose], portrait[pose])[:, :2]  # displacements only

@@ -15,10 +15,10 @@ frame's landmarks as dub draws a video's own mouth.
   own inside had stretched the teeth together into a row of tall teeth.
 - each frame: the portrait's landmarks (or, in animate, the portrait's landmarks with the
   driver's change of lip shape, `reenact.pipelines.mouth_transfer`) carried onto the rendered
-  head (`PortraitMouth.posed`: a similarity to where the frame shows the photo's eye corners,
-  nose and upper jaw), shut, opened by the frame's opening, and the reference's lower face warped
-  onto them (`MouthWarp.render`; an opening narrower than the reference's shows the top of its
-  inside, the upper teeth, cut off by the lower lip). A nearly closed mouth is the photo's own
+  head (`PortraitMouth.posed`: a similarity to where the frame shows the photo's eye corners and
+  nose), shut, opened by the frame's opening, and the reference's lower face warped onto them
+  (`MouthWarp.render`; an opening narrower than the reference's shows the top of its inside, the
+  upper teeth, cut off by the lower lip). A nearly closed mouth is the photo's own
   (`OWN_LIPS_UNTIL`): at rest the frame shows the photo's lips, not the reference's shut again.
 
 The motion model still renders the head and the jaw's motion; the drawing replaces its lower
@@ -48,7 +48,7 @@ from reenact.postprocess.mouth_mask import (
 from reenact.postprocess.mouth_warp import Inside, MouthWarp, inner_lip_outline
 from reenact.postprocess.own_inside import hung_inside
 from reenact.preprocess.crop import CropBox
-from reenact.preprocess.expressions import POSE_LANDMARKS, mouth_opening, mouth_width
+from reenact.preprocess.expressions import RIGID_LANDMARKS, mouth_opening, mouth_width
 from reenact.preprocess.inner_lips import crease_edges, inner_lip_edges
 from reenact.preprocess.teeth import pale_share
 
@@ -140,12 +140,12 @@ class PortraitMouth:
         """(68, 2) frame pixels: the portrait's landmarks, or `shape` (the portrait's, its image
         pixels and pose, with a driver's mouth change, `reenact.pipelines.mouth_transfer`), where
         the frame shows its head: moved by the similarity that best takes the portrait's
-        `POSE_LANDMARKS` (eye corners, nose, the jaw's top; speech moves none) to where the frame
+        `RIGID_LANDMARKS` (eye corners and nose; speech moves neither) to where the frame
         shows them, `shown` ((68, 2), see `Carried`). Their positions in the rendered pixels, not
         the motion model's keypoints: its dense motion does not move the head exactly as its
         keypoints do (a few pixels at a 256-pixel face), and a drawn mouth that far off the
         rendered nose and cheeks is a seam."""
-        pose = list(POSE_LANDMARKS)
+        pose = list(RIGID_LANDMARKS)
         return apply_affine(similarity_fit(self.rest[pose], np.asarray(shown, np.float64)[pose]),
                             self.rest if shape is None else shape)
 

@@ -52,7 +52,7 @@ from reenact.postprocess.piecewise import (
     row_spans,
     triangle_affines,
 )
-from reenact.preprocess.expressions import POSE_LANDMARKS, check_face_landmarks, mouth_opening
+from reenact.preprocess.expressions import RIGID_LANDMARKS, check_face_landmarks, mouth_opening
 from reenact.preprocess.face import check_rgb_image
 
 # the mask's softness beyond the jaw line, over its feather elsewhere: the region grown beyond the
@@ -154,7 +154,7 @@ class MouthWarp:
 
     def mesh_target(self, target: np.ndarray) -> np.ndarray:
         """(68 + curves + ring, 2): the mesh's points for a frame whose landmarks are `target`."""
-        pose = list(POSE_LANDMARKS)
+        pose = list(RIGID_LANDMARKS)
         carry = similarity_fit(self.landmarks[pose], target[pose])
         return self._points(target, apply_affine(carry, self._ring))
 
