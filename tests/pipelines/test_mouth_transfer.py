@@ -46,7 +46,6 @@ def test_head_motion_alone_is_no_mouth_change():
     np.testing.assert_allclose(changes.openings, 0.0, atol=1e-9)
 
 
-
 def test_a_nod_that_moves_the_jaws_top_is_no_mouth_change():
     """The jaw line's top moving toward the eyes and nose (a nod; dlib's loose reading of the
     face's edge) is no change of the mouth: the pose is read on the eye corners and nose alone."""
@@ -57,6 +56,7 @@ def test_a_nod_that_moves_the_jaws_top_is_no_mouth_change():
     changes = mouth_changes([rest, nodded, nodded], rest, portrait())
     np.testing.assert_allclose(changes.shapes, np.repeat(portrait()[None], 3, axis=0), atol=1e-6)
     np.testing.assert_allclose(changes.openings, 0.0, atol=1e-9)
+
 
 def test_the_drivers_opening_change_is_the_portraits_and_not_its_shape():
     """A driver twice the portrait's size opening by 0.3 interocular distances (turned and

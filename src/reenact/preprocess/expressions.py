@@ -16,16 +16,16 @@ import numpy as np
 from reenact.preprocess.face import NUM_LANDMARKS
 
 INNER_LIP_PAIRS = ((61, 67), (62, 66), (63, 65))
-# landmarks that speech and expressions barely move (the jaw line's top, eye corners, nose): how
-# far two faces' poses differ is read on them (dub's reference frame)
-POSE_LANDMARKS = (0, 1, 15, 16, 36, 39, 42, 45, *range(27, 36))
-# ... and those a similarity fitted to them carries one frame's face onto another's pose: the eye
+# landmarks a similarity fitted to them carries one frame's face onto another's pose: the eye
 # corners and the nose, not the jaw line's top. A nod moves the jaw's top against the eyes by up
 # to a third of the interocular distance and dlib places it loosely on the face's edge; the
 # least-squares fit, pulled by those four far points, shrank the drawn mouth toward the eyes
 # (dev vr_3's self-reenactment: the lips 5-10 px high at a 256-px face; 11 dev clips: AKD 2.59
 # -> 2.37, FaceMesh's 2.37 -> 2.20)
 RIGID_LANDMARKS = (36, 39, 42, 45, *range(27, 36))
+# ... and with the jaw line's top, those speech and expressions barely move: how far two faces'
+# poses differ is read on them (dub's reference frame)
+POSE_LANDMARKS = (0, 1, 15, 16, *RIGID_LANDMARKS)
 _MOUTH_CORNERS = (48, 54)
 _RIGHT_EYE = tuple(range(36, 42))  # the subject's right eye: 36 outer corner .. 39 inner corner
 _LEFT_EYE = tuple(range(42, 48))
