@@ -11,8 +11,9 @@ Defaults: the README's inputs (samples/astronaut.png, 512x512, and samples/inter
 at 25 fps; `python samples/make_samples.py` writes the portrait), the bundled default checkpoint,
 2 threads. --portrait-side 256 runs on the portrait resized to 256x256 (the "256 px" case).
 Variants: default options (which include --fast-conv on the CPU), --no-fast-conv, --precision bf16,
---detect-every 1 (the face detector on every driving frame, as before face following) and
---mouth model (animate without its drawn mouth). CPU
+--detect-every 1 (the face detector on every driving frame, as before face following),
+--mouth model (animate without its drawn mouth) and --expressions dlib (without FaceMesh's
+reading of the brows and lids in every driving frame). CPU
 seconds (user + sys) are printed beside wall seconds: on a shared machine they move less.
 
 --command talk: `reenact talk --source PORTRAIT --audio SPEECH` (default audio/en.wav, 4.7 s:
@@ -51,6 +52,7 @@ VARIANTS: dict[str, list[str]] = {
     "bf16": ["--precision", "bf16"],
     "detect-every-1": ["--detect-every", "1"],
     "mouth-model": ["--mouth", "model"],
+    "expressions-dlib": ["--expressions", "dlib"],
 }
 
 

@@ -10,11 +10,14 @@ from reenact.postprocess.eye_motion import (
     GAZE_DEADZONE,
     GAZE_GAIN,
     MAX_GAZE,
+    MESH_SHUT_READS,
+    MESH_STEEP_FROM,
     SHUT_READS,
     STEEP_FROM,
     eye_ratios,
     gaze_shifts,
     lid_openings,
+    mesh_eye_ratios,
 )
 from reenact.postprocess.eyelids import (
     CLOSE_AT,
@@ -527,3 +530,57 @@ def test_an_eye_asked_to_close_past_a_squashing_model_is_drawn_whole():
     np.testing.assert_array_equal(takeover(implied, np.array([0.05, 0.2])), [1.0, 1.0])
     halfway = takeover(implied, np.array([1.0, 0.6 * (1 - 0.5 * 0.25)]))[1]
     assert open_strength[1] < halfway < 1.0  # handed over smoothly as the eye closes
+
+
+def test_facemesh_openings_draw_a_blink_dlib_does_not_see():
+    """Pass 1b's FaceMesh lid openings, where the track has them, set how open the lids are drawn:
+    a blink that dlib's points read as an open eye (dev tpsmm_driving: FaceMesh 0.35 of the open
+    eye, dlib 0.88) is drawn shut; frames FaceMesh could not read stay as the photo's eye."""
+    from reenact.pipelines.animate_options import AnimateOptions
+    from reenact.pipelines.driving_track import DrivingTrack, PreparedSource
+
+    face = face_landmarks()
+    source = PreparedSource(image=np.zeros((8, 8, 3), np.uint8), box=CropBox(4, 4, 8),
+                            crop=np.zeros((8, 8, 3), np.uint8), landmarks=face)
+    openings = np.full((10, 2), 0.3)
+    openings[4:6] = 0.3 * MESH_SHUT_READS  # the blink's bottom, as FaceMesh reads it
+    openings[8] = np.nan  # no reading
+    track = DrivingTrack(boxes=[CropBox(4, 4, 8)] * 10, landmarks=[face] * 10)  # dlib: eyes open
+    dlib_only = driver_eye_ratios(track, source, AnimateOptions(), from_best=False)
+    np.testing.assert_allclose(dlib_only, 1, atol=1e-6)
+    read = DrivingTrack(boxes=track.boxes, landmarks=track.landmarks, eye_openings=openings)
+    drawn = driver_eye_ratios(read, source, AnimateOptions(), from_best=False)
+    assert drawn[4:6].max() < 0.05  # shut
+    np.testing.assert_allclose(drawn[[0, 9]], 1, atol=1e-3)
+    np.testing.assert_allclose(drawn[8], 1, atol=1e-3)
+    # no reading where motion starts: dlib's points, as before
+    unread = openings.copy()
+    unread[0] = np.nan
+    missing = DrivingTrack(boxes=track.boxes, landmarks=track.landmarks, eye_openings=unread)
+    np.testing.assert_allclose(driver_eye_ratios(missing, source, AnimateOptions(),
+                                                 from_best=False), dlib_only)
+
+
+def test_facemesh_openings_map_a_squint_as_read_and_check_their_shapes():
+    squint = mesh_eye_ratios(np.full((6, 2), 0.24), np.array([0.3, 0.3]))
+    np.testing.assert_allclose(squint, 0.8, atol=1e-9)  # above MESH_STEEP_FROM: as read
+    assert MESH_STEEP_FROM <= 0.8
+    half = mesh_eye_ratios(np.full((6, 2), 0.15), np.array([0.3, 0.3]))
+    assert 0.3 < half[0, 0] < 0.5
+    np.testing.assert_allclose(mesh_eye_ratios(np.full((3, 2), 0.2), np.array([0.01, 0.3]))[:, 0],
+                               1)  # a shut reference eye: nothing to scale
+    with pytest.raises(ValueError, match="openings, base: expected"):
+        mesh_eye_ratios(np.zeros((3, 3)), np.zeros(2))
+
+
+def test_a_reference_caught_blinking_is_measured_from_facemeshs_eyes_at_rest():
+    from reenact.pipelines.eye_reference import resting_values
+
+    readings = np.full((20, 2), 0.3)
+    readings[3] = np.nan
+    opening, caught = resting_values(readings, np.array([0.1, 0.12]))
+    assert caught
+    np.testing.assert_allclose(opening, 0.3)
+    opening, caught = resting_values(readings, np.array([0.28, 0.3]))
+    assert not caught
+    np.testing.assert_allclose(opening, [0.28, 0.3])

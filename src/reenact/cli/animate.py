@@ -9,6 +9,7 @@ import logging
 from reenact.cli.backend import build_backend, model_record, models_kept, set_threads
 from reenact.cli.options import (
     add_backend_arguments,
+    add_expressions_argument,
     add_face_backend_argument,
     add_label_argument,
     add_model_arguments,
@@ -29,7 +30,8 @@ def cmd_animate(args: argparse.Namespace) -> int:
     options = AnimateOptions(
         relative=args.mode == "relative", adapt_scale=args.adapt_scale,
         find_best_frame=args.find_best_frame, crop=args.crop, crop_only=args.crop_only,
-        render=args.render, eyes=args.eyes, mouth=args.mouth, fit_landmarks=args.fit_landmarks,
+        render=args.render, eyes=args.eyes, mouth=args.mouth, expressions=args.expressions,
+        fit_landmarks=args.fit_landmarks,
         head_motion=args.head_motion, body=args.body,
         face_index=args.face_index, face_backend=args.face_backend,
         kp_smoothing=args.kp_smoothing, detect_every=args.detect_every,
@@ -76,6 +78,7 @@ def add_parser(commands, common: argparse.ArgumentParser) -> None:
                               "opens less across identities")
     add_head_motion_argument(animate)
     add_driven_mouth_argument(animate)
+    add_expressions_argument(animate)
     animate.add_argument("--find-best-frame", action="store_true",
                          help="measure motion from the driving frame whose pose is closest to the "
                               "source's, not from the first")

@@ -13,6 +13,7 @@ from reenact.cli.errors import UsageError
 from reenact.cli.options import (
     add_body_argument,
     add_driven_mouth_argument,
+    add_expressions_argument,
     add_eyes_argument,
     add_face_backend_argument,
     add_head_motion_argument,
@@ -62,6 +63,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         options = FaceEvaluationOptions(
             animate=AnimateOptions(batch_size=args.batch_size, face_backend=args.face_backend,
                                    fit_landmarks=args.fit_landmarks, mouth=args.mouth,
+                                   expressions=args.expressions,
                                    eyes=args.eyes, head_motion=args.head_motion,
                                    body=args.body, find_best_frame=args.find_best_frame),
             max_frames=args.max_frames, identity_every=args.identity_every,
@@ -120,6 +122,7 @@ def add_parser(commands, common: argparse.ArgumentParser) -> None:
     add_head_motion_argument(evaluate)
     add_body_argument(evaluate)
     add_driven_mouth_argument(evaluate)
+    add_expressions_argument(evaluate)
     add_eyes_argument(evaluate)
     evaluate.add_argument("--batch-size", type=int, default=16)
     evaluate.add_argument("--device", default="auto")

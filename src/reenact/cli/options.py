@@ -140,6 +140,13 @@ def add_body_argument(parser: argparse.ArgumentParser) -> None:
                              "default); model: the motion model moves them too")
 
 
+def add_expressions_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--expressions", choices=("facemesh", "dlib"), default="facemesh",
+                        help="which landmark model reads the driver's brows and eyelids: "
+                             "facemesh (it sees a raised brow and a blink that dlib misreads; "
+                             "default) or dlib")
+
+
 def add_driven_mouth_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--mouth", choices=("drawn", "model"), default="drawn",
                         help="drawn: the photo's own mouth, opened by the driver's change of "

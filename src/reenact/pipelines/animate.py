@@ -48,6 +48,7 @@ from reenact.postprocess.eyelids import with_eye_shapes
 from reenact.postprocess.full_res import FullResCompositor, FullResConfig
 from reenact.pipelines.animate_options import AnimateOptions
 from reenact.pipelines.box_motion import HeadMotionSplit
+from reenact.pipelines.driving_mesh import read_expressions
 from reenact.pipelines.driving_track import (DrivingTrack, PreparedSource, renders_full,
                                              run_face_pass, track_landmarks)
 from reenact.pipelines.face_pass_process import FacePassError, FacePassProcess
@@ -347,6 +348,7 @@ def animate(source_path: str | os.PathLike, driving_path: str | os.PathLike,
     size = backend.image_size
     source, track, info = found.source.prepared(size), found.track, found.info
     initial_crop = found.initial_crop(size)
+    track = read_expressions(driving_path, track, backend, options, progress)
 
     height, width = (size, size) if options.crop_only else source.image.shape[:2]
     provenance = Provenance.new(model=model, inputs={"source": source_path, "driving": driving_path},

@@ -14,6 +14,7 @@ DRAWN_EYES = ("landmarks", "lids")  # the modes whose lids the compositor draws
 MOUTH_MODES = ("drawn", "model")
 HEAD_MOTION_MODES = ("split", "model")
 BODY_MODES = ("still", "model")
+EXPRESSION_READERS = ("facemesh", "dlib")
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,12 @@ class AnimateOptions:
         full resolution over the model's lower face (`reenact.pipelines.mouth_transfer`, drawn as
         talk draws it; relative motion, render "full" with face landmarks only); "model" leaves
         the mouth to the motion model (it stretches the lips over a wide opening).
+    expressions: which landmark model reads the driver's brows and lids: "facemesh" reads every
+        driving frame with FaceMesh too (`reenact.pipelines.driving_mesh`): where dlib reads a
+        brow far from where FaceMesh's change puts it (a raised brow, read low: the keypoints
+        then pulled the photo's brows down onto its lids), the brow keypoint follows FaceMesh;
+        where FaceMesh sees an eye closing that dlib does not (a blink read as an open eye), the
+        drawn lids follow it (relative motion); "dlib": dlib's 68 points alone, as before.
     fit_landmarks: fit the model's motion to where the driver's landmarks put the photo's (jaw,
         brows, nose, eye corners; `reenact.postprocess.landmark_fit`; render "full" with face
         landmarks only). Off by default: it follows head roll better but the mouth opens less
@@ -71,6 +78,7 @@ class AnimateOptions:
     render: str = "full"
     eyes: str = "landmarks"
     mouth: str = "drawn"
+    expressions: str = "facemesh"
     fit_landmarks: bool = False
     head_motion: str = "split"
     body: str = "still"
@@ -99,6 +107,9 @@ class AnimateOptions:
             raise ValueError(f"eyes: expected one of {', '.join(EYE_MODES)}, got {self.eyes!r}")
         if self.mouth not in MOUTH_MODES:
             raise ValueError(f"mouth: expected one of {', '.join(MOUTH_MODES)}, got {self.mouth!r}")
+        if self.expressions not in EXPRESSION_READERS:
+            raise ValueError(f"expressions: expected one of {', '.join(EXPRESSION_READERS)}, got "
+                             f"{self.expressions!r}")
         if self.batch_size < 1:
             raise ValueError(f"batch_size: expected an integer >= 1, got {self.batch_size}")
         if isinstance(self.detect_every, bool) or not isinstance(self.detect_every, int) \

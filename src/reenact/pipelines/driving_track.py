@@ -85,6 +85,9 @@ class DrivingTrack:
         or not rendered at full resolution).
     pale: per frame, the share of the parted mouth paler than the lips (`preprocess.teeth.
         pale_share`: teeth; NaN: not read); None as `teeth`.
+    eye_openings: (T, 2) per frame each eye's opening as FaceMesh reads it (`preprocess.face_mesh.
+        eye_openings`, the subject's right eye first; NaN: no reading), or None where FaceMesh was
+        not read (pass 1b, `reenact.pipelines.driving_mesh`, fills it in).
     """
 
     boxes: list[CropBox]
@@ -94,6 +97,7 @@ class DrivingTrack:
     irises: list[np.ndarray | None] | None = None
     teeth: list[float] | None = None
     pale: list[float] | None = None
+    eye_openings: np.ndarray | None = None
 
     def frame_indices(self) -> list[int]:
         """Per frame, the driving frame whose pixels to crop: the frame itself, or where its face

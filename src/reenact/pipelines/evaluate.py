@@ -1,12 +1,11 @@
 """Evaluation of a motion model, two ways.
 
 Faces (`evaluate_self_reenactment`, `evaluate_cross_identity`): through the user's own path, the
-animate pipeline (`prepare_source`, `track_driving`, `animate_frames`, default `AnimateOptions`),
-so whatever improves `reenact animate` shows here. Each output frame, at its resolution, is
-measured with landmarks and pixels (`reenact.evaluation`): mouth (visible interior, the primary
-cue, and the inner-lip gaps), eyes, head pose, sharpness, identity, and in self-reenactment AKD,
-L1, PSNR and the mouth's box against the driving frame. A training-free baseline is measured the
-same way: the source warped piecewise-affinely onto the driver's landmarks (`evaluation.warp`).
+animate pipeline (`prepare_source`, `track_driving`, `read_expressions`, `animate_frames`). Each
+output frame is measured at its resolution with landmarks and pixels (`reenact.evaluation`): mouth
+(visible interior, the primary cue, and the inner-lip gaps), eyes, head pose, sharpness, identity,
+and in self-reenactment AKD, L1, PSNR and the mouth's box against the driving frame; so is a
+training-free baseline, the source warped piecewise-affinely onto the driver's landmarks.
 - self-reenactment: frame 0 of each clip is the source portrait, the whole clip the driving video;
   the output should reproduce the clip.
 - cross-identity: portraits x driving clips; the output's expression and pose changes should follow
@@ -55,7 +54,7 @@ from reenact.evaluation.warp import landmark_warp, transfer_displacements
 from reenact.io import VideoReader, probe_video, read_image
 from reenact.io.frame_order import ordered_frames
 from reenact.io.tree import files_under
-from reenact.pipelines.animate import animate_frames
+from reenact.pipelines.animate import animate_frames, read_expressions
 from reenact.pipelines.animate_options import AnimateOptions
 from reenact.pipelines.driving_track import (
     PreparedSource,
@@ -306,6 +305,7 @@ def _evaluate_pair(kind: str, source_image: np.ndarray, driving: Path, clip: str
         track = track_driving(itertools.islice(reader, options.max_frames), float(info.fps),
                               source.landmarks, animate_options, probe.analyzer, name=clip)
     initial_crop = best_crop(read_best_frame(driving, track), track, size)  # as `animate` does
+    track = read_expressions(driving, track, backend, animate_options)
     run = _ClipRun(kind, source, probe, options)
     # the model is fed what `animate` feeds it (frames whose face is missing or cut hold the last
     # whole one); its output is compared with the driving frame actually there

@@ -25,11 +25,12 @@ import numpy as np
 
 from reenact.pipelines.animate_options import DRAWN_EYES, AnimateOptions
 from reenact.pipelines.driving_track import DrivingTrack, PreparedSource, track_landmarks
-from reenact.postprocess.eye_motion import GAZE_OPEN, eye_ratios, gaze_shifts
+from reenact.postprocess.eye_motion import GAZE_OPEN, eye_ratios, gaze_shifts, mesh_eye_ratios
 from reenact.preprocess.expressions import eye_aspect_ratios
 from reenact.preprocess.gaze import iris_positions
 
 RESTING_SHARE = 0.8  # reference eyes under this share of their median opening are caught closing
+MESH_CLOSING = 0.5  # FaceMesh's drawn opening under which it overrides dlib's (`with_closings`)
 
 
 def resting_openings(landmarks: list[np.ndarray | None],
@@ -37,11 +38,19 @@ def resting_openings(landmarks: list[np.ndarray | None],
     """(2,) per eye the aspect ratio to measure the driver's opening against, and whether the eyes
     were caught closing at the `reference` frame ((68, 2)) and take their median openings over
     `landmarks` (per frame (68, 2) or None) instead."""
-    own = eye_aspect_ratios(reference)
     found = [points for points in landmarks if points is not None]
-    if not found:
+    readings = eye_aspect_ratios(np.stack(found)) if found else np.zeros((0, 2))
+    return resting_values(readings, eye_aspect_ratios(reference))
+
+
+def resting_values(readings: np.ndarray, own: np.ndarray) -> tuple[np.ndarray, bool]:
+    """(2,) per eye the opening to measure against, and whether `own` ((2,), the reference
+    frame's) caught the eyes closing: under `RESTING_SHARE` of their median over `readings`
+    ((T, 2), rows with NaN skipped), which it then is."""
+    readings = readings[np.isfinite(readings).all(axis=1)]
+    if not len(readings):
         return own, False
-    typical = np.median(eye_aspect_ratios(np.stack(found)), axis=0)
+    typical = np.median(readings, axis=0)
     caught = bool(np.mean(own / np.maximum(typical, 1e-9)) < RESTING_SHARE)
     return (typical if caught else own), caught
 
@@ -79,11 +88,21 @@ def eye_reference(track: DrivingTrack, source: PreparedSource, options: AnimateO
     return track_landmarks(track, track.best_index if from_best else 0)
 
 
+def with_closings(ratios: np.ndarray, mesh: np.ndarray) -> np.ndarray:
+    """(T, 2) `ratios` (dlib's, `eye_ratios`) closed further where FaceMesh's (`mesh`,
+    `mesh_eye_ratios`) draw an eye under `MESH_CLOSING` of its opening: a blink or squint that
+    dlib's points miss. Elsewhere dlib's stay, which follow small changes of an open eye better
+    than the FaceMesh port read on a small face (dev GRID clips: FaceMesh eye r 0.91 -> 0.64 with
+    FaceMesh's ratios throughout)."""
+    return np.where(mesh < MESH_CLOSING, np.minimum(ratios, mesh), ratios)
+
+
 def driver_eyes(track: DrivingTrack, source: PreparedSource, options: AnimateOptions,
                 from_best: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray | None] | None:
     """What animate draws on the photo's eyes: the reference landmarks (`eye_reference`), per
     frame (T, 2) how open each eye is drawn relative to the photo's (`eye_motion.eye_ratios`, from
-    the eyes' rest where the reference frame caught them closing) and (T,) how far the irises move
+    dlib's lids, closed further where pass 1b's FaceMesh reads an eye closing, `with_closings`;
+    from the eyes' rest where the reference frame caught them closing) and (T,) how far the irises move
     (`eye_motion.gaze_shifts`; None where irises are not read); None where the lids are the model's."""
     reference = eye_reference(track, source, options, from_best)
     if reference is None:
@@ -92,10 +111,14 @@ def driver_eyes(track: DrivingTrack, source: PreparedSource, options: AnimateOpt
     if options.relative:
         opening, caught = resting_openings(track.landmarks, reference)
     ratios = eye_ratios(track.landmarks, reference, opening)
+    start = (track.best_index if from_best else 0) or 0
+    mesh = track.eye_openings
+    if options.relative and mesh is not None and start < len(mesh) \
+            and np.isfinite(mesh[start]).all():  # FaceMesh's lids, read in pass 1b
+        ratios = with_closings(ratios, mesh_eye_ratios(mesh, resting_values(mesh, mesh[start])[0]))
     if track.irises is None:
         return reference, ratios, None
     if options.relative:
-        start = (track.best_index if from_best else 0) or 0
         base = resting_irises(track.irises, start, ratios, caught)
     else:  # absolute motion: the driver's gaze against the photo's
         base = iris_positions(source.image, source.landmarks)

@@ -2,7 +2,8 @@
 
 What `reenact.postprocess.eyelids` draws on the photo's own eyes comes from the driving video's
 landmarks as two series: per frame and eye, the opening relative to the frame motion is measured
-from (`eye_ratios`, from dlib's eye aspect ratio, a shut eye as dlib reads it drawn shut), and per
+from (`eye_ratios`, from dlib's eye aspect ratio, a shut eye as dlib reads it drawn shut; or
+`mesh_eye_ratios`, from FaceMesh's lid gap, which follows a blink that dlib may not see), and per
 frame the irises' shift along their eyes (`gaze_shifts`, from `reenact.preprocess.gaze`).
 """
 
@@ -31,6 +32,10 @@ EYE_OPEN = 0.05  # a reference eye less open than this is shut: no opening to me
 # dips only: 0.063)
 SHUT_READS = 0.45
 STEEP_FROM = 0.8
+# FaceMesh's lid gap (`preprocess.face_mesh.eye_openings`) reads the bottom of a blink at 0.1-0.35
+# of the open eye (the lashes and a lid's shadow keep a little of it), a squint as it is
+MESH_SHUT_READS = 0.2
+MESH_STEEP_FROM = 0.7
 KEPT_DIP = 0.15
 # gaze (half lengths of the eye): the pixel reading of the iris moves ~1.25x as far as FaceMesh's
 # iris points (dev lp_d0, lp_d14), hence the gain; an iris moved further than MAX_GAZE stops there
@@ -53,12 +58,14 @@ def _smooth(series: np.ndarray, sigma: float) -> np.ndarray:
                     axis=1)
 
 
-def lid_openings(ratios: np.ndarray) -> np.ndarray:
-    """How open to draw an eye whose dlib aspect ratio is `ratios` x the reference's: the ratio
-    itself from `STEEP_FROM` up, 0 at `SHUT_READS` and under, linear in between."""
+def lid_openings(ratios: np.ndarray, shut_reads: float = SHUT_READS,
+                 steep_from: float = STEEP_FROM) -> np.ndarray:
+    """How open to draw an eye whose opening is read at `ratios` x the reference's: the ratio
+    itself from `steep_from` up, 0 at `shut_reads` and under, linear in between (defaults:
+    dlib's aspect ratio)."""
     ratios = np.asarray(ratios, dtype=np.float64)
-    closing = STEEP_FROM * (ratios - SHUT_READS) / (STEEP_FROM - SHUT_READS)
-    return np.where(ratios >= STEEP_FROM, ratios, np.maximum(closing, 0.0))
+    closing = steep_from * (ratios - shut_reads) / (steep_from - shut_reads)
+    return np.where(ratios >= steep_from, ratios, np.maximum(closing, 0.0))
 
 
 def eye_ratios(landmarks: list[np.ndarray | None], reference: np.ndarray | None,
@@ -80,6 +87,32 @@ def eye_ratios(landmarks: list[np.ndarray | None], reference: np.ndarray | None,
         measured = eye_aspect_ratios(np.stack([landmarks[i] for i in found])) / np.maximum(base, 1e-9)
         ratios[found] = lid_openings(measured)
     ratios[:, base < EYE_OPEN] = 1.0
+    return _drawn(ratios)
+
+
+def mesh_eye_ratios(openings: np.ndarray, base: np.ndarray) -> np.ndarray:
+    """(T, 2) per frame and eye: how open to draw the eye, from the driver's eye `openings` as
+    FaceMesh reads them ((T, 2) `preprocess.face_mesh.eye_openings`, NaN: no reading) over `base`
+    ((2,), the same in the frame motion is measured from), mapped by `lid_openings` with
+    FaceMesh's `MESH_SHUT_READS` and `MESH_STEEP_FROM` and smoothed as `eye_ratios` does; 1 where
+    a frame has no reading and for an eye shut in `base`."""
+    openings = np.asarray(openings, dtype=np.float64)
+    base = np.asarray(base, dtype=np.float64)
+    if openings.ndim != 2 or openings.shape[1:] != (2,) or base.shape != (2,):
+        raise ValueError(f"openings, base: expected (T, 2) and (2,), got {openings.shape} and "
+                         f"{base.shape}")
+    ratios = np.ones(openings.shape)
+    read = np.isfinite(openings).all(axis=1)
+    if read.any() and np.isfinite(base).all():
+        ratios[read] = lid_openings(openings[read] / np.maximum(base, 1e-9), MESH_SHUT_READS,
+                                    MESH_STEEP_FROM)
+        ratios[:, base < EYE_OPEN] = 1.0
+    return _drawn(ratios)
+
+
+def _drawn(ratios: np.ndarray) -> np.ndarray:
+    """(T, 2) ratios lightly smoothed over time, a dip more than `KEPT_DIP` under the smoothed
+    value kept (a blink's bottom stays shut), within [0, `MAX_GAIN`]."""
     smoothed = _smooth(ratios, SMOOTHING)
     smoothed = np.where(ratios < smoothed - KEPT_DIP, ratios, smoothed)
     return np.clip(smoothed, 0.0, MAX_GAIN)

@@ -55,6 +55,7 @@ ANCHOR_GROUPS: dict[str, tuple[int, ...]] = {
 DEFAULT_ANCHORS = tuple(ANCHOR_GROUPS)
 MOUTH_ANCHORS = ("mouth_corner_left", "mouth_corner_right", "upper_lip", "lower_lip")
 EYE_ANCHORS = ("upper_lid_left", "lower_lid_left", "upper_lid_right", "lower_lid_right")
+BROW_ANCHORS = ("brow_left", "brow_right")
 
 # landmark i of a face seen in a mirror (horizontal flip) is landmark MIRROR[i] of the original
 DLIB68_MIRROR = np.array(
