@@ -36,6 +36,17 @@ def tiny_model() -> MotionModel:
     return create_model("tiny-64", seed=0)
 
 
+@pytest.fixture(scope="module")
+def astronaut() -> tuple[np.ndarray, np.ndarray]:
+    """scikit-image's astronaut photo and its dlib landmarks (skipped without either)."""
+    data = pytest.importorskip("skimage.data")
+    pytest.importorskip("dlib")
+    from reenact.preprocess.face import create_face_analyzer, find_face
+
+    image = np.ascontiguousarray(data.astronaut())
+    return image, find_face(create_face_analyzer("dlib"), image).landmarks
+
+
 @pytest.fixture
 def images() -> torch.Tensor:
     """(3, 3, 64, 64) smooth random images in [0, 1]: source, driving, another driving."""

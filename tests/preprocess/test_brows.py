@@ -7,7 +7,6 @@ import numpy as np
 import pytest
 
 from conftest import MEDIA, require
-from reenact.checkpoint.face_mesh import load_face_mesh
 from reenact.preprocess.brows import (
     BROW_DEPTH,
     LEFT_BROW,
@@ -18,6 +17,7 @@ from reenact.preprocess.brows import (
     RIGHT_BROW_UPPER,
     mesh_brows,
 )
+from reenact.checkpoint.face_mesh import load_face_mesh
 from reenact.preprocess.face_mesh import FaceMeshReader
 
 BROWS = list(range(17, 27))
@@ -61,16 +61,6 @@ def test_bad_inputs_are_named() -> None:
         mesh_brows(np.zeros((68, 2)), np.zeros((68, 2)))
     with pytest.raises(ValueError, match="landmarks"):
         mesh_brows(np.zeros((5, 2)), np.zeros((468, 2)))
-
-
-@pytest.fixture(scope="module")
-def astronaut() -> tuple[np.ndarray, np.ndarray]:
-    data = pytest.importorskip("skimage.data")
-    pytest.importorskip("dlib")
-    from reenact.preprocess.face import create_face_analyzer, find_face
-
-    image = np.ascontiguousarray(data.astronaut())
-    return image, find_face(create_face_analyzer("dlib"), image).landmarks
 
 
 def read_brows(reader: FaceMeshReader, image: np.ndarray, landmarks: np.ndarray) -> np.ndarray:

@@ -24,16 +24,6 @@ def reader() -> FaceMeshReader:
     return FaceMeshReader(load_face_mesh())
 
 
-@pytest.fixture(scope="module")
-def astronaut() -> tuple[np.ndarray, np.ndarray]:
-    data = pytest.importorskip("skimage.data")
-    pytest.importorskip("dlib")
-    from reenact.preprocess.face import create_face_analyzer, find_face
-
-    image = np.ascontiguousarray(data.astronaut())
-    return image, find_face(create_face_analyzer("dlib"), image).landmarks
-
-
 def test_the_mesh_lands_on_the_face_dlib_found(reader, astronaut) -> None:
     image, landmarks = astronaut
     reading = reader.read(image, landmarks)
