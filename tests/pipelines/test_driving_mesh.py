@@ -7,17 +7,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from reenact.pipelines.driving_mesh import (
-    AGREE_WITHIN,
-    BROWS,
-    MISREAD_FROM,
-    carried_brows,
-    mesh_track,
-)
+from reenact.pipelines.driving_mesh import AGREE_WITHIN, MISREAD_FROM, carried_brows, mesh_track
 from reenact.pipelines.driving_track import DrivingTrack
 from reenact.preprocess.brows import mesh_brows
 from reenact.preprocess.crop import CropBox
 from reenact.preprocess.face_mesh import MeshReading, eye_openings
+
+BROWS = list(range(17, 27))  # dlib's brow points
 
 
 def face() -> np.ndarray:
@@ -42,20 +38,20 @@ class FakeReader:
 
 def test_a_brow_dlib_reads_near_facemeshs_change_stays_dlibs() -> None:
     points = face()
-    mesh = np.random.default_rng(2).uniform(0, 200, (10, 2))
+    mesh = np.random.default_rng(2).uniform(0, 200, (68, 2))  # FaceMesh's brows in dlib's order
     near = mesh + (0.0, -0.5 * AGREE_WITHIN * 100)  # FaceMesh: the brows rose within dlib's noise
     np.testing.assert_array_equal(carried_brows(points, points, near, mesh), points)
 
 
 def test_a_brow_far_from_facemeshs_change_follows_facemesh() -> None:
     points = face()
-    mesh = np.random.default_rng(2).uniform(0, 200, (10, 2))
+    mesh = np.random.default_rng(2).uniform(0, 200, (68, 2))
     raised = mesh + (0.0, -2 * MISREAD_FROM * 100)  # risen further than dlib's noise
     out = carried_brows(points, points, raised, mesh)
     np.testing.assert_allclose(out[BROWS], points[BROWS] + (0.0, -2 * MISREAD_FROM * 100))
     np.testing.assert_array_equal(np.delete(out, BROWS, axis=0), np.delete(points, BROWS, axis=0))
     between = mesh.copy()
-    between[:5] += (0.0, -(AGREE_WITHIN + MISREAD_FROM) / 2 * 100)  # one brow, half way
+    between[17:22] += (0.0, -(AGREE_WITHIN + MISREAD_FROM) / 2 * 100)  # one brow, half way
     out = carried_brows(points, points, between, mesh)
     np.testing.assert_allclose(out[17:22], points[17:22] + (0.0, -(AGREE_WITHIN + MISREAD_FROM) / 4
                                                                * 100))

@@ -9,8 +9,8 @@ through a blink, sometimes all of it (dev clip tpsmm_driving: a blink that FaceM
 without torch, in its own process while the model loads; this pass runs after it, in the model's
 process: the driving frames decoded again in the order pass 2 crops them (a held pose's frame
 again), FaceMesh placed by dlib's points where a run of frames with a face starts and by its own
-points of the frame before after that (`reenact.preprocess.face_mesh.FaceMeshReader`), about
-8 ms a frame on one core. What uses it: the brow keypoints (`carried_brows`) and the drawn lids
+points of the frame before after that (`reenact.preprocess.face_mesh.FaceMeshReader`), 8.5 ms a
+frame with 2 threads. What uses it: the brow keypoints (`carried_brows`) and the drawn lids
 (`reenact.pipelines.eye_reference`, where FaceMesh sees an eye closing that dlib does not).
 """
 
@@ -29,11 +29,10 @@ from reenact.io import VideoReader
 from reenact.io.frame_order import ordered_frames
 from reenact.pipelines.animate_options import DRAWN_EYES, AnimateOptions
 from reenact.pipelines.driving_track import DrivingTrack, renders_full
-from reenact.preprocess.anchors import BROW_ANCHORS
+from reenact.preprocess.anchors import ANCHOR_GROUPS, BROW_ANCHORS
 from reenact.preprocess.brows import mesh_brows
 from reenact.preprocess.face_mesh import FaceMeshReader, MeshReading, eye_openings
 
-BROWS = list(range(17, 27))  # dlib's brow points
 # where dlib's brow (its five points' centre) and FaceMesh's change carried onto dlib's brows in
 # the frame motion starts from lie further apart than AGREE_WITHIN interocular distances, FaceMesh's
 # brow takes over, wholly beyond MISREAD_FROM. On 11 dev clips (60 frames) the two lie 0.006-0.018
@@ -58,7 +57,7 @@ def mesh_track(frames: Iterable[np.ndarray], track: DrivingTrack, reader: FaceMe
         return track
     landmarks = list(track.landmarks)
     openings = np.full((len(landmarks), 2), np.nan)
-    read: list[np.ndarray | None] = [None] * len(landmarks)  # FaceMesh's brows, (10, 2)
+    read: list[np.ndarray | None] = [None] * len(landmarks)  # with FaceMesh's brows, (68, 2)
     previous: MeshReading | None = None
     count = 0
     for index, frame in enumerate(frames):
@@ -68,7 +67,7 @@ def mesh_track(frames: Iterable[np.ndarray], track: DrivingTrack, reader: FaceMe
         points = landmarks[index]
         previous = None if points is None else reader.read(frame, points, previous)
         if previous is not None:
-            read[index] = mesh_brows(points, previous.points)[BROWS]
+            read[index] = mesh_brows(points, previous.points)
             openings[index] = eye_openings(previous.points)
         if on_frame is not None:
             on_frame()
@@ -86,19 +85,19 @@ def mesh_track(frames: Iterable[np.ndarray], track: DrivingTrack, reader: FaceMe
 
 def carried_brows(points: np.ndarray, start_points: np.ndarray, mesh: np.ndarray,
                   start_mesh: np.ndarray) -> np.ndarray:
-    """(68, 2) `points` (dlib's, one frame) with each brow moved toward FaceMesh's reading where
-    the two disagree (`AGREE_WITHIN`, `MISREAD_FROM`): FaceMesh's brows (`mesh`, (10, 2) as
-    `mesh_brows` places them) changed since the frame motion starts from (`start_mesh`), carried
-    onto dlib's brows there (`start_points`, (68, 2)), so the photo's brow keypoints stay on
-    dlib's points as the model learned them."""
+    """(68, 2) `points` (dlib's, one frame) with each brow (a brow anchor's group) moved toward
+    FaceMesh's reading where the two disagree (`AGREE_WITHIN`, `MISREAD_FROM`): FaceMesh's brows
+    (`mesh`, (68, 2) with them as `mesh_brows` places them) changed since the frame motion starts
+    from (`start_mesh`, the same), carried onto dlib's brows there (`start_points`, (68, 2)), so
+    the photo's brow keypoints stay on dlib's points as the model learned them."""
     out = np.array(points, dtype=np.float64)
-    carried = start_points[BROWS] + mesh - start_mesh  # (10, 2)
     scale = max(float(np.linalg.norm(out[45] - out[36])), 1e-9)  # outer eye corners
-    for brow in (slice(0, 5), slice(5, 10)):
-        own = out[BROWS][brow]
-        gap = float(np.linalg.norm(carried[brow].mean(axis=0) - own.mean(axis=0))) / scale
+    for group in BROW_ANCHORS:
+        brow = list(ANCHOR_GROUPS[group])
+        own, carried = out[brow], start_points[brow] + mesh[brow] - start_mesh[brow]  # (5, 2)
+        gap = float(np.linalg.norm(carried.mean(axis=0) - own.mean(axis=0))) / scale
         weight = float(np.clip((gap - AGREE_WITHIN) / (MISREAD_FROM - AGREE_WITHIN), 0.0, 1.0))
-        out[np.array(BROWS)[brow]] = own + weight * (carried[brow] - own)
+        out[brow] = own + weight * (carried - own)
     return out
 
 
