@@ -215,8 +215,9 @@ def test_a_head_turned_away_gets_its_lips_drawn_and_keeps_the_frames_jaw():
     frame = np.full_like(image, 90)  # a frame unlike the photo: what is drawn shows
     frontal = mouth.draw(frame, landmarks, 0.3, shown=landmarks)
     away = mouth.draw(frame, landmarks, 0.3, shown=turn)
-    jaw = (int(landmarks[3, 1]), int(landmarks[3, 0]) + 3)  # a jaw-side pixel (row, column)
-    assert np.abs(frontal[jaw].astype(int) - 90).max() > 20  # the photo's jaw drawn
+    # a cheek pixel by the jaw's side (row, column); the outline itself stays the frame's
+    jaw = tuple(np.round((0.7 * landmarks[2] + 0.3 * landmarks[31])[::-1]).astype(int))
+    assert np.abs(frontal[jaw].astype(int) - 90).max() > 20  # the photo's lower face drawn
     assert np.abs(away[jaw].astype(int) - 90).max() < 10  # at most the lips' feathered edge
     lips = (int(landmarks[51, 1]), int(landmarks[51, 0]))
     assert (away[lips] != 90).any()
@@ -244,7 +245,7 @@ def test_a_mouth_opened_little_gets_its_lips_drawn_on_the_frames_jaw():
     assert 0.0 < alone(landmarks, landmarks, (low + high) / 2) < 1.0
     mouth = portrait_mouth(image, landmarks, CropBox(SIZE / 2, SIZE / 2, SIZE), frame_jaw=True)
     frame = np.full_like(image, 90)
-    jaw = (int(landmarks[3, 1]), int(landmarks[3, 0]) + 3)
+    jaw = tuple(np.round((0.7 * landmarks[2] + 0.3 * landmarks[31])[::-1]).astype(int))
     chin = (int(landmarks[8, 1]) - 2, int(landmarks[8, 0]))
     little = mouth.draw(frame, landmarks, (low + OWN_LIPS_UNTIL[1]) / 2, shown=landmarks)
     wide = mouth.draw(frame, landmarks, high, shown=landmarks)

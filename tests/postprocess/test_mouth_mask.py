@@ -4,7 +4,13 @@ import numpy as np
 import pytest
 from speech_fixtures import face_landmarks
 
-from reenact.postprocess.mouth_mask import lower_face_mask, lower_face_region, polygon_coverage
+from reenact.postprocess.mouth_mask import (
+    JAW_SIDE_SHARES,
+    inner_jaw,
+    lower_face_mask,
+    lower_face_region,
+    polygon_coverage,
+)
 from reenact.preprocess.crop import CropBox
 
 
@@ -55,3 +61,21 @@ def test_polygon_coverage_is_the_area_inside_and_nothing_for_a_line():
     line = np.array([[2.0, 5.0], [8.0, 5.0], [14.0, 5.0], [8.0, 5.0]])  # pressed lips: no area
     assert not polygon_coverage(line, 20, 16).any()
     assert polygon_coverage(square, 20, 16, erode=1.0).sum() == pytest.approx(8 * 4.5, rel=0.15)
+
+
+def test_inner_jaw_stops_inside_the_nearer_side_and_takes_the_lower_chin():
+    narrow = face_landmarks(100, 90, 120)  # upright: the face's across is the image's x
+    wide = narrow.copy()
+    middle = narrow[27:31, 0].mean()
+    wide[:17, 0] = middle + 1.2 * (narrow[:17, 0] - middle)  # its outline further out
+    wide[5:12, 1] += 9.0  # and its chin lower
+    sides = [j for j, share in enumerate(JAW_SIDE_SHARES) if share == 1]
+    for order in ([narrow, wide], [wide, narrow]):
+        cut = inner_jaw(order, 3.0)
+        inward = np.sign(middle - narrow[sides, 0])
+        np.testing.assert_allclose(cut[sides, 0], narrow[sides, 0] + 3.0 * inward, atol=1e-9)
+        np.testing.assert_allclose(cut[sides, 1], narrow[sides, 1], atol=1e-9)
+        np.testing.assert_allclose(cut[8], wide[8], atol=1e-9)  # the chin: the lower one
+        np.testing.assert_array_equal(cut[17:], order[0][17:])  # the rest: the first set's
+    with pytest.raises(ValueError, match=r"landmarks: expected one or more \(68, 2\)"):
+        inner_jaw([narrow[:17]], 3.0)

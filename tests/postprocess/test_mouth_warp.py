@@ -155,6 +155,36 @@ def test_lips_drawn_alone_stay_inside_the_frames_jaw_line(reference):
     np.testing.assert_array_equal(out[beyond], frame[beyond])
 
 
+@pytest.mark.parametrize("sides", ["both", "inside"])
+def test_a_drawing_narrower_than_the_frame_leaves_the_frames_outline(reference, sides):
+    """A drawn lower face whose jaw line lies inside the frame's (placed by a similarity on a
+    rendered head, or a painted face's outline beyond dlib's jaw): with sides="inside" the frame
+    keeps its bytes from the nearer jaw line out at the sides, so only its own outline shows;
+    with "both" the drawing reaches past it there and the two outlines cross-fade (a pale band
+    beside the jaw, dev cartoon_boy x lp_d0)."""
+    image, landmarks = reference
+    frame = image.copy()
+    target = landmarks.copy()
+    middle = landmarks[27:31, 0].mean()
+    target[:17, 0] = middle + 0.85 * (landmarks[:17, 0] - middle)  # the drawing's jaw further in
+    out = MouthWarp(image, landmarks).render(frame, target, frame_landmarks=landmarks, grow=6.0,
+                                             feather=2.0, sides=sides)
+    side = np.zeros(frame.shape[:2], bool)  # beside the drawing's jaw, image right, 13 to 11
+    for row in range(int(np.ceil(landmarks[13, 1])), int(landmarks[11, 1])):
+        edge = np.interp(row, landmarks[[13, 12, 11], 1], target[[13, 12, 11], 0])
+        side[row, int(np.ceil(edge)):int(edge) + 10] = True
+    assert side.sum() > 30
+    changed = np.abs(out.astype(int) - frame).max(axis=-1)[side]
+    if sides == "inside":
+        assert changed.max() == 0
+    else:
+        assert changed.max() > 8 and (changed > 0).mean() > 0.25
+    assert (out != frame).any()  # the mouth is drawn either way
+    with pytest.raises(ValueError, match="sides"):
+        MouthWarp(image, landmarks).render(frame, target, frame_landmarks=landmarks, grow=6.0,
+                                           feather=2.0, sides="outside")
+
+
 def test_lip_curves_pass_through_the_landmarks_and_move_with_the_face(reference):
     _, landmarks = reference
     outline = inner_lip_outline(landmarks)

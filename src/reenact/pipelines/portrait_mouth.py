@@ -179,8 +179,10 @@ class PortraitMouth:
         """`draw` over the hull of `region` (landmark indices) of the target and `rendered`, grown
         by `grow` face crop sides."""
         side = self.box.side
+        # a rendered head's own outline stays at the jaw's sides (`MouthWarp.render`'s sides)
+        sides = "inside" if self.frame_jaw and region == LOWER_FACE_LANDMARKS else "both"
         warp = {"frame_landmarks": rendered, "grow": grow * side,
-                "feather": MASK_FEATHER * side, "region": region}
+                "feather": MASK_FEATHER * side, "region": region, "sides": sides}
         low, high = OWN_LIPS_UNTIL
         above = opening - self.own_opening  # beyond the photo's own opening
         weight = 1.0 if self.own is None else float(

@@ -17,8 +17,11 @@ from reenact.preprocess.expressions import face_down
 from reenact.preprocess.face import NUM_LANDMARKS, require_pillow
 
 LOWER_FACE_LANDMARKS = (*range(2, 15), *range(31, 36), *range(48, 68))
+NOSE_BRIDGE = (27, 28, 29, 30)  # the face's middle, across it
 MOUTH_LANDMARKS = tuple(range(48, 68))  # the lips, outer and inner
 JAW_LANDMARKS = tuple(range(17))  # the jaw line, from the image-left ear to the image-right one
+# how much of each jaw point `inner_jaw` takes at the face's side (the rest: at the chin)
+JAW_SIDE_SHARES = (1.0, 1.0, 1.0, 1.0, 1.0, 0.5, 0.0, 0.0, 0.0, 0.0, 0.0, 0.5, 1.0, 1.0, 1.0, 1.0, 1.0)
 
 
 def _convex_hull(points: np.ndarray) -> np.ndarray:
@@ -157,6 +160,35 @@ def above_jaw(landmarks: list[np.ndarray], jaw: tuple[int, ...], y0: int, x0: in
     # blurred, a straight edge reads 0.5 on the line: doubled, 1 there and inside, 0.32 one soft
     # beyond, 0.05 two beyond, exactly 0 from four (the filter's reach)
     return np.minimum(2 * gaussian_filter(coverage, soft, truncate=4.0), 1).astype(np.float32)
+
+
+def inner_jaw(landmarks: list[np.ndarray], inset: float) -> np.ndarray:
+    """(68, 2): the first of one or more (68, 2) landmark sets (image pixels) with its jaw line
+    (`JAW_LANDMARKS`) replaced by the cut `above_jaw` makes for all of them where a drawn lower
+    face must not reach the face's sides: at the sides (`JAW_SIDE_SHARES`) each jaw point is the
+    sets' point nearest the face's middle (across its own down, `face_down`), moved `inset` pixels
+    further in; at the chin, the sets' lowest (as `above_jaw` of them all). Two faces whose
+    outlines lie apart (a drawing placed by a similarity, a rendered head turned a little; dlib's
+    jaw a few pixels inside a painted face's outline) then show one outline, the frame's, not a
+    cross-fade of both (a pale band beside the jaw: dev cartoon_boy x lp_d0)."""
+    sets = [np.asarray(points, np.float64) for points in landmarks]
+    if not sets or any(points.shape != (NUM_LANDMARKS, 2) for points in sets):
+        raise ValueError(f"landmarks: expected one or more ({NUM_LANDMARKS}, 2) point sets, got "
+                         f"{[points.shape for points in sets]}")
+    first = sets[0]
+    down = face_down(first)
+    across = np.array([-down[1], down[0]])
+    middle = first[list(NOSE_BRIDGE)].mean(axis=0)
+    jaws = np.stack([points[list(JAW_LANDMARKS)] for points in sets])  # (K, 17, 2)
+    side = (jaws - middle) @ across  # (K, 17) signed, from the face's middle
+    nearest = np.abs(side).argmin(axis=0)
+    columns = np.arange(len(JAW_LANDMARKS))
+    inner = jaws[nearest, columns] - (np.sign(side[nearest, columns]) * inset)[:, None] * across
+    lowest = jaws[((jaws - middle) @ down).argmax(axis=0), columns]
+    shares = np.asarray(JAW_SIDE_SHARES)[:, None]
+    result = first.copy()
+    result[list(JAW_LANDMARKS)] = shares * inner + (1 - shares) * lowest
+    return result
 
 
 def face_hull_mask(landmarks: np.ndarray, box: CropBox, size: int) -> np.ndarray:

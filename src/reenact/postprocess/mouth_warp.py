@@ -42,6 +42,7 @@ from reenact.postprocess.mouth_mask import (
     LOWER_FACE_LANDMARKS,
     above_jaw,
     grown_hull,
+    inner_jaw,
     lower_face_region,
     polygon_box,
     polygon_coverage,
@@ -218,15 +219,19 @@ class MouthWarp:
     def render(self, frame: np.ndarray, target: np.ndarray, *, frame_landmarks: np.ndarray,
                grow: float, feather: float,
                region: tuple[int, ...] = LOWER_FACE_LANDMARKS,
-               inside: Inside | None = None) -> np.ndarray:
+               inside: Inside | None = None, sides: str = "both") -> np.ndarray:
         """`frame` (H, W, 3) uint8 with its lower face replaced by the reference's, landmarks moved
         to `target` (68, 2). The mask covers the hull of the `region` landmarks (default the lower
         face; `MOUTH_LANDMARKS`: the lips alone) of both `target` and `frame_landmarks` (the
         frame's own, so no part of its old mouth or chin stays), grown by `grow` and feathered by
         `feather` pixels, and cut below the jaw line (the lower face: either set's; the lips
         alone: the frame's, `above_jaw`). inside: what is drawn between the target's inner lips
-        instead of this reference's pixels (`Inside`)."""
+        instead of this reference's pixels (`Inside`). sides: "both", the lower face's cut takes
+        in both faces' jaw lines (`above_jaw`); "inside", it stops inside the nearer one at the
+        face's sides (the frame's outline stays; `inner_jaw`), both at the chin."""
         check_rgb_image(frame, "frame")
+        if sides not in ("both", "inside"):
+            raise ValueError(f"sides: expected 'both' or 'inside', got {sides!r}")
         target = check_face_landmarks(target, "target")
         frame_landmarks = check_face_landmarks(frame_landmarks, "frame_landmarks")
         height, width = frame.shape[:2]
@@ -234,8 +239,10 @@ class MouthWarp:
                                          feather=feather, indices=region)
         jaw = tuple(i for i in JAW_LANDMARKS if i in region)
         if len(jaw) >= 3 and mask.size:  # the margin stops at the chins: see `above_jaw`
-            mask = mask * above_jaw([target, frame_landmarks], jaw, y0, x0, *mask.shape,
-                                    JAW_SOFTNESS * feather)
+            soft = JAW_SOFTNESS * feather
+            cut = ([inner_jaw([target, frame_landmarks], 4 * soft)] if sides == "inside"
+                   else [target, frame_landmarks])
+            mask = mask * above_jaw(cut, jaw, y0, x0, *mask.shape, soft)
         elif mask.size:  # the lips alone stop at the frame's own jaw line: their margin past a
             # turned head's face edge drew the reference's cheek edge and hair over the frame's,
             # a torn contour beside the mouth corner (monalisa driven by lp_d12, frames 78-84)
