@@ -21,6 +21,8 @@ NOSE_BRIDGE = (27, 28, 29, 30)  # the face's middle, across it
 MOUTH_LANDMARKS = tuple(range(48, 68))  # the lips, outer and inner
 JAW_LANDMARKS = tuple(range(17))  # the jaw line, from the image-left ear to the image-right one
 # how much of each jaw point `inner_jaw` takes at the face's side (the rest: at the chin)
+# `above_jaw`'s fade reaches this many `soft`s beyond the jaw line (its gaussian's truncation)
+JAW_FADE_REACH = 4.0
 JAW_SIDE_SHARES = (1.0, 1.0, 1.0, 1.0, 1.0, 0.5, 0.0, 0.0, 0.0, 0.0, 0.0, 0.5, 1.0, 1.0, 1.0, 1.0, 1.0)
 
 
@@ -113,6 +115,15 @@ def polygon_coverage(outline: np.ndarray, width: int, height: int, *, supersampl
     return coverage
 
 
+def _point_sets(landmarks: list[np.ndarray]) -> list[np.ndarray]:
+    """One or more (68, 2) landmark sets as float64 arrays; a ValueError naming them otherwise."""
+    sets = [np.asarray(points, np.float64) for points in landmarks]
+    if not sets or any(points.shape != (NUM_LANDMARKS, 2) for points in sets):
+        raise ValueError(f"landmarks: expected one or more ({NUM_LANDMARKS}, 2) point sets, got "
+                         f"{[points.shape for points in sets]}")
+    return sets
+
+
 def lower_face_region(landmarks: list[np.ndarray], height: int, width: int, *, grow: float,
                       feather: float,
                       indices: tuple[int, ...] = LOWER_FACE_LANDMARKS) -> tuple[int, int, np.ndarray]:
@@ -122,10 +133,7 @@ def lower_face_region(landmarks: list[np.ndarray], height: int, width: int, *, g
     `LOWER_FACE_LANDMARKS`; `MOUTH_LANDMARKS`: the lips alone) grown
     by `grow` pixels and feathered by a gaussian of `feather` pixels. h or w is 0 when the region
     lies outside the image."""
-    sets = [np.asarray(points, np.float64) for points in landmarks]
-    if not sets or any(points.shape != (NUM_LANDMARKS, 2) for points in sets):
-        raise ValueError(f"landmarks: expected one or more ({NUM_LANDMARKS}, 2) point sets, got "
-                         f"{[points.shape for points in sets]}")
+    sets = _point_sets(landmarks)
     if grow < 0 or feather < 0:
         raise ValueError(f"grow, feather: expected pixels >= 0, got {grow!r}, {feather!r}")
     points = np.concatenate([p[list(indices)] for p in sets])  # image pixels
@@ -159,7 +167,8 @@ def above_jaw(landmarks: list[np.ndarray], jaw: tuple[int, ...], y0: int, x0: in
 
     # blurred, a straight edge reads 0.5 on the line: doubled, 1 there and inside, 0.32 one soft
     # beyond, 0.05 two beyond, exactly 0 from four (the filter's reach)
-    return np.minimum(2 * gaussian_filter(coverage, soft, truncate=4.0), 1).astype(np.float32)
+    return np.minimum(2 * gaussian_filter(coverage, soft, truncate=JAW_FADE_REACH),
+                      1).astype(np.float32)
 
 
 def inner_jaw(landmarks: list[np.ndarray], inset: float) -> np.ndarray:
@@ -171,10 +180,7 @@ def inner_jaw(landmarks: list[np.ndarray], inset: float) -> np.ndarray:
     outlines lie apart (a drawing placed by a similarity, a rendered head turned a little; dlib's
     jaw a few pixels inside a painted face's outline) then show one outline, the frame's, not a
     cross-fade of both (a pale band beside the jaw: dev cartoon_boy x lp_d0)."""
-    sets = [np.asarray(points, np.float64) for points in landmarks]
-    if not sets or any(points.shape != (NUM_LANDMARKS, 2) for points in sets):
-        raise ValueError(f"landmarks: expected one or more ({NUM_LANDMARKS}, 2) point sets, got "
-                         f"{[points.shape for points in sets]}")
+    sets = _point_sets(landmarks)
     first = sets[0]
     down = face_down(first)
     across = np.array([-down[1], down[0]])

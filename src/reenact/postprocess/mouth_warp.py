@@ -38,6 +38,7 @@ from reenact.point_geometry import apply_affine, similarity_fit
 from reenact.postprocess.mouth_hang import lip_hang, lower_teeth
 from reenact.postprocess.mouth_interior import catmull_rom, inner_curve_ends, smoothstep
 from reenact.postprocess.mouth_mask import (
+    JAW_FADE_REACH,
     JAW_LANDMARKS,
     LOWER_FACE_LANDMARKS,
     above_jaw,
@@ -240,8 +241,8 @@ class MouthWarp:
         jaw = tuple(i for i in JAW_LANDMARKS if i in region)
         if len(jaw) >= 3 and mask.size:  # the margin stops at the chins: see `above_jaw`
             soft = JAW_SOFTNESS * feather
-            cut = ([inner_jaw([target, frame_landmarks], 4 * soft)] if sides == "inside"
-                   else [target, frame_landmarks])
+            both = [target, frame_landmarks]  # "inside": 0 from the nearer jaw line out
+            cut = [inner_jaw(both, JAW_FADE_REACH * soft)] if sides == "inside" else both
             mask = mask * above_jaw(cut, jaw, y0, x0, *mask.shape, soft)
         elif mask.size:  # the lips alone stop at the frame's own jaw line: their margin past a
             # turned head's face edge drew the reference's cheek edge and hair over the frame's,
